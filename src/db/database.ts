@@ -1,0 +1,182 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
+import { PrismaPGlite } from 'pglite-prisma-adapter';
+import { PrismaClient } from '../generated/prisma/client.ts';
+import type { Logger } from '../logger.ts';
+
+export type { PrismaClient };
+
+/** Plain SQL on one connection: multi-statement scripts (migrations), operators' statements in tests. */
+export interface SqlSession {
+  exec(sql: string): Promise<void>;
+  query<Row = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<Row[]>;
+}
+
+export interface Database {
+  readonly kind: 'pglite' | 'postgres';
+  readonly prisma: PrismaClient;
+  /** Runs `work` on one dedicated connection. */
+  session<T>(work: (sql: SqlSession) => Promise<T>): Promise<T>;
+  /** LISTENs on a channel; resolves once listening, with a function that stops it. */
+  listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
+  /** Throws when the database does not answer. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface DatabaseOptions {
+  /** A PostgreSQL connection string; unset means PGlite. */
+  url?: string;
+  /** Where PGlite keeps its files; unset means in memory. */
+  dataDir?: string;
+  /** A PGlite instance to use instead of opening one (tests share one per file). */
+  pglite?: PGlite;
+  /** Pool size for PostgreSQL. @default 10 */
+  poolSize?: number;
+  /** Called with each SQL statement Prisma issues (tests count them). */
+  onQuery?: (sql: string) => void;
+  logger?: Logger;
+}
+
+export async function openDatabase(options: DatabaseOptions): Promise<Database> {
+  return options.url ? openPostgres(options.url, options) : openPglite(options);
+}
+
+function createPrisma(adapter: PrismaPg | PrismaPGlite, onQuery?: (sql: string) => void): PrismaClient {
+  if (!onQuery) return new PrismaClient({ adapter });
+  const prisma = new PrismaClient({ adapter, log: [{ emit: 'event', level: 'query' }] });
+  prisma.$on('query', (event) => onQuery(event.query));
+  return prisma;
+}
+
+async function openPglite(options: DatabaseOptions): Promise<Database> {
+  let pglite = options.pglite;
+  const owned = !pglite;
+  if (!pglite) {
+    if (options.dataDir) mkdirSync(path.resolve(options.dataDir), { recursive: true });
+    pglite = options.dataDir ? new PGlite(path.resolve(options.dataDir, 'pgdata')) : new PGlite();
+  }
+  await pglite.waitReady;
+  const db = pglite;
+  const prisma = createPrisma(new PrismaPGlite(db), options.onQuery);
+  const session: SqlSession = {
+    async exec(sql) {
+      await db.exec(sql);
+    },
+    async query<Row>(sql: string, params?: unknown[]) {
+      return (await db.query<Row>(sql, params)).rows;
+    },
+  };
+  return {
+    kind: 'pglite',
+    prisma,
+    session: (work) => work(session),
+    async listen(channel, onNotify) {
+      const unlisten = await db.listen(channel, onNotify);
+      return async () => {
+        if (!db.closed) await unlisten();
+      };
+    },
+    async ping() {
+      await db.query('SELECT 1');
+    },
+    async close() {
+      await prisma.$disconnect();
+      if (owned && !db.closed) await db.close();
+    },
+  };
+}
+
+async function openPostgres(url: string, options: DatabaseOptions): Promise<Database> {
+  const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 10 });
+  pool.on('error', (error) => options.logger?.warn({ err: error }, 'idle PostgreSQL connection failed'));
+  const prisma = createPrisma(new PrismaPg(pool), options.onQuery);
+  const listeners = new Set<PostgresListener>();
+  return {
+    kind: 'postgres',
+    prisma,
+    async session(work) {
+      const client = await pool.connect();
+      try {
+        return await work({
+          async exec(sql) {
+            await client.query(sql);
+          },
+          async query<Row>(sql: string, params?: unknown[]) {
+            return (await client.query(sql, params)).rows as Row[];
+          },
+        });
+      } finally {
+        client.release();
+      }
+    },
+    async listen(channel, onNotify) {
+      const listener = new PostgresListener(url, channel, onNotify, options.logger);
+      await listener.start();
+      listeners.add(listener);
+      return async () => {
+        listeners.delete(listener);
+        await listener.stop();
+      };
+    },
+    async ping() {
+      await pool.query('SELECT 1');
+    },
+    async close() {
+      await prisma.$disconnect();
+      for (const listener of listeners) await listener.stop();
+      await pool.end();
+    },
+  };
+}
+
+/** A LISTEN connection that comes back after the server drops it. */
+class PostgresListener {
+  private client: pg.Client | undefined;
+  private stopped = false;
+  private retryTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly url: string,
+    private readonly channel: string,
+    private readonly onNotify: (payload: string) => void,
+    private readonly logger?: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.url });
+    client.on('notification', (message) => {
+      if (message.channel === this.channel) this.onNotify(message.payload ?? '');
+    });
+    client.on('error', (error) => {
+      this.logger?.warn({ err: error, channel: this.channel }, 'LISTEN connection lost; reconnecting');
+      this.reconnectSoon();
+    });
+    client.on('end', () => this.reconnectSoon());
+    await client.connect();
+    await client.query(`LISTEN "${this.channel.replaceAll('"', '""')}"`);
+    this.client = client;
+  }
+
+  private reconnectSoon(): void {
+    if (this.stopped || this.retryTimer) return;
+    this.client = undefined;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.start().catch((error) => {
+        this.logger?.warn({ err: error, channel: this.channel }, 'LISTEN reconnect failed; retrying');
+        this.reconnectSoon();
+      });
+    }, 1000);
+    this.retryTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    await this.client?.end().catch(() => {});
+  }
+}

@@ -1,0 +1,29 @@
+import { SettingsError, loadSettings } from './env.ts';
+import { createLogger } from './logger.ts';
+import { buildApp } from './server/app.ts';
+
+/** Starts the gateway from the environment and stops it cleanly on SIGTERM/SIGINT. */
+async function main() {
+  const settings = loadSettings();
+  const logger = createLogger(settings.LOG_LEVEL);
+  const app = await buildApp({ settings, logger });
+  await app.start();
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      logger.info({ signal }, 'shutting down');
+      app.stop().then(
+        () => process.exit(0),
+        (error: unknown) => {
+          logger.error({ err: error }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    });
+  }
+}
+
+main().catch((error: unknown) => {
+  const message = error instanceof SettingsError ? error.message : (error as Error)?.stack ?? String(error);
+  process.stderr.write(`confighub failed to start: ${message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,84 @@
+import { changePatch } from '../store/history.ts';
+import { configKey, keyString, parseKeyString } from '../store/names.ts';
+import { builder } from './builder.ts';
+import { readErrors } from './errors.ts';
+import { JsonPatchOperationRef } from './scalars.ts';
+import { ServiceConfigRef } from './serviceConfig.ts';
+
+const ConfigActionRef = builder.enumType('ConfigAction', {
+  values: ['CREATE', 'UPDATE', 'ROLLBACK', 'DELETE', 'RESTORE'] as const,
+});
+
+builder.prismaObject('ConfigChange', {
+  description: 'One change of a config, as recorded in the audit log (by a trigger, whoever made it).',
+  fields: (t) => ({
+    revision: t.field({ type: 'SafeInt', description: 'Global change number.', resolve: (change) => Number(change.revision) }),
+    service: t.exposeString('serviceName'),
+    environment: t.exposeString('environment'),
+    version: t.exposeInt('version', { description: 'The version this change produced.' }),
+    action: t.expose('action', { type: ConfigActionRef }),
+    oldConfig: t.field({ type: 'JSONObject', nullable: true, resolve: (change) => change.oldConfig as object | null }),
+    newConfig: t.field({ type: 'JSONObject', nullable: true, resolve: (change) => change.newConfig as object | null }),
+    changedBy: t.exposeString('changedBy'),
+    reason: t.exposeString('reason', { nullable: true }),
+    changedAt: t.expose('changedAt', { type: 'DateTime' }),
+    patch: t.field({
+      type: [JsonPatchOperationRef],
+      description: 'The RFC 6902 operations this change made (from oldConfig to newConfig).',
+      resolve: (change) => changePatch(change),
+    }),
+    config: t.loadable({
+      type: ServiceConfigRef,
+      nullable: true,
+      description: 'The config as it is now (null if it was removed from the database).',
+      load: (keys: string[], ctx) => ctx.store.findConfigs(keys.map(parseKeyString)),
+      resolve: (change) => keyString({ service: change.serviceName, environment: change.environment }),
+    }),
+  }),
+});
+
+const ConfigDiffRef = builder
+  .objectRef<{ service: string; environment: string; fromVersion: number; toVersion: number; operations: object[] }>('ConfigDiff')
+  .implement({
+    description: 'What turns the content at one version into the content at another.',
+    fields: (t) => ({
+      service: t.exposeString('service'),
+      environment: t.exposeString('environment'),
+      fromVersion: t.exposeInt('fromVersion'),
+      toVersion: t.exposeInt('toVersion'),
+      operations: t.field({ type: [JsonPatchOperationRef], description: 'RFC 6902 operations.', resolve: (diff) => diff.operations as never }),
+    }),
+  });
+
+const keyArgs = (t: Parameters<Parameters<typeof builder.queryFields>[0]>[0]) => ({
+  service: t.arg.string({ required: true }),
+  environment: t.arg.string({ defaultValue: 'production' }),
+});
+
+builder.queryFields((t) => ({
+  configHistory: t.prismaConnection({
+    type: 'ConfigChange',
+    cursor: 'revision',
+    description: 'The changes of a config, newest first (deleted configs keep their history).',
+    args: keyArgs(t),
+    resolve: (query, _root, args, ctx) => ctx.store.history.listChanges(configKey(args.service, args.environment), query),
+  }, { name: 'ConfigHistoryConnection' }, { name: 'ConfigHistoryEdge' }),
+  configVersion: t.prismaField({
+    type: 'ConfigChange',
+    description: 'The change that produced a version: its newConfig is the content at that version.',
+    args: { ...keyArgs(t), version: t.arg.int({ required: true }) },
+    errors: { types: readErrors, directResult: true, union: { name: 'ConfigVersionResult' } },
+    resolve: (_query, _root, args, ctx) => ctx.store.history.getChange(configKey(args.service, args.environment), args.version),
+  }),
+  configDiff: t.field({
+    type: ConfigDiffRef,
+    description: 'The RFC 6902 operations from the content at fromVersion to the content at toVersion.',
+    args: { ...keyArgs(t), fromVersion: t.arg.int({ required: true }), toVersion: t.arg.int({ required: true }) },
+    errors: { types: readErrors, directResult: true, union: { name: 'ConfigDiffResult' } },
+    resolve: async (_root, args, ctx) => {
+      const key = configKey(args.service, args.environment);
+      const operations = await ctx.store.history.diffVersions(key, args.fromVersion, args.toVersion);
+      return { ...key, fromVersion: args.fromVersion, toVersion: args.toVersion, operations };
+    },
+  }),
+}));

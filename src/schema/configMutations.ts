@@ -1,0 +1,107 @@
+import type { ConfigWrite } from '../store/configStore.ts';
+import { AlreadyExistsError } from '../store/errors.ts';
+import { builder } from './builder.ts';
+import { writeErrors } from './errors.ts';
+import { JsonPatchOperationRef } from './scalars.ts';
+import { ServiceConfigRef } from './serviceConfig.ts';
+
+const ConfigWriteRef = builder.objectRef<ConfigWrite>('ConfigWrite').implement({
+  description: 'A write: the config as it is now (or would be, on a dry run) and what changed.',
+  fields: (t) => ({
+    config: t.field({ type: ServiceConfigRef, resolve: (write) => write.config }),
+    previousVersion: t.exposeInt('previousVersion', { description: 'The version before the change (0 for a new config).' }),
+    diff: t.field({ type: [JsonPatchOperationRef], description: 'RFC 6902 operations from the previous content.', resolve: (write) => write.diff }),
+    dryRun: t.exposeBoolean('dryRun', { description: 'True when nothing was written.' }),
+    changed: t.exposeBoolean('changed', { description: 'False when the write would change nothing (then nothing is written).' }),
+    change: t.prismaField({
+      type: 'ConfigChange',
+      nullable: true,
+      description: 'The audit row of this write (null on a dry run or when nothing changed).',
+      resolve: (_query, write, _args, ctx) =>
+        write.dryRun || !write.changed
+          ? null
+          : ctx.store.history.findChange({ service: write.config.serviceName, environment: write.config.environment }, write.config.version),
+    }),
+  }),
+});
+
+
+const CreateConfigInput = builder.inputType('CreateConfigInput', {
+  fields: (t) => ({
+    service: t.string({ required: true }),
+    environment: t.string({ defaultValue: 'production' }),
+    config: t.field({ type: 'JSON', required: true, description: 'The document: a JSON object.' }),
+    description: t.string(),
+    reason: t.string({ description: 'Why; kept in the audit log.' }),
+  }),
+});
+
+const UpdateConfigInput = builder.inputType('UpdateConfigInput', {
+  fields: (t) => ({
+    service: t.string({ required: true }),
+    environment: t.string({ defaultValue: 'production' }),
+    patch: t.field({ type: 'JSON', description: 'An RFC 7396 merge patch (null deletes a key). Give this or config.' }),
+    config: t.field({ type: 'JSON', description: 'The whole new document. Give this or patch.' }),
+    description: t.string(),
+    expectedVersion: t.int({ description: 'Refuse the change unless the config is at this version.' }),
+    reason: t.string({ description: 'Why; kept in the audit log.' }),
+    dryRun: t.boolean({ defaultValue: false, description: 'Validate and return the diff; write nothing.' }),
+  }),
+});
+
+const RollbackConfigInput = builder.inputType('RollbackConfigInput', {
+  fields: (t) => ({
+    service: t.string({ required: true }),
+    environment: t.string({ defaultValue: 'production' }),
+    toVersion: t.int({ required: true, description: 'The version whose content to restore, as a new version.' }),
+    expectedVersion: t.int({ description: 'Refuse the rollback unless the config is at this version.' }),
+    reason: t.string(),
+    dryRun: t.boolean({ defaultValue: false }),
+  }),
+});
+
+const LifecycleInput = builder.inputType('ConfigLifecycleInput', {
+  fields: (t) => ({
+    service: t.string({ required: true }),
+    environment: t.string({ defaultValue: 'production' }),
+    expectedVersion: t.int(),
+    reason: t.string(),
+  }),
+});
+
+builder.mutationFields((t) => ({
+  createConfig: t.field({
+    type: ConfigWriteRef,
+    args: { input: t.arg({ type: CreateConfigInput, required: true }) },
+    errors: { types: [...writeErrors, AlreadyExistsError], directResult: true, union: { name: 'CreateConfigResult' } },
+    resolve: (_root, { input }, ctx) => ctx.store.createConfig(input, { actor: ctx.actor, reason: input.reason }),
+  }),
+  updateConfig: t.field({
+    type: ConfigWriteRef,
+    description: 'Merge-patches or replaces a config; a new version, audited.',
+    args: { input: t.arg({ type: UpdateConfigInput, required: true }) },
+    errors: { types: writeErrors, directResult: true, union: { name: 'UpdateConfigResult' } },
+    resolve: (_root, { input }, ctx) => ctx.store.updateConfig(input, { actor: ctx.actor, reason: input.reason }),
+  }),
+  rollbackConfig: t.field({
+    type: ConfigWriteRef,
+    description: 'Writes a new version whose content equals an earlier one (history is never rewritten).',
+    args: { input: t.arg({ type: RollbackConfigInput, required: true }) },
+    errors: { types: writeErrors, directResult: true, union: { name: 'RollbackConfigResult' } },
+    resolve: (_root, { input }, ctx) => ctx.store.rollbackConfig(input, { actor: ctx.actor, reason: input.reason }),
+  }),
+  deleteConfig: t.field({
+    type: ConfigWriteRef,
+    description: 'Soft-deletes a config: audited, restorable with restoreConfig or rollbackConfig.',
+    args: { input: t.arg({ type: LifecycleInput, required: true }) },
+    errors: { types: writeErrors, directResult: true, union: { name: 'DeleteConfigResult' } },
+    resolve: (_root, { input }, ctx) => ctx.store.deleteConfig(input, { actor: ctx.actor, reason: input.reason }),
+  }),
+  restoreConfig: t.field({
+    type: ConfigWriteRef,
+    description: 'Brings back a soft-deleted config with the content it had.',
+    args: { input: t.arg({ type: LifecycleInput, required: true }) },
+    errors: { types: writeErrors, directResult: true, union: { name: 'RestoreConfigResult' } },
+    resolve: (_root, { input }, ctx) => ctx.store.restoreConfig(input, { actor: ctx.actor, reason: input.reason }),
+  }),
+}));

@@ -1,0 +1,66 @@
+import {
+  AlreadyExistsError,
+  NotFoundError,
+  ValidationError,
+  VersionConflictError,
+} from '../store/errors.ts';
+import { builder } from './builder.ts';
+
+/** Expected failures are values of the schema: every one implements Error. */
+export const ErrorInterface = builder.interfaceRef<Error>('Error').implement({
+  description: 'A refused request; nothing was written.',
+  fields: (t) => ({ message: t.exposeString('message') }),
+});
+
+builder.objectType(NotFoundError, {
+  name: 'NotFoundError',
+  interfaces: [ErrorInterface],
+  isTypeOf: (value) => value instanceof NotFoundError,
+  fields: (t) => ({
+    service: t.exposeString('service'),
+    environment: t.exposeString('environment'),
+    version: t.exposeInt('version', { nullable: true, description: 'The missing version, when a version was asked for.' }),
+  }),
+});
+
+builder.objectType(AlreadyExistsError, {
+  name: 'AlreadyExistsError',
+  interfaces: [ErrorInterface],
+  isTypeOf: (value) => value instanceof AlreadyExistsError,
+  fields: (t) => ({
+    service: t.exposeString('service'),
+    environment: t.exposeString('environment'),
+    deleted: t.exposeBoolean('deleted', { description: 'The config exists but is soft-deleted.' }),
+  }),
+});
+
+builder.objectType(VersionConflictError, {
+  name: 'VersionConflictError',
+  interfaces: [ErrorInterface],
+  isTypeOf: (value) => value instanceof VersionConflictError,
+  fields: (t) => ({
+    service: t.exposeString('service'),
+    environment: t.exposeString('environment'),
+    expectedVersion: t.exposeInt('expectedVersion'),
+    currentVersion: t.exposeInt('currentVersion', { description: 'Re-read at this version and retry.' }),
+  }),
+});
+
+const ValidationIssueRef = builder.objectRef<{ pointer: string; message: string }>('ValidationIssue').implement({
+  fields: (t) => ({
+    pointer: t.exposeString('pointer', { description: 'JSON pointer (RFC 6901) into the input; "" is all of it.' }),
+    message: t.exposeString('message'),
+  }),
+});
+
+builder.objectType(ValidationError, {
+  name: 'ValidationError',
+  interfaces: [ErrorInterface],
+  isTypeOf: (value) => value instanceof ValidationError,
+  fields: (t) => ({ issues: t.field({ type: [ValidationIssueRef], resolve: (error) => error.issues }) }),
+});
+
+/** The failures of a read of one config. */
+export const readErrors = [NotFoundError, ValidationError];
+/** The failures of a write. */
+export const writeErrors = [NotFoundError, ValidationError, VersionConflictError];

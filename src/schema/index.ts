@@ -1,0 +1,12 @@
+import { lexicographicSortSchema } from 'graphql';
+import { builder } from './builder.ts';
+import './scalars.ts';
+import './errors.ts';
+import './serviceConfig.ts';
+import './configChange.ts';
+import './configMutations.ts';
+
+builder.queryType({});
+builder.mutationType({});
+
+export const schema = lexicographicSortSchema(builder.toSchema());

@@ -1,0 +1,58 @@
+import { builder } from './builder.ts';
+import { readErrors } from './errors.ts';
+
+export const ServiceConfigRef = builder.prismaNode('ServiceConfig', {
+  description: 'The configuration of one service in one environment.',
+  id: { field: 'id' },
+  fields: (t) => ({
+    service: t.exposeString('serviceName'),
+    environment: t.exposeString('environment'),
+    config: t.field({ type: 'JSONObject', resolve: (row) => row.config as object }),
+    version: t.exposeInt('version', { description: 'Rises by exactly 1 on every change.' }),
+    description: t.exposeString('description', { nullable: true }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+    updatedBy: t.exposeString('updatedBy'),
+    deletedAt: t.expose('deletedAt', { type: 'DateTime', nullable: true, description: 'Set while soft-deleted.' }),
+    history: t.prismaConnection({
+      type: 'ConfigChange',
+      cursor: 'revision',
+      description: 'The changes of this config, newest first.',
+      resolve: (query, row, _args, ctx) =>
+        ctx.store.history.listChanges({ service: row.serviceName, environment: row.environment }, query),
+    }, { name: 'ServiceConfigHistoryConnection' }, { name: 'ServiceConfigHistoryEdge' }),
+    atVersion: t.prismaField({
+      type: 'ConfigChange',
+      nullable: true,
+      description: 'The change that produced a version: its newConfig is the content at that version.',
+      args: { version: t.arg.int({ required: true }) },
+      resolve: (_query, row, args, ctx) =>
+        ctx.store.history.findChange({ service: row.serviceName, environment: row.environment }, args.version),
+    }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  config: t.field({
+    type: ServiceConfigRef,
+    description: 'The live config of a service; deleted configs are not found.',
+    args: {
+      service: t.arg.string({ required: true }),
+      environment: t.arg.string({ defaultValue: 'production' }),
+    },
+    errors: { types: readErrors, directResult: true, union: { name: 'ConfigResult' } },
+    resolve: (_root, args, ctx) => ctx.store.getConfig(args.service, args.environment),
+  }),
+  configs: t.prismaConnection({
+    type: 'ServiceConfig',
+    cursor: 'id',
+    description: 'All configs, oldest first.',
+    args: {
+      environment: t.arg.string({ description: 'Only this environment.' }),
+      nameContains: t.arg.string({ description: 'Only services whose name contains this.' }),
+      includeDeleted: t.arg.boolean({ defaultValue: false }),
+    },
+    resolve: (query, _root, args, ctx) => ctx.store.listConfigs(args, query),
+    totalCount: (_root, args, ctx) => ctx.store.countConfigs(args),
+  }, { name: 'ServiceConfigConnection' }, { name: 'ServiceConfigEdge' }),
+}));

@@ -1,0 +1,139 @@
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createServerAdapter } from '@whatwg-node/server';
+import { type Database, openDatabase } from '../db/database.ts';
+import { migrate } from '../db/migrate.ts';
+import type { Settings } from '../env.ts';
+import type { Logger } from '../logger.ts';
+import { ConfigStore } from '../store/configStore.ts';
+import { MAX_BODY_BYTES, readBodyWithLimit } from './body.ts';
+import { describeFailure } from './failures.ts';
+import { GRAPHQL_PATH, createGraphQLServer } from './graphql.ts';
+import { createRestHandler, isRestPath, json } from './rest.ts';
+
+export interface AppOptions {
+  settings: Pick<Settings, 'PORT' | 'HOST' | 'DATABASE_URL' | 'CONFIGHUB_DATA_DIR' | 'NODE_ENV'>;
+  logger: Logger;
+  /** An open database to use instead of the one the settings name (tests). */
+  database?: Database;
+  /** How long `stop()` waits for in-flight requests before closing their connections. @default 10_000 */
+  shutdownGraceMs?: number;
+}
+
+export interface App {
+  /** Answers one request in-process (tests, embedding). */
+  fetch(request: Request): Promise<Response>;
+  /** Listens on HOST:PORT; resolves with the base URL. */
+  start(): Promise<string>;
+  /** Stops accepting, lets in-flight requests finish, then closes the database. Idempotent. */
+  stop(): Promise<void>;
+  readonly store: ConfigStore;
+  readonly database: Database;
+}
+
+/** Who is asking: until tokens exist every caller is anonymous. */
+const actorOf = (_request: Request) => 'anonymous';
+
+/** Opens (and migrates) the database and assembles the gateway; listens only on `start()`. */
+export async function buildApp(options: AppOptions): Promise<App> {
+  const { settings, logger } = options;
+  const database =
+    options.database ??
+    (await openDatabase({ url: settings.DATABASE_URL, dataDir: settings.CONFIGHUB_DATA_DIR, logger }));
+  await migrate(database, logger);
+  const store = new ConfigStore(database, undefined, logger);
+  await store.start();
+
+  const yoga = createGraphQLServer({ store, logger, actorOf, developmentErrors: settings.NODE_ENV === 'development' });
+  const rest = createRestHandler({ store, actorOf });
+
+  async function fetch(request: Request): Promise<Response> {
+    try {
+      const { pathname } = new URL(request.url);
+      if (pathname === '/health') return json(200, { status: 'ok' });
+      if (pathname === '/ready') return await readiness(database);
+      // A body without a declared length is read here, within the limit, before anyone parses it.
+      if (request.body && !request.headers.has('content-length')) {
+        const body = await readBodyWithLimit(request);
+        request = new Request(request.url, { method: request.method, headers: request.headers, body: body as Uint8Array<ArrayBuffer> });
+      }
+      if (pathname === GRAPHQL_PATH) return await yoga.fetch(request);
+      if (isRestPath(pathname)) return await rest(request);
+      return json(404, { error: { code: 'NO_ROUTE', message: `no route ${pathname}` } });
+    } catch (error) {
+      const failure = describeFailure(error);
+      if (failure) return json(failure.status, { error: { code: failure.code, message: failure.message } });
+      logger.error({ err: error }, 'request failed');
+      return json(500, { error: { code: 'INTERNAL', message: 'internal error' } });
+    }
+  }
+
+  const adapter = createServerAdapter(fetch);
+  // Hot path: GraphQL requests with a declared, acceptable length go straight to yoga's node handler.
+  function handle(req: IncomingMessage, res: ServerResponse) {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > MAX_BODY_BYTES) {
+      res.writeHead(413, { 'content-type': 'application/json', connection: 'close' });
+      res.end(JSON.stringify({ error: { code: 'PAYLOAD_TOO_LARGE', message: `request body over ${MAX_BODY_BYTES} bytes (1 MiB)` } }));
+      return;
+    }
+    const chunked = req.headers['transfer-encoding'] !== undefined;
+    if (!chunked && req.url?.startsWith(GRAPHQL_PATH) && (req.url.length === GRAPHQL_PATH.length || req.url[GRAPHQL_PATH.length] === '?')) {
+      return yoga(req, res);
+    }
+    return adapter(req, res);
+  }
+
+  let server: Server | undefined;
+  let stopping: Promise<void> | undefined;
+
+  return {
+    fetch,
+    store,
+    database,
+    async start() {
+      server = createServer(handle);
+      await new Promise<void>((resolve, reject) => {
+        server!.once('error', reject);
+        server!.listen(settings.PORT, settings.HOST, () => resolve());
+      });
+      const address = server.address() as AddressInfo;
+      const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+      const url = `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${address.port}`;
+      logger.info({ url, graphql: `${url}${GRAPHQL_PATH}`, database: database.kind }, 'confighub listening');
+      return url;
+    },
+    stop() {
+      stopping ??= (async () => {
+        if (server) await closeGracefully(server, options.shutdownGraceMs ?? 10_000);
+        await store.stop();
+        if (!options.database) await database.close();
+        logger.info('confighub stopped');
+      })();
+      return stopping;
+    },
+  };
+}
+
+async function readiness(database: Database): Promise<Response> {
+  try {
+    await database.ping();
+    return json(200, { status: 'ready', database: database.kind });
+  } catch (error) {
+    return json(503, { status: 'unavailable', database: database.kind, reason: (error as Error).message });
+  }
+}
+
+/** Stops accepting connections, closes idle ones as they become idle, and forces the rest after `graceMs`. */
+function closeGracefully(server: Server, graceMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const sweep = setInterval(() => server.closeIdleConnections(), 50);
+    const force = setTimeout(() => server.closeAllConnections(), graceMs);
+    server.close(() => {
+      clearInterval(sweep);
+      clearTimeout(force);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
+}

@@ -1,0 +1,42 @@
+import { RequestError } from './failures.ts';
+
+/** Requests larger than this are refused with 413 before they are parsed. */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+export const tooLarge = () =>
+  new RequestError(413, 'PAYLOAD_TOO_LARGE', `request body over ${MAX_BODY_BYTES} bytes (1 MiB)`);
+
+/** Reads a body, refusing it as soon as it passes the limit (declared or streamed). */
+export async function readBodyWithLimit(request: Request, limit: number = MAX_BODY_BYTES): Promise<Buffer> {
+  const declared = Number(request.headers.get('content-length') ?? 0);
+  if (declared > limit) throw tooLarge();
+  if (!request.body) return Buffer.alloc(0);
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = request.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel();
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** Parses a JSON body; malformed JSON is a 400 with the parser's reason. */
+export async function readJsonBody(request: Request): Promise<unknown> {
+  const type = request.headers.get('content-type') ?? '';
+  if (!/^application\/(merge-patch\+)?json\b/i.test(type)) {
+    throw new RequestError(415, 'UNSUPPORTED_MEDIA_TYPE', 'send the body as application/json or application/merge-patch+json');
+  }
+  const bytes = await readBodyWithLimit(request);
+  try {
+    return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch (error) {
+    throw new RequestError(400, 'MALFORMED_JSON', `the body is not valid JSON: ${(error as Error).message}`);
+  }
+}

@@ -1,0 +1,39 @@
+import { AlreadyExistsError, ConfigError, NotFoundError, ValidationError, VersionConflictError } from '../store/errors.ts';
+
+/** An HTTP-facing description of a refused request, shared by GraphQL (extensions) and REST (body). */
+export interface Failure {
+  code: string;
+  status: number;
+  message: string;
+  details?: Record<string, unknown>;
+}
+
+/** Thrown at the HTTP edge for requests refused before they reach the store. */
+export class RequestError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Maps known failures to a code and status; anything else is an internal error and is not described. */
+export function describeFailure(error: unknown): Failure | null {
+  if (error instanceof RequestError) return { code: error.code, status: error.status, message: error.message };
+  if (!(error instanceof ConfigError)) return null;
+  if (error instanceof ValidationError) {
+    return { code: 'VALIDATION_FAILED', status: 422, message: error.message, details: { issues: error.issues } };
+  }
+  if (error instanceof NotFoundError) {
+    return { code: 'NOT_FOUND', status: 404, message: error.message, details: { service: error.service, environment: error.environment, version: error.version } };
+  }
+  if (error instanceof VersionConflictError) {
+    return { code: 'VERSION_CONFLICT', status: 409, message: error.message, details: { currentVersion: error.currentVersion, expectedVersion: error.expectedVersion } };
+  }
+  if (error instanceof AlreadyExistsError) {
+    return { code: 'ALREADY_EXISTS', status: 409, message: error.message, details: { deleted: error.deleted } };
+  }
+  return { code: 'REFUSED', status: 400, message: error.message };
+}

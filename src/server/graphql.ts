@@ -1,0 +1,52 @@
+import { GraphQLError } from 'graphql';
+import { type YogaServerInstance, createYoga, maskError as maskUnexpected } from 'graphql-yoga';
+import type { Logger } from '../logger.ts';
+import type { Context } from '../schema/context.ts';
+import { schema } from '../schema/index.ts';
+import type { ConfigStore } from '../store/configStore.ts';
+import { describeFailure } from './failures.ts';
+import { graphiqlExamples } from './graphiql.ts';
+
+export const GRAPHQL_PATH = '/graphql';
+
+export type GraphQLServer = YogaServerInstance<Record<string, never>, Context>;
+
+export interface GraphQLServerOptions {
+  store: ConfigStore;
+  logger: Logger;
+  actorOf: (request: Request) => string;
+  /** Include internal error details in responses; never in production. @default false */
+  developmentErrors?: boolean;
+}
+
+/** Known failures keep their message and get a code; everything else is masked. */
+function maskError(error: unknown, message: string, isDev?: boolean): Error {
+  const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
+  const failure = describeFailure(original);
+  if (failure) {
+    return new GraphQLError(failure.message, {
+      nodes: error instanceof GraphQLError ? error.nodes : undefined,
+      path: error instanceof GraphQLError ? error.path : undefined,
+      extensions: { code: failure.code, http: { status: 200 }, ...failure.details },
+    });
+  }
+  return maskUnexpected(error, message, isDev);
+}
+
+export function createGraphQLServer(options: GraphQLServerOptions): GraphQLServer {
+  const { logger } = options;
+  return createYoga<Record<string, never>, Context>({
+    schema,
+    graphqlEndpoint: GRAPHQL_PATH,
+    landingPage: false,
+    maskedErrors: { maskError, isDev: options.developmentErrors ?? false },
+    graphiql: { title: 'confighub', defaultQuery: graphiqlExamples },
+    logging: {
+      debug: (...args) => logger.debug({ yoga: args.slice(1) }, String(args[0])),
+      info: (...args) => logger.info({ yoga: args.slice(1) }, String(args[0])),
+      warn: (...args) => logger.warn({ yoga: args.slice(1) }, String(args[0])),
+      error: (...args) => logger.error({ err: args[0] instanceof Error ? args[0] : undefined, yoga: args }, 'GraphQL error'),
+    },
+    context: ({ request }) => ({ store: options.store, actor: options.actorOf(request) }),
+  });
+}

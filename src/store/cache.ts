@@ -1,0 +1,49 @@
+import type { ServiceConfig } from '../generated/prisma/client.ts';
+import { type ConfigKey, keyString } from './names.ts';
+
+/**
+ * The configs this instance has read or written, by (service, environment).
+ * It never goes back in time: once a version is known to be committed (written here or announced
+ * by the database), no older row is served or stored, even from a read that was already under way.
+ */
+export class ConfigCache {
+  private readonly rows = new Map<string, ServiceConfig>();
+  /** The newest version known to be committed, per config. */
+  private readonly floors = new Map<string, number>();
+
+  get(key: ConfigKey): ServiceConfig | undefined {
+    return this.rows.get(keyString(key));
+  }
+
+  /** Keeps a row read from the database unless something newer is known. */
+  offer(row: ServiceConfig): void {
+    const key = keyString({ service: row.serviceName, environment: row.environment });
+    const cached = this.rows.get(key);
+    if (row.version < (this.floors.get(key) ?? 0) || (cached && cached.version >= row.version)) return;
+    this.rows.set(key, row);
+  }
+
+  /** A change this instance committed: serve it from now on. */
+  written(row: ServiceConfig): void {
+    const key = keyString({ service: row.serviceName, environment: row.environment });
+    this.raiseFloor(key, row.version);
+    const cached = this.rows.get(key);
+    if (!cached || cached.version <= row.version) this.rows.set(key, row);
+  }
+
+  /** A change committed elsewhere (another instance, psql): drop anything older. */
+  changed(key: ConfigKey, version: number): void {
+    const k = keyString(key);
+    this.raiseFloor(k, version);
+    const cached = this.rows.get(k);
+    if (cached && cached.version < version) this.rows.delete(k);
+  }
+
+  clear(): void {
+    this.rows.clear();
+  }
+
+  private raiseFloor(key: string, version: number): void {
+    if (version > (this.floors.get(key) ?? 0)) this.floors.set(key, version);
+  }
+}

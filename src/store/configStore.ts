@@ -1,0 +1,377 @@
+import { Prisma, type PrismaClient, type ServiceConfig } from '../generated/prisma/client.ts';
+import type { Database } from '../db/database.ts';
+import type { Logger } from '../logger.ts';
+import { ConfigCache } from './cache.ts';
+import {
+  type JsonObject,
+  type JsonValue,
+  type PatchOperation,
+  applyMergePatch,
+  diffDocuments,
+  requireObject,
+} from './documents.ts';
+import { AlreadyExistsError, NotFoundError, ValidationError, VersionConflictError } from './errors.ts';
+import { ConfigHistory } from './history.ts';
+import { type ConfigKey, configKey, keyString } from './names.ts';
+
+export type { ServiceConfig };
+
+/** Who makes a change, and why; recorded in the audit log. */
+export interface ChangeAuthor {
+  actor: string;
+  reason?: string | null;
+}
+
+export interface CreateConfigInput {
+  service: string;
+  environment?: string | null;
+  config?: unknown;
+  description?: string | null;
+}
+
+export interface UpdateConfigInput {
+  service: string;
+  environment?: string | null;
+  /** An RFC 7396 merge patch; give this or `config`. */
+  patch?: unknown;
+  /** The whole new document; give this or `patch`. */
+  config?: unknown;
+  description?: string | null;
+  /** Refuse the change unless the config is at this version. */
+  expectedVersion?: number | null;
+  /** Validate and compute the diff, write nothing. */
+  dryRun?: boolean | null;
+}
+
+export interface RollbackConfigInput {
+  service: string;
+  environment?: string | null;
+  toVersion: number;
+  expectedVersion?: number | null;
+  dryRun?: boolean | null;
+}
+
+export interface LifecycleInput {
+  service: string;
+  environment?: string | null;
+  expectedVersion?: number | null;
+}
+
+/** The outcome of a write: the config as it is now (or would be, on a dry run) and what changed. */
+export interface ConfigWrite {
+  config: ServiceConfig;
+  /** The version before the change. */
+  previousVersion: number;
+  diff: PatchOperation[];
+  dryRun: boolean;
+  /** False when the write would change nothing; then nothing was written. */
+  changed: boolean;
+}
+
+export interface ListConfigsFilter {
+  environment?: string | null;
+  /** Only services whose name contains this. */
+  nameContains?: string | null;
+  includeDeleted?: boolean | null;
+}
+
+/** A notification from the audit trigger (channel `config_changes`). */
+interface ChangeNotice {
+  revision: number;
+  service: string;
+  environment: string;
+  version: number;
+}
+
+const CHANGE_CHANNEL = 'config_changes';
+/** Attempts of a write whose read went stale under it (no expectedVersion given). */
+const MAX_WRITE_ATTEMPTS = 50;
+
+const RETURNING_CONFIG = Prisma.raw(`c.id, c.service_name AS "serviceName", c.environment, c.config, c.version,
+  c.description, c.created_at AS "createdAt", c.updated_at AS "updatedAt", c.updated_by AS "updatedBy",
+  c.deleted_at AS "deletedAt"`);
+
+/**
+ * The domain: current configs, their reads (cached) and their audited writes. GraphQL and REST are
+ * two faces of this class. Every write is one statement: the audit trigger records it in the same
+ * transaction, with the author passed as transaction-local settings.
+ */
+export class ConfigStore {
+  readonly history: ConfigHistory;
+  /** For the GraphQL layer's Prisma plugin, which plans selections; writes go through this class. */
+  readonly prisma: PrismaClient;
+  private stopListening: (() => Promise<void>) | undefined;
+
+  constructor(
+    private readonly db: Database,
+    readonly cache: ConfigCache = new ConfigCache(),
+    private readonly logger?: Logger,
+  ) {
+    this.prisma = db.prisma;
+    this.history = new ConfigHistory(db.prisma);
+  }
+
+  /** Follows changes committed by anyone (psql, other instances) so the cache never goes stale. */
+  async start(): Promise<void> {
+    this.stopListening = await this.db.listen(CHANGE_CHANNEL, (payload) => {
+      try {
+        const notice = JSON.parse(payload) as ChangeNotice;
+        this.cache.changed(notice, notice.version);
+      } catch (error) {
+        this.logger?.warn({ err: error, payload }, 'unreadable change notification');
+      }
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.stopListening?.();
+    this.stopListening = undefined;
+  }
+
+  /** The live config; deleted and unknown configs are not found. Served from the cache when it can. */
+  async getConfig(service: unknown, environment?: unknown): Promise<ServiceConfig> {
+    const key = configKey(service, environment);
+    const row = this.cache.get(key) ?? (await this.load(key));
+    if (!row || row.deletedAt) throw new NotFoundError(key.service, key.environment);
+    return row;
+  }
+
+  /** Configs by key in the order asked (null where there is none), one query for the cache misses. */
+  async findConfigs(keys: readonly ConfigKey[]): Promise<(ServiceConfig | null)[]> {
+    const missing = keys.filter((key) => !this.cache.get(key));
+    if (missing.length > 0) {
+      const rows = await this.prisma.serviceConfig.findMany({
+        where: { OR: missing.map((key) => ({ serviceName: key.service, environment: key.environment })) },
+      });
+      rows.forEach((row) => this.cache.offer(row));
+      const loaded = new Map(rows.map((row) => [keyString({ service: row.serviceName, environment: row.environment }), row]));
+      return keys.map((key) => this.cache.get(key) ?? loaded.get(keyString(key)) ?? null);
+    }
+    return keys.map((key) => this.cache.get(key) ?? null);
+  }
+
+  /** Configs for a listing, oldest first; `query` carries paging and selection (Pothos' `...query`). */
+  async listConfigs(filter: ListConfigsFilter, query: Omit<Prisma.ServiceConfigFindManyArgs, 'where'> = {}) {
+    return this.prisma.serviceConfig.findMany({ orderBy: { id: 'asc' }, ...query, where: listingWhere(filter) });
+  }
+
+  async countConfigs(filter: ListConfigsFilter): Promise<number> {
+    return this.prisma.serviceConfig.count({ where: listingWhere(filter) });
+  }
+
+  async createConfig(input: CreateConfigInput, author: ChangeAuthor): Promise<ConfigWrite> {
+    const key = configKey(input.service, input.environment);
+    const config = requireObject(input.config, '/config', 'config');
+    const rows = await this.prisma.$queryRaw<ServiceConfig[]>`
+      WITH author AS (${authorSettings(author, 'CREATE')})
+      INSERT INTO service_configs AS c (service_name, environment, config, description, updated_by)
+      SELECT ${key.service}, ${key.environment}, ${JSON.stringify(config)}::jsonb, ${input.description ?? null}, ${author.actor}
+        FROM author
+      ON CONFLICT (service_name, environment) DO NOTHING
+      RETURNING ${RETURNING_CONFIG}`;
+    const created = rows[0];
+    if (!created) {
+      const existing = await this.load(key);
+      throw new AlreadyExistsError(key.service, key.environment, Boolean(existing?.deletedAt));
+    }
+    this.cache.written(created);
+    this.logger?.info({ service: key.service, environment: key.environment, actor: author.actor }, 'config created');
+    return { config: created, previousVersion: 0, diff: diffDocuments({}, config), dryRun: false, changed: true };
+  }
+
+  /** Applies a merge patch or replaces the document; optimistic, retried while no expectedVersion binds it. */
+  async updateConfig(input: UpdateConfigInput, author: ChangeAuthor): Promise<ConfigWrite> {
+    const key = configKey(input.service, input.environment);
+    const hasPatch = input.patch !== undefined && input.patch !== null;
+    const hasConfig = input.config !== undefined && input.config !== null;
+    if (hasPatch === hasConfig) {
+      throw ValidationError.at('', 'give exactly one of patch (RFC 7396 merge patch) or config (full replacement)');
+    }
+    const patch = hasPatch ? requireObject(input.patch, '/patch', 'patch') : undefined;
+    const replacement = hasConfig ? requireObject(input.config, '/config', 'config') : undefined;
+    return this.writeLive(key, input.expectedVersion, author, input.dryRun, (current) => ({
+      config: patch ? applyMergePatch(current.config as JsonObject, patch) : replacement!,
+      description: input.description === undefined ? current.description : input.description,
+    }));
+  }
+
+  /** Writes a new version whose content equals `toVersion`'s, through the SQL function `rollback_config`. */
+  async rollbackConfig(input: RollbackConfigInput, author: ChangeAuthor): Promise<ConfigWrite> {
+    const key = configKey(input.service, input.environment);
+    const target = requireObject(await this.history.contentAt(key, input.toVersion), '/toVersion', 'that version');
+    for (let attempt = 1; ; attempt++) {
+      const current = await this.load(key);
+      if (!current) throw new NotFoundError(key.service, key.environment);
+      if (input.expectedVersion != null && input.expectedVersion !== current.version) {
+        throw new VersionConflictError(key.service, key.environment, input.expectedVersion, current.version);
+      }
+      const diff = diffDocuments(current.deletedAt ? {} : (current.config as JsonValue), target);
+      if (input.dryRun) {
+        return { config: preview(current, target, null), previousVersion: current.version, diff, dryRun: true, changed: true };
+      }
+      let rows: ServiceConfig[];
+      try {
+        rows = await this.prisma.$queryRaw<ServiceConfig[]>`
+          SELECT ${RETURNING_CONFIG}
+            FROM rollback_config(${key.service}, ${input.toVersion}::int, ${author.actor}, ${key.environment},
+                                 ${author.reason ?? `rollback to version ${input.toVersion}`}, ${current.version}::int) AS c`;
+      } catch (error) {
+        // CH409: the config moved between the read and the rollback; read again (or report the conflict).
+        if (sqlState(error) === 'CH409' && input.expectedVersion == null && attempt < MAX_WRITE_ATTEMPTS) continue;
+        if (sqlState(error) === 'CH409') {
+          const now = await this.load(key);
+          throw new VersionConflictError(key.service, key.environment, current.version, now?.version ?? 0);
+        }
+        throw error;
+      }
+      const written = rows[0]!;
+      this.cache.written(written);
+      this.logger?.info({ ...key, version: written.version, toVersion: input.toVersion, actor: author.actor }, 'config rolled back');
+      return { config: written, previousVersion: current.version, diff, dryRun: false, changed: true };
+    }
+  }
+
+  /** Soft delete: the row and its history stay; `restoreConfig` or a rollback brings it back. */
+  async deleteConfig(input: LifecycleInput, author: ChangeAuthor): Promise<ConfigWrite> {
+    const key = configKey(input.service, input.environment);
+    return this.writeLifecycle(key, input.expectedVersion, author, true);
+  }
+
+  async restoreConfig(input: LifecycleInput, author: ChangeAuthor): Promise<ConfigWrite> {
+    const key = configKey(input.service, input.environment);
+    return this.writeLifecycle(key, input.expectedVersion, author, false);
+  }
+
+  private async writeLifecycle(key: ConfigKey, expectedVersion: number | null | undefined, author: ChangeAuthor, deleting: boolean) {
+    for (let attempt = 1; ; attempt++) {
+      const current = await this.load(key);
+      if (!current || Boolean(current.deletedAt) === deleting) {
+        throw new NotFoundError(key.service, key.environment, null, deleting || !current ? undefined : `config "${key.service}" in "${key.environment}" is not deleted`);
+      }
+      if (expectedVersion != null && expectedVersion !== current.version) {
+        throw new VersionConflictError(key.service, key.environment, expectedVersion, current.version);
+      }
+      const written = await this.compareAndSwap(current, { config: current.config as JsonObject, description: current.description, deleted: deleting }, author);
+      if (written) {
+        this.cache.written(written);
+        this.logger?.info({ ...key, version: written.version, actor: author.actor }, deleting ? 'config deleted' : 'config restored');
+        const diff = deleting ? diffDocuments(current.config as JsonValue, {}) : diffDocuments({}, current.config as JsonValue);
+        return { config: written, previousVersion: current.version, diff, dryRun: false, changed: true };
+      }
+      if (attempt >= MAX_WRITE_ATTEMPTS) throw new VersionConflictError(key.service, key.environment, current.version, current.version + 1);
+    }
+  }
+
+  /**
+   * Read-compute-write on a live config. The first read may come from the cache; when the write finds
+   * the version moved, it re-reads from the database and, unless `expectedVersion` pins it, tries again.
+   */
+  private async writeLive(
+    key: ConfigKey,
+    expectedVersion: number | null | undefined,
+    author: ChangeAuthor,
+    dryRun: boolean | null | undefined,
+    compute: (current: ServiceConfig) => { config: JsonObject; description: string | null },
+  ): Promise<ConfigWrite> {
+    let current = this.cache.get(key) ?? (await this.load(key));
+    for (let attempt = 1; ; attempt++) {
+      if (!current || current.deletedAt) throw new NotFoundError(key.service, key.environment);
+      if (expectedVersion != null && expectedVersion !== current.version) {
+        const fresh = attempt === 1 ? await this.load(key) : current;
+        if (fresh && !fresh.deletedAt && fresh.version === expectedVersion) {
+          current = fresh;
+        } else {
+          throw new VersionConflictError(key.service, key.environment, expectedVersion, fresh?.version ?? current.version);
+        }
+      }
+      const next = compute(current);
+      const diff = diffDocuments(current.config as JsonValue, next.config);
+      const changed = diff.length > 0 || next.description !== current.description;
+      if (dryRun || !changed) {
+        const config = changed ? preview(current, next.config, next.description) : current;
+        return { config, previousVersion: current.version, diff, dryRun: Boolean(dryRun), changed };
+      }
+      const written = await this.compareAndSwap(current, { ...next, deleted: false }, author);
+      if (written) {
+        this.cache.written(written);
+        this.logger?.info({ ...key, version: written.version, actor: author.actor }, 'config updated');
+        return { config: written, previousVersion: current.version, diff, dryRun: false, changed: true };
+      }
+      current = await this.load(key);
+      if (expectedVersion != null) {
+        if (!current || current.deletedAt) throw new NotFoundError(key.service, key.environment);
+        throw new VersionConflictError(key.service, key.environment, expectedVersion, current.version);
+      }
+      if (attempt >= MAX_WRITE_ATTEMPTS) {
+        throw new VersionConflictError(key.service, key.environment, current?.version ?? 0, current?.version ?? 0);
+      }
+    }
+  }
+
+  /** One audited UPDATE, applied only if the row is still at `current.version`; null if it moved. */
+  private async compareAndSwap(
+    current: ServiceConfig,
+    next: { config: JsonObject; description: string | null; deleted: boolean },
+    author: ChangeAuthor,
+  ): Promise<ServiceConfig | null> {
+    const rows = await this.prisma.$queryRaw<ServiceConfig[]>`
+      WITH author AS (${authorSettings(author, 'UPDATE')})
+      UPDATE service_configs AS c
+         SET config = ${JSON.stringify(next.config)}::jsonb,
+             description = ${next.description},
+             deleted_at = CASE WHEN ${next.deleted}::boolean THEN coalesce(c.deleted_at, now()) END
+        FROM author
+       WHERE c.id = ${current.id} AND c.version = ${current.version}
+      RETURNING ${RETURNING_CONFIG}`;
+    return rows[0] ?? null;
+  }
+
+  /** Reads one config from the database (deleted ones too) and offers it to the cache. */
+  private async load(key: ConfigKey): Promise<ServiceConfig | null> {
+    const row = await this.prisma.serviceConfig.findUnique({
+      where: { serviceName_environment: { serviceName: key.service, environment: key.environment } },
+    });
+    if (row) this.cache.offer(row);
+    return row;
+  }
+}
+
+function listingWhere(filter: ListConfigsFilter): Prisma.ServiceConfigWhereInput {
+  const where: Prisma.ServiceConfigWhereInput = {};
+  if (filter.environment) where.environment = configKey('any', filter.environment).environment;
+  if (filter.nameContains) where.serviceName = { contains: filter.nameContains };
+  if (!filter.includeDeleted) where.deletedAt = null;
+  return where;
+}
+
+/** The row a change would produce, for dry runs. */
+function preview(current: ServiceConfig, config: JsonObject, description: string | null): ServiceConfig {
+  return { ...current, config, description: description ?? current.description, version: current.version + 1, deletedAt: null };
+}
+
+/**
+ * A one-row SELECT that sets the author for the audit trigger, transaction-locally. Joined into the
+ * writing statement, so the settings are in place before the row changes and vanish at commit.
+ */
+function authorSettings(author: ChangeAuthor, action: 'CREATE' | 'UPDATE') {
+  return Prisma.sql`SELECT set_config('confighub.actor', ${author.actor}, true) AS actor,
+                           set_config('confighub.reason', ${author.reason ?? ''}, true) AS reason,
+                           set_config('confighub.action', ${action}, true) AS action`;
+}
+
+/** The SQLSTATE of a database error raised through Prisma, if there is one. */
+function sqlState(error: unknown): string | undefined {
+  const seen = new Set<unknown>();
+  let current: unknown = error;
+  while (current && typeof current === 'object' && !seen.has(current)) {
+    seen.add(current);
+    const record = current as Record<string, unknown>;
+    for (const field of ['code', 'originalCode']) {
+      const value = record[field];
+      if (typeof value === 'string' && /^[0-9A-Z]{5}$/.test(value) && !value.startsWith('P')) return value;
+    }
+    const meta = record.meta as Record<string, unknown> | undefined;
+    current = meta?.driverAdapterError ?? record.cause;
+  }
+  return undefined;
+}

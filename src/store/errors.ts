@@ -1,0 +1,66 @@
+/** One problem with an input, located by a JSON pointer (RFC 6901) into it. */
+export interface ValidationIssue {
+  /** Where the problem is, e.g. `/operational/batch_size`; `""` is the whole document. */
+  pointer: string;
+  message: string;
+}
+
+/** An expected failure: the request is refused, nothing is written. */
+export abstract class ConfigError extends Error {}
+
+export class NotFoundError extends ConfigError {
+  override name = 'NotFoundError';
+  constructor(
+    readonly service: string,
+    readonly environment: string,
+    readonly version: number | null = null,
+    message?: string,
+  ) {
+    super(
+      message ??
+        (version === null
+          ? `no config for service "${service}" in environment "${environment}"`
+          : `config "${service}" in "${environment}" has no version ${version}`),
+    );
+  }
+}
+
+export class AlreadyExistsError extends ConfigError {
+  override name = 'AlreadyExistsError';
+  constructor(
+    readonly service: string,
+    readonly environment: string,
+    readonly deleted: boolean,
+  ) {
+    super(
+      deleted
+        ? `config "${service}" in "${environment}" exists but is deleted: restore it or roll it back`
+        : `config "${service}" in "${environment}" already exists`,
+    );
+  }
+}
+
+export class VersionConflictError extends ConfigError {
+  override name = 'VersionConflictError';
+  constructor(
+    readonly service: string,
+    readonly environment: string,
+    readonly expectedVersion: number,
+    readonly currentVersion: number,
+  ) {
+    super(
+      `config "${service}" in "${environment}" is at version ${currentVersion}, not ${expectedVersion}: re-read it and retry`,
+    );
+  }
+}
+
+export class ValidationError extends ConfigError {
+  override name = 'ValidationError';
+  constructor(readonly issues: ValidationIssue[]) {
+    super(issues.map((issue) => `${issue.pointer || '(document)'}: ${issue.message}`).join('; '));
+  }
+
+  static at(pointer: string, message: string): ValidationError {
+    return new ValidationError([{ pointer, message }]);
+  }
+}

@@ -1,0 +1,76 @@
+import type { ConfigChange, Prisma, PrismaClient } from '../generated/prisma/client.ts';
+import { type JsonValue, type PatchOperation, diffDocuments } from './documents.ts';
+import { NotFoundError, ValidationError } from './errors.ts';
+import type { ConfigKey } from './names.ts';
+
+export type { ConfigChange };
+
+/** The RFC 6902 operations a change made. */
+export function changePatch(change: ConfigChange): PatchOperation[] {
+  return diffDocuments(change.oldConfig as JsonValue, change.newConfig as JsonValue);
+}
+
+/** Reads the audit log: what changed, when, by whom, and the content at any version. */
+export class ConfigHistory {
+  constructor(private readonly prisma: PrismaClient) {}
+
+  /** Changes of one config, newest first. `query` carries paging and selection (Pothos' `...query`). */
+  async listChanges(key: ConfigKey, query: Omit<Prisma.ConfigChangeFindManyArgs, 'where' | 'orderBy'> = {}) {
+    return this.prisma.configChange.findMany({
+      ...query,
+      where: { serviceName: key.service, environment: key.environment },
+      orderBy: { revision: 'desc' },
+    });
+  }
+
+  /** Whether the audit log knows this config at all (it may have been deleted since). */
+  async exists(key: ConfigKey): Promise<boolean> {
+    const row = await this.prisma.configChange.findFirst({
+      where: { serviceName: key.service, environment: key.environment },
+      select: { revision: true },
+    });
+    return row !== null;
+  }
+
+  /** The change that produced `version`; its `newConfig` is the content at that version. */
+  async getChange(key: ConfigKey, version: number): Promise<ConfigChange> {
+    const change = await this.prisma.configChange.findFirst({
+      where: { serviceName: key.service, environment: key.environment, version },
+      orderBy: { revision: 'desc' },
+    });
+    if (!change) throw new NotFoundError(key.service, key.environment, version);
+    return change;
+  }
+
+  /** Like getChange, null when there is no such version. */
+  async findChange(key: ConfigKey, version: number): Promise<ConfigChange | null> {
+    return this.getChange(key, version).catch((error: unknown) => {
+      if (error instanceof NotFoundError) return null;
+      throw error;
+    });
+  }
+
+  /** Changes by (config id, version), in the order asked; null where there is none. */
+  async findChanges(ids: readonly { configId: number; version: number }[]): Promise<(ConfigChange | null)[]> {
+    const rows = await this.prisma.configChange.findMany({
+      where: { OR: ids.map(({ configId, version }) => ({ configId, version })) },
+    });
+    const byId = new Map(rows.map((row) => [`${row.configId}:${row.version}`, row]));
+    return ids.map(({ configId, version }) => byId.get(`${configId}:${version}`) ?? null);
+  }
+
+  /** The content of a config at `version`. */
+  async contentAt(key: ConfigKey, version: number): Promise<JsonValue> {
+    const change = await this.getChange(key, version);
+    if (change.newConfig === null) {
+      throw ValidationError.at('/version', `version ${version} of "${key.service}" is a deletion and holds no config`);
+    }
+    return change.newConfig as JsonValue;
+  }
+
+  /** The RFC 6902 operations that turn the content at `fromVersion` into the content at `toVersion`. */
+  async diffVersions(key: ConfigKey, fromVersion: number, toVersion: number): Promise<PatchOperation[]> {
+    const [from, to] = await Promise.all([this.getChange(key, fromVersion), this.getChange(key, toVersion)]);
+    return diffDocuments(from.newConfig as JsonValue, to.newConfig as JsonValue);
+  }
+}

@@ -1,0 +1,35 @@
+import { ValidationError, type ValidationIssue } from './errors.ts';
+
+/** Service and environment names: lower case, digits, `.`, `_`, `-`; at most 128 characters. */
+export const NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,127}$/;
+
+export const DEFAULT_ENVIRONMENT = 'production';
+
+/** Identifies one config. */
+export interface ConfigKey {
+  service: string;
+  environment: string;
+}
+
+function nameIssue(field: string, value: unknown): ValidationIssue | null {
+  if (typeof value === 'string' && NAME_PATTERN.test(value)) return null;
+  return {
+    pointer: `/${field}`,
+    message: `${field} must match ${NAME_PATTERN.source} (lower case letters, digits, ".", "_", "-"; at most 128 characters)`,
+  };
+}
+
+/** Checks a service and environment name; the environment defaults to "production". */
+export function configKey(service: unknown, environment: unknown = DEFAULT_ENVIRONMENT): ConfigKey {
+  const env = environment ?? DEFAULT_ENVIRONMENT;
+  const issues = [nameIssue('service', service), nameIssue('environment', env)].filter((issue) => issue !== null);
+  if (issues.length > 0) throw new ValidationError(issues);
+  return { service: service as string, environment: env as string };
+}
+
+export const keyString = (key: ConfigKey) => `${key.service}\u0000${key.environment}`;
+
+export const parseKeyString = (key: string): ConfigKey => {
+  const [service, environment] = key.split('\u0000') as [string, string];
+  return { service, environment };
+};
