@@ -1,0 +1,114 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigStore } from '../src/store/configStore.ts';
+import { NotFoundError, ValidationError, VersionConflictError } from '../src/store/errors.ts';
+import { backends, openTestDatabase, tablesDigest, type TestDatabase } from './support/databases.ts';
+
+const author = { actor: 'store-test', reason: 'testing' };
+
+describe.each(backends)('config store on %s', (backend) => {
+  let db: TestDatabase;
+  let store: ConfigStore;
+
+  beforeAll(async () => {
+    db = await openTestDatabase(backend, { poolSize: 12 });
+    store = new ConfigStore(db);
+    await store.start();
+  });
+  afterAll(async () => {
+    await store.stop();
+    await db.close();
+  });
+
+  it('serves the seeded pilot services', async () => {
+    const config = await store.getConfig('polygon-historical-downloader');
+    expect(config.version).toBe(1);
+    expect(config.config).toMatchObject({ operational: { gap_check_interval_hours: 6 } });
+  });
+
+  it('merge-patches, records the change and its author, and diffs versions', async () => {
+    await store.createConfig({ service: 'patch-target', config: { a: { b: 1, c: 2 }, keep: true } }, author);
+    const write = await store.updateConfig({ service: 'patch-target', patch: { a: { b: 5, c: null } } }, author);
+    expect(write.config.version).toBe(2);
+    expect(write.config.config).toEqual({ a: { b: 5 }, keep: true });
+    expect(write.diff).toEqual([
+      { op: 'remove', path: '/a/c' },
+      { op: 'replace', path: '/a/b', value: 5 },
+    ]);
+    const [latest] = await store.history.listChanges({ service: 'patch-target', environment: 'production' });
+    expect(latest).toMatchObject({ version: 2, action: 'UPDATE', changedBy: 'store-test', reason: 'testing' });
+    expect(await store.history.diffVersions({ service: 'patch-target', environment: 'production' }, 1, 2)).toEqual(write.diff);
+  });
+
+  it('rolls back by writing a new version with the old content', async () => {
+    await store.createConfig({ service: 'rollback-target', config: { level: 1 } }, author);
+    await store.updateConfig({ service: 'rollback-target', patch: { level: 2 } }, author);
+    const rollback = await store.rollbackConfig({ service: 'rollback-target', toVersion: 1 }, author);
+    expect(rollback.config).toMatchObject({ version: 3, config: { level: 1 } });
+    const actions = (await store.history.listChanges({ service: 'rollback-target', environment: 'production' })).map((c) => c.action);
+    expect(actions).toEqual(['ROLLBACK', 'UPDATE', 'CREATE']);
+  });
+
+  it('soft-deletes and restores, both audited', async () => {
+    await store.createConfig({ service: 'lifecycle', config: { on: true } }, author);
+    await store.deleteConfig({ service: 'lifecycle' }, author);
+    await expect(store.getConfig('lifecycle')).rejects.toBeInstanceOf(NotFoundError);
+    const restored = await store.restoreConfig({ service: 'lifecycle' }, author);
+    expect(restored.config).toMatchObject({ version: 3, config: { on: true }, deletedAt: null });
+  });
+
+  it('a dry run returns the diff and writes nothing', async () => {
+    const before = await tablesDigest(db);
+    const dry = await store.updateConfig({ service: 'tick-aggregator', patch: { features: { enable_vwap: false } }, dryRun: true }, author);
+    expect(dry).toMatchObject({ dryRun: true, changed: true, diff: [{ op: 'replace', path: '/features/enable_vwap', value: false }] });
+    expect(await tablesDigest(db)).toBe(before);
+  });
+
+  // Invariant 4: a request that fails writes nothing.
+  it.each([
+    ['unknown service', { service: 'no-such-service', patch: { a: 1 } }, NotFoundError],
+    ['invalid service name', { service: 'Bad Name!', patch: { a: 1 } }, ValidationError],
+    ['config that is not an object', { service: 'tick-aggregator', config: [1, 2] }, ValidationError],
+    ['patch that is not an object', { service: 'tick-aggregator', patch: 'x' }, ValidationError],
+    ['both patch and config', { service: 'tick-aggregator', patch: {}, config: {} }, ValidationError],
+    ['stale expectedVersion', { service: 'tick-aggregator', patch: { a: 1 }, expectedVersion: 99 }, VersionConflictError],
+  ])('refuses %s and writes nothing', async (_name, input, errorType) => {
+    const before = await tablesDigest(db);
+    await expect(store.updateConfig(input as never, author)).rejects.toBeInstanceOf(errorType);
+    expect(await tablesDigest(db)).toBe(before);
+  });
+
+  // Invariant 1: versions contiguous, one audit row per version, no lost update.
+  it('8 concurrent writers x 50 updates with expectedVersion lose nothing', async () => {
+    await store.createConfig({ service: 'contended', config: { counters: {} } }, author);
+    const writers = 8;
+    const updatesEach = 50;
+    // Each writer has its own store (its own cache), as separate gateway instances would.
+    const stores = Array.from({ length: writers }, () => new ConfigStore(db));
+    let conflicts = 0;
+    await Promise.all(
+      stores.map(async (writerStore, writer) => {
+        for (let done = 0; done < updatesEach; ) {
+          const current = await writerStore.getConfig('contended');
+          const counters = (current.config as { counters: Record<string, number> }).counters;
+          try {
+            await writerStore.updateConfig(
+              { service: 'contended', patch: { counters: { [`w${writer}`]: (counters[`w${writer}`] ?? 0) + 1 } }, expectedVersion: current.version },
+              { actor: `writer-${writer}` },
+            );
+            done++;
+          } catch (error) {
+            if (!(error instanceof VersionConflictError)) throw error;
+            conflicts++;
+          }
+        }
+      }),
+    );
+    const final = await store.history.listChanges({ service: 'contended', environment: 'production' });
+    const expectedVersions = writers * updatesEach + 1;
+    expect(final).toHaveLength(expectedVersions);
+    expect(final.map((change) => change.version)).toEqual(Array.from({ length: expectedVersions }, (_, i) => expectedVersions - i));
+    const latest = final[0]!.newConfig as { counters: Record<string, number> };
+    expect(Object.values(latest.counters)).toEqual(Array(writers).fill(updatesEach));
+    if (backend === 'postgres') expect(conflicts).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,45 @@
+import { createLogger } from '../../src/logger.ts';
+import { type App, buildApp } from '../../src/server/app.ts';
+import { type Backend, type TestDatabase, openTestDatabase } from './databases.ts';
+
+export interface TestApp {
+  app: App;
+  db: TestDatabase;
+  /** Sends one GraphQL operation through yoga in-process; returns the parsed body. */
+  graphql<T = any>(query: string | { toString(): string }, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<{ data?: T; errors?: { message: string; extensions?: Record<string, unknown> }[] }>;
+  close(): Promise<void>;
+}
+
+export const silentLogger = createLogger('silent');
+
+export const testSettings = {
+  PORT: 0,
+  HOST: '127.0.0.1',
+  DATABASE_URL: undefined,
+  CONFIGHUB_DATA_DIR: '',
+  NODE_ENV: 'test',
+};
+
+/** A gateway on a fresh database of the given kind, answering in-process (and over HTTP after start()). */
+export async function createTestApp(backend: Backend, options: { onQuery?: (sql: string) => void } = {}): Promise<TestApp> {
+  const db = await openTestDatabase(backend, options);
+  const app = await buildApp({ settings: testSettings, logger: silentLogger, database: db, shutdownGraceMs: 2000 });
+  return {
+    app,
+    db,
+    async graphql(query, variables, headers = {}) {
+      const response = await app.fetch(
+        new Request('http://confighub.test/graphql', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...headers },
+          body: JSON.stringify({ query: String(query), variables }),
+        }),
+      );
+      return response.json() as never;
+    },
+    async close() {
+      await app.stop();
+      await db.close();
+    },
+  };
+}
