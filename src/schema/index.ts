@@ -5,8 +5,10 @@ import './errors.ts';
 import './serviceConfig.ts';
 import './configChange.ts';
 import './configMutations.ts';
+import './configEvent.ts';
 
 builder.queryType({});
 builder.mutationType({});
+builder.subscriptionType({});
 
 export const schema = lexicographicSortSchema(builder.toSchema());

@@ -5,14 +5,18 @@ import { type Database, openDatabase } from '../db/database.ts';
 import { migrate } from '../db/migrate.ts';
 import type { Settings } from '../env.ts';
 import type { Logger } from '../logger.ts';
+import { ConfigFeed } from '../events/feed.ts';
+import { type ConfigHub, createInProcessHub, createNatsHub } from '../events/hub.ts';
+import { OutboxRelay } from '../events/relay.ts';
 import { ConfigStore } from '../store/configStore.ts';
 import { MAX_BODY_BYTES, readBodyWithLimit } from './body.ts';
 import { describeFailure } from './failures.ts';
 import { GRAPHQL_PATH, createGraphQLServer } from './graphql.ts';
 import { createRestHandler, isRestPath, json } from './rest.ts';
+import { attachGraphQLWebSocket } from './websocket.ts';
 
 export interface AppOptions {
-  settings: Pick<Settings, 'PORT' | 'HOST' | 'DATABASE_URL' | 'CONFIGHUB_DATA_DIR' | 'NODE_ENV'>;
+  settings: Pick<Settings, 'PORT' | 'HOST' | 'DATABASE_URL' | 'CONFIGHUB_DATA_DIR' | 'NODE_ENV'> & { NATS_URL?: string };
   logger: Logger;
   /** An open database to use instead of the one the settings name (tests). */
   database?: Database;
@@ -29,6 +33,9 @@ export interface App {
   stop(): Promise<void>;
   readonly store: ConfigStore;
   readonly database: Database;
+  readonly hub: ConfigHub;
+  readonly relay: OutboxRelay;
+  readonly feed: ConfigFeed;
 }
 
 /** Who is asking: until tokens exist every caller is anonymous. */
@@ -43,15 +50,20 @@ export async function buildApp(options: AppOptions): Promise<App> {
   await migrate(database, logger);
   const store = new ConfigStore(database, undefined, logger);
   await store.start();
+  const hub = settings.NATS_URL ? createNatsHub(settings.NATS_URL, logger) : createInProcessHub();
+  const feed = new ConfigFeed(hub, store, logger);
+  feed.start();
+  const relay = new OutboxRelay({ db: database, publish: (events) => hub.publish(events), logger });
+  await relay.start();
 
-  const yoga = createGraphQLServer({ store, logger, actorOf, developmentErrors: settings.NODE_ENV === 'development' });
+  const yoga = createGraphQLServer({ store, feed, logger, actorOf, developmentErrors: settings.NODE_ENV === 'development' });
   const rest = createRestHandler({ store, actorOf });
 
   async function fetch(request: Request): Promise<Response> {
     try {
       const { pathname } = new URL(request.url);
       if (pathname === '/health') return json(200, { status: 'ok' });
-      if (pathname === '/ready') return await readiness(database);
+      if (pathname === '/ready') return await readiness(database, hub);
       // A body without a declared length is read here, within the limit, before anyone parses it.
       if (request.body && !request.headers.has('content-length')) {
         const body = await readBodyWithLimit(request);
@@ -85,14 +97,19 @@ export async function buildApp(options: AppOptions): Promise<App> {
   }
 
   let server: Server | undefined;
+  let webSockets: ReturnType<typeof attachGraphQLWebSocket> | undefined;
   let stopping: Promise<void> | undefined;
 
   return {
     fetch,
     store,
     database,
+    hub,
+    relay,
+    feed,
     async start() {
       server = createServer(handle);
+      webSockets = attachGraphQLWebSocket(server, yoga);
       await new Promise<void>((resolve, reject) => {
         server!.once('error', reject);
         server!.listen(settings.PORT, settings.HOST, () => resolve());
@@ -105,7 +122,11 @@ export async function buildApp(options: AppOptions): Promise<App> {
     },
     stop() {
       stopping ??= (async () => {
+        await webSockets?.close();
         if (server) await closeGracefully(server, options.shutdownGraceMs ?? 10_000);
+        await relay.stop();
+        await feed.stop();
+        await hub.close();
         await store.stop();
         if (!options.database) await database.close();
         logger.info('confighub stopped');
@@ -115,13 +136,15 @@ export async function buildApp(options: AppOptions): Promise<App> {
   };
 }
 
-async function readiness(database: Database): Promise<Response> {
+async function readiness(database: Database, hub: ConfigHub): Promise<Response> {
+  const events = { kind: hub.kind, connected: hub.isConnected() };
   try {
     await database.ping();
-    return json(200, { status: 'ready', database: database.kind });
   } catch (error) {
-    return json(503, { status: 'unavailable', database: database.kind, reason: (error as Error).message });
+    return json(503, { status: 'unavailable', database: database.kind, events, reason: (error as Error).message });
   }
+  if (!events.connected) return json(503, { status: 'unavailable', database: database.kind, events, reason: 'NATS is not connected' });
+  return json(200, { status: 'ready', database: database.kind, events });
 }
 
 /** Stops accepting connections, closes idle ones as they become idle, and forces the rest after `graceMs`. */

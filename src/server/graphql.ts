@@ -3,6 +3,7 @@ import { type YogaServerInstance, createYoga, maskError as maskUnexpected } from
 import type { Logger } from '../logger.ts';
 import type { Context } from '../schema/context.ts';
 import { schema } from '../schema/index.ts';
+import type { ConfigFeed } from '../events/feed.ts';
 import type { ConfigStore } from '../store/configStore.ts';
 import { describeFailure } from './failures.ts';
 import { graphiqlExamples } from './graphiql.ts';
@@ -13,6 +14,7 @@ export type GraphQLServer = YogaServerInstance<Record<string, never>, Context>;
 
 export interface GraphQLServerOptions {
   store: ConfigStore;
+  feed: ConfigFeed;
   logger: Logger;
   actorOf: (request: Request) => string;
   /** Include internal error details in responses; never in production. @default false */
@@ -47,6 +49,6 @@ export function createGraphQLServer(options: GraphQLServerOptions): GraphQLServe
       warn: (...args) => logger.warn({ yoga: args.slice(1) }, String(args[0])),
       error: (...args) => logger.error({ err: args[0] instanceof Error ? args[0] : undefined, yoga: args }, 'GraphQL error'),
     },
-    context: ({ request }) => ({ store: options.store, actor: options.actorOf(request) }),
+    context: ({ request }) => ({ store: options.store, feed: options.feed, actor: options.actorOf(request) }),
   });
 }

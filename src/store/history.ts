@@ -23,6 +23,18 @@ export class ConfigHistory {
     });
   }
 
+  /** Changes of one config after `afterVersion` (and before `beforeVersion`), oldest first. */
+  async changesAfter(key: ConfigKey, afterVersion: number, beforeVersion?: number): Promise<ConfigChange[]> {
+    return this.prisma.configChange.findMany({
+      where: {
+        serviceName: key.service,
+        environment: key.environment,
+        version: { gt: afterVersion, ...(beforeVersion === undefined ? {} : { lt: beforeVersion }) },
+      },
+      orderBy: { revision: 'asc' },
+    });
+  }
+
   /** Whether the audit log knows this config at all (it may have been deleted since). */
   async exists(key: ConfigKey): Promise<boolean> {
     const row = await this.prisma.configChange.findFirst({

@@ -1,0 +1,50 @@
+import type { ConfigChange } from '../generated/prisma/client.ts';
+import type { JsonObject, PatchOperation } from '../store/documents.ts';
+import { changePatch } from '../store/history.ts';
+
+/**
+ * One committed change, as published on NATS subject `config.update.<service>` (JSON) and delivered
+ * to GraphQL subscribers. `config` is the full new document (null for a deletion); `patch` the RFC 6902
+ * operations from the previous version.
+ */
+export interface ConfigEvent {
+  service: string;
+  environment: string;
+  version: number;
+  revision: number;
+  action: ConfigChange['action'];
+  config: JsonObject | null;
+  patch: PatchOperation[];
+  changedBy: string;
+  changedAt: string;
+  reason: string | null;
+}
+
+export const SUBJECT_PREFIX = 'config.update';
+
+/** The NATS subject of a service's changes. */
+export const subjectFor = (service: string) => `${SUBJECT_PREFIX}.${service}`;
+
+export function configEventFrom(change: ConfigChange): ConfigEvent {
+  return {
+    service: change.serviceName,
+    environment: change.environment,
+    version: change.version,
+    revision: Number(change.revision),
+    action: change.action,
+    config: change.newConfig as JsonObject | null,
+    patch: changePatch(change),
+    changedBy: change.changedBy,
+    changedAt: change.changedAt.toISOString(),
+    reason: change.reason,
+  };
+}
+
+/** Reads an event off the wire; anything that is not one is refused. */
+export function parseConfigEvent(value: unknown): ConfigEvent | null {
+  if (typeof value !== 'object' || value === null) return null;
+  const event = value as Partial<ConfigEvent>;
+  if (typeof event.service !== 'string' || typeof event.environment !== 'string') return null;
+  if (!Number.isInteger(event.version) || !Number.isInteger(event.revision)) return null;
+  return event as ConfigEvent;
+}

@@ -1,0 +1,128 @@
+import { type PubSub, createPubSub } from '@graphql-yoga/subscription';
+import type { Logger } from '../logger.ts';
+import type { ConfigStore } from '../store/configStore.ts';
+import { type ConfigKey, keyString } from '../store/names.ts';
+import { type ConfigEvent, configEventFrom, parseConfigEvent } from './configEvent.ts';
+import type { ConfigHub } from './hub.ts';
+
+type LocalTopics = {
+  /** Changes of one config, by key string. */
+  changed: [key: string, event: ConfigEvent];
+  /** Changes of every config. */
+  'changed.all': [event: ConfigEvent];
+};
+
+/**
+ * This instance's view of committed changes: it listens to the hub, drops duplicates, fills gaps from
+ * the audit log, keeps the read cache fresh, and fans each change out to this instance's subscribers.
+ */
+export class ConfigFeed {
+  private readonly local: PubSub<LocalTopics> = createPubSub<LocalTopics>();
+  /** The last version delivered here, per config. */
+  private readonly delivered = new Map<string, number>();
+  private queue: Promise<void> = Promise.resolve();
+  private iterator: AsyncIterator<ConfigEvent> | undefined;
+  /** Changes delivered to this instance's subscribers' topics. */
+  deliveredCount = 0;
+
+  constructor(
+    private readonly hub: ConfigHub,
+    private readonly store: ConfigStore,
+    private readonly logger: Logger,
+  ) {}
+
+  start(): void {
+    const events = this.hub.pubsub.subscribe('config.update');
+    this.iterator = events[Symbol.asyncIterator]();
+    void (async () => {
+      for await (const raw of events) {
+        const event = parseConfigEvent(raw);
+        if (!event) {
+          this.logger.warn({ event: raw }, 'malformed change event dropped');
+          continue;
+        }
+        // One at a time, so gap fills and deliveries keep version order.
+        this.queue = this.queue.then(() => this.accept(event)).catch((error: unknown) => {
+          this.logger.error({ err: error, service: event.service }, 'change event could not be delivered');
+        });
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    await this.iterator?.return?.();
+    await this.queue;
+  }
+
+  private async accept(event: ConfigEvent): Promise<void> {
+    const key = keyString(event);
+    const last = this.delivered.get(key);
+    if (last !== undefined && event.version <= last) return;
+    if (last !== undefined && event.version > last + 1) {
+      // A change did not reach us (NATS dropped it while we reconnected): read it from the audit log.
+      for (const missed of await this.changesBetween(event, last, event.version)) this.deliver(missed);
+    }
+    this.deliver(event);
+  }
+
+  private deliver(event: ConfigEvent): void {
+    const key = keyString(event);
+    this.delivered.set(key, event.version);
+    this.store.cache.changed(event, event.version);
+    this.deliveredCount++;
+    this.local.publish('changed', key, event);
+    this.local.publish('changed.all', event);
+  }
+
+  private async changesBetween(key: ConfigKey, afterVersion: number, beforeVersion?: number): Promise<ConfigEvent[]> {
+    const changes = await this.store.history.changesAfter(key, afterVersion, beforeVersion);
+    return changes.map(configEventFrom);
+  }
+
+  /**
+   * The changes of one config: with `afterVersion`, every later version from the audit log first, then
+   * live ones, each exactly once, in order, with no gap at the seam.
+   */
+  async *subscribe(key: ConfigKey, afterVersion?: number | null): AsyncGenerator<ConfigEvent> {
+    // Listen before reading the log: whatever commits after the read is then already buffered.
+    const live = this.local.subscribe('changed', keyString(key))[Symbol.asyncIterator]();
+    try {
+      let cursor = afterVersion ?? undefined;
+      if (cursor !== undefined) {
+        for (const event of await this.changesBetween(key, cursor)) {
+          yield event;
+          cursor = event.version;
+        }
+      }
+      for (;;) {
+        const next = await live.next();
+        if (next.done) return;
+        const event = next.value;
+        if (cursor !== undefined && event.version <= cursor) continue;
+        if (cursor !== undefined && event.version > cursor + 1) {
+          for (const missed of await this.changesBetween(key, cursor, event.version)) {
+            yield missed;
+          }
+        }
+        cursor = event.version;
+        yield event;
+      }
+    } finally {
+      await live.return?.();
+    }
+  }
+
+  /** Live changes of several configs (or all, when `accept` takes everything). */
+  async *subscribeMany(accept: (event: ConfigEvent) => boolean): AsyncGenerator<ConfigEvent> {
+    const live = this.local.subscribe('changed.all')[Symbol.asyncIterator]();
+    try {
+      for (;;) {
+        const next = await live.next();
+        if (next.done) return;
+        if (accept(next.value)) yield next.value;
+      }
+    } finally {
+      await live.return?.();
+    }
+  }
+}

@@ -1,0 +1,51 @@
+import type { ConfigEvent } from '../events/configEvent.ts';
+import { configKey } from '../store/names.ts';
+import { builder } from './builder.ts';
+import { JsonPatchOperationRef } from './scalars.ts';
+
+const ConfigEventRef = builder.objectRef<ConfigEvent>('ConfigChangeEvent').implement({
+  description: 'A committed change, as it reaches subscribers (the same payload as on NATS config.update.<service>).',
+  fields: (t) => ({
+    service: t.exposeString('service'),
+    environment: t.exposeString('environment'),
+    version: t.exposeInt('version'),
+    revision: t.exposeInt('revision', { description: 'Global change number.' }),
+    action: t.exposeString('action', { description: 'CREATE, UPDATE, ROLLBACK, DELETE or RESTORE.' }),
+    config: t.field({ type: 'JSONObject', nullable: true, description: 'The full new document (null after a deletion).', resolve: (event) => event.config }),
+    patch: t.field({ type: [JsonPatchOperationRef], description: 'RFC 6902 operations from the previous version.', resolve: (event) => event.patch }),
+    changedBy: t.exposeString('changedBy'),
+    changedAt: t.field({ type: 'DateTime', resolve: (event) => new Date(event.changedAt) }),
+    reason: t.exposeString('reason', { nullable: true }),
+  }),
+});
+
+builder.subscriptionFields((t) => ({
+  configChanged: t.field({
+    type: ConfigEventRef,
+    description:
+      'Changes of one config. With afterVersion, every later version is replayed from the audit log first, then live ones follow: each once, in order.',
+    args: {
+      service: t.arg.string({ required: true }),
+      environment: t.arg.string({ defaultValue: 'production' }),
+      afterVersion: t.arg.int({ description: 'Resume after this version (the last one you applied).' }),
+    },
+    subscribe: (_root, args, ctx) => ctx.feed.subscribe(configKey(args.service, args.environment), args.afterVersion),
+    resolve: (event) => event,
+  }),
+  configsChanged: t.field({
+    type: ConfigEventRef,
+    description: 'Live changes of several configs: the services listed, or all of them.',
+    args: {
+      services: t.arg.stringList({ description: 'Only these services (all when omitted).' }),
+      environment: t.arg.string({ description: 'Only this environment (all when omitted).' }),
+    },
+    subscribe: (_root, args, ctx) => {
+      const services = args.services ? new Set(args.services.map((service) => configKey(service).service)) : null;
+      const environment = args.environment ? configKey('any', args.environment).environment : null;
+      return ctx.feed.subscribeMany(
+        (event) => (!services || services.has(event.service)) && (!environment || event.environment === environment),
+      );
+    },
+    resolve: (event) => event,
+  }),
+}));
