@@ -21,9 +21,13 @@ export const testSettings = {
 };
 
 /** A gateway on a fresh database of the given kind, answering in-process (and over HTTP after start()). */
-export async function createTestApp(backend: Backend, options: { onQuery?: (sql: string) => void } = {}): Promise<TestApp> {
-  const db = await openTestDatabase(backend, options);
-  const app = await buildApp({ settings: testSettings, logger: silentLogger, database: db, shutdownGraceMs: 2000 });
+export async function createTestApp(
+  backend: Backend,
+  options: { onQuery?: (sql: string) => void; natsUrl?: string; database?: TestDatabase } = {},
+): Promise<TestApp> {
+  const db = options.database ?? (await openTestDatabase(backend, options));
+  const settings = { ...testSettings, NATS_URL: options.natsUrl };
+  const app = await buildApp({ settings, logger: silentLogger, database: db, shutdownGraceMs: 2000 });
   return {
     app,
     db,
@@ -39,7 +43,7 @@ export async function createTestApp(backend: Backend, options: { onQuery?: (sql:
     },
     async close() {
       await app.stop();
-      await db.close();
+      if (!options.database) await db.close();
     },
   };
 }

