@@ -19,7 +19,11 @@ describe('change propagation through NATS', () => {
     hub = await createTestApp('postgres', { natsUrl: nats.url });
     baseUrl = await hub.app.start();
     observer = await connect({ servers: nats.url, name: 'test-observer' });
-    observer.subscribe('config.update.>', { callback: (_error, message) => published.push(message.json<ConfigEvent>()) });
+    observer.subscribe('config.update.>', {
+      callback: (_error, message) => {
+        published.push(message.json<ConfigEvent>());
+      },
+    });
     await observer.flush();
   });
 

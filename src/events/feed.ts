@@ -24,6 +24,8 @@ export class ConfigFeed {
   private iterator: AsyncIterator<ConfigEvent> | undefined;
   /** Changes delivered to this instance's subscribers' topics. */
   deliveredCount = 0;
+  /** GraphQL subscriptions open on this instance. */
+  openSubscriptions = 0;
 
   constructor(
     private readonly hub: ConfigHub,
@@ -86,6 +88,7 @@ export class ConfigFeed {
   async *subscribe(key: ConfigKey, afterVersion?: number | null): AsyncGenerator<ConfigEvent> {
     // Listen before reading the log: whatever commits after the read is then already buffered.
     const live = this.local.subscribe('changed', keyString(key))[Symbol.asyncIterator]();
+    this.openSubscriptions++;
     try {
       let cursor = afterVersion ?? undefined;
       if (cursor !== undefined) {
@@ -108,6 +111,7 @@ export class ConfigFeed {
         yield event;
       }
     } finally {
+      this.openSubscriptions--;
       await live.return?.();
     }
   }
@@ -115,6 +119,7 @@ export class ConfigFeed {
   /** Live changes of several configs (or all, when `accept` takes everything). */
   async *subscribeMany(accept: (event: ConfigEvent) => boolean): AsyncGenerator<ConfigEvent> {
     const live = this.local.subscribe('changed.all')[Symbol.asyncIterator]();
+    this.openSubscriptions++;
     try {
       for (;;) {
         const next = await live.next();
@@ -122,6 +127,7 @@ export class ConfigFeed {
         if (accept(next.value)) yield next.value;
       }
     } finally {
+      this.openSubscriptions--;
       await live.return?.();
     }
   }

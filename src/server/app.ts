@@ -12,6 +12,7 @@ import { ConfigStore } from '../store/configStore.ts';
 import { MAX_BODY_BYTES, readBodyWithLimit } from './body.ts';
 import { describeFailure } from './failures.ts';
 import { GRAPHQL_PATH, createGraphQLServer } from './graphql.ts';
+import { createMetrics } from './metrics.ts';
 import { createRestHandler, isRestPath, json } from './rest.ts';
 import { attachGraphQLWebSocket } from './websocket.ts';
 
@@ -56,7 +57,16 @@ export async function buildApp(options: AppOptions): Promise<App> {
   const relay = new OutboxRelay({ db: database, publish: (events) => hub.publish(events), logger });
   await relay.start();
 
-  const yoga = createGraphQLServer({ store, feed, logger, actorOf, developmentErrors: settings.NODE_ENV === 'development' });
+  let webSockets: ReturnType<typeof attachGraphQLWebSocket> | undefined;
+  const metrics = createMetrics({ relay, feed, hub, webSocketCount: () => webSockets?.socketCount() ?? 0 });
+  const yoga = createGraphQLServer({
+    store,
+    feed,
+    logger,
+    actorOf,
+    onErrors: () => metrics.countGraphQLError(),
+    developmentErrors: settings.NODE_ENV === 'development',
+  });
   const rest = createRestHandler({ store, actorOf });
 
   async function fetch(request: Request): Promise<Response> {
@@ -64,6 +74,10 @@ export async function buildApp(options: AppOptions): Promise<App> {
       const { pathname } = new URL(request.url);
       if (pathname === '/health') return json(200, { status: 'ok' });
       if (pathname === '/ready') return await readiness(database, hub);
+      if (pathname === '/metrics') {
+        const { contentType, body } = await metrics.render();
+        return new Response(body, { status: 200, headers: { 'content-type': contentType } });
+      }
       // A body without a declared length is read here, within the limit, before anyone parses it.
       if (request.body && !request.headers.has('content-length')) {
         const body = await readBodyWithLimit(request);
@@ -74,7 +88,8 @@ export async function buildApp(options: AppOptions): Promise<App> {
       return json(404, { error: { code: 'NO_ROUTE', message: `no route ${pathname}` } });
     } catch (error) {
       const failure = describeFailure(error);
-      if (failure) return json(failure.status, { error: { code: failure.code, message: failure.message } });
+      // A refused body may still be arriving: close the connection rather than leave it half-read.
+      if (failure) return json(failure.status, { error: { code: failure.code, message: failure.message } }, failure.status === 413 ? { connection: 'close' } : {});
       logger.error({ err: error }, 'request failed');
       return json(500, { error: { code: 'INTERNAL', message: 'internal error' } });
     }
@@ -83,6 +98,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   const adapter = createServerAdapter(fetch);
   // Hot path: GraphQL requests with a declared, acceptable length go straight to yoga's node handler.
   function handle(req: IncomingMessage, res: ServerResponse) {
+    res.once('finish', () => metrics.countRequest(routeOf(req.url ?? '/'), req.method ?? 'GET', res.statusCode));
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > MAX_BODY_BYTES) {
       res.writeHead(413, { 'content-type': 'application/json', connection: 'close' });
@@ -97,7 +113,6 @@ export async function buildApp(options: AppOptions): Promise<App> {
   }
 
   let server: Server | undefined;
-  let webSockets: ReturnType<typeof attachGraphQLWebSocket> | undefined;
   let stopping: Promise<void> | undefined;
 
   return {
@@ -134,6 +149,16 @@ export async function buildApp(options: AppOptions): Promise<App> {
       return stopping;
     },
   };
+}
+
+/** A low-cardinality label for a request path. */
+function routeOf(url: string): string {
+  const pathname = url.split('?', 1)[0]!;
+  if (pathname === GRAPHQL_PATH) return 'graphql';
+  if (pathname.startsWith('/api/v1/config/history/')) return 'rest_history';
+  if (pathname.startsWith('/api/v1/config/')) return 'rest_config';
+  if (pathname === '/health' || pathname === '/ready' || pathname === '/metrics') return pathname.slice(1);
+  return 'other';
 }
 
 async function readiness(database: Database, hub: ConfigHub): Promise<Response> {

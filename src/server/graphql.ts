@@ -17,6 +17,8 @@ export interface GraphQLServerOptions {
   feed: ConfigFeed;
   logger: Logger;
   actorOf: (request: Request) => string;
+  /** Called for each GraphQL result that carries errors (metrics). */
+  onErrors?: () => void;
   /** Include internal error details in responses; never in production. @default false */
   developmentErrors?: boolean;
 }
@@ -49,6 +51,13 @@ export function createGraphQLServer(options: GraphQLServerOptions): GraphQLServe
       warn: (...args) => logger.warn({ yoga: args.slice(1) }, String(args[0])),
       error: (...args) => logger.error({ err: args[0] instanceof Error ? args[0] : undefined, yoga: args }, 'GraphQL error'),
     },
+    plugins: [
+      {
+        onExecutionResult({ result }) {
+          if (result && 'errors' in result && result.errors?.length) options.onErrors?.();
+        },
+      },
+    ],
     context: ({ request }) => ({ store: options.store, feed: options.feed, actor: options.actorOf(request) }),
   });
 }

@@ -1,0 +1,103 @@
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ConfigFeed } from '../events/feed.ts';
+import type { ConfigHub } from '../events/hub.ts';
+import type { OutboxRelay } from '../events/relay.ts';
+
+export interface MetricSources {
+  relay: OutboxRelay;
+  feed: ConfigFeed;
+  hub: ConfigHub;
+  /** Open graphql-ws sockets. */
+  webSocketCount: () => number;
+}
+
+/** The gateway's Prometheus metrics (GET /metrics), one registry per app. */
+export function createMetrics(sources: MetricSources) {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'confighub_process_' });
+
+  const requests = new Counter({
+    name: 'confighub_http_requests_total',
+    help: 'HTTP requests answered, by route and status code.',
+    labelNames: ['route', 'method', 'status'] as const,
+    registers: [registry],
+  });
+  const graphqlErrors = new Counter({
+    name: 'confighub_graphql_errors_total',
+    help: 'GraphQL responses that carried errors (typed results are not errors).',
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'confighub_subscriptions_open',
+    help: 'GraphQL subscriptions open on this instance.',
+    registers: [registry],
+    collect() {
+      this.set(sources.feed.openSubscriptions);
+    },
+  });
+  new Gauge({
+    name: 'confighub_websockets_open',
+    help: 'graphql-ws sockets open on this instance.',
+    registers: [registry],
+    collect() {
+      this.set(sources.webSocketCount());
+    },
+  });
+  new Counter({
+    name: 'confighub_events_published_total',
+    help: 'Changes this instance published from the outbox.',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(sources.relay.publishedCount);
+    },
+  });
+  new Counter({
+    name: 'confighub_events_delivered_total',
+    help: 'Changes this instance received and fanned out to its subscribers.',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(sources.feed.deliveredCount);
+    },
+  });
+  const backlog = new Gauge({
+    name: 'confighub_outbox_backlog',
+    help: 'Committed changes not yet published.',
+    registers: [registry],
+  });
+  const oldestAge = new Gauge({
+    name: 'confighub_outbox_oldest_age_seconds',
+    help: 'Age of the oldest unpublished change (0 when none waits).',
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'confighub_events_connected',
+    help: '1 while events can travel (NATS connected, or in-process), else 0.',
+    labelNames: ['kind'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.set({ kind: sources.hub.kind }, sources.hub.isConnected() ? 1 : 0);
+    },
+  });
+
+  return {
+    registry,
+    countRequest(route: string, method: string, status: number) {
+      requests.inc({ route, method, status: String(status) });
+    },
+    countGraphQLError() {
+      graphqlErrors.inc();
+    },
+    /** The exposition text; reads the outbox backlog from the database first. */
+    async render(): Promise<{ contentType: string; body: string }> {
+      const { count, oldestAgeSeconds } = await sources.relay.backlog().catch(() => ({ count: Number.NaN, oldestAgeSeconds: Number.NaN }));
+      backlog.set(count);
+      oldestAge.set(oldestAgeSeconds);
+      return { contentType: registry.contentType, body: await registry.metrics() };
+    },
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
