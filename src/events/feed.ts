@@ -1,7 +1,7 @@
 import { type PubSub, createPubSub } from '@graphql-yoga/subscription';
 import type { Logger } from '../logger.ts';
 import type { ConfigStore } from '../store/configStore.ts';
-import { type ConfigKey, keyString } from '../store/names.ts';
+import { type ConfigKey, keyString, parseKeyString } from '../store/names.ts';
 import { type ConfigEvent, configEventFrom, parseConfigEvent } from './configEvent.ts';
 import type { ConfigHub } from './hub.ts';
 
@@ -22,6 +22,9 @@ export class ConfigFeed {
   private readonly delivered = new Map<string, number>();
   private queue: Promise<void> = Promise.resolve();
   private iterator: AsyncIterator<ConfigEvent> | undefined;
+  /** Subscriptions to one config, per key: caught up with the others after the hub resumes. */
+  private readonly watched = new Map<string, number>();
+  private stopCatchingUp: (() => void) | undefined;
   /** Changes delivered to this instance's subscribers' topics. */
   deliveredCount = 0;
   /** GraphQL subscriptions open on this instance. */
@@ -34,6 +37,7 @@ export class ConfigFeed {
   ) {}
 
   start(): void {
+    this.stopCatchingUp = this.hub.onResumed(() => this.catchUp());
     const events = this.hub.pubsub.subscribe('config.update');
     this.iterator = events[Symbol.asyncIterator]();
     void (async () => {
@@ -52,6 +56,7 @@ export class ConfigFeed {
   }
 
   async stop(): Promise<void> {
+    this.stopCatchingUp?.();
     await this.iterator?.return?.();
     await this.queue;
   }
@@ -65,6 +70,24 @@ export class ConfigFeed {
       for (const missed of await this.changesBetween(event, last, event.version)) this.deliver(missed);
     }
     this.deliver(event);
+  }
+
+  /**
+   * Changes other instances published while this one's NATS link was down never arrive, and a gap is
+   * only noticed at the config's next change: read the latest change of each config followed here from
+   * the audit log and take it like an event (what lies between is filled in, what is known dropped).
+   */
+  private catchUp(): void {
+    for (const key of new Set([...this.delivered.keys(), ...this.watched.keys()])) {
+      this.queue = this.queue
+        .then(async () => {
+          const [latest] = await this.store.history.listChanges(parseKeyString(key), { take: 1 });
+          if (latest) await this.accept(configEventFrom(latest));
+        })
+        .catch((error: unknown) => {
+          this.logger.error({ err: error, config: parseKeyString(key) }, 'missed changes could not be read');
+        });
+    }
   }
 
   private deliver(event: ConfigEvent): void {
@@ -83,14 +106,17 @@ export class ConfigFeed {
 
   /**
    * The changes of one config: with `afterVersion`, every later version from the audit log first, then
-   * live ones, each exactly once, in order, with no gap at the seam.
+   * live ones, each exactly once, in order, with no gap at the seam. Listens from the moment it is called.
    */
-  async *subscribe(key: ConfigKey, afterVersion?: number | null): AsyncGenerator<ConfigEvent> {
+  subscribe(key: ConfigKey, afterVersion?: number | null): AsyncGenerator<ConfigEvent> {
     // Listen before reading the log: whatever commits after the read is then already buffered.
-    const live = this.local.subscribe('changed', keyString(key))[Symbol.asyncIterator]();
-    this.openSubscriptions++;
+    const live = this.listen(this.local.subscribe('changed', keyString(key)), keyString(key));
+    return closingWith(this.resume(key, afterVersion ?? undefined, live), live);
+  }
+
+  private async *resume(key: ConfigKey, afterVersion: number | undefined, live: LiveEvents): AsyncGenerator<ConfigEvent> {
     try {
-      let cursor = afterVersion ?? undefined;
+      let cursor = afterVersion;
       if (cursor !== undefined) {
         for (const event of await this.changesBetween(key, cursor)) {
           yield event;
@@ -111,24 +137,65 @@ export class ConfigFeed {
         yield event;
       }
     } finally {
-      this.openSubscriptions--;
-      await live.return?.();
+      await live.close();
     }
   }
 
-  /** Live changes of several configs (or all, when `accept` takes everything). */
-  async *subscribeMany(accept: (event: ConfigEvent) => boolean): AsyncGenerator<ConfigEvent> {
-    const live = this.local.subscribe('changed.all')[Symbol.asyncIterator]();
-    this.openSubscriptions++;
-    try {
-      for (;;) {
-        const next = await live.next();
-        if (next.done) return;
-        if (accept(next.value)) yield next.value;
+  /** Live changes of several configs (or all, when `accept` takes everything). Listens from the moment it is called. */
+  subscribeMany(accept: (event: ConfigEvent) => boolean): AsyncGenerator<ConfigEvent> {
+    const live = this.listen(this.local.subscribe('changed.all'));
+    return closingWith((async function* filtered() {
+      try {
+        for (;;) {
+          const next = await live.next();
+          if (next.done) return;
+          if (accept(next.value)) yield next.value;
+        }
+      } finally {
+        await live.close();
       }
-    } finally {
-      this.openSubscriptions--;
-      await live.return?.();
-    }
+    })(), live);
   }
+
+  /** Starts listening at once (a pub/sub stream only listens once asked for its first value). */
+  private listen(events: AsyncIterable<ConfigEvent>, watchedKey?: string): LiveEvents {
+    const iterator = events[Symbol.asyncIterator]();
+    let first: Promise<IteratorResult<ConfigEvent>> | undefined = iterator.next();
+    this.openSubscriptions++;
+    if (watchedKey !== undefined) this.watched.set(watchedKey, (this.watched.get(watchedKey) ?? 0) + 1);
+    let closed = false;
+    return {
+      next: () => {
+        const pending = first ?? iterator.next();
+        first = undefined;
+        return pending;
+      },
+      close: async () => {
+        if (closed) return;
+        closed = true;
+        this.openSubscriptions--;
+        if (watchedKey !== undefined) {
+          const left = (this.watched.get(watchedKey) ?? 1) - 1;
+          if (left > 0) this.watched.set(watchedKey, left);
+          else this.watched.delete(watchedKey);
+        }
+        await iterator.return?.();
+      },
+    };
+  }
+}
+
+/** A generator returned before it ever ran skips its finally: stop listening then too. */
+function closingWith(generator: AsyncGenerator<ConfigEvent>, live: LiveEvents): AsyncGenerator<ConfigEvent> {
+  const returnGenerator = generator.return.bind(generator);
+  generator.return = async (value) => {
+    await live.close();
+    return returnGenerator(value);
+  };
+  return generator;
+}
+
+interface LiveEvents {
+  next(): Promise<IteratorResult<ConfigEvent>>;
+  close(): Promise<void>;
 }

@@ -37,6 +37,10 @@ export interface App {
   readonly hub: ConfigHub;
   readonly relay: OutboxRelay;
   readonly feed: ConfigFeed;
+  /** Distinct subscriptions executed for graphql-ws sockets (identical ones share one). */
+  subscriptionGroupCount(): number;
+  /** graphql-ws subscriptions served by those. */
+  webSocketSubscriptionCount(): number;
 }
 
 /** Who is asking: until tokens exist every caller is anonymous. */
@@ -122,6 +126,8 @@ export async function buildApp(options: AppOptions): Promise<App> {
     hub,
     relay,
     feed,
+    subscriptionGroupCount: () => webSockets?.groupCount() ?? 0,
+    webSocketSubscriptionCount: () => webSockets?.memberCount() ?? 0,
     async start() {
       server = createServer(handle);
       webSockets = attachGraphQLWebSocket(server, yoga);

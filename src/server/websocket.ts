@@ -1,7 +1,8 @@
 import type { Server } from 'node:http';
 import type { ExecutionArgs } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
-import { WebSocketServer } from 'ws';
+import { type WebSocket, WebSocketServer } from 'ws';
+import { SubscriptionBroadcaster } from './broadcast.ts';
 import type { GraphQLServer } from './graphql.ts';
 import { GRAPHQL_PATH } from './graphql.ts';
 
@@ -10,15 +11,26 @@ const KEEPALIVE_MS = 12_000;
 
 /**
  * graphql-ws on the GraphQL path, every operation through yoga's envelop (`getEnveloped`), so
- * WebSocket operations get the same plugins (masking, later auth) as HTTP ones.
+ * WebSocket operations get the same plugins (masking, later auth) as HTTP ones. Subscriptions go
+ * through the broadcaster: identical ones are executed and serialised once per event.
  */
 export function attachGraphQLWebSocket(server: Server, yoga: GraphQLServer) {
   const wsServer = new WebSocketServer({ server, path: GRAPHQL_PATH });
+  const broadcaster = new SubscriptionBroadcaster();
   const disposable = useServer(
     {
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
-      subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
-      onSubscribe: async (ctx, _id, params) => {
+      subscribe: (args) => {
+        const root = args.rootValue as EnvelopedRoot;
+        return broadcaster.subscribe({
+          args,
+          subscribe: root.subscribe,
+          socket: root.socket,
+          id: root.id,
+          viewerKey: (args.contextValue as { actor: string }).actor,
+        }) as never;
+      },
+      onSubscribe: async (ctx, id, params) => {
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
           req: ctx.extra.request,
@@ -34,7 +46,7 @@ export function attachGraphQLWebSocket(server: Server, yoga: GraphQLServer) {
           document,
           variableValues: params.variables,
           contextValue: await contextFactory(),
-          rootValue: { execute, subscribe } satisfies EnvelopedRoot,
+          rootValue: { execute, subscribe, socket: ctx.extra.socket, id } satisfies EnvelopedRoot,
         };
         return args;
       },
@@ -45,6 +57,10 @@ export function attachGraphQLWebSocket(server: Server, yoga: GraphQLServer) {
   return {
     /** Open sockets right now. */
     socketCount: () => wsServer.clients.size,
+    /** Distinct subscriptions being executed. */
+    groupCount: () => broadcaster.groupCount,
+    /** Subscriptions of sockets served by them. */
+    memberCount: () => broadcaster.memberCount,
     /** Closes every socket (1001, going away) and the WebSocket server. */
     async close(): Promise<void> {
       for (const socket of wsServer.clients) socket.close(1001, 'server shutting down');
@@ -57,4 +73,6 @@ export function attachGraphQLWebSocket(server: Server, yoga: GraphQLServer) {
 interface EnvelopedRoot {
   execute: (args: ExecutionArgs) => unknown;
   subscribe: (args: ExecutionArgs) => unknown;
+  socket: WebSocket;
+  id: string;
 }

@@ -1,0 +1,88 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, type TestApp } from './support/app.ts';
+import { ConfigSubscriber } from './support/subscriber.ts';
+
+// Identical graphql-ws subscriptions share one execution per event; each socket still gets exactly
+// what it asked for, resumed ones included.
+describe('subscription broadcast', () => {
+  let hub: TestApp;
+  let baseUrl: string;
+  const open: ConfigSubscriber[] = [];
+  const subscriber = () => {
+    const created = new ConfigSubscriber(baseUrl);
+    open.push(created);
+    return created;
+  };
+  const patch = (service: string, value: number) =>
+    hub.graphql(`mutation { updateConfig(input: { service: "${service}", patch: { operational: { broadcast_probe: ${value} } } }) { __typename } }`);
+  const versionOf = async (service: string) =>
+    (await hub.graphql(`{ config(service: "${service}") { ... on ServiceConfig { version } } }`)).data.config.version as number;
+
+  beforeAll(async () => {
+    hub = await createTestApp('pglite');
+    baseUrl = await hub.app.start();
+  });
+  afterAll(async () => {
+    await Promise.all(open.map((client) => client.close()));
+    await hub?.close();
+  });
+
+  it('executes identical subscriptions once and delivers to every socket', async () => {
+    const service = 'tick-aggregator';
+    const start = await versionOf(service);
+    const clients = Array.from({ length: 20 }, () => subscriber().subscribe({ service, afterVersion: start }));
+    const other = subscriber().subscribe({ service: 'polygon-live-collector', afterVersion: await versionOf('polygon-live-collector') });
+    await expect.poll(() => hub.app.webSocketSubscriptionCount(), { timeout: 10_000 }).toBe(21);
+    expect(hub.app.subscriptionGroupCount()).toBe(2);
+    expect(hub.app.feed.openSubscriptions).toBe(2);
+
+    for (let value = 1; value <= 3; value++) await patch(service, value);
+    for (const client of clients) {
+      const events = await client.waitFor((received) => received.length === 3);
+      expect(events.map((event) => event.version)).toEqual([start + 1, start + 2, start + 3]);
+      expect(events[2]!.config).toMatchObject({ operational: { broadcast_probe: 3 } });
+    }
+    expect(other.events).toEqual([]);
+  });
+
+  it('gives a late joiner of a resumed subscription everything after its version, then live changes', async () => {
+    const service = 'polygon-historical-downloader';
+    const start = await versionOf(service);
+    const first = subscriber().subscribe({ service, afterVersion: start });
+    await patch(service, 10);
+    await first.waitFor((received) => received.length === 1);
+    const late = subscriber().subscribe({ service, afterVersion: start });
+    await late.waitFor((received) => received.length === 1);
+    await patch(service, 11);
+    for (const client of [first, late]) {
+      const events = await client.waitFor((received) => received.length === 2);
+      expect(events.map((event) => event.version)).toEqual([start + 1, start + 2]);
+    }
+  });
+
+  it('a live-only joiner gets no earlier change, and the shared execution stops when the last socket leaves', async () => {
+    const service = 'polygon-live-collector';
+    const groupsBefore = hub.app.subscriptionGroupCount();
+    const listening = hub.app.feed.openSubscriptions;
+    const early = subscriber().subscribe({ service: 'polygon-live-collector' }, false);
+    // Live-only: it hears changes made after the server took it.
+    await expect.poll(() => hub.app.feed.openSubscriptions, { timeout: 10_000 }).toBe(listening + 1);
+    expect(hub.app.subscriptionGroupCount()).toBe(groupsBefore + 1);
+    await patch(service, 20);
+    await early.waitFor((received) => received.length === 1);
+    const members = hub.app.webSocketSubscriptionCount();
+    const late = subscriber().subscribe({ service: 'polygon-live-collector' }, false);
+    // The late socket joins the same execution: the feed's listeners stay, the group gains a member.
+    await expect.poll(() => hub.app.webSocketSubscriptionCount(), { timeout: 10_000 }).toBe(members + 1);
+    expect(hub.app.feed.openSubscriptions).toBe(listening + 1);
+    await patch(service, 21);
+    await late.waitFor((received) => received.length === 1);
+    expect(late.events[0]!.config).toMatchObject({ operational: { broadcast_probe: 21 } });
+    await early.waitFor((received) => received.length === 2);
+
+    await early.close();
+    await late.close();
+    await expect.poll(() => hub.app.subscriptionGroupCount(), { timeout: 10_000 }).toBe(groupsBefore);
+    expect(hub.app.feed.openSubscriptions).toBe(listening);
+  });
+});
