@@ -198,7 +198,8 @@ export class ConfigStore {
   /** Writes a new version whose content equals `toVersion`'s, through the SQL function `rollback_config`. */
   async rollbackConfig(input: RollbackConfigInput, author: ChangeAuthor): Promise<ConfigWrite> {
     const key = configKey(input.service, input.environment);
-    const target = requireObject(await this.history.contentAt(key, input.toVersion), '/toVersion', 'that version');
+    if (!(await this.load(key))) throw new NotFoundError(key.service, key.environment);
+    const target = requireObject(await this.history.contentAt(key, input.toVersion, '/toVersion'), '/toVersion', 'that version');
     for (let attempt = 1; ; attempt++) {
       const current = await this.load(key);
       if (!current) throw new NotFoundError(key.service, key.environment);
@@ -207,7 +208,7 @@ export class ConfigStore {
       }
       const diff = diffDocuments(current.deletedAt ? {} : (current.config as JsonValue), target);
       if (input.dryRun) {
-        return { config: preview(current, target, null), previousVersion: current.version, diff, dryRun: true, changed: true };
+        return { config: preview(current, target, current.description), previousVersion: current.version, diff, dryRun: true, changed: true };
       }
       let rows: ServiceConfig[];
       try {
@@ -346,7 +347,7 @@ function listingWhere(filter: ListConfigsFilter): Prisma.ServiceConfigWhereInput
 
 /** The row a change would produce, for dry runs. */
 function preview(current: ServiceConfig, config: JsonObject, description: string | null): ServiceConfig {
-  return { ...current, config, description: description ?? current.description, version: current.version + 1, deletedAt: null };
+  return { ...current, config, description, version: current.version + 1, deletedAt: null };
 }
 
 /**

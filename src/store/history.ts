@@ -71,11 +71,11 @@ export class ConfigHistory {
     return ids.map(({ configId, version }) => byId.get(`${configId}:${version}`) ?? null);
   }
 
-  /** The content of a config at `version`. */
-  async contentAt(key: ConfigKey, version: number): Promise<JsonValue> {
+  /** The content of a config at `version`; `pointer` names the input that asked for it. */
+  async contentAt(key: ConfigKey, version: number, pointer = '/version'): Promise<JsonValue> {
     const change = await this.getChange(key, version);
     if (change.newConfig === null) {
-      throw ValidationError.at('/version', `version ${version} of "${key.service}" is a deletion and holds no config`);
+      throw ValidationError.at(pointer, `version ${version} of "${key.service}" is a deletion and holds no config`);
     }
     return change.newConfig as JsonValue;
   }

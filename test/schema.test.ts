@@ -1,0 +1,29 @@
+import { readFileSync } from 'node:fs';
+import { Kind, parse, printSchema, validate } from 'graphql';
+import { describe, expect, it } from 'vitest';
+import * as operations from '../src/client/operations.ts';
+import { schema } from '../src/schema/index.ts';
+
+describe('schema', () => {
+  it('matches the committed schema.graphql', () => {
+    // Same text as scripts/print-schema.ts writes.
+    const printed = `${printSchema(schema)}\n`;
+    const committed = readFileSync(new URL('../schema.graphql', import.meta.url), 'utf8');
+    expect(printed, 'schema.graphql is out of date: run `npm run schema:print` and commit it').toBe(committed);
+  });
+
+  // The fragment is validated inside the operations that spread it; alone it would be an unused fragment.
+  const documents = Object.entries(operations)
+    .map(([name, document]) => ({ name, ast: parse(String(document)) }))
+    .filter(({ ast }) => ast.definitions.some((definition) => definition.kind === Kind.OPERATION_DEFINITION));
+
+  it('src/client/operations.ts defines operations', () => {
+    expect(documents.map(({ name }) => name)).toEqual(
+      expect.arrayContaining(['GetConfig', 'UpdateConfig', 'RollbackConfig', 'ConfigHistory', 'ConfigDiff']),
+    );
+  });
+
+  it.each(documents)('client operation $name validates against the schema', ({ ast }) => {
+    expect(validate(schema, ast).map((error) => error.message)).toEqual([]);
+  });
+});
