@@ -1,6 +1,7 @@
 import {
   AlreadyExistsError,
   NotFoundError,
+  SecretRejectedError,
   ValidationError,
   VersionConflictError,
 } from '../store/errors.ts';
@@ -60,7 +61,18 @@ builder.objectType(ValidationError, {
   fields: (t) => ({ issues: t.field({ type: [ValidationIssueRef], resolve: (error) => error.issues }) }),
 });
 
+builder.objectType(SecretRejectedError, {
+  name: 'SecretRejectedError',
+  description: "The document holds what looks like a secret. Secrets belong in the service's environment.",
+  interfaces: [ErrorInterface],
+  isTypeOf: (value) => value instanceof SecretRejectedError,
+  fields: (t) => ({
+    issues: t.field({ type: [ValidationIssueRef], description: 'Where each suspected secret is.', resolve: (error) => error.issues }),
+    advice: t.exposeString('advice'),
+  }),
+});
+
 /** The failures of a read of one config. */
 export const readErrors = [NotFoundError, ValidationError];
 /** The failures of a write. */
-export const writeErrors = [NotFoundError, ValidationError, VersionConflictError];
+export const writeErrors = [NotFoundError, ValidationError, VersionConflictError, SecretRejectedError];

@@ -1,4 +1,4 @@
-import { AlreadyExistsError, ConfigError, NotFoundError, ValidationError, VersionConflictError } from '../store/errors.ts';
+import { AlreadyExistsError, ConfigError, NotFoundError, SecretRejectedError, ValidationError, VersionConflictError } from '../store/errors.ts';
 
 /** An HTTP-facing description of a refused request, shared by GraphQL (extensions) and REST (body). */
 export interface Failure {
@@ -25,6 +25,9 @@ export function describeFailure(error: unknown): Failure | null {
   if (!(error instanceof ConfigError)) return null;
   if (error instanceof ValidationError) {
     return { code: 'VALIDATION_FAILED', status: 422, message: error.message, details: { issues: error.issues } };
+  }
+  if (error instanceof SecretRejectedError) {
+    return { code: 'SECRET_REJECTED', status: 422, message: error.message, details: { issues: error.issues, advice: error.advice } };
   }
   if (error instanceof NotFoundError) {
     return { code: 'NOT_FOUND', status: 404, message: error.message, details: { service: error.service, environment: error.environment, version: error.version } };

@@ -10,8 +10,9 @@ import {
   diffDocuments,
   requireObject,
 } from './documents.ts';
-import { AlreadyExistsError, NotFoundError, ValidationError, VersionConflictError } from './errors.ts';
+import { AlreadyExistsError, NotFoundError, SecretRejectedError, ValidationError, VersionConflictError } from './errors.ts';
 import { ConfigHistory } from './history.ts';
+import { SECRET_ADVICE, findSecrets } from './secretGuard.ts';
 import { type ConfigKey, configKey, keyString } from './names.ts';
 
 export type { ServiceConfig };
@@ -162,6 +163,7 @@ export class ConfigStore {
   async createConfig(input: CreateConfigInput, author: ChangeAuthor): Promise<ConfigWrite> {
     const key = configKey(input.service, input.environment);
     const config = requireObject(input.config, '/config', 'config');
+    refuseSecrets(config, '/config');
     const rows = await this.prisma.$queryRaw<ServiceConfig[]>`
       WITH author AS (${authorSettings(author, 'CREATE')})
       INSERT INTO service_configs AS c (service_name, environment, config, description, updated_by)
@@ -200,6 +202,7 @@ export class ConfigStore {
     const key = configKey(input.service, input.environment);
     if (!(await this.load(key))) throw new NotFoundError(key.service, key.environment);
     const target = requireObject(await this.history.contentAt(key, input.toVersion, '/toVersion'), '/toVersion', 'that version');
+    refuseSecrets(target, '/config');
     for (let attempt = 1; ; attempt++) {
       const current = await this.load(key);
       if (!current) throw new NotFoundError(key.service, key.environment);
@@ -286,6 +289,7 @@ export class ConfigStore {
         }
       }
       const next = compute(current);
+      refuseSecrets(next.config, '/config');
       const diff = diffDocuments(current.config as JsonValue, next.config);
       const changed = diff.length > 0 || next.description !== current.description;
       if (dryRun || !changed) {
@@ -334,6 +338,14 @@ export class ConfigStore {
     });
     if (row) this.cache.offer(row);
     return row;
+  }
+}
+
+/** Secrets never go in the hub: refuses a document holding what looks like one (pointers under `prefix`). */
+function refuseSecrets(document: JsonObject, prefix: string): void {
+  const issues = findSecrets(document);
+  if (issues.length > 0) {
+    throw new SecretRejectedError(issues.map((issue) => ({ ...issue, pointer: `${prefix}${issue.pointer}` })), SECRET_ADVICE);
   }
 }
 

@@ -64,3 +64,14 @@ export class ValidationError extends ConfigError {
     return new ValidationError([{ pointer, message }]);
   }
 }
+
+/** The document holds what looks like a secret; secrets belong in the service's environment. */
+export class SecretRejectedError extends ConfigError {
+  override name = 'SecretRejectedError';
+  constructor(
+    readonly issues: ValidationIssue[],
+    readonly advice: string,
+  ) {
+    super(`refused: ${issues.map((issue) => `${issue.pointer}: ${issue.message}`).join('; ')}. ${advice}`);
+  }
+}
