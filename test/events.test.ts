@@ -1,3 +1,4 @@
+import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConfigEvent } from '../src/events/configEvent.ts';
@@ -25,6 +26,12 @@ describe('change propagation through NATS', () => {
       },
     });
     await observer.flush();
+    // The gateway sets up the JetStream stream once connected.
+    const streams = (await jetstreamManager(observer)).streams;
+    for (const deadline = Date.now() + 10_000; !(await streams.info('CONFIG_UPDATES').then(() => true, () => false)); ) {
+      if (Date.now() > deadline) throw new Error('the gateway did not create the CONFIG_UPDATES stream');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
   });
 
   afterAll(async () => {
@@ -72,6 +79,9 @@ describe('change propagation through NATS', () => {
         action: 'UPDATE',
         patch: [{ op: 'replace', path: '/operational/buffer_max_messages', value: 20000 }],
       });
+      // JetStream keeps them for durable replay (and would drop a re-published revision).
+      const stream = await (await jetstreamManager(observer)).streams.info('CONFIG_UPDATES');
+      expect(stream.state.messages).toBe(4);
       // Rows are marked in the transaction that published them, which commits just after.
       await expect.poll(async () => (await hub.app.relay.backlog()).count).toBe(0);
     } finally {

@@ -3,6 +3,7 @@ import type { Logger } from '../logger.ts';
 import { type ConfigEvent, SUBJECT_PREFIX, subjectFor } from './configEvent.ts';
 import { NatsLink } from './nats.ts';
 import { createNatsEventTarget } from './natsEventTarget.ts';
+import { ensureChangeStream } from './stream.ts';
 
 /** The topics that travel between gateway instances. */
 export type HubTopics = {
@@ -22,6 +23,8 @@ export interface ConfigHub {
   publish(events: ConfigEvent[]): Promise<void>;
   /** Whether events can travel now; readiness reflects it. */
   isConnected(): boolean;
+  /** Calls back whenever events travel again after a gap (NATS reconnected): what was published meanwhile is lost to this instance. */
+  onResumed(callback: () => void): () => void;
   close(): Promise<void>;
 }
 
@@ -34,12 +37,18 @@ export function createInProcessHub(): ConfigHub {
       for (const event of events) pubsub.publish('config.update', event);
     },
     isConnected: () => true,
+    onResumed: () => () => {},
     async close() {},
   };
 }
 
 export function createNatsHub(servers: string, logger: Logger): ConfigHub {
   const link = new NatsLink(servers, logger);
+  link.whenConnected((connection) => {
+    ensureChangeStream(connection, logger).catch((error: unknown) =>
+      logger.warn({ err: error }, 'could not set up the JetStream stream; core subscribers are unaffected'),
+    );
+  });
   const pubsub = createPubSub<HubTopics>({
     eventTarget: createNatsEventTarget({
       link,
@@ -59,6 +68,7 @@ export function createNatsHub(servers: string, logger: Logger): ConfigHub {
       await link.flush();
     },
     isConnected: () => link.isConnected(),
+    onResumed: (callback) => link.whenResumed(callback),
     close: () => link.close(),
   };
 }

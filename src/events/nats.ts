@@ -15,6 +15,7 @@ export class NatsLink {
   private closing = false;
   private readonly connecting: Promise<NatsConnection>;
   private readonly onConnected = new Set<(connection: NatsConnection) => void>();
+  private readonly onResumed = new Set<() => void>();
 
   constructor(
     readonly servers: string,
@@ -35,6 +36,7 @@ export class NatsLink {
         this.logger.info({ nats: connection.getServer() }, 'NATS connected');
         void this.watch(connection);
         for (const callback of this.onConnected) callback(connection);
+        void this.resumed(connection);
       },
       (error: unknown) => this.logger.error({ err: error }, 'NATS connection failed'),
     );
@@ -50,6 +52,22 @@ export class NatsLink {
     if (this.connection) callback(this.connection);
     else this.onConnected.add(callback);
     return () => this.onConnected.delete(callback);
+  }
+
+  /**
+   * Calls back each time the connection is (back) up with this process's subscriptions in place at the
+   * server: whatever was published before did not reach them (core NATS does not keep messages).
+   */
+  whenResumed(callback: () => void): () => void {
+    this.onResumed.add(callback);
+    return () => this.onResumed.delete(callback);
+  }
+
+  private async resumed(connection: NatsConnection): Promise<void> {
+    // A round trip after the SUBs went out: the server has them before anyone reads what was missed.
+    const flushed = await connection.flush().then(() => true, () => false);
+    // Lost again meanwhile: the next reconnect calls back.
+    if (flushed && !this.closing) for (const callback of this.onResumed) callback();
   }
 
   /** The connection if it is up, for publishing. */
@@ -84,6 +102,7 @@ export class NatsLink {
         case 'reconnect':
           this.connected = true;
           this.logger.info({ nats: status.server }, 'NATS reconnected');
+          void this.resumed(connection);
           break;
         case 'error':
           this.logger.warn({ err: status.error }, 'NATS error');
@@ -101,6 +120,7 @@ export class NatsLink {
   async close(): Promise<void> {
     this.closing = true;
     this.onConnected.clear();
+    this.onResumed.clear();
     const connection = this.connection;
     if (!connection) {
       // Still trying to connect: close whatever connect() yields.

@@ -25,6 +25,8 @@ export class ConfigSubscriber {
       connectionParams,
       retryAttempts: 0,
       lazy: false,
+      // A gateway that dies closes the socket; the test sees it through `error`, not as console noise.
+      onNonLazyError: () => {},
     });
   }
 
