@@ -8,8 +8,12 @@ async function main() {
   const logger = createLogger(settings.LOG_LEVEL);
   const app = await buildApp({ settings, logger });
   await app.start();
+  let stopping = false;
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.once(signal, () => {
+    // `on`, not `once`: a second signal (a supervisor repeating itself) must not cut the shutdown short.
+    process.on(signal, () => {
+      if (stopping) return;
+      stopping = true;
       logger.info({ signal }, 'shutting down');
       app.stop().then(
         () => process.exit(0),

@@ -6,6 +6,7 @@ import './serviceConfig.ts';
 import './configChange.ts';
 import './configMutations.ts';
 import './configEvent.ts';
+import './configSchema.ts';
 
 builder.queryType({});
 builder.mutationType({});

@@ -129,7 +129,9 @@ export async function buildApp(options: AppOptions): Promise<App> {
     subscriptionGroupCount: () => webSockets?.groupCount() ?? 0,
     webSocketSubscriptionCount: () => webSockets?.memberCount() ?? 0,
     async start() {
-      server = createServer(handle);
+      // Idle keep-alive connections outlive a client's or load balancer's (60 s is common): with Node's
+      // 5 s default, a request sent on a connection the server is just closing fails ("other side closed").
+      server = createServer({ keepAliveTimeout: 65_000 }, handle);
       webSockets = attachGraphQLWebSocket(server, yoga);
       await new Promise<void>((resolve, reject) => {
         server!.once('error', reject);

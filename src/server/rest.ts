@@ -26,7 +26,7 @@ export function createRestHandler({ store, actorOf }: RestOptions) {
       allow(request, ['GET']);
       const limit = integerParam(url, 'limit') ?? 50;
       if (limit < 1 || limit > 500) throw new RequestError(400, 'BAD_PARAMETER', 'limit must be between 1 and 500');
-      const key = configKey(decodeURIComponent(history[1]!), environment);
+      const key = configKey(pathName(history[1]!), environment);
       const changes = await store.history.listChanges(key, { take: limit });
       // Every config has at least its CREATE row: no rows means it never existed.
       if (changes.length === 0) throw new NotFoundError(key.service, key.environment);
@@ -34,7 +34,7 @@ export function createRestHandler({ store, actorOf }: RestOptions) {
     }
     const config = CONFIG_ROUTE.exec(url.pathname);
     if (config) {
-      const service = decodeURIComponent(config[1]!);
+      const service = pathName(config[1]!);
       allow(request, ['GET', 'POST']);
       if (request.method === 'GET') {
         const row = await store.getConfig(service, environment);
@@ -65,6 +65,15 @@ export function createRestHandler({ store, actorOf }: RestOptions) {
       return json(failure.status, { error: { code: failure.code, message: failure.message, ...failure.details } });
     }
   };
+}
+
+/** A name from the path. Bad percent-encoding stays as sent, which no name matches: a 422, not a 500. */
+function pathName(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
 }
 
 function allow(request: Request, methods: string[]) {

@@ -11,6 +11,7 @@ import {
   requireObject,
 } from './documents.ts';
 import { AlreadyExistsError, NotFoundError, SecretRejectedError, ValidationError, VersionConflictError } from './errors.ts';
+import { type ConfigSchema, ConfigSchemas } from './configSchemas.ts';
 import { ConfigHistory } from './history.ts';
 import { SECRET_ADVICE, findSecrets } from './secretGuard.ts';
 import { type ConfigKey, configKey, keyString } from './names.ts';
@@ -99,6 +100,7 @@ const RETURNING_CONFIG = Prisma.raw(`c.id, c.service_name AS "serviceName", c.en
  */
 export class ConfigStore {
   readonly history: ConfigHistory;
+  readonly schemas: ConfigSchemas;
   /** For the GraphQL layer's Prisma plugin, which plans selections; writes go through this class. */
   readonly prisma: PrismaClient;
   private stopListening: (() => Promise<void>) | undefined;
@@ -110,10 +112,12 @@ export class ConfigStore {
   ) {
     this.prisma = db.prisma;
     this.history = new ConfigHistory(db.prisma);
+    this.schemas = new ConfigSchemas(db, logger);
   }
 
   /** Follows changes committed by anyone (psql, other instances) so the cache never goes stale. */
   async start(): Promise<void> {
+    await this.schemas.start();
     this.stopListening = await this.db.listen(CHANGE_CHANNEL, (payload) => {
       try {
         const notice = JSON.parse(payload) as ChangeNotice;
@@ -125,6 +129,7 @@ export class ConfigStore {
   }
 
   async stop(): Promise<void> {
+    await this.schemas.stop();
     await this.stopListening?.();
     this.stopListening = undefined;
   }
@@ -163,7 +168,7 @@ export class ConfigStore {
   async createConfig(input: CreateConfigInput, author: ChangeAuthor): Promise<ConfigWrite> {
     const key = configKey(input.service, input.environment);
     const config = requireObject(input.config, '/config', 'config');
-    refuseSecrets(config, '/config');
+    await this.checkDocument(key.service, config);
     const rows = await this.prisma.$queryRaw<ServiceConfig[]>`
       WITH author AS (${authorSettings(author, 'CREATE')})
       INSERT INTO service_configs AS c (service_name, environment, config, description, updated_by)
@@ -202,7 +207,7 @@ export class ConfigStore {
     const key = configKey(input.service, input.environment);
     if (!(await this.load(key))) throw new NotFoundError(key.service, key.environment);
     const target = requireObject(await this.history.contentAt(key, input.toVersion, '/toVersion'), '/toVersion', 'that version');
-    refuseSecrets(target, '/config');
+    await this.checkDocument(key.service, target);
     for (let attempt = 1; ; attempt++) {
       const current = await this.load(key);
       if (!current) throw new NotFoundError(key.service, key.environment);
@@ -289,7 +294,7 @@ export class ConfigStore {
         }
       }
       const next = compute(current);
-      refuseSecrets(next.config, '/config');
+      await this.checkDocument(key.service, next.config);
       const diff = diffDocuments(current.config as JsonValue, next.config);
       const changed = diff.length > 0 || next.description !== current.description;
       if (dryRun || !changed) {
@@ -331,6 +336,51 @@ export class ConfigStore {
     return rows[0] ?? null;
   }
 
+  /**
+   * What every write checks before it writes: the service's JSON Schema (every violation, with its
+   * pointer) and the secret guard (fields the schema marks as not secret aside).
+   */
+  private async checkDocument(service: string, document: JsonObject): Promise<void> {
+    const violations = await this.schemas.violations(service, document, '/config');
+    if (violations.length > 0) throw new ValidationError(violations);
+    const secrets = findSecrets(document, await this.schemas.notSecret(service));
+    if (secrets.length > 0) {
+      throw new SecretRejectedError(secrets.map((issue) => ({ ...issue, pointer: `/config${issue.pointer}` })), SECRET_ADVICE);
+    }
+  }
+
+  /**
+   * Adds a version of a service's schema. Refused when it is not a valid JSON Schema, when a live config
+   * of the service breaks it (every violation is returned), or when `expectedVersion` is not the newest.
+   */
+  async setConfigSchema(
+    input: { service: string; schema?: unknown; expectedVersion?: number | null },
+    author: ChangeAuthor,
+  ): Promise<ConfigSchema> {
+    const { service } = configKey(input.service);
+    const schema = requireObject(input.schema, '/schema', 'schema');
+    const validate = this.schemas.compile(schema);
+    const configs = await this.prisma.serviceConfig.findMany({ where: { serviceName: service, deletedAt: null } });
+    const violations = configs.flatMap((row) =>
+      validate(row.config)
+        ? []
+        : (validate.errors ?? []).map((error) => ({
+            pointer: `${error.instancePath}${error.keyword === 'required' ? `/${String(error.params.missingProperty)}` : ''}`,
+            message: `the config of environment "${row.environment}" breaks it: ${error.message ?? 'invalid'}`,
+          })),
+    );
+    if (violations.length > 0) throw new ValidationError(violations);
+    const newest = (await this.schemas.schemaOf(service))?.version ?? 0;
+    const expected = input.expectedVersion ?? newest;
+    const inserted = await this.schemas.insert(service, schema, author.actor, author.reason ?? null, expected);
+    if (!inserted) {
+      const now = (await this.schemas.versions(service))[0]?.version ?? 0;
+      throw new VersionConflictError(service, '*', expected, now);
+    }
+    this.logger?.info({ service, version: inserted.version, actor: author.actor }, 'config schema set');
+    return inserted;
+  }
+
   /** Reads one config from the database (deleted ones too) and offers it to the cache. */
   private async load(key: ConfigKey): Promise<ServiceConfig | null> {
     const row = await this.prisma.serviceConfig.findUnique({
@@ -338,14 +388,6 @@ export class ConfigStore {
     });
     if (row) this.cache.offer(row);
     return row;
-  }
-}
-
-/** Secrets never go in the hub: refuses a document holding what looks like one (pointers under `prefix`). */
-function refuseSecrets(document: JsonObject, prefix: string): void {
-  const issues = findSecrets(document);
-  if (issues.length > 0) {
-    throw new SecretRejectedError(issues.map((issue) => ({ ...issue, pointer: `${prefix}${issue.pointer}` })), SECRET_ADVICE);
   }
 }
 

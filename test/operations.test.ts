@@ -1,0 +1,307 @@
+// Running the gateway: liveness and readiness, a graceful stop, and the process as an operator starts
+// it (`npx tsx src/main.ts`): JSON logs, exit 0 on SIGTERM, data kept across restarts.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PGlite } from '@electric-sql/pglite';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { readMigrations } from '../src/db/migrate.ts';
+import { createTestApp, type TestApp } from './support/app.ts';
+
+const projectRoot = fileURLToPath(new URL('..', import.meta.url));
+
+/** Resolves with the error code of a TCP connection attempt, or 'connected'. */
+/** Polls `read` until `accept` holds, for at most `timeoutMs`; returns the accepted value. */
+async function eventually<T>(read: () => Promise<T>, accept: (value: T) => boolean, timeoutMs = 5000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (accept(value)) return value;
+    if (Date.now() > deadline) throw new Error(`not reached within ${timeoutMs} ms; last value ${JSON.stringify(value)}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+function tryConnect(url: string): Promise<string> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    const socket = connect(Number(port), hostname);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve('connected');
+    });
+    socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+  });
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+describe('health and readiness on pglite', () => {
+  let t: TestApp;
+  let base: string;
+
+  beforeAll(async () => {
+    t = await createTestApp('pglite');
+    base = await t.app.start();
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('GET /health answers 200', async () => {
+    const response = await fetch(`${base}/health`);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ status: 'ok' });
+  });
+
+  it('GET /ready answers 200 with the database kind', async () => {
+    const response = await fetch(`${base}/ready`);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ status: 'ready', database: 'pglite' });
+  });
+});
+
+describe('readiness when the database is gone', () => {
+  it('pglite: /ready answers 503 once the database is closed, /health still 200', async () => {
+    const t = await createTestApp('pglite');
+    let databaseOpen = true;
+    try {
+      const base = await t.app.start();
+      expect((await fetch(`${base}/ready`)).status).toBe(200);
+      await t.db.close();
+      databaseOpen = false;
+      const response = await fetch(`${base}/ready`);
+      expect(response.status).toBe(503);
+      expect(await response.json()).toMatchObject({ status: 'unavailable', database: 'pglite', reason: expect.any(String) });
+      expect((await fetch(`${base}/health`)).status).toBe(200);
+    } finally {
+      await t.app.stop();
+      if (databaseOpen) await t.db.close();
+    }
+  });
+
+  it('postgres: /ready answers 503 once the database is dropped', async () => {
+    const t = await createTestApp('postgres');
+    try {
+      const base = await t.app.start();
+      const ready = await fetch(`${base}/ready`);
+      expect(ready.status).toBe(200);
+      expect(await ready.json()).toMatchObject({ status: 'ready', database: 'postgres' });
+
+      const admin = new pg.Client({ connectionString: `${inject('postgresUrl')}/postgres` });
+      await admin.connect();
+      try {
+        await admin.query(`DROP DATABASE "${new URL(t.db.url!).pathname.slice(1)}" WITH (FORCE)`);
+      } finally {
+        await admin.end();
+      }
+      const response = await fetch(`${base}/ready`);
+      expect(response.status).toBe(503);
+      expect(await response.json()).toMatchObject({ status: 'unavailable', database: 'postgres', reason: expect.any(String) });
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe('graceful stop', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await createTestApp('pglite');
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('lets an in-flight request finish with 200 and refuses new connections', async () => {
+    const base = await t.app.start();
+    const url = `${base}/api/v1/config/tick-aggregator`;
+    // A chunked POST held open by us: `Expect: 100-continue` tells when the server has taken it up.
+    const request = httpRequest(url, {
+      method: 'POST',
+      agent: false,
+      headers: { 'content-type': 'application/json', expect: '100-continue' },
+    });
+    const response = new Promise<{ status: number; body: any }>((resolve, reject) => {
+      request.on('response', (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(Buffer.concat(chunks).toString()) }));
+      });
+      request.on('error', reject);
+    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        request.once('continue', resolve);
+        request.once('error', reject);
+        request.flushHeaders();
+      });
+
+      const events: string[] = [];
+      const stopped = t.app.stop().then(() => events.push('stopped'));
+      // The listener closes at once; the request in flight holds the stop.
+      await eventually(() => tryConnect(base), (outcome) => outcome === 'ECONNREFUSED');
+      expect(events).toEqual([]);
+
+      request.end(JSON.stringify({ operational: { worker_threads: 6 } }));
+      const answer = await response;
+      expect(answer.status).toBe(200);
+      expect(answer.body).toMatchObject({ version: 2, config: { operational: { worker_threads: 6 } } });
+
+      await stopped;
+      expect(events).toEqual(['stopped']);
+      expect(await tryConnect(base)).toBe('ECONNREFUSED');
+      const [row] = await t.db.session((sql) =>
+        sql.query<{ version: number }>(`SELECT version FROM service_configs WHERE service_name = 'tick-aggregator'`),
+      );
+      expect(row!.version).toBe(2);
+    } finally {
+      request.destroy();
+    }
+  });
+});
+
+/** `npx tsx src/main.ts` with its JSON log lines collected. */
+class GatewayProcess {
+  readonly lines: Record<string, any>[] = [];
+  readonly stderr: string[] = [];
+  private readonly child: ChildProcess;
+  private readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  private listening: Promise<string>;
+  /** The node process that runs src/main.ts (pino logs its pid), under npx, sh and tsx. */
+  private gatewayPid: number | undefined;
+
+  constructor(env: Record<string, string>) {
+    this.child = spawn('npx', ['tsx', 'src/main.ts'], {
+      cwd: projectRoot,
+      env: { ...process.env, DATABASE_URL: '', NATS_URL: '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      // Its own process group, so cleanup can reach tsx's node child too.
+      detached: true,
+    });
+    this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })));
+    this.child.stderr!.on('data', (chunk: Buffer) => this.stderr.push(chunk.toString()));
+    this.listening = new Promise((resolve, reject) => {
+      let pending = '';
+      this.child.stdout!.on('data', (chunk: Buffer) => {
+        pending += chunk.toString();
+        const complete = pending.split('\n');
+        pending = complete.pop()!;
+        for (const line of complete.filter((l) => l.trim() !== '')) {
+          const entry = JSON.parse(line) as Record<string, any>;
+          this.lines.push(entry);
+          if (entry.msg === 'confighub listening') {
+            this.gatewayPid = entry.pid;
+            resolve(entry.url);
+          }
+        }
+      });
+      void this.exited.then(({ code }) => reject(new Error(`the gateway exited (${code}) before listening: ${this.stderr.join('')}`)));
+    });
+  }
+
+  /** The base URL, once it logs that it listens. */
+  url(): Promise<string> {
+    return this.listening;
+  }
+
+  /**
+   * SIGTERM to the gateway itself, as a supervisor signals the service; resolves with how npx exited
+   * (it passes the gateway's exit code up). Not to npx alone: npm does not hand a SIGTERM sent only to
+   * it on to its `sh -c tsx` child; it exits 143 and the gateway keeps running.
+   */
+  async terminate(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    process.kill(this.gatewayPid!, 'SIGTERM');
+    return this.exited;
+  }
+
+  /** Kills whatever is left of its process group (after a failed test). */
+  kill(): void {
+    try {
+      process.kill(-this.child.pid!, 'SIGKILL');
+    } catch {
+      // Gone already.
+    }
+  }
+
+  messages(): string[] {
+    return this.lines.map((line) => line.msg);
+  }
+}
+
+describe('the gateway process', () => {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'confighub-ops-'));
+  const started: GatewayProcess[] = [];
+  const start = async () => {
+    const gateway = new GatewayProcess({ PORT: String(await freePort()), HOST: '127.0.0.1', CONFIGHUB_DATA_DIR: dataDir, LOG_LEVEL: 'info' });
+    started.push(gateway);
+    return gateway;
+  };
+
+  afterAll(() => {
+    for (const gateway of started) gateway.kill();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('logs JSON, exits 0 on SIGTERM, and a second start keeps the data and migrates nothing twice', { timeout: 300_000 }, async () => {
+    const migrations = readMigrations().map((migration) => migration.name);
+
+    const first = await start();
+    const firstUrl = await first.url();
+    const change = await fetch(`${firstUrl}/api/v1/config/tick-aggregator?reason=first-run`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ operational: { worker_threads: 16 } }),
+    });
+    expect(change.status).toBe(200);
+    expect((await change.json()).version).toBe(2);
+    expect(await first.terminate()).toEqual({ code: 0, signal: null });
+
+    for (const line of first.lines) {
+      expect(line).toMatchObject({ level: expect.any(Number), time: expect.any(Number), name: 'confighub', msg: expect.any(String) });
+    }
+    expect(first.messages()).toEqual(expect.arrayContaining(['confighub listening', 'confighub stopped']));
+    expect(first.messages().indexOf('confighub listening')).toBeLessThan(first.messages().indexOf('confighub stopped'));
+    expect(first.lines.filter((line) => line.msg === 'migration applied').map((line) => line.migration)).toEqual(migrations);
+    expect(first.lines.find((line) => line.msg === 'confighub listening')).toMatchObject({ database: 'pglite' });
+
+    const second = await start();
+    const secondUrl = await second.url();
+    const response = await fetch(`${secondUrl}/api/v1/config/tick-aggregator`);
+    expect(await response.json()).toMatchObject({ version: 2, config: { operational: { worker_threads: 16 } } });
+    const history = await (await fetch(`${secondUrl}/api/v1/config/history/tick-aggregator`)).json();
+    expect(history.changes.map((c: { version: number; reason: string }) => [c.version, c.reason])).toEqual([
+      [2, 'first-run'],
+      [1, 'pilot services seeded by migration'],
+    ]);
+    expect(await second.terminate()).toEqual({ code: 0, signal: null });
+    expect(second.messages()).not.toContain('migration applied');
+    expect(second.messages()).toEqual(expect.arrayContaining(['confighub listening', 'confighub stopped']));
+
+    // Looked at directly: each migration recorded once, the seed not run twice.
+    const pglite = new PGlite(path.join(dataDir, 'pgdata'));
+    try {
+      const applied = await pglite.query<{ migration_name: string }>('SELECT migration_name FROM _prisma_migrations ORDER BY migration_name');
+      expect(applied.rows.map((row) => row.migration_name)).toEqual(migrations);
+      const configs = await pglite.query<{ count: number }>('SELECT count(*)::int AS count FROM service_configs');
+      expect(configs.rows[0]!.count).toBe(3);
+    } finally {
+      await pglite.close();
+    }
+  });
+});
