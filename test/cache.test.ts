@@ -5,6 +5,7 @@ import type { ServiceConfig } from '../src/store/configStore.ts';
 import { ConfigCache } from '../src/store/cache.ts';
 import { createTestApp, type TestApp } from './support/app.ts';
 import { backends } from './support/databases.ts';
+import { eventually } from './support/waiting.ts';
 
 /**
  * The outbox relay sweeps on a timer in its own transactions; its statements are not reads. Reads run
@@ -17,17 +18,6 @@ const isRelayStatement = (sql: string) =>
 const CONFIG_QUERY = `query ($service: String!) {
   config(service: $service) { __typename ... on ServiceConfig { version config updatedBy } }
 }`;
-
-/** Polls `read` until `accept` holds, for at most `timeoutMs`; returns the accepted value. */
-async function eventually<T>(read: () => Promise<T>, accept: (value: T) => boolean, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (accept(value)) return value;
-    if (Date.now() > deadline) throw new Error(`not reached within ${timeoutMs} ms; last value ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 describe.each(backends)('read cache on %s', (backend) => {
   let t: TestApp;

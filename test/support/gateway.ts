@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { type Server, type Socket, createConnection, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { freePort } from './nats.ts';
+import { freePort } from './waiting.ts';
 
 const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 

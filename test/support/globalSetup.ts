@@ -2,7 +2,6 @@
 // for the whole run, with a migrated template database that each test file copies, and prepares a
 // migrated PGlite snapshot that test files load instead of migrating a fresh PGlite each time.
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
@@ -11,6 +10,7 @@ import type { TestProject } from 'vitest/node';
 import { openDatabase } from '../../src/db/database.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { ensureNatsServer } from './nats.ts';
+import { freePort } from './waiting.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -20,17 +20,6 @@ declare module 'vitest' {
 }
 
 export const TEMPLATE_DATABASE = 'confighub_template';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export default async function setup(project: TestProject) {
   // Installed once, here, if missing (root with apt-get); otherwise the error says what to install.
