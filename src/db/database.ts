@@ -20,6 +20,13 @@ export interface Database {
   readonly prisma: PrismaClient;
   /** Runs `work` on one dedicated connection. */
   session<T>(work: (sql: SqlSession) => Promise<T>): Promise<T>;
+  /** Runs `work` in one transaction on one connection: committed if it resolves, rolled back if it throws. */
+  transaction<T>(work: (sql: SqlSession) => Promise<T>): Promise<T>;
+  /**
+   * One parameterised statement straight through the driver, for the hot paths (an audited write, the
+   * outbox relay), where Prisma's per-query cost would dominate.
+   */
+  query<Row = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<Row[]>;
   /** LISTENs on a channel; resolves once listening, with a function that stops it. */
   listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
   /** Throws when the database does not answer. */
@@ -74,6 +81,18 @@ async function openPglite(options: DatabaseOptions): Promise<Database> {
     kind: 'pglite',
     prisma,
     session: (work) => work(session),
+    transaction: (work) =>
+      db.transaction((tx) =>
+        work({
+          async exec(sql) {
+            await tx.exec(sql);
+          },
+          async query<Row>(sql: string, params?: unknown[]) {
+            return (await tx.query<Row>(sql, params)).rows;
+          },
+        }),
+      ),
+    query: session.query,
     async listen(channel, onNotify) {
       const unlisten = await db.listen(channel, onNotify);
       return async () => {
@@ -95,23 +114,44 @@ async function openPostgres(url: string, options: DatabaseOptions): Promise<Data
   pool.on('error', (error) => options.logger?.warn({ err: error }, 'idle PostgreSQL connection failed'));
   const prisma = createPrisma(new PrismaPg(pool), options.onQuery);
   const listeners = new Set<PostgresListener>();
+  const sessionOf = (client: pg.PoolClient): SqlSession => ({
+    async exec(sql) {
+      await client.query(sql);
+    },
+    async query<Row>(sql: string, params?: unknown[]) {
+      return (await client.query(sql, params)).rows as Row[];
+    },
+  });
   return {
     kind: 'postgres',
     prisma,
     async session(work) {
       const client = await pool.connect();
       try {
-        return await work({
-          async exec(sql) {
-            await client.query(sql);
-          },
-          async query<Row>(sql: string, params?: unknown[]) {
-            return (await client.query(sql, params)).rows as Row[];
-          },
-        });
+        return await work(sessionOf(client));
       } finally {
         client.release();
       }
+    },
+    async transaction(work) {
+      const client = await pool.connect();
+      let broken = false;
+      try {
+        await client.query('BEGIN');
+        const result = await work(sessionOf(client));
+        await client.query('COMMIT');
+        return result;
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => {
+          broken = true;
+        });
+        throw error;
+      } finally {
+        client.release(broken);
+      }
+    },
+    async query<Row>(sql: string, params?: unknown[]) {
+      return (await pool.query(sql, params)).rows as Row[];
     },
     async listen(channel, onNotify) {
       const listener = new PostgresListener(url, channel, onNotify, options.logger);

@@ -19,7 +19,7 @@ export interface OutboxRelayOptions {
 /** Held for the duration of one relay transaction, so instances relay one at a time, in revision order. */
 const RELAY_LOCK_KEY = 72_707_370;
 
-const CHANGE_COLUMNS = `revision, config_id AS "configId", service_name AS "serviceName", environment, version,
+const CHANGE_COLUMNS = `revision::text AS revision, config_id AS "configId", service_name AS "serviceName", environment, version,
   action::text AS action, old_config AS "oldConfig", new_config AS "newConfig", changed_by AS "changedBy",
   reason, changed_at AS "changedAt", published_at AS "publishedAt"`;
 
@@ -44,9 +44,18 @@ export class OutboxRelay {
 
   async start(): Promise<void> {
     this.stopListening = await this.options.db.listen('config_changes', () => this.wake());
-    this.sweepTimer = setInterval(() => this.wake(), this.options.sweepIntervalMs ?? 1000);
+    this.sweepTimer = setInterval(() => void this.sweep(), this.options.sweepIntervalMs ?? 1000);
     this.sweepTimer.unref();
     this.wake();
+  }
+
+  /** Wakes the relay if anything waits; one cheap indexed look, no transaction. */
+  private async sweep(): Promise<void> {
+    if (this.running || this.stopped) return;
+    const waiting = await this.options.db
+      .query(`SELECT 1 FROM config_audit_log WHERE published_at IS NULL LIMIT 1`)
+      .catch(() => [{}]);
+    if (waiting.length > 0) this.wake();
   }
 
   /** Runs the relay now, or once more right after the run under way. */
@@ -94,32 +103,29 @@ export class OutboxRelay {
 
   /** One transaction: claim, publish, mark. Returns how many rows it published. */
   private async relayBatch(batchSize: number): Promise<number> {
-    return this.options.db.prisma.$transaction(
-      async (tx) => {
-        const [lock] = await tx.$queryRaw<{ locked: boolean }[]>`SELECT pg_try_advisory_xact_lock(${RELAY_LOCK_KEY}) AS locked`;
-        if (!lock?.locked) return 0;
-        const rows = await tx.$queryRawUnsafe<ConfigChange[]>(
-          `SELECT ${CHANGE_COLUMNS} FROM config_audit_log
-            WHERE published_at IS NULL ORDER BY revision LIMIT $1 FOR UPDATE SKIP LOCKED`,
-          batchSize,
-        );
-        if (rows.length === 0) return 0;
-        await this.options.publish(rows.map(configEventFrom));
-        await tx.$executeRawUnsafe(
-          `UPDATE config_audit_log SET published_at = now() WHERE revision = ANY($1::bigint[])`,
-          rows.map((row) => row.revision.toString()),
-        );
-        this.publishedCount += rows.length;
-        return rows.length;
-      },
-      { timeout: 15_000, maxWait: 10_000 },
-    );
+    return this.options.db.transaction(async (sql) => {
+      // Claimed only while this transaction holds the relay lock, so instances relay one at a time.
+      const rows = await sql.query<ConfigChange>(
+        `SELECT ${CHANGE_COLUMNS} FROM config_audit_log
+          WHERE published_at IS NULL AND pg_try_advisory_xact_lock(${RELAY_LOCK_KEY})
+          ORDER BY revision LIMIT $1 FOR UPDATE SKIP LOCKED`,
+        [batchSize],
+      );
+      if (rows.length === 0) return 0;
+      await this.options.publish(rows.map(configEventFrom));
+      await sql.query(`UPDATE config_audit_log SET published_at = now() WHERE revision = ANY($1::bigint[])`, [
+        rows.map((row) => String(row.revision)),
+      ]);
+      this.publishedCount += rows.length;
+      return rows.length;
+    });
   }
 
   /** How many changes wait, and how old the oldest is. */
   async backlog(): Promise<{ count: number; oldestAgeSeconds: number }> {
-    const [row] = await this.options.db.prisma.$queryRaw<{ count: bigint; oldest: Date | null }[]>`
-      SELECT count(*) AS count, min(changed_at) AS oldest FROM config_audit_log WHERE published_at IS NULL`;
+    const [row] = await this.options.db.query<{ count: number | string; oldest: Date | null }>(
+      `SELECT count(*)::int AS count, min(changed_at) AS oldest FROM config_audit_log WHERE published_at IS NULL`,
+    );
     const oldest = row?.oldest ? (Date.now() - row.oldest.getTime()) / 1000 : 0;
     return { count: Number(row?.count ?? 0), oldestAgeSeconds: Math.max(0, oldest) };
   }

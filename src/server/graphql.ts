@@ -43,6 +43,9 @@ export function createGraphQLServer(options: GraphQLServerOptions): GraphQLServe
     schema,
     graphqlEndpoint: GRAPHQL_PATH,
     landingPage: false,
+    // The HTTP layer refuses bodies over 1 MiB before yoga sees them (app.ts): yoga's own limit would wrap
+    // every request body in another stream, at a cost on every request.
+    maxRequestBodySize: false,
     maskedErrors: { maskError, isDev: options.developmentErrors ?? false },
     graphiql: { title: 'confighub', defaultQuery: graphiqlExamples },
     logging: {

@@ -89,9 +89,10 @@ const CHANGE_CHANNEL = 'config_changes';
 /** Attempts of a write whose read went stale under it (no expectedVersion given). */
 const MAX_WRITE_ATTEMPTS = 50;
 
-const RETURNING_CONFIG = Prisma.raw(`c.id, c.service_name AS "serviceName", c.environment, c.config, c.version,
+const RETURNING_COLUMNS = `c.id, c.service_name AS "serviceName", c.environment, c.config, c.version,
   c.description, c.created_at AS "createdAt", c.updated_at AS "updatedAt", c.updated_by AS "updatedBy",
-  c.deleted_at AS "deletedAt"`);
+  c.deleted_at AS "deletedAt"`;
+const RETURNING_CONFIG = Prisma.raw(RETURNING_COLUMNS);
 
 /**
  * The domain: current configs, their reads (cached) and their audited writes. GraphQL and REST are
@@ -169,13 +170,14 @@ export class ConfigStore {
     const key = configKey(input.service, input.environment);
     const config = requireObject(input.config, '/config', 'config');
     await this.checkDocument(key.service, config);
-    const rows = await this.prisma.$queryRaw<ServiceConfig[]>`
-      WITH author AS (${authorSettings(author, 'CREATE')})
-      INSERT INTO service_configs AS c (service_name, environment, config, description, updated_by)
-      SELECT ${key.service}, ${key.environment}, ${JSON.stringify(config)}::jsonb, ${input.description ?? null}, ${author.actor}
-        FROM author
-      ON CONFLICT (service_name, environment) DO NOTHING
-      RETURNING ${RETURNING_CONFIG}`;
+    const rows = await this.db.query<ServiceConfig>(
+      `WITH author AS (${AUTHOR_SETTINGS})
+       INSERT INTO service_configs AS c (service_name, environment, config, description, updated_by)
+       SELECT $4, $5, $6::jsonb, $7, $1 FROM author
+       ON CONFLICT (service_name, environment) DO NOTHING
+       RETURNING ${RETURNING_COLUMNS}`,
+      [author.actor, author.reason ?? '', 'CREATE', key.service, key.environment, JSON.stringify(config), input.description ?? null],
+    );
     const created = rows[0];
     if (!created) {
       const existing = await this.load(key);
@@ -324,15 +326,17 @@ export class ConfigStore {
     next: { config: JsonObject; description: string | null; deleted: boolean },
     author: ChangeAuthor,
   ): Promise<ServiceConfig | null> {
-    const rows = await this.prisma.$queryRaw<ServiceConfig[]>`
-      WITH author AS (${authorSettings(author, 'UPDATE')})
-      UPDATE service_configs AS c
-         SET config = ${JSON.stringify(next.config)}::jsonb,
-             description = ${next.description},
-             deleted_at = CASE WHEN ${next.deleted}::boolean THEN coalesce(c.deleted_at, now()) END
-        FROM author
-       WHERE c.id = ${current.id} AND c.version = ${current.version}
-      RETURNING ${RETURNING_CONFIG}`;
+    const rows = await this.db.query<ServiceConfig>(
+      `WITH author AS (${AUTHOR_SETTINGS})
+       UPDATE service_configs AS c
+          SET config = $4::jsonb,
+              description = $5,
+              deleted_at = CASE WHEN $6::boolean THEN coalesce(c.deleted_at, now()) END
+         FROM author
+        WHERE c.id = $7 AND c.version = $8
+       RETURNING ${RETURNING_COLUMNS}`,
+      [author.actor, author.reason ?? '', 'UPDATE', JSON.stringify(next.config), next.description, next.deleted, current.id, current.version],
+    );
     return rows[0] ?? null;
   }
 
@@ -405,14 +409,13 @@ function preview(current: ServiceConfig, config: JsonObject, description: string
 }
 
 /**
- * A one-row SELECT that sets the author for the audit trigger, transaction-locally. Joined into the
- * writing statement, so the settings are in place before the row changes and vanish at commit.
+ * A one-row SELECT that sets the author for the audit trigger ($1 actor, $2 reason, $3 action),
+ * transaction-locally. Joined into the writing statement, so the settings are in place before the row
+ * changes and vanish at commit: one statement, one round trip, for an audited write.
  */
-function authorSettings(author: ChangeAuthor, action: 'CREATE' | 'UPDATE') {
-  return Prisma.sql`SELECT set_config('confighub.actor', ${author.actor}, true) AS actor,
-                           set_config('confighub.reason', ${author.reason ?? ''}, true) AS reason,
-                           set_config('confighub.action', ${action}, true) AS action`;
-}
+const AUTHOR_SETTINGS = `SELECT set_config('confighub.actor', $1, true) AS actor,
+                                set_config('confighub.reason', $2, true) AS reason,
+                                set_config('confighub.action', $3, true) AS action`;
 
 /** The SQLSTATE of a database error raised through Prisma, if there is one. */
 function sqlState(error: unknown): string | undefined {
