@@ -1,3 +1,4 @@
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { GraphQLError } from 'graphql';
 import { type YogaServerInstance, createYoga, maskError as maskUnexpected } from 'graphql-yoga';
 import type { Logger } from '../logger.ts';
@@ -48,6 +49,8 @@ export function createGraphQLServer(options: GraphQLServerOptions): GraphQLServe
     maxRequestBodySize: false,
     maskedErrors: { maskError, isDev: options.developmentErrors ?? false },
     graphiql: { title: 'confighub', defaultQuery: graphiqlExamples },
+    // GraphiQL served whole from this package, not from a CDN: it works offline and behind firewalls.
+    renderGraphiQL,
     logging: {
       debug: (...args) => logger.debug({ yoga: args.slice(1) }, String(args[0])),
       info: (...args) => logger.info({ yoga: args.slice(1) }, String(args[0])),
