@@ -43,7 +43,7 @@ export interface DatabaseOptions {
   pglite?: PGlite;
   /** Pool size for PostgreSQL. @default 10 */
   poolSize?: number;
-  /** Called with each SQL statement Prisma issues (tests count them). */
+  /** Called with each SQL statement Prisma or `query()` issues (tests count them). */
   onQuery?: (sql: string) => void;
   logger?: Logger;
 }
@@ -92,7 +92,10 @@ async function openPglite(options: DatabaseOptions): Promise<Database> {
           },
         }),
       ),
-    query: session.query,
+    query: <Row>(sql: string, params?: unknown[]) => {
+      options.onQuery?.(sql);
+      return session.query<Row>(sql, params);
+    },
     async listen(channel, onNotify) {
       const unlisten = await db.listen(channel, onNotify);
       return async () => {
@@ -151,6 +154,7 @@ async function openPostgres(url: string, options: DatabaseOptions): Promise<Data
       }
     },
     async query<Row>(sql: string, params?: unknown[]) {
+      options.onQuery?.(sql);
       return (await pool.query(sql, params)).rows as Row[];
     },
     async listen(channel, onNotify) {

@@ -387,11 +387,13 @@ export class ConfigStore {
 
   /** Reads one config from the database (deleted ones too) and offers it to the cache. */
   private async load(key: ConfigKey): Promise<ServiceConfig | null> {
-    const row = await this.prisma.serviceConfig.findUnique({
-      where: { serviceName_environment: { serviceName: key.service, environment: key.environment } },
-    });
+    // Through the driver: this read sits on the write path (a retry after a moved version) and on cache misses.
+    const [row] = await this.db.query<ServiceConfig>(
+      `SELECT ${RETURNING_COLUMNS} FROM service_configs AS c WHERE c.service_name = $1 AND c.environment = $2`,
+      [key.service, key.environment],
+    );
     if (row) this.cache.offer(row);
-    return row;
+    return row ?? null;
   }
 }
 

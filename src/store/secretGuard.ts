@@ -40,8 +40,22 @@ function wordsOf(key: string): string[] {
     .filter(Boolean);
 }
 
+/** Keys recur from write to write: what was decided about one is kept (bounded). */
+const keyReasons = new Map<string, string | null>();
+const KEY_REASONS_KEPT = 10_000;
+
 /** Why a key names a secret, or null. */
 export function secretKeyReason(key: string): string | null {
+  let reason = keyReasons.get(key);
+  if (reason === undefined) {
+    reason = judgeKey(key);
+    if (keyReasons.size >= KEY_REASONS_KEPT) keyReasons.clear();
+    keyReasons.set(key, reason);
+  }
+  return reason;
+}
+
+function judgeKey(key: string): string | null {
   const words = wordsOf(key);
   const candidates = new Set(words);
   for (let i = 0; i + 1 < words.length; i++) candidates.add(words[i]! + words[i + 1]!);
