@@ -8,7 +8,7 @@ export interface OutboxRelayOptions {
   /** Publishes in order and resolves once the events are safely out; throws when they cannot be. */
   publish: (events: ConfigEvent[]) => Promise<void>;
   logger: Logger;
-  /** Rows claimed per transaction. @default 200 */
+  /** Rows claimed per transaction. @default 500 */
   batchSize?: number;
   /** A sweep for rows nobody announced (another instance died mid-batch). @default 1_000 */
   sweepIntervalMs?: number;
@@ -19,6 +19,8 @@ export interface OutboxRelayOptions {
 /** Held for the duration of one relay transaction, so instances relay one at a time, in revision order. */
 const RELAY_LOCK_KEY = 72_707_370;
 
+// The revision is read as text (a bigint does not fit a JS number); sort by the column, not this alias,
+// or "100" sorts before "95".
 const CHANGE_COLUMNS = `revision::text AS revision, config_id AS "configId", service_name AS "serviceName", environment, version,
   action::text AS action, old_config AS "oldConfig", new_config AS "newConfig", changed_by AS "changedBy",
   reason, changed_at AS "changedAt", published_at AS "publishedAt"`;
@@ -80,7 +82,7 @@ export class OutboxRelay {
   }
 
   private async drain(): Promise<void> {
-    const batchSize = this.options.batchSize ?? 200;
+    const batchSize = this.options.batchSize ?? 500;
     try {
       for (;;) {
         this.again = false;
@@ -105,10 +107,18 @@ export class OutboxRelay {
   private async relayBatch(batchSize: number): Promise<number> {
     return this.options.db.transaction(async (sql) => {
       // Claimed only while this transaction holds the relay lock, so instances relay one at a time.
+      // Instances relay one at a time. The lock comes first, in its own statement, so the claim's snapshot
+      // is taken after the previous holder committed and sees everything it marked.
+      const [lock] = await sql.query<{ locked: boolean }>(`SELECT pg_try_advisory_xact_lock(${RELAY_LOCK_KEY}) AS locked`);
+      if (!lock?.locked) return 0;
+      // Claimed narrow (revisions only) and read whole afterwards: a large backlog costs a sort of
+      // numbers, not of documents.
       const rows = await sql.query<ConfigChange>(
-        `SELECT ${CHANGE_COLUMNS} FROM config_audit_log
-          WHERE published_at IS NULL AND pg_try_advisory_xact_lock(${RELAY_LOCK_KEY})
-          ORDER BY revision LIMIT $1 FOR UPDATE SKIP LOCKED`,
+        `WITH claimed AS (SELECT revision FROM config_audit_log WHERE published_at IS NULL
+                           ORDER BY revision LIMIT $1 FOR UPDATE SKIP LOCKED)
+         SELECT ${CHANGE_COLUMNS} FROM config_audit_log
+          WHERE revision IN (SELECT revision FROM claimed)
+          ORDER BY config_audit_log.revision`,
         [batchSize],
       );
       if (rows.length === 0) return 0;
