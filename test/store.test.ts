@@ -112,3 +112,42 @@ describe.each(backends)('config store on %s', (backend) => {
     if (backend === 'postgres') expect(conflicts).toBeGreaterThan(0);
   });
 });
+
+describe('document limits', () => {
+  let db: TestDatabase;
+  let store: ConfigStore;
+  beforeAll(async () => {
+    db = await openTestDatabase('pglite');
+    store = new ConfigStore(db);
+  });
+  afterAll(async () => {
+    await db.close();
+  });
+
+  const nested = (depth: number): Record<string, unknown> => {
+    let value: Record<string, unknown> = { leaf: true };
+    for (let level = 1; level < depth; level++) value = { n: value };
+    return value;
+  };
+
+  it('refuses a config nested deeper than 32 levels, pointing at the first level too deep, and writes nothing', async () => {
+    const before = await tablesDigest(db);
+    await store.createConfig({ service: 'deep-but-fine', config: nested(32) }, author);
+    const error = await store.createConfig({ service: 'too-deep', config: nested(33) }, author).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as ValidationError).issues).toEqual([{ pointer: `/config${'/n'.repeat(32)}`, message: 'config nests deeper than 32 levels' }]);
+    await expect(store.getConfig('too-deep')).rejects.toBeInstanceOf(NotFoundError);
+    expect(await tablesDigest(db)).not.toBe(before);
+  });
+
+  it('refuses a patch whose result passes 256 KiB, and writes nothing', async () => {
+    await store.createConfig({ service: 'growing', config: { notes: 'x'.repeat(200 * 1024) } }, author);
+    const before = await tablesDigest(db);
+    const error = await store
+      .updateConfig({ service: 'growing', patch: { more: 'y'.repeat(100 * 1024) } }, author)
+      .catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as ValidationError).issues[0]!.message).toMatch(/limit is 262144 \(256 KiB\)/);
+    expect(await tablesDigest(db)).toBe(before);
+  });
+});

@@ -1,3 +1,7 @@
+import { costLimitPlugin } from '@escape.tech/graphql-armor-cost-limit';
+import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
+import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
+import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { GraphQLError } from 'graphql';
 import { type YogaServerInstance, createYoga, maskError as maskUnexpected } from 'graphql-yoga';
@@ -58,6 +62,12 @@ export function createGraphQLServer(options: GraphQLServerOptions): GraphQLServe
       error: (...args) => logger.error({ err: args[0] instanceof Error ? args[0] : undefined, yoga: args }, 'GraphQL error'),
     },
     plugins: [
+      // Hostile documents are refused before they run (HTTP and WebSocket alike; results of validation
+      // are cached per document, so honest repeated operations pay nothing).
+      maxTokensPlugin({ n: 5_000 }),
+      maxDepthPlugin({ n: 12, ignoreIntrospection: true, flattenFragments: true }),
+      maxAliasesPlugin({ n: 20 }),
+      costLimitPlugin({ maxCost: 5_000, ignoreIntrospection: true }),
       {
         onExecutionResult({ result }) {
           if (result && 'errors' in result && result.errors?.length) options.onErrors?.();
