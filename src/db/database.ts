@@ -116,7 +116,7 @@ async function openPostgres(url: string, options: DatabaseOptions): Promise<Data
   const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 10 });
   pool.on('error', (error) => options.logger?.warn({ err: error }, 'idle PostgreSQL connection failed'));
   const prisma = createPrisma(new PrismaPg(pool), options.onQuery);
-  const listeners = new Set<PostgresListener>();
+  const listener = new PostgresListener(url, options.logger);
   const sessionOf = (client: pg.PoolClient): SqlSession => ({
     async exec(sql) {
       await client.query(sql);
@@ -157,52 +157,75 @@ async function openPostgres(url: string, options: DatabaseOptions): Promise<Data
       options.onQuery?.(sql);
       return (await pool.query(sql, params)).rows as Row[];
     },
-    async listen(channel, onNotify) {
-      const listener = new PostgresListener(url, channel, onNotify, options.logger);
-      await listener.start();
-      listeners.add(listener);
-      return async () => {
-        listeners.delete(listener);
-        await listener.stop();
-      };
-    },
+    listen: (channel, onNotify) => listener.listen(channel, onNotify),
     async ping() {
       await pool.query('SELECT 1');
     },
     async close() {
       await prisma.$disconnect();
-      for (const listener of listeners) await listener.stop();
+      await listener.stop();
       await pool.end();
     },
   };
 }
 
-/** A LISTEN connection that comes back after the server drops it. */
+/**
+ * One LISTEN connection per database, shared by every channel and listener of this process (the store,
+ * the schemas, the relay), and brought back, with its channels, after the server drops it.
+ */
 class PostgresListener {
   private client: pg.Client | undefined;
+  private connecting: Promise<pg.Client> | undefined;
+  private readonly channels = new Map<string, Set<(payload: string) => void>>();
   private stopped = false;
   private retryTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly url: string,
-    private readonly channel: string,
-    private readonly onNotify: (payload: string) => void,
     private readonly logger?: Logger,
   ) {}
 
-  async start(): Promise<void> {
+  /** Resolves once the server delivers `channel` to `onNotify`; returns what stops it. */
+  async listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>> {
+    let callbacks = this.channels.get(channel);
+    const first = !callbacks;
+    if (!callbacks) {
+      callbacks = new Set();
+      this.channels.set(channel, callbacks);
+    }
+    callbacks.add(onNotify);
+    const client = await this.connection();
+    if (first) await client.query(`LISTEN ${quoteIdentifier(channel)}`);
+    return async () => {
+      callbacks.delete(onNotify);
+      if (callbacks.size > 0 || this.channels.get(channel) !== callbacks) return;
+      this.channels.delete(channel);
+      await this.client?.query(`UNLISTEN ${quoteIdentifier(channel)}`).catch(() => {});
+    };
+  }
+
+  private connection(): Promise<pg.Client> {
+    if (this.client) return Promise.resolve(this.client);
+    this.connecting ??= this.connect().finally(() => {
+      this.connecting = undefined;
+    });
+    return this.connecting;
+  }
+
+  private async connect(): Promise<pg.Client> {
     const client = new pg.Client({ connectionString: this.url });
     client.on('notification', (message) => {
-      if (message.channel === this.channel) this.onNotify(message.payload ?? '');
+      for (const callback of this.channels.get(message.channel) ?? []) callback(message.payload ?? '');
     });
     client.on('error', (error) => {
-      this.logger?.warn({ err: error, channel: this.channel }, 'LISTEN connection lost; reconnecting');
+      this.logger?.warn({ err: error }, 'LISTEN connection lost; reconnecting');
       this.reconnectSoon();
     });
     client.on('end', () => this.reconnectSoon());
     await client.connect();
-    await client.query(`LISTEN "${this.channel.replaceAll('"', '""')}"`);
+    for (const channel of this.channels.keys()) await client.query(`LISTEN ${quoteIdentifier(channel)}`);
     this.client = client;
+    return client;
   }
 
   private reconnectSoon(): void {
@@ -210,8 +233,8 @@ class PostgresListener {
     this.client = undefined;
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
-      this.start().catch((error) => {
-        this.logger?.warn({ err: error, channel: this.channel }, 'LISTEN reconnect failed; retrying');
+      this.connection().catch((error: unknown) => {
+        this.logger?.warn({ err: error }, 'LISTEN reconnect failed; retrying');
         this.reconnectSoon();
       });
     }, 1000);
@@ -224,3 +247,5 @@ class PostgresListener {
     await this.client?.end().catch(() => {});
   }
 }
+
+const quoteIdentifier = (name: string) => `"${name.replaceAll('"', '""')}"`;
