@@ -104,6 +104,15 @@ describe.each(backends)('config schemas on %s', (backend) => {
     expect(removed.data.updateConfig.issues).toEqual([{ pointer: '/config/operational', message: "must have required property 'operational'" }]);
   });
 
+  it('keeps schema versions append-only in SQL too', async () => {
+    for (const statement of [`UPDATE config_schemas SET schema = '{}' WHERE version = 1`, `DELETE FROM config_schemas`]) {
+      const error = await hub.db.session((sql) => sql.query(statement)).catch((caught: unknown) => caught);
+      expect(error).toMatchObject({ message: expect.stringMatching(/config_schemas is append-only/) });
+    }
+    const versions = await hub.db.session((sql) => sql.query<{ count: number }>(`SELECT count(*)::int AS count FROM config_schemas`));
+    expect(versions[0]!.count).toBeGreaterThanOrEqual(3);
+  });
+
   it('refuses something that is not a JSON Schema', async () => {
     const result = await hub.graphql(SET_SCHEMA, { input: { service: 'polygon-live-collector', schema: { type: 'no-such-type' } } });
     expect(result.data.setConfigSchema.__typename).toBe('ValidationError');
