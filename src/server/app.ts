@@ -17,7 +17,7 @@ import { createRestHandler, isRestPath, json } from './rest.ts';
 import { attachGraphQLWebSocket } from './websocket.ts';
 
 export interface AppOptions {
-  settings: Pick<Settings, 'PORT' | 'HOST' | 'DATABASE_URL' | 'CONFIGHUB_DATA_DIR' | 'NODE_ENV'> & { NATS_URL?: string };
+  settings: Pick<Settings, 'PORT' | 'HOST' | 'DATABASE_URL' | 'CONFIGHUB_DATA_DIR' | 'NODE_ENV'> & { CONFIGHUB_ADMIN_TOKEN?: string } & { NATS_URL?: string };
   logger: Logger;
   /** An open database to use instead of the one the settings name (tests). */
   database?: Database;

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { createLogger } from '../../src/logger.ts';
 import { type App, buildApp } from '../../src/server/app.ts';
 import { type Backend, type TestDatabase, openTestDatabase } from './databases.ts';
@@ -5,7 +6,9 @@ import { type Backend, type TestDatabase, openTestDatabase } from './databases.t
 export interface TestApp {
   app: App;
   db: TestDatabase;
-  /** Sends one GraphQL operation through yoga in-process; returns the parsed body. */
+  /** The bootstrap admin token (CONFIGHUB_ADMIN_TOKEN) this gateway was started with. */
+  adminToken: string;
+  /** Sends one GraphQL operation through yoga in-process, as the admin unless `headers` carry another authorization; returns the parsed body. */
   graphql<T = any>(query: string | { toString(): string }, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<{ data?: T; errors?: { message: string; extensions?: Record<string, unknown> }[] }>;
   close(): Promise<void>;
 }
@@ -26,16 +29,18 @@ export async function createTestApp(
   options: { onQuery?: (sql: string) => void; natsUrl?: string; database?: TestDatabase } = {},
 ): Promise<TestApp> {
   const db = options.database ?? (await openTestDatabase(backend, options));
-  const settings = { ...testSettings, NATS_URL: options.natsUrl };
+  const adminToken = `chub_${randomBytes(32).toString('base64url')}`;
+  const settings = { ...testSettings, NATS_URL: options.natsUrl, CONFIGHUB_ADMIN_TOKEN: adminToken };
   const app = await buildApp({ settings, logger: silentLogger, database: db, shutdownGraceMs: 2000 });
   return {
     app,
     db,
+    adminToken,
     async graphql(query, variables, headers = {}) {
       const response = await app.fetch(
         new Request('http://confighub.test/graphql', {
           method: 'POST',
-          headers: { 'content-type': 'application/json', ...headers },
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${adminToken}`, ...headers },
           body: JSON.stringify({ query: String(query), variables }),
         }),
       );
