@@ -75,6 +75,10 @@ export interface ListConfigsFilter {
   /** Only services whose name contains this. */
   nameContains?: string | null;
   includeDeleted?: boolean | null;
+  /** Only these services (exact names): what the caller may see. */
+  services?: readonly string[] | null;
+  /** Only these environments: what the caller may see. */
+  environments?: readonly string[] | null;
 }
 
 /** A notification from the audit trigger (channel `config_changes`). */
@@ -164,6 +168,12 @@ export class ConfigStore {
 
   async countConfigs(filter: ListConfigsFilter): Promise<number> {
     return this.prisma.serviceConfig.count({ where: listingWhere(filter) });
+  }
+
+  /** The names of every service with a config (deleted ones included), in order. */
+  async serviceNames(): Promise<string[]> {
+    const rows = await this.db.query<{ service_name: string }>('SELECT DISTINCT service_name FROM service_configs ORDER BY 1');
+    return rows.map((row) => row.service_name);
   }
 
   async createConfig(input: CreateConfigInput, author: ChangeAuthor): Promise<ConfigWrite> {
@@ -398,11 +408,13 @@ export class ConfigStore {
 }
 
 function listingWhere(filter: ListConfigsFilter): Prisma.ServiceConfigWhereInput {
-  const where: Prisma.ServiceConfigWhereInput = {};
-  if (filter.environment) where.environment = configKey('any', filter.environment).environment;
-  if (filter.nameContains) where.serviceName = { contains: filter.nameContains };
-  if (!filter.includeDeleted) where.deletedAt = null;
-  return where;
+  const conditions: Prisma.ServiceConfigWhereInput[] = [];
+  if (filter.environment) conditions.push({ environment: configKey('any', filter.environment).environment });
+  if (filter.nameContains) conditions.push({ serviceName: { contains: filter.nameContains } });
+  if (filter.services) conditions.push({ serviceName: { in: [...filter.services] } });
+  if (filter.environments) conditions.push({ environment: { in: [...filter.environments] } });
+  if (!filter.includeDeleted) conditions.push({ deletedAt: null });
+  return { AND: conditions };
 }
 
 /** The row a change would produce, for dry runs. */
