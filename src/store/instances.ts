@@ -1,0 +1,104 @@
+import type { ConfigInstance, ConfigInstanceStatus, PrismaClient } from '../generated/prisma/client.ts';
+import { ValidationError, type ValidationIssue } from './errors.ts';
+import { type ConfigKey, configKey, keyString } from './names.ts';
+
+export type { ConfigInstance, ConfigInstanceStatus };
+
+/** What an instance of a service says about its config. */
+export interface InstanceReport {
+  service: string;
+  environment?: string | null;
+  /** The instance's own id (e.g. hostname and pid): one row per id. */
+  instance: string;
+  status: ConfigInstanceStatus;
+  /** The version it runs; null while it runs on its defaults only. */
+  appliedVersion?: number | null;
+  /** The last version it refused. */
+  rejectedVersion?: number | null;
+  /** Why it refused that version, or why it cannot reach its config. */
+  error?: string | null;
+}
+
+/** Instance ids are free text, within reason. */
+const MAX_INSTANCE_CHARS = 256;
+/** Longer reasons are cut: this is a dashboard, not a log. */
+const MAX_ERROR_CHARS = 2_000;
+
+/**
+ * The fleet report: which instance runs which version of a config, and when it last said so. Reports
+ * are upserted; they are the fleet's current state, not history, so they bypass the audit log.
+ */
+export class ConfigInstances {
+  constructor(private readonly prisma: PrismaClient) {}
+
+  /** Records a report, replacing the instance's previous one; the config itself need not be read. */
+  async report(input: InstanceReport): Promise<ConfigInstance> {
+    const key = configKey(input.service, input.environment);
+    const instanceId = checkReport(input);
+    const values = {
+      status: input.status,
+      appliedVersion: input.appliedVersion ?? null,
+      rejectedVersion: input.rejectedVersion ?? null,
+      error: input.error == null ? null : input.error.slice(0, MAX_ERROR_CHARS),
+      reportedAt: new Date(),
+    };
+    return this.prisma.configInstance.upsert({
+      where: { serviceName_environment_instanceId: { serviceName: key.service, environment: key.environment, instanceId } },
+      create: { serviceName: key.service, environment: key.environment, instanceId, ...values },
+      update: values,
+    });
+  }
+
+  /** The instances of each config, in the order asked, most recently reported first; one query in all. */
+  async ofConfigs(keys: readonly ConfigKey[]): Promise<ConfigInstance[][]> {
+    if (keys.length === 0) return [];
+    const rows = await this.prisma.configInstance.findMany({
+      where: { OR: keys.map((key) => ({ serviceName: key.service, environment: key.environment })) },
+      orderBy: [{ reportedAt: 'desc' }, { instanceId: 'asc' }],
+    });
+    const byKey = new Map<string, ConfigInstance[]>();
+    for (const row of rows) {
+      const id = keyString({ service: row.serviceName, environment: row.environment });
+      const list = byKey.get(id);
+      if (list) list.push(row);
+      else byKey.set(id, [row]);
+    }
+    return keys.map((key) => byKey.get(keyString(key)) ?? []);
+  }
+
+  /** Forgets an instance (it was retired); true when there was one. */
+  async forget(key: ConfigKey, instanceId: string): Promise<boolean> {
+    const { count } = await this.prisma.configInstance.deleteMany({
+      where: { serviceName: key.service, environment: key.environment, instanceId },
+    });
+    return count > 0;
+  }
+}
+
+function checkReport(input: InstanceReport): string {
+  const issues: ValidationIssue[] = [];
+  const instanceId = input.instance.trim();
+  if (instanceId.length === 0 || instanceId.length > MAX_INSTANCE_CHARS) {
+    issues.push({ pointer: '/instance', message: `instance must hold 1 to ${MAX_INSTANCE_CHARS} characters` });
+  }
+  for (const field of ['appliedVersion', 'rejectedVersion'] as const) {
+    const version = input[field];
+    if (version != null && (!Number.isInteger(version) || version < 1)) {
+      issues.push({ pointer: `/${field}`, message: `${field} must be a positive integer` });
+    }
+  }
+  if (issues.length > 0) throw new ValidationError(issues);
+  return instanceId;
+}
+
+const stores = new WeakMap<PrismaClient, ConfigInstances>();
+
+/** The fleet report over a database's Prisma client (one per client). */
+export function configInstancesOf(prisma: PrismaClient): ConfigInstances {
+  let store = stores.get(prisma);
+  if (!store) {
+    store = new ConfigInstances(prisma);
+    stores.set(prisma, store);
+  }
+  return store;
+}
