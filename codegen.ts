@@ -4,7 +4,7 @@ import type { CodegenConfig } from '@graphql-codegen/cli';
 // schema.graphql (run by `npm install`, or `npm run codegen`).
 const config: CodegenConfig = {
   schema: 'schema.graphql',
-  documents: ['src/client/operations.ts'],
+  documents: ['src/client/operations.ts', 'src/cli/operations.ts'],
   ignoreNoDocuments: false,
   generates: {
     'src/client/generated/': {

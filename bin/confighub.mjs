@@ -1,0 +1,7 @@
+#!/usr/bin/env node
+// The `confighub` command: runs the TypeScript sources of this checkout through tsx (no build step).
+import { register } from 'tsx/esm/api';
+
+register();
+const { main } = await import('../src/cli/main.ts');
+await main(process.argv.slice(2));

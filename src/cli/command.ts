@@ -1,0 +1,76 @@
+import type { ParseArgsConfig } from 'node:util';
+import type { HubConnection } from '../client/transport.ts';
+import { usageError } from './errors.ts';
+import type { Output } from './output.ts';
+
+export type OptionSpec = NonNullable<ParseArgsConfig['options']>[string];
+export type OptionValues = Record<string, string | boolean | (string | boolean)[] | undefined>;
+
+/** What a command gets: its arguments, the parsed options, where to write and how to reach the hub. */
+export interface CommandContext {
+  /** Positional arguments after the command's name. */
+  args: string[];
+  options: OptionValues;
+  /** `--env`/`-e`. @default 'production' */
+  environment: string;
+  /** True when `--env` was given (import then prefers it to the file's environment). */
+  environmentGiven: boolean;
+  output: Output;
+  /** The hub connection (resolved on first use: `serve` never needs one). */
+  hub(): HubConnection;
+  /** Standard input, for prompts and `-` files. */
+  stdin: NodeJS.ReadStream;
+  /** Standard error, for progress on a terminal. */
+  stderr: NodeJS.WriteStream;
+}
+
+export interface Command {
+  name: string;
+  /** e.g. `get <service> [--version N]` */
+  usage: string;
+  summary: string;
+  /** Options beyond the common ones (--url, --token, --env, --json, --help). */
+  options?: Record<string, OptionSpec>;
+  /** Takes its own arguments unparsed (serve). */
+  rawArgs?: boolean;
+  run(context: CommandContext): Promise<void>;
+}
+
+/** Options several commands share. */
+export const reasonOption = { reason: { type: 'string' } } satisfies Record<string, OptionSpec>;
+export const expectedVersionOption = { 'expected-version': { type: 'string' } } satisfies Record<string, OptionSpec>;
+export const dryRunOption = { 'dry-run': { type: 'boolean' } } satisfies Record<string, OptionSpec>;
+
+/** The positional arguments a command needs, by name; too few or too many is a usage error. */
+export function takeArgs(context: CommandContext, names: string[], optional: string[] = []): string[] {
+  const { args } = context;
+  if (args.length < names.length) throw usageError(`missing ${names.slice(args.length).map((name) => `<${name}>`).join(' ')}`);
+  if (args.length > names.length + optional.length) throw usageError(`unexpected argument "${args[names.length + optional.length]}"`);
+  return args;
+}
+
+export function stringOption(context: CommandContext, name: string): string | undefined {
+  const value = context.options[name];
+  return typeof value === 'string' ? value : undefined;
+}
+
+/** A whole-number option (`--expected-version 3`); a malformed one is a usage error. */
+export function intOption(context: CommandContext, name: string, minimum = 0): number | undefined {
+  const value = stringOption(context, name);
+  return value === undefined ? undefined : parseInteger(value, `--${name}`, minimum);
+}
+
+export function parseInteger(text: string, what: string, minimum = 0): number {
+  if (!/^-?\d+$/.test(text.trim())) throw usageError(`${what} must be a whole number, not "${text}"`);
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value < minimum) throw usageError(`${what} must be at least ${minimum}, not ${text}`);
+  return value;
+}
+
+/** A comma-separated list option (`--services a,b`), undefined when not given. */
+export function listOption(context: CommandContext, name: string): string[] | undefined {
+  const value = context.options[name];
+  const parts = (Array.isArray(value) ? value : [value]).flatMap((item) => (typeof item === 'string' ? item.split(',') : []));
+  const items = parts.map((item) => item.trim()).filter(Boolean);
+  return value === undefined ? undefined : items;
+}

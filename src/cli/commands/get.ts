@@ -1,0 +1,30 @@
+import { GetConfig } from '../../client/operations.ts';
+import { type Command, intOption, takeArgs } from '../command.ts';
+import { expectType, request } from '../hub.ts';
+import { ConfigAtVersion } from '../operations.ts';
+import { pretty, shortTime } from '../output.ts';
+
+export const getCommand: Command = {
+  name: 'get',
+  usage: 'get <service> [--version N]',
+  summary: 'print the config of a service (its live version, or the content at --version)',
+  options: { version: { type: 'string' } },
+  async run(context) {
+    const [service] = takeArgs(context, ['service']) as [string];
+    const { environment, output } = context;
+    const version = intOption(context, 'version', 1);
+    if (version !== undefined) {
+      const data = await request(context.hub(), ConfigAtVersion, { service, environment, version });
+      const change = expectType(data.configVersion, 'ConfigChange');
+      output.result({ service, environment, version: change.version, config: change.newConfig, changedAt: change.changedAt, changedBy: change.changedBy }, () =>
+        [output.paint(`${service} (${environment}) at version ${change.version}, written ${shortTime(change.changedAt)} by ${change.changedBy}`, 'dim'), pretty(change.newConfig)].join('\n'),
+      );
+      return;
+    }
+    const data = await request(context.hub(), GetConfig, { service, environment });
+    const config = expectType(data.config, 'ServiceConfig');
+    output.result(config, () =>
+      [output.paint(`${service} (${environment}) version ${config.version}, updated ${shortTime(config.updatedAt)} by ${config.updatedBy}`, 'dim'), pretty(config.config)].join('\n'),
+    );
+  },
+};

@@ -1,0 +1,82 @@
+import { ConfigDiff, ConfigHistory, RollbackConfig } from '../../client/operations.ts';
+import { type Command, dryRunOption, expectedVersionOption, intOption, parseInteger, reasonOption, stringOption, takeArgs } from '../command.ts';
+import { CliError, ExitCode } from '../errors.ts';
+import { expectType, request } from '../hub.ts';
+import { shortTime } from '../output.ts';
+import type { ConfigHistoryQuery } from '../../client/generated/graphql.ts';
+
+export const historyCommand: Command = {
+  name: 'history',
+  usage: 'history <service> [--limit N]',
+  summary: 'list the changes of a config, newest first, with what each changed',
+  options: { limit: { type: 'string' } },
+  async run(context) {
+    const [service] = takeArgs(context, ['service']) as [string];
+    const { environment, output } = context;
+    const limit = intOption(context, 'limit', 1) ?? 20;
+    const changes: ConfigHistoryQuery['configHistory']['edges'][number]['node'][] = [];
+    let after: string | null | undefined;
+    do {
+      const data: ConfigHistoryQuery = await request(context.hub(), ConfigHistory, { service, environment, first: Math.min(limit - changes.length, 100), after });
+      changes.push(...data.configHistory.edges.map((edge) => edge.node));
+      after = data.configHistory.pageInfo.hasNextPage ? data.configHistory.pageInfo.endCursor : undefined;
+    } while (after && changes.length < limit);
+    if (changes.length === 0) {
+      // An empty history means no such config: the history of a config starts with its creation.
+      throw new CliError(`no config ${service} in ${environment}`, ExitCode.NOT_FOUND, 'NOT_FOUND');
+    }
+    output.result(changes, () =>
+      changes
+        .map((change) => {
+          const reason = change.reason ? ` "${change.reason}"` : '';
+          const headline = `${output.paint(`v${change.version}`, 'bold')}  ${change.action.padEnd(8)}  ${shortTime(change.changedAt)}  ${change.changedBy}${reason}`;
+          return change.action === 'CREATE' ? headline : `${headline}\n${output.patch(change.patch, '    ')}`;
+        })
+        .join('\n'),
+    );
+  },
+};
+
+export const diffCommand: Command = {
+  name: 'diff',
+  usage: 'diff <service> <from-version> <to-version>',
+  summary: 'what turns the content at one version into the content at another (RFC 6902)',
+  async run(context) {
+    const [service, from, to] = takeArgs(context, ['service', 'from-version', 'to-version']) as [string, string, string];
+    const { environment, output } = context;
+    const fromVersion = parseInteger(from, '<from-version>', 1);
+    const toVersion = parseInteger(to, '<to-version>', 1);
+    const data = await request(context.hub(), ConfigDiff, { service, environment, fromVersion, toVersion });
+    const diff = expectType(data.configDiff, 'ConfigDiff');
+    output.result({ service, environment, fromVersion, toVersion, operations: diff.operations }, () =>
+      [`${service} (${environment}) v${fromVersion} -> v${toVersion}`, output.patch(diff.operations, '  ')].join('\n'),
+    );
+  },
+};
+
+export const rollbackCommand: Command = {
+  name: 'rollback',
+  usage: 'rollback <service> <version> [--reason R] [--expected-version N] [--dry-run]',
+  summary: "write a new version with an earlier version's content",
+  options: { ...reasonOption, ...expectedVersionOption, ...dryRunOption },
+  async run(context) {
+    const [service, version] = takeArgs(context, ['service', 'version']) as [string, string];
+    const { environment, output } = context;
+    const input = {
+      service,
+      environment,
+      toVersion: parseInteger(version, '<version>', 1),
+      reason: stringOption(context, 'reason'),
+      expectedVersion: intOption(context, 'expected-version'),
+      dryRun: Boolean(context.options['dry-run']),
+    };
+    const data = await request(context.hub(), RollbackConfig, { input });
+    const write = expectType(data.rollbackConfig, 'ConfigWrite');
+    output.result(write, () => {
+      const headline = write.dryRun
+        ? `${service} (${environment}): dry run, rolling back to v${input.toVersion} would write version ${write.config.version}; nothing written`
+        : `${service} (${environment}): version ${write.previousVersion} -> ${write.config.version} (the content of v${input.toVersion})`;
+      return [headline, output.patch(write.diff, '  ')].join('\n');
+    });
+  },
+};

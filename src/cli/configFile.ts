@@ -1,0 +1,101 @@
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import type { HubConnection } from '../client/transport.ts';
+import { usageError } from './errors.ts';
+import { request } from './hub.ts';
+import { type JsonObject, isObject } from './mergePatch.ts';
+import { ListConfigs } from './operations.ts';
+
+export type FileFormat = 'json' | 'yaml';
+
+/** The format a file name implies (`.yaml`/`.yml` is YAML, anything else JSON). */
+export function formatOfPath(file: string | undefined): FileFormat | undefined {
+  if (!file || file === '-') return undefined;
+  const extension = path.extname(file).toLowerCase();
+  return extension === '.yaml' || extension === '.yml' ? 'yaml' : extension === '.json' ? 'json' : undefined;
+}
+
+/** A JSON or YAML document from a file, or from stdin for `-` (YAML 1.2 reads JSON too). */
+export async function readDocumentFile(file: string, stdin: NodeJS.ReadStream): Promise<unknown> {
+  let text: string;
+  try {
+    text = file === '-' ? await readStream(stdin) : await readFile(file, 'utf8');
+  } catch (error) {
+    throw usageError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  try {
+    return formatOfPath(file) === 'json' ? JSON.parse(text) : parseYaml(text, { uniqueKeys: true });
+  } catch (error) {
+    throw usageError(`${file} is not valid ${formatOfPath(file) === 'json' ? 'JSON' : 'JSON or YAML'}: ${(error as Error).message.split('\n')[0]}`);
+  }
+}
+
+async function readStream(stream: NodeJS.ReadStream): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Writes a file whole or not at all (a temporary file renamed over it). */
+export async function writeFileAtomically(file: string, text: string): Promise<void> {
+  const temporary = `${file}.${process.pid}.tmp`;
+  await writeFile(temporary, text, 'utf8');
+  await rename(temporary, file);
+}
+
+export function serialize(document: unknown, format: FileFormat): string {
+  return format === 'yaml' ? stringifyYaml(document, { lineWidth: 0 }) : `${JSON.stringify(document, null, 2)}\n`;
+}
+
+/** One config as listed by the hub. */
+export interface ListedConfig {
+  service: string;
+  environment: string;
+  version: number;
+  description?: string | null;
+  updatedAt?: string;
+  config: JsonObject;
+}
+
+/** Every live config of an environment, following the connection's pages. */
+export async function listConfigs(connection: HubConnection, environment: string): Promise<ListedConfig[]> {
+  const configs: ListedConfig[] = [];
+  let after: string | null | undefined;
+  do {
+    const data = await request(connection, ListConfigs, { environment, first: 100, after });
+    for (const edge of data.configs.edges) configs.push({ ...edge.node, config: edge.node.config });
+    after = data.configs.pageInfo.hasNextPage ? data.configs.pageInfo.endCursor : undefined;
+  } while (after);
+  return configs;
+}
+
+/** The file `export` writes and `import` reads: every config of one environment. */
+export interface ExportDocument {
+  /** The format's version. */
+  confighub: 1;
+  environment: string;
+  exportedAt: string;
+  configs: Record<string, { description?: string | null; version?: number; config: JsonObject }>;
+}
+
+export function toExportDocument(environment: string, configs: ListedConfig[]): ExportDocument {
+  const byService: ExportDocument['configs'] = {};
+  for (const config of [...configs].sort((a, b) => a.service.localeCompare(b.service))) {
+    byService[config.service] = { description: config.description ?? null, version: config.version, config: config.config };
+  }
+  return { confighub: 1, environment, exportedAt: new Date().toISOString(), configs: byService };
+}
+
+/** Checks a parsed import file; every problem is a usage error that names where it is. */
+export function parseExportDocument(document: unknown, file: string): ExportDocument {
+  if (!isObject(document)) throw usageError(`${file}: expected an object with "environment" and "configs"`);
+  if (document.confighub !== undefined && document.confighub !== 1) throw usageError(`${file}: unsupported format version ${JSON.stringify(document.confighub)}`);
+  if (document.environment !== undefined && typeof document.environment !== 'string') throw usageError(`${file}: "environment" must be a string`);
+  if (!isObject(document.configs)) throw usageError(`${file}: "configs" must be an object keyed by service name`);
+  for (const [service, entry] of Object.entries(document.configs)) {
+    if (!isObject(entry) || !isObject(entry.config)) throw usageError(`${file}: configs.${service}.config must be an object`);
+    if (entry.description != null && typeof entry.description !== 'string') throw usageError(`${file}: configs.${service}.description must be a string`);
+  }
+  return document as unknown as ExportDocument;
+}

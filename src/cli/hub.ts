@@ -1,0 +1,78 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { type HubConnection, HubRequestError, hubRequest } from '../client/transport.ts';
+import type { TypedDocumentString } from '../client/generated/graphql.ts';
+import { CliError, ExitCode, type ApiFailure, failureToError } from './errors.ts';
+
+/** The hub the CLI talks to when neither `--url` nor CONFIGHUB_URL names one. */
+export const DEFAULT_HUB_URL = 'http://127.0.0.1:4000';
+
+/** How long one request may take. @default 15_000 */
+const REQUEST_TIMEOUT_MS = 15_000;
+
+export interface ConnectionOptions {
+  url?: string;
+  token?: string;
+}
+
+/**
+ * Where the hub is and which token to send: `--url`, else CONFIGHUB_URL, else the local default;
+ * `--token`, else CONFIGHUB_TOKEN, else the admin token a local hub wrote to
+ * `<CONFIGHUB_DATA_DIR or ./.confighub>/admin-token`.
+ */
+export function resolveConnection(options: ConnectionOptions, env: NodeJS.ProcessEnv = process.env): HubConnection {
+  const url = options.url ?? nonEmpty(env.CONFIGHUB_URL) ?? DEFAULT_HUB_URL;
+  if (!/^https?:\/\//.test(url)) throw new CliError(`--url must be an http(s) URL, not "${url}"`, ExitCode.USAGE, 'USAGE');
+  const token = options.token ?? nonEmpty(env.CONFIGHUB_TOKEN) ?? readAdminTokenFile(env);
+  return { url, token, timeoutMs: REQUEST_TIMEOUT_MS };
+}
+
+function readAdminTokenFile(env: NodeJS.ProcessEnv): string | undefined {
+  const file = path.join(nonEmpty(env.CONFIGHUB_DATA_DIR) ?? './.confighub', 'admin-token');
+  if (!existsSync(file)) return undefined;
+  return nonEmpty(readFileSync(file, 'utf8'));
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  const trimmed = value?.trim();
+  return trimmed ? trimmed : undefined;
+}
+
+/** One GraphQL operation; a failure of the transport becomes a CliError with its exit code. */
+export async function request<TResult, TVariables>(
+  connection: HubConnection,
+  document: TypedDocumentString<TResult, TVariables>,
+  variables: TVariables,
+): Promise<TResult> {
+  try {
+    return await hubRequest(connection, document, variables);
+  } catch (error) {
+    throw transportError(error, connection);
+  }
+}
+
+/** Maps a transport failure to the CLI's exit codes. */
+export function transportError(error: unknown, connection: HubConnection): CliError {
+  if (!(error instanceof HubRequestError)) return error instanceof CliError ? error : new CliError(String((error as Error)?.message ?? error), ExitCode.USAGE, 'ERROR');
+  switch (error.code) {
+    case 'UNAUTHENTICATED':
+      return new CliError(`the hub refused the token: ${error.message}`, ExitCode.AUTH, 'UNAUTHENTICATED', [
+        connection.token ? 'check --token / CONFIGHUB_TOKEN (expired or revoked?)' : 'give a token with --token or CONFIGHUB_TOKEN',
+      ]);
+    case 'FORBIDDEN':
+      return new CliError(`the token may not do this: ${error.message}`, ExitCode.AUTH, 'FORBIDDEN');
+    case 'NETWORK':
+    case 'TIMEOUT':
+      return new CliError(error.message, ExitCode.UNREACHABLE, error.code, ['is the hub running? (confighub serve, or --url / CONFIGHUB_URL)']);
+    case 'HTTP':
+      return new CliError(error.message, error.status !== undefined && error.status >= 500 ? ExitCode.UNREACHABLE : ExitCode.USAGE, 'HTTP');
+    default:
+      return new CliError(error.message, ExitCode.USAGE, 'GRAPHQL');
+  }
+}
+
+/** A result union member: returns it when it is the wanted type, throws the mapped CliError otherwise. */
+export function expectType<T extends { __typename: string }, N extends T['__typename']>(result: T, typename: N): Extract<T, { __typename: N }> {
+  if (result.__typename === typename) return result as Extract<T, { __typename: N }>;
+  throw failureToError(result as unknown as ApiFailure);
+}

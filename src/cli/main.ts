@@ -1,0 +1,169 @@
+import { readFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { Command, CommandContext, OptionSpec } from './command.ts';
+import { getCommand } from './commands/get.ts';
+import { diffCommand, historyCommand, rollbackCommand } from './commands/history.ts';
+import { exportCommand, importCommand } from './commands/exchange.ts';
+import { listCommand } from './commands/list.ts';
+import { schemaCommand } from './commands/schema.ts';
+import { serveCommand } from './commands/serve.ts';
+import { patchCommand, setCommand } from './commands/set.ts';
+import { tokensCommand } from './commands/tokens.ts';
+import { watchCommand } from './commands/watch.ts';
+import { CliError, ExitCode, usageError } from './errors.ts';
+import { resolveConnection } from './hub.ts';
+import { Output } from './output.ts';
+
+const commands: Command[] = [
+  serveCommand,
+  getCommand,
+  listCommand,
+  setCommand,
+  patchCommand,
+  historyCommand,
+  diffCommand,
+  rollbackCommand,
+  watchCommand,
+  tokensCommand,
+  schemaCommand,
+  exportCommand,
+  importCommand,
+];
+
+/** Options every command that talks to a hub understands. */
+const commonOptions: Record<string, OptionSpec> = {
+  url: { type: 'string' },
+  token: { type: 'string' },
+  env: { type: 'string', short: 'e' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+};
+
+const EXIT_CODES = `Exit codes:
+  0  ok
+  1  usage error, cancelled, or an unexpected failure
+  2  not found (service, config, version, schema or token)
+  3  refused: version conflict, validation error or suspected secret (nothing written)
+  4  authentication or permission refused
+  5  hub unreachable or timed out`;
+
+function usage(): string {
+  const width = Math.max(...commands.map((command) => command.name.length));
+  return `Usage: confighub <command> [options]
+
+Commands:
+${commands.map((command) => `  ${command.name.padEnd(width)}  ${command.summary}`).join('\n')}
+
+Options:
+  --url URL             the hub (default: CONFIGHUB_URL or http://127.0.0.1:4000)
+  --token TOKEN         API token (default: CONFIGHUB_TOKEN or <CONFIGHUB_DATA_DIR or ./.confighub>/admin-token)
+  -e, --env NAME        environment (default: production)
+  --json                machine-readable output on stdout
+  -h, --help            help for a command: confighub <command> --help
+
+${EXIT_CODES}
+`;
+}
+
+function commandHelp(command: Command): string {
+  const own = Object.entries(command.options ?? {}).map(([name, spec]) => `--${name}${spec.type === 'string' ? ' VALUE' : ''}`);
+  return `Usage: confighub ${command.usage}
+
+${command.summary}
+${own.length ? `\nOptions: ${own.join(', ')}\n` : ''}Common options: --url, --token, --env/-e, --json
+
+${EXIT_CODES}
+`;
+}
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+/** Runs one command line; returns the exit code (errors are printed, never thrown). */
+export async function runCli(argv: string[]): Promise<number> {
+  const json = argv.includes('--json');
+  const output = new Output(json);
+  try {
+    const [name, ...rest] = argv;
+    if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+      (name === undefined ? process.stderr : process.stdout).write(usage());
+      return name === undefined ? ExitCode.USAGE : ExitCode.OK;
+    }
+    if (name === '--version' || name === '-V') {
+      process.stdout.write(`${version()}\n`);
+      return ExitCode.OK;
+    }
+    const command = commands.find((candidate) => candidate.name === name);
+    if (!command) throw usageError(`unknown command "${name}" (confighub --help lists them)`);
+    if (command.rawArgs && (rest.includes('--help') || rest.includes('-h'))) {
+      process.stdout.write(commandHelp(command));
+      return ExitCode.OK;
+    }
+    const context = command.rawArgs ? rawContext(rest, output) : parseContext(command, rest, output);
+    if (context.options.help) {
+      process.stdout.write(commandHelp(command));
+      return ExitCode.OK;
+    }
+    await command.run(context);
+    return ExitCode.OK;
+  } catch (error) {
+    const failure = asCliError(error);
+    output.error(failure);
+    return failure.exitCode;
+  }
+}
+
+function parseContext(command: Command, args: string[], output: Output): CommandContext {
+  const { values, positionals } = parseArgs({ args, options: { ...commonOptions, ...command.options }, allowPositionals: true, strict: true });
+  const environment = typeof values.env === 'string' ? values.env : 'production';
+  if (!environment.trim()) throw usageError('--env must not be empty');
+  let connection: ReturnType<typeof resolveConnection> | undefined;
+  return {
+    args: positionals,
+    options: values,
+    environment,
+    environmentGiven: values.env !== undefined,
+    output,
+    hub: () => (connection ??= resolveConnection({ url: values.url as string | undefined, token: values.token as string | undefined })),
+    stdin: process.stdin,
+    stderr: process.stderr,
+  };
+}
+
+function rawContext(args: string[], output: Output): CommandContext {
+  return {
+    args,
+    options: {},
+    environment: 'production',
+    environmentGiven: false,
+    output,
+    hub: () => resolveConnection({}),
+    stdin: process.stdin,
+    stderr: process.stderr,
+  };
+}
+
+function asCliError(error: unknown): CliError {
+  if (error instanceof CliError) return error;
+  const code = (error as NodeJS.ErrnoException)?.code;
+  // node:util parseArgs: unknown options, missing values...
+  if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) return usageError((error as Error).message);
+  return new CliError((error as Error)?.stack ?? String(error), ExitCode.USAGE, 'INTERNAL');
+}
+
+/**
+ * The `confighub` process: runs the command line and exits with its code once stdout is flushed;
+ * `serve` leaves the process to the gateway it started.
+ */
+export async function main(argv: string[] = process.argv.slice(2)): Promise<void> {
+  const code = await runCli(argv);
+  if (argv[0] === 'serve' && code === ExitCode.OK) return;
+  // Exit rather than wait for idle keep-alive sockets to time out; after stdout has taken everything.
+  process.stdout.write('', () => process.exit(code));
+}
+
+// Run when executed directly (`tsx src/cli/main.ts ...`); bin/confighub.mjs calls main() itself.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) void main();

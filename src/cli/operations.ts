@@ -1,0 +1,80 @@
+import { graphql } from '../client/generated/gql.ts';
+
+// The operations only the CLI sends, typed by graphql-codegen (codegen.ts). Reads and writes of one
+// config reuse the client's operations in src/client/operations.ts.
+
+export const ListConfigs = graphql(`
+  query CliListConfigs($environment: String, $first: Int, $after: String) {
+    configs(environment: $environment, first: $first, after: $after) {
+      pageInfo { hasNextPage endCursor }
+      edges { node { service environment version description config } }
+    }
+  }
+`);
+
+export const CreateConfig = graphql(`
+  mutation CliCreateConfig($input: CreateConfigInput!) {
+    createConfig(input: $input) {
+      __typename
+      ... on ConfigWrite { config { service environment version } }
+      ... on VersionConflictError { currentVersion expectedVersion }
+      ... on ValidationError { issues { pointer message } }
+      ... on SecretRejectedError { issues { pointer message } }
+      ... on Error { message }
+    }
+  }
+`);
+
+export const ConfigAtVersion = graphql(`
+  query CliConfigAtVersion($service: String!, $environment: String, $version: Int!) {
+    configVersion(service: $service, environment: $environment, version: $version) {
+      __typename
+      ... on ConfigChange { version changedAt changedBy reason newConfig }
+      ... on Error { message }
+    }
+  }
+`);
+
+export const GetConfigSchema = graphql(`
+  query CliConfigSchema($service: String!, $version: Int) {
+    configSchema(service: $service, version: $version) {
+      service
+      version
+      schema
+      createdAt
+      createdBy
+      reason
+      fields { pointer type description default }
+    }
+  }
+`);
+
+export const SetConfigSchema = graphql(`
+  mutation CliSetConfigSchema($input: SetConfigSchemaInput!) {
+    setConfigSchema(input: $input) {
+      __typename
+      ... on ConfigSchema { service version createdAt }
+      ... on VersionConflictError { currentVersion expectedVersion }
+      ... on ValidationError { issues { pointer message } }
+      ... on SecretRejectedError { issues { pointer message } }
+      ... on Error { message }
+    }
+  }
+`);
+
+export const WatchConfig = graphql(`
+  subscription CliWatchConfig($service: String!, $environment: String, $afterVersion: Int) {
+    configChanged(service: $service, environment: $environment, afterVersion: $afterVersion) {
+      service
+      environment
+      version
+      revision
+      action
+      changedBy
+      changedAt
+      reason
+      config
+      patch { op path from value }
+    }
+  }
+`);

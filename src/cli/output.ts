@@ -1,0 +1,107 @@
+import { CliError } from './errors.ts';
+
+/** One RFC 6902 operation as the hub reports it. */
+export interface PatchOperation {
+  op: string;
+  path: string;
+  from?: string | null;
+  value?: unknown;
+}
+
+/**
+ * Where the CLI writes: results on stdout (JSON with `--json`, text for people otherwise), notes and
+ * errors on stderr. With `--json`, stdout carries nothing but the one JSON result.
+ */
+export class Output {
+  private readonly color: boolean;
+
+  constructor(
+    readonly json: boolean,
+    private readonly stdout: NodeJS.WriteStream = process.stdout,
+    private readonly stderr: NodeJS.WriteStream = process.stderr,
+  ) {
+    this.color = !json && Boolean(stdout.isTTY) && !process.env.NO_COLOR;
+  }
+
+  /** The result of a command: `machine` as JSON with `--json`, `human()` otherwise. */
+  result(machine: unknown, human: () => string): void {
+    if (this.json) this.stdout.write(`${JSON.stringify(machine, null, 2)}\n`);
+    else {
+      const text = human();
+      if (text) this.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+    }
+  }
+
+  /** One JSON value per line with `--json` (streams such as `watch`), text otherwise. */
+  line(machine: unknown, human: () => string): void {
+    if (this.json) this.stdout.write(`${JSON.stringify(machine)}\n`);
+    else this.stdout.write(`${human()}\n`);
+  }
+
+  /** A note for a person (progress, hints); never on stdout, silent with `--json`. */
+  note(text: string): void {
+    if (!this.json) this.stderr.write(`${text}\n`);
+  }
+
+  error(error: CliError): void {
+    if (this.json) {
+      this.stderr.write(`${JSON.stringify({ error: { code: error.code, message: error.message, details: error.details } })}\n`);
+      return;
+    }
+    this.stderr.write(`confighub: ${error.message}\n`);
+    for (const detail of error.details) this.stderr.write(`  ${detail}\n`);
+  }
+
+  paint(text: string, color: 'red' | 'green' | 'yellow' | 'dim' | 'bold'): string {
+    if (!this.color) return text;
+    const codes = { red: 31, green: 32, yellow: 33, dim: 2, bold: 1 } as const;
+    return `\u001b[${codes[color]}m${text}\u001b[0m`;
+  }
+
+  /** RFC 6902 operations, one a line: `+ /path: value`, `- /path`, `~ /path: value`. */
+  patch(operations: readonly PatchOperation[], indent = ''): string {
+    if (operations.length === 0) return `${indent}${this.paint('(no changes)', 'dim')}`;
+    return operations
+      .map((operation) => {
+        const value = operation.value === undefined ? '' : `: ${compact(operation.value)}`;
+        switch (operation.op) {
+          case 'add':
+            return `${indent}${this.paint(`+ ${operation.path}${value}`, 'green')}`;
+          case 'remove':
+            return `${indent}${this.paint(`- ${operation.path}`, 'red')}`;
+          case 'replace':
+            return `${indent}${this.paint(`~ ${operation.path}${value}`, 'yellow')}`;
+          default:
+            return `${indent}${operation.op} ${operation.from ? `${operation.from} -> ` : ''}${operation.path}${value}`;
+        }
+      })
+      .join('\n');
+  }
+}
+
+/** A value on one line, as JSON. */
+export function compact(value: unknown): string {
+  return JSON.stringify(value) ?? 'undefined';
+}
+
+/** A JSON document for people: two-space indented. */
+export function pretty(value: unknown): string {
+  return JSON.stringify(value, null, 2);
+}
+
+/** Left-aligned columns with a header row. */
+export function table(header: string[], rows: string[][]): string {
+  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)));
+  const format = (row: string[]) =>
+    row
+      .map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!)))
+      .join('  ')
+      .trimEnd();
+  return [format(header), ...rows.map(format)].join('\n');
+}
+
+/** `2026-11-26T20:47:17.008Z` as `2026-11-26 20:47:17Z`. */
+export function shortTime(iso: string | null | undefined): string {
+  if (!iso) return '-';
+  return iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+}

@@ -1,0 +1,401 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type TestApp, createTestApp } from './support/app.ts';
+import { type CliOptions, runCli, spawnCli, waitForOutput } from './support/cli.ts';
+import { freePort } from './support/waiting.ts';
+
+// The `confighub` command as users run it (bin/confighub.mjs, a child process) against a real gateway
+// listening on a real port. Each test works on its own service or environment, so they do not interfere.
+
+const DOWNLOADER = 'polygon-historical-downloader';
+const AGGREGATOR = 'tick-aggregator';
+const COLLECTOR = 'polygon-live-collector';
+
+let hub: TestApp;
+let url: string;
+let workDir: string;
+
+beforeAll(async () => {
+  hub = await createTestApp('pglite');
+  url = await hub.app.start();
+  workDir = mkdtempSync(path.join(tmpdir(), 'confighub-cli-'));
+});
+
+afterAll(async () => {
+  await hub?.close();
+  if (workDir) rmSync(workDir, { recursive: true, force: true });
+});
+
+/** `confighub ...` as the admin, against the test hub; CONFIGHUB_DATA_DIR points at an empty directory. */
+function cli(args: string[], options: CliOptions = {}) {
+  return runCli(args, { ...options, env: { CONFIGHUB_URL: url, CONFIGHUB_TOKEN: hub.adminToken, CONFIGHUB_DATA_DIR: workDir, ...options.env } });
+}
+
+/** The live config as the hub has it (read in-process, not through the CLI under test). */
+async function liveConfig(service: string, environment = 'production') {
+  const { data } = await hub.graphql<{ config: { version: number; config: Record<string, any> } }>(
+    `query($service: String!, $environment: String) { config(service: $service, environment: $environment) { ... on ServiceConfig { version config } } }`,
+    { service, environment },
+  );
+  return data!.config;
+}
+
+function file(name: string, content: unknown): string {
+  const target = path.join(workDir, name);
+  writeFileSync(target, typeof content === 'string' ? content : JSON.stringify(content));
+  return target;
+}
+
+describe('reading', () => {
+  it('get prints the live config for people and as JSON for scripts', async () => {
+    const live = await liveConfig(AGGREGATOR);
+    const [human, machine] = await Promise.all([cli(['get', AGGREGATOR]), cli(['get', AGGREGATOR, '--json'])]);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toContain(`${AGGREGATOR} (production) version ${live.version}`);
+    expect(human.stdout).toContain('"worker_threads"');
+    expect(machine.code).toBe(0);
+    expect(machine.stderr).toBe('');
+    expect(machine.json()).toMatchObject({ service: AGGREGATOR, environment: 'production', version: live.version, config: live.config });
+  });
+
+  it('list names every config of an environment', async () => {
+    const result = await cli(['list', '--json']);
+    expect(result.code).toBe(0);
+    expect(result.json().map((config: { service: string }) => config.service)).toEqual(expect.arrayContaining([DOWNLOADER, AGGREGATOR, COLLECTOR]));
+  });
+
+  it('an unknown service exits 2 with a message naming it', async () => {
+    const [get, history, human] = await Promise.all([
+      cli(['get', 'no-such-service', '--json']),
+      cli(['history', 'no-such-service']),
+      cli(['get', 'no-such-service']),
+    ]);
+    for (const result of [get, history, human]) {
+      expect(result.code).toBe(2);
+      expect(result.stdout).toBe('');
+      expect(result.stderr).toContain('no-such-service');
+    }
+    expect(JSON.parse(get.stderr)).toMatchObject({ error: { code: 'NOT_FOUND' } });
+  });
+});
+
+describe('writing', () => {
+  it('set builds a merge patch from key paths, parsing JSON values, and records the reason', async () => {
+    const before = await liveConfig(COLLECTOR);
+    const result = await cli(
+      ['set', COLLECTOR, 'operational.write_batch_size=2500', 'features.enable_crypto=true', 'business.subscribed_symbols=["SPY","IWM"]', '--reason', 'wider universe', '--json'],
+    );
+    expect(result.code, result.stderr).toBe(0);
+    const write = result.json();
+    expect(write).toMatchObject({ previousVersion: before.version, changed: true, config: { version: before.version + 1 } });
+    const after = await liveConfig(COLLECTOR);
+    expect(after.version).toBe(before.version + 1);
+    expect(after.config.operational.write_batch_size).toBe(2500);
+    expect(after.config.features.enable_crypto).toBe(true);
+    expect(after.config.business.subscribed_symbols).toEqual(['SPY', 'IWM']);
+    // Untouched keys stay (a merge patch, not a replacement).
+    expect(after.config.operational.heartbeat_interval_seconds).toBe(before.config.operational.heartbeat_interval_seconds);
+
+    const history = await cli(['history', COLLECTOR, '--limit', '1', '--json']);
+    expect(history.json()).toEqual([expect.objectContaining({ version: after.version, reason: 'wider universe', action: 'UPDATE' })]);
+  });
+
+  it('set prints the versions and the diff for people; text that is not JSON stays a string', async () => {
+    const before = await liveConfig(COLLECTOR);
+    const result = await cli(['set', COLLECTOR, 'business.note=backfill week']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain(`version ${before.version} -> ${before.version + 1}`);
+    expect(result.stdout).toContain('+ /business/note: "backfill week"');
+    expect((await liveConfig(COLLECTOR)).config.business.note).toBe('backfill week');
+  });
+
+  it('a stale --expected-version exits 3 with the current version and writes nothing', async () => {
+    const before = await liveConfig(COLLECTOR);
+    const result = await cli(['set', COLLECTOR, 'operational.write_batch_size=1', '--expected-version', String(before.version - 1)]);
+    expect(result.code).toBe(3);
+    expect(result.stderr).toContain(`version ${before.version}`);
+    expect(await liveConfig(COLLECTOR)).toEqual(before);
+  });
+
+  it("a value the service's schema refuses exits 3 with its JSON pointer; a secret too", async () => {
+    const before = await liveConfig(DOWNLOADER);
+    const [invalid, secret] = await Promise.all([
+      cli(['set', DOWNLOADER, 'operational.batch_size=lots']),
+      cli(['set', DOWNLOADER, 'operational.db_password=hunter22', '--json']),
+    ]);
+    expect(invalid.code).toBe(3);
+    expect(invalid.stderr).toContain('/operational/batch_size');
+    expect(secret.code).toBe(3);
+    expect(JSON.parse(secret.stderr)).toMatchObject({ error: { code: 'SECRET_REJECTED' } });
+    expect(await liveConfig(DOWNLOADER)).toEqual(before);
+  });
+
+  it('set --dry-run shows the diff and writes nothing', async () => {
+    const before = await liveConfig(DOWNLOADER);
+    const result = await cli(['set', DOWNLOADER, 'operational.retry_attempts=9', '--dry-run']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain('dry run');
+    expect(result.stdout).toContain('~ /operational/retry_attempts: 9');
+    expect(await liveConfig(DOWNLOADER)).toEqual(before);
+  });
+
+  it('patch applies a merge patch from a JSON or YAML file (null removes a key)', async () => {
+    const before = await liveConfig(AGGREGATOR);
+    const json = await cli(['patch', AGGREGATOR, file('patch.json', { operational: { worker_threads: 6 }, business: { min_trade_size: null } }), '--json']);
+    expect(json.code, json.stderr).toBe(0);
+    const yaml = await cli(['patch', AGGREGATOR, file('patch.yaml', 'features:\n  publish_partial_bars: true\n')]);
+    expect(yaml.code, yaml.stderr).toBe(0);
+    const after = await liveConfig(AGGREGATOR);
+    expect(after.version).toBe(before.version + 2);
+    expect(after.config.operational.worker_threads).toBe(6);
+    expect(after.config.business).not.toHaveProperty('min_trade_size');
+    expect(after.config.features.publish_partial_bars).toBe(true);
+  });
+
+  it('a malformed argument or file is a usage error (exit 1), before anything is sent', async () => {
+    const results = await Promise.all([
+      cli(['set', AGGREGATOR, 'operational.worker_threads']),
+      cli(['set', AGGREGATOR]),
+      cli(['patch', AGGREGATOR, file('broken.json', '{"operational": ')]),
+      cli(['patch', AGGREGATOR, path.join(workDir, 'missing.json')]),
+      cli(['get', AGGREGATOR, '--no-such-option']),
+      cli(['frobnicate']),
+      cli(['rollback', AGGREGATOR, 'latest']),
+    ]);
+    for (const result of results) {
+      expect(result.code, result.stderr).toBe(1);
+      expect(result.stderr).toMatch(/^confighub: /);
+      expect(result.stdout).toBe('');
+    }
+    expect(results[5]!.stderr).toContain('unknown command "frobnicate"');
+  });
+});
+
+describe('history, diff and rollback', () => {
+  it('diff shows the operations between two versions; rollback writes a new version with the old content', async () => {
+    const service = 'rollback-demo';
+    const created = await hub.graphql(`mutation { createConfig(input: { service: "${service}", config: { limit: 1, mode: "a" } }) { __typename } }`);
+    expect(created.data).toEqual({ createConfig: { __typename: 'ConfigWrite' } });
+    expect((await cli(['set', service, 'limit=2', 'mode=b'])).code).toBe(0);
+    expect((await cli(['set', service, 'limit=3'])).code).toBe(0);
+
+    const diff = await cli(['diff', service, '1', '3', '--json']);
+    expect(diff.code, diff.stderr).toBe(0);
+    expect(diff.json().operations).toEqual(
+      expect.arrayContaining([expect.objectContaining({ op: 'replace', path: '/limit', value: 3 }), expect.objectContaining({ op: 'replace', path: '/mode', value: 'b' })]),
+    );
+
+    const conflict = await cli(['rollback', service, '1', '--expected-version', '2']);
+    expect(conflict.code).toBe(3);
+    const rollback = await cli(['rollback', service, '1', '--expected-version', '3', '--reason', 'undo', '--json']);
+    expect(rollback.code, rollback.stderr).toBe(0);
+    expect(await liveConfig(service)).toEqual({ version: 4, config: { limit: 1, mode: 'a' } });
+
+    const history = await cli(['history', service, '--json']);
+    expect(history.json().map((change: { version: number; action: string }) => [change.version, change.action])).toEqual([
+      [4, 'ROLLBACK'],
+      [3, 'UPDATE'],
+      [2, 'UPDATE'],
+      [1, 'CREATE'],
+    ]);
+    const human = await cli(['history', service]);
+    expect(human.stdout).toMatch(/v4\s+ROLLBACK .* "undo"/);
+    expect(human.stdout).toContain('~ /limit: 1');
+
+    const missing = await cli(['diff', service, '1', '99']);
+    expect(missing.code).toBe(2);
+    const old = await cli(['get', service, '--version', '2', '--json']);
+    expect(old.json()).toMatchObject({ version: 2, config: { limit: 2, mode: 'b' } });
+  });
+});
+
+describe('watch', () => {
+  it('prints each change as one JSON line, replaying from --after-version', async () => {
+    const service = 'watch-demo';
+    await hub.graphql(`mutation { createConfig(input: { service: "${service}", config: { level: 1 } }) { __typename } }`);
+    // From version 1: whatever the order of the subscription and the writes below, versions 2 and 3 arrive once each.
+    const watching = cli(['watch', service, '--after-version', '1', '--count', '2', '--json']);
+    expect((await cli(['set', service, 'level=2', '--reason', 'first'])).code).toBe(0);
+    expect((await cli(['set', service, 'level=3'])).code).toBe(0);
+    const result = await watching;
+    expect(result.code, result.stderr).toBe(0);
+    const events = result.stdout.trim().split('\n').map((line) => JSON.parse(line));
+    expect(events.map((event) => [event.version, event.config.level, event.reason])).toEqual([
+      [2, 2, 'first'],
+      [3, 3, null],
+    ]);
+  });
+
+  it('follows live changes for people once it says it is watching', async () => {
+    const service = 'watch-live';
+    await hub.graphql(`mutation { createConfig(input: { service: "${service}", config: { level: 1 } }) { __typename } }`);
+    const child = spawnCli(['watch', service, '--count', '1'], { env: { CONFIGHUB_URL: url, CONFIGHUB_TOKEN: hub.adminToken, CONFIGHUB_DATA_DIR: workDir } });
+    const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
+    await waitForOutput(child, 'stderr', /watching watch-live \(production\) after version 1/);
+    const printed = waitForOutput(child, 'stdout', /~ \/level: 5/);
+    expect((await cli(['set', service, 'level=5'])).code).toBe(0);
+    expect(await printed).toMatch(/v2\s+UPDATE/);
+    expect(await exited).toBe(0);
+  });
+});
+
+describe('schema', () => {
+  it('get prints the JSON Schema; set adds a version, or exits 3 when a live config breaks it', async () => {
+    const got = await cli(['schema', 'get', DOWNLOADER]);
+    expect(got.code, got.stderr).toBe(0);
+    const schema = JSON.parse(got.stdout);
+    expect(schema.properties.operational.properties.batch_size).toMatchObject({ type: 'integer' });
+    expect(got.stderr).toMatch(/schema version \d+/);
+    const { version } = (await cli(['schema', 'get', DOWNLOADER, '--json'])).json();
+
+    schema.properties.operational.properties.batch_size.maximum = 10; // the live value (5000 or so) breaks it
+    const refused = await cli(['schema', 'set', DOWNLOADER, file('strict.json', schema)]);
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toContain('/operational/batch_size');
+
+    schema.properties.operational.properties.batch_size.description = 'Bars per request (documented by the CLI test).';
+    schema.properties.operational.properties.batch_size.maximum = 50_000;
+    const accepted = await cli(['schema', 'set', DOWNLOADER, file('documented.json', schema), '--expected-version', String(version), '--json']);
+    expect(accepted.code, accepted.stderr).toBe(0);
+    expect(accepted.json()).toMatchObject({ service: DOWNLOADER, version: version + 1 });
+
+    const none = await cli(['schema', 'get', 'no-schema-service']);
+    expect(none.code).toBe(2);
+    const usage = await cli(['schema', 'frob', DOWNLOADER]);
+    expect(usage.code).toBe(1);
+  });
+});
+
+describe('export and import', () => {
+  async function exportedConfigs(environment: string, format: 'json' | 'yaml') {
+    const result = await cli(['export', '--env', environment, '--format', format]);
+    expect(result.code, result.stderr).toBe(0);
+    const document = format === 'yaml' ? parseYaml(result.stdout) : JSON.parse(result.stdout);
+    expect(document).toMatchObject({ confighub: 1, environment });
+    return Object.fromEntries(Object.entries(document.configs as Record<string, { config: unknown; description: unknown }>).map(([service, entry]) => [service, { config: entry.config, description: entry.description }]));
+  }
+
+  async function seedEnvironment(environment: string) {
+    for (const [service, config] of Object.entries({ alpha: { rate: 1, mode: 'fast' }, beta: { items: [1, 2], nested: { on: true } } })) {
+      const result = await hub.graphql(`mutation($input: CreateConfigInput!) { createConfig(input: $input) { __typename } }`, {
+        input: { service: `${environment}-${service}`, environment, config, description: `${service} of ${environment}` },
+      });
+      expect(result.data).toEqual({ createConfig: { __typename: 'ConfigWrite' } });
+    }
+  }
+
+  for (const format of ['json', 'yaml'] as const) {
+    it(`round-trips every config of an environment through a ${format.toUpperCase()} file`, async () => {
+      const environment = `roundtrip-${format}`;
+      await seedEnvironment(environment);
+      const target = path.join(workDir, `export-${format}.${format}`);
+      const exported = await cli(['export', '--env', environment, '--output', target]);
+      expect(exported.code, exported.stderr).toBe(0);
+      expect(exported.stdout).toBe('');
+      const original = await exportedConfigs(environment, format);
+      expect(Object.keys(original)).toEqual([`${environment}-alpha`, `${environment}-beta`]);
+      const text = readFileSync(target, 'utf8');
+      expect(format === 'yaml' ? text.trimStart().startsWith('{') : text.trimStart().startsWith('{')).toBe(format === 'json');
+
+      // Importing what was just exported changes nothing.
+      const noop = await cli(['import', target, '--yes']);
+      expect(noop.code, noop.stderr).toBe(0);
+      expect(noop.stdout).toContain('nothing to change');
+      expect((await liveConfig(`${environment}-alpha`, environment)).version).toBe(1);
+
+      // Someone changes the hub; importing the file brings back exactly what it holds.
+      expect((await cli(['set', `${environment}-alpha`, '-e', environment, 'rate=7', 'extra=true'])).code).toBe(0);
+      expect((await cli(['set', `${environment}-beta`, '-e', environment, 'nested.on=false'])).code).toBe(0);
+      const restored = await cli(['import', target, '--yes', '--json']);
+      expect(restored.code, restored.stderr).toBe(0);
+      const summary = restored.json();
+      expect(summary).toMatchObject({ environment, applied: true });
+      expect(summary.changes.map((change: { service: string; action: string; toVersion: number }) => [change.service, change.action, change.toVersion])).toEqual([
+        [`${environment}-alpha`, 'update', 3],
+        [`${environment}-beta`, 'update', 3],
+      ]);
+      expect(await exportedConfigs(environment, format)).toEqual(original);
+    });
+  }
+
+  it('import shows the diff and, without a terminal, refuses to apply unless --yes; --yes applies it', async () => {
+    const environment = 'import-diff';
+    await seedEnvironment(environment);
+    const exported = await cli(['export', '-e', environment, '--json']);
+    const document = JSON.parse(exported.stdout);
+    document.configs[`${environment}-alpha`].config.rate = 42;
+    document.configs[`${environment}-gamma`] = { description: 'new', config: { fresh: true } };
+    const edited = file('edited.yaml', JSON.stringify(document));
+
+    const asked = await cli(['import', edited]);
+    expect(asked.code).toBe(1);
+    expect(asked.stdout).toContain('~ /rate: 42');
+    expect(asked.stdout).toContain(`+ ${environment}-gamma (new config)`);
+    expect(asked.stdout).toContain('2 of 3 configs would change');
+    expect(asked.stderr).toContain('--yes');
+    const dryRun = await cli(['import', edited, '--dry-run', '--json']);
+    expect(dryRun.code).toBe(0);
+    expect(dryRun.json()).toMatchObject({ applied: false });
+    expect((await liveConfig(`${environment}-alpha`, environment)).config.rate).toBe(1);
+
+    const applied = await cli(['import', edited, '--yes', '--reason', 'restore from file']);
+    expect(applied.code, applied.stderr).toBe(0);
+    expect(applied.stdout).toContain(`imported into ${environment}: 2 configs written`);
+    expect(await liveConfig(`${environment}-alpha`, environment)).toEqual({ version: 2, config: { rate: 42, mode: 'fast' } });
+    expect(await liveConfig(`${environment}-gamma`, environment)).toEqual({ version: 1, config: { fresh: true } });
+    expect((await liveConfig(`${environment}-beta`, environment)).version).toBe(1);
+    const history = await cli(['history', `${environment}-alpha`, '-e', environment, '--limit', '1', '--json']);
+    expect(history.json()[0]).toMatchObject({ reason: 'restore from file' });
+
+    // The same file into another environment (--env wins over the file's) creates every config there.
+    const copied = await cli(['import', edited, '--env', 'import-copy', '--yes', '--json']);
+    expect(copied.code, copied.stderr).toBe(0);
+    expect(copied.json().changes.map((change: { action: string }) => change.action)).toEqual(['create', 'create', 'create']);
+  });
+
+  it('import refuses a file that is not an export, and stops at the first refused config', async () => {
+    const notExport = await cli(['import', file('not-export.json', { alpha: 1 })]);
+    expect(notExport.code).toBe(1);
+    expect(notExport.stderr).toContain('"configs"');
+    const environment = 'import-refused';
+    await seedEnvironment(environment);
+    const secret = file('secret.json', { environment, configs: { [`${environment}-alpha`]: { config: { api_key: 'sk_live_abcdefabcdefabcdef' } } } });
+    const refused = await cli(['import', secret, '--yes']);
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toContain('nothing was written');
+    expect((await liveConfig(`${environment}-alpha`, environment)).version).toBe(1);
+  });
+});
+
+describe('connection failures', () => {
+  it('a hub that does not answer exits 5', async () => {
+    const port = await freePort();
+    const result = await cli(['get', AGGREGATOR], { env: { CONFIGHUB_URL: `http://127.0.0.1:${port}` } });
+    expect(result.code).toBe(5);
+    expect(result.stderr).toContain(`127.0.0.1:${port}`);
+    expect(result.stderr).toContain('is the hub running?');
+  });
+
+  it('a refused token exits 4', async () => {
+    const result = await cli(['get', AGGREGATOR], { env: { CONFIGHUB_TOKEN: 'chub_not-a-real-token' } });
+    expect(result.code).toBe(4);
+    expect(result.stderr).toContain('token');
+  });
+
+  it('--url and --token win over the environment', async () => {
+    const result = await cli(['get', AGGREGATOR, '--url', url, '--token', hub.adminToken, '--json'], {
+      env: { CONFIGHUB_URL: 'http://127.0.0.1:9', CONFIGHUB_TOKEN: 'chub_wrong' },
+    });
+    expect(result.code, result.stderr).toBe(0);
+  });
+
+  it('reads the admin token file of the data directory when no token is given', async () => {
+    const dataDir = mkdtempSync(path.join(workDir, 'data-'));
+    writeFileSync(path.join(dataDir, 'admin-token'), `${hub.adminToken}\n`);
+    const result = await cli(['get', AGGREGATOR, '--json'], { env: { CONFIGHUB_TOKEN: undefined, CONFIGHUB_DATA_DIR: dataDir } });
+    expect(result.code, result.stderr).toBe(0);
+  });
+});

@@ -1,0 +1,90 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const LAUNCHER = fileURLToPath(new URL('../../bin/confighub.mjs', import.meta.url));
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  /** stdout parsed as JSON (for `--json`). */
+  json<T = any>(): T;
+}
+
+export interface CliOptions {
+  /** Environment variables on top of a clean base (no CONFIGHUB_* from the outer shell). */
+  env?: Record<string, string | undefined>;
+  /** Written to the command's stdin, which is then closed. */
+  input?: string;
+  cwd?: string;
+  /** Kill the command after this long (a hung command fails the test, not the run). @default 30_000 */
+  timeoutMs?: number;
+}
+
+/** The environment a CLI child gets: the parent's, minus anything that would point it at another hub. */
+export function cliEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
+  for (const name of Object.keys(env)) if (name.startsWith('CONFIGHUB_')) delete env[name];
+  for (const [name, value] of Object.entries(extra)) {
+    if (value === undefined) delete env[name];
+    else env[name] = value;
+  }
+  return env;
+}
+
+/** Starts `confighub <args>` as its own process (bin/confighub.mjs, as `npx confighub` runs it). */
+export function spawnCli(args: string[], options: CliOptions = {}): ChildProcess {
+  return spawn(process.execPath, [LAUNCHER, ...args], {
+    cwd: options.cwd ?? PROJECT_ROOT,
+    env: cliEnv(options.env),
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+}
+
+/** Runs `confighub <args>` to completion and returns its exit code and output. */
+export async function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
+  const child = spawnCli(args, options);
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stdin!.end(options.input ?? '');
+  const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 30_000);
+  const code = await new Promise<number | null>((resolve) => child.once('close', (exitCode) => resolve(exitCode)));
+  clearTimeout(timer);
+  return {
+    code,
+    stdout,
+    stderr,
+    json() {
+      try {
+        return JSON.parse(stdout);
+      } catch {
+        throw new Error(`stdout is not JSON (exit ${code}):\n${stdout}\nstderr:\n${stderr}`);
+      }
+    },
+  };
+}
+
+/** Resolves with the first stderr text that matches (a process announcing it is ready). */
+export function waitForOutput(child: ChildProcess, stream: 'stdout' | 'stderr', pattern: RegExp, timeoutMs = 30_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    const timer = setTimeout(() => done(new Error(`no ${pattern} on ${stream} within ${timeoutMs} ms; got:\n${seen}`)), timeoutMs);
+    const onData = (chunk: Buffer) => {
+      seen += chunk.toString();
+      if (pattern.test(seen)) done();
+    };
+    const onExit = () => done(new Error(`process exited before ${pattern} appeared on ${stream}; got:\n${seen}`));
+    function done(error?: Error) {
+      clearTimeout(timer);
+      child[stream]!.off('data', onData);
+      child.off('exit', onExit);
+      if (error) reject(error);
+      else resolve(seen);
+    }
+    child[stream]!.on('data', onData);
+    child.once('exit', onExit);
+  });
+}
