@@ -91,3 +91,50 @@ export const ConfigDiff = graphql(`
     }
   }
 `);
+
+// ConfigClient: the config it runs, its live changes and its report to the hub.
+
+export const ClientConfig = graphql(`
+  query ClientConfig($service: String!, $environment: String) {
+    config(service: $service, environment: $environment) {
+      __typename
+      ... on ServiceConfig { version config }
+      ... on Error { message }
+    }
+  }
+`);
+
+export const ClientConfigChanged = graphql(`
+  subscription ClientConfigChanged($service: String!, $environment: String, $afterVersion: Int) {
+    configChanged(service: $service, environment: $environment, afterVersion: $afterVersion) {
+      service
+      environment
+      version
+      action
+      config
+    }
+  }
+`);
+
+export const ReportInstance = graphql(`
+  mutation ReportInstance($input: ReportInstanceInput!) {
+    reportInstance(input: $input) {
+      __typename
+      ... on ConfigInstance { instance status appliedVersion reportedAt }
+      ... on Error { message }
+    }
+  }
+`);
+
+export const ConfigInstances = graphql(`
+  query ConfigInstances($service: String!, $environment: String) {
+    config(service: $service, environment: $environment) {
+      __typename
+      ... on ServiceConfig {
+        version
+        instances { instance status appliedVersion rejectedVersion error firstSeenAt reportedAt }
+      }
+      ... on Error { message }
+    }
+  }
+`);

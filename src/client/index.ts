@@ -1,0 +1,17 @@
+// The package entry `confighub/client`: what a service embeds. Nothing here loads server code.
+export { ConfigClient } from './configClient.ts';
+export type {
+  ChangeListener,
+  ClientState,
+  ClientStatus,
+  ConfigClientOptions,
+  ConfigRejection,
+  ConfigSource,
+  LiveUpdates,
+  SettingsSchema,
+} from './configClient.ts';
+export { HubRequestError, hubRequest } from './transport.ts';
+export type { HubConnection, HubErrorCode, HubGraphQLError } from './transport.ts';
+export { backoffCeiling, backoffDelay } from './backoff.ts';
+export type { BackoffOptions } from './backoff.ts';
+export type { ConfigPath, ConfigPathValue } from './documents.ts';

@@ -1,0 +1,207 @@
+import type { NatsConnection, NodeConnectionOptions } from '@nats-io/transport-node';
+import type { Client as GraphQLWsClient } from 'graphql-ws';
+import type WebSocket from 'ws';
+import { type BackoffOptions, backoffDelay, pause } from './backoff.ts';
+import type { JsonObject } from './documents.ts';
+import { ClientConfigChanged } from './operations.ts';
+import { type HubConnection, graphqlEndpoint } from './transport.ts';
+
+// The two ways a change reaches a ConfigClient: the hub's NATS subject or a graphql-ws subscription.
+// Each keeps itself connected (with the client's backoff) and says when it is up and when it is down.
+// Their libraries load only when chosen.
+
+/** One change as both channels carry it (a subset of the README's "NATS payload"). */
+export interface LiveChange {
+  service: string;
+  environment: string;
+  version: number;
+  action: string;
+  /** The whole new document; null after a deletion. */
+  config: JsonObject | null;
+}
+
+export interface LiveHandlers {
+  change(change: LiveChange): void;
+  /** Connected and following: whatever happened while down was missed (NATS) or replayed (graphql-ws). */
+  up(): void;
+  down(reason: string): void;
+}
+
+export interface LiveFeed {
+  /** Disconnects and stops reconnecting; resolves once every socket and timer is released. */
+  close(): Promise<void>;
+}
+
+interface FeedTarget {
+  service: string;
+  environment: string;
+  backoff: BackoffOptions;
+}
+
+const describe = (error: unknown): string => {
+  if (Array.isArray(error)) return error.map((item) => (item as { message?: string }).message ?? String(item)).join('; ');
+  if (error instanceof Error) return error.message;
+  const close = error as { code?: number; reason?: string } | undefined;
+  if (close && typeof close.code === 'number') return `socket closed (${close.code}${close.reason ? ` ${close.reason}` : ''})`;
+  return String(error);
+};
+
+/** Follows `config.update.<service>` on NATS, reconnecting forever. */
+export function followNats(
+  target: FeedTarget & { servers: string[]; name: string; options?: Partial<NodeConnectionOptions> },
+  handlers: LiveHandlers,
+): LiveFeed {
+  const stop = new AbortController();
+  let connection: NatsConnection | undefined;
+
+  const run = async () => {
+    const { connect } = await import('@nats-io/transport-node');
+    for (let attempt = 0; !stop.signal.aborted; ) {
+      try {
+        connection = await connect({
+          reconnectTimeWait: 1_000,
+          timeout: 5_000,
+          ...target.options,
+          servers: target.servers,
+          name: target.name,
+          // Once connected, nats.js reconnects by itself; the first connect is retried below with backoff.
+          maxReconnectAttempts: -1,
+          waitOnFirstConnect: false,
+        });
+      } catch (error) {
+        handlers.down(`NATS: ${describe(error)}`);
+        await pause(backoffDelay(attempt++, target.backoff), stop.signal);
+        continue;
+      }
+      const nc = connection;
+      if (stop.signal.aborted) break;
+      attempt = 0;
+      nc.subscribe(`config.update.${target.service}`, {
+        callback: (error, message) => {
+          if (error) return;
+          try {
+            const change = message.json<LiveChange>();
+            if (change.service === target.service && change.environment === target.environment) handlers.change(change);
+          } catch {
+            // Not a change event: nothing to apply.
+          }
+        },
+      });
+      const flushedUp = () =>
+        nc.flush().then(
+          () => {
+            if (!stop.signal.aborted) handlers.up();
+          },
+          () => {},
+        );
+      await flushedUp();
+      void (async () => {
+        for await (const status of nc.status()) {
+          if (status.type === 'disconnect') handlers.down('NATS disconnected');
+          else if (status.type === 'reconnect') void flushedUp();
+        }
+      })();
+      await nc.closed();
+      connection = undefined;
+      if (!stop.signal.aborted) handlers.down('NATS connection closed');
+    }
+  };
+  const running = run();
+
+  return {
+    async close() {
+      stop.abort();
+      const nc = connection;
+      if (nc && !nc.isClosed()) await nc.close().catch(() => {});
+      await running.catch(() => {});
+    },
+  };
+}
+
+/**
+ * Follows `configChanged` over graphql-ws, resuming after the version the client runs (the hub replays
+ * what it missed). A closed socket ends the attempt; the next one starts after a backoff.
+ */
+export function followWebSocket(
+  target: FeedTarget & { connection: HubConnection; afterVersion: () => number | null },
+  handlers: LiveHandlers,
+): LiveFeed {
+  const stop = new AbortController();
+  let endAttempt: (() => void) | undefined;
+
+  const attemptOnce = async (createClient: typeof import('graphql-ws').createClient, WebSocketImpl: typeof WebSocket) => {
+    let connected = false;
+    let socket: WebSocket | undefined;
+    let client: GraphQLWsClient | undefined;
+    const reason = await new Promise<string>((resolve) => {
+      const url = graphqlEndpoint(target.connection.url).replace(/^http/, 'ws');
+      const token = target.connection.token;
+      client = createClient({
+        url,
+        webSocketImpl: WebSocketImpl,
+        connectionParams: token ? { authorization: `Bearer ${token}` } : {},
+        lazy: true,
+        retryAttempts: 0,
+        keepAlive: 15_000,
+        connectionAckWaitTimeout: target.connection.timeoutMs ?? 10_000,
+        on: {
+          opened: (opened) => {
+            socket = opened as WebSocket;
+          },
+          connected: () => {
+            connected = true;
+            handlers.up();
+          },
+        },
+      });
+      const afterVersion = target.afterVersion();
+      const unsubscribe = client.subscribe<{ configChanged: LiveChange }>(
+        {
+          query: String(ClientConfigChanged),
+          variables: { service: target.service, environment: target.environment, ...(afterVersion === null ? {} : { afterVersion }) },
+        },
+        {
+          next: (result) => {
+            if (result.errors?.length) return finish(`subscription: ${describe(result.errors)}`);
+            if (result.data?.configChanged) handlers.change(result.data.configChanged);
+          },
+          error: (error) => finish(`graphql-ws: ${describe(error)}`),
+          complete: () => finish('graphql-ws: the hub ended the subscription'),
+        },
+      );
+      let finished = false;
+      function finish(why: string) {
+        if (finished) return;
+        finished = true;
+        endAttempt = undefined;
+        unsubscribe();
+        resolve(why);
+      }
+      endAttempt = () => finish('closed');
+    });
+    await client?.dispose().catch(() => {});
+    // A socket still open or opening (dispose only closes a connected one) is cut, not left to time out.
+    if (socket && socket.readyState !== socket.CLOSED) socket.terminate();
+    return { connected, reason };
+  };
+
+  const run = async () => {
+    const [{ createClient }, { default: WebSocketImpl }] = await Promise.all([import('graphql-ws'), import('ws')]);
+    for (let attempt = 0; !stop.signal.aborted; ) {
+      const outcome = await attemptOnce(createClient, WebSocketImpl);
+      if (stop.signal.aborted) break;
+      if (outcome.connected) attempt = 0;
+      handlers.down(outcome.reason);
+      await pause(backoffDelay(attempt++, target.backoff), stop.signal);
+    }
+  };
+  const running = run();
+
+  return {
+    async close() {
+      stop.abort();
+      endAttempt?.();
+      await running.catch(() => {});
+    },
+  };
+}
