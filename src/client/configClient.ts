@@ -116,7 +116,7 @@ export class ConfigClient<T extends object> {
   private refreshTimer: NodeJS.Timeout | undefined;
   private fetchAttempt = 0;
   private fetching: Promise<void> | undefined;
-  private fetchAgain = false;
+  private followUp: Promise<void> | undefined;
   private reporting: Promise<void> | undefined;
   private reportAgain = false;
   private lastReported = '';
@@ -239,20 +239,22 @@ export class ConfigClient<T extends object> {
     });
   }
 
-  /** Fetches the config now (also what TTL expiry, reconnects and version gaps do). Never rejects. */
+  /**
+   * Fetches the config now (also what TTL expiry, reconnects and version gaps do); resolves once a fetch
+   * that started after this call has finished. Calls during a fetch share one follow-up. Never rejects.
+   */
   refresh(): Promise<void> {
     if (this.stop.signal.aborted) return Promise.resolve();
     if (this.fetching) {
-      this.fetchAgain = true;
-      return this.fetching;
+      this.followUp ??= this.fetching.then(() => {
+        this.followUp = undefined;
+        return this.refresh();
+      });
+      return this.followUp;
     }
     clearTimeout(this.refreshTimer);
     this.fetching = this.fetchOnce().finally(() => {
       this.fetching = undefined;
-      if (this.fetchAgain) {
-        this.fetchAgain = false;
-        void this.refresh();
-      }
     });
     return this.fetching;
   }
@@ -263,7 +265,7 @@ export class ConfigClient<T extends object> {
       this.stop.abort();
       clearTimeout(this.refreshTimer);
       await this.live?.close();
-      await Promise.allSettled([this.fetching, this.reporting, this.snapshots?.flush()]);
+      await Promise.allSettled([this.followUp, this.fetching, this.reporting, this.snapshots?.flush()]);
       this.changeListeners.clear();
       this.statusListeners.clear();
       this.rejectListeners.clear();
@@ -291,7 +293,7 @@ export class ConfigClient<T extends object> {
       const data = await hubRequest(this.options.hub, ClientConfig, { service: this.service, environment: this.environment }, this.stop.signal);
       if (this.stop.signal.aborted) return;
       const result = data.config;
-      if (result.__typename !== 'ServiceConfig') throw new Error(`the hub has no config: ${'message' in result ? result.message : result.__typename}`);
+      if (result.__typename !== 'ServiceConfig') throw new Error(`the hub has no config: ${result.message}`);
       this.fetchAttempt = 0;
       this.fetchProblem = null;
       this.offer(result.version, result.config as JsonObject);
@@ -350,6 +352,8 @@ export class ConfigClient<T extends object> {
     this.snapshots
       ?.write({ service: this.service, environment: this.environment, version, config, savedAt: new Date().toISOString() })
       .catch((error: unknown) => this.call(() => { throw new Error(`snapshot not written: ${(error as Error).message}`); }));
+    // Listeners that read the status see the version they are called for.
+    this.updateStatus();
     if (paths.length > 0) for (const listener of this.changeListeners) this.call(() => listener(checked.value, previous, paths));
     this.report();
   }

@@ -179,7 +179,11 @@ export function followWebSocket(
       }
       endAttempt = () => finish('closed');
     });
-    await client?.dispose().catch(() => {});
+    try {
+      await client?.dispose();
+    } catch {
+      // It never connected: nothing to close.
+    }
     // A socket still open or opening (dispose only closes a connected one) is cut, not left to time out.
     if (socket && socket.readyState !== socket.CLOSED) socket.terminate();
     return { connected, reason };
