@@ -24,14 +24,20 @@ export interface Database {
   transaction<T>(work: (sql: SqlSession) => Promise<T>): Promise<T>;
   /**
    * One parameterised statement straight through the driver, for the hot paths (an audited write, the
-   * outbox relay), where Prisma's per-query cost would dominate.
+   * outbox relay), where Prisma's per-query cost would dominate. With `name`, PostgreSQL keeps it
+   * prepared on each connection (parsed once; give one name to one SQL text only).
    */
-  query<Row = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<Row[]>;
+  query<Row = Record<string, unknown>>(sql: string, params?: unknown[], options?: QueryOptions): Promise<Row[]>;
   /** LISTENs on a channel; resolves once listening, with a function that stops it. */
   listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
   /** Throws when the database does not answer. */
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface QueryOptions {
+  /** A prepared statement's name. */
+  name?: string;
 }
 
 export interface DatabaseOptions {
@@ -153,9 +159,10 @@ async function openPostgres(url: string, options: DatabaseOptions): Promise<Data
         client.release(broken);
       }
     },
-    async query<Row>(sql: string, params?: unknown[]) {
+    async query<Row>(sql: string, params?: unknown[], queryOptions?: QueryOptions) {
       options.onQuery?.(sql);
-      return (await pool.query(sql, params)).rows as Row[];
+      const result = queryOptions?.name ? await pool.query({ name: queryOptions.name, text: sql, values: params }) : await pool.query(sql, params);
+      return result.rows as Row[];
     },
     listen: (channel, onNotify) => listener.listen(channel, onNotify),
     async ping() {

@@ -15,6 +15,7 @@ import { type ConfigSchema, ConfigSchemas } from './configSchemas.ts';
 import { ConfigHistory } from './history.ts';
 import { SECRET_ADVICE, findSecrets } from './secretGuard.ts';
 import { type ConfigKey, configKey, keyString } from './names.ts';
+import { RETURNING_COLUMNS, WriteBatcher, type WriteBatcherOptions } from './writeBatch.ts';
 
 export type { ServiceConfig };
 
@@ -93,15 +94,19 @@ const CHANGE_CHANNEL = 'config_changes';
 /** Attempts of a write whose read went stale under it (no expectedVersion given). */
 const MAX_WRITE_ATTEMPTS = 50;
 
-const RETURNING_COLUMNS = `c.id, c.service_name AS "serviceName", c.environment, c.config, c.version,
-  c.description, c.created_at AS "createdAt", c.updated_at AS "updatedAt", c.updated_by AS "updatedBy",
-  c.deleted_at AS "deletedAt"`;
 const RETURNING_CONFIG = Prisma.raw(RETURNING_COLUMNS);
+
+export interface ConfigStoreOptions {
+  /** Group commit of updates, deletes and restores (writeBatch.ts). */
+  batching?: WriteBatcherOptions;
+}
 
 /**
  * The domain: current configs, their reads (cached) and their audited writes. GraphQL and REST are
  * two faces of this class. Every write is one statement: the audit trigger records it in the same
- * transaction, with the author passed as transaction-local settings.
+ * transaction, with the author passed as transaction-local settings. Updates, deletes and restores that
+ * arrive together share one statement (group commit, writeBatch.ts), each with its own audit row,
+ * author, version check and outcome; writes of one config run one after another, in arrival order.
  */
 export class ConfigStore {
   readonly history: ConfigHistory;
@@ -109,12 +114,18 @@ export class ConfigStore {
   /** For the GraphQL layer's Prisma plugin, which plans selections; writes go through this class. */
   readonly prisma: PrismaClient;
   private stopListening: (() => Promise<void>) | undefined;
+  /** Group commit of compare-and-swap writes. */
+  readonly batcher: WriteBatcher;
+  /** Per config (keyString), the end of the last write of it this instance started. */
+  private readonly writing = new Map<string, Promise<unknown>>();
 
   constructor(
     private readonly db: Database,
     readonly cache: ConfigCache = new ConfigCache(),
     private readonly logger?: Logger,
+    options: ConfigStoreOptions = {},
   ) {
+    this.batcher = new WriteBatcher((sql, params, queryOptions) => db.query(sql, params, queryOptions), options.batching);
     this.prisma = db.prisma;
     this.history = new ConfigHistory(db.prisma);
     this.schemas = new ConfigSchemas(db, logger);
@@ -208,10 +219,12 @@ export class ConfigStore {
     }
     const patch = hasPatch ? requireObject(input.patch, '/patch', 'patch') : undefined;
     const replacement = hasConfig ? requireObject(input.config, '/config', 'config') : undefined;
-    return this.writeLive(key, input.expectedVersion, author, input.dryRun, (current) => ({
-      config: patch ? applyMergePatch(current.config as JsonObject, patch) : replacement!,
-      description: input.description === undefined ? current.description : input.description,
-    }));
+    const write = () =>
+      this.writeLive(key, input.expectedVersion, author, input.dryRun, (current) => ({
+        config: patch ? applyMergePatch(current.config as JsonObject, patch) : replacement!,
+        description: input.description === undefined ? current.description : input.description,
+      }));
+    return input.dryRun ? write() : this.serially(key, write);
   }
 
   /** Writes a new version whose content equals `toVersion`'s, through the SQL function `rollback_config`. */
@@ -255,12 +268,28 @@ export class ConfigStore {
   /** Soft delete: the row and its history stay; `restoreConfig` or a rollback brings it back. */
   async deleteConfig(input: LifecycleInput, author: ChangeAuthor): Promise<ConfigWrite> {
     const key = configKey(input.service, input.environment);
-    return this.writeLifecycle(key, input.expectedVersion, author, true);
+    return this.serially(key, () => this.writeLifecycle(key, input.expectedVersion, author, true));
   }
 
   async restoreConfig(input: LifecycleInput, author: ChangeAuthor): Promise<ConfigWrite> {
     const key = configKey(input.service, input.environment);
-    return this.writeLifecycle(key, input.expectedVersion, author, false);
+    return this.serially(key, () => this.writeLifecycle(key, input.expectedVersion, author, false));
+  }
+
+  /**
+   * Runs the writes of one config one after another, in the order they arrived: each starts from the row
+   * the previous one wrote (in the cache), instead of racing it and losing a round trip to a moved version.
+   */
+  private serially<T>(key: ConfigKey, work: () => Promise<T>): Promise<T> {
+    const k = keyString(key);
+    const previous = this.writing.get(k);
+    const result = previous ? previous.then(work) : work();
+    const done = result.then(ignore, ignore);
+    this.writing.set(k, done);
+    void done.then(() => {
+      if (this.writing.get(k) === done) this.writing.delete(k);
+    });
+    return result;
   }
 
   private async writeLifecycle(key: ConfigKey, expectedVersion: number | null | undefined, author: ChangeAuthor, deleting: boolean) {
@@ -330,24 +359,24 @@ export class ConfigStore {
     }
   }
 
-  /** One audited UPDATE, applied only if the row is still at `current.version`; null if it moved. */
-  private async compareAndSwap(
+  /**
+   * One audited UPDATE, applied only if the row is still at `current.version`; null if it moved. Sent
+   * with the other writes under way (group commit), each keeping its own author, check and outcome.
+   */
+  private compareAndSwap(
     current: ServiceConfig,
     next: { config: JsonObject; description: string | null; deleted: boolean },
     author: ChangeAuthor,
   ): Promise<ServiceConfig | null> {
-    const rows = await this.db.query<ServiceConfig>(
-      `WITH author AS (${AUTHOR_SETTINGS})
-       UPDATE service_configs AS c
-          SET config = $4::jsonb,
-              description = $5,
-              deleted_at = CASE WHEN $6::boolean THEN coalesce(c.deleted_at, now()) END
-         FROM author
-        WHERE c.id = $7 AND c.version = $8
-       RETURNING ${RETURNING_COLUMNS}`,
-      [author.actor, author.reason ?? '', 'UPDATE', JSON.stringify(next.config), next.description, next.deleted, current.id, current.version],
-    );
-    return rows[0] ?? null;
+    return this.batcher.write({
+      id: current.id,
+      version: current.version,
+      config: next.config,
+      description: next.description ?? null,
+      deleted: next.deleted,
+      actor: author.actor,
+      reason: author.reason ?? null,
+    });
   }
 
   /**
@@ -416,6 +445,8 @@ function listingWhere(filter: ListConfigsFilter): Prisma.ServiceConfigWhereInput
   if (!filter.includeDeleted) conditions.push({ deletedAt: null });
   return { AND: conditions };
 }
+
+const ignore = () => {};
 
 /** The row a change would produce, for dry runs. */
 function preview(current: ServiceConfig, config: JsonObject, description: string | null): ServiceConfig {

@@ -1,0 +1,186 @@
+import type { ServiceConfig } from '../generated/prisma/client.ts';
+import type { JsonObject } from './documents.ts';
+
+/** One compare-and-swap of a config row: applied only if the row is still at `version`. */
+export interface RowWrite {
+  id: number;
+  /** The version the change was computed from. */
+  version: number;
+  config: JsonObject;
+  description: string | null;
+  /** Soft-deleted after the change (a delete), or live (an update, a restore). */
+  deleted: boolean;
+  actor: string;
+  reason: string | null;
+}
+
+/** Runs one parameterised statement and returns its rows (Database.query). */
+export type StatementRunner = <Row>(sql: string, params: unknown[], options?: { name?: string }) => Promise<Row[]>;
+
+export interface WriteBatcherOptions {
+  /** Most rows in one statement. @default 64 */
+  maxBatch?: number;
+  /** Most statements under way at once; writes that arrive meanwhile wait and go together. @default 2 */
+  maxInFlight?: number;
+}
+
+interface Pending {
+  write: RowWrite;
+  resolve(row: ServiceConfig | null): void;
+  reject(error: unknown): void;
+}
+
+export const RETURNING_COLUMNS = `c.id, c.service_name AS "serviceName", c.environment, c.config, c.version,
+  c.description, c.created_at AS "createdAt", c.updated_at AS "updatedAt", c.updated_by AS "updatedBy",
+  c.deleted_at AS "deletedAt"`;
+
+/**
+ * The audited compare-and-swap of many configs in ONE statement (its own transaction, one round trip).
+ * $1: the rows, a JSON array of {id, version, config, description, deleted}; $2: their authors, a JSON
+ * object keyed by config id, which the version and audit triggers read from the transaction-local
+ * setting confighub.authors (migration 20261127000200), so each row gets its own actor and reason.
+ * A row whose version moved is not updated and not returned; the others are.
+ */
+export const BATCH_UPDATE_SQL = `WITH author AS (
+    SELECT set_config('confighub.authors', $2, true) AS authors, set_config('confighub.action', 'UPDATE', true) AS action
+  ), input AS (
+    SELECT * FROM jsonb_to_recordset($1::jsonb) AS i(id integer, version integer, config jsonb, description text, deleted boolean)
+  )
+  UPDATE service_configs AS c
+     SET config = i.config,
+         description = i.description,
+         deleted_at = CASE WHEN i.deleted THEN coalesce(c.deleted_at, now()) END
+    FROM input AS i, author
+   WHERE c.id = i.id AND c.version = i.version
+  RETURNING ${RETURNING_COLUMNS}`;
+
+/** Prepared once per connection under this name. */
+const STATEMENT_NAME = 'confighub_batch_update';
+
+/**
+ * Group commit for config writes. Writes that arrive while `maxInFlight` statements are under way (or
+ * within the same tick) are sent together as one statement, one transaction, one round trip: far fewer
+ * statements, commits and wake-ups for PostgreSQL, and far fewer socket writes for the gateway.
+ * Each write keeps its own outcome:
+ * - its own audit row, actor and reason (see BATCH_UPDATE_SQL);
+ * - its own compare-and-swap: a write whose version moved resolves null and the others still commit;
+ * - its own failure: when the database refuses a batch, each of its writes is tried again alone, so only
+ *   the one at fault fails and, as always, a failed write writes nothing.
+ * A batch never holds two writes of one config (a row changes once per statement): the later one waits
+ * for the next batch, so writes of one config keep their order.
+ */
+export class WriteBatcher {
+  private readonly queue: Pending[] = [];
+  private inFlight = 0;
+  private scheduled = false;
+  private readonly maxBatch: number;
+  private readonly maxInFlight: number;
+  /** Statements sent and rows written through them (tests, metrics). */
+  readonly stats = { statements: 0, rows: 0, largestBatch: 0 };
+
+  constructor(
+    private readonly run: StatementRunner,
+    options: WriteBatcherOptions = {},
+  ) {
+    this.maxBatch = Math.max(1, options.maxBatch ?? 64);
+    this.maxInFlight = Math.max(1, options.maxInFlight ?? 2);
+  }
+
+  /** Resolves with the written row, or null when the row is no longer at `write.version`. */
+  write(write: RowWrite): Promise<ServiceConfig | null> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ write, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.inFlight >= this.maxInFlight || this.queue.length === 0) return;
+    this.scheduled = true;
+    // After the I/O callbacks of this turn of the event loop: every request that arrived with this one
+    // has had the chance to join.
+    setImmediate(() => {
+      this.scheduled = false;
+      this.flush();
+    });
+  }
+
+  private flush(): void {
+    while (this.inFlight < this.maxInFlight && this.queue.length > 0) {
+      const batch = this.take();
+      this.inFlight++;
+      void this.send(batch).finally(() => {
+        this.inFlight--;
+        this.schedule();
+      });
+    }
+  }
+
+  /** The oldest queued writes, at most one per config and `maxBatch` in all. */
+  private take(): Pending[] {
+    if (this.queue.length === 1) return this.queue.splice(0, 1);
+    const batch: Pending[] = [];
+    const ids = new Set<number>();
+    const rest: Pending[] = [];
+    for (const pending of this.queue) {
+      if (batch.length < this.maxBatch && !ids.has(pending.write.id)) {
+        ids.add(pending.write.id);
+        batch.push(pending);
+      } else {
+        rest.push(pending);
+      }
+    }
+    this.queue.length = 0;
+    this.queue.push(...rest);
+    return batch;
+  }
+
+  private async send(batch: Pending[]): Promise<void> {
+    let rows: ServiceConfig[];
+    try {
+      rows = await this.statement(batch.map((pending) => pending.write));
+    } catch (error) {
+      // The database refused the statement (it carries an SQLSTATE): nothing of it was written. Try each
+      // write alone so that only the one at fault fails. Without an SQLSTATE (the connection broke) the
+      // outcome is unknown: every write of the batch fails, as a single write would.
+      if (batch.length > 1 && hasSqlState(error)) {
+        await Promise.all(batch.map((pending) => this.send([pending])));
+      } else {
+        for (const pending of batch) pending.reject(error);
+      }
+      return;
+    }
+    this.stats.statements++;
+    this.stats.rows += rows.length;
+    if (batch.length > this.stats.largestBatch) this.stats.largestBatch = batch.length;
+    if (batch.length === 1) {
+      batch[0]!.resolve(rows[0] ?? null);
+      return;
+    }
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    for (const pending of batch) pending.resolve(byId.get(pending.write.id) ?? null);
+  }
+
+  private statement(batch: RowWrite[]): Promise<ServiceConfig[]> {
+    // In id order: concurrent batches (of this instance or others) then lock their rows in one order.
+    const writes = batch.length > 1 ? [...batch].sort((x, y) => x.id - y.id) : batch;
+    let rows = '[';
+    let authors = '{';
+    for (let i = 0; i < writes.length; i++) {
+      const write = writes[i]!;
+      if (i > 0) {
+        rows += ',';
+        authors += ',';
+      }
+      rows += `{"id":${write.id},"version":${write.version},"config":${JSON.stringify(write.config)},"description":${JSON.stringify(write.description)},"deleted":${write.deleted}}`;
+      authors += `"${write.id}":{"actor":${JSON.stringify(write.actor)},"reason":${JSON.stringify(write.reason)}}`;
+    }
+    return this.run<ServiceConfig>(BATCH_UPDATE_SQL, [`${rows}]`, `${authors}}`], { name: STATEMENT_NAME });
+  }
+}
+
+/** Whether a database error carries an SQLSTATE (the server refused the statement and rolled it back). */
+function hasSqlState(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code);
+}

@@ -1,0 +1,228 @@
+// Group commit (src/store/writeBatch.ts): updates that arrive together share one statement, and each
+// keeps its own audit row, author, version check and outcome. Invariants 1 and 4 of DESIGN.md, batched.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigStore } from '../src/store/configStore.ts';
+import { SecretRejectedError, ValidationError, VersionConflictError } from '../src/store/errors.ts';
+import { backends, openTestDatabase, tablesDigest, type TestDatabase } from './support/databases.ts';
+
+interface AuditRow {
+  service_name: string;
+  version: number;
+  action: string;
+  changed_by: string;
+  reason: string | null;
+}
+
+describe.each(backends)('batched writes on %s', (backend) => {
+  let db: TestDatabase;
+  let store: ConfigStore;
+  let databaseUser: string;
+
+  const audit = (service: string) =>
+    db.query<AuditRow>(
+      `SELECT service_name, version, action::text AS action, changed_by, reason FROM config_audit_log
+        WHERE service_name = $1 AND environment = 'production' ORDER BY revision`,
+      [service],
+    );
+  const create = async (service: string, config: object = { n: 0 }) => store.createConfig({ service, config }, { actor: 'setup' });
+
+  beforeAll(async () => {
+    db = await openTestDatabase(backend, { poolSize: 12 });
+    store = new ConfigStore(db);
+    await store.start();
+    databaseUser = (await db.query<{ user: string }>('SELECT current_user::text AS user'))[0]!.user;
+  });
+  afterAll(async () => {
+    await store.stop();
+    await db.close();
+  });
+
+  it('writes updates of many configs that arrive together in fewer statements, each with its own audit row, actor and reason', async () => {
+    const services = Array.from({ length: 12 }, (_, i) => `batch-many-${i}`);
+    for (const service of services) await create(service);
+    const before = { ...store.batcher.stats };
+    const writes = await Promise.all(
+      services.map((service, i) => store.updateConfig({ service, patch: { n: i + 1 } }, { actor: `actor-${i}`, reason: `reason ${i}` })),
+    );
+    const statements = store.batcher.stats.statements - before.statements;
+    expect(store.batcher.stats.rows - before.rows).toBe(services.length);
+    expect(statements).toBeLessThan(services.length);
+    writes.forEach((write, i) => {
+      expect(write.config).toMatchObject({ serviceName: services[i], version: 2, config: { n: i + 1 }, updatedBy: `actor-${i}` });
+      expect(write.previousVersion).toBe(1);
+    });
+    for (const [i, service] of services.entries()) {
+      expect(await audit(service)).toEqual([
+        { service_name: service, version: 1, action: 'CREATE', changed_by: 'setup', reason: null },
+        { service_name: service, version: 2, action: 'UPDATE', changed_by: `actor-${i}`, reason: `reason ${i}` },
+      ]);
+    }
+  });
+
+  it('keeps a batched author to its statement: a later plain UPDATE is recorded as the database user', async () => {
+    await create('batch-then-psql');
+    await Promise.all([
+      store.updateConfig({ service: 'batch-then-psql', patch: { n: 1 } }, { actor: 'batched', reason: 'batched' }),
+      create('batch-then-psql-other'),
+    ]);
+    // Every pooled connection, so the one that ran the batch is among them.
+    await Promise.all(
+      Array.from({ length: 12 }, () =>
+        db.session((sql) => sql.query(`UPDATE service_configs SET config = config || '{"psql": true}' WHERE service_name = 'batch-then-psql'`)),
+      ),
+    );
+    const rows = await audit('batch-then-psql');
+    expect(rows[1]).toMatchObject({ version: 2, changed_by: 'batched', reason: 'batched' });
+    for (const row of rows.slice(2)) expect(row).toMatchObject({ action: 'UPDATE', changed_by: databaseUser, reason: null });
+  });
+
+  it('takes the author of a row from confighub.authors, and the others from confighub.actor and confighub.reason', async () => {
+    await create('authors-named');
+    await create('authors-not-named');
+    const [named] = await db.query<{ id: number }>(`SELECT id FROM service_configs WHERE service_name = 'authors-named'`);
+    await db.transaction(async (sql) => {
+      await sql.query(`SELECT set_config('confighub.actor', 'session-actor', true), set_config('confighub.reason', 'session reason', true)`);
+      await sql.query(`SELECT set_config('confighub.authors', $1, true)`, [JSON.stringify({ [named!.id]: { actor: 'row-actor', reason: 'row reason' } })]);
+      await sql.query(`UPDATE service_configs SET config = config || '{"n": 1}' WHERE service_name IN ('authors-named', 'authors-not-named')`);
+    });
+    expect((await audit('authors-named'))[1]).toMatchObject({ changed_by: 'row-actor', reason: 'row reason' });
+    expect((await audit('authors-not-named'))[1]).toMatchObject({ changed_by: 'session-actor', reason: 'session reason' });
+  });
+
+  // Invariant 1, through one instance (batched, writes of one config in order) and through several.
+  it.each([
+    ['one config', 1],
+    ['many configs', 10],
+  ])('8 concurrent writers x 40 updates on %s lose nothing; versions contiguous, one audit row each', async (_name, configCount) => {
+    const services = Array.from({ length: configCount }, (_, i) => `batch-contended-${configCount}-${i}`);
+    for (const service of services) await create(service, { counters: {} });
+    const writers = 8;
+    const updatesEach = 40;
+    // Half the writers share this instance's store (batched together), half have their own (other instances).
+    const stores = Array.from({ length: writers }, (_, writer) => (writer % 2 === 0 ? store : new ConfigStore(db)));
+    const done = new Map<string, number>();
+    await Promise.all(
+      stores.map(async (writerStore, writer) => {
+        for (let i = 0; i < updatesEach; i++) {
+          const service = services[(writer + i) % services.length]!;
+          const field = `w${writer}`;
+          // A merge patch of one counter per writer: retried by the store while another write moves the version.
+          const current = await writerStore.getConfig(service);
+          const value = ((current.config as { counters: Record<string, number> }).counters[field] ?? 0) + 1;
+          try {
+            await writerStore.updateConfig(
+              { service, patch: { counters: { [field]: value } }, expectedVersion: current.version },
+              { actor: `writer-${writer}`, reason: `update ${i}` },
+            );
+            done.set(`${service}/${field}`, value);
+          } catch (error) {
+            if (!(error instanceof VersionConflictError)) throw error;
+            i--; // try this update again from a fresh read
+          }
+        }
+      }),
+    );
+    let total = 0;
+    for (const service of services) {
+      const rows = await audit(service);
+      const current = await store.getConfig(service);
+      expect(rows.map((row) => row.version)).toEqual(Array.from({ length: rows.length }, (_, i) => i + 1));
+      expect(current.version).toBe(rows.length);
+      const counters = (rows.length > 0 ? ((await db.query<{ config: { counters: Record<string, number> } }>(`SELECT config FROM service_configs WHERE service_name = $1`, [service]))[0]!.config.counters) : {});
+      for (const [field, value] of Object.entries(counters)) expect(done.get(`${service}/${field}`)).toBe(value);
+      for (const row of rows.slice(1)) expect(row.changed_by).toMatch(/^writer-\d$/);
+      total += rows.length - 1;
+    }
+    expect(total).toBe(writers * updatesEach);
+  });
+
+  it('a version conflict in the middle of a batch fails that request alone, writes nothing for it, and the others commit', async () => {
+    for (const service of ['mid-a', 'mid-b', 'mid-c']) await create(service);
+    // An instance that has not heard of the change below yet (not started: no notifications), with all
+    // three cached at version 1, so mid-b's stale write reaches the batch and fails there.
+    const late = new ConfigStore(db);
+    for (const service of ['mid-a', 'mid-b', 'mid-c']) await late.getConfig(service);
+    // Someone else (psql, another instance) moves mid-b underneath that cache.
+    await db.session((sql) => sql.query(`UPDATE service_configs SET config = '{"n": 100}' WHERE service_name = 'mid-b'`));
+    const auditBefore = await audit('mid-b');
+    const [a, b, c] = await Promise.allSettled([
+      late.updateConfig({ service: 'mid-a', patch: { n: 1 } }, { actor: 'alice', reason: 'a' }),
+      late.updateConfig({ service: 'mid-b', patch: { n: 2 }, expectedVersion: 1 }, { actor: 'bob', reason: 'b' }),
+      late.updateConfig({ service: 'mid-c', patch: { n: 3 } }, { actor: 'carol', reason: 'c' }),
+    ]);
+    expect(late.batcher.stats).toMatchObject({ statements: 1, rows: 2, largestBatch: 3 });
+    expect(a.status).toBe('fulfilled');
+    expect(c.status).toBe('fulfilled');
+    expect(b.status).toBe('rejected');
+    expect((b as PromiseRejectedResult).reason).toBeInstanceOf(VersionConflictError);
+    expect((b as PromiseRejectedResult).reason).toMatchObject({ expectedVersion: 1, currentVersion: 2 });
+    expect(await audit('mid-b')).toEqual(auditBefore);
+    expect((await audit('mid-a')).at(-1)).toMatchObject({ version: 2, changed_by: 'alice', reason: 'a' });
+    expect((await audit('mid-c')).at(-1)).toMatchObject({ version: 2, changed_by: 'carol', reason: 'c' });
+    // Without expectedVersion the moved config is read again and the write goes through.
+    const retried = await late.updateConfig({ service: 'mid-b', patch: { n: 2 } }, { actor: 'bob', reason: 'b' });
+    expect(retried.config).toMatchObject({ version: 3, config: { n: 2 }, updatedBy: 'bob' });
+  });
+
+  it('a write the database refuses in the middle of a batch fails alone and writes nothing; the others commit', async () => {
+    for (const service of ['refused-a', 'refused-b', 'refused-c']) await create(service);
+    const before = await audit('refused-b');
+    // Valid JSON that PostgreSQL's jsonb refuses (\u0000): the whole statement fails, then each write is tried alone.
+    const [a, b, c] = await Promise.allSettled([
+      store.updateConfig({ service: 'refused-a', patch: { n: 1 } }, { actor: 'alice', reason: 'a' }),
+      store.updateConfig({ service: 'refused-b', patch: { n: 'nul \u0000 inside' } }, { actor: 'bob', reason: 'b' }),
+      store.updateConfig({ service: 'refused-c', patch: { n: 3 } }, { actor: 'carol', reason: 'c' }),
+    ]);
+    expect([a.status, b.status, c.status]).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(await audit('refused-b')).toEqual(before);
+    expect((await store.getConfig('refused-b')).version).toBe(1);
+    expect((await audit('refused-a')).at(-1)).toMatchObject({ version: 2, changed_by: 'alice', reason: 'a' });
+    expect((await audit('refused-c')).at(-1)).toMatchObject({ version: 2, changed_by: 'carol', reason: 'c' });
+  });
+
+  it('a validation or secret refusal among concurrent writes writes nothing for it and does not disturb the others', async () => {
+    for (const service of ['valid-a', 'valid-c']) await create(service);
+    const digestOf = async () => (await audit('polygon-historical-downloader')).length;
+    const historyBefore = await digestOf();
+    const [a, schema, secret, c] = await Promise.allSettled([
+      store.updateConfig({ service: 'valid-a', patch: { n: 1 } }, { actor: 'alice' }),
+      store.updateConfig({ service: 'polygon-historical-downloader', patch: { operational: { batch_size: 'huge' } } }, { actor: 'bob' }),
+      store.updateConfig({ service: 'polygon-historical-downloader', patch: { db_password: 'hunter2hunter2' } }, { actor: 'eve' }),
+      store.updateConfig({ service: 'valid-c', patch: { n: 3 } }, { actor: 'carol' }),
+    ]);
+    expect(a.status).toBe('fulfilled');
+    expect(c.status).toBe('fulfilled');
+    expect((schema as PromiseRejectedResult).reason).toBeInstanceOf(ValidationError);
+    expect((secret as PromiseRejectedResult).reason).toBeInstanceOf(SecretRejectedError);
+    expect(await digestOf()).toBe(historyBefore);
+    expect((await store.getConfig('valid-a')).version).toBe(2);
+    expect((await store.getConfig('valid-c')).version).toBe(2);
+  });
+
+  it('deletes, restores and updates of different configs batch together with the right actions', async () => {
+    for (const service of ['mixed-del', 'mixed-upd']) await create(service);
+    await store.deleteConfig({ service: 'mixed-del' }, { actor: 'dora' });
+    await Promise.all([
+      store.restoreConfig({ service: 'mixed-del' }, { actor: 'rita', reason: 'back' }),
+      store.updateConfig({ service: 'mixed-upd', patch: { n: 9 } }, { actor: 'uma', reason: 'up' }),
+    ]);
+    expect((await audit('mixed-del')).map((row) => [row.action, row.changed_by, row.reason])).toEqual([
+      ['CREATE', 'setup', null],
+      ['DELETE', 'dora', null],
+      ['RESTORE', 'rita', 'back'],
+    ]);
+    expect((await audit('mixed-upd')).at(-1)).toMatchObject({ action: 'UPDATE', changed_by: 'uma', reason: 'up' });
+  });
+
+  it('a refused request in a batch leaves both tables as they were', async () => {
+    await create('digest-target');
+    const late = new ConfigStore(db);
+    await late.getConfig('digest-target');
+    await db.session((sql) => sql.query(`UPDATE service_configs SET config = '{"n": 5}' WHERE service_name = 'digest-target'`));
+    const digest = await tablesDigest(db);
+    await expect(
+      late.updateConfig({ service: 'digest-target', patch: { n: 6 }, expectedVersion: 1 }, { actor: 'late' }),
+    ).rejects.toBeInstanceOf(VersionConflictError);
+    expect(await tablesDigest(db)).toBe(digest);
+  });
+});
