@@ -1,6 +1,5 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import type { HubConnection } from '../client/transport.ts';
 import { usageError } from './errors.ts';
 import { request } from './hub.ts';
@@ -25,7 +24,8 @@ export async function readDocumentFile(file: string, stdin: NodeJS.ReadStream): 
     throw usageError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
   try {
-    return formatOfPath(file) === 'json' ? JSON.parse(text) : parseYaml(text, { uniqueKeys: true });
+    // yaml is loaded only when a file needs it: every command pays for what it imports at start.
+    return formatOfPath(file) === 'json' ? JSON.parse(text) : (await import('yaml')).parse(text, { uniqueKeys: true });
   } catch (error) {
     throw usageError(`${file} is not valid ${formatOfPath(file) === 'json' ? 'JSON' : 'JSON or YAML'}: ${(error as Error).message.split('\n')[0]}`);
   }
@@ -44,8 +44,8 @@ export async function writeFileAtomically(file: string, text: string): Promise<v
   await rename(temporary, file);
 }
 
-export function serialize(document: unknown, format: FileFormat): string {
-  return format === 'yaml' ? stringifyYaml(document, { lineWidth: 0 }) : `${JSON.stringify(document, null, 2)}\n`;
+export async function serialize(document: unknown, format: FileFormat): Promise<string> {
+  return format === 'yaml' ? (await import('yaml')).stringify(document, { lineWidth: 0 }) : `${JSON.stringify(document, null, 2)}\n`;
 }
 
 /** One config as listed by the hub. */

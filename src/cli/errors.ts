@@ -64,6 +64,10 @@ export function failureToError(failure: ApiFailure): CliError {
         ...issues,
         'secrets belong in the service environment, not in the hub',
       ]);
+    case 'UnauthenticatedError':
+      return new CliError(`the hub refused the token: ${message}`, ExitCode.AUTH, 'UNAUTHENTICATED', ['give a valid token with --token or CONFIGHUB_TOKEN']);
+    case 'ForbiddenError':
+      return new CliError(`the token may not do this: ${message}`, ExitCode.AUTH, 'FORBIDDEN');
     case 'AlreadyExistsError':
       return new CliError(message, ExitCode.CONFLICT, 'ALREADY_EXISTS');
     default:

@@ -30,7 +30,7 @@ export const exportCommand: Command = {
     const format = chooseFormat(stringOption(context, 'format'), file);
     const configs = await listConfigs(context.hub(), context.environment);
     const document = toExportDocument(context.environment, configs);
-    const text = serialize(document, format);
+    const text = await serialize(document, format);
     if (!file || file === '-') {
       process.stdout.write(text);
       return;

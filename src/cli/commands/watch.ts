@@ -1,5 +1,3 @@
-import { createClient } from 'graphql-ws';
-import WebSocket from 'ws';
 import { GetConfig } from '../../client/operations.ts';
 import type { CliWatchConfigSubscription } from '../../client/generated/graphql.ts';
 import { type Command, type CommandContext, intOption, takeArgs } from '../command.ts';
@@ -64,6 +62,8 @@ async function followOnce(
 ): Promise<FollowOutcome> {
   const connection = context.hub();
   let everConnected = false;
+  // Loaded here, not at start: only this command needs a WebSocket.
+  const [{ createClient }, { default: WebSocket }] = await Promise.all([import('graphql-ws'), import('ws')]);
   const client = createClient({
     url: `${connection.url.replace(/\/+$/, '').replace(/\/graphql$/, '').replace(/^http/, 'ws')}/graphql`,
     webSocketImpl: WebSocket,
