@@ -184,8 +184,7 @@ export function followWebSocket(
     } catch {
       // It never connected: nothing to close.
     }
-    // A socket still open or opening (dispose only closes a connected one) is cut, not left to time out.
-    if (socket && socket.readyState !== socket.CLOSED) socket.terminate();
+    if (socket) await closeSocket(socket);
     return { connected, reason };
   };
 
@@ -208,4 +207,18 @@ export function followWebSocket(
       await running.catch(() => {});
     },
   };
+}
+
+/** Closes a WebSocket and waits until it is gone; one that does not finish its close handshake in 1 s is cut. */
+async function closeSocket(socket: WebSocket): Promise<void> {
+  if (socket.readyState === socket.CLOSED) return;
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(() => socket.terminate(), 1_000);
+    socket.once('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    if (socket.readyState === socket.CONNECTING) socket.terminate();
+    else if (socket.readyState === socket.OPEN) socket.close(1000, 'Normal Closure');
+  });
 }

@@ -78,6 +78,9 @@ export async function hubRequest<TResult, TVariables>(
   const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
   const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json' };
   if (connection.token) headers.authorization = `Bearer ${connection.token}`;
+  // Clients talk to the hub every few minutes: an idle pooled socket gains nothing and would outlive
+  // ConfigClient.close() (and keep a CLI's process waiting for the pool's keep-alive to expire).
+  headers.connection = 'close';
   const doFetch = connection.fetch ?? globalThis.fetch;
   const endpoint = graphqlEndpoint(connection.url);
 
