@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServiceConfig } from '../src/store/configStore.ts';
 import { ConfigCache } from '../src/store/cache.ts';
-import { createTestApp, type TestApp } from './support/app.ts';
+import { adminAuth, createTestApp, type TestApp } from './support/app.ts';
 import { backends } from './support/databases.ts';
 import { eventually } from './support/waiting.ts';
 
@@ -45,7 +45,7 @@ describe.each(backends)('read cache on %s', (backend) => {
   }
 
   async function readRest(service: string): Promise<{ version: number; config: Record<string, unknown> }> {
-    const response = await t.app.fetch(new Request(`http://confighub.test/api/v1/config/${service}`));
+    const response = await t.app.fetch(new Request(`http://confighub.test/api/v1/config/${service}`, { headers: adminAuth }));
     expect(response.status).toBe(200);
     return response.json() as never;
   }
@@ -83,7 +83,7 @@ describe.each(backends)('read cache on %s', (backend) => {
     const post = await t.app.fetch(
       new Request('http://confighub.test/api/v1/config/cache-own-write', {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...adminAuth },
         body: JSON.stringify({ batch: 3 }),
       }),
     );

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type TestApp } from './support/app.ts';
+import { adminAuth, createTestApp, type TestApp } from './support/app.ts';
 import { backends, tablesDigest } from './support/databases.ts';
 
 const UPDATE = `mutation($service: String!, $patch: JSON) {
@@ -60,7 +60,7 @@ describe.each(backends)('config schemas on %s', (backend) => {
     const response = await hub.app.fetch(
       new Request('http://confighub.test/api/v1/config/tick-aggregator', {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...adminAuth },
         body: JSON.stringify({ operational: { worker_threads: 0 } }),
       }),
     );

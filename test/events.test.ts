@@ -2,7 +2,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConfigEvent } from '../src/events/configEvent.ts';
-import { createTestApp, type TestApp } from './support/app.ts';
+import { adminAuth, createTestApp, type TestApp } from './support/app.ts';
 import { NatsServer } from './support/nats.ts';
 import { ConfigSubscriber } from './support/subscriber.ts';
 
@@ -50,7 +50,7 @@ describe('change propagation through NATS', () => {
       expect(mutation.data).toEqual({ updateConfig: { __typename: 'ConfigWrite' } });
       const rest = await fetch(`${baseUrl}/api/v1/config/${service}?reason=by%20rest`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...adminAuth },
         body: JSON.stringify({ operational: { buffer_max_messages: 30000 } }),
       });
       expect(rest.status).toBe(200);
@@ -63,10 +63,10 @@ describe('change propagation through NATS', () => {
 
       const events = await subscriber.waitFor((received) => received.some((event) => event.version === 5));
       expect(events.map((event) => [event.version, event.changedBy])).toEqual([
-        [2, 'anonymous'],
-        [3, 'anonymous'],
+        [2, 'admin'],
+        [3, 'admin'],
         [4, 'postgres'],
-        [5, 'anonymous'],
+        [5, 'admin'],
       ]);
       expect(events[2]!.config).toMatchObject({ operational: { buffer_max_messages: 40000 } });
 

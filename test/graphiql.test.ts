@@ -1,7 +1,7 @@
 import { Kind, parse } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { graphiqlExamples } from '../src/server/graphiql.ts';
-import { type TestApp, createTestApp } from './support/app.ts';
+import { adminAuth, type TestApp, createTestApp } from './support/app.ts';
 import { backends } from './support/databases.ts';
 
 const pilot = 'polygon-historical-downloader';
@@ -34,7 +34,7 @@ const expectations: Record<string, (data: any) => void> = {
     }),
   History: (data) =>
     expect(data.configHistory.edges.map((edge: any) => edge.node)).toMatchObject([
-      { version: 2, action: 'UPDATE', changedBy: 'anonymous', reason: 'tighter gap checks during the backfill', patch: [{ op: 'replace', path: gapCheck, value: 2 }] },
+      { version: 2, action: 'UPDATE', changedBy: 'admin', reason: 'tighter gap checks during the backfill', patch: [{ op: 'replace', path: gapCheck, value: 2 }] },
       { version: 1, action: 'CREATE', changedBy: 'seed', reason: 'pilot services seeded by migration' },
     ]),
   DiffFirstToSecond: (data) =>
@@ -90,7 +90,7 @@ describe.each(backends)('GraphiQL examples on %s', (backend) => {
     const response = await t.app.fetch(
       new Request('http://confighub.test/graphql', {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...adminAuth },
         body: JSON.stringify({ query: graphiqlExamples, operationName }),
       }),
     );

@@ -199,7 +199,7 @@ describe.each(backends)('GraphQL API on %s', (backend) => {
         expect.objectContaining({
           version: 1,
           action: 'CREATE',
-          changedBy: 'anonymous',
+          changedBy: 'admin',
           reason: null,
           oldConfig: null,
           newConfig: { n: 0 },
@@ -301,8 +301,8 @@ describe.each(backends)('GraphQL API on %s', (backend) => {
           { op: 'replace', path: '/a/b', from: null, value: 5 },
           { op: 'add', path: '/added', from: null, value: 'x' },
         ],
-        config: { service: 'merge-target', environment: 'production', version: 2, updatedBy: 'anonymous' },
-        change: { version: 2, action: 'UPDATE', changedBy: 'anonymous', reason: 'tune b' },
+        config: { service: 'merge-target', environment: 'production', version: 2, updatedBy: 'admin' },
+        change: { version: 2, action: 'UPDATE', changedBy: 'admin', reason: 'tune b' },
       });
       expect(write.config.config).toEqual({ a: { b: 5 }, keep: true, added: 'x' });
 
@@ -323,7 +323,7 @@ describe.each(backends)('GraphQL API on %s', (backend) => {
         { op: 'remove', path: '/a', from: null, value: null },
         { op: 'add', path: '/x', from: null, value: true },
       ]);
-      expect(write.change).toMatchObject({ version: 2, action: 'UPDATE', changedBy: 'anonymous', reason: null });
+      expect(write.change).toMatchObject({ version: 2, action: 'UPDATE', changedBy: 'admin', reason: null });
     });
 
     it('writes with the current expectedVersion and refuses a stale one, writing nothing', async () => {
@@ -468,7 +468,7 @@ describe.each(backends)('GraphQL API on %s', (backend) => {
       changed: true,
       diff: [{ op: 'add', path: '/on', from: null, value: true }],
       config: { service: 'lifecycle', environment: 'production', version: 1, config: { on: true }, description: 'comes and goes', deletedAt: null },
-      change: { version: 1, action: 'CREATE', changedBy: 'anonymous', reason: 'new service', oldConfig: null, newConfig: { on: true } },
+      change: { version: 1, action: 'CREATE', changedBy: 'admin', reason: 'new service', oldConfig: null, newConfig: { on: true } },
     });
 
     const deleted = await run<any, object>(DeleteConfigMutation, { input: { service: 'lifecycle', reason: 'retired' } });
@@ -477,7 +477,7 @@ describe.each(backends)('GraphQL API on %s', (backend) => {
       previousVersion: 1,
       diff: [{ op: 'remove', path: '/on', from: null, value: null }],
       config: { version: 2, deletedAt: expect.any(String) },
-      change: { version: 2, action: 'DELETE', changedBy: 'anonymous', reason: 'retired', oldConfig: { on: true }, newConfig: null },
+      change: { version: 2, action: 'DELETE', changedBy: 'admin', reason: 'retired', oldConfig: { on: true }, newConfig: null },
     });
 
     expect((await run(GetConfig, { service: 'lifecycle' })).config).toMatchObject({ __typename: 'NotFoundError' });
@@ -512,8 +512,8 @@ describe.each(backends)('GraphQL API on %s', (backend) => {
       expect(write).toMatchObject({
         previousVersion: 3,
         dryRun: false,
-        config: { version: 4, updatedBy: 'anonymous' },
-        change: { version: 4, action: 'ROLLBACK', changedBy: 'anonymous', reason: 'undo' },
+        config: { version: 4, updatedBy: 'admin' },
+        change: { version: 4, action: 'ROLLBACK', changedBy: 'admin', reason: 'undo' },
       });
       expect(write.config.config).toEqual({ level: 1, mode: 'a' });
       expect(write.diff).toEqual(

@@ -1,7 +1,7 @@
 // Running the gateway: liveness and readiness, a graceful stop, and the process as an operator starts
 // it (`npx tsx src/main.ts`): JSON logs, exit 0 on SIGTERM, data kept across restarts.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -11,7 +11,7 @@ import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { readMigrations } from '../src/db/migrate.ts';
-import { createTestApp, type TestApp } from './support/app.ts';
+import { adminAuth, createTestApp, type TestApp } from './support/app.ts';
 import { eventually, freePort } from './support/waiting.ts';
 
 const projectRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -114,7 +114,7 @@ describe('graceful stop', () => {
     const request = httpRequest(url, {
       method: 'POST',
       agent: false,
-      headers: { 'content-type': 'application/json', expect: '100-continue' },
+      headers: { 'content-type': 'application/json', expect: '100-continue', ...adminAuth },
     });
     const response = new Promise<{ status: number; body: any }>((resolve, reject) => {
       request.on('response', (res) => {
@@ -242,11 +242,21 @@ describe('the gateway process', () => {
 
     const first = await start();
     const firstUrl = await first.url();
-    const change = await fetch(`${firstUrl}/api/v1/config/tick-aggregator?reason=first-run`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ operational: { worker_threads: 16 } }),
-    });
+    // A fresh start without CONFIGHUB_ADMIN_TOKEN makes an admin token, shows it once on stderr and keeps
+    // it in a file only its owner may read; without it nothing is written.
+    const tokenFile = path.join(dataDir, 'admin-token');
+    const token = readFileSync(tokenFile, 'utf8').trim();
+    expect(token).toMatch(/^chub_[A-Za-z0-9_-]{43}$/);
+    expect(statSync(tokenFile).mode & 0o777).toBe(0o600);
+    expect(first.stderr.join('').split(token).length - 1).toBe(1);
+    const patch = (headers: Record<string, string>) =>
+      fetch(`${firstUrl}/api/v1/config/tick-aggregator?reason=first-run`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify({ operational: { worker_threads: 16 } }),
+      });
+    expect((await patch({})).status).toBe(401);
+    const change = await patch({ authorization: `Bearer ${token}` });
     expect(change.status).toBe(200);
     expect((await change.json()).version).toBe(2);
     expect(await first.terminate()).toEqual({ code: 0, signal: null });
@@ -261,9 +271,11 @@ describe('the gateway process', () => {
 
     const second = await start();
     const secondUrl = await second.url();
-    const response = await fetch(`${secondUrl}/api/v1/config/tick-aggregator`);
-    expect(await response.json()).toMatchObject({ version: 2, config: { operational: { worker_threads: 16 } } });
-    const history = await (await fetch(`${secondUrl}/api/v1/config/history/tick-aggregator`)).json();
+    const auth = { headers: { authorization: `Bearer ${token}` } };
+    const response = await fetch(`${secondUrl}/api/v1/config/tick-aggregator`, auth);
+    expect(await response.json()).toMatchObject({ version: 2, updatedBy: 'admin', config: { operational: { worker_threads: 16 } } });
+    expect(second.stderr.join('')).not.toContain(token);
+    const history = await (await fetch(`${secondUrl}/api/v1/config/history/tick-aggregator`, auth)).json();
     expect(history.changes.map((c: { version: number; reason: string }) => [c.version, c.reason])).toEqual([
       [2, 'first-run'],
       [1, 'pilot services seeded by migration'],

@@ -2,7 +2,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { openDatabase } from '../src/db/database.ts';
 import type { ConfigEvent } from '../src/events/configEvent.ts';
-import { createTestApp, type TestApp } from './support/app.ts';
+import { adminAuth, createTestApp, type TestApp } from './support/app.ts';
 import { createPostgresDatabase, type TestDatabase } from './support/databases.ts';
 import { GatewayProcess, TcpProxy } from './support/gateway.ts';
 import { NatsServer } from './support/nats.ts';
@@ -41,7 +41,7 @@ const WAIT_MS = 30_000;
 async function postGraphQL(endpoint: Endpoint, query: string, variables: Record<string, unknown>) {
   const response = await fetch(`${endpoint.url}/graphql`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...adminAuth },
     body: JSON.stringify({ query, variables }),
     signal: AbortSignal.timeout(20_000),
   });
@@ -66,7 +66,7 @@ async function writeChange(endpoint: Endpoint, service: string, step: number, vi
   }
   const response = await fetch(`${endpoint.url}/api/v1/config/${service}`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...adminAuth },
     body: JSON.stringify(patch),
     signal: AbortSignal.timeout(20_000),
   });
@@ -490,7 +490,7 @@ describe('change propagation across gateway instances', () => {
     onTestFinished(() => abort.abort());
     const response = await fetch(`${second.url}/graphql`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream', ...adminAuth },
       body: JSON.stringify({
         query: 'subscription($service: String!, $afterVersion: Int) { configChanged(service: $service, afterVersion: $afterVersion) { service version action } }',
         variables: { service, afterVersion: start },

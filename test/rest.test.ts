@@ -3,11 +3,15 @@
 import { Agent, request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_BODY_BYTES } from '../src/server/body.ts';
-import { createTestApp, type TestApp } from './support/app.ts';
+import { adminAuth, createTestApp, type TestApp } from './support/app.ts';
 import { backends, tablesDigest } from './support/databases.ts';
 
 const author = { actor: 'rest-test' };
-const JSON_TYPE = { 'content-type': 'application/json' };
+const JSON_TYPE = { 'content-type': 'application/json', ...adminAuth };
+
+/** Every request of this file is the test admin's (test/access.test.ts covers the others). */
+const fetch = (url: string, init: RequestInit = {}) =>
+  globalThis.fetch(url, { ...init, headers: { ...adminAuth, ...(init.headers as Record<string, string> | undefined) } });
 const overLimit = () => JSON.stringify({ padding: 'x'.repeat(MAX_BODY_BYTES) });
 
 /**
@@ -16,7 +20,7 @@ const overLimit = () => JSON.stringify({ padding: 'x'.repeat(MAX_BODY_BYTES) });
  */
 function postChunked(url: string, body: { totalBytes: number } | { text: string }, agent?: Agent) {
   return new Promise<{ status: number; body: any }>((resolve, reject) => {
-    const request = httpRequest(url, { method: 'POST', headers: JSON_TYPE, agent });
+    const request = httpRequest(url, { method: "POST", headers: JSON_TYPE, agent });
     let answered = false;
     request.on('response', (response) => {
       answered = true;
@@ -102,7 +106,7 @@ describe.each(backends)('REST over HTTP on %s', (backend) => {
       previousVersion: 1,
       changed: true,
       dryRun: false,
-      updatedBy: 'anonymous',
+      updatedBy: 'admin',
       diff: [{ op: 'replace', path: '/operational/gap_check_interval_hours', value: 2 }],
       config: { operational: { gap_check_interval_hours: 2, batch_size: 5000 }, features: { on: true } },
     });
@@ -171,7 +175,7 @@ describe.each(backends)('REST over HTTP on %s', (backend) => {
       [1, 'CREATE'],
     ]);
     const [third, second, first] = body.changes;
-    expect(third).toMatchObject({ reason: 'mode is obsolete', changedBy: 'anonymous', patch: [{ op: 'remove', path: '/mode' }] });
+    expect(third).toMatchObject({ reason: 'mode is obsolete', changedBy: 'admin', patch: [{ op: 'remove', path: '/mode' }] });
     expect(second).toMatchObject({
       reason: 'load test: bigger batches',
       oldConfig: { batch: 10, mode: 'a' },
@@ -203,8 +207,8 @@ describe.each(backends)('REST over HTTP on %s', (backend) => {
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({
       data: {
-        config: { version: 2, config: { threshold: 7, extra: { on: true } }, updatedBy: 'anonymous' },
-        configHistory: { edges: [{ node: { version: 2, reason: 'shared', changedBy: 'anonymous' } }] },
+        config: { version: 2, config: { threshold: 7, extra: { on: true } }, updatedBy: 'admin' },
+        configHistory: { edges: [{ node: { version: 2, reason: 'shared', changedBy: 'admin' } }] },
       },
     });
   });

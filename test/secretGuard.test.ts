@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findSecrets } from '../src/store/secretGuard.ts';
-import { createTestApp, type TestApp } from './support/app.ts';
+import { adminAuth, createTestApp, type TestApp } from './support/app.ts';
 import { tablesDigest } from './support/databases.ts';
 
 const PEM = '-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA1c7+9z5Pad7OejecsQ0bu3aumMeSoQ2Wd\n-----END RSA PRIVATE KEY-----';
@@ -79,7 +79,7 @@ describe('the hub refuses secrets', () => {
     const response = await hub.app.fetch(
       new Request('http://confighub.test/api/v1/config/tick-aggregator', {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...adminAuth },
         body: JSON.stringify({ operational: { upstream: 'https://bot:hunter2@feeds.example.com/ticks' } }),
       }),
     );

@@ -61,12 +61,14 @@ builder.queryFields((t) => ({
     cursor: 'revision',
     description: 'The changes of a config, newest first (deleted configs keep their history).',
     args: keyArgs(t),
+    authScopes: (_root, args) => ({ read: args }),
     resolve: (query, _root, args, ctx) => ctx.store.history.listChanges(configKey(args.service, args.environment), query),
   }, { name: 'ConfigHistoryConnection' }, { name: 'ConfigHistoryEdge' }),
   configVersion: t.prismaField({
     type: 'ConfigChange',
     description: 'The change that produced a version: its newConfig is the content at that version.',
     args: { ...keyArgs(t), version: t.arg.int({ required: true }) },
+    authScopes: (_root, args) => ({ read: args }),
     errors: { types: readErrors, directResult: true, union: { name: 'ConfigVersionResult' } },
     resolve: (_query, _root, args, ctx) => ctx.store.history.getChange(configKey(args.service, args.environment), args.version),
   }),
@@ -74,6 +76,7 @@ builder.queryFields((t) => ({
     type: ConfigDiffRef,
     description: 'The RFC 6902 operations from the content at fromVersion to the content at toVersion.',
     args: { ...keyArgs(t), fromVersion: t.arg.int({ required: true }), toVersion: t.arg.int({ required: true }) },
+    authScopes: (_root, args) => ({ read: args }),
     errors: { types: readErrors, directResult: true, union: { name: 'ConfigDiffResult' } },
     resolve: async (_root, args, ctx) => {
       const key = configKey(args.service, args.environment);

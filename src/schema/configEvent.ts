@@ -1,5 +1,6 @@
 import type { ConfigEvent } from '../events/configEvent.ts';
 import { configKey } from '../store/names.ts';
+import { mayRead } from '../access/principal.ts';
 import { builder } from './builder.ts';
 import { JsonPatchOperationRef } from './scalars.ts';
 
@@ -29,6 +30,7 @@ builder.subscriptionFields((t) => ({
       environment: t.arg.string({ defaultValue: 'production' }),
       afterVersion: t.arg.int({ description: 'Resume after this version (the last one you applied).' }),
     },
+    authScopes: (_root, args) => ({ read: args }),
     subscribe: (_root, args, ctx) => ctx.feed.subscribe(configKey(args.service, args.environment), args.afterVersion),
     resolve: (event) => event,
   }),
@@ -39,11 +41,14 @@ builder.subscriptionFields((t) => ({
       services: t.arg.stringList({ description: 'Only these services (all when omitted).' }),
       environment: t.arg.string({ description: 'Only this environment (all when omitted).' }),
     },
+    authScopes: { signedIn: true },
     subscribe: (_root, args, ctx) => {
+      const viewer = ctx.viewer!;
       const services = args.services ? new Set(args.services.map((service) => configKey(service).service)) : null;
       const environment = args.environment ? configKey('any', args.environment).environment : null;
       return ctx.feed.subscribeMany(
-        (event) => (!services || services.has(event.service)) && (!environment || event.environment === environment),
+        (event) =>
+          (!services || services.has(event.service)) && (!environment || event.environment === environment) && mayRead(viewer, event),
       );
     },
     resolve: (event) => event,

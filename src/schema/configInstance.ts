@@ -57,6 +57,8 @@ builder.mutationField('reportInstance', (t) =>
     type: 'ConfigInstance',
     description: "Records what an instance runs (upserted per instance; not audited). The config must exist.",
     args: { input: t.arg({ type: ReportInstanceInput, required: true }) },
+    // A service's own token (a reader scoped to it) reports what it applied.
+    authScopes: (_root, { input }) => ({ read: input }),
     errors: { types: readErrors, directResult: true, union: { name: 'ReportInstanceResult' } },
     resolve: async (_query, _root, { input }, ctx) => {
       await ctx.store.getConfig(input.service, input.environment);

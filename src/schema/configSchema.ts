@@ -49,6 +49,8 @@ builder.queryField('configSchema', (t) =>
     nullable: true,
     description: "A service's newest schema, or a given version of it.",
     args: { service: t.arg.string({ required: true }), version: t.arg.int() },
+    // Reading a schema: any token that may read the service in some environment.
+    authScopes: (_root, args) => ({ readService: args.service }),
     resolve: async (_root, args, ctx) => {
       const { service } = configKey(args.service);
       if (args.version == null) return ctx.store.schemas.schemaOf(service);
@@ -71,6 +73,7 @@ builder.mutationField('setConfigSchema', (t) =>
     type: ConfigSchemaRef,
     description: "Adds a version of a service's schema; refused with every violation if a live config breaks it.",
     args: { input: t.arg({ type: SetConfigSchemaInput, required: true }) },
+    authScopes: (_root, { input }) => ({ manageSchema: input.service }),
     errors: { types: writeErrors, directResult: true, union: { name: 'SetConfigSchemaResult' } },
     resolve: (_root, { input }, ctx) => ctx.store.setConfigSchema(input, { actor: ctx.actor, reason: input.reason }),
   }),

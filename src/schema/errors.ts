@@ -5,6 +5,7 @@ import {
   ValidationError,
   VersionConflictError,
 } from '../store/errors.ts';
+import { ForbiddenError, UnauthenticatedError } from '../access/errors.ts';
 import { builder } from './builder.ts';
 
 /** Expected failures are values of the schema: every one implements Error. */
@@ -72,7 +73,25 @@ builder.objectType(SecretRejectedError, {
   }),
 });
 
+builder.objectType(UnauthenticatedError, {
+  name: 'UnauthenticatedError',
+  description: 'The request carried no token, or one the hub does not accept (unknown, expired, revoked).',
+  interfaces: [ErrorInterface],
+  isTypeOf: (value) => value instanceof UnauthenticatedError,
+  fields: () => ({}),
+});
+
+builder.objectType(ForbiddenError, {
+  name: 'ForbiddenError',
+  description: "The token's role or scope does not allow this; the message says what it may do.",
+  interfaces: [ErrorInterface],
+  isTypeOf: (value) => value instanceof ForbiddenError,
+  fields: () => ({}),
+});
+
+/** Refusals of the caller, possible on every field that asks for a scope. */
+export const accessErrors = [UnauthenticatedError, ForbiddenError];
 /** The failures of a read of one config. */
-export const readErrors = [NotFoundError, ValidationError];
+export const readErrors = [...accessErrors, NotFoundError, ValidationError];
 /** The failures of a write. */
-export const writeErrors = [NotFoundError, ValidationError, VersionConflictError, SecretRejectedError];
+export const writeErrors = [...accessErrors, NotFoundError, ValidationError, VersionConflictError, SecretRejectedError];

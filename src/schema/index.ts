@@ -7,6 +7,7 @@ import './configChange.ts';
 import './configMutations.ts';
 import './configEvent.ts';
 import './configSchema.ts';
+import './apiToken.ts';
 import './configInstance.ts';
 
 builder.queryType({});

@@ -1,9 +1,14 @@
 import { builder } from './builder.ts';
+import { visibleServices } from '../access/principal.ts';
+import type { Context } from './context.ts';
 import { readErrors } from './errors.ts';
 
 export const ServiceConfigRef = builder.prismaNode('ServiceConfig', {
   description: 'The configuration of one service in one environment.',
   id: { field: 'id' },
+  // Checked once per config however it is reached (config, configs, node, a write's result).
+  runScopesOnType: true,
+  authScopes: (row) => ({ read: { service: row.serviceName, environment: row.environment } }),
   fields: (t) => ({
     service: t.exposeString('serviceName'),
     environment: t.exposeString('environment'),
@@ -40,19 +45,28 @@ builder.queryFields((t) => ({
       service: t.arg.string({ required: true }),
       environment: t.arg.string({ defaultValue: 'production' }),
     },
+    authScopes: (_root, args) => ({ read: args }),
     errors: { types: readErrors, directResult: true, union: { name: 'ConfigResult' } },
     resolve: (_root, args, ctx) => ctx.store.getConfig(args.service, args.environment),
   }),
   configs: t.prismaConnection({
     type: 'ServiceConfig',
     cursor: 'id',
-    description: 'All configs, oldest first.',
     args: {
       environment: t.arg.string({ description: 'Only this environment.' }),
       nameContains: t.arg.string({ description: 'Only services whose name contains this.' }),
       includeDeleted: t.arg.boolean({ defaultValue: false }),
     },
-    resolve: (query, _root, args, ctx) => ctx.store.listConfigs(args, query),
-    totalCount: (_root, args, ctx) => ctx.store.countConfigs(args),
+    authScopes: { signedIn: true },
+    description: 'All configs the caller may read, oldest first.',
+    resolve: async (query, _root, args, ctx) => ctx.store.listConfigs({ ...args, ...(await visibleTo(ctx)) }, query),
+    totalCount: async (_root, args, ctx) => ctx.store.countConfigs({ ...args, ...(await visibleTo(ctx)) }),
   }, { name: 'ServiceConfigConnection' }, { name: 'ServiceConfigEdge' }),
 }));
+
+/** The services and environments the caller may see, as a listing filter. */
+async function visibleTo(ctx: Context) {
+  const viewer = ctx.viewer!;
+  const services = viewer.services === null ? null : visibleServices(viewer, await ctx.store.serviceNames());
+  return { services, environments: viewer.environments };
+}

@@ -1,6 +1,7 @@
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createServerAdapter } from '@whatwg-node/server';
+import { TokenStore } from '../access/tokens.ts';
 import { type Database, openDatabase } from '../db/database.ts';
 import { migrate } from '../db/migrate.ts';
 import type { Settings } from '../env.ts';
@@ -9,9 +10,10 @@ import { ConfigFeed } from '../events/feed.ts';
 import { type ConfigHub, createInProcessHub, createNatsHub } from '../events/hub.ts';
 import { OutboxRelay } from '../events/relay.ts';
 import { ConfigStore } from '../store/configStore.ts';
+import { createAuthenticator } from './authentication.ts';
 import { MAX_BODY_BYTES, readBodyWithLimit } from './body.ts';
 import { describeFailure } from './failures.ts';
-import { GRAPHQL_PATH, createGraphQLServer } from './graphql.ts';
+import { GRAPHQL_PATH, type ServerContext, createGraphQLServer } from './graphql.ts';
 import { createMetrics } from './metrics.ts';
 import { createRestHandler, isRestPath, json } from './rest.ts';
 import { attachGraphQLWebSocket } from './websocket.ts';
@@ -23,16 +25,21 @@ export interface AppOptions {
   database?: Database;
   /** How long `stop()` waits for in-flight requests before closing their connections. @default 10_000 */
   shutdownGraceMs?: number;
+  /** Failed authentications allowed per client address per minute before it gets 429s. @default 20 */
+  authFailureLimit?: number;
+  /** Where a generated admin token is shown, once. @default process.stderr */
+  announce?: (text: string) => void;
 }
 
 export interface App {
   /** Answers one request in-process (tests, embedding). */
-  fetch(request: Request): Promise<Response>;
+  fetch(request: Request, serverContext?: ServerContext): Promise<Response>;
   /** Listens on HOST:PORT; resolves with the base URL. */
   start(): Promise<string>;
   /** Stops accepting, lets in-flight requests finish, then closes the database. Idempotent. */
   stop(): Promise<void>;
   readonly store: ConfigStore;
+  readonly tokens: TokenStore;
   readonly database: Database;
   readonly hub: ConfigHub;
   readonly relay: OutboxRelay;
@@ -43,9 +50,6 @@ export interface App {
   webSocketSubscriptionCount(): number;
 }
 
-/** Who is asking: until tokens exist every caller is anonymous. */
-const actorOf = (_request: Request) => 'anonymous';
-
 /** Opens (and migrates) the database and assembles the gateway; listens only on `start()`. */
 export async function buildApp(options: AppOptions): Promise<App> {
   const { settings, logger } = options;
@@ -53,6 +57,14 @@ export async function buildApp(options: AppOptions): Promise<App> {
     options.database ??
     (await openDatabase({ url: settings.DATABASE_URL, dataDir: settings.CONFIGHUB_DATA_DIR, logger }));
   await migrate(database, logger);
+  const tokens = new TokenStore(database, logger);
+  await tokens.start();
+  const bootstrap = await tokens.bootstrap({ adminToken: settings.CONFIGHUB_ADMIN_TOKEN, dataDir: settings.CONFIGHUB_DATA_DIR });
+  if (bootstrap) {
+    logger.warn({ file: bootstrap.file }, 'no admin token existed: one was generated and is shown once on stderr');
+    (options.announce ?? ((text) => process.stderr.write(text)))(adminTokenNotice(bootstrap.generated, bootstrap.file));
+  }
+  const authenticate = createAuthenticator({ tokens, failureLimit: options.authFailureLimit });
   const store = new ConfigStore(database, undefined, logger);
   await store.start();
   const hub = settings.NATS_URL ? createNatsHub(settings.NATS_URL, logger) : createInProcessHub();
@@ -65,15 +77,16 @@ export async function buildApp(options: AppOptions): Promise<App> {
   const metrics = createMetrics({ relay, feed, hub, webSocketCount: () => webSockets?.socketCount() ?? 0 });
   const yoga = createGraphQLServer({
     store,
+    tokens,
     feed,
     logger,
-    actorOf,
+    authenticate,
     onErrors: () => metrics.countGraphQLError(),
     developmentErrors: settings.NODE_ENV === 'development',
   });
-  const rest = createRestHandler({ store, actorOf });
+  const rest = createRestHandler({ store, authenticate });
 
-  async function fetch(request: Request): Promise<Response> {
+  async function fetch(request: Request, serverContext: ServerContext = {}): Promise<Response> {
     try {
       const { pathname } = new URL(request.url);
       if (pathname === '/health') return json(200, { status: 'ok' });
@@ -87,8 +100,8 @@ export async function buildApp(options: AppOptions): Promise<App> {
         const body = await readBodyWithLimit(request);
         request = new Request(request.url, { method: request.method, headers: request.headers, body: body as Uint8Array<ArrayBuffer> });
       }
-      if (pathname === GRAPHQL_PATH) return await yoga.fetch(request);
-      if (isRestPath(pathname)) return await rest(request);
+      if (pathname === GRAPHQL_PATH) return await yoga.fetch(request, serverContext);
+      if (isRestPath(pathname)) return await rest(request, serverContext.req?.socket.remoteAddress);
       return json(404, { error: { code: 'NO_ROUTE', message: `no route ${pathname}` } });
     } catch (error) {
       const failure = describeFailure(error);
@@ -99,7 +112,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     }
   }
 
-  const adapter = createServerAdapter(fetch);
+  const adapter = createServerAdapter<{ req: IncomingMessage; res: ServerResponse }>((request, context) => fetch(request, context));
   // Hot path: GraphQL requests with a declared, acceptable length go straight to yoga's node handler.
   function handle(req: IncomingMessage, res: ServerResponse) {
     res.once('finish', () => metrics.countRequest(routeOf(req.url ?? '/'), req.method ?? 'GET', res.statusCode));
@@ -122,6 +135,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   return {
     fetch,
     store,
+    tokens,
     database,
     hub,
     relay,
@@ -132,7 +146,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
       // Idle keep-alive connections outlive a client's or load balancer's (60 s is common): with Node's
       // 5 s default, a request sent on a connection the server is just closing fails ("other side closed").
       server = createServer({ keepAliveTimeout: 65_000 }, handle);
-      webSockets = attachGraphQLWebSocket(server, yoga);
+      webSockets = attachGraphQLWebSocket(server, yoga, authenticate);
       await new Promise<void>((resolve, reject) => {
         server!.once('error', reject);
         server!.listen(settings.PORT, settings.HOST, () => resolve());
@@ -151,12 +165,27 @@ export async function buildApp(options: AppOptions): Promise<App> {
         await feed.stop();
         await hub.close();
         await store.stop();
+        await tokens.stop();
         if (!options.database) await database.close();
         logger.info('confighub stopped');
       })();
       return stopping;
     },
   };
+}
+
+function adminTokenNotice(token: string, file: string): string {
+  return [
+    '',
+    '  confighub: no admin token existed, so one was generated. It is shown this once:',
+    '',
+    `      ${token}`,
+    '',
+    `  It is also in ${file} (readable by its owner only). Send it as "Authorization: Bearer <token>";`,
+    '  create narrower tokens with the createToken mutation or `confighub tokens create`.',
+    '',
+    '',
+  ].join('\n');
 }
 
 /** A low-cardinality label for a request path. */

@@ -1,3 +1,4 @@
+import { ForbiddenError, UnauthenticatedError } from '../access/errors.ts';
 import { AlreadyExistsError, ConfigError, NotFoundError, SecretRejectedError, ValidationError, VersionConflictError } from '../store/errors.ts';
 
 /** An HTTP-facing description of a refused request, shared by GraphQL (extensions) and REST (body). */
@@ -6,6 +7,8 @@ export interface Failure {
   status: number;
   message: string;
   details?: Record<string, unknown>;
+  /** HTTP headers the response carries (WWW-Authenticate, Retry-After). */
+  headers?: Record<string, string>;
 }
 
 /** Thrown at the HTTP edge for requests refused before they reach the store. */
@@ -14,6 +17,7 @@ export class RequestError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    readonly headers?: Record<string, string>,
   ) {
     super(message);
   }
@@ -21,8 +25,12 @@ export class RequestError extends Error {
 
 /** Maps known failures to a code and status; anything else is an internal error and is not described. */
 export function describeFailure(error: unknown): Failure | null {
-  if (error instanceof RequestError) return { code: error.code, status: error.status, message: error.message };
+  if (error instanceof RequestError) return { code: error.code, status: error.status, message: error.message, headers: error.headers };
   if (!(error instanceof ConfigError)) return null;
+  if (error instanceof UnauthenticatedError) {
+    return { code: 'UNAUTHENTICATED', status: 401, message: error.message, headers: { 'www-authenticate': 'Bearer realm="confighub"' } };
+  }
+  if (error instanceof ForbiddenError) return { code: 'FORBIDDEN', status: 403, message: error.message };
   if (error instanceof ValidationError) {
     return { code: 'VALIDATION_FAILED', status: 422, message: error.message, details: { issues: error.issues } };
   }

@@ -2,31 +2,46 @@ import { costLimitPlugin } from '@escape.tech/graphql-armor-cost-limit';
 import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
 import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
+import type { IncomingMessage } from 'node:http';
+import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { GraphQLError } from 'graphql';
 import { type YogaServerInstance, createYoga, maskError as maskUnexpected } from 'graphql-yoga';
+import type { Principal } from '../access/principal.ts';
+import type { TokenStore } from '../access/tokens.ts';
 import type { Logger } from '../logger.ts';
 import type { Context } from '../schema/context.ts';
 import { schema } from '../schema/index.ts';
 import type { ConfigFeed } from '../events/feed.ts';
 import type { ConfigStore } from '../store/configStore.ts';
+import type { Authenticate } from './authentication.ts';
 import { describeFailure } from './failures.ts';
 import { graphiqlExamples } from './graphiql.ts';
 
 export const GRAPHQL_PATH = '/graphql';
 
-export type GraphQLServer = YogaServerInstance<Record<string, never>, Context>;
+/** What the HTTP server (node request) or the WebSocket server (an authenticated viewer) hands to yoga. */
+export interface ServerContext {
+  req?: IncomingMessage;
+  /** Set for WebSocket operations: the socket authenticated once, when it connected. */
+  viewer?: Principal | null;
+}
+
+export type GraphQLServer = YogaServerInstance<ServerContext, Context>;
 
 export interface GraphQLServerOptions {
   store: ConfigStore;
+  tokens: TokenStore;
   feed: ConfigFeed;
   logger: Logger;
-  actorOf: (request: Request) => string;
+  authenticate: Authenticate;
   /** Called for each GraphQL result that carries errors (metrics). */
   onErrors?: () => void;
   /** Include internal error details in responses; never in production. @default false */
   developmentErrors?: boolean;
 }
+
+const CALLER_REFUSALS = new Set([401, 403, 429]);
 
 /** Known failures keep their message and get a code; everything else is masked. */
 function maskError(error: unknown, message: string, isDev?: boolean): Error {
@@ -36,7 +51,8 @@ function maskError(error: unknown, message: string, isDev?: boolean): Error {
     return new GraphQLError(failure.message, {
       nodes: error instanceof GraphQLError ? error.nodes : undefined,
       path: error instanceof GraphQLError ? error.path : undefined,
-      extensions: { code: failure.code, http: { status: 200 }, ...failure.details },
+      // Refusals of the caller keep their HTTP status; other known failures are answers (200).
+      extensions: { code: failure.code, http: { status: CALLER_REFUSALS.has(failure.status) ? failure.status : 200, headers: failure.headers }, ...failure.details },
     });
   }
   return maskUnexpected(error, message, isDev);
@@ -44,7 +60,7 @@ function maskError(error: unknown, message: string, isDev?: boolean): Error {
 
 export function createGraphQLServer(options: GraphQLServerOptions): GraphQLServer {
   const { logger } = options;
-  return createYoga<Record<string, never>, Context>({
+  return createYoga<ServerContext, Context>({
     schema,
     graphqlEndpoint: GRAPHQL_PATH,
     landingPage: false,
@@ -62,6 +78,9 @@ export function createGraphQLServer(options: GraphQLServerOptions): GraphQLServe
       error: (...args) => logger.error({ err: args[0] instanceof Error ? args[0] : undefined, yoga: args }, 'GraphQL error'),
     },
     plugins: [
+      // A browser's cross-site "simple" request (form post, plain GET) carries neither a JSON content type
+      // nor an Authorization header: refused before it is parsed.
+      useCSRFPrevention({ requestHeaders: ['authorization', 'x-graphql-yoga-csrf'] }),
       // Hostile documents are refused before they run (HTTP and WebSocket alike; results of validation
       // are cached per document, so honest repeated operations pay nothing).
       maxTokensPlugin({ n: 5_000 }),
@@ -74,6 +93,12 @@ export function createGraphQLServer(options: GraphQLServerOptions): GraphQLServe
         },
       },
     ],
-    context: ({ request }) => ({ store: options.store, feed: options.feed, actor: options.actorOf(request) }),
+    context: async (initial) => {
+      const viewer =
+        initial.viewer !== undefined
+          ? initial.viewer
+          : await options.authenticate(initial.request.headers.get('authorization'), initial.req?.socket.remoteAddress);
+      return { store: options.store, tokens: options.tokens, feed: options.feed, viewer, actor: viewer?.name ?? 'anonymous' };
+    },
   });
 }

@@ -1,16 +1,19 @@
+import { ForbiddenError, UnauthenticatedError } from '../access/errors.ts';
+import { type Principal, mayRead, mayWrite } from '../access/principal.ts';
 import type { ConfigChange } from '../generated/prisma/client.ts';
 import type { ConfigStore, ConfigWrite, ServiceConfig } from '../store/configStore.ts';
 import { NotFoundError } from '../store/errors.ts';
 import { changePatch } from '../store/history.ts';
-import { configKey } from '../store/names.ts';
+import { type ConfigKey, configKey } from '../store/names.ts';
+import type { Authenticate } from './authentication.ts';
 import { readJsonBody } from './body.ts';
 import { RequestError, describeFailure } from './failures.ts';
 
 /** The small REST face for existing scripts: the same store calls as the GraphQL API. */
 export interface RestOptions {
   store: ConfigStore;
-  /** Who is asking, recorded as actor of writes. */
-  actorOf: (request: Request) => string;
+  /** Who is asking (the same check as GraphQL's); the token's name is recorded as actor of writes. */
+  authenticate: Authenticate;
 }
 
 const HISTORY_ROUTE = /^\/api\/v1\/config\/history\/([^/]+)\/?$/;
@@ -18,51 +21,49 @@ const CONFIG_ROUTE = /^\/api\/v1\/config\/([^/]+)\/?$/;
 
 export const isRestPath = (pathname: string) => pathname.startsWith('/api/');
 
-export function createRestHandler({ store, actorOf }: RestOptions) {
-  async function route(request: Request, url: URL): Promise<Response> {
+export function createRestHandler({ store, authenticate }: RestOptions) {
+  async function route(request: Request, url: URL, clientAddress: string | undefined): Promise<Response> {
     const environment = url.searchParams.get('environment') ?? undefined;
     const history = HISTORY_ROUTE.exec(url.pathname);
+    const config = history ? null : CONFIG_ROUTE.exec(url.pathname);
+    if (!history && !config) throw new RequestError(404, 'NO_ROUTE', `no route ${request.method} ${url.pathname}`);
+    allow(request, history ? ['GET'] : ['GET', 'POST']);
+    const viewer = await authenticate(request.headers.get('authorization'), clientAddress);
+    if (!viewer) throw new UnauthenticatedError();
+    const key = configKey(pathName((history ?? config)![1]!), environment);
+    authorize(viewer, request.method === 'GET' ? 'read' : 'write', key);
     if (history) {
-      allow(request, ['GET']);
       const limit = integerParam(url, 'limit') ?? 50;
       if (limit < 1 || limit > 500) throw new RequestError(400, 'BAD_PARAMETER', 'limit must be between 1 and 500');
-      const key = configKey(pathName(history[1]!), environment);
       const changes = await store.history.listChanges(key, { take: limit });
       // Every config has at least its CREATE row: no rows means it never existed.
       if (changes.length === 0) throw new NotFoundError(key.service, key.environment);
       return json(200, { ...key, changes: changes.map(changeView) });
     }
-    const config = CONFIG_ROUTE.exec(url.pathname);
-    if (config) {
-      const service = pathName(config[1]!);
-      allow(request, ['GET', 'POST']);
-      if (request.method === 'GET') {
-        const row = await store.getConfig(service, environment);
-        return json(200, configView(row), { etag: `"${row.version}"` });
-      }
-      const patch = await readJsonBody(request);
-      const write = await store.updateConfig(
-        {
-          service,
-          environment,
-          patch,
-          expectedVersion: integerParam(url, 'expectedVersion') ?? versionFromIfMatch(request),
-          dryRun: url.searchParams.get('dryRun') === 'true',
-        },
-        { actor: actorOf(request), reason: url.searchParams.get('reason') ?? request.headers.get('x-change-reason') },
-      );
-      return json(200, writeView(write), { etag: `"${write.config.version}"` });
+    if (request.method === 'GET') {
+      const row = await store.getConfig(key.service, key.environment);
+      return json(200, configView(row), { etag: `"${row.version}"` });
     }
-    throw new RequestError(404, 'NO_ROUTE', `no route ${request.method} ${url.pathname}`);
+    const patch = await readJsonBody(request);
+    const write = await store.updateConfig(
+      {
+        ...key,
+        patch,
+        expectedVersion: integerParam(url, 'expectedVersion') ?? versionFromIfMatch(request),
+        dryRun: url.searchParams.get('dryRun') === 'true',
+      },
+      { actor: viewer.name, reason: url.searchParams.get('reason') ?? request.headers.get('x-change-reason') },
+    );
+    return json(200, writeView(write), { etag: `"${write.config.version}"` });
   }
 
-  return async function handleRest(request: Request): Promise<Response> {
+  return async function handleRest(request: Request, clientAddress?: string): Promise<Response> {
     try {
-      return await route(request, new URL(request.url));
+      return await route(request, new URL(request.url), clientAddress);
     } catch (error) {
       const failure = describeFailure(error);
       if (!failure) throw error;
-      return json(failure.status, { error: { code: failure.code, message: failure.message, ...failure.details } });
+      return json(failure.status, { error: { code: failure.code, message: failure.message, ...failure.details } }, failure.headers);
     }
   };
 }
@@ -74,6 +75,12 @@ function pathName(segment: string): string {
   } catch {
     return segment;
   }
+}
+
+/** The same rules as the GraphQL schema's scopes (src/access/principal.ts). */
+function authorize(viewer: Principal, action: 'read' | 'write', key: ConfigKey) {
+  const allowed = action === 'read' ? mayRead(viewer, key) : mayWrite(viewer, key);
+  if (!allowed) throw new ForbiddenError(`token "${viewer.name}" (${viewer.role}) may not ${action} config "${key.service}" in "${key.environment}"`);
 }
 
 function allow(request: Request, methods: string[]) {

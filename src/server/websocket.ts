@@ -2,7 +2,10 @@ import type { Server } from 'node:http';
 import type { ExecutionArgs } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { type WebSocket, WebSocketServer } from 'ws';
+import type { Principal } from '../access/principal.ts';
+import type { Authenticate } from './authentication.ts';
 import { SubscriptionBroadcaster } from './broadcast.ts';
+import { describeFailure } from './failures.ts';
 import type { GraphQLServer } from './graphql.ts';
 import { GRAPHQL_PATH } from './graphql.ts';
 
@@ -14,11 +17,27 @@ const KEEPALIVE_MS = 12_000;
  * WebSocket operations get the same plugins (masking, later auth) as HTTP ones. Subscriptions go
  * through the broadcaster: identical ones are executed and serialised once per event.
  */
-export function attachGraphQLWebSocket(server: Server, yoga: GraphQLServer) {
+export function attachGraphQLWebSocket(server: Server, yoga: GraphQLServer, authenticate: Authenticate) {
   const wsServer = new WebSocketServer({ server, path: GRAPHQL_PATH });
   const broadcaster = new SubscriptionBroadcaster();
+  const viewers = new WeakMap<WebSocket, Principal | null>();
   const disposable = useServer(
     {
+      // The token comes once, in connectionParams: { authorization: 'Bearer <token>' }. A socket without
+      // one is anonymous (its operations are refused field by field); a bad token closes it (4401).
+      onConnect: async (ctx) => {
+        const params = ctx.connectionParams ?? {};
+        const authorization = params.authorization ?? params.Authorization;
+        try {
+          viewers.set(ctx.extra.socket, await authenticate(typeof authorization === 'string' ? authorization : null, ctx.extra.request.socket.remoteAddress));
+          return true;
+        } catch (error) {
+          const failure = describeFailure(error);
+          if (!failure) throw error;
+          ctx.extra.socket.close(failure.status === 429 ? 4429 : 4401, failure.message.slice(0, 120));
+          return false;
+        }
+      },
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
       subscribe: (args) => {
         const root = args.rootValue as EnvelopedRoot;
@@ -27,7 +46,7 @@ export function attachGraphQLWebSocket(server: Server, yoga: GraphQLServer) {
           subscribe: root.subscribe,
           socket: root.socket,
           id: root.id,
-          viewerKey: (args.contextValue as { actor: string }).actor,
+          viewerKey: (args.contextValue as { viewer: Principal | null }).viewer?.id ?? 'anonymous',
         }) as never;
       },
       onSubscribe: async (ctx, id, params) => {
@@ -36,6 +55,7 @@ export function attachGraphQLWebSocket(server: Server, yoga: GraphQLServer) {
           req: ctx.extra.request,
           socket: ctx.extra.socket,
           params,
+          viewer: viewers.get(ctx.extra.socket) ?? null,
         });
         const document = parse(params.query);
         const errors = validate(schema, document);

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { createLogger } from '../../src/logger.ts';
 import { type App, buildApp } from '../../src/server/app.ts';
 import { type Backend, type TestDatabase, openTestDatabase } from './databases.ts';
@@ -13,6 +12,14 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
+/**
+ * The bootstrap admin token (CONFIGHUB_ADMIN_TOKEN) of every test gateway, in-process or a child
+ * process: gateways sharing a database must agree on it, or each start would rotate it.
+ */
+export const TEST_ADMIN_TOKEN = 'chub_test-admin-token-of-every-test-gateway';
+/** The header that makes a request the test admin's. */
+export const adminAuth = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } as const;
+
 export const silentLogger = createLogger('silent');
 
 export const testSettings = {
@@ -26,12 +33,12 @@ export const testSettings = {
 /** A gateway on a fresh database of the given kind, answering in-process (and over HTTP after start()). */
 export async function createTestApp(
   backend: Backend,
-  options: { onQuery?: (sql: string) => void; natsUrl?: string; database?: TestDatabase } = {},
+  options: { onQuery?: (sql: string) => void; natsUrl?: string; database?: TestDatabase; authFailureLimit?: number } = {},
 ): Promise<TestApp> {
   const db = options.database ?? (await openTestDatabase(backend, options));
-  const adminToken = `chub_${randomBytes(32).toString('base64url')}`;
+  const adminToken = TEST_ADMIN_TOKEN;
   const settings = { ...testSettings, NATS_URL: options.natsUrl, CONFIGHUB_ADMIN_TOKEN: adminToken };
-  const app = await buildApp({ settings, logger: silentLogger, database: db, shutdownGraceMs: 2000 });
+  const app = await buildApp({ settings, logger: silentLogger, database: db, shutdownGraceMs: 2000, authFailureLimit: options.authFailureLimit });
   return {
     app,
     db,

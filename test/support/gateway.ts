@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { type Server, type Socket, createConnection, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { TEST_ADMIN_TOKEN } from './app.ts';
 import { freePort } from './waiting.ts';
 
 const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -51,6 +52,7 @@ export class GatewayProcess {
         HOST: '127.0.0.1',
         LOG_LEVEL: 'warn',
         NODE_ENV: 'test',
+        CONFIGHUB_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

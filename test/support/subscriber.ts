@@ -1,5 +1,6 @@
 import { type Client, createClient } from 'graphql-ws';
 import WebSocket from 'ws';
+import { adminAuth } from './app.ts';
 
 export interface ReceivedEvent {
   service: string;
@@ -18,7 +19,8 @@ export class ConfigSubscriber {
   private dispose: (() => void) | undefined;
   error: unknown;
 
-  constructor(baseUrl: string, connectionParams: Record<string, unknown> = {}) {
+  /** Subscribes as the test admin unless `connectionParams` say otherwise. */
+  constructor(baseUrl: string, connectionParams: Record<string, unknown> = { ...adminAuth }) {
     this.client = createClient({
       url: `${baseUrl.replace(/^http/, 'ws')}/graphql`,
       webSocketImpl: WebSocket,

@@ -1,0 +1,243 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Database } from '../db/database.ts';
+import type { Logger } from '../logger.ts';
+import { ValidationError, type ValidationIssue } from '../store/errors.ts';
+import { NAME_PATTERN } from '../store/names.ts';
+import { UnauthenticatedError } from './errors.ts';
+import { type Principal, ROLES, type Role } from './principal.ts';
+
+/** A token as the hub keeps it: never the token itself, only its digest and a visible prefix. */
+export interface ApiToken extends Principal {
+  /** The first characters of the token, to tell tokens apart. */
+  prefix: string;
+  revokedAt: Date | null;
+  createdAt: Date;
+  createdBy: string;
+  lastUsedAt: Date | null;
+}
+
+export interface CreateTokenInput {
+  name: string;
+  role: Role;
+  /** Exact service names or globs (`polygon-*`); omitted or null: every service. */
+  services?: readonly string[] | null;
+  /** Omitted or null: every environment. */
+  environments?: readonly string[] | null;
+  /** Omitted or null: never expires. */
+  expiresAt?: Date | null;
+}
+
+/** The name of the admin token made from CONFIGHUB_ADMIN_TOKEN, or generated at first start. */
+export const BOOTSTRAP_TOKEN_NAME = 'admin';
+/** Where the generated admin token is written, under the data directory (mode 0600). */
+export const ADMIN_TOKEN_FILE = 'admin-token';
+/** Tokens the hub makes: `chub_` and 43 characters of base64url (256 random bits). */
+const TOKEN_PREFIX = 'chub_';
+/** How many leading characters of a token are kept in clear to tell tokens apart. */
+const VISIBLE_PREFIX_LENGTH = 12;
+/** The shortest CONFIGHUB_ADMIN_TOKEN accepted. */
+export const MIN_TOKEN_LENGTH = 24;
+/** `last_used_at` is written at most this often per token. @default 60_000 */
+const LAST_USED_INTERVAL_MS = 60_000;
+
+const TOKEN_NAME_PATTERN = /^[a-z0-9][a-z0-9._@-]{0,127}$/;
+const SERVICE_GLOB_PATTERN = /^[a-z0-9*?][a-z0-9._*?-]{0,127}$/;
+
+interface TokenRow {
+  id: string;
+  name: string;
+  prefix: string;
+  token_hash: Uint8Array;
+  role: Role;
+  services: string[] | null;
+  environments: string[] | null;
+  expires_at: Date | null;
+  revoked_at: Date | null;
+  created_at: Date;
+  created_by: string;
+  last_used_at: Date | null;
+}
+
+const COLUMNS = 'id::text AS id, name, prefix, token_hash, role, services, environments, expires_at, revoked_at, created_at, created_by, last_used_at';
+
+const digest = (token: string) => createHash('sha256').update(token).digest();
+
+const toApiToken = (row: TokenRow): ApiToken => ({
+  id: row.id,
+  name: row.name,
+  prefix: row.prefix,
+  role: row.role,
+  services: row.services,
+  environments: row.environments,
+  expiresAt: row.expires_at,
+  revokedAt: row.revoked_at,
+  createdAt: row.created_at,
+  createdBy: row.created_by,
+  lastUsedAt: row.last_used_at,
+});
+
+/** Issues, lists, revokes and checks API tokens (table api_tokens). */
+export class TokenStore {
+  /** Accepted tokens by digest; emptied whenever any token changes, on any instance (NOTIFY api_tokens). */
+  private readonly accepted = new Map<string, ApiToken>();
+  private readonly lastUsedWrites = new Map<string, number>();
+  private unlisten: (() => Promise<void>) | undefined;
+
+  constructor(
+    private readonly db: Database,
+    private readonly logger?: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    this.unlisten = await this.db.listen('api_tokens', () => this.accepted.clear());
+  }
+
+  async stop(): Promise<void> {
+    await this.unlisten?.();
+    this.unlisten = undefined;
+  }
+
+  /** Makes a token; the returned `token` is shown this once and never again. */
+  async create(input: CreateTokenInput, actor: string): Promise<{ token: string; apiToken: ApiToken }> {
+    checkTokenInput(input);
+    const token = `${TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
+    const rows = await this.db.query<TokenRow>(
+      `INSERT INTO api_tokens (name, prefix, token_hash, role, services, environments, expires_at, created_by)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+       ON CONFLICT (name) DO NOTHING
+       RETURNING ${COLUMNS}`,
+      [input.name, token.slice(0, VISIBLE_PREFIX_LENGTH), digest(token), input.role, input.services ?? null, input.environments ?? null, input.expiresAt ?? null, actor],
+    );
+    const row = rows[0];
+    if (!row) throw new ValidationError([{ pointer: '/name', message: `a token named "${input.name}" exists (names stay taken after revocation)` }]);
+    this.logger?.info({ token: row.name, role: row.role, actor }, 'token created');
+    return { token, apiToken: toApiToken(row) };
+  }
+
+  /** Every token, revoked ones included, newest first. */
+  async list(): Promise<ApiToken[]> {
+    const rows = await this.db.query<TokenRow>(`SELECT ${COLUMNS} FROM api_tokens ORDER BY id DESC`);
+    return rows.map(toApiToken);
+  }
+
+  /** Revokes a token for good: every instance refuses it from the next request on. */
+  async revoke(name: string, actor: string): Promise<ApiToken> {
+    const rows = await this.db.query<TokenRow>(
+      `UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE name = $1 RETURNING ${COLUMNS}`,
+      [name],
+    );
+    const row = rows[0];
+    if (!row) throw new ValidationError([{ pointer: '/name', message: `no token named "${name}"` }]);
+    this.accepted.clear();
+    this.logger?.info({ token: name, actor }, 'token revoked');
+    return toApiToken(row);
+  }
+
+  /** The principal a token stands for; refuses unknown, expired and revoked tokens alike in kind. */
+  async authenticate(token: string): Promise<Principal> {
+    const hash = digest(token);
+    const key = hash.toString('base64');
+    let found = this.accepted.get(key);
+    if (!found) {
+      const rows = await this.db.query<TokenRow>(`SELECT ${COLUMNS} FROM api_tokens WHERE prefix = $1`, [token.slice(0, VISIBLE_PREFIX_LENGTH)]);
+      // Compared in constant time, whatever the lookup found.
+      const row = rows.find((candidate) => timingSafeEqual(Buffer.from(candidate.token_hash), hash));
+      if (!row) throw new UnauthenticatedError('unknown token');
+      found = toApiToken(row);
+      this.accepted.set(key, found);
+    }
+    if (found.revokedAt) throw new UnauthenticatedError(`token "${found.name}" was revoked`);
+    if (found.expiresAt && found.expiresAt.getTime() <= Date.now()) throw new UnauthenticatedError(`token "${found.name}" expired at ${found.expiresAt.toISOString()}`);
+    this.noteUse(found.id);
+    return found;
+  }
+
+  /**
+   * Makes sure an admin can get in. With CONFIGHUB_ADMIN_TOKEN, the token named "admin" is that token
+   * (its digest follows the variable). Without it, when no usable admin token exists, one is generated:
+   * it is returned (for the caller to print once) and written, readable by its owner only, to
+   * `<dataDir>/admin-token`.
+   */
+  async bootstrap(options: { adminToken?: string; dataDir: string }): Promise<{ generated: string; file: string } | null> {
+    if (options.adminToken !== undefined) {
+      if (options.adminToken.length < MIN_TOKEN_LENGTH) {
+        throw new ValidationError([{ pointer: '/CONFIGHUB_ADMIN_TOKEN', message: `must be at least ${MIN_TOKEN_LENGTH} characters` }]);
+      }
+      const rows = await this.db.query<{ revoked: boolean }>(
+        `INSERT INTO api_tokens AS t (name, prefix, token_hash, role, created_by)
+         VALUES ($1, $2, $3, 'admin', 'CONFIGHUB_ADMIN_TOKEN')
+         ON CONFLICT (name) DO UPDATE SET prefix = EXCLUDED.prefix, token_hash = EXCLUDED.token_hash
+           WHERE t.token_hash <> EXCLUDED.token_hash AND t.revoked_at IS NULL
+         RETURNING revoked_at IS NOT NULL AS revoked`,
+        [BOOTSTRAP_TOKEN_NAME, options.adminToken.slice(0, VISIBLE_PREFIX_LENGTH), digest(options.adminToken)],
+      );
+      this.accepted.clear();
+      if (rows.length === 0) {
+        const [current] = await this.db.query<{ revoked: boolean }>('SELECT revoked_at IS NOT NULL AS revoked FROM api_tokens WHERE name = $1', [BOOTSTRAP_TOKEN_NAME]);
+        if (current?.revoked) this.logger?.error('the "admin" token was revoked: CONFIGHUB_ADMIN_TOKEN no longer works; use another admin token');
+      }
+      return null;
+    }
+    const [usable] = await this.db.query<{ id: string }>(
+      `SELECT id::text AS id FROM api_tokens
+        WHERE role = 'admin' AND services IS NULL AND environments IS NULL
+          AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
+        LIMIT 1`,
+    );
+    if (usable) return null;
+    const token = `${TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
+    // A revoked "admin" keeps its name: the new one gets the time in its name.
+    const [taken] = await this.db.query('SELECT 1 FROM api_tokens WHERE name = $1', [BOOTSTRAP_TOKEN_NAME]);
+    const name = taken ? `${BOOTSTRAP_TOKEN_NAME}-${Date.now()}` : BOOTSTRAP_TOKEN_NAME;
+    // Several instances starting at once: one inserts, the others conflict and generate nothing.
+    const inserted = await this.db.query(
+      `INSERT INTO api_tokens (name, prefix, token_hash, role, created_by) VALUES ($1, $2, $3, 'admin', 'bootstrap')
+       ON CONFLICT (name) DO NOTHING RETURNING id`,
+      [name, token.slice(0, VISIBLE_PREFIX_LENGTH), digest(token)],
+    );
+    if (inserted.length === 0) return null;
+    const file = path.resolve(options.dataDir, ADMIN_TOKEN_FILE);
+    await mkdir(path.dirname(file), { recursive: true });
+    const temporary = `${file}.${process.pid}.tmp`;
+    await writeFile(temporary, `${token}\n`, { mode: 0o600 });
+    await rename(temporary, file);
+    return { generated: token, file };
+  }
+
+  private noteUse(id: string) {
+    const now = Date.now();
+    if (now - (this.lastUsedWrites.get(id) ?? 0) < LAST_USED_INTERVAL_MS) return;
+    this.lastUsedWrites.set(id, now);
+    this.db.query('UPDATE api_tokens SET last_used_at = now() WHERE id = $1', [id]).catch((error: unknown) => {
+      this.logger?.warn({ err: error }, 'could not record when a token was last used');
+    });
+  }
+}
+
+function checkTokenInput(input: CreateTokenInput) {
+  const issues: ValidationIssue[] = [];
+  if (typeof input.name !== 'string' || !TOKEN_NAME_PATTERN.test(input.name)) {
+    issues.push({ pointer: '/name', message: `name must match ${TOKEN_NAME_PATTERN.source}` });
+  }
+  if (!ROLES.includes(input.role)) issues.push({ pointer: '/role', message: `role must be one of ${ROLES.join(', ')}` });
+  if (input.services != null) {
+    if (input.services.length === 0) issues.push({ pointer: '/services', message: 'give at least one service, or none for all' });
+    input.services.forEach((service, index) => {
+      if (!SERVICE_GLOB_PATTERN.test(service)) {
+        issues.push({ pointer: `/services/${index}`, message: 'a service name or a glob of one (letters a-z, digits, ".", "_", "-", "*", "?")' });
+      }
+    });
+  }
+  if (input.environments != null) {
+    if (input.environments.length === 0) issues.push({ pointer: '/environments', message: 'give at least one environment, or none for all' });
+    input.environments.forEach((environment, index) => {
+      if (!NAME_PATTERN.test(environment)) issues.push({ pointer: `/environments/${index}`, message: `must match ${NAME_PATTERN.source}` });
+    });
+  }
+  if (input.expiresAt != null && !(input.expiresAt.getTime() > Date.now())) {
+    issues.push({ pointer: '/expiresAt', message: 'must be in the future' });
+  }
+  if (issues.length > 0) throw new ValidationError(issues);
+}

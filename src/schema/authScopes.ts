@@ -1,0 +1,75 @@
+import type { AuthFailure } from '@pothos/plugin-scope-auth';
+import { ForbiddenError, UnauthenticatedError } from '../access/errors.ts';
+import { type Principal, coversService, mayManageSchema, mayManageTokens, mayRead, mayWrite } from '../access/principal.ts';
+import { type ConfigKey, DEFAULT_ENVIRONMENT } from '../store/names.ts';
+import type { Context } from './context.ts';
+
+/** A config a field touches, as its arguments name it (the environment defaults to production). */
+export interface ConfigScope {
+  service: string;
+  environment?: string | null;
+}
+
+/** The scopes fields ask for; each one is a rule of src/access/principal.ts. */
+export interface AuthScopes {
+  signedIn: boolean;
+  read: ConfigScope;
+  /** A service in any environment the token may touch (its schema). */
+  readService: string;
+  write: ConfigScope;
+  manageSchema: string;
+  manageTokens: boolean;
+}
+
+const keyOf = (scope: ConfigScope): ConfigKey => ({ service: scope.service, environment: scope.environment ?? DEFAULT_ENVIRONMENT });
+
+const when = (viewer: Principal | null, rule: (viewer: Principal) => boolean) => viewer !== null && rule(viewer);
+
+export function authScopesOf(ctx: Context) {
+  const { viewer } = ctx;
+  return {
+    signedIn: viewer !== null,
+    read: (scope: ConfigScope) => when(viewer, (principal) => mayRead(principal, keyOf(scope))),
+    readService: (service: string) => when(viewer, (principal) => coversService(principal, service)),
+    write: (scope: ConfigScope) => when(viewer, (principal) => mayWrite(principal, keyOf(scope))),
+    manageSchema: (service: string) => when(viewer, (principal) => mayManageSchema(principal, service)),
+    manageTokens: when(viewer, mayManageTokens),
+  };
+}
+
+/** No token: unauthenticated. A token without the right: forbidden, saying what was asked. */
+export function unauthorizedError(ctx: Context, failure: AuthFailure): Error {
+  if (!ctx.viewer) return new UnauthenticatedError();
+  return new ForbiddenError(`token "${ctx.viewer.name}" (${describeGrant(ctx.viewer)}) may not ${describeFailure(failure)}`);
+}
+
+function describeGrant(principal: Principal): string {
+  const services = principal.services ? `services ${principal.services.join(', ')}` : 'all services';
+  const environments = principal.environments ? `environments ${principal.environments.join(', ')}` : 'all environments';
+  return `${principal.role}; ${services}; ${environments}`;
+}
+
+function describeFailure(failure: AuthFailure): string {
+  if (failure.kind === 'AuthScope') {
+    const parameter = failure.parameter as unknown;
+    switch (failure.scope) {
+      case 'read':
+      case 'write': {
+        const key = keyOf(parameter as ConfigScope);
+        return `${failure.scope} config "${key.service}" in "${key.environment}"`;
+      }
+      case 'readService':
+        return `read service "${String(parameter)}"`;
+      case 'manageSchema':
+        return `set the schema of "${String(parameter)}" (an admin whose scope covers the service in every environment)`;
+      case 'manageTokens':
+        return 'manage tokens (an admin without service or environment restrictions)';
+      default:
+        return 'do this';
+    }
+  }
+  if (failure.kind === 'AnyAuthScopes' || failure.kind === 'AllAuthScopes') {
+    return failure.failures.map(describeFailure).join(failure.kind === 'AnyAuthScopes' ? ' or ' : ' and ');
+  }
+  return 'do this';
+}

@@ -1,0 +1,54 @@
+import { RateLimiterMemory } from 'rate-limiter-flexible';
+import { UnauthenticatedError } from '../access/errors.ts';
+import type { Principal } from '../access/principal.ts';
+import type { TokenStore } from '../access/tokens.ts';
+import { RequestError } from './failures.ts';
+
+export interface AuthenticatorOptions {
+  tokens: TokenStore;
+  /** Failed authentications allowed per client address within `failureWindowSeconds`. @default 20 */
+  failureLimit?: number;
+  /** @default 60 */
+  failureWindowSeconds?: number;
+}
+
+/** Checks the token a request or a WebSocket carries: `Authorization: Bearer <token>`. */
+export type Authenticate = (authorization: string | null | undefined, clientAddress: string | undefined) => Promise<Principal | null>;
+
+const BEARER = /^Bearer[ \t]+([\x21-\x7e]+)[ \t]*$/i;
+
+/**
+ * The one place a presented token is checked, for GraphQL over HTTP, WebSocket and REST alike. No token
+ * is an anonymous caller (who may read the schema and nothing else); a token the hub does not accept
+ * is refused outright, and counted: an address with too many failures is refused for a while (429),
+ * so tokens cannot be guessed at speed.
+ */
+export function createAuthenticator(options: AuthenticatorOptions): Authenticate {
+  const points = options.failureLimit ?? 20;
+  const failures = new RateLimiterMemory({ points, duration: options.failureWindowSeconds ?? 60 });
+
+  async function refuse(address: string, error: UnauthenticatedError): Promise<never> {
+    await failures.penalty(address, 1);
+    throw error;
+  }
+
+  return async function authenticate(authorization, clientAddress) {
+    if (authorization == null || authorization === '') return null;
+    const address = clientAddress ?? 'in-process';
+    const record = await failures.get(address);
+    if (record && record.consumedPoints >= points) {
+      const seconds = Math.max(1, Math.ceil(record.msBeforeNext / 1000));
+      throw new RequestError(429, 'TOO_MANY_FAILED_AUTHENTICATIONS', `too many failed authentications from this address: retry in ${seconds} s`, {
+        'retry-after': String(seconds),
+      });
+    }
+    const match = BEARER.exec(authorization);
+    if (!match) return refuse(address, new UnauthenticatedError('send the token as "Authorization: Bearer <token>"'));
+    try {
+      return await options.tokens.authenticate(match[1]!);
+    } catch (error) {
+      if (error instanceof UnauthenticatedError) return refuse(address, error);
+      throw error;
+    }
+  };
+}

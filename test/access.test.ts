@@ -1,0 +1,361 @@
+// Access control: who may do what, over GraphQL (in-process and HTTP), REST and graphql-ws, with the
+// database unchanged by every refusal. Tokens are real: made by the token store, sent as Bearer headers.
+import { createClient } from 'graphql-ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { createTestApp, type TestApp } from './support/app.ts';
+import { backends, tablesDigest } from './support/databases.ts';
+import { ConfigSubscriber } from './support/subscriber.ts';
+import { eventually } from './support/waiting.ts';
+
+const IN_SCOPE = 'polygon-live-collector';
+const OUT_OF_SCOPE = 'tick-aggregator';
+
+type TokenName = 'reader' | 'editor' | 'stagingEditor' | 'scopedAdmin' | 'admin' | 'none';
+
+/** One GraphQL operation of the matrix, with what it needs as variables and how to read its outcome. */
+interface Operation {
+  name: string;
+  /** Whether a token of the row may do it on the in-scope service. */
+  allowed: Record<TokenName, boolean>;
+  query: string;
+  variables: (service: string) => Record<string, unknown>;
+}
+
+const everyone = { reader: true, editor: true, stagingEditor: false, scopedAdmin: true, admin: true, none: false };
+const editors = { reader: false, editor: true, stagingEditor: false, scopedAdmin: true, admin: true, none: false };
+const fullAdmins = { reader: false, editor: false, stagingEditor: false, scopedAdmin: false, admin: true, none: false };
+
+const operations: Operation[] = [
+  {
+    name: 'config',
+    allowed: everyone,
+    query: 'query($service: String!) { result: config(service: $service) { __typename ... on Error { message } } }',
+    variables: (service) => ({ service }),
+  },
+  {
+    name: 'configVersion',
+    allowed: everyone,
+    query: 'query($service: String!) { result: configVersion(service: $service, version: 1) { __typename ... on Error { message } } }',
+    variables: (service) => ({ service }),
+  },
+  {
+    name: 'configDiff',
+    allowed: everyone,
+    query: 'query($service: String!) { result: configDiff(service: $service, fromVersion: 1, toVersion: 1) { __typename ... on Error { message } } }',
+    variables: (service) => ({ service }),
+  },
+  {
+    name: 'updateConfig (dry run)',
+    allowed: editors,
+    query: 'mutation($service: String!) { result: updateConfig(input: { service: $service, patch: { operational: { probe: 1 } }, dryRun: true }) { __typename ... on Error { message } } }',
+    variables: (service) => ({ service }),
+  },
+  {
+    name: 'rollbackConfig (dry run)',
+    allowed: editors,
+    query: 'mutation($service: String!) { result: rollbackConfig(input: { service: $service, toVersion: 1, dryRun: true }) { __typename ... on Error { message } } }',
+    variables: (service) => ({ service }),
+  },
+  {
+    name: 'setConfigSchema (stale expectedVersion)',
+    // Allowed callers get past authorization and meet the version check, so nothing is written. An admin
+    // scoped to some services manages their schemas.
+    allowed: { ...fullAdmins, scopedAdmin: true },
+    query: 'mutation($service: String!) { result: setConfigSchema(input: { service: $service, schema: { type: "object" }, expectedVersion: 999 }) { __typename ... on Error { message } } }',
+    variables: (service) => ({ service }),
+  },
+  {
+    name: 'createToken (invalid name)',
+    // Allowed callers get past authorization and meet the name check, so nothing is written.
+    allowed: fullAdmins,
+    query: 'mutation { result: createToken(input: { name: "Not A Name", role: READER }) { __typename ... on Error { message } } }',
+    variables: () => ({}),
+  },
+];
+
+/** The typename an operation's result has when the caller is refused. */
+const refusal = (token: TokenName) => (token === 'none' ? 'UnauthenticatedError' : 'ForbiddenError');
+
+describe.each(backends)('access control on %s', (backend) => {
+  let t: TestApp;
+  let base: string;
+  const tokens = {} as Record<Exclude<TokenName, 'none'>, string>;
+
+  const graphql = (token: TokenName, query: string, variables: Record<string, unknown> = {}) =>
+    t.graphql(query, variables, token === 'none' ? { authorization: '' } : { authorization: `Bearer ${tokens[token]}` });
+
+  beforeAll(async () => {
+    t = await createTestApp(backend);
+    base = await t.app.start();
+    tokens.admin = t.adminToken;
+    const make = async (name: string, role: 'reader' | 'editor' | 'admin', services: string[] | null, environments: string[] | null = null) =>
+      (await t.app.tokens.create({ name, role, services, environments }, 'access-test')).token;
+    tokens.reader = await make('svc-reader', 'reader', ['polygon-*']);
+    tokens.editor = await make('svc-editor', 'editor', ['polygon-*', 'exact-name']);
+    tokens.stagingEditor = await make('staging-editor', 'editor', ['polygon-*'], ['staging']);
+    tokens.scopedAdmin = await make('polygon-admin', 'admin', ['polygon-*']);
+  });
+
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  describe('the matrix: role x operation x in-scope / out-of-scope service, over GraphQL', () => {
+    const rows = operations.flatMap((operation) =>
+      (['reader', 'editor', 'stagingEditor', 'scopedAdmin', 'admin', 'none'] as TokenName[]).flatMap((token) => [
+        { operation, token, service: IN_SCOPE, allowed: operation.allowed[token] },
+        // Out of scope: only unrestricted admins pass.
+        { operation, token, service: OUT_OF_SCOPE, allowed: token === 'admin' },
+      ]),
+    );
+    it.each(rows.map((row) => [row.operation.name, row.token, row.service, row.allowed, row] as const))(
+      '%s as %s on %s: allowed=%s',
+      async (_name, token, _service, allowed, row) => {
+        const before = await tablesDigest(t.db);
+        const { data, errors } = await graphql(token, row.operation.query, row.operation.variables(row.service));
+        expect(errors).toBeUndefined();
+        if (allowed) expect(['UnauthenticatedError', 'ForbiddenError']).not.toContain(data.result.__typename);
+        else {
+          expect(data.result.__typename).toBe(refusal(token));
+          if (token !== 'none') expect(data.result.message).toContain(`may not`);
+        }
+        expect(await tablesDigest(t.db)).toBe(before);
+      },
+    );
+  });
+
+  it('a write records the token name as actor', async () => {
+    const { data } = await graphql('editor', 'mutation { updateConfig(input: { service: "polygon-live-collector", patch: { operational: { reconnect_delay_ms: 750 } }, reason: "matrix" }) { __typename ... on ConfigWrite { change { changedBy reason } } } }');
+    expect(data.updateConfig).toEqual({ __typename: 'ConfigWrite', change: { changedBy: 'svc-editor', reason: 'matrix' } });
+  });
+
+  it('a reader lists only the configs it may read, and counts only those', async () => {
+    const { data } = await graphql('reader', '{ configs { totalCount edges { node { service } } } }');
+    const services = data.configs.edges.map((edge: { node: { service: string } }) => edge.node.service);
+    expect(services.length).toBeGreaterThan(0);
+    expect(services.every((service: string) => service.startsWith('polygon-'))).toBe(true);
+    expect(data.configs.totalCount).toBe(services.length);
+    const all = await graphql('admin', '{ configs { totalCount } }');
+    expect(all.data.configs.totalCount).toBeGreaterThan(services.length);
+  });
+
+  it('a token limited to staging sees nothing in production', async () => {
+    const { data } = await graphql('stagingEditor', '{ configs { totalCount } }');
+    expect(data.configs.totalCount).toBe(0);
+  });
+
+  it('a config out of scope cannot be reached through node(id) either', async () => {
+    const { data } = await graphql('admin', `{ config(service: "${OUT_OF_SCOPE}") { ... on ServiceConfig { id } } }`);
+    const result = await graphql('reader', 'query($id: ID!) { node(id: $id) { id } }', { id: data.config.id });
+    expect(result.data?.node ?? null).toBeNull();
+    expect(result.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+  });
+
+  it('without a token: reads and writes are refused, introspection and viewer answer', async () => {
+    const before = await tablesDigest(t.db);
+    const listing = await graphql('none', '{ configs { totalCount } }');
+    expect(listing.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    const write = await graphql('none', 'mutation { updateConfig(input: { service: "polygon-live-collector", patch: { x: 1 } }) { __typename } }');
+    expect(write.data?.updateConfig.__typename).toBe('UnauthenticatedError');
+    const schema = await graphql('none', '{ __schema { queryType { name } } viewer { name } }');
+    expect(schema).toEqual({ data: { __schema: { queryType: { name: 'Query' } }, viewer: null } });
+    expect(await tablesDigest(t.db)).toBe(before);
+  });
+
+  it('viewer says who is asking and what it may touch', async () => {
+    const { data } = await graphql('reader', '{ viewer { name role services environments expiresAt } }');
+    expect(data.viewer).toEqual({ name: 'svc-reader', role: 'READER', services: ['polygon-*'], environments: null, expiresAt: null });
+  });
+
+  it('admins create, list and revoke tokens; a revoked or expired token is refused at once', async () => {
+    const created = await graphql('admin', 'mutation { createToken(input: { name: "short-lived", role: EDITOR, services: ["polygon-*"] }) { __typename ... on CreatedToken { token apiToken { name prefix role createdBy } } } }');
+    const { token, apiToken } = created.data.createToken;
+    expect(apiToken).toEqual({ name: 'short-lived', prefix: token.slice(0, 12), role: 'EDITOR', createdBy: 'admin' });
+    const asNew = { authorization: `Bearer ${token}` };
+    expect((await t.graphql('{ viewer { name } }', {}, asNew)).data).toEqual({ viewer: { name: 'short-lived' } });
+
+    const listed = await graphql('admin', '{ tokens { name revokedAt } }');
+    expect(listed.data.tokens).toContainEqual({ name: 'short-lived', revokedAt: null });
+    // Only digests are stored.
+    const [stored] = await t.db.query<{ leaked: boolean }>('SELECT bool_or(position($1 in name || prefix || coalesce(created_by, \'\')) > 0 AND length($1) > 12) AS leaked FROM api_tokens', [token]);
+    expect(stored!.leaked).toBe(false);
+
+    const revoked = await graphql('admin', 'mutation { revokeToken(input: { name: "short-lived" }) { __typename ... on ApiToken { revokedAt } } }');
+    expect(revoked.data.revokeToken.revokedAt).not.toBeNull();
+    const refused = await t.app.fetch(new Request('http://confighub.test/graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...asNew },
+      body: JSON.stringify({ query: '{ viewer { name } }' }),
+    }));
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get('www-authenticate')).toContain('Bearer');
+    expect((await refused.json()).errors[0]).toMatchObject({ message: 'token "short-lived" was revoked', extensions: { code: 'UNAUTHENTICATED' } });
+
+    const expiring = await t.app.tokens.create({ name: 'expiring', role: 'reader', expiresAt: new Date(Date.now() + 60_000) }, 'access-test');
+    await t.db.query("UPDATE api_tokens SET expires_at = now() - interval '1 second' WHERE name = 'expiring'");
+    const expired = await fetch(`${base}/api/v1/config/${IN_SCOPE}`, { headers: { authorization: `Bearer ${expiring.token}` } });
+    expect(expired.status).toBe(401);
+    expect((await expired.json()).error.message).toMatch(/^token "expiring" expired at /);
+  });
+
+  it('createToken checks its input and reports every problem with its pointer', async () => {
+    const { data } = await graphql('admin', 'mutation { createToken(input: { name: "ok-name", role: READER, services: ["Bad Glob"], environments: [], expiresAt: "2001-01-01T00:00:00Z" }) { __typename ... on ValidationError { issues { pointer } } } }');
+    expect(data.createToken.__typename).toBe('ValidationError');
+    expect(data.createToken.issues.map((issue: { pointer: string }) => issue.pointer)).toEqual(['/services/0', '/environments', '/expiresAt']);
+  });
+
+  describe('REST follows the same rules', () => {
+    const get = (service: string, token: TokenName) =>
+      fetch(`${base}/api/v1/config/${service}`, { headers: token === 'none' ? {} : { authorization: `Bearer ${tokens[token]}` } });
+    const post = (service: string, token: TokenName) =>
+      fetch(`${base}/api/v1/config/${service}?dryRun=true`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(token === 'none' ? {} : { authorization: `Bearer ${tokens[token]}` }) },
+        body: JSON.stringify({ operational: { probe: 2 } }),
+      });
+
+    it.each([
+      ['GET', 'reader', IN_SCOPE, 200],
+      ['GET', 'reader', OUT_OF_SCOPE, 403],
+      ['GET', 'none', IN_SCOPE, 401],
+      ['GET', 'stagingEditor', IN_SCOPE, 403],
+      ['POST', 'reader', IN_SCOPE, 403],
+      ['POST', 'editor', IN_SCOPE, 200],
+      ['POST', 'editor', OUT_OF_SCOPE, 403],
+      ['POST', 'none', IN_SCOPE, 401],
+      ['POST', 'admin', OUT_OF_SCOPE, 200],
+    ] as const)('%s as %s on %s: %i', async (method, token, service, status) => {
+      const before = await tablesDigest(t.db);
+      const response = await (method === 'GET' ? get(service, token) : post(service, token));
+      expect(response.status).toBe(status);
+      if (status === 401) expect(response.headers.get('www-authenticate')).toContain('Bearer');
+      if (status >= 400) expect((await response.json()).error.code).toBe(status === 401 ? 'UNAUTHENTICATED' : 'FORBIDDEN');
+      expect(await tablesDigest(t.db)).toBe(before);
+    });
+
+    it('history needs read access too', async () => {
+      const response = await fetch(`${base}/api/v1/config/history/${OUT_OF_SCOPE}`, { headers: { authorization: `Bearer ${tokens.reader}` } });
+      expect(response.status).toBe(403);
+    });
+  });
+
+  describe('graphql-ws: the token in connectionParams', () => {
+    it('a reader in scope follows changes; out of scope is refused on subscribe', async () => {
+      const inScope = new ConfigSubscriber(base, { authorization: `Bearer ${tokens.reader}` }).subscribe({ service: IN_SCOPE, afterVersion: 1 });
+      const outOfScope = new ConfigSubscriber(base, { authorization: `Bearer ${tokens.reader}` }).subscribe({ service: OUT_OF_SCOPE, afterVersion: 1 });
+      try {
+        await expect(outOfScope.waitFor(() => false, 10_000)).rejects.toThrow(/FORBIDDEN|may not read/);
+        const events = await inScope.waitFor((received) => received.length > 0);
+        expect(events[0]).toMatchObject({ service: IN_SCOPE, version: 2 });
+      } finally {
+        await inScope.close();
+        await outOfScope.close();
+      }
+    });
+
+    it('configsChanged delivers only what the token may read', async () => {
+      const subscriber = new ConfigSubscriber(base, { authorization: `Bearer ${tokens.reader}` }).subscribe({}, true);
+      try {
+        // Give the subscription time to be taken: a first change it must see.
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        await graphql('admin', `mutation { updateConfig(input: { service: "${OUT_OF_SCOPE}", patch: { operational: { ws_probe: 1 } } }) { __typename } }`);
+        await graphql('admin', `mutation { updateConfig(input: { service: "${IN_SCOPE}", patch: { operational: { ws_probe: 1 } } }) { __typename } }`);
+        const events = await subscriber.waitFor((received) => received.some((event) => event.service === IN_SCOPE));
+        expect(events.map((event) => event.service)).toEqual([IN_SCOPE]);
+      } finally {
+        await subscriber.close();
+      }
+    });
+
+    it('a bad token closes the socket with 4401; no token gets UNAUTHENTICATED on subscribe', async () => {
+      const closed = await new Promise<{ code: number; reason: string }>((resolve) => {
+        const client = createClient({
+          url: `${base.replace(/^http/, 'ws')}/graphql`,
+          webSocketImpl: WebSocket,
+          connectionParams: { authorization: 'Bearer chub_not-a-real-token-at-all-000000000000000' },
+          retryAttempts: 0,
+          lazy: false,
+          onNonLazyError: () => {},
+          on: { closed: (event) => resolve(event as { code: number; reason: string }) },
+        });
+        void client;
+      });
+      expect(closed).toMatchObject({ code: 4401, reason: 'unknown token' });
+
+      const anonymous = new ConfigSubscriber(base, {}).subscribe({ service: IN_SCOPE });
+      try {
+        await expect(anonymous.waitFor(() => false, 10_000)).rejects.toThrow(/UNAUTHENTICATED|authentication required/);
+      } finally {
+        await anonymous.close();
+      }
+    });
+  });
+
+  it('GraphiQL loads without a token; a cross-site simple GET is refused, one with a token answers', async () => {
+    const page = await fetch(`${base}/graphql`, { headers: { accept: 'text/html' } });
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<html');
+    const query = encodeURIComponent('{ viewer { name } }');
+    const simple = await fetch(`${base}/graphql?query=${query}`, { headers: { accept: 'application/json' } });
+    expect(simple.status).toBe(403);
+    const withToken = await fetch(`${base}/graphql?query=${query}`, { headers: { accept: 'application/json', authorization: `Bearer ${tokens.reader}` } });
+    expect(await withToken.json()).toEqual({ data: { viewer: { name: 'svc-reader' } } });
+  });
+});
+
+describe('failed authentication is rate limited per client address', () => {
+  let t: TestApp;
+  let base: string;
+
+  beforeAll(async () => {
+    t = await createTestApp('postgres', { authFailureLimit: 3 });
+    base = await t.app.start();
+  });
+
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('after the limit even a good token from that address gets 429 with Retry-After', async () => {
+    const attempt = (token: string) => fetch(`${base}/api/v1/config/${IN_SCOPE}`, { headers: { authorization: `Bearer ${token}` } });
+    for (let i = 0; i < 3; i++) expect((await attempt(`chub_guess-number-${i}-xxxxxxxxxxxxxxxxxxxxxxxx`)).status).toBe(401);
+    const limited = await attempt(t.adminToken);
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect((await limited.json()).error.code).toBe('TOO_MANY_FAILED_AUTHENTICATIONS');
+    const graphql = await fetch(`${base}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${t.adminToken}` },
+      body: JSON.stringify({ query: '{ viewer { name } }' }),
+    });
+    expect(graphql.status).toBe(429);
+  });
+});
+
+describe('a revocation reaches every instance', () => {
+  let first: TestApp;
+  let second: TestApp;
+
+  beforeAll(async () => {
+    first = await createTestApp('postgres');
+    second = await createTestApp('postgres', { database: first.db });
+  });
+
+  afterAll(async () => {
+    await second?.close();
+    await first?.close();
+  });
+
+  it('a token revoked on one instance is refused by the other, which had accepted it', async () => {
+    const { token } = await first.app.tokens.create({ name: 'fleet-reader', role: 'reader' }, 'access-test');
+    const asFleet = { authorization: `Bearer ${token}` };
+    expect((await second.graphql('{ viewer { name } }', {}, asFleet)).data).toEqual({ viewer: { name: 'fleet-reader' } });
+    await first.graphql('mutation { revokeToken(input: { name: "fleet-reader" }) { __typename } }');
+    const refused = await eventually(
+      () => second.graphql('{ viewer { name } }', {}, asFleet),
+      (result) => result.errors !== undefined,
+    );
+    expect(refused.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+  });
+});
