@@ -5,6 +5,7 @@
 // without JSON.parse. The parent drives it over IPC (messages below).
 import { connect } from '@nats-io/transport-node';
 import WebSocket from 'ws';
+import { benchAuth } from './support/auth.ts';
 
 export type ClientCommand =
   | { type: 'open-ws'; url: string; count: number; batch: number; query: string }
@@ -23,7 +24,7 @@ const SOCKET_TIMEOUT_MS = 20_000;
 const MAX_ERRORS_KEPT = 5;
 const NEXT = Buffer.from('"type":"next"');
 const VERSION = Buffer.from('"version":');
-const INIT = JSON.stringify({ type: 'connection_init', payload: {} });
+const INIT = JSON.stringify({ type: 'connection_init', payload: { ...benchAuth } });
 
 const send = (message: ClientMessage) => process.send?.(message);
 

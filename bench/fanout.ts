@@ -32,6 +32,7 @@ import { type ForkedChild, forkChild, serverScript } from './support/children.ts
 import { onCleanup, runBenchmark } from './support/cleanup.ts';
 import { cpuMillisecondsOf } from './support/cpu.ts';
 import { describeMachine, intSetting, median, ratio, table } from './support/stats.ts';
+import { benchAuth } from './support/auth.ts';
 
 const SERVICE = 'tick-aggregator';
 const SUBSCRIPTION = `subscription { configChanged(service: "${SERVICE}") { service version config patch { op path value } changedBy changedAt } }`;
@@ -136,7 +137,7 @@ interface Target {
 let eventTemplate: Record<string, unknown> | undefined;
 
 async function postJson(url: string, body: string): Promise<{ status: number; text: string }> {
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal: AbortSignal.timeout(30_000) });
+  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...benchAuth }, body, signal: AbortSignal.timeout(30_000) });
   return { status: response.status, text: await response.text() };
 }
 

@@ -8,6 +8,7 @@ import { runBenchmark } from './support/cleanup.ts';
 import { withCpuOf } from './support/cpu.ts';
 import { type LoadResult, runLoad } from './support/load.ts';
 import { describeMachine, intSetting, median, ms, perSecond, ratio, table } from './support/stats.ts';
+import { benchAuth } from './support/auth.ts';
 
 const READ_QUERY = `query GetConfig {
   config(service: "polygon-historical-downloader") {
@@ -46,7 +47,7 @@ interface Answer {
 async function askOnce(endpoint: string): Promise<Answer> {
   const response = await fetch(endpoint, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...benchAuth },
     body: REQUEST_BODY,
     signal: AbortSignal.timeout(30_000),
   });

@@ -1,5 +1,6 @@
 // Load generation with autocannon's programmatic API, run from the parent process.
 import autocannon from 'autocannon';
+import { benchAuth } from './auth.ts';
 
 export interface LoadSpec {
   /** Full URL of the endpoint. */
@@ -37,7 +38,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
     duration: spec.seconds,
     timeout: REQUEST_TIMEOUT_SECONDS,
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...benchAuth },
     // autocannon refuses some combinations even when one side is undefined: pass only what is set.
     ...(spec.body !== undefined && { body: spec.body }),
     ...(spec.requests !== undefined && { requests: spec.requests }),
