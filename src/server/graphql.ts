@@ -68,7 +68,12 @@ export function createGraphQLServer(options: GraphQLServerOptions): GraphQLServe
     // every request body in another stream, at a cost on every request.
     maxRequestBodySize: false,
     maskedErrors: { maskError, isDev: options.developmentErrors ?? false },
-    graphiql: { title: 'confighub', defaultQuery: graphiqlExamples },
+    graphiql: {
+      title: 'confighub',
+      defaultQuery: graphiqlExamples,
+      // The page loads without a token; its operations need one, pasted into the header editor.
+      headers: JSON.stringify({ Authorization: 'Bearer <token: see .confighub/admin-token or ask an admin>' }, null, 2),
+    },
     // GraphiQL served whole from this package, not from a CDN: it works offline and behind firewalls.
     renderGraphiQL,
     logging: {
