@@ -28,10 +28,40 @@ interface Expected {
   pointers?: string[];
 }
 
+/**
+ * Who sends a case: the bootstrap admin by default; otherwise no token, a credential the hub refuses,
+ * or a token (made in beforeAll) whose role or scope does not cover the request.
+ */
+type Credential =
+  | 'admin'
+  | 'none'
+  | 'basic'
+  | 'unknown'
+  | 'expired'
+  | 'revoked'
+  | 'reader'
+  | 'liveReader'
+  | 'editor'
+  | 'polygonEditor'
+  | 'stagingEditor';
+
+/** The tokens beforeAll makes, by credential, with what they may do. */
+const TOKEN_GRANTS = {
+  reader: { role: 'reader' },
+  liveReader: { role: 'reader', services: ['polygon-live-collector'] },
+  editor: { role: 'editor' },
+  polygonEditor: { role: 'editor', services: ['polygon-*'] },
+  stagingEditor: { role: 'editor', environments: ['staging'] },
+  expired: { role: 'admin' },
+  revoked: { role: 'admin' },
+} as const;
+
 interface BadInput {
   name: string;
   send: Send;
   expected: Expected;
+  /** @default 'admin' */
+  as?: Credential;
   /** A known defect this case shows: the case asserts the right behaviour and fails until it is fixed. */
   defect?: string;
 }
@@ -44,6 +74,10 @@ const WRITE_RESULT = `__typename ... on Error { message } ... on ValidationError
 const UPDATE = `mutation($input: UpdateConfigInput!) { updateConfig(input: $input) { ${WRITE_RESULT} } }`;
 const CREATE = `mutation($input: CreateConfigInput!) { createConfig(input: $input) { ${WRITE_RESULT} } }`;
 const ROLLBACK = `mutation($input: RollbackConfigInput!) { rollbackConfig(input: $input) { ${WRITE_RESULT} } }`;
+const CREATE_TOKEN = `mutation($input: CreateTokenInput!) { createToken(input: $input) {
+  __typename ... on Error { message } ... on ValidationError { issues { pointer } } } }`;
+const REVOKE_TOKEN = `mutation($input: RevokeTokenInput!) { revokeToken(input: $input) {
+  __typename ... on Error { message } ... on ValidationError { issues { pointer } } } }`;
 const SET_SCHEMA = `mutation($input: SetConfigSchemaInput!) { setConfigSchema(input: $input) {
   __typename ... on Error { message } ... on ValidationError { issues { pointer } } } }`;
 
@@ -629,6 +663,200 @@ const corpus: BadInput[] = [
     expected: { status: 415, code: /.*/, message: /.*/ },
   },
 
+  // Authentication: no token, a credential that is not a bearer token, and tokens the hub does not
+  // accept (never issued, expired, revoked): 401 over HTTP, a close (4401) over WebSocket.
+  {
+    name: 'REST: a write without a token',
+    as: 'none',
+    send: restPatch(TICKS, { operational: { worker_threads: 8 } }),
+    expected: { status: 401, code: 'UNAUTHENTICATED', message: /Authorization: Bearer/ },
+  },
+  {
+    name: 'REST: a Basic credential instead of a bearer token',
+    as: 'basic',
+    send: restPatch(TICKS, { operational: { worker_threads: 8 } }),
+    expected: { status: 401, code: 'UNAUTHENTICATED', message: /Bearer/ },
+  },
+  {
+    name: 'REST: a token the hub never issued',
+    as: 'unknown',
+    send: restPatch(TICKS, { operational: { worker_threads: 8 } }),
+    expected: { status: 401, code: 'UNAUTHENTICATED', message: /unknown token/ },
+  },
+  {
+    name: 'REST: an expired token',
+    as: 'expired',
+    send: restPatch(TICKS, { operational: { worker_threads: 8 } }),
+    expected: { status: 401, code: 'UNAUTHENTICATED', message: /token "corpus-expired" expired at/ },
+  },
+  {
+    name: 'REST: a revoked token',
+    as: 'revoked',
+    send: restPatch(TICKS, { operational: { worker_threads: 8 } }),
+    expected: { status: 401, code: 'UNAUTHENTICATED', message: /token "corpus-revoked" was revoked/ },
+  },
+  {
+    name: 'GraphQL: a mutation without a token',
+    as: 'none',
+    send: update({ service: TICKS, patch: { operational: { worker_threads: 8 } } }),
+    expected: { code: 'UnauthenticatedError', message: /Authorization: Bearer/ },
+  },
+  {
+    name: 'GraphQL: a secret sent without a token (refused as unauthenticated, before its content is looked at)',
+    as: 'none',
+    send: update({ service: TICKS, patch: { db_password: 'hunter2' } }),
+    expected: { code: 'UnauthenticatedError', message: /Authorization: Bearer/ },
+  },
+  {
+    name: 'GraphQL over HTTP: an expired token',
+    as: 'expired',
+    send: graphqlHttp(JSON.stringify({ query: UPDATE, variables: { input: { service: TICKS, patch: { a: 1 } } } })),
+    expected: { status: 401, code: 'UNAUTHENTICATED', message: /expired at/ },
+  },
+  {
+    name: 'GraphQL over HTTP: a revoked token',
+    as: 'revoked',
+    send: graphqlHttp(JSON.stringify({ query: UPDATE, variables: { input: { service: TICKS, patch: { a: 1 } } } })),
+    expected: { status: 401, code: 'UNAUTHENTICATED', message: /was revoked/ },
+  },
+  {
+    name: 'GraphQL over HTTP: a Basic credential',
+    as: 'basic',
+    send: graphqlHttp(JSON.stringify({ query: UPDATE, variables: { input: { service: TICKS, patch: { a: 1 } } } })),
+    expected: { status: 401, code: 'UNAUTHENTICATED', message: /Bearer/ },
+  },
+  {
+    name: 'WebSocket: a mutation on a socket without a token',
+    as: 'none',
+    send: updateOverWs({ service: TICKS, patch: { a: 1 } }),
+    expected: { code: 'UnauthenticatedError', message: /Authorization: Bearer/ },
+  },
+  {
+    name: 'WebSocket: a revoked token',
+    as: 'revoked',
+    send: updateOverWs({ service: TICKS, patch: { a: 1 } }),
+    expected: { code: 'CLOSED 4401', message: /was revoked/ },
+  },
+  {
+    name: 'WebSocket: an expired token',
+    as: 'expired',
+    send: { via: 'ws', query: `subscription { configChanged(service: "${TICKS}", afterVersion: 0) { version } }` },
+    expected: { code: 'CLOSED 4401', message: /expired at/ },
+  },
+  {
+    name: 'WebSocket: a Basic credential',
+    as: 'basic',
+    send: updateOverWs({ service: TICKS, patch: { a: 1 } }),
+    expected: { code: 'CLOSED 4401', message: /Bearer/ },
+  },
+
+  // Authorization: valid tokens whose role or scope does not cover the request (403, ForbiddenError).
+  {
+    name: 'REST: a reader writing',
+    as: 'reader',
+    send: restPatch(TICKS, { operational: { worker_threads: 8 } }),
+    expected: { status: 403, code: 'FORBIDDEN', message: /may not write config "tick-aggregator"/ },
+  },
+  {
+    name: 'REST: an editor of polygon-* writing tick-aggregator',
+    as: 'polygonEditor',
+    send: restPatch(TICKS, { operational: { worker_threads: 8 } }),
+    expected: { status: 403, code: 'FORBIDDEN', message: /token "corpus-polygon-editor".*may not write config "tick-aggregator"/ },
+  },
+  {
+    name: 'REST: an editor of staging writing production',
+    as: 'stagingEditor',
+    send: restPatch(LIVE, { operational: { write_batch_size: 10 } }),
+    expected: { status: 403, code: 'FORBIDDEN', message: /may not write config "polygon-live-collector" in "production"/ },
+  },
+  {
+    name: 'REST: a reader of one service reading the history of another',
+    as: 'liveReader',
+    send: { via: 'http', method: 'GET', path: `/api/v1/config/history/${TICKS}` },
+    expected: { status: 403, code: 'FORBIDDEN', message: /may not read config "tick-aggregator"/ },
+  },
+  {
+    name: 'GraphQL: a reader updating',
+    as: 'reader',
+    send: update({ service: TICKS, patch: { operational: { worker_threads: 8 } } }),
+    expected: { code: 'ForbiddenError', message: /may not write config "tick-aggregator"/ },
+  },
+  {
+    name: 'GraphQL: an editor of polygon-* rolling back tick-aggregator',
+    as: 'polygonEditor',
+    send: { via: 'graphql', query: ROLLBACK, variables: { input: { service: TICKS, toVersion: 1 } } },
+    expected: { code: 'ForbiddenError', message: /may not write config "tick-aggregator"/ },
+  },
+  {
+    name: 'GraphQL: an editor of staging creating a production config',
+    as: 'stagingEditor',
+    send: create({ service: 'staging-only', config: { a: 1 } }),
+    expected: { code: 'ForbiddenError', message: /may not write config "staging-only" in "production"/ },
+  },
+  {
+    name: 'GraphQL: an editor setting a schema',
+    as: 'editor',
+    send: { via: 'graphql', query: SET_SCHEMA, variables: { input: { service: TICKS, schema: { type: 'object' } } } },
+    expected: { code: 'ForbiddenError', message: /may not set the schema of "tick-aggregator"/ },
+  },
+  {
+    name: 'GraphQL: an editor creating an admin token',
+    as: 'editor',
+    send: { via: 'graphql', query: CREATE_TOKEN, variables: { input: { name: 'escalation', role: 'ADMIN' } } },
+    expected: { code: 'ForbiddenError', message: /may not manage tokens/ },
+  },
+  {
+    name: 'GraphQL: an editor revoking the admin token',
+    as: 'editor',
+    send: { via: 'graphql', query: REVOKE_TOKEN, variables: { input: { name: 'admin' } } },
+    expected: { code: 'ForbiddenError', message: /may not manage tokens/ },
+  },
+  {
+    name: 'GraphQL: a reader of one service reading another',
+    as: 'liveReader',
+    send: { via: 'graphql', query: `{ config(service: "${TICKS}") { __typename ... on Error { message } } }` },
+    expected: { code: 'ForbiddenError', message: /may not read config "tick-aggregator"/ },
+  },
+  {
+    name: 'WebSocket: a subscription outside the token\'s scope',
+    as: 'liveReader',
+    send: { via: 'ws', query: `subscription { configChanged(service: "${TICKS}", afterVersion: 0) { version } }` },
+    expected: { code: 'FORBIDDEN', message: /may not read config "tick-aggregator"/ },
+  },
+  {
+    name: 'WebSocket: a reader updating',
+    as: 'reader',
+    send: updateOverWs({ service: LIVE, patch: { operational: { write_batch_size: 10 } } }),
+    expected: { code: 'ForbiddenError', message: /may not write config "polygon-live-collector"/ },
+  },
+
+  // Bad token management input (an admin): nothing reaches api_tokens.
+  {
+    name: 'GraphQL: a token with an invalid name, no services and a bad environment',
+    send: { via: 'graphql', query: CREATE_TOKEN, variables: { input: { name: "Robert'); DROP TABLE api_tokens;--", role: 'EDITOR', services: [], environments: ['Prod EU'] } } },
+    expected: { code: 'ValidationError', message: /name must match/, pointers: ['/name', '/services', '/environments/0'] },
+  },
+  {
+    name: 'GraphQL: a token that expired before it was made',
+    send: { via: 'graphql', query: CREATE_TOKEN, variables: { input: { name: 'born-expired', role: 'READER', expiresAt: '2020-01-01T00:00:00Z' } } },
+    expected: { code: 'ValidationError', message: /must be in the future/, pointers: ['/expiresAt'] },
+  },
+  {
+    name: 'GraphQL: a token with a role that does not exist',
+    send: { via: 'graphql', query: CREATE_TOKEN, variables: { input: { name: 'root-token', role: 'ROOT' } } },
+    expected: { code: /.+/, message: /Value "ROOT" does not exist in "Role" enum/ },
+  },
+  {
+    name: 'GraphQL: a token whose name is taken',
+    send: { via: 'graphql', query: CREATE_TOKEN, variables: { input: { name: 'corpus-revoked', role: 'READER' } } },
+    expected: { code: 'ValidationError', message: /a token named "corpus-revoked" exists/, pointers: ['/name'] },
+  },
+  {
+    name: 'GraphQL: revoking a token that does not exist',
+    send: { via: 'graphql', query: REVOKE_TOKEN, variables: { input: { name: 'no-such-token' } } },
+    expected: { code: 'ValidationError', message: /no token named "no-such-token"/, pointers: ['/name'] },
+  },
+
   // Keys named after Object.prototype members.
   {
     name: 'GraphQL: a dry-run patch that sets hasOwnProperty and deletes a key',
@@ -650,22 +878,39 @@ describe.each(backends)('bad inputs on %s: refused with a specific error, nothin
   let t: TestApp;
   let base: string;
 
+  /** `Authorization` header values by credential; undefined sends none. */
+  const authorizations = new Map<Credential, string | undefined>();
+
   beforeAll(async () => {
     t = await createTestApp(backend);
     base = await t.app.start();
+    authorizations.set('admin', `Bearer ${t.adminToken}`);
+    authorizations.set('none', undefined);
+    authorizations.set('basic', `Basic ${Buffer.from('admin:admin').toString('base64')}`);
+    authorizations.set('unknown', `Bearer chub_${'A'.repeat(43)}`);
+    for (const [credential, grant] of Object.entries(TOKEN_GRANTS)) {
+      const name = `corpus-${credential.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)}`;
+      const { token } = await t.app.tokens.create({ name, ...grant, expiresAt: credential === 'expired' ? new Date(Date.now() + 3_600_000) : null }, 'bad-input-corpus');
+      authorizations.set(credential as Credential, `Bearer ${token}`);
+    }
+    // Expired an hour early, as time would have done (the hub only makes tokens that expire in the future).
+    await t.db.session((sql) => sql.query(`UPDATE api_tokens SET expires_at = now() - interval '1 minute' WHERE name = 'corpus-expired'`));
+    const revoked = await t.graphql(`mutation { revokeToken(input: { name: "corpus-revoked" }) { __typename ... on ApiToken { revokedAt } } }`);
+    expect(revoked.data.revokeToken.revokedAt).toEqual(expect.any(String));
   });
   afterAll(async () => {
     await t?.close();
   });
 
-  async function send(request: Send): Promise<Outcome> {
-    const authorization = `Bearer ${t.adminToken}`;
+  async function send(request: Send, as: Credential = 'admin'): Promise<Outcome> {
+    const authorization = authorizations.get(as);
+    const headers: Record<string, string> = authorization === undefined ? {} : { authorization };
     switch (request.via) {
       case 'graphql': {
         const response = await t.app.fetch(
           new Request('http://confighub.test/graphql', {
             method: 'POST',
-            headers: { ...JSON_TYPE, authorization },
+            headers: { ...JSON_TYPE, ...headers },
             body: JSON.stringify({ query: request.query, variables: request.variables }),
           }),
         );
@@ -674,7 +919,7 @@ describe.each(backends)('bad inputs on %s: refused with a specific error, nothin
       case 'http': {
         const response = await fetch(base + request.path, {
           method: request.method ?? 'GET',
-          headers: { authorization, ...request.headers },
+          headers: { ...headers, ...request.headers },
           body: request.body as BodyInit | undefined,
         });
         if (request.path.startsWith('/graphql')) {
@@ -691,7 +936,7 @@ describe.each(backends)('bad inputs on %s: refused with a specific error, nothin
         return restOutcome(response);
       }
       case 'ws':
-        return webSocketOutcome(base, { query: request.query, variables: request.variables }, { authorization });
+        return webSocketOutcome(base, { query: request.query, variables: request.variables }, headers);
     }
   }
 
@@ -702,15 +947,17 @@ describe.each(backends)('bad inputs on %s: refused with a specific error, nothin
     for (const prefix of ['REST:', 'GraphQL:', 'GraphQL over HTTP:', 'WebSocket:']) {
       expect(names.filter((name) => name.startsWith(prefix)).length).toBeGreaterThanOrEqual(3);
     }
+    // Every credential is exercised.
+    expect(new Set(corpus.map((entry) => entry.as ?? 'admin')).size).toBe(Object.keys(TOKEN_GRANTS).length + 4);
   });
 
   it.each(corpus.map((entry) => ({ ...entry, title: entry.defect ? `${entry.name} [KNOWN DEFECT: ${entry.defect}]` : entry.name })))(
     '$title',
-    async ({ send: request, expected }) => {
+    async ({ send: request, as, expected }) => {
       const before = await storedDigest(t.db);
       const beforeTables = await tablesDigest(t.db);
 
-      const outcome = await send(request);
+      const outcome = await send(request, as);
 
       if (expected.status !== undefined) expect([expected.status].flat(), JSON.stringify(outcome)).toContain(outcome.status);
       if (typeof expected.code === 'string') expect(outcome.code, JSON.stringify(outcome)).toBe(expected.code);
@@ -731,5 +978,25 @@ describe.each(backends)('bad inputs on %s: refused with a specific error, nothin
     expect(outcome).toMatchObject({ code: 'ConfigWrite', message: 'changed: true' });
     expect(await tablesDigest(t.db)).not.toBe(beforeTables);
     expect((await storedDigest(t.db)).tables).not.toBe(before.tables);
+  });
+
+  // Last: it uses up this address's failed authentications for the next minute.
+  it('refuses an address that keeps failing authentication with 429 and Retry-After, writing nothing', async () => {
+    const before = await storedDigest(t.db);
+    let response: Response | undefined;
+    for (let attempt = 1; attempt <= 21; attempt++) {
+      response = await fetch(`${base}/api/v1/config/${TICKS}`, {
+        method: 'POST',
+        headers: { ...JSON_TYPE, authorization: authorizations.get('unknown')! },
+        body: JSON.stringify({ operational: { worker_threads: 8 } }),
+      });
+      if (response.status === 429) break;
+      expect(response.status).toBe(401);
+      await response.body?.cancel();
+    }
+    expect(response!.status).toBe(429);
+    expect(response!.headers.get('retry-after')).toMatch(/^[1-9]\d*$/);
+    expect(await restOutcome(response!)).toMatchObject({ code: 'TOO_MANY_FAILED_AUTHENTICATIONS', message: expect.stringMatching(/retry in \d+ s/) });
+    expect(await storedDigest(t.db)).toEqual(before);
   });
 });

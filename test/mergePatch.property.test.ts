@@ -238,6 +238,61 @@ describe.each(backends)('merge patches on %s', (backend) => {
     expect([...seen.refused.keys()].sort()).toEqual(['SecretRejectedError', 'ValidationError', 'VersionConflictError']);
   });
 
+  // Concurrent writers (the store may group them into one statement): every write still either applies
+  // on top of exactly one version or is refused for a reason true of some version it could have seen.
+  it('applies concurrent patches as a contiguous chain of versions, each the merge of its patch, refusing the rest', async () => {
+    const concurrentCase = fc.record({
+      service: fc.constantFrom(...PILOT_SERVICES, OPEN_SERVICE),
+      writes: fc.array(
+        fc.record({ patch: patch.map((generated) => JSON.parse(JSON.stringify(generated)) as Json), via: fc.constantFrom('graphql', 'store') }),
+        { minLength: 2, maxLength: 6 },
+      ),
+    });
+    let applied = 0;
+    await fc.assert(
+      fc.asyncProperty(concurrentCase, async ({ service, writes }) => {
+        const before = await stored(service);
+        const outcomes = await Promise.all(writes.map(({ patch: patchValue, via }) => send(via, { service, patch: patchValue, reason: 'concurrent' })));
+        const after = await stored(service);
+        const rows = await t.db.session((sql) =>
+          sql.query<{ version: number; old_config: JsonObject; new_config: JsonObject }>(
+            `SELECT version, old_config, new_config FROM config_audit_log
+              WHERE service_name = $1 AND environment = 'production' AND version > $2 ORDER BY version`,
+            [service, before.version],
+          ),
+        );
+        const writers = outcomes.map((outcome, index) => ({ outcome, patch: writes[index]!.patch }));
+        const changing = writers.filter(({ outcome }) => outcome.typename === 'ConfigWrite' && outcome.changed);
+        // One audit row per applied write, versions contiguous, each row the merge of its writer's patch into the row before.
+        expect(rows.map((row) => row.version)).toEqual(changing.map((_, index) => before.version + 1 + index));
+        expect(after).toMatchObject({ version: before.version + rows.length, changes: before.changes + rows.length });
+        const states: JsonObject[] = [before.config];
+        for (const row of rows) {
+          const writer = changing.filter(({ outcome }) => outcome.version === row.version);
+          expect(writer).toHaveLength(1);
+          expect(row.old_config).toEqual(states.at(-1));
+          expect(row.new_config).toEqual(mergePatchReference(row.old_config, writer[0]!.patch));
+          expect(writer[0]!.outcome.config).toEqual(row.new_config);
+          states.push(row.new_config);
+        }
+        expect(after.config).toEqual(states.at(-1));
+        // Every other write was a no-op or refused for a reason that holds against one of those versions.
+        for (const { outcome, patch: patchValue } of writers) {
+          if (outcome.typename === 'ConfigWrite' && outcome.changed) continue;
+          const explained = states.some((state, index) => {
+            const prediction = predict(service, { config: state, version: before.version + index }, patchValue, undefined);
+            if (outcome.typename === 'ConfigWrite') return 'apply' in prediction && JSON.stringify(canonical(prediction.apply)) === JSON.stringify(canonical(state));
+            return 'refuse' in prediction && prediction.refuse === outcome.typename;
+          });
+          expect(explained, `${outcome.typename} ${outcome.message ?? ''} for ${JSON.stringify(patchValue)}`).toBe(true);
+        }
+        applied += rows.length;
+      }),
+      { numRuns: backend === 'pglite' ? 25 : 40 },
+    );
+    expect(applied).toBeGreaterThan(5);
+  });
+
   // KNOWN DEFECT (fails until fixed): json-merge-patch stops merging an object at a key named
   // "__proto__", "constructor" or "prototype" (it returns early, silently dropping that key and every
   // later one: `{features: {prototype: true, enable_vwap: false}}` answers changed: false), and calls
