@@ -16,8 +16,8 @@ export const DEFAULT_BACKOFF: Required<BackoffOptions> = { initialMs: 250, maxMs
 /** The ceiling of the delay before retry number `attempt` (0 for the first retry). */
 export function backoffCeiling(attempt: number, options: BackoffOptions = {}): number {
   const { initialMs, maxMs, factor } = { ...DEFAULT_BACKOFF, ...options };
-  // Exponent capped so huge attempt counts stay finite numbers.
-  const ceiling = initialMs * Math.pow(factor, Math.min(Math.max(0, attempt), 64));
+  const ceiling = initialMs * Math.pow(factor, Math.max(0, attempt));
+  // A long outage overflows the power to Infinity: that is the cap too.
   return Math.min(maxMs, Number.isFinite(ceiling) ? ceiling : maxMs);
 }
 
