@@ -1,4 +1,14 @@
+import proxyaddr from 'proxy-addr';
 import { z } from 'zod';
+
+function trustSpecIsValid(value: string): boolean {
+  try {
+    proxyaddr.compile(value.split(',').map((entry) => entry.trim()).filter(Boolean));
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 const optionalString = z
   .string()
@@ -18,6 +28,10 @@ export const settingsSchema = z.object({
   /** @default './.confighub' */
   CONFIGHUB_DATA_DIR: z.string().default('./.confighub'),
   CONFIGHUB_ADMIN_TOKEN: optionalString,
+  /** Proxies whose X-Forwarded-For is believed for the client address (failed-auth limits): addresses, subnets, `loopback`... */
+  CONFIGHUB_TRUST_PROXY: optionalString.refine((value) => value === undefined || trustSpecIsValid(value), {
+    message: 'comma-separated IP addresses, subnets (10.0.0.0/8) or loopback, linklocal, uniquelocal',
+  }),
   /** @default 'info' */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** @default 'production' */

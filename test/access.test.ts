@@ -309,7 +309,8 @@ describe('failed authentication is rate limited per client address', () => {
   let base: string;
 
   beforeAll(async () => {
-    t = await createTestApp('postgres', { authFailureLimit: 3 });
+    // Behind a proxy on loopback: its X-Forwarded-For names the client.
+    t = await createTestApp('postgres', { authFailureLimit: 3, trustProxy: 'loopback' });
     base = await t.app.start();
   });
 
@@ -318,15 +319,18 @@ describe('failed authentication is rate limited per client address', () => {
   });
 
   it('after the limit even a good token from that address gets 429 with Retry-After', async () => {
-    const attempt = (token: string) => fetch(`${base}/api/v1/config/${IN_SCOPE}`, { headers: { authorization: `Bearer ${token}` } });
+    const attempt = (token: string, client = '203.0.113.5') =>
+      fetch(`${base}/api/v1/config/${IN_SCOPE}`, { headers: { authorization: `Bearer ${token}`, 'x-forwarded-for': client } });
     for (let i = 0; i < 3; i++) expect((await attempt(`chub_guess-number-${i}-xxxxxxxxxxxxxxxxxxxxxxxx`)).status).toBe(401);
     const limited = await attempt(t.adminToken);
     expect(limited.status).toBe(429);
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
     expect((await limited.json()).error.code).toBe('TOO_MANY_FAILED_AUTHENTICATIONS');
+    // Another client behind the same proxy is not affected.
+    expect((await attempt(t.adminToken, '203.0.113.77')).status).toBe(200);
     const graphql = await fetch(`${base}/graphql`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${t.adminToken}` },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${t.adminToken}`, 'x-forwarded-for': '203.0.113.5' },
       body: JSON.stringify({ query: '{ viewer { name } }' }),
     });
     expect(graphql.status).toBe(429);

@@ -19,7 +19,7 @@ import { createRestHandler, isRestPath, json } from './rest.ts';
 import { attachGraphQLWebSocket } from './websocket.ts';
 
 export interface AppOptions {
-  settings: Pick<Settings, 'PORT' | 'HOST' | 'DATABASE_URL' | 'CONFIGHUB_DATA_DIR' | 'NODE_ENV'> & { CONFIGHUB_ADMIN_TOKEN?: string } & { NATS_URL?: string };
+  settings: Pick<Settings, 'PORT' | 'HOST' | 'DATABASE_URL' | 'CONFIGHUB_DATA_DIR' | 'NODE_ENV'> & { CONFIGHUB_ADMIN_TOKEN?: string; CONFIGHUB_TRUST_PROXY?: string } & { NATS_URL?: string };
   logger: Logger;
   /** An open database to use instead of the one the settings name (tests). */
   database?: Database;
@@ -64,7 +64,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     logger.warn({ file: bootstrap.file }, 'no admin token existed: one was generated and is shown once on stderr');
     (options.announce ?? ((text) => process.stderr.write(text)))(adminTokenNotice(bootstrap.generated, bootstrap.file));
   }
-  const authenticate = createAuthenticator({ tokens, failureLimit: options.authFailureLimit });
+  const authenticate = createAuthenticator({ tokens, failureLimit: options.authFailureLimit, trustProxy: settings.CONFIGHUB_TRUST_PROXY });
   const store = new ConfigStore(database, undefined, logger);
   await store.start();
   const hub = settings.NATS_URL ? createNatsHub(settings.NATS_URL, logger) : createInProcessHub();
@@ -101,7 +101,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
         request = new Request(request.url, { method: request.method, headers: request.headers, body: body as Uint8Array<ArrayBuffer> });
       }
       if (pathname === GRAPHQL_PATH) return await yoga.fetch(request, serverContext);
-      if (isRestPath(pathname)) return await rest(request, serverContext.req?.socket.remoteAddress);
+      if (isRestPath(pathname)) return await rest(request, serverContext.req);
       return json(404, { error: { code: 'NO_ROUTE', message: `no route ${pathname}` } });
     } catch (error) {
       const failure = describeFailure(error);

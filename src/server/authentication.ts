@@ -1,3 +1,5 @@
+import type { IncomingMessage } from 'node:http';
+import proxyaddr from 'proxy-addr';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { UnauthenticatedError } from '../access/errors.ts';
 import type { Principal } from '../access/principal.ts';
@@ -10,10 +12,16 @@ export interface AuthenticatorOptions {
   failureLimit?: number;
   /** @default 60 */
   failureWindowSeconds?: number;
+  /**
+   * Which proxies in front of the gateway to believe about the client's address (X-Forwarded-For):
+   * comma-separated addresses, subnets or `loopback`, `linklocal`, `uniquelocal` (proxy-addr's syntax).
+   * Unset: none, the address is the peer's.
+   */
+  trustProxy?: string;
 }
 
 /** Checks the token a request or a WebSocket carries: `Authorization: Bearer <token>`. */
-export type Authenticate = (authorization: string | null | undefined, clientAddress: string | undefined) => Promise<Principal | null>;
+export type Authenticate = (authorization: string | null | undefined, client: IncomingMessage | undefined) => Promise<Principal | null>;
 
 const BEARER = /^Bearer[ \t]+([\x21-\x7e]+)[ \t]*$/i;
 
@@ -26,15 +34,18 @@ const BEARER = /^Bearer[ \t]+([\x21-\x7e]+)[ \t]*$/i;
 export function createAuthenticator(options: AuthenticatorOptions): Authenticate {
   const points = options.failureLimit ?? 20;
   const failures = new RateLimiterMemory({ points, duration: options.failureWindowSeconds ?? 60 });
+  const trusted = options.trustProxy
+    ? proxyaddr.compile(options.trustProxy.split(',').map((entry) => entry.trim()).filter(Boolean))
+    : () => false;
 
   async function refuse(address: string, error: UnauthenticatedError): Promise<never> {
     await failures.penalty(address, 1);
     throw error;
   }
 
-  return async function authenticate(authorization, clientAddress) {
+  return async function authenticate(authorization, client) {
     if (authorization == null || authorization === '') return null;
-    const address = clientAddress ?? 'in-process';
+    const address = client ? proxyaddr(client, trusted) : 'in-process';
     const record = await failures.get(address);
     if (record && record.consumedPoints >= points) {
       const seconds = Math.max(1, Math.ceil(record.msBeforeNext / 1000));

@@ -102,7 +102,7 @@ export function createGraphQLServer(options: GraphQLServerOptions): GraphQLServe
       const viewer =
         initial.viewer !== undefined
           ? initial.viewer
-          : await options.authenticate(initial.request.headers.get('authorization'), initial.req?.socket.remoteAddress);
+          : await options.authenticate(initial.request.headers.get('authorization'), initial.req);
       return { store: options.store, tokens: options.tokens, feed: options.feed, viewer, actor: viewer?.name ?? 'anonymous' };
     },
   });

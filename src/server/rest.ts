@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import { ForbiddenError, UnauthenticatedError } from '../access/errors.ts';
 import { type Principal, mayRead, mayWrite } from '../access/principal.ts';
 import type { ConfigChange } from '../generated/prisma/client.ts';
@@ -22,13 +23,13 @@ const CONFIG_ROUTE = /^\/api\/v1\/config\/([^/]+)\/?$/;
 export const isRestPath = (pathname: string) => pathname.startsWith('/api/');
 
 export function createRestHandler({ store, authenticate }: RestOptions) {
-  async function route(request: Request, url: URL, clientAddress: string | undefined): Promise<Response> {
+  async function route(request: Request, url: URL, client: IncomingMessage | undefined): Promise<Response> {
     const environment = url.searchParams.get('environment') ?? undefined;
     const history = HISTORY_ROUTE.exec(url.pathname);
     const config = history ? null : CONFIG_ROUTE.exec(url.pathname);
     if (!history && !config) throw new RequestError(404, 'NO_ROUTE', `no route ${request.method} ${url.pathname}`);
     allow(request, history ? ['GET'] : ['GET', 'POST']);
-    const viewer = await authenticate(request.headers.get('authorization'), clientAddress);
+    const viewer = await authenticate(request.headers.get('authorization'), client);
     if (!viewer) throw new UnauthenticatedError();
     const key = configKey(pathName((history ?? config)![1]!), environment);
     authorize(viewer, request.method === 'GET' ? 'read' : 'write', key);
@@ -57,9 +58,9 @@ export function createRestHandler({ store, authenticate }: RestOptions) {
     return json(200, writeView(write), { etag: `"${write.config.version}"` });
   }
 
-  return async function handleRest(request: Request, clientAddress?: string): Promise<Response> {
+  return async function handleRest(request: Request, client?: IncomingMessage): Promise<Response> {
     try {
-      return await route(request, new URL(request.url), clientAddress);
+      return await route(request, new URL(request.url), client);
     } catch (error) {
       const failure = describeFailure(error);
       if (!failure) throw error;

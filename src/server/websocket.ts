@@ -29,7 +29,7 @@ export function attachGraphQLWebSocket(server: Server, yoga: GraphQLServer, auth
         const params = ctx.connectionParams ?? {};
         const authorization = params.authorization ?? params.Authorization;
         try {
-          viewers.set(ctx.extra.socket, await authenticate(typeof authorization === 'string' ? authorization : null, ctx.extra.request.socket.remoteAddress));
+          viewers.set(ctx.extra.socket, await authenticate(typeof authorization === 'string' ? authorization : null, ctx.extra.request));
           return true;
         } catch (error) {
           const failure = describeFailure(error);

@@ -33,11 +33,11 @@ export const testSettings = {
 /** A gateway on a fresh database of the given kind, answering in-process (and over HTTP after start()). */
 export async function createTestApp(
   backend: Backend,
-  options: { onQuery?: (sql: string) => void; natsUrl?: string; database?: TestDatabase; authFailureLimit?: number } = {},
+  options: { onQuery?: (sql: string) => void; natsUrl?: string; database?: TestDatabase; authFailureLimit?: number; trustProxy?: string } = {},
 ): Promise<TestApp> {
   const db = options.database ?? (await openTestDatabase(backend, options));
   const adminToken = TEST_ADMIN_TOKEN;
-  const settings = { ...testSettings, NATS_URL: options.natsUrl, CONFIGHUB_ADMIN_TOKEN: adminToken };
+  const settings = { ...testSettings, NATS_URL: options.natsUrl, CONFIGHUB_ADMIN_TOKEN: adminToken, CONFIGHUB_TRUST_PROXY: options.trustProxy };
   const app = await buildApp({ settings, logger: silentLogger, database: db, shutdownGraceMs: 2000, authFailureLimit: options.authFailureLimit });
   return {
     app,
