@@ -1,10 +1,11 @@
 // A corpus of bad inputs, each refused with a specific error while the database stays byte-for-byte
 // unchanged (DESIGN.md invariant 4: a request that fails writes nothing). One table drives one test per
 // case, on both databases: GraphQL in-process (yoga.fetch), GraphQL and REST over real HTTP, and
-// graphql-ws on a real port.
+// graphql-ws on a real port. A case marked `defect` asserts the right behaviour and fails, visibly, until
+// the product is fixed.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_BODY_BYTES } from '../src/server/body.ts';
-import { createTestApp, type TestApp } from './support/app.ts';
+import { TEST_ADMIN_TOKEN, createTestApp, type TestApp } from './support/app.ts';
 import { type Outcome, graphqlOutcome, restOutcome, storedDigest, webSocketOutcome } from './support/badInput.ts';
 import { backends, tablesDigest } from './support/databases.ts';
 
@@ -14,8 +15,8 @@ type Send =
   | { via: 'graphql'; query: string; variables?: Record<string, unknown> }
   /** Real HTTP to the listening gateway: REST routes and /graphql with a raw body. */
   | { via: 'http'; method?: string; path: string; body?: string | Uint8Array; headers?: Record<string, string> }
-  /** graphql-ws on the gateway's port, one socket per case. */
-  | { via: 'ws'; query: string; variables?: Record<string, unknown> };
+  /** graphql-ws on the gateway's port, one socket per case; `connectionParams` replace the credential's. */
+  | { via: 'ws'; query: string; variables?: Record<string, unknown>; connectionParams?: Record<string, unknown> };
 
 interface Expected {
   /** HTTP status (or the statuses allowed); checked for HTTP cases. */
@@ -750,6 +751,33 @@ const corpus: BadInput[] = [
     expected: { code: 'CLOSED 4401', message: /Bearer/ },
   },
 
+  {
+    name: 'REST: the admin token in the query string instead of the header',
+    as: 'none',
+    send: restPatch(TICKS, { operational: { worker_threads: 8 } }, `?access_token=${TEST_ADMIN_TOKEN}`),
+    expected: { status: 401, code: 'UNAUTHENTICATED', message: /Authorization: Bearer/ },
+  },
+  {
+    name: 'REST: the admin token with one character more',
+    as: 'none',
+    send: restPatch(TICKS, { operational: { worker_threads: 8 } }, '', { authorization: `Bearer ${TEST_ADMIN_TOKEN}x` }),
+    expected: { status: 401, code: 'UNAUTHENTICATED', message: /unknown token/ },
+  },
+  {
+    name: 'GraphQL over HTTP: two tokens in one Authorization header',
+    as: 'none',
+    send: graphqlHttp(JSON.stringify({ query: UPDATE, variables: { input: { service: TICKS, patch: { a: 1 } } } }), {
+      ...JSON_TYPE,
+      authorization: `Bearer ${TEST_ADMIN_TOKEN}, Bearer chub_${'B'.repeat(43)}`,
+    }),
+    expected: { status: 401, code: 'UNAUTHENTICATED', message: /Bearer/ },
+  },
+  {
+    name: 'WebSocket: the admin token under a connectionParams key the hub does not read',
+    send: { ...updateOverWs({ service: TICKS, patch: { a: 1 } }), connectionParams: { token: TEST_ADMIN_TOKEN } } as Send,
+    expected: { code: 'UnauthenticatedError', message: /Authorization: Bearer/ },
+  },
+
   // Authorization: valid tokens whose role or scope does not cover the request (403, ForbiddenError).
   {
     name: 'REST: a reader writing',
@@ -936,7 +964,7 @@ describe.each(backends)('bad inputs on %s: refused with a specific error, nothin
         return restOutcome(response);
       }
       case 'ws':
-        return webSocketOutcome(base, { query: request.query, variables: request.variables }, headers);
+        return webSocketOutcome(base, { query: request.query, variables: request.variables }, request.connectionParams ?? headers);
     }
   }
 
