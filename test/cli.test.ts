@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type TestApp, createTestApp } from './support/app.ts';
 import { type CliOptions, runCli, spawnCli, waitForOutput } from './support/cli.ts';
 import { freePort } from './support/waiting.ts';
@@ -13,6 +13,9 @@ import { freePort } from './support/waiting.ts';
 const DOWNLOADER = 'polygon-historical-downloader';
 const AGGREGATOR = 'tick-aggregator';
 const COLLECTOR = 'polygon-live-collector';
+
+// Every command is a new Node process (~1-2 s each on a quiet two-core machine, far more under load).
+vi.setConfig({ testTimeout: 180_000 });
 
 let hub: TestApp;
 let url: string;
@@ -370,6 +373,57 @@ describe('export and import', () => {
   });
 });
 
+describe('tokens', () => {
+  it('create prints the token once; a scoped reader reads its service only; revoke shuts it out', async () => {
+    const created = await cli(['tokens', 'create', 'cli-test-reader', '--role', 'READER', '--services', DOWNLOADER]);
+    expect(created.code, created.stderr).toBe(0);
+    const token = created.stdout.trim();
+    expect(token).toMatch(/^\S{24,}$/);
+    expect(created.stderr).toContain('shown this once');
+
+    const listed = await cli(['tokens', 'list', '--json']);
+    expect(listed.code, listed.stderr).toBe(0);
+    const entry = listed.json().find((candidate: { name: string }) => candidate.name === 'cli-test-reader');
+    expect(entry).toMatchObject({ role: 'READER', services: [DOWNLOADER], revokedAt: null });
+    expect(JSON.stringify(listed.json())).not.toContain(token);
+
+    const asReader = (args: string[]) => cli(args, { env: { CONFIGHUB_TOKEN: token } });
+    const [whoami, own, other, write] = await Promise.all([
+      asReader(['whoami', '--json']),
+      asReader(['get', DOWNLOADER, '--json']),
+      asReader(['get', AGGREGATOR]),
+      asReader(['set', DOWNLOADER, 'operational.batch_size=10']),
+    ]);
+    expect(whoami.json()).toMatchObject({ name: 'cli-test-reader', role: 'READER', services: [DOWNLOADER] });
+    expect(own.code, own.stderr).toBe(0);
+    expect(other.code).toBe(4);
+    expect(other.stderr).toContain(AGGREGATOR);
+    expect(write.code).toBe(4);
+
+    const revoked = await cli(['tokens', 'revoke', 'cli-test-reader']);
+    expect(revoked.code, revoked.stderr).toBe(0);
+    expect(revoked.stdout).toContain('revoked token "cli-test-reader"');
+    const after = await asReader(['get', DOWNLOADER]);
+    expect(after.code).toBe(4);
+    expect(after.stderr).toContain('revoked');
+  });
+
+  it('refuses a bad role (exit 1) and an unknown name (exit 2); only an admin manages tokens', async () => {
+    const [badRole, unknown, noRole] = await Promise.all([
+      cli(['tokens', 'create', 'x', '--role', 'OWNER']),
+      cli(['tokens', 'revoke', 'no-such-token']),
+      cli(['tokens', 'create', 'x']),
+    ]);
+    expect(badRole.code).toBe(1);
+    expect(unknown.code).toBe(2);
+    expect(noRole.code).toBe(1);
+    const editor = (await cli(['tokens', 'create', 'cli-test-editor', '--role', 'editor', '--json'])).json();
+    expect(editor).toMatchObject({ name: 'cli-test-editor', role: 'EDITOR', token: expect.any(String) });
+    const refused = await cli(['tokens', 'list'], { env: { CONFIGHUB_TOKEN: editor.token } });
+    expect(refused.code).toBe(4);
+  });
+});
+
 describe('connection failures', () => {
   it('a hub that does not answer exits 5', async () => {
     const port = await freePort();
@@ -394,6 +448,8 @@ describe('connection failures', () => {
 
   it('reads the admin token file of the data directory when no token is given', async () => {
     const dataDir = mkdtempSync(path.join(workDir, 'data-'));
+    const withoutToken = await cli(['get', AGGREGATOR, '--json'], { env: { CONFIGHUB_TOKEN: undefined, CONFIGHUB_DATA_DIR: dataDir } });
+    expect(withoutToken.code).toBe(4);
     writeFileSync(path.join(dataDir, 'admin-token'), `${hub.adminToken}\n`);
     const result = await cli(['get', AGGREGATOR, '--json'], { env: { CONFIGHUB_TOKEN: undefined, CONFIGHUB_DATA_DIR: dataDir } });
     expect(result.code, result.stderr).toBe(0);

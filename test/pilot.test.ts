@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type App, buildApp } from '../src/server/app.ts';
 import { silentLogger, testSettings } from './support/app.ts';
 import { runCli } from './support/cli.ts';
@@ -21,6 +21,9 @@ const PROJECT_ROOT = fileURLToPath(new URL('../', import.meta.url));
 const SERVICE = 'polygon-historical-downloader';
 /** One "hour" of the settings lasts a minute: the seeded 6-hour interval puts the next run 6 minutes out. */
 const HOUR_MS = 60_000;
+
+// Three processes start (two pilots and the CLI) and a gateway restarts: slow on a busy two-core machine.
+vi.setConfig({ testTimeout: 180_000 });
 
 interface LogLine {
   time: string;
@@ -60,14 +63,14 @@ class PilotProcess {
   }
 
   /** Resolves with the first log line (from `from` on) that matches; fails with the output after `timeoutMs`. */
-  waitFor(match: (line: LogLine) => boolean, from = 0, timeoutMs = 30_000): Promise<LogLine> {
+  waitFor(what: string, match: (line: LogLine) => boolean, from = 0, timeoutMs = 60_000): Promise<LogLine> {
     const find = () => this.lines.slice(from).find(match);
     const found = find();
     if (found) return Promise.resolve(found);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiters.delete(check);
-        reject(new Error(`${this.name}: no matching log line within ${timeoutMs} ms; output:\n${this.output.slice(-6_000)}`));
+        reject(new Error(`${this.name}: no log line "${what}" within ${timeoutMs} ms; output:\n${this.output.slice(-6_000)}`));
       }, timeoutMs);
       const check = () => {
         const line = find();
@@ -81,7 +84,7 @@ class PilotProcess {
         if (!this.waiters.has(check)) return;
         clearTimeout(timer);
         this.waiters.delete(check);
-        reject(new Error(`${this.name} exited; output:\n${this.output.slice(-6_000)}`));
+        reject(new Error(`${this.name} exited while waiting for "${what}"; output:\n${this.output.slice(-6_000)}`));
       });
     });
   }
@@ -101,6 +104,8 @@ let hubDatabase: TestDatabase;
 let hubPort: number;
 let hub: App | undefined;
 const adminToken = `chub_${randomBytes(32).toString('base64url')}`;
+/** The pilots' own token: a reader scoped to their service, made with the CLI. */
+let serviceToken: string;
 const pilots: PilotProcess[] = [];
 const pilotDatabases: pg.Pool[] = [];
 let workDir: string;
@@ -125,7 +130,7 @@ async function startPilot(name: string, live: 'nats' | 'graphql-ws'): Promise<{ 
     env: {
       ...process.env,
       CONFIGHUB_URL: `http://127.0.0.1:${hubPort}`,
-      CONFIGHUB_TOKEN: adminToken,
+      CONFIGHUB_TOKEN: serviceToken,
       NATS_URL: live === 'nats' ? nats.url : '',
       DOWNLOADER_DATABASE_URL: databaseUrl,
       DOWNLOADER_HOUR_MS: String(HOUR_MS),
@@ -169,6 +174,11 @@ beforeAll(async () => {
   hubDatabase = await openTestDatabase('postgres');
   hubPort = await freePort();
   await startHub();
+  const created = await runCli(['tokens', 'create', 'downloader', '--role', 'READER', '--services', SERVICE, '--json'], {
+    env: { CONFIGHUB_URL: `http://127.0.0.1:${hubPort}`, CONFIGHUB_TOKEN: adminToken },
+  });
+  expect(created.code, created.stderr).toBe(0);
+  serviceToken = created.json().token;
 });
 
 afterAll(async () => {
@@ -188,7 +198,7 @@ describe('the pilot service', () => {
 
     // Started: the first gap check runs on the hub's version 1 (seeded: every 6 hours, batches of 5000).
     for (const { pilot } of both) {
-      const first = await pilot.waitFor(gapCheckAt(1), 0, 60_000);
+      const first = await pilot.waitFor('first gap check on version 1', gapCheckAt(1), 0, 90_000);
       expect(first).toMatchObject({ intervalHours: 6, batchSize: 5000 });
     }
 
@@ -197,14 +207,14 @@ describe('the pilot service', () => {
     const changedAt = Date.now();
     const version = await updateThroughGraphQL({ operational: { gap_check_interval_hours: 0.005, batch_size: 7 } }, 'pilot test: tighter checks');
     for (const [index, { pilot, db }] of both.entries()) {
-      const line = await pilot.waitFor(applied(version), marks[index]);
+      const line = await pilot.waitFor(`config applied ${version}`, applied(version), marks[index]);
       expect(line.changes).toEqual({
         'operational.gap_check_interval_hours': { from: 6, to: 0.005 },
         'operational.batch_size': { from: 5000, to: 7 },
       });
       // Propagation through the outbox, NATS or the WebSocket, and the client: well within a second on a quiet machine.
       expect(Date.parse(line.time) - changedAt).toBeLessThan(3_000);
-      await pilot.waitFor((candidate) => gapCheckAt(version)(candidate) && candidate.intervalHours === 0.005, marks[index]);
+      await pilot.waitFor(`gap check on version ${version}`, (candidate) => gapCheckAt(version)(candidate) && candidate.intervalHours === 0.005, marks[index]);
       const checks = await gapChecks(db);
       const after = checks.filter((check) => check.config_version === version);
       expect(after.length).toBeGreaterThan(0);
@@ -222,8 +232,8 @@ describe('the pilot service', () => {
     expect(set.code, set.stderr).toBe(0);
     const cliVersion = set.json().config.version as number;
     for (const [index, { pilot }] of both.entries()) {
-      await pilot.waitFor(applied(cliVersion), cliMarks[index]);
-      const check = await pilot.waitFor(gapCheckAt(cliVersion), cliMarks[index]);
+      await pilot.waitFor(`config applied ${cliVersion}`, applied(cliVersion), cliMarks[index]);
+      const check = await pilot.waitFor(`gap check on version ${cliVersion}`, gapCheckAt(cliVersion), cliMarks[index]);
       expect(check.batchSize).toBe(11);
     }
 
@@ -231,9 +241,9 @@ describe('the pilot service', () => {
     await hub!.stop();
     hub = undefined;
     const downMarks = both.map(({ pilot }) => pilot.mark);
-    await viaWebSocket.pilot.waitFor((line) => line.msg === 'hub status' && line.state === 'STALE', downMarks[1]);
+    await viaWebSocket.pilot.waitFor('STALE with the hub down', (line) => line.msg === 'hub status' && line.state === 'STALE', downMarks[1]);
     for (const [index, { pilot }] of both.entries()) {
-      const check = await pilot.waitFor(gapCheckAt(cliVersion), downMarks[index]);
+      const check = await pilot.waitFor('a gap check with the hub down', gapCheckAt(cliVersion), downMarks[index]);
       expect(check.batchSize).toBe(11);
     }
 
@@ -247,12 +257,12 @@ describe('the pilot service', () => {
     const upMarks = both.map(({ pilot }) => pilot.mark);
     await startHub();
     for (const [index, { pilot }] of both.entries()) {
-      const line = await pilot.waitFor(applied(sqlVersion), upMarks[index]);
+      const line = await pilot.waitFor(`config applied ${sqlVersion} (made in SQL while the hub was down)`, applied(sqlVersion), upMarks[index]);
       expect(line.changes).toEqual({ 'operational.batch_size': { from: 11, to: 13 } });
-      const check = await pilot.waitFor(gapCheckAt(sqlVersion), upMarks[index]);
+      const check = await pilot.waitFor(`gap check on version ${sqlVersion}`, gapCheckAt(sqlVersion), upMarks[index]);
       expect(check.batchSize).toBe(13);
     }
-    await viaWebSocket.pilot.waitFor((line) => line.msg === 'hub status' && line.state === 'READY', upMarks[1]);
+    await viaWebSocket.pilot.waitFor('READY with the hub back', (line) => line.msg === 'hub status' && line.state === 'READY', upMarks[1]);
 
     // A clean stop on SIGTERM.
     for (const { pilot } of both) expect(await pilot.stop()).toBe(0);

@@ -9,7 +9,7 @@ import { listCommand } from './commands/list.ts';
 import { schemaCommand } from './commands/schema.ts';
 import { serveCommand } from './commands/serve.ts';
 import { patchCommand, setCommand } from './commands/set.ts';
-import { tokensCommand } from './commands/tokens.ts';
+import { tokensCommand, whoamiCommand } from './commands/tokens.ts';
 import { watchCommand } from './commands/watch.ts';
 import { CliError, ExitCode, usageError } from './errors.ts';
 import { resolveConnection } from './hub.ts';
@@ -26,6 +26,7 @@ const commands: Command[] = [
   rollbackCommand,
   watchCommand,
   tokensCommand,
+  whoamiCommand,
   schemaCommand,
   exportCommand,
   importCommand,

@@ -78,3 +78,53 @@ export const WatchConfig = graphql(`
     }
   }
 `);
+
+export const ApiTokenFields = graphql(`
+  fragment CliApiTokenFields on ApiToken {
+    id
+    name
+    prefix
+    role
+    services
+    environments
+    expiresAt
+    revokedAt
+    createdAt
+    createdBy
+    lastUsedAt
+  }
+`);
+
+export const ListTokens = graphql(`
+  query CliListTokens {
+    tokens { ...CliApiTokenFields }
+  }
+`);
+
+export const CreateToken = graphql(`
+  mutation CliCreateToken($input: CreateTokenInput!) {
+    createToken(input: $input) {
+      __typename
+      ... on CreatedToken { token apiToken { ...CliApiTokenFields } }
+      ... on ValidationError { issues { pointer message } }
+      ... on Error { message }
+    }
+  }
+`);
+
+export const RevokeToken = graphql(`
+  mutation CliRevokeToken($input: RevokeTokenInput!) {
+    revokeToken(input: $input) {
+      __typename
+      ...CliApiTokenFields
+      ... on ValidationError { issues { pointer message } }
+      ... on Error { message }
+    }
+  }
+`);
+
+export const Viewer = graphql(`
+  query CliViewer {
+    viewer { name role services environments expiresAt }
+  }
+`);

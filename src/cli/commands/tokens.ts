@@ -1,11 +1,102 @@
-import type { Command } from '../command.ts';
-import { usageError } from '../errors.ts';
+import type { CliApiTokenFieldsFragment } from '../../client/generated/graphql.ts';
+import { type Command, type CommandContext, listOption, stringOption } from '../command.ts';
+import { CliError, ExitCode, usageError } from '../errors.ts';
+import { expectType, request } from '../hub.ts';
+import { CreateToken, ListTokens, RevokeToken, Viewer } from '../operations.ts';
+import { shortTime, table } from '../output.ts';
+
+const ROLES = ['READER', 'EDITOR', 'ADMIN'] as const;
+type Role = (typeof ROLES)[number];
 
 export const tokensCommand: Command = {
   name: 'tokens',
-  usage: 'tokens create <name> --role READER|EDITOR|ADMIN [--services a,b] [--environments x,y] [--expires-at ISO] | tokens list | tokens revoke <name>',
+  usage:
+    'tokens create <name> --role READER|EDITOR|ADMIN [--services a,b] [--environments x,y] [--expires-at ISO-8601] | tokens list | tokens revoke <name>',
   summary: 'create, list and revoke API tokens (admin)',
-  async run() {
-    throw usageError('tokens: not available yet');
+  options: { role: { type: 'string' }, services: { type: 'string', multiple: true }, environments: { type: 'string', multiple: true }, 'expires-at': { type: 'string' } },
+  async run(context) {
+    const [action, name, ...rest] = context.args;
+    if (rest.length > 0) throw usageError(`unexpected argument "${rest[0]}"`);
+    switch (action) {
+      case 'create':
+        if (!name) throw usageError('missing <name> (recorded as the actor of every change made with the token)');
+        return createToken(context, name);
+      case 'list':
+        if (name) throw usageError(`unexpected argument "${name}"`);
+        return listTokens(context);
+      case 'revoke':
+        if (!name) throw usageError('missing <name>');
+        return revokeToken(context, name);
+      default:
+        throw usageError(`tokens needs "create", "list" or "revoke", not ${action ? `"${action}"` : 'nothing'}`);
+    }
   },
 };
+
+export const whoamiCommand: Command = {
+  name: 'whoami',
+  usage: 'whoami',
+  summary: 'show the token in use: its name, role and scope',
+  async run(context) {
+    if (context.args.length > 0) throw usageError(`unexpected argument "${context.args[0]}"`);
+    const { viewer } = await request(context.hub(), Viewer, {});
+    if (!viewer) throw new CliError('no token: give one with --token or CONFIGHUB_TOKEN', ExitCode.AUTH, 'UNAUTHENTICATED');
+    context.output.result(viewer, () =>
+      [`${viewer.name} (${viewer.role})`, `services: ${scope(viewer.services)}`, `environments: ${scope(viewer.environments)}`, `expires: ${viewer.expiresAt ? shortTime(viewer.expiresAt) : 'never'}`].join('\n'),
+    );
+  },
+};
+
+async function createToken(context: CommandContext, name: string): Promise<void> {
+  const role = stringOption(context, 'role')?.toUpperCase();
+  if (!role) throw usageError('missing --role READER|EDITOR|ADMIN');
+  if (!ROLES.includes(role as Role)) throw usageError(`--role must be READER, EDITOR or ADMIN, not "${role}"`);
+  const expiresAt = stringOption(context, 'expires-at');
+  if (expiresAt !== undefined && Number.isNaN(Date.parse(expiresAt))) throw usageError(`--expires-at must be a date-time such as 2027-01-31T00:00:00Z, not "${expiresAt}"`);
+  const input = {
+    name,
+    role: role as Role,
+    services: listOption(context, 'services'),
+    environments: listOption(context, 'environments'),
+    expiresAt: expiresAt === undefined ? undefined : new Date(expiresAt).toISOString(),
+  };
+  const { createToken: result } = await request(context.hub(), CreateToken, { input });
+  const created = expectType(result, 'CreatedToken');
+  context.output.result({ token: created.token, ...created.apiToken }, () => {
+    // The token alone on stdout (for `$(confighub tokens create ...)`); the rest is for the person.
+    context.output.note(`created token "${name}" (${created.apiToken.role}; services: ${scope(created.apiToken.services)}; environments: ${scope(created.apiToken.environments)})`);
+    context.output.note('it is shown this once: keep it now');
+    return created.token;
+  });
+}
+
+async function listTokens(context: CommandContext): Promise<void> {
+  const { tokens } = await request(context.hub(), ListTokens, {});
+  context.output.result(tokens, () =>
+    tokens.length === 0
+      ? 'no tokens'
+      : table(
+          ['NAME', 'PREFIX', 'ROLE', 'SERVICES', 'ENVIRONMENTS', 'STATE', 'LAST USED', 'CREATED BY'],
+          tokens.map((token) => [token.name, `${token.prefix}…`, token.role, scope(token.services), scope(token.environments), state(token), shortTime(token.lastUsedAt), token.createdBy]),
+        ),
+  );
+}
+
+async function revokeToken(context: CommandContext, name: string): Promise<void> {
+  // Looked up first, so that an unknown name is "not found" (exit 2) rather than a refused input.
+  const { tokens } = await request(context.hub(), ListTokens, {});
+  if (!tokens.some((token) => token.name === name)) throw new CliError(`no token named "${name}"`, ExitCode.NOT_FOUND, 'NOT_FOUND');
+  const { revokeToken: result } = await request(context.hub(), RevokeToken, { input: { name } });
+  const revoked = expectType(result, 'ApiToken');
+  context.output.result(revoked, () => `revoked token "${revoked.name}" (${revoked.prefix}…) at ${shortTime(revoked.revokedAt)}`);
+}
+
+function scope(items: readonly string[] | null | undefined): string {
+  return items ? items.join(',') : 'all';
+}
+
+function state(token: CliApiTokenFieldsFragment): string {
+  if (token.revokedAt) return `revoked ${shortTime(token.revokedAt)}`;
+  if (token.expiresAt && Date.parse(token.expiresAt) <= Date.now()) return `expired ${shortTime(token.expiresAt)}`;
+  return token.expiresAt ? `expires ${shortTime(token.expiresAt)}` : 'active';
+}
