@@ -63,6 +63,18 @@ describe.each(backends)('fleet report on %s', (backend) => {
     expect(rows[0]?.count).toBe('0');
   });
 
+  it("accepts a report with a reader token scoped to the service, and refuses one for another service", async () => {
+    const { token } = await t.app.tokens.create({ name: 'fleet-a-reader', role: 'reader', services: ['fleet-a'] }, 'admin');
+    const asReader = { authorization: `Bearer ${token}` };
+    const own = await t.graphql(REPORT, { input: { service: 'fleet-a', instance: 'reader-1', status: 'READY', appliedVersion: 1 } }, asReader);
+    expect(own.data?.reportInstance).toMatchObject({ __typename: 'ConfigInstance', instance: 'reader-1' });
+    const other = await t.graphql(REPORT, { input: { service: 'fleet-b', instance: 'reader-1', status: 'READY', appliedVersion: 1 } }, asReader);
+    expect(other.data?.reportInstance.__typename).toBe('ForbiddenError');
+    const rows = await t.db.query<{ count: string }>(`SELECT count(*)::text AS count FROM config_instances WHERE instance_id = 'reader-1'`);
+    expect(rows[0]?.count).toBe('1');
+    await t.db.query(`DELETE FROM config_instances WHERE instance_id = 'reader-1'`);
+  });
+
   it('lists the instances of each config of a page in one statement', async () => {
     for (const [service, instance] of [['fleet-b', 'b-1'], ['fleet-b', 'b-2'], ['fleet-c', 'c-1']] as const) {
       const report = await t.graphql(REPORT, { input: { service, instance, status: 'STALE', appliedVersion: 1 } });

@@ -29,10 +29,10 @@ afterAll(async () => {
 });
 
 /** A client of `service` through the relay, closed when the test ends. */
-function startClient(service: string, options: { snapshotFile?: string | false; instanceId?: string; ttlMs?: number } = {}) {
+function startClient(service: string, options: { snapshotFile?: string | false; instanceId?: string; ttlMs?: number; token?: string } = {}) {
   const client = new ConfigClient({
     service,
-    hub: { url: hubUrl, token: hub.adminToken, timeoutMs: 2_000 },
+    hub: { url: hubUrl, token: options.token ?? hub.adminToken, timeoutMs: 2_000 },
     defaults,
     schema: Settings,
     snapshotFile: options.snapshotFile ?? path.join(scratch.dir, `${service}.json`),
@@ -173,7 +173,9 @@ describe('ConfigClient over graphql-ws', () => {
 
   it('refuses a config that fails the schema, keeps the old one, and reports the refusal to the hub', async () => {
     await createConfig(hub, 'refuses', hubConfig(50));
-    const client = startClient('refuses', { instanceId: 'refuses-1' });
+    // As a service runs: with its own token, a reader scoped to it.
+    const { token } = await hub.app.tokens.create({ name: 'refuses-service', role: 'reader', services: ['refuses'] }, 'admin');
+    const client = startClient('refuses', { instanceId: 'refuses-1', token });
     await client.ready();
     await expect.poll(() => instancesOf(hub, 'refuses'), { timeout: 10_000 }).toEqual([
       expect.objectContaining({ instance: 'refuses-1', status: 'READY', appliedVersion: 1, rejectedVersion: null }),

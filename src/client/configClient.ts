@@ -293,7 +293,9 @@ export class ConfigClient<T extends object> {
       const data = await hubRequest(this.options.hub, ClientConfig, { service: this.service, environment: this.environment }, this.stop.signal);
       if (this.stop.signal.aborted) return;
       const result = data.config;
-      if (result.__typename !== 'ServiceConfig') throw new Error(`the hub has no config: ${result.message}`);
+      if (result.__typename !== 'ServiceConfig') {
+        throw new Error(result.__typename === 'NotFoundError' ? `the hub has no config: ${result.message}` : `${result.__typename}: ${result.message}`);
+      }
       this.fetchAttempt = 0;
       this.fetchProblem = null;
       this.offer(result.version, result.config as JsonObject);
