@@ -208,6 +208,16 @@ describe('ConfigClient over graphql-ws', () => {
     ]);
   });
 
+  it('runs on defaults, ERROR, when the hub has no such config; close() ends a pending ready()', async () => {
+    const client = startClient('never-created');
+    await until(client, () => /the hub has no config/.test(client.status.reason ?? ''));
+    expect(client.status).toMatchObject({ state: 'ERROR', source: 'defaults', version: null });
+    expect(client.get()).toEqual(defaults);
+    const pending = client.ready(60_000).then(() => null, (error: Error) => error);
+    await client.close();
+    expect((await pending)?.message).toMatch(/closed before READY: ERROR/);
+  });
+
   it('refreshes in the background when its TTL expires', async () => {
     await createConfig(hub, 'ttl', hubConfig(5));
     const client = startClient('ttl', { ttlMs: 300 });

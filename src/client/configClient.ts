@@ -222,20 +222,24 @@ export class ConfigClient<T extends object> {
     return () => this.rejectListeners.delete(listener);
   }
 
-  /** Resolves once the client is READY; rejects after `timeoutMs` with the status it is in. */
+  /** Resolves once the client is READY; rejects after `timeoutMs` (or on close()) with the status it is in. */
   ready(timeoutMs = 10_000): Promise<ClientStatus> {
     if (this.statusValue.state === 'READY') return Promise.resolve(this.statusValue);
+    if (this.stop.signal.aborted) return Promise.reject(new Error('the client is closed'));
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        unsubscribe();
-        reject(new Error(`not READY within ${timeoutMs} ms: ${this.statusValue.state} (${this.statusValue.reason})`));
-      }, timeoutMs);
-      const unsubscribe = this.onStatus((status) => {
-        if (status.state !== 'READY') return;
+      const settle = (error: Error | null) => {
         clearTimeout(timer);
         unsubscribe();
-        resolve(status);
+        this.stop.signal.removeEventListener('abort', onClose);
+        if (error) reject(error);
+        else resolve(this.statusValue);
+      };
+      const onClose = () => settle(new Error(`closed before READY: ${this.statusValue.state} (${this.statusValue.reason})`));
+      const timer = setTimeout(() => settle(new Error(`not READY within ${timeoutMs} ms: ${this.statusValue.state} (${this.statusValue.reason})`)), timeoutMs);
+      const unsubscribe = this.onStatus((status) => {
+        if (status.state === 'READY') settle(null);
       });
+      this.stop.signal.addEventListener('abort', onClose, { once: true });
     });
   }
 
