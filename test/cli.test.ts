@@ -455,3 +455,22 @@ describe('connection failures', () => {
     expect(result.code, result.stderr).toBe(0);
   });
 });
+
+describe('serve', () => {
+  it('starts the gateway on an embedded database; other commands find its admin token file; SIGTERM stops it', async () => {
+    const dataDir = mkdtempSync(path.join(workDir, 'serve-'));
+    const port = await freePort();
+    const serving = spawnCli(['serve', '--port', String(port), '--host', '127.0.0.1'], { env: { CONFIGHUB_DATA_DIR: dataDir, LOG_LEVEL: 'info' } });
+    const exited = new Promise<number | null>((resolve) => serving.once('close', resolve));
+    try {
+      await waitForOutput(serving, 'stdout', /confighub listening/, 150_000);
+      // No --token and no CONFIGHUB_TOKEN: the CLI reads <CONFIGHUB_DATA_DIR>/admin-token, which the hub wrote.
+      const result = await runCli(['get', AGGREGATOR, '--json'], { env: { CONFIGHUB_URL: `http://127.0.0.1:${port}`, CONFIGHUB_DATA_DIR: dataDir } });
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.json()).toMatchObject({ service: AGGREGATOR, version: 1 });
+    } finally {
+      serving.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
+  });
+});
