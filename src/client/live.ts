@@ -38,6 +38,9 @@ interface FeedTarget {
   backoff: BackoffOptions;
 }
 
+/** A graphql-ws session that lasted this long was healthy: the next reconnect starts the backoff over. */
+const STEADY_SESSION_MS = 10_000;
+
 const describe = (error: unknown): string => {
   if (Array.isArray(error)) return error.map((item) => (item as { message?: string }).message ?? String(item)).join('; ');
   if (error instanceof Error) return error.message;
@@ -131,6 +134,8 @@ export function followWebSocket(
 
   const attemptOnce = async (createClient: typeof import('graphql-ws').createClient, WebSocketImpl: typeof WebSocket) => {
     let connected = false;
+    let connectedAt = 0;
+    let received = false;
     let socket: WebSocket | undefined;
     let client: GraphQLWsClient | undefined;
     const reason = await new Promise<string>((resolve) => {
@@ -150,6 +155,7 @@ export function followWebSocket(
           },
           connected: () => {
             connected = true;
+            connectedAt = Date.now();
             handlers.up();
           },
         },
@@ -163,7 +169,10 @@ export function followWebSocket(
         {
           next: (result) => {
             if (result.errors?.length) return finish(`subscription: ${describe(result.errors)}`);
-            if (result.data?.configChanged) handlers.change(result.data.configChanged);
+            if (result.data?.configChanged) {
+              received = true;
+              handlers.change(result.data.configChanged);
+            }
           },
           error: (error) => finish(`graphql-ws: ${describe(error)}`),
           complete: () => finish('graphql-ws: the hub ended the subscription'),
@@ -185,7 +194,10 @@ export function followWebSocket(
       // It never connected: nothing to close.
     }
     if (socket) await closeSocket(socket);
-    return { connected, reason };
+    // A subscription the hub refuses right after connecting (no such config, a token without the right)
+    // must not retry at the fastest pace forever: only a session that worked resets the backoff.
+    const worked = connected && (received || Date.now() - connectedAt >= STEADY_SESSION_MS);
+    return { worked, reason };
   };
 
   const run = async () => {
@@ -193,7 +205,7 @@ export function followWebSocket(
     for (let attempt = 0; !stop.signal.aborted; ) {
       const outcome = await attemptOnce(createClient, WebSocketImpl);
       if (stop.signal.aborted) break;
-      if (outcome.connected) attempt = 0;
+      if (outcome.worked) attempt = 0;
       handlers.down(outcome.reason);
       await pause(backoffDelay(attempt++, target.backoff), stop.signal);
     }
