@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { afterAll, beforeAll, describe, expect, expectTypeOf, it, onTestFinished } from 'vitest';
 import { ConfigClient, type ClientStatus, type ConfigRejection } from '../src/client/index.ts';
 import { createTestApp, type TestApp } from './support/app.ts';
 import { Settings, createConfig, defaults, fastBackoff, instancesOf, patchConfig, temporaryDir, until } from './support/client.ts';
@@ -216,6 +216,22 @@ describe('ConfigClient over graphql-ws', () => {
     const pending = client.ready(60_000).then(() => null, (error: Error) => error);
     await client.close();
     expect((await pending)?.message).toMatch(/closed before READY: ERROR/);
+  });
+
+  it('refuses defaults that fail the schema at construction, and types reads and watchers by the settings', () => {
+    expect(() => new ConfigClient({ service: 'x', hub: { url: hubUrl }, defaults: { ...defaults, operational: { batch_size: 0, gap_check_interval_hours: 1 } }, schema: Settings, snapshotFile: false })).toThrow(
+      /defaults fail the schema: operational.batch_size/,
+    );
+    const client = new ConfigClient({ service: 'x', hub: { url: hubUrl }, defaults, schema: Settings, snapshotFile: false, live: { via: 'none' } });
+    expectTypeOf(client.get('operational.batch_size')).toEqualTypeOf<number>();
+    expectTypeOf(client.get('features')).toEqualTypeOf<{ fast_path: boolean }>();
+    expectTypeOf(client.get()).toEqualTypeOf<Settings>();
+    // @ts-expect-error: not a path of the settings
+    client.get('operational.no_such_key');
+    client.watch('features.fast_path', (value, previous) => {
+      expectTypeOf(value).toEqualTypeOf<boolean>();
+      expectTypeOf(previous).toEqualTypeOf<boolean>();
+    })();
   });
 
   it('refreshes in the background when its TTL expires', async () => {

@@ -133,7 +133,10 @@ export class ConfigClient<T extends object> {
     this.ttlMs = options.ttlMs ?? DEFAULT_TTL_MS;
     this.liveProblem = (options.live?.via ?? 'graphql-ws') === 'none' ? null : 'live updates not connected yet';
     this.defaults = structuredClone(options.defaults) as T;
-    this.current = deepFreeze(structuredClone(this.defaults));
+    const checkedDefaults = this.check({});
+    // Defaults that fail the service's own schema are a bug in the service: say so at once.
+    if (!checkedDefaults.ok) throw new TypeError(`ConfigClient(${this.service}): the defaults fail the schema: ${checkedDefaults.reason}`);
+    this.current = checkedDefaults.value;
 
     const snapshotFile =
       options.snapshotFile === false
