@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { mergePatchFromAssignments } from '../src/cli/mergePatch.ts';
 import { type TestApp, createTestApp } from './support/app.ts';
 import { type CliOptions, runCli, spawnCli, waitForOutput } from './support/cli.ts';
 import { freePort } from './support/waiting.ts';
@@ -51,6 +52,27 @@ function file(name: string, content: unknown): string {
   writeFileSync(target, typeof content === 'string' ? content : JSON.stringify(content));
   return target;
 }
+
+describe('key.path=value assignments', () => {
+  it('become one merge patch: JSON values where they parse, text otherwise, null to remove', () => {
+    expect(mergePatchFromAssignments(['a.b=1', 'a.c=true', 'a.d=null', 'e="8"', 'f=sp500', 'g=[1,"x"]', 'h={"i":2}', 'j='])).toEqual({
+      a: { b: 1, c: true, d: null },
+      e: '8',
+      f: 'sp500',
+      g: [1, 'x'],
+      h: { i: 2 },
+      j: '',
+    });
+    expect(mergePatchFromAssignments(['url=http://x/?a=b'])).toEqual({ url: 'http://x/?a=b' });
+    expect(mergePatchFromAssignments(['dotted\\.key.inner=1'])).toEqual({ 'dotted.key': { inner: 1 } });
+  });
+
+  it('refuses what is not an assignment, empty keys and two assignments of one key', () => {
+    for (const assignments of [[], ['novalue'], ['=1'], ['a..b=1'], ['a.=1'], ['a=1', 'a.b=2'], ['a.b=2', 'a=1'], ['a=1', 'a=2']]) {
+      expect(() => mergePatchFromAssignments(assignments), JSON.stringify(assignments)).toThrow();
+    }
+  });
+});
 
 describe('reading', () => {
   it('get prints the live config for people and as JSON for scripts', async () => {

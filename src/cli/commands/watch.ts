@@ -27,6 +27,7 @@ export const watchCommand: Command = {
 
     let received = 0;
     let failures = 0;
+    let connectedOnce = false;
     for (;;) {
       const outcome = await followOnce(context, { service, environment, afterVersion }, (event) => {
         afterVersion = event.version;
@@ -36,9 +37,11 @@ export const watchCommand: Command = {
         return count !== undefined && received >= count;
       });
       if (outcome.done) return;
+      connectedOnce ||= outcome.everConnected;
       // Reconnect with the last version seen: the hub replays what happened meanwhile, once each.
+      if (outcome.everConnected) failures = 0;
       failures++;
-      if (!outcome.everConnected && failures === 1 && received === 0) {
+      if (!outcome.everConnected && !connectedOnce) {
         throw new CliError(`cannot open a WebSocket to ${context.hub().url}: ${outcome.reason}`, ExitCode.UNREACHABLE, 'NETWORK');
       }
       const delay = Math.min(MAX_RECONNECT_DELAY_MS, 500 * 2 ** Math.min(failures, 5));
