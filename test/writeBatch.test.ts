@@ -141,7 +141,8 @@ describe.each(backends)('batched writes on %s', (backend) => {
     // An instance that has not heard of the change below yet (not started: no notifications), with all
     // three cached at version 1, so mid-b's stale write reaches the batch and fails there.
     const late = new ConfigStore(db);
-    for (const service of ['mid-a', 'mid-b', 'mid-c']) await late.getConfig(service);
+    // A dry run of each: the rows and the schema lookups are cached, so the three writes below meet in one batch.
+    for (const service of ['mid-a', 'mid-b', 'mid-c']) await late.updateConfig({ service, patch: { n: -1 }, dryRun: true }, { actor: 'late' });
     // Someone else (psql, another instance) moves mid-b underneath that cache.
     await db.session((sql) => sql.query(`UPDATE service_configs SET config = '{"n": 100}' WHERE service_name = 'mid-b'`));
     const auditBefore = await audit('mid-b');
@@ -150,7 +151,7 @@ describe.each(backends)('batched writes on %s', (backend) => {
       late.updateConfig({ service: 'mid-b', patch: { n: 2 }, expectedVersion: 1 }, { actor: 'bob', reason: 'b' }),
       late.updateConfig({ service: 'mid-c', patch: { n: 3 } }, { actor: 'carol', reason: 'c' }),
     ]);
-    expect(late.batcher.stats).toMatchObject({ statements: 1, rows: 2, largestBatch: 3 });
+    expect(late.batcher.stats).toMatchObject({ statements: 1, rows: 2, largestBatch: 3, split: 0 });
     expect(a.status).toBe('fulfilled');
     expect(c.status).toBe('fulfilled');
     expect(b.status).toBe('rejected');
@@ -165,15 +166,36 @@ describe.each(backends)('batched writes on %s', (backend) => {
   });
 
   it('a write the database refuses in the middle of a batch fails alone and writes nothing; the others commit', async () => {
-    for (const service of ['refused-a', 'refused-b', 'refused-c']) await create(service);
+    for (const service of ['refused-a', 'refused-b', 'refused-c']) {
+      await create(service);
+      await store.updateConfig({ service, patch: { n: -1 }, dryRun: true }, { actor: 'setup' }); // all it needs is cached now
+    }
     const before = await audit('refused-b');
-    // Valid JSON that PostgreSQL's jsonb refuses (\u0000): the whole statement fails, then each write is tried alone.
-    const [a, b, c] = await Promise.allSettled([
-      store.updateConfig({ service: 'refused-a', patch: { n: 1 } }, { actor: 'alice', reason: 'a' }),
-      store.updateConfig({ service: 'refused-b', patch: { n: 'nul \u0000 inside' } }, { actor: 'bob', reason: 'b' }),
-      store.updateConfig({ service: 'refused-c', patch: { n: 3 } }, { actor: 'carol', reason: 'c' }),
-    ]);
-    expect([a.status, b.status, c.status]).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    // A rule only the database knows (an operator's trigger): it refuses refused-b's change, so the whole
+    // statement fails; then each write is tried alone.
+    await db.session((sql) =>
+      sql.exec(`CREATE FUNCTION test_refuse_b() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN RAISE EXCEPTION 'refused by an operator rule' USING ERRCODE = 'check_violation'; END $$;
+                CREATE TRIGGER test_refuse_b BEFORE UPDATE ON service_configs
+                  FOR EACH ROW WHEN (NEW.service_name = 'refused-b') EXECUTE FUNCTION test_refuse_b();`),
+    );
+    const statsBefore = { ...store.batcher.stats };
+    let settled: PromiseSettledResult<unknown>[];
+    try {
+      settled = await Promise.allSettled([
+        store.updateConfig({ service: 'refused-a', patch: { n: 1 } }, { actor: 'alice', reason: 'a' }),
+        store.updateConfig({ service: 'refused-b', patch: { n: 2 } }, { actor: 'bob', reason: 'b' }),
+        store.updateConfig({ service: 'refused-c', patch: { n: 3 } }, { actor: 'carol', reason: 'c' }),
+      ]);
+    } finally {
+      await db.session((sql) => sql.exec('DROP TRIGGER test_refuse_b ON service_configs; DROP FUNCTION test_refuse_b();'));
+    }
+    const [a, b, c] = settled;
+    expect([a!.status, b!.status, c!.status]).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((b as PromiseRejectedResult).reason).toMatchObject({ message: expect.stringContaining('refused by an operator rule') });
+    // One batch of three, refused; then a and c were written alone and b refused alone.
+    expect(store.batcher.stats.split - statsBefore.split).toBe(1);
+    expect(store.batcher.stats.statements - statsBefore.statements).toBe(2);
     expect(await audit('refused-b')).toEqual(before);
     expect((await store.getConfig('refused-b')).version).toBe(1);
     expect((await audit('refused-a')).at(-1)).toMatchObject({ version: 2, changed_by: 'alice', reason: 'a' });

@@ -145,15 +145,41 @@ async function openPostgres(url: string, options: DatabaseOptions): Promise<Data
     async transaction(work) {
       const client = await pool.connect();
       let broken = false;
+      let begun = false;
+      // BEGIN travels with the transaction's first statement when that one has no parameters (the simple
+      // protocol takes several statements in one message): one round trip fewer for the outbox relay,
+      // which runs a short transaction for every few changes.
+      const session: SqlSession = {
+        async exec(sql) {
+          if (!begun) {
+            begun = true;
+            await client.query(`BEGIN;\n${sql}`);
+            return;
+          }
+          await client.query(sql);
+        },
+        async query<Row>(sql: string, params?: unknown[]) {
+          if (!begun) {
+            begun = true;
+            if (!params || params.length === 0) {
+              const results = (await client.query(`BEGIN;\n${sql}`)) as unknown as pg.QueryResult | pg.QueryResult[];
+              return (Array.isArray(results) ? results[results.length - 1]!.rows : results.rows) as Row[];
+            }
+            await client.query('BEGIN');
+          }
+          return (await client.query(sql, params)).rows as Row[];
+        },
+      };
       try {
-        await client.query('BEGIN');
-        const result = await work(sessionOf(client));
-        await client.query('COMMIT');
+        const result = await work(session);
+        if (begun) await client.query('COMMIT');
         return result;
       } catch (error) {
-        await client.query('ROLLBACK').catch(() => {
-          broken = true;
-        });
+        if (begun) {
+          await client.query('ROLLBACK').catch(() => {
+            broken = true;
+          });
+        }
         throw error;
       } finally {
         client.release(broken);

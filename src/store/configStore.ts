@@ -336,17 +336,18 @@ export class ConfigStore {
       }
       const next = compute(current);
       await this.checkDocument(key.service, next.config);
-      const diff = diffDocuments(current.config as JsonValue, next.config);
-      const changed = diff.length > 0 || next.description !== current.description;
+      const changed = next.description !== current.description || !sameJson(current.config as JsonValue, next.config);
+      // The RFC 6902 diff is worked out only if the caller reads it (most writers select the new version only).
+      const diff = lazyDiff(current.config as JsonValue, next.config);
       if (dryRun || !changed) {
         const config = changed ? preview(current, next.config, next.description) : current;
-        return { config, previousVersion: current.version, diff, dryRun: Boolean(dryRun), changed };
+        return withDiff({ config, previousVersion: current.version, dryRun: Boolean(dryRun), changed }, diff);
       }
       const written = await this.compareAndSwap(current, { ...next, deleted: false }, author);
       if (written) {
         this.cache.written(written);
         this.logger?.info({ ...key, version: written.version, actor: author.actor }, 'config updated');
-        return { config: written, previousVersion: current.version, diff, dryRun: false, changed: true };
+        return withDiff({ config: written, previousVersion: current.version, dryRun: false, changed: true }, diff);
       }
       current = await this.load(key);
       if (expectedVersion != null) {
@@ -447,6 +448,36 @@ function listingWhere(filter: ListConfigsFilter): Prisma.ServiceConfigWhereInput
 }
 
 const ignore = () => {};
+
+/** Whether two JSON values are equal (objects regardless of key order). */
+function sameJson(a: JsonValue, b: JsonValue): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameJson(a[i]!, b[i]!)) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  let count = 0;
+  for (const key in a) {
+    if (!Object.hasOwn(a, key)) continue;
+    count++;
+    if (!Object.hasOwn(b, key) || !sameJson(a[key]!, b[key]!)) return false;
+  }
+  for (const key in b) if (Object.hasOwn(b, key)) count--;
+  return count === 0;
+}
+
+/** The diff from one document to another, worked out once, when first asked for. */
+function lazyDiff(from: JsonValue, to: JsonValue): () => PatchOperation[] {
+  let diff: PatchOperation[] | undefined;
+  return () => (diff ??= diffDocuments(from, to));
+}
+
+function withDiff(write: Omit<ConfigWrite, 'diff'>, diff: () => PatchOperation[]): ConfigWrite {
+  return Object.defineProperty(write, 'diff', { get: diff, enumerable: true, configurable: true }) as ConfigWrite;
+}
 
 /** The row a change would produce, for dry runs. */
 function preview(current: ServiceConfig, config: JsonObject, description: string | null): ServiceConfig {

@@ -75,8 +75,11 @@ export class WriteBatcher {
   private scheduled = false;
   private readonly maxBatch: number;
   private readonly maxInFlight: number;
-  /** Statements sent and rows written through them (tests, metrics). */
-  readonly stats = { statements: 0, rows: 0, largestBatch: 0 };
+  /**
+   * Statements that committed, rows written through them, the largest batch sent, and batches the
+   * database refused that were then tried write by write (tests, metrics).
+   */
+  readonly stats = { statements: 0, rows: 0, largestBatch: 0, split: 0 };
 
   constructor(
     private readonly run: StatementRunner,
@@ -144,6 +147,7 @@ export class WriteBatcher {
       // write alone so that only the one at fault fails. Without an SQLSTATE (the connection broke) the
       // outcome is unknown: every write of the batch fails, as a single write would.
       if (batch.length > 1 && hasSqlState(error)) {
+        this.stats.split++;
         await Promise.all(batch.map((pending) => this.send([pending])));
       } else {
         for (const pending of batch) pending.reject(error);
