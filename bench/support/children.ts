@@ -2,6 +2,7 @@
 // the parent never shares an event loop with them.
 import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { onCleanup } from './cleanup.ts';
@@ -37,6 +38,12 @@ export interface ForkOptions {
   env?: Record<string, string>;
   /** Node flags after `--import tsx`, e.g. `--expose-gc`. */
   execArgv?: string[];
+  /**
+   * Send the child's stdout (its log lines) to this file instead of a pipe the parent reads line by
+   * line: the parent, which generates the load, then spends no CPU on them while it measures. Warnings
+   * and errors are echoed when the child has stopped.
+   */
+  logFile?: string;
 }
 
 /** A forked child with its IPC channel, for benchmarks that talk to it (bench/fanout.ts). */
@@ -46,13 +53,20 @@ export interface ForkedChild extends ChildServer {
 
 /** `startChildServer` with extra Node flags, also returning the child so the caller can message it. */
 export async function forkChild(name: string, script: string, options: ForkOptions = {}): Promise<ForkedChild> {
+  const logFd = options.logFile === undefined ? undefined : openSync(options.logFile, 'a');
   const child = fork(script, [], {
     execArgv: ['--import', 'tsx', ...(options.execArgv ?? [])],
     env: { ...process.env, ...options.env },
-    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+    stdio: ['ignore', logFd ?? 'pipe', 'inherit', 'ipc'],
   });
-  const stop = onCleanup(`${name} (pid ${child.pid})`, () => stopChild(child), () => child.exitCode === null && child.kill('SIGKILL'));
-  echoWarnings(name, child);
+  if (logFd !== undefined) closeSync(logFd); // the child has its own copy
+  const logFile = options.logFile;
+  const stopAndEcho = async () => {
+    await stopChild(child);
+    if (logFile) echoLoggedWarnings(name, readFileSync(logFile, 'utf8').split('\n'));
+  };
+  const stop = onCleanup(`${name} (pid ${child.pid})`, stopAndEcho, () => child.exitCode === null && child.kill('SIGKILL'));
+  if (!logFile) echoWarnings(name, child);
   try {
     const url = await waitForReady(name, child);
     return { name, url, pid: child.pid!, stop, process: child };
@@ -94,6 +108,16 @@ function echoWarnings(name: string, child: ChildProcess) {
     echoed++;
     console.error(`[${name}] ${line}`);
   });
+}
+
+function echoLoggedWarnings(name: string, lines: string[]) {
+  let echoed = 0;
+  for (const line of lines) {
+    if (echoed >= MAX_ECHOED_LOG_LINES) return;
+    if (!/"level":(4|5|6)0/.test(line)) continue;
+    echoed++;
+    console.error(`[${name}] ${line}`);
+  }
 }
 
 /** SIGTERM, then SIGKILL if it has not exited within the grace period. */

@@ -1,7 +1,7 @@
 // CPU time a process has used (all its threads), from /proc on Linux. On a shared, noisy machine,
 // CPU per request is steadier than requests/s: it does not count the time other processes took.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 
 let ticksPerSecond: number | undefined;
 
@@ -35,4 +35,52 @@ export async function withCpuOf<T>(pid: number, work: () => Promise<T>): Promise
   const result = await work();
   const after = cpuMillisecondsOf(pid);
   return { result, cpuMs: before === undefined || after === undefined ? undefined : after - before };
+}
+
+/** utime + stime (+ cutime + cstime: children it has reaped) of one process, in clock ticks. */
+function ticksOf(pid: number, withReapedChildren: boolean): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const own = Number(fields[11]) + Number(fields[12]);
+    const children = withReapedChildren ? Number(fields[13]) + Number(fields[14]) : 0;
+    const ticks = own + children;
+    return Number.isFinite(ticks) ? ticks : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function childrenOf(pid: number): number[] {
+  try {
+    const tasks = readdirSync(`/proc/${pid}/task`);
+    return tasks.flatMap((task) =>
+      readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number),
+    );
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * CPU milliseconds used so far by `pid` and all its descendants, those alive and those already reaped
+ * (a PostgreSQL postmaster and its backends, which come and go with connections).
+ */
+export function treeCpuMillisecondsOf(pid: number): number | undefined {
+  const root = ticksOf(pid, true);
+  if (root === undefined) return undefined;
+  let ticks = root;
+  const pending = childrenOf(pid);
+  while (pending.length > 0) {
+    const child = pending.pop()!;
+    ticks += ticksOf(child, true) ?? 0;
+    pending.push(...childrenOf(child));
+  }
+  return (ticks * 1000) / clockTicksPerSecond();
+}
+
+/** CPU milliseconds of this process plus the children it has reaped (pgbench runs, once they ended). */
+export function selfAndReapedCpuMilliseconds(): number | undefined {
+  const ticks = ticksOf(process.pid, true);
+  return ticks === undefined ? undefined : (ticks * 1000) / clockTicksPerSecond();
 }

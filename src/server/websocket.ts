@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import type { ExecutionArgs } from 'graphql';
+import { type DocumentNode, type ExecutionArgs, GraphQLError } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { Principal } from '../access/principal.ts';
@@ -57,9 +57,17 @@ export function attachGraphQLWebSocket(server: Server, yoga: GraphQLServer, auth
           params,
           viewer: viewers.get(ctx.extra.socket) ?? null,
         });
-        const document = parse(params.query);
-        const errors = validate(schema, document);
-        if (errors.length > 0) return errors;
+        // A document that does not parse, or that a limit refuses (graphql-armor throws from parse and
+        // validate), is answered as an error of this operation; the socket and its other operations live on.
+        let document: DocumentNode;
+        try {
+          document = parse(params.query);
+          const errors = validate(schema, document);
+          if (errors.length > 0) return errors;
+        } catch (error) {
+          if (error instanceof GraphQLError) return [error];
+          throw error;
+        }
         const args: ExecutionArgs = {
           schema,
           operationName: params.operationName,

@@ -1,5 +1,4 @@
 import jsonPatch, { type Operation } from 'fast-json-patch';
-import mergePatch from 'json-merge-patch';
 import { ValidationError } from './errors.ts';
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
@@ -16,15 +15,23 @@ export const MAX_DOCUMENT_BYTES = 256 * 1024;
 /** The deepest nesting of objects and arrays a document may have. */
 export const MAX_DOCUMENT_DEPTH = 32;
 
-/** A config document must be a JSON object, at most 256 KiB and 32 levels deep; `pointer` names the input. */
+/**
+ * A config document must be a JSON object, at most 256 KiB and 32 levels deep, with no text PostgreSQL's
+ * jsonb cannot hold (NUL characters, lone UTF-16 surrogates); `pointer` names the input.
+ */
 export function requireObject(value: unknown, pointer: string, what: string): JsonObject {
   if (!isJsonObject(value)) {
     const kind = value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`;
     throw ValidationError.at(pointer, `${what} must be a JSON object, not ${kind}`);
   }
-  const tooDeep = pointerDeeperThan(value, MAX_DOCUMENT_DEPTH);
-  if (tooDeep !== null) {
-    throw ValidationError.at(`${pointer}${tooDeep}`, `${what} nests deeper than ${MAX_DOCUMENT_DEPTH} levels`);
+  const problem = firstProblem(value, MAX_DOCUMENT_DEPTH);
+  if (problem !== null) {
+    throw ValidationError.at(
+      `${pointer}${problem.pointer}`,
+      problem.kind === 'depth'
+        ? `${what} nests deeper than ${MAX_DOCUMENT_DEPTH} levels`
+        : `${what} holds text JSON documents here cannot: a NUL character (\\u0000) or a lone UTF-16 surrogate`,
+    );
   }
   const bytes = Buffer.byteLength(JSON.stringify(value));
   if (bytes > MAX_DOCUMENT_BYTES) {
@@ -33,15 +40,21 @@ export function requireObject(value: unknown, pointer: string, what: string): Js
   return value;
 }
 
-/** The pointer of the first value nested deeper than `limit`, or null (walked without recursion). */
-function pointerDeeperThan(root: unknown, limit: number): string | null {
+const escapeKey = (key: string) => key.replaceAll('~', '~0').replaceAll('/', '~1');
+const storable = (text: string) => text.isWellFormed() && !text.includes('\u0000');
+
+/** The first value nested deeper than `limit`, or holding text jsonb refuses, or null (walked without recursion). */
+function firstProblem(root: unknown, limit: number): { pointer: string; kind: 'depth' | 'text' } | null {
   const stack: { value: unknown; pointer: string; depth: number }[] = [{ value: root, pointer: '', depth: 1 }];
   while (stack.length > 0) {
     const { value, pointer, depth } = stack.pop()!;
+    if (typeof value === 'string' && !storable(value)) return { pointer, kind: 'text' };
     if (typeof value !== 'object' || value === null) continue;
-    if (depth > limit) return pointer;
+    if (depth > limit) return { pointer, kind: 'depth' };
     for (const [key, child] of Object.entries(value)) {
-      stack.push({ value: child, pointer: `${pointer}/${key.replaceAll('~', '~0').replaceAll('/', '~1')}`, depth: depth + 1 });
+      const childPointer = `${pointer}/${escapeKey(key)}`;
+      if (!storable(key)) return { pointer: childPointer, kind: 'text' };
+      stack.push({ value: child, pointer: childPointer, depth: depth + 1 });
     }
   }
   return null;
@@ -49,8 +62,22 @@ function pointerDeeperThan(root: unknown, limit: number): string | null {
 
 /** Applies an RFC 7396 merge patch without touching `target`. */
 export function applyMergePatch(target: JsonObject, patch: JsonObject): JsonObject {
-  const result: unknown = mergePatch.apply(structuredClone(target), patch);
-  return requireObject(result, '/patch', 'the patched config');
+  return requireObject(mergeValue(target, patch), '/patch', 'the patched config');
+}
+
+/**
+ * RFC 7396, section 2. Written here rather than taken from json-merge-patch, which treats keys named
+ * after Object.prototype members (`hasOwnProperty`, `constructor`, `__proto__`) as the prototype's and
+ * throws or drops them; here every key is data (own entries in, `Object.fromEntries` out).
+ */
+function mergeValue(target: JsonValue | undefined, patch: JsonValue): JsonValue {
+  if (!isJsonObject(patch)) return patch;
+  const merged = new Map<string, JsonValue>(isJsonObject(target) ? Object.entries(target) : []);
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === null) merged.delete(key);
+    else merged.set(key, mergeValue(merged.get(key), value));
+  }
+  return Object.fromEntries(merged);
 }
 
 /** The RFC 6902 operations that turn `from` into `to`. */
