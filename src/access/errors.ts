@@ -1,4 +1,5 @@
 import { ConfigError } from '../store/errors.ts';
+import type { Principal } from './principal.ts';
 
 /** No token, or one the hub does not accept (unknown, expired, revoked). Nothing was written. */
 export class UnauthenticatedError extends ConfigError {
@@ -11,7 +12,14 @@ export class UnauthenticatedError extends ConfigError {
 /** A valid token whose role or scope does not allow the request. Nothing was written. */
 export class ForbiddenError extends ConfigError {
   override name = 'ForbiddenError';
-  constructor(message: string) {
-    super(message);
+  /** `what` completes "token "x" (its grant) may not …". */
+  constructor(principal: Principal, what: string) {
+    super(`token "${principal.name}" (${describeGrant(principal)}) may not ${what}`);
   }
+}
+
+function describeGrant(principal: Principal): string {
+  const services = principal.services ? `services ${principal.services.join(', ')}` : 'all services';
+  const environments = principal.environments ? `environments ${principal.environments.join(', ')}` : 'all environments';
+  return `${principal.role}; ${services}; ${environments}`;
 }

@@ -40,13 +40,7 @@ export function authScopesOf(ctx: Context) {
 /** No token: unauthenticated. A token without the right: forbidden, saying what was asked. */
 export function unauthorizedError(ctx: Context, failure: AuthFailure): Error {
   if (!ctx.viewer) return new UnauthenticatedError();
-  return new ForbiddenError(`token "${ctx.viewer.name}" (${describeGrant(ctx.viewer)}) may not ${describeFailure(failure)}`);
-}
-
-function describeGrant(principal: Principal): string {
-  const services = principal.services ? `services ${principal.services.join(', ')}` : 'all services';
-  const environments = principal.environments ? `environments ${principal.environments.join(', ')}` : 'all environments';
-  return `${principal.role}; ${services}; ${environments}`;
+  return new ForbiddenError(ctx.viewer, describeFailure(failure));
 }
 
 function describeFailure(failure: AuthFailure): string {

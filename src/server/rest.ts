@@ -81,7 +81,7 @@ function pathName(segment: string): string {
 /** The same rules as the GraphQL schema's scopes (src/access/principal.ts). */
 function authorize(viewer: Principal, action: 'read' | 'write', key: ConfigKey) {
   const allowed = action === 'read' ? mayRead(viewer, key) : mayWrite(viewer, key);
-  if (!allowed) throw new ForbiddenError(`token "${viewer.name}" (${viewer.role}) may not ${action} config "${key.service}" in "${key.environment}"`);
+  if (!allowed) throw new ForbiddenError(viewer, `${action} config "${key.service}" in "${key.environment}"`);
 }
 
 function allow(request: Request, methods: string[]) {
