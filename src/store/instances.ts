@@ -31,7 +31,7 @@ const MAX_ERROR_CHARS = 2_000;
 export class ConfigInstances {
   constructor(private readonly prisma: PrismaClient) {}
 
-  /** Records a report, replacing the instance's previous one; the config itself need not be read. */
+  /** Records a report, replacing the instance's previous one (its first-seen time stays). */
   async report(input: InstanceReport): Promise<ConfigInstance> {
     const key = configKey(input.service, input.environment);
     const instanceId = checkReport(input);
@@ -64,14 +64,6 @@ export class ConfigInstances {
       else byKey.set(id, [row]);
     }
     return keys.map((key) => byKey.get(keyString(key)) ?? []);
-  }
-
-  /** Forgets an instance (it was retired); true when there was one. */
-  async forget(key: ConfigKey, instanceId: string): Promise<boolean> {
-    const { count } = await this.prisma.configInstance.deleteMany({
-      where: { serviceName: key.service, environment: key.environment, instanceId },
-    });
-    return count > 0;
   }
 }
 
