@@ -12,7 +12,8 @@ import {
   valueAt,
 } from './documents.ts';
 import { type LiveChange, type LiveFeed, followNats, followWebSocket } from './live.ts';
-import { ClientConfig, ReportInstance } from './operations.ts';
+import { FleetReporter } from './fleetReport.ts';
+import { ClientConfig } from './operations.ts';
 import { SnapshotWriter, readSnapshot } from './snapshot.ts';
 import { type HubConnection, hubRequest } from './transport.ts';
 
@@ -117,9 +118,7 @@ export class ConfigClient<T extends object> {
   private fetchAttempt = 0;
   private fetching: Promise<void> | undefined;
   private followUp: Promise<void> | undefined;
-  private reporting: Promise<void> | undefined;
-  private reportAgain = false;
-  private lastReported = '';
+  private readonly reporter: FleetReporter;
 
   private readonly changeListeners = new Set<ChangeListener<T>>();
   private readonly statusListeners = new Set<(status: ClientStatus) => void>();
@@ -131,6 +130,7 @@ export class ConfigClient<T extends object> {
     this.environment = options.environment ?? 'production';
     this.instanceId = options.instanceId ?? `${hostname()}:${process.pid}`;
     this.ttlMs = options.ttlMs ?? DEFAULT_TTL_MS;
+    this.reporter = new FleetReporter(options.hub, this.stop.signal);
     this.liveProblem = (options.live?.via ?? 'graphql-ws') === 'none' ? null : 'live updates not connected yet';
     this.defaults = structuredClone(options.defaults) as T;
     const checkedDefaults = this.check({});
@@ -272,7 +272,7 @@ export class ConfigClient<T extends object> {
       this.stop.abort();
       clearTimeout(this.refreshTimer);
       await this.live?.close();
-      await Promise.allSettled([this.followUp, this.fetching, this.reporting, this.snapshots?.flush()]);
+      await Promise.allSettled([this.followUp, this.fetching, this.reporter.settled(), this.snapshots?.flush()]);
       this.changeListeners.clear();
       this.statusListeners.clear();
       this.rejectListeners.clear();
@@ -393,40 +393,21 @@ export class ConfigClient<T extends object> {
     if (before.state !== state) this.report();
   }
 
-  /** Tells the hub what this instance runs; one request at a time, the latest state wins. */
+  /** Tells the hub what this instance runs (or why it refused a version). */
   private report(heartbeat = false): void {
-    if (this.options.report === false || this.stop.signal.aborted || !this.started) return;
-    if (this.reporting) {
-      this.reportAgain = true;
-      return;
-    }
-    const status = this.computeStatus();
-    const input = {
-      service: this.service,
-      environment: this.environment,
-      instance: this.instanceId,
-      status: status.state,
-      appliedVersion: this.version,
-      rejectedVersion: this.rejection?.version ?? null,
-      error: this.rejection ? `refused version ${this.rejection.version}: ${this.rejection.reason}` : status.reason,
-    };
-    const fingerprint = JSON.stringify(input);
-    if (!heartbeat && fingerprint === this.lastReported) return;
-    this.reporting = hubRequest(this.options.hub, ReportInstance, { input }, this.stop.signal)
-      .then(
-        (data) => {
-          if (data.reportInstance.__typename === 'ConfigInstance') this.lastReported = fingerprint;
-        },
-        // The hub is away: the next fetch that works reports again.
-        () => {},
-      )
-      .finally(() => {
-        this.reporting = undefined;
-        if (this.reportAgain) {
-          this.reportAgain = false;
-          this.report();
-        }
-      });
+    if (this.options.report === false || !this.started) return;
+    this.reporter.report(() => {
+      const status = this.computeStatus();
+      return {
+        service: this.service,
+        environment: this.environment,
+        instance: this.instanceId,
+        status: status.state,
+        appliedVersion: this.version,
+        rejectedVersion: this.rejection?.version ?? null,
+        error: this.rejection ? `refused version ${this.rejection.version}: ${this.rejection.reason}` : status.reason,
+      };
+    }, heartbeat);
   }
 
   private call(work: () => void): void {

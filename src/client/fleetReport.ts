@@ -1,0 +1,49 @@
+import type { ReportInstanceInput } from './generated/graphql.ts';
+import { ReportInstance } from './operations.ts';
+import { type HubConnection, hubRequest } from './transport.ts';
+
+// The client's side of the hub's fleet report: tells the hub which version this instance runs, or
+// why it refused one. One request at a time; the latest state wins; an unchanged state is not sent
+// again except as a heartbeat.
+
+export class FleetReporter {
+  private sending: Promise<void> | undefined;
+  private pending: { input: () => ReportInstanceInput; heartbeat: boolean } | undefined;
+  private lastSent = '';
+
+  constructor(
+    private readonly hub: HubConnection,
+    private readonly signal: AbortSignal,
+  ) {}
+
+  /** Sends the state `input()` describes when the request goes out; `heartbeat` sends it even if unchanged. */
+  report(input: () => ReportInstanceInput, heartbeat = false): void {
+    if (this.signal.aborted) return;
+    if (this.sending) {
+      this.pending = { input, heartbeat: heartbeat || (this.pending?.heartbeat ?? false) };
+      return;
+    }
+    const state = input();
+    const fingerprint = JSON.stringify(state);
+    if (!heartbeat && fingerprint === this.lastSent) return;
+    this.sending = hubRequest(this.hub, ReportInstance, { input: state }, this.signal)
+      .then(
+        (data) => {
+          if (data.reportInstance.__typename === 'ConfigInstance') this.lastSent = fingerprint;
+        },
+        // The hub is away: the next report (at the latest the next successful fetch) tries again.
+        () => {},
+      )
+      .finally(() => {
+        this.sending = undefined;
+        const next = this.pending;
+        this.pending = undefined;
+        if (next) this.report(next.input, next.heartbeat);
+      });
+  }
+
+  /** Resolves once no report is on the way. */
+  async settled(): Promise<void> {
+    while (this.sending) await this.sending;
+  }
+}
