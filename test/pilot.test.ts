@@ -238,9 +238,10 @@ describe('the pilot service', () => {
     }
 
     // The hub goes away: both keep their config and keep working; the WebSocket follower says it is stale.
+    // (Marked before the stop: the sockets close, and the pilot may say so, while stop() is still draining.)
+    const downMarks = both.map(({ pilot }) => pilot.mark);
     await hub!.stop();
     hub = undefined;
-    const downMarks = both.map(({ pilot }) => pilot.mark);
     await viaWebSocket.pilot.waitFor('STALE with the hub down', (line) => line.msg === 'hub status' && line.state === 'STALE', downMarks[1]);
     for (const [index, { pilot }] of both.entries()) {
       const check = await pilot.waitFor('a gap check with the hub down', gapCheckAt(cliVersion), downMarks[index]);

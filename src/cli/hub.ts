@@ -54,6 +54,8 @@ export async function request<TResult, TVariables>(
 /** Maps a transport failure to the CLI's exit codes. */
 export function transportError(error: unknown, connection: HubConnection): CliError {
   if (!(error instanceof HubRequestError)) return error instanceof CliError ? error : new CliError(String((error as Error)?.message ?? error), ExitCode.USAGE, 'ERROR');
+  // Too many failed authentications from this address: the hub refuses it for a while.
+  if (error.status === 429) return new CliError(error.message, ExitCode.AUTH, 'TOO_MANY_FAILED_AUTHENTICATIONS');
   switch (error.code) {
     case 'UNAUTHENTICATED':
       return new CliError(`the hub refused the token: ${error.message}`, ExitCode.AUTH, 'UNAUTHENTICATED', [

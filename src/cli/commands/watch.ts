@@ -87,8 +87,9 @@ async function followOnce(
     if (error instanceof CliError) throw error;
     if (Array.isArray(error)) throw graphqlErrors(error);
     const close = error as { code?: number; reason?: string; message?: string };
-    if (close.code === 4401 || close.code === 4403) {
-      throw new CliError(`the hub refused the token: ${close.reason || close.code}`, ExitCode.AUTH, close.code === 4401 ? 'UNAUTHENTICATED' : 'FORBIDDEN');
+    if (close.code === 4401 || close.code === 4403 || close.code === 4429) {
+      const code = close.code === 4401 ? 'UNAUTHENTICATED' : close.code === 4403 ? 'FORBIDDEN' : 'TOO_MANY_FAILED_AUTHENTICATIONS';
+      throw new CliError(`the hub refused the token: ${close.reason || close.code}`, ExitCode.AUTH, code);
     }
     return { done: false, everConnected, reason: close.reason || close.message || (close.code ? `closed with ${close.code}` : String(error)) };
   } finally {
