@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it, onTestFinished } from 'vitest';
 import { ConfigClient, type ClientStatus, type ConfigRejection } from '../src/client/index.ts';
 import { createTestApp, type TestApp } from './support/app.ts';
-import { Settings, createConfig, defaults, fastBackoff, instancesOf, patchConfig, temporaryDir, until } from './support/client.ts';
+import { FreezingRelay, Settings, createConfig, defaults, fastBackoff, instancesOf, patchConfig, temporaryDir, until } from './support/client.ts';
 import { TcpProxy } from './support/gateway.ts';
 
 // ConfigClient in graphql-ws mode against a real gateway on a real port, reached through a TCP relay
@@ -135,6 +135,33 @@ describe('ConfigClient over graphql-ws', () => {
     expect(client.get('operational.batch_size')).toBe(20);
     expect(statuses.map((status) => status.state)).toContain('STALE');
     expect(statuses.at(-1)?.state).toBe('READY');
+  });
+
+  it('takes a hub that stops answering (socket open, nothing passes) for gone, and recovers when it answers again', async () => {
+    await createConfig(hub, 'silent-hub', hubConfig(70));
+    const silent = await FreezingRelay.start(Number(new URL(hubUrl).port));
+    onTestFinished(() => silent.close());
+    const client = new ConfigClient({
+      service: 'silent-hub',
+      hub: { url: silent.url, token: hub.adminToken, timeoutMs: 1_000 },
+      defaults,
+      schema: Settings,
+      snapshotFile: false,
+      live: { via: 'graphql-ws', keepAliveMs: 200 },
+      backoff: fastBackoff,
+    });
+    onTestFinished(() => client.close());
+    await client.start().ready();
+
+    silent.freeze();
+    // No close, no error from the network: only the unanswered ping tells.
+    await until(client, () => client.status.state === 'STALE');
+    expect(client.status.reason).toMatch(/live updates down/);
+    expect(client.get('operational.batch_size')).toBe(70);
+
+    silent.thaw();
+    await client.ready(15_000);
+    expect(client.status.version).toBe(1);
   });
 
   it('applies a change live, with changed paths, per-key watchers and unsubscribe', async () => {

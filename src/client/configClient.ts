@@ -51,7 +51,11 @@ export interface SettingsSchema<T> {
 
 /** How changes reach the client. */
 export type LiveUpdates =
-  | { via: 'graphql-ws' }
+  | {
+      via: 'graphql-ws';
+      /** Pings the hub this often; a hub that does not answer within as long again is taken for gone. @default 15_000 */
+      keepAliveMs?: number;
+    }
   | { via: 'nats'; servers: string | string[]; options?: Partial<NodeConnectionOptions> }
   | { via: 'none' };
 
@@ -85,6 +89,7 @@ export interface ConfigClientOptions<T> {
 export type ChangeListener<T> = (next: T, previous: T, changedPaths: string[]) => void;
 
 const DEFAULT_TTL_MS = 300_000;
+const DEFAULT_KEEPALIVE_MS = 15_000;
 
 /**
  * A service's runtime configuration, typed by its settings type. Starts at once from defaults and the
@@ -175,7 +180,14 @@ export class ConfigClient<T extends object> {
       );
     } else if (live.via === 'graphql-ws') {
       this.live = followWebSocket(
-        { service: this.service, environment: this.environment, backoff, connection: this.options.hub, afterVersion: () => this.version },
+        {
+          service: this.service,
+          environment: this.environment,
+          backoff,
+          connection: this.options.hub,
+          afterVersion: () => this.version,
+          keepAliveMs: live.keepAliveMs ?? DEFAULT_KEEPALIVE_MS,
+        },
         handlers,
       );
     }

@@ -126,18 +126,19 @@ export function followNats(
  * what it missed). A closed socket ends the attempt; the next one starts after a backoff.
  */
 export function followWebSocket(
-  target: FeedTarget & { connection: HubConnection; afterVersion: () => number | null },
+  target: FeedTarget & { connection: HubConnection; afterVersion: () => number | null; keepAliveMs: number },
   handlers: LiveHandlers,
 ): LiveFeed {
   const stop = new AbortController();
   let endAttempt: (() => void) | undefined;
 
-  const attemptOnce = async (createClient: typeof import('graphql-ws').createClient, WebSocketImpl: typeof WebSocket) => {
+  const attemptOnce = async (createClient: typeof import('graphql-ws').createClient, WebSocketImpl: unknown) => {
     let connected = false;
     let connectedAt = 0;
     let received = false;
     let socket: WebSocket | undefined;
     let client: GraphQLWsClient | undefined;
+    let pongTimer: NodeJS.Timeout | undefined;
     const reason = await new Promise<string>((resolve) => {
       const url = graphqlEndpoint(target.connection.url).replace(/^http/, 'ws');
       const token = target.connection.token;
@@ -147,9 +148,19 @@ export function followWebSocket(
         connectionParams: token ? { authorization: `Bearer ${token}` } : {},
         lazy: true,
         retryAttempts: 0,
-        keepAlive: 15_000,
+        keepAlive: target.keepAliveMs,
         connectionAckWaitTimeout: target.connection.timeoutMs ?? 10_000,
         on: {
+          // A hub that vanished without closing the socket (host gone, network cut) answers no ping:
+          // cut the socket, which ends this attempt, instead of waiting for TCP to notice.
+          ping: (received) => {
+            if (received) return;
+            clearTimeout(pongTimer);
+            pongTimer = setTimeout(() => socket?.terminate(), target.keepAliveMs);
+          },
+          pong: (received) => {
+            if (received) clearTimeout(pongTimer);
+          },
           opened: (opened) => {
             socket = opened as WebSocket;
           },
@@ -183,6 +194,7 @@ export function followWebSocket(
         if (finished) return;
         finished = true;
         endAttempt = undefined;
+        clearTimeout(pongTimer);
         unsubscribe();
         resolve(why);
       }
@@ -193,6 +205,7 @@ export function followWebSocket(
     } catch {
       // It never connected: nothing to close.
     }
+    clearTimeout(pongTimer);
     if (socket) await closeSocket(socket);
     // A subscription the hub refuses right after connecting (no such config, a token without the right)
     // must not retry at the fastest pace forever: only a session that worked resets the backoff.
@@ -201,7 +214,15 @@ export function followWebSocket(
   };
 
   const run = async () => {
-    const [{ createClient }, { default: WebSocketImpl }] = await Promise.all([import('graphql-ws'), import('ws')]);
+    const [{ createClient }, { default: WebSocketBase }] = await Promise.all([import('graphql-ws'), import('ws')]);
+    const handshakeTimeout = target.connection.timeoutMs ?? 10_000;
+    // graphql-ws constructs sockets with (url, protocol) only: a hub that accepts the TCP connection and
+    // never answers the upgrade would hold the attempt forever without a handshake timeout.
+    class WebSocketImpl extends WebSocketBase {
+      constructor(url: string | URL, protocols?: string | string[]) {
+        super(url, protocols, { handshakeTimeout });
+      }
+    }
     for (let attempt = 0; !stop.signal.aborted; ) {
       const outcome = await attemptOnce(createClient, WebSocketImpl);
       if (stop.signal.aborted) break;

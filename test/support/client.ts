@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { type AddressInfo, type Server, type Socket, createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
@@ -92,4 +93,53 @@ export function until<T extends object>(client: ConfigClient<T>, condition: () =
     const later = () => queueMicrotask(check);
     unsubscribe.push(client.onStatus(later), client.onChange(later), client.onReject(later));
   });
+}
+
+/**
+ * A TCP relay to a local port that can freeze: connections stay open but no byte passes either way, as
+ * when a host vanishes or a network path breaks without anyone closing the socket.
+ */
+export class FreezingRelay {
+  private frozen = false;
+  private readonly sockets = new Set<Socket>();
+
+  private constructor(private readonly server: Server) {}
+
+  static async start(targetPort: number): Promise<FreezingRelay> {
+    let relay: FreezingRelay | undefined;
+    const server = createServer((client) => {
+      const upstream = createConnection({ host: '127.0.0.1', port: targetPort });
+      for (const [from, to] of [[client, upstream], [upstream, client]] as const) {
+        relay!.sockets.add(from);
+        from.on('data', (chunk) => {
+          if (!relay!.frozen) to.write(chunk);
+        });
+        from.once('close', () => {
+          relay!.sockets.delete(from);
+          to.destroy();
+        });
+        from.on('error', () => to.destroy());
+      }
+    });
+    relay = new FreezingRelay(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return relay;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  freeze(): void {
+    this.frozen = true;
+  }
+
+  thaw(): void {
+    this.frozen = false;
+  }
+
+  async close(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy();
+    await new Promise((resolve) => this.server.close(resolve));
+  }
 }
