@@ -45,9 +45,10 @@ async function main() {
   const initial = config.status;
   log('starting', { service: SERVICE, environment: env.environment, hub: env.hubUrl, live: env.natsUrl ? 'nats' : 'graphql-ws', source: initial.source, version: initial.version, state: initial.state });
 
-  const bars = await openBarStore(env.databaseUrl);
+  // The hub is asked at once; the database opens meanwhile (the first run waits for both).
+  let bars: BarStore | undefined;
   const schedule = new IntervalSchedule(
-    () => checkGaps(config, bars),
+    () => checkGaps(config, bars!),
     () => config.get('operational.gap_check_interval_hours') * env.hourMs,
     (error) => log('gap check failed', { error: (error as Error).message }, 'error'),
   );
@@ -60,12 +61,13 @@ async function main() {
   config.watch('operational.gap_check_interval_hours', (hours, previousHours) => {
     // Hot reload: the new interval applies to the schedule at once, no restart.
     schedule.reschedule();
-    log('gap check interval changed', { fromHours: previousHours, toHours: hours, nextCheckAt: schedule.nextRunAt.toISOString() });
+    log('gap check interval changed', { fromHours: previousHours, toHours: hours, nextCheckAt: schedule.nextRunAt?.toISOString() ?? null });
   });
   config.onStatus((status) => log('hub status', { state: status.state, reason: status.reason, version: status.version, source: status.source }, status.state === 'READY' ? 'info' : 'warn'));
   config.onReject((rejection) => log('config refused; keeping the current one', { version: rejection.version, reason: rejection.reason, issues: rejection.issues }, 'warn'));
 
   config.start();
+  bars = await openBarStore(env.databaseUrl);
   if (config.status.source === 'defaults') {
     // No snapshot to start from: give the hub a moment, so that the first run does not use defaults
     // the hub is about to overrule. With a snapshot, or when the hub is away, start at once regardless.
@@ -82,7 +84,7 @@ async function main() {
       void (async () => {
         await schedule.stop();
         await config.close();
-        await bars.close();
+        await bars?.close();
         process.exit(0);
       })();
     });

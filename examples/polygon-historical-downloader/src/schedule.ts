@@ -20,13 +20,14 @@ export class IntervalSchedule {
     this.runNow();
   }
 
-  /** When the next run is due. */
-  get nextRunAt(): Date {
-    return new Date(this.lastStart + this.intervalMs());
+  /** When the next run is due (null before the first run). */
+  get nextRunAt(): Date | null {
+    return this.lastStart === 0 ? null : new Date(this.lastStart + this.intervalMs());
   }
 
   reschedule(): void {
-    if (this.stopped || this.running) return; // the run in progress schedules the next one when it ends
+    // Not started yet: start() runs first. Running: the run in progress schedules the next one when it ends.
+    if (this.stopped || this.running || this.lastStart === 0) return;
     clearTimeout(this.timer);
     const delay = Math.max(0, this.lastStart + this.intervalMs() - Date.now());
     this.timer = setTimeout(() => this.runNow(), delay);
