@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -45,6 +45,10 @@ async function liveConfig(service: string, environment = 'production') {
     { service, environment },
   );
   return data!.config;
+}
+
+function shellQuote(text: string): string {
+  return `'${text.replaceAll("'", `'\\''`)}'`;
 }
 
 function file(name: string, content: unknown): string {
@@ -379,6 +383,30 @@ describe('export and import', () => {
     const copied = await cli(['import', edited, '--env', 'import-copy', '--yes', '--json']);
     expect(copied.code, copied.stderr).toBe(0);
     expect(copied.json().changes.map((change: { action: string }) => change.action)).toEqual(['create', 'create', 'create']);
+  });
+
+  // On a terminal (a pseudo-terminal from util-linux `script`), import asks, and draws its progress on stderr.
+  it.skipIf(!existsSync('/usr/bin/script'))('import asks on a terminal: "n" cancels and writes nothing, "y" applies with progress', async () => {
+    const environment = 'import-tty';
+    await seedEnvironment(environment);
+    const document = JSON.parse((await cli(['export', '-e', environment])).stdout);
+    document.configs[`${environment}-alpha`].config.rate = 5;
+    document.configs[`${environment}-beta`].config.items = [3];
+    const edited = file('tty.json', document);
+    const onTerminal = (answer: string) =>
+      cli(['/usr/bin/script', '-qec', `${shellQuote(process.execPath)} ${shellQuote(path.resolve('bin/confighub.mjs'))} import ${shellQuote(edited)}`, '/dev/null'], { input: answer, raw: true });
+
+    const declined = await onTerminal('n\n');
+    expect(declined.code).toBe(1);
+    expect(declined.stdout).toContain('Apply 2 changes to import-tty? [y/N]');
+    expect(declined.stdout).toContain('import cancelled; nothing written');
+    expect((await liveConfig(`${environment}-alpha`, environment)).version).toBe(1);
+
+    const accepted = await onTerminal('y\n');
+    expect(accepted.code, accepted.stdout).toBe(0);
+    expect(accepted.stdout).toMatch(/importing \[#*\.*\] 1\/2/);
+    expect(accepted.stdout).toContain('imported into import-tty: 2 configs written');
+    expect(await liveConfig(`${environment}-alpha`, environment)).toEqual({ version: 2, config: { rate: 5, mode: 'fast' } });
   });
 
   it('import refuses a file that is not an export, and stops at the first refused config', async () => {

@@ -20,6 +20,8 @@ export interface CliOptions {
   cwd?: string;
   /** Kill the command after this long (a hung command fails the test, not the run). @default 30_000 */
   timeoutMs?: number;
+  /** `args` is a whole command line to run (args[0] the program), not arguments of confighub. */
+  raw?: boolean;
 }
 
 /** The environment a CLI child gets: the parent's, minus anything that would point it at another hub. */
@@ -35,7 +37,8 @@ export function cliEnv(extra: Record<string, string | undefined> = {}): NodeJS.P
 
 /** Starts `confighub <args>` as its own process (bin/confighub.mjs, as `npx confighub` runs it). */
 export function spawnCli(args: string[], options: CliOptions = {}): ChildProcess {
-  return spawn(process.execPath, [LAUNCHER, ...args], {
+  const [program, ...rest] = options.raw ? args : [process.execPath, LAUNCHER, ...args];
+  return spawn(program!, rest, {
     cwd: options.cwd ?? PROJECT_ROOT,
     env: cliEnv(options.env),
     stdio: ['pipe', 'pipe', 'pipe'],
