@@ -93,6 +93,38 @@ describe('the built client', () => {
     expect(readFileSync(path.join(PROJECT_ROOT, 'dist/client/index.js'), 'utf8')).toMatch(/from "\.\/configClient\.js"/);
   });
 
+  it('types a TypeScript consumer through the exported declarations', async () => {
+    const consumer = path.join(PROJECT_ROOT, 'dist', `consumer-${Math.random().toString(36).slice(2)}.ts`);
+    writeFileSync(
+      consumer,
+      `import { ConfigClient, type ClientStatus } from 'confighub/client';
+import { z } from 'zod';
+const client = new ConfigClient({ service: 's', hub: { url: 'http://127.0.0.1:1' }, defaults: { operational: { batch_size: 1 } } });
+const size: number = client.get('operational.batch_size');
+const status: ClientStatus = client.status;
+// @ts-expect-error: not a path of the settings
+client.get('operational.nope');
+// Typed by a zod schema whose optional keys the defaults may leave out.
+const Settings = z.object({ a: z.number(), b: z.string().optional() });
+const typed = new ConfigClient({ service: 's', hub: { url: 'http://127.0.0.1:1' }, defaults: { a: 1 }, schema: Settings });
+const a: number = typed.get('a');
+const b: string | undefined = typed.get('b');
+export { size, status, a, b };
+`,
+    );
+    try {
+      const tsc = path.join(PROJECT_ROOT, 'node_modules/typescript/bin/tsc');
+      const args = ['--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2023', '--types', 'node', '--skipLibCheck', consumer];
+      const result = await run(process.execPath, [tsc, ...args], { cwd: PROJECT_ROOT }).then(
+        () => '',
+        (error: { stdout?: string }) => error.stdout ?? String(error),
+      );
+      expect(result).toBe('');
+    } finally {
+      await import('node:fs/promises').then((fs) => fs.rm(consumer, { force: true }));
+    }
+  });
+
   it('imports under plain Node.js without loading any server code or dependency', async () => {
     const child = await runChild(`
       const client = await import('confighub/client');

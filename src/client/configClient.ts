@@ -67,7 +67,7 @@ export interface ConfigClientOptions<T> {
   /** The hub (its base URL and the service's token). */
   hub: HubConnection;
   /** Safe defaults: a value for every key, used until (and under) whatever the hub says. */
-  defaults: NoInfer<T>;
+  defaults: T;
   /** Every config is checked with this before it is applied (defaults overlaid); a failing one is refused. */
   schema?: SettingsSchema<T>;
   /** Where the last-known-good config is kept; false keeps none. @default '.confighub/client/<service>.<environment>.json' */
