@@ -5,7 +5,8 @@
 // Settings (environment): BENCH_WRITERS (8), BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (3),
 // BENCH_ROUNDS (3), BENCH_PG_FSYNC (off, as the test harness; "on" for durable commits),
 // BENCH_PROFILE (1: CPU-profile the gateway during the first measured hub phase and print where its
-// time goes), BENCH_PG_STATEMENTS (1: load pg_stat_statements and print, per phase, the statements
+// time goes), BENCH_COMPARE_TREE (another checkout of confighub, node_modules included: its gateway is
+// measured too, in the same rounds, as "hub (compare)"), BENCH_PG_STATEMENTS (1: load pg_stat_statements and print, per phase, the statements
 // PostgreSQL spent its time on, trigger bodies included), BENCH_GATEWAY_POOL (the gateway's PostgreSQL pool size; unset: the gateway's default).
 import { setTimeout } from 'node:timers/promises';
 import type pg from 'pg';
@@ -44,6 +45,7 @@ const settings = {
   fsync: process.env.BENCH_PG_FSYNC === 'on',
   profile: process.env.BENCH_PROFILE === '1',
   statements: process.env.BENCH_PG_STATEMENTS === '1',
+  compareTree: process.env.BENCH_COMPARE_TREE || undefined,
   gatewayPool: process.env.BENCH_GATEWAY_POOL || undefined,
 };
 
@@ -88,7 +90,7 @@ let gatewayLogs: string | undefined;
  * pipe, its ~700 lines a second would cost the load generator's process, on the same two cores, CPU that
  * neither path should pay (a deployed gateway's logs are collected elsewhere).
  */
-function startGateway(databaseUrl: string): Promise<ForkedChild> {
+function startGateway(databaseUrl: string, tree?: string): Promise<ForkedChild> {
   const env: Record<string, string> = { BENCH_DATABASE_URL: databaseUrl };
   if (settings.gatewayPool) env.BENCH_GATEWAY_POOL = settings.gatewayPool;
   if (!gatewayLogs) {
@@ -97,7 +99,8 @@ function startGateway(databaseUrl: string): Promise<ForkedChild> {
     gatewayLogs = path.join(dir, 'gateway.log');
   }
   writeFileSync(gatewayLogs, '');
-  return forkChild('gateway', serverScript('gateway.ts'), { env, logFile: gatewayLogs });
+  const script = tree ? path.resolve(tree, 'bench/servers/gateway.ts') : serverScript('gateway.ts');
+  return forkChild(tree ? 'gateway (compare)' : 'gateway', script, { env, logFile: gatewayLogs });
 }
 
 /** bench-svc-1 .. bench-svc-100, each a copy of a seeded config plus a counter, created through the gateway. */
@@ -228,8 +231,8 @@ let profiled = false;
  * phase never has to step over); then a warm-up and `settings.writers` connections sending updates for
  * the measured time.
  */
-async function measureHub(db: pg.Client, server: PostgresServer, databaseUrl: string): Promise<{ hub: HubPhase; before: TableState }> {
-  const gateway = await startGateway(databaseUrl);
+async function measureHub(db: pg.Client, server: PostgresServer, databaseUrl: string, tree?: string): Promise<{ hub: HubPhase; before: TableState }> {
+  const gateway = await startGateway(databaseUrl, tree);
   try {
     const backlog = await waitForOutboxDrained(db);
     if (backlog > 0) console.log(`  (the gateway's outbox relay first published ${backlog.toLocaleString('en-US')} changes made by raw SQL)`);
@@ -296,20 +299,22 @@ async function settleTables(db: pg.Client): Promise<TableState> {
   return tableState(db);
 }
 
-type PhaseName = 'hub' | 'raw SQL';
+type PhaseName = 'hub' | 'hub (compare)' | 'raw SQL';
 
 interface RoundResults {
   hub: HubPhase[];
+  compare: HubPhase[];
   raw: RawPhase[];
 }
 
 async function runPhase(phase: PhaseName, db: pg.Client, server: PostgresServer, databaseUrl: string, runner: RawSqlRunner, results: RoundResults) {
   const stateNote = (before: TableState, after: TableState) =>
     `audit rows ${before.auditRows.toLocaleString('en-US')} -> ${after.auditRows.toLocaleString('en-US')}, highest version ${after.maxVersion}`;
-  if (phase === 'hub') {
-    const { hub, before } = await measureHub(db, server, databaseUrl);
-    results.hub.push(hub);
-    console.log(`  hub      ${perSecond(hub.load.requestsPerSecond).padStart(6)} updates/s  avg ${ms(hub.load.averageMs)}  p99 ${ms(hub.load.p99Ms)}  (${stateNote(before, await tableState(db))})`);
+  if (phase !== 'raw SQL') {
+    const compare = phase === 'hub (compare)';
+    const { hub, before } = await measureHub(db, server, databaseUrl, compare ? settings.compareTree : undefined);
+    (compare ? results.compare : results.hub).push(hub);
+    console.log(`  ${compare ? 'compare ' : 'hub     '} ${perSecond(hub.load.requestsPerSecond).padStart(6)} updates/s  avg ${ms(hub.load.averageMs)}  p99 ${ms(hub.load.p99Ms)}  (${stateNote(before, await tableState(db))})`);
     console.log(`           ${cpuNote(hub.cpu)}`);
   } else {
     const before = await settleTables(db);
@@ -334,6 +339,8 @@ function report(results: RoundResults): void {
   });
   const hubCpu = cpuOf(results.hub);
   const rawCpu = cpuOf(results.raw);
+  const compareCpu = cpuOf(results.compare);
+  const compare = median(results.compare.map((phase) => phase.load.requestsPerSecond));
   console.log(`\nmedians of ${settings.rounds} rounds (${settings.seconds} s each, ${settings.writers} concurrent writers):\n`);
   console.log(
     table(
@@ -349,6 +356,20 @@ function report(results: RoundResults): void {
           us(hubCpu.postgres),
           us(hubCpu.loadGenerator),
         ],
+        ...(results.compare.length === 0
+          ? []
+          : [
+              [
+                `hub (compare: ${path.basename(settings.compareTree ?? '')})`,
+                perSecond(compare),
+                ms(median(results.compare.map((phase) => phase.load.averageMs))),
+                results.compare.map((phase) => perSecond(phase.load.requestsPerSecond)).join(' / '),
+                String(results.compare.reduce((sum, phase) => sum + phase.load.failed, 0)),
+                us(compareCpu.gateway),
+                us(compareCpu.postgres),
+                us(compareCpu.loadGenerator),
+              ],
+            ]),
         [
           'raw SQL (same transaction)',
           perSecond(raw),
@@ -372,6 +393,11 @@ function report(results: RoundResults): void {
       `\nCPU per unit of work, all processes: hub ${us(hubTotal)}, raw SQL ${us(rawTotal)}; ` +
         `raw / hub ${ratio(rawTotal / hubTotal)} (the updates/s ratio two otherwise idle cores would allow)`,
     );
+  }
+  const compareTotal = total(compareCpu);
+  if (results.compare.length > 0) {
+    console.log(`compare / raw SQL: ${ratio(compare / raw)}; hub / compare: ${ratio(hub / compare)}` +
+      (compareTotal !== undefined && rawTotal !== undefined ? `; CPU per unit, all processes: compare ${us(compareTotal)}, raw / compare ${ratio(rawTotal / compareTotal)}` : ''));
   }
   const vsRaw = hub / raw;
   console.log(`\nhub / raw SQL: ${ratio(vsRaw)}`);
@@ -403,15 +429,18 @@ async function benchmarkWrites(): Promise<void> {
   console.log(`hub: gateway child process (pool of 10 connections), autocannon with ${settings.writers} connections`);
   console.log(`raw SQL: ${runner.tool}`);
 
-  const results: RoundResults = { hub: [], raw: [] };
+  const results: RoundResults = { hub: [], compare: [], raw: [] };
+  const phases: PhaseName[] = settings.compareTree ? ['hub', 'hub (compare)', 'raw SQL'] : ['hub', 'raw SQL'];
+  if (settings.compareTree) console.log(`compare: the gateway of ${settings.compareTree}, on the same database`);
   for (let round = 0; round < settings.rounds; round++) {
     console.log(`\nround ${round + 1}/${settings.rounds}`);
-    const order: PhaseName[] = round % 2 === 0 ? ['hub', 'raw SQL'] : ['raw SQL', 'hub'];
+    // Each round starts with the next path, so none is always first or always after raw SQL.
+    const order = phases.map((_, i) => phases[(i + round) % phases.length]!);
     for (const phase of order) await runPhase(phase, db, server, databaseUrl, runner, results);
   }
   report(results);
   console.log(`\nload average after: ${describeMachine().split('load average ')[1]}`);
 }
 
-const maxSeconds = 180 + settings.rounds * 2 * (settings.seconds + settings.warmupSeconds + 30);
+const maxSeconds = 180 + settings.rounds * (settings.compareTree ? 3 : 2) * (settings.seconds + settings.warmupSeconds + 30);
 await runBenchmark('bench:write', maxSeconds, benchmarkWrites);
