@@ -153,6 +153,14 @@ export { size, status, a, b };
       const statuses = await Promise.all(clients.map((client) => client.ready(15_000)));
       const values = clients.map((client) => client.get('operational.batch_size'));
       await Promise.all(clients.map((client) => client.close()));
+      // Closed while still connecting: whatever was under way is released too.
+      const hasty = [
+        new ConfigClient({ service: 'built-client', hub, defaults, snapshotFile: false, live: { via: 'graphql-ws' } }),
+        new ConfigClient({ service: 'built-client', hub, defaults, snapshotFile: false, live: { via: 'nats', servers: process.env.NATS_URL } }),
+      ];
+      for (const client of hasty) client.start();
+      await new Promise((resolve) => setImmediate(resolve));
+      await Promise.all(hasty.map((client) => client.close()));
       // Give sockets closed by close() one turn to leave the loop's books.
       await new Promise((resolve) => setImmediate(resolve));
       const after = process.getActiveResourcesInfo().filter((name) => name !== 'TTYWrap');

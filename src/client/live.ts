@@ -77,7 +77,11 @@ export function followNats(
         continue;
       }
       const nc = connection;
-      if (stop.signal.aborted) break;
+      if (stop.signal.aborted) {
+        // close() ran while this connection was being made: it is ours to close.
+        await nc.close().catch(() => {});
+        break;
+      }
       attempt = 0;
       nc.subscribe(`config.update.${target.service}`, {
         callback: (error, message) => {
