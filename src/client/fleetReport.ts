@@ -20,7 +20,8 @@ export class FleetReporter {
   report(input: () => ReportInstanceInput, heartbeat = false): void {
     if (this.signal.aborted) return;
     if (this.sending) {
-      this.pending = { input, heartbeat: heartbeat || (this.pending?.heartbeat ?? false) };
+      // The report on its way is the heartbeat: what follows it is sent only if the state changed.
+      this.pending = { input, heartbeat: false };
       return;
     }
     const state = input();
