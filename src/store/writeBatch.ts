@@ -183,8 +183,11 @@ export class WriteBatcher {
   }
 }
 
-/** Whether a database error carries an SQLSTATE (the server refused the statement and rolled it back). */
+/**
+ * Whether the server refused the statement (and so rolled it back): an error message from PostgreSQL,
+ * with its severity and SQLSTATE. A Node system error (EPIPE, ECONNRESET) leaves the outcome unknown.
+ */
 function hasSqlState(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code);
+  const { code, severity } = (error ?? {}) as { code?: unknown; severity?: unknown };
+  return typeof severity === 'string' && typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code);
 }
