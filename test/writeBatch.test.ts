@@ -1,5 +1,6 @@
 // Group commit (src/store/writeBatch.ts): updates that arrive together share one statement, and each
 // keeps its own audit row, author, version check and outcome. Invariants 1 and 4 of DESIGN.md, batched.
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigStore } from '../src/store/configStore.ts';
 import { SecretRejectedError, ValidationError, VersionConflictError } from '../src/store/errors.ts';
@@ -234,6 +235,29 @@ describe.each(backends)('batched writes on %s', (backend) => {
       ['RESTORE', 'rita', 'back'],
     ]);
     expect((await audit('mixed-upd')).at(-1)).toMatchObject({ action: 'UPDATE', changed_by: 'uma', reason: 'up' });
+  });
+
+  it('a row locked by an open transaction elsewhere does not hold up the writes of other configs', async (context) => {
+    if (backend === 'pglite') return context.skip(); // one connection: an open transaction holds up everything there
+    for (const service of ['locked-x', 'free-y']) await create(service);
+    await store.updateConfig({ service: 'free-y', patch: { n: -1 }, dryRun: true }, { actor: 'setup' });
+    // An operator's transaction holds locked-x's row and stays open.
+    const operator = new pg.Client({ connectionString: db.url! });
+    await operator.connect();
+    try {
+      await operator.query('BEGIN');
+      await operator.query(`UPDATE service_configs SET config = config || '{"operator": true}' WHERE service_name = 'locked-x'`);
+      const blocked = store.updateConfig({ service: 'locked-x', patch: { n: 1 } }, { actor: 'waits' });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const free = await store.updateConfig({ service: 'free-y', patch: { n: 1 } }, { actor: 'goes' });
+      expect(free.config).toMatchObject({ version: 2, updatedBy: 'goes' });
+      await operator.query('COMMIT');
+      // The blocked write finds the version moved, reads again and goes through after the operator's.
+      expect((await blocked).config).toMatchObject({ version: 3, config: { n: 1, operator: true }, updatedBy: 'waits' });
+    } finally {
+      await operator.query('ROLLBACK').catch(() => {});
+      await operator.end();
+    }
   });
 
   it('a refused request in a batch leaves both tables as they were', async () => {

@@ -20,8 +20,15 @@ export type StatementRunner = <Row>(sql: string, params: unknown[], options?: { 
 export interface WriteBatcherOptions {
   /** Most rows in one statement. @default 64 */
   maxBatch?: number;
-  /** Most statements under way at once; writes that arrive meanwhile wait and go together. @default 2 */
+  /**
+   * Most statements under way at once. Normally one: writes that arrive while it runs wait and go
+   * together in the next one (the fewer, larger statements, the less CPU per write for both sides).
+   * Another starts only when the newest one has been under way for `stallMs` (a row lock held elsewhere,
+   * an operator's open transaction), so one blocked row does not hold up every other config. @default 4
+   */
   maxInFlight?: number;
+  /** See `maxInFlight`. @default 20 */
+  stallMs?: number;
 }
 
 interface Pending {
@@ -58,8 +65,8 @@ export const BATCH_UPDATE_SQL = `WITH author AS (
 const STATEMENT_NAME = 'confighub_batch_update';
 
 /**
- * Group commit for config writes. Writes that arrive while `maxInFlight` statements are under way (or
- * within the same tick) are sent together as one statement, one transaction, one round trip: far fewer
+ * Group commit for config writes. Writes that arrive while a statement is under way (or within the same
+ * tick) are sent together as one statement, one transaction, one round trip: far fewer
  * statements, commits and wake-ups for PostgreSQL, and far fewer socket writes for the gateway.
  * Each write keeps its own outcome:
  * - its own audit row, actor and reason (see BATCH_UPDATE_SQL);
@@ -73,8 +80,12 @@ export class WriteBatcher {
   private readonly queue: Pending[] = [];
   private inFlight = 0;
   private scheduled = false;
+  /** When the newest statement under way was sent (performance.now()). */
+  private newestSentAt = 0;
+  private stallTimer: NodeJS.Timeout | undefined;
   private readonly maxBatch: number;
   private readonly maxInFlight: number;
+  private readonly stallMs: number;
   /**
    * Statements that committed, rows written through them, the largest batch sent, and batches the
    * database refused that were then tried write by write (tests, metrics).
@@ -86,7 +97,8 @@ export class WriteBatcher {
     options: WriteBatcherOptions = {},
   ) {
     this.maxBatch = Math.max(1, options.maxBatch ?? 64);
-    this.maxInFlight = Math.max(1, options.maxInFlight ?? 2);
+    this.maxInFlight = Math.max(1, options.maxInFlight ?? 4);
+    this.stallMs = Math.max(0, options.stallMs ?? 20);
   }
 
   /** Resolves with the written row, or null when the row is no longer at `write.version`. */
@@ -97,8 +109,24 @@ export class WriteBatcher {
     });
   }
 
+  /** Whether another statement may start now; if not only because the newest is young, look again when it stalls. */
+  private maySend(): boolean {
+    if (this.inFlight === 0) return true;
+    if (this.inFlight >= this.maxInFlight) return false;
+    const waited = performance.now() - this.newestSentAt;
+    if (waited >= this.stallMs) return true;
+    if (!this.stallTimer) {
+      this.stallTimer = setTimeout(() => {
+        this.stallTimer = undefined;
+        this.schedule();
+      }, Math.ceil(this.stallMs - waited));
+      this.stallTimer.unref();
+    }
+    return false;
+  }
+
   private schedule(): void {
-    if (this.scheduled || this.inFlight >= this.maxInFlight || this.queue.length === 0) return;
+    if (this.scheduled || this.queue.length === 0 || !this.maySend()) return;
     this.scheduled = true;
     // After the I/O callbacks of this turn of the event loop: every request that arrived with this one
     // has had the chance to join.
@@ -109,9 +137,10 @@ export class WriteBatcher {
   }
 
   private flush(): void {
-    while (this.inFlight < this.maxInFlight && this.queue.length > 0) {
+    while (this.queue.length > 0 && this.maySend()) {
       const batch = this.take();
       this.inFlight++;
+      this.newestSentAt = performance.now();
       void this.send(batch).finally(() => {
         this.inFlight--;
         this.schedule();
