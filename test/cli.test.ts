@@ -386,7 +386,8 @@ describe('export and import', () => {
   });
 
   // On a terminal (a pseudo-terminal from util-linux `script`), import asks, and draws its progress on stderr.
-  it.skipIf(!existsSync('/usr/bin/script'))('import asks on a terminal: "n" cancels and writes nothing, "y" applies with progress', async () => {
+  it('import asks on a terminal: "n" cancels and writes nothing, "y" applies with progress', async () => {
+    expect(existsSync('/usr/bin/script'), 'this test needs script(1) for a pseudo-terminal: apt-get install bsdutils').toBe(true);
     const environment = 'import-tty';
     await seedEnvironment(environment);
     const document = JSON.parse((await cli(['export', '-e', environment])).stdout);
