@@ -19,7 +19,7 @@
 // FANOUT_PROFILE_N (1000: CPU-profile one extra event burst of the gateway and stock yoga at this N;
 // 0 = off); FANOUT_PROFILE_DIR (keep the .cpuprofile files there; default: a temp dir, removed).
 import { type ChildProcess, spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,10 +27,11 @@ import { type NatsConnection, connect } from '@nats-io/transport-node';
 import { ensureNatsServer } from '../test/support/nats.ts';
 import { freePort } from '../test/support/waiting.ts';
 import type { ClientCommand, ClientMessage } from './fanout-clients.ts';
-import type { ControlReply, ControlRequest } from './servers/fanout-control.ts';
+import type { ControlReply } from './servers/fanout-control.ts';
 import { type ForkedChild, forkChild, serverScript } from './support/children.ts';
 import { onCleanup, runBenchmark } from './support/cleanup.ts';
 import { cpuMillisecondsOf } from './support/cpu.ts';
+import { type ProfileSummary, control, summarizeProfile } from './support/profile.ts';
 import { describeMachine, intSetting, median, ratio, table } from './support/stats.ts';
 import { benchAuth } from './support/auth.ts';
 
@@ -87,27 +88,6 @@ async function within<T>(ms: number, what: string, promise: Promise<T>): Promise
 
 // ---------------------------------------------------------------------------------------------------
 // Servers
-
-type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
-
-/** Asks a server child (fanout-control.ts) and waits for its answer. */
-let controlId = 0;
-async function control(child: ChildProcess, request: WithoutId<ControlRequest>, timeoutMs = 30_000): Promise<ControlReply> {
-  const id = ++controlId;
-  const reply = new Promise<ControlReply>((resolve) => {
-    const onMessage = (message: unknown) => {
-      const answer = message as ControlReply;
-      if (answer?.type !== 'control-reply' || answer.id !== id) return;
-      child.off('message', onMessage);
-      resolve(answer);
-    };
-    child.on('message', onMessage);
-  });
-  child.send({ ...request, id } as ControlRequest);
-  const answer = await within(timeoutMs, `server ${request.type}`, reply);
-  if (answer.error) throw new Error(`server ${request.type}: ${answer.error}`);
-  return answer;
-}
 
 interface Shot {
   version: number;
@@ -451,7 +431,8 @@ interface Measurement {
   events: EventResult[];
   duplicates: number;
   warnings: string[];
-  profile?: ProfileSummary;
+  /** With the profiled event's last receipt, ms after t0. */
+  profile?: ProfileSummary & { lastMs: number };
   /** 1-minute load average at the end: on a shared 2-core machine, read the times with it. */
   loadAverage: number;
 }
@@ -523,7 +504,7 @@ async function measure(name: TargetName, n: number, profileDir: string): Promise
       events.push(result);
     }
 
-    let profile: ProfileSummary | undefined;
+    let profile: (ProfileSummary & { lastMs: number }) | undefined;
     if (n === settings.profileN && target.profile) {
       await sleep(settings.gapMs);
       const file = path.join(profileDir, `fanout-${name.replace(/\s+/g, '-')}-${n}.cpuprofile`);
@@ -531,7 +512,7 @@ async function measure(name: TargetName, n: number, profileDir: string): Promise
       await sleep(50);
       const result = await shoot(target, fleet, opened.subscribed, eventTimeoutMs(n));
       await target.profile.stop(file);
-      profile = summarizeProfile(file, result);
+      profile = { ...summarizeProfile(file, 15, 10), lastMs: Math.max(...result.latencies) };
       if (settings.profileDir) {
         mkdirSync(settings.profileDir, { recursive: true });
         copyFileSync(file, path.join(settings.profileDir, path.basename(file)));
@@ -559,70 +540,6 @@ async function measure(name: TargetName, n: number, profileDir: string): Promise
     await fleet?.stop();
     await target.stop();
   }
-}
-
-// ---------------------------------------------------------------------------------------------------
-// CPU profile: self time per function and per package
-
-interface ProfileSummary {
-  /** Sampled, not idle, ms. */
-  activeMs: number;
-  /** The profiled event's last receipt, ms after t0. */
-  lastMs: number;
-  functions: { name: string; ms: number }[];
-  packages: { name: string; ms: number }[];
-}
-
-interface CpuProfile {
-  nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[];
-  samples: number[];
-  timeDeltas: number[];
-}
-
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-
-function packageOf(url: string, functionName: string): string {
-  if (!url) return functionName.startsWith('(') ? functionName : '(native: V8/libuv bindings, e.g. writev)';
-  if (url.startsWith('node:')) return 'node internals';
-  if (url.startsWith('wasm://')) return 'wasm (PGlite postgres, Prisma query compiler)';
-  const file = url.replace(/^file:\/\//, '');
-  const modules = file.lastIndexOf('/node_modules/');
-  if (modules >= 0) {
-    const parts = file.slice(modules + '/node_modules/'.length).split('/');
-    return parts[0]!.startsWith('@') ? `${parts[0]}/${parts[1]}` : parts[0]!;
-  }
-  return file.startsWith(ROOT) ? path.dirname(file.slice(ROOT.length)) : file;
-}
-
-function where(url: string, line: number): string {
-  if (!url) return '';
-  let file = url.replace(/^file:\/\//, '');
-  const modules = file.lastIndexOf('/node_modules/');
-  if (modules >= 0) file = file.slice(modules + '/node_modules/'.length);
-  else if (file.startsWith(ROOT)) file = file.slice(ROOT.length);
-  return `${file}:${line + 1}`;
-}
-
-function summarizeProfile(file: string, event: EventResult): ProfileSummary {
-  const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
-  const nodes = new Map(profile.nodes.map((node) => [node.id, node.callFrame]));
-  const byFunction = new Map<string, number>();
-  const byPackage = new Map<string, number>();
-  let activeMs = 0;
-  // Sample i lasts until sample i + 1 (timeDeltas[i + 1], µs).
-  for (let i = 0; i < profile.samples.length; i++) {
-    const frame = nodes.get(profile.samples[i]!);
-    const ms = (profile.timeDeltas[i + 1] ?? 0) / 1000;
-    if (!frame || frame.functionName === '(idle)') continue;
-    activeMs += ms;
-    const name = `${frame.functionName || '(anonymous)'} ${where(frame.url, frame.lineNumber)}`.trim();
-    byFunction.set(name, (byFunction.get(name) ?? 0) + ms);
-    const pkg = packageOf(frame.url, frame.functionName);
-    byPackage.set(pkg, (byPackage.get(pkg) ?? 0) + ms);
-  }
-  const top = (map: Map<string, number>, count: number) =>
-    [...map.entries()].sort((a, b) => b[1] - a[1]).slice(0, count).map(([name, ms]) => ({ name, ms }));
-  return { activeMs, lastMs: Math.max(...event.latencies), functions: top(byFunction, 15), packages: top(byPackage, 10) };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -725,7 +642,7 @@ function printN(n: number, rows: Row[]): void {
   for (const row of rows) if (row.m.profile) printProfile(row.m.target, n, row.m.profile);
 }
 
-function printProfile(target: TargetName, n: number, profile: ProfileSummary): void {
+function printProfile(target: TargetName, n: number, profile: ProfileSummary & { lastMs: number }): void {
   console.log(
     `\n  CPU profile of one ${count(n)}-subscriber event, ${target} (last receipt ${ms(profile.lastMs)} after t0; ${ms(profile.activeMs)} sampled busy):`,
   );
