@@ -2,6 +2,7 @@
 // warn. Besides "ready" it answers the parent's memory and profile requests (fanout-control.ts).
 import { createLogger } from '../../src/logger.ts';
 import { buildApp } from '../../src/server/app.ts';
+import { BENCH_ADMIN_TOKEN } from '../support/auth.ts';
 import { announceReady, failStartup, stopWhenAsked } from './child.ts';
 import { answerControlRequests } from './fanout-control.ts';
 
@@ -14,6 +15,7 @@ try {
       // '' means no data directory: PGlite in memory (see openDatabase).
       CONFIGHUB_DATA_DIR: '',
       NODE_ENV: 'production',
+      CONFIGHUB_ADMIN_TOKEN: BENCH_ADMIN_TOKEN,
     },
     logger: createLogger('warn'),
     shutdownGraceMs: 2_000,
