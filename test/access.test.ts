@@ -1,10 +1,14 @@
 // Access control: who may do what, over GraphQL (in-process and HTTP), REST and graphql-ws, with the
 // database unchanged by every refusal. Tokens are real: made by the token store, sent as Bearer headers.
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createTestApp, type TestApp } from './support/app.ts';
-import { backends, tablesDigest } from './support/databases.ts';
+import { TokenStore } from '../src/access/tokens.ts';
+import { backends, openTestDatabase, tablesDigest } from './support/databases.ts';
 import { ConfigSubscriber } from './support/subscriber.ts';
 import { eventually } from './support/waiting.ts';
 
@@ -361,5 +365,30 @@ describe('a revocation reaches every instance', () => {
       (result) => result.errors !== undefined,
     );
     expect(refused.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+  });
+});
+
+describe('the generated admin token', () => {
+  it('is made once, when no usable admin exists; kept in the data directory, or only shown without one', async () => {
+    const db = await openTestDatabase('pglite');
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'confighub-bootstrap-'));
+    try {
+      const tokens = new TokenStore(db);
+      const inMemory = await tokens.bootstrap({ dataDir: '' });
+      expect(inMemory).toEqual({ generated: expect.stringMatching(/^chub_[A-Za-z0-9_-]{43}$/), file: null });
+      expect((await tokens.authenticate(inMemory!.generated)).name).toBe('admin');
+      expect(await tokens.bootstrap({ dataDir })).toBeNull();
+      expect(readdirSync(dataDir)).toEqual([]);
+
+      await tokens.revoke('admin', 'test');
+      const again = await tokens.bootstrap({ dataDir });
+      expect(again?.file).toBe(path.join(dataDir, 'admin-token'));
+      expect(readFileSync(again!.file!, 'utf8').trim()).toBe(again!.generated);
+      expect(statSync(again!.file!).mode & 0o777).toBe(0o600);
+      expect((await tokens.authenticate(again!.generated)).name).toMatch(/^admin-\d+$/);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+      await db.close();
+    }
   });
 });

@@ -158,9 +158,9 @@ export class TokenStore {
    * Makes sure an admin can get in. With CONFIGHUB_ADMIN_TOKEN, the token named "admin" is that token
    * (its digest follows the variable). Without it, when no usable admin token exists, one is generated:
    * it is returned (for the caller to print once) and written, readable by its owner only, to
-   * `<dataDir>/admin-token`.
+   * `<dataDir>/admin-token` (not written without a data directory: an in-memory hub keeps nothing).
    */
-  async bootstrap(options: { adminToken?: string; dataDir: string }): Promise<{ generated: string; file: string } | null> {
+  async bootstrap(options: { adminToken?: string; dataDir: string }): Promise<{ generated: string; file: string | null } | null> {
     if (options.adminToken !== undefined) {
       if (options.adminToken.length < MIN_TOKEN_LENGTH) {
         throw new ValidationError([{ pointer: '/CONFIGHUB_ADMIN_TOKEN', message: `must be at least ${MIN_TOKEN_LENGTH} characters` }]);
@@ -198,6 +198,7 @@ export class TokenStore {
       [name, token.slice(0, VISIBLE_PREFIX_LENGTH), digest(token)],
     );
     if (inserted.length === 0) return null;
+    if (options.dataDir === '') return { generated: token, file: null };
     const file = path.resolve(options.dataDir, ADMIN_TOKEN_FILE);
     await mkdir(path.dirname(file), { recursive: true });
     const temporary = `${file}.${process.pid}.tmp`;

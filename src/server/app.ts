@@ -174,14 +174,14 @@ export async function buildApp(options: AppOptions): Promise<App> {
   };
 }
 
-function adminTokenNotice(token: string, file: string): string {
+function adminTokenNotice(token: string, file: string | null): string {
   return [
     '',
     '  confighub: no admin token existed, so one was generated. It is shown this once:',
     '',
     `      ${token}`,
     '',
-    `  It is also in ${file} (readable by its owner only). Send it as "Authorization: Bearer <token>";`,
+    file ? `  It is also in ${file} (readable by its owner only). Send it as "Authorization: Bearer <token>";` : '  Send it as "Authorization: Bearer <token>";',
     '  create narrower tokens with the createToken mutation or `confighub tokens create`.',
     '',
     '',
