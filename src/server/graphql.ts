@@ -80,7 +80,13 @@ export function createGraphQLServer(options: GraphQLServerOptions): GraphQLServe
       debug: (...args) => logger.debug({ yoga: args.slice(1) }, String(args[0])),
       info: (...args) => logger.info({ yoga: args.slice(1) }, String(args[0])),
       warn: (...args) => logger.warn({ yoga: args.slice(1) }, String(args[0])),
-      error: (...args) => logger.error({ err: args[0] instanceof Error ? args[0] : undefined, yoga: args }, 'GraphQL error'),
+      // A refusal (a bad token, say) is an answer, not a fault of the gateway: logged at debug, without a stack.
+      error: (...args) => {
+        const error = args[0] instanceof GraphQLError ? (args[0].originalError ?? args[0]) : args[0];
+        const failure = describeFailure(error);
+        if (failure) logger.debug({ code: failure.code }, failure.message);
+        else logger.error({ err: error instanceof Error ? error : undefined, yoga: args }, 'GraphQL error');
+      },
     },
     plugins: [
       // A browser's cross-site "simple" request (form post, plain GET) carries neither a JSON content type
