@@ -25,8 +25,9 @@ const keyOf = (scope: ConfigScope): ConfigKey => ({ service: scope.service, envi
 
 const when = (viewer: Principal | null, rule: (viewer: Principal) => boolean) => viewer !== null && rule(viewer);
 
-export function authScopesOf(ctx: Context) {
-  const { viewer } = ctx;
+type ScopeRules = ReturnType<typeof scopesFor>;
+
+function scopesFor(viewer: Principal | null) {
   return {
     signedIn: viewer !== null,
     read: (scope: ConfigScope) => when(viewer, (principal) => mayRead(principal, keyOf(scope))),
@@ -35,6 +36,22 @@ export function authScopesOf(ctx: Context) {
     manageSchema: (service: string) => when(viewer, (principal) => mayManageSchema(principal, service)),
     manageTokens: when(viewer, mayManageTokens),
   };
+}
+
+// The token cache hands out one Principal object per token, so its rules are built once, not per request
+// (six closures per request showed up in profiles of the read path).
+const rulesOf = new WeakMap<Principal, ScopeRules>();
+const anonymousRules = scopesFor(null);
+
+export function authScopesOf(ctx: Context): ScopeRules {
+  const { viewer } = ctx;
+  if (!viewer) return anonymousRules;
+  let rules = rulesOf.get(viewer);
+  if (!rules) {
+    rules = scopesFor(viewer);
+    rulesOf.set(viewer, rules);
+  }
+  return rules;
 }
 
 /** No token: unauthenticated. A token without the right: forbidden, saying what was asked. */
