@@ -38,15 +38,21 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticate
     ? proxyaddr.compile(options.trustProxy.split(',').map((entry) => entry.trim()).filter(Boolean))
     : () => false;
 
-  async function refuse(address: string, error: UnauthenticatedError): Promise<never> {
-    await failures.penalty(address, 1);
+  const windowMs = (options.failureWindowSeconds ?? 60) * 1000;
+  // While no token was refused within the window, no address can be over the limit: the common case
+  // (every caller presents a good token) skips working out the address and asking the limiter.
+  let lastFailureAt = Number.NEGATIVE_INFINITY;
+  const addressOf = (client: IncomingMessage | undefined) => (client ? proxyaddr(client, trusted) : 'in-process');
+
+  async function refuse(client: IncomingMessage | undefined, error: UnauthenticatedError): Promise<never> {
+    lastFailureAt = Date.now();
+    await failures.penalty(addressOf(client), 1);
     throw error;
   }
 
   return async function authenticate(authorization, client) {
     if (authorization == null || authorization === '') return null;
-    const address = client ? proxyaddr(client, trusted) : 'in-process';
-    const record = await failures.get(address);
+    const record = Date.now() - lastFailureAt < windowMs ? await failures.get(addressOf(client)) : null;
     if (record && record.consumedPoints >= points) {
       const seconds = Math.max(1, Math.ceil(record.msBeforeNext / 1000));
       throw new RequestError(429, 'TOO_MANY_FAILED_AUTHENTICATIONS', `too many failed authentications from this address: retry in ${seconds} s`, {
@@ -54,11 +60,11 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticate
       });
     }
     const match = BEARER.exec(authorization);
-    if (!match) return refuse(address, new UnauthenticatedError('send the token as "Authorization: Bearer <token>"'));
+    if (!match) return refuse(client, new UnauthenticatedError('send the token as "Authorization: Bearer <token>"'));
     try {
       return await options.tokens.authenticate(match[1]!);
     } catch (error) {
-      if (error instanceof UnauthenticatedError) return refuse(address, error);
+      if (error instanceof UnauthenticatedError) return refuse(client, error);
       throw error;
     }
   };
