@@ -81,6 +81,51 @@ const operations: Operation[] = [
 /** The typename an operation's result has when the caller is refused. */
 const refusal = (token: TokenName) => (token === 'none' ? 'UnauthenticatedError' : 'ForbiddenError');
 
+/** A graphql-ws client with one live `configChanged` subscription; resolves `closed` with the close code and reason. */
+function watchingSocket(base: string, token: string, service = IN_SCOPE) {
+  let onClosed!: (event: { code: number; reason: string }) => void;
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => {
+    onClosed = resolve;
+  });
+  const client = createClient({
+    url: `${base.replace(/^http/, 'ws')}/graphql`,
+    webSocketImpl: WebSocket,
+    connectionParams: { authorization: `Bearer ${token}` },
+    retryAttempts: 0,
+    lazy: false,
+    onNonLazyError: () => {},
+    on: {
+      closed: (event) => {
+        const { code, reason } = event as { code: number; reason: string };
+        onClosed({ code, reason });
+      },
+    },
+  });
+  client.subscribe(
+    { query: 'subscription($service: String!) { configChanged(service: $service) { version } }', variables: { service } },
+    { next: () => {}, error: () => {}, complete: () => {} },
+  );
+  return { closed, dispose: () => client.dispose() };
+}
+
+/** A `configChanged` subscription over SSE; `body` resolves with everything the stream said once it ends. */
+async function sseSubscription(base: string, token: string, service = IN_SCOPE) {
+  const abort = new AbortController();
+  const response = await fetch(`${base}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query: 'subscription($service: String!) { configChanged(service: $service) { version } }', variables: { service } }),
+    signal: abort.signal,
+  });
+  expect(response.status).toBe(200);
+  return { body: response.text(), abort: () => abort.abort() };
+}
+
+/** Resolves with `promise`, or fails naming `what` after `ms`. */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  return Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what}: nothing within ${ms} ms`)), ms))]);
+}
+
 describe.each(backends)('access control on %s', (backend) => {
   let t: TestApp;
   let base: string;
@@ -296,6 +341,34 @@ describe.each(backends)('access control on %s', (backend) => {
     });
   });
 
+  it('a session lives as long as its token: sockets close with 4401 and SSE streams end when it expires or is revoked', async () => {
+    const make = async (name: string, expiresAt: Date | null = null) =>
+      (await t.app.tokens.create({ name, role: 'reader', services: ['polygon-*'], expiresAt }, 'access-test')).token;
+    const expiring = watchingSocket(base, await make('expires-soon', new Date(Date.now() + 1500)));
+    const revokedToken = await make('revoked-while-watching');
+    const revoked = watchingSocket(base, revokedToken);
+    const sse = await sseSubscription(base, revokedToken);
+    const untouched = watchingSocket(base, tokens.reader);
+    try {
+      await eventually(async () => t.app.webSocketSubscriptionCount(), (count) => count >= 3);
+      const revocation = await graphql('admin', 'mutation { revokeToken(input: { name: "revoked-while-watching" }) { __typename } }');
+      expect(revocation.data).toEqual({ revokeToken: { __typename: 'ApiToken' } });
+      expect(await within(revoked.closed, 5_000, 'revoked socket')).toEqual({ code: 4401, reason: 'token "revoked-while-watching" was revoked' });
+      const said = await within(sse.body, 5_000, 'SSE stream of the revoked token');
+      expect(said).toContain('"UNAUTHENTICATED"');
+      expect(said).toContain('token \\"revoked-while-watching\\" was revoked');
+      const expired = await within(expiring.closed, 5_000, 'socket of the expiring token');
+      expect(expired.code).toBe(4401);
+      expect(expired.reason).toMatch(/^token "expires-soon" expired at /);
+      // The other token's socket stays open and keeps its subscription.
+      await expect(within(untouched.closed, 300, 'untouched socket')).rejects.toThrow(/nothing within/);
+      expect(t.app.webSocketSubscriptionCount()).toBe(1);
+    } finally {
+      sse.abort();
+      for (const socket of [expiring, revoked, untouched]) await socket.dispose();
+    }
+  });
+
   it('GraphiQL loads without a token; a cross-site simple GET is refused, one with a token answers', async () => {
     const page = await fetch(`${base}/graphql`, { headers: { accept: 'text/html' } });
     expect(page.status).toBe(200);
@@ -365,6 +438,22 @@ describe('a revocation reaches every instance', () => {
       (result) => result.errors !== undefined,
     );
     expect(refused.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+  });
+
+  it("ends the other instance's sockets and SSE streams of the revoked token", async () => {
+    const { token } = await first.app.tokens.create({ name: 'fleet-watcher', role: 'reader' }, 'access-test');
+    const base = await second.app.start();
+    const socket = watchingSocket(base, token);
+    const sse = await sseSubscription(base, token);
+    try {
+      await eventually(async () => second.app.webSocketSubscriptionCount(), (count) => count >= 1);
+      await first.graphql('mutation { revokeToken(input: { name: "fleet-watcher" }) { __typename } }');
+      expect(await within(socket.closed, 5_000, 'socket on the other instance')).toEqual({ code: 4401, reason: 'token "fleet-watcher" was revoked' });
+      expect(await within(sse.body, 5_000, 'SSE stream on the other instance')).toContain('"UNAUTHENTICATED"');
+    } finally {
+      sse.abort();
+      await socket.dispose();
+    }
   });
 });
 

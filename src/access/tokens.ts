@@ -78,11 +78,18 @@ const toApiToken = (row: TokenRow): ApiToken => ({
   lastUsedAt: row.last_used_at,
 });
 
+interface Watcher {
+  onEnd: (reason: string) => void;
+  timer: NodeJS.Timeout | undefined;
+}
+
 /** Issues, lists, revokes and checks API tokens (table api_tokens). */
 export class TokenStore {
   /** Accepted tokens by digest; emptied whenever any token changes, on any instance (NOTIFY api_tokens). */
   private readonly accepted = new Map<string, ApiToken>();
   private readonly lastUsedWrites = new Map<string, number>();
+  /** Open sessions (sockets, subscriptions) to end when their token stops being accepted, by token id. */
+  private readonly watchers = new Map<string, Set<Watcher>>();
   private unlisten: (() => Promise<void>) | undefined;
 
   constructor(
@@ -91,12 +98,73 @@ export class TokenStore {
   ) {}
 
   async start(): Promise<void> {
-    this.unlisten = await this.db.listen('api_tokens', () => this.accepted.clear());
+    this.unlisten = await this.db.listen('api_tokens', () => {
+      this.accepted.clear();
+      void this.recheckWatched();
+    });
   }
 
   async stop(): Promise<void> {
     await this.unlisten?.();
     this.unlisten = undefined;
+    for (const watchers of this.watchers.values()) for (const watcher of watchers) clearTimeout(watcher.timer);
+    this.watchers.clear();
+  }
+
+  /**
+   * Calls `onEnd` once, when the token behind `principal` stops being accepted: when it expires, or when
+   * it is revoked on any instance (NOTIFY api_tokens reaches them all). A session that outlives a request
+   * (a WebSocket, a subscription) ends then, instead of going on with the rights it was opened with.
+   * Returns the function that stops watching.
+   */
+  watch(principal: Principal, onEnd: (reason: string) => void): () => void {
+    const unwatch = () => {
+      clearTimeout(watcher.timer);
+      const watchers = this.watchers.get(principal.id);
+      watchers?.delete(watcher);
+      if (watchers?.size === 0) this.watchers.delete(principal.id);
+    };
+    const watcher: Watcher = {
+      onEnd: (reason) => {
+        unwatch();
+        onEnd(reason);
+      },
+      timer: undefined,
+    };
+    const watchers = this.watchers.get(principal.id) ?? new Set<Watcher>();
+    this.watchers.set(principal.id, watchers.add(watcher));
+    const { expiresAt } = principal;
+    if (expiresAt) {
+      // setTimeout waits at most 2^31 - 1 ms (~24.8 days): a later expiry is waited for in steps.
+      const arm = () => {
+        const left = expiresAt.getTime() - Date.now();
+        if (left <= 0) return watcher.onEnd(`token "${principal.name}" expired at ${expiresAt.toISOString()}`);
+        watcher.timer = setTimeout(arm, Math.min(left, 2 ** 31 - 1)).unref();
+      };
+      arm();
+    }
+    return unwatch;
+  }
+
+  /** After any token changed: ends the sessions of watched tokens that were revoked (or removed). */
+  private async recheckWatched(): Promise<void> {
+    const ids = [...this.watchers.keys()];
+    if (ids.length === 0) return;
+    try {
+      const rows = await this.db.query<{ id: string; name: string; revoked_at: Date | null }>(
+        'SELECT id::text AS id, name, revoked_at FROM api_tokens WHERE id = ANY($1::bigint[])',
+        [ids],
+      );
+      const byId = new Map(rows.map((row) => [row.id, row]));
+      for (const id of ids) {
+        const row = byId.get(id);
+        if (row && !row.revoked_at) continue;
+        const reason = row ? `token "${row.name}" was revoked` : 'token no longer exists';
+        for (const watcher of [...(this.watchers.get(id) ?? [])]) watcher.onEnd(reason);
+      }
+    } catch (error) {
+      this.logger?.warn({ err: error }, 'could not check the tokens of open sessions');
+    }
   }
 
   /** Makes a token; the returned `token` is shown this once and never again. */
@@ -131,6 +199,7 @@ export class TokenStore {
     const row = rows[0];
     if (!row) throw new ValidationError([{ pointer: '/name', message: `no token named "${name}"` }]);
     this.accepted.clear();
+    await this.recheckWatched();
     this.logger?.info({ token: name, actor }, 'token revoked');
     return toApiToken(row);
   }

@@ -1,6 +1,7 @@
 import type { ConfigEvent } from '../events/configEvent.ts';
 import { configKey } from '../store/names.ts';
 import { mayRead } from '../access/principal.ts';
+import { untilTokenEnds } from '../access/sessions.ts';
 import { builder } from './builder.ts';
 import { JsonPatchOperationRef } from './scalars.ts';
 
@@ -31,7 +32,8 @@ builder.subscriptionFields((t) => ({
       afterVersion: t.arg.int({ description: 'Resume after this version (the last one you applied).' }),
     },
     authScopes: (_root, args) => ({ read: args }),
-    subscribe: (_root, args, ctx) => ctx.feed.subscribe(configKey(args.service, args.environment), args.afterVersion),
+    subscribe: (_root, args, ctx) =>
+      untilTokenEnds(ctx.tokens, ctx.viewer, ctx.feed.subscribe(configKey(args.service, args.environment), args.afterVersion)),
     resolve: (event) => event,
   }),
   configsChanged: t.field({
@@ -46,9 +48,13 @@ builder.subscriptionFields((t) => ({
       const viewer = ctx.viewer!;
       const services = args.services ? new Set(args.services.map((service) => configKey(service).service)) : null;
       const environment = args.environment ? configKey('any', args.environment).environment : null;
-      return ctx.feed.subscribeMany(
-        (event) =>
-          (!services || services.has(event.service)) && (!environment || event.environment === environment) && mayRead(viewer, event),
+      return untilTokenEnds(
+        ctx.tokens,
+        viewer,
+        ctx.feed.subscribeMany(
+          (event) =>
+            (!services || services.has(event.service)) && (!environment || event.environment === environment) && mayRead(viewer, event),
+        ),
       );
     },
     resolve: (event) => event,

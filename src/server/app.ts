@@ -146,7 +146,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
       // Idle keep-alive connections outlive a client's or load balancer's (60 s is common): with Node's
       // 5 s default, a request sent on a connection the server is just closing fails ("other side closed").
       server = createServer({ keepAliveTimeout: 65_000 }, handle);
-      webSockets = attachGraphQLWebSocket(server, yoga, authenticate);
+      webSockets = attachGraphQLWebSocket(server, yoga, authenticate, tokens);
       await new Promise<void>((resolve, reject) => {
         server!.once('error', reject);
         server!.listen(settings.PORT, settings.HOST, () => resolve());

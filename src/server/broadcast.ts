@@ -58,6 +58,9 @@ class SubscriptionGroup {
         }
         for (const member of this.members) send(member, payload);
       }
+    } catch {
+      // The source failed (its token was revoked, say): the members are ended below, and a socket whose
+      // token ended is closed by its own watch (websocket.ts), which tells the client why.
     } finally {
       this.joinable = false;
       for (const member of this.members) member.end();

@@ -3,6 +3,7 @@ import { type DocumentNode, type ExecutionArgs, GraphQLError } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { Principal } from '../access/principal.ts';
+import type { TokenStore } from '../access/tokens.ts';
 import type { Authenticate } from './authentication.ts';
 import { SubscriptionBroadcaster } from './broadcast.ts';
 import { describeFailure } from './failures.ts';
@@ -17,7 +18,7 @@ const KEEPALIVE_MS = 12_000;
  * WebSocket operations get the same plugins (masking, later auth) as HTTP ones. Subscriptions go
  * through the broadcaster: identical ones are executed and serialised once per event.
  */
-export function attachGraphQLWebSocket(server: Server, yoga: GraphQLServer, authenticate: Authenticate) {
+export function attachGraphQLWebSocket(server: Server, yoga: GraphQLServer, authenticate: Authenticate, tokens: TokenStore) {
   const wsServer = new WebSocketServer({ server, path: GRAPHQL_PATH });
   const broadcaster = new SubscriptionBroadcaster();
   const viewers = new WeakMap<WebSocket, Principal | null>();
@@ -29,7 +30,14 @@ export function attachGraphQLWebSocket(server: Server, yoga: GraphQLServer, auth
         const params = ctx.connectionParams ?? {};
         const authorization = params.authorization ?? params.Authorization;
         try {
-          viewers.set(ctx.extra.socket, await authenticate(typeof authorization === 'string' ? authorization : null, ctx.extra.request));
+          const viewer = await authenticate(typeof authorization === 'string' ? authorization : null, ctx.extra.request);
+          viewers.set(ctx.extra.socket, viewer);
+          if (viewer) {
+            // The socket lives as long as its token: closed (4401) when the token expires or is revoked.
+            const socket = ctx.extra.socket;
+            const unwatch = tokens.watch(viewer, (reason) => socket.close(4401, reason.slice(0, 120)));
+            socket.once('close', unwatch);
+          }
           return true;
         } catch (error) {
           const failure = describeFailure(error);
