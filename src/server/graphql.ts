@@ -58,6 +58,14 @@ function maskError(error: unknown, message: string, isDev?: boolean): Error {
   return maskUnexpected(error, message, isDev);
 }
 
+/** Gives an error graphql-js or graphql-armor raised without a code one, so clients can tell kinds apart. */
+function withCode(error: GraphQLError, code: string): void {
+  if (error.extensions.code === undefined) (error.extensions as Record<string, unknown>).code = code;
+}
+
+/** graphql-armor's refusals (too deep, too many aliases or tokens, too costly): simplify the document. */
+const tooComplex = (_context: unknown, error: GraphQLError) => withCode(error, 'QUERY_TOO_COMPLEX');
+
 export function createGraphQLServer(options: GraphQLServerOptions): GraphQLServer {
   const { logger } = options;
   return createYoga<ServerContext, Context>({
@@ -94,13 +102,16 @@ export function createGraphQLServer(options: GraphQLServerOptions): GraphQLServe
       useCSRFPrevention({ requestHeaders: ['authorization', 'x-graphql-yoga-csrf'] }),
       // Hostile documents are refused before they run (HTTP and WebSocket alike; results of validation
       // are cached per document, so honest repeated operations pay nothing).
-      maxTokensPlugin({ n: 5_000 }),
-      maxDepthPlugin({ n: 12, ignoreIntrospection: true, flattenFragments: true }),
-      maxAliasesPlugin({ n: 20 }),
-      costLimitPlugin({ maxCost: 5_000, ignoreIntrospection: true }),
+      maxTokensPlugin({ n: 5_000, onReject: [tooComplex] }),
+      maxDepthPlugin({ n: 12, ignoreIntrospection: true, flattenFragments: true, onReject: [tooComplex] }),
+      maxAliasesPlugin({ n: 20, onReject: [tooComplex] }),
+      costLimitPlugin({ maxCost: 5_000, ignoreIntrospection: true, onReject: [tooComplex] }),
       {
         onExecutionResult({ result }) {
-          if (result && 'errors' in result && result.errors?.length) options.onErrors?.();
+          if (!result || !('errors' in result) || !result.errors?.length) return;
+          options.onErrors?.();
+          // graphql-js reports variables it cannot coerce without a code.
+          for (const error of result.errors) if (error.message.startsWith('Variable "$')) withCode(error, 'BAD_USER_INPUT');
         },
       },
     ],
