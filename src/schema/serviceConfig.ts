@@ -1,7 +1,40 @@
+import { createContextCache } from '@pothos/core';
+import DataLoader from 'dataloader';
+import type { ConfigChange } from '../store/history.ts';
+import type { ConfigStore } from '../store/configStore.ts';
+import { type ConfigKey, keyString } from '../store/names.ts';
 import { builder } from './builder.ts';
 import { visibleServices } from '../access/principal.ts';
 import type { Context } from './context.ts';
 import { readErrors } from './errors.ts';
+
+interface LatestChangesRequest {
+  key: ConfigKey;
+  take: number;
+  selection: Parameters<ConfigStore['history']['latestChanges']>[2];
+}
+
+/** Per request: the first page of history of every config the request shows, batched by page size and selection. */
+const latestChangesLoader = createContextCache(
+  (ctx: Context) =>
+    new DataLoader<LatestChangesRequest, ConfigChange[], string>(
+      async (requests) => {
+        const groups = new Map<string, LatestChangesRequest[]>();
+        for (const request of requests) {
+          const group = JSON.stringify([request.take, request.selection]);
+          groups.set(group, [...(groups.get(group) ?? []), request]);
+        }
+        const pages = new Map<LatestChangesRequest, ConfigChange[]>();
+        for (const group of groups.values()) {
+          const { take, selection } = group[0]!;
+          const found = await ctx.store.history.latestChanges(group.map((request) => request.key), take, selection);
+          group.forEach((request, index) => pages.set(request, found[index]!));
+        }
+        return requests.map((request) => pages.get(request)!);
+      },
+      { cacheKeyFn: (request) => JSON.stringify([keyString(request.key), request.take, request.selection]) },
+    ),
+);
 
 export const ServiceConfigRef = builder.prismaNode('ServiceConfig', {
   description: 'The configuration of one service in one environment.',
@@ -23,8 +56,14 @@ export const ServiceConfigRef = builder.prismaNode('ServiceConfig', {
       type: 'ConfigChange',
       cursor: 'revision',
       description: 'The changes of this config, newest first.',
-      resolve: (query, row, _args, ctx) =>
-        ctx.store.history.listChanges({ service: row.serviceName, environment: row.environment }, query),
+      resolve: (query, row, _args, ctx) => {
+        const key = { service: row.serviceName, environment: row.environment };
+        // The first page (the common case, e.g. under a listing of configs) is loaded for all configs of
+        // the request at once; later pages (a cursor) are read one config at a time.
+        const { take, skip, cursor, ...selection } = query;
+        if (cursor || skip || take === undefined || take <= 0) return ctx.store.history.listChanges(key, query);
+        return latestChangesLoader(ctx).load({ key, take, selection: selection as LatestChangesRequest['selection'] });
+      },
     }, { name: 'ServiceConfigHistoryConnection' }, { name: 'ServiceConfigHistoryEdge' }),
     atVersion: t.prismaField({
       type: 'ConfigChange',

@@ -1,7 +1,7 @@
 import type { ConfigChange, Prisma, PrismaClient } from '../generated/prisma/client.ts';
 import { type JsonValue, type PatchOperation, diffDocuments } from './documents.ts';
 import { NotFoundError, ValidationError } from './errors.ts';
-import type { ConfigKey } from './names.ts';
+import { type ConfigKey, keyString } from './names.ts';
 
 export type { ConfigChange };
 
@@ -21,6 +21,37 @@ export class ConfigHistory {
       where: { serviceName: key.service, environment: key.environment },
       orderBy: { revision: 'desc' },
     });
+  }
+
+  /**
+   * The newest `take` changes of each config, newest first, in two statements however many configs are
+   * asked for: one lateral join picks each config's revisions, then the rows are read with `query`'s
+   * selection (what ServiceConfig.history needs under a listing of configs).
+   */
+  async latestChanges(
+    keys: readonly ConfigKey[],
+    take: number,
+    query: Omit<Prisma.ConfigChangeFindManyArgs, 'where' | 'orderBy' | 'take' | 'skip' | 'cursor'> = {},
+  ): Promise<ConfigChange[][]> {
+    const picked = await this.prisma.$queryRaw<{ revision: bigint; service_name: string; environment: string }[]>`
+      SELECT change.revision, asked.service_name, asked.environment
+        FROM unnest(${keys.map((key) => key.service)}::text[], ${keys.map((key) => key.environment)}::text[]) AS asked (service_name, environment)
+        CROSS JOIN LATERAL (
+          SELECT revision FROM config_audit_log
+           WHERE service_name = asked.service_name AND environment = asked.environment
+           ORDER BY revision DESC
+           LIMIT ${take}) AS change`;
+    const keyOfRevision = new Map(picked.map((row) => [String(row.revision), keyString({ service: row.service_name, environment: row.environment })]));
+    const rows =
+      picked.length === 0
+        ? []
+        : await this.prisma.configChange.findMany({ ...query, where: { revision: { in: picked.map((row) => row.revision) } }, orderBy: { revision: 'desc' } });
+    const byKey = new Map<string, ConfigChange[]>();
+    for (const row of rows) {
+      const key = keyOfRevision.get(String(row.revision))!;
+      byKey.set(key, [...(byKey.get(key) ?? []), row]);
+    }
+    return keys.map((key) => byKey.get(keyString(key)) ?? []);
   }
 
   /** Changes of one config after `afterVersion` (and before `beforeVersion`), oldest first. */
