@@ -53,6 +53,26 @@ describe.each(backends)('fleet report on %s', (backend) => {
     expect(rows[0]?.count).toBe('1');
   });
 
+  it('drops instances silent for a week when reports come in, and keeps the others', async () => {
+    // A gateway sweeps with its first report, then at most once an hour: a fresh one, on its own database.
+    const fresh = await createTestApp(backend);
+    try {
+      const created = await fresh.graphql(`mutation { createConfig(input: { service: "fleet-sweep", config: { a: 1 } }) { __typename } }`);
+      expect(created.data).toEqual({ createConfig: { __typename: 'ConfigWrite' } });
+      await fresh.db.query(
+        `INSERT INTO config_instances (service_name, environment, instance_id, status, applied_version, reported_at)
+         VALUES ('fleet-sweep', 'production', 'gone-pod', 'READY', 1, now() - interval '8 days'),
+                ('fleet-sweep', 'production', 'quiet-pod', 'READY', 1, now() - interval '6 days')`,
+      );
+      const reported = await fresh.graphql(REPORT, { input: { service: 'fleet-sweep', instance: 'new-pod', status: 'READY', appliedVersion: 1 } });
+      expect(reported.data?.reportInstance.__typename).toBe('ConfigInstance');
+      const left = await fresh.db.query<{ instance_id: string }>(`SELECT instance_id FROM config_instances ORDER BY instance_id`);
+      expect(left.map((row) => row.instance_id)).toEqual(['new-pod', 'quiet-pod']);
+    } finally {
+      await fresh.close();
+    }
+  });
+
   it('refuses a report for an unknown config or with a bad instance id, and writes nothing', async () => {
     const unknown = await t.graphql(REPORT, { input: { service: 'fleet-none', instance: 'h', status: 'READY' } });
     expect(unknown.data?.reportInstance.__typename).toBe('NotFoundError');

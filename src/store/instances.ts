@@ -23,12 +23,18 @@ export interface InstanceReport {
 const MAX_INSTANCE_CHARS = 256;
 /** Longer reasons are cut: this is a dashboard, not a log. */
 const MAX_ERROR_CHARS = 2_000;
+/** An instance silent this long is dropped from the report: a replaced pod does not say goodbye. */
+export const INSTANCE_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
+/** How often (at most, per gateway) reports also sweep out silent instances. */
+const SWEEP_INTERVAL_MS = 60 * 60 * 1000;
 
 /**
  * The fleet report: which instance runs which version of a config, and when it last said so. Reports
  * are upserted; they are the fleet's current state, not history, so they bypass the audit log.
  */
 export class ConfigInstances {
+  private lastSweep = 0;
+
   constructor(private readonly prisma: PrismaClient) {}
 
   /** Records a report, replacing the instance's previous one (its first-seen time stays). */
@@ -42,11 +48,21 @@ export class ConfigInstances {
       error: input.error == null ? null : input.error.slice(0, MAX_ERROR_CHARS),
       reportedAt: new Date(),
     };
-    return this.prisma.configInstance.upsert({
+    const row = await this.prisma.configInstance.upsert({
       where: { serviceName_environment_instanceId: { serviceName: key.service, environment: key.environment, instanceId } },
       create: { serviceName: key.service, environment: key.environment, instanceId, ...values },
       update: values,
     });
+    await this.sweepNowAndThen();
+    return row;
+  }
+
+  /** Drops instances that have not reported for INSTANCE_RETENTION_MS (at most once an hour per gateway). */
+  private async sweepNowAndThen(): Promise<void> {
+    const now = Date.now();
+    if (now - this.lastSweep < SWEEP_INTERVAL_MS) return;
+    this.lastSweep = now;
+    await this.prisma.configInstance.deleteMany({ where: { reportedAt: { lt: new Date(now - INSTANCE_RETENTION_MS) } } });
   }
 
   /** The instances of each config, in the order asked, most recently reported first; one query in all. */
