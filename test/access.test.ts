@@ -369,6 +369,21 @@ describe.each(backends)('access control on %s', (backend) => {
     }
   });
 
+  it('a token given another secret or other grants in SQL ends its sessions; its other tokens carry on', async () => {
+    const make = async (name: string) => (await t.app.tokens.create({ name, role: 'reader', services: ['polygon-*'] }, 'access-test')).token;
+    const replaced = watchingSocket(base, await make('rotated-in-sql'));
+    const regranted = watchingSocket(base, await make('regranted-in-sql'));
+    try {
+      await eventually(async () => t.app.webSocketSubscriptionCount(), (count) => count >= 2);
+      await t.db.query(`UPDATE api_tokens SET token_hash = sha256('another secret'::bytea) WHERE name = 'rotated-in-sql'`);
+      expect(await within(replaced.closed, 5_000, 'socket of the replaced token')).toEqual({ code: 4401, reason: 'token "rotated-in-sql" was replaced' });
+      await t.db.query(`UPDATE api_tokens SET services = ARRAY['polygon-live-collector'] WHERE name = 'regranted-in-sql'`);
+      expect(await within(regranted.closed, 5_000, 'socket of the regranted token')).toEqual({ code: 4401, reason: 'token "regranted-in-sql" was changed: connect again' });
+    } finally {
+      for (const socket of [replaced, regranted]) await socket.dispose();
+    }
+  });
+
   it('GraphiQL loads without a token; a cross-site simple GET is refused, one with a token answers', async () => {
     const page = await fetch(`${base}/graphql`, { headers: { accept: 'text/html' } });
     expect(page.status).toBe(200);
@@ -438,6 +453,24 @@ describe('a revocation reaches every instance', () => {
       (result) => result.errors !== undefined,
     );
     expect(refused.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+  });
+
+  it('a revocation made while the LISTEN connection was down still ends the sessions once it is back', async () => {
+    const { token } = await first.app.tokens.create({ name: 'revoked-unheard', role: 'reader' }, 'access-test');
+    const base = await first.app.start();
+    const socket = watchingSocket(base, token);
+    try {
+      await eventually(async () => first.app.webSocketSubscriptionCount(), (count) => count >= 1);
+      const dropped = await first.db.query(
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+          WHERE datname = current_database() AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()`,
+      );
+      expect(dropped.length).toBeGreaterThan(0);
+      await first.db.query(`UPDATE api_tokens SET revoked_at = now() WHERE name = 'revoked-unheard'`);
+      expect(await within(socket.closed, 10_000, 'socket of the token revoked unheard')).toEqual({ code: 4401, reason: 'token "revoked-unheard" was revoked' });
+    } finally {
+      await socket.dispose();
+    }
   });
 
   it("ends the other instance's sockets and SSE streams of the revoked token", async () => {

@@ -133,6 +133,42 @@ describe.each(backends)('read cache on %s', (backend) => {
   });
 });
 
+describe('read cache on postgres, when its LISTEN connection is lost', () => {
+  let t: TestApp;
+  const statements: string[] = [];
+  beforeAll(async () => {
+    t = await createTestApp('postgres', { onQuery: (sql) => statements.push(sql) });
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  const read = async () => {
+    const { data, errors } = await t.graphql(CONFIG_QUERY, { service: 'cache-listen-lost' });
+    expect(errors).toBeUndefined();
+    return data.config as { version: number; config: Record<string, unknown> };
+  };
+
+  it('reads afresh once it is back, since the change notices sent meanwhile are gone', async () => {
+    await t.app.store.createConfig({ service: 'cache-listen-lost', config: { threshold: 1 } }, { actor: 'cache-test' });
+    await read();
+    const from = statements.length;
+    await read();
+    expect(statements.slice(from).filter((sql) => !isRelayStatement(sql))).toEqual([]);
+    // The server drops the LISTEN connection; the change committed meanwhile notifies nobody.
+    const dropped = await t.db.query<{ dropped: boolean }>(
+      `SELECT pg_terminate_backend(pid) AS dropped FROM pg_stat_activity
+        WHERE datname = current_database() AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()`,
+    );
+    expect(dropped.length).toBeGreaterThan(0);
+    await t.db.session((sql) => sql.query(`UPDATE service_configs SET config = '{"threshold": 2}' WHERE service_name = 'cache-listen-lost'`));
+    // The next reads see version 2 soon: the relay's sweep publishes the change it finds unpublished, and
+    // the listener, back on a new connection (after ~1 s), has the cache read afresh.
+    const seen = await eventually(read, (config) => config.version === 2, 10_000);
+    expect(seen.config).toEqual({ threshold: 2 });
+  });
+});
+
 describe('ConfigCache', () => {
   const key = { service: 'unit', environment: 'production' };
   const row = (version: number) => ({ serviceName: 'unit', environment: 'production', version }) as ServiceConfig;

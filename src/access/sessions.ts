@@ -9,58 +9,72 @@ import type { TokenStore } from './tokens.ts';
  */
 export function untilTokenEnds<T>(tokens: TokenStore, viewer: Principal | null, source: AsyncGenerator<T>): AsyncGenerator<T> {
   if (!viewer) return source;
-  let state: 'open' | 'failed' | 'closed' = 'open';
-  let failure: UnauthenticatedError | undefined;
-  let interrupt: ((error: Error) => void) | undefined;
-  const close = () => {
-    state = 'closed';
-    unwatch();
-  };
-  const unwatch = tokens.watch(viewer, (reason) => {
-    if (state !== 'open') return;
-    failure = new UnauthenticatedError(reason);
-    if (interrupt) {
-      interrupt(failure);
-      state = 'closed';
-    } else {
-      state = 'failed';
-    }
-    void source.return(undefined);
-  });
   const done = { done: true, value: undefined } as const;
+  /** Why the stream failed, until the consumer has been told. */
+  let failure: UnauthenticatedError | undefined;
+  let closed = false;
+  /** Settles a `next()` under way early: with the failure, or done when the consumer returns. */
+  let interrupt: ((outcome: Interruption) => void) | undefined;
+
+  let unwatch: (() => void) | undefined;
+  const close = () => {
+    closed = true;
+    unwatch?.();
+    source.return(undefined).catch(() => {});
+  };
+  // Called at once if the token has expired meanwhile: the stream then fails on its first next().
+  unwatch = tokens.watch(viewer, (reason) => {
+    if (closed) return;
+    failure = new UnauthenticatedError(reason);
+    close();
+    interrupt?.(new Interruption(failure));
+  });
+
   const stream: AsyncGenerator<T> = {
     async next() {
-      if (state === 'closed') return done;
-      if (state === 'failed') {
-        state = 'closed';
-        throw failure;
+      if (failure) {
+        const error = failure;
+        failure = undefined;
+        throw error;
       }
-      const interrupted = new Promise<never>((_, reject) => {
-        interrupt = reject;
+      if (closed) return done;
+      const interrupted = new Promise<Interruption>((resolve) => {
+        interrupt = resolve;
       });
       try {
         const result = await Promise.race([source.next(), interrupted]);
+        if (result instanceof Interruption) {
+          if (!result.failure) return done;
+          failure = undefined;
+          throw result.failure;
+        }
         if (result.done) close();
         return result;
       } catch (error) {
-        close();
+        if (!closed) close();
         throw error;
       } finally {
         interrupt = undefined;
       }
     },
-    async return(value) {
-      close();
-      await source.return(undefined);
-      return { done: true, value: await value };
+    async return() {
+      if (!closed) close();
+      interrupt?.(new Interruption());
+      return done;
     },
     async throw(error) {
-      close();
-      return source.throw(error);
+      if (!closed) close();
+      interrupt?.(new Interruption());
+      throw error;
     },
     [Symbol.asyncIterator]() {
       return stream;
     },
   };
   return stream;
+}
+
+/** What ends a `next()` early: the token's end (a failure), or the consumer leaving (none). */
+class Interruption {
+  constructor(readonly failure?: Error) {}
 }

@@ -79,14 +79,37 @@ const toApiToken = (row: TokenRow): ApiToken => ({
 });
 
 interface Watcher {
+  principal: Principal;
   onEnd: (reason: string) => void;
   timer: NodeJS.Timeout | undefined;
+}
+
+/** Why a session opened with `principal` must end, given the token's row now; null if it may go on. */
+function endOfSession(principal: Principal, row: TokenRow | undefined, acceptedDigest: Buffer | undefined): string | null {
+  if (!row) return 'token no longer exists';
+  if (row.revoked_at) return `token "${row.name}" was revoked`;
+  if (acceptedDigest && !timingSafeEqual(Buffer.from(row.token_hash), acceptedDigest)) return `token "${row.name}" was replaced`;
+  const now = toApiToken(row);
+  const sameList = (a: readonly string[] | null, b: readonly string[] | null) => (a === null ? b === null : b !== null && a.join() === b.join());
+  const sameGrants =
+    now.role === principal.role &&
+    sameList(now.services, principal.services) &&
+    sameList(now.environments, principal.environments) &&
+    (now.expiresAt?.getTime() ?? null) === (principal.expiresAt?.getTime() ?? null);
+  return sameGrants ? null : `token "${row.name}" was changed: connect again`;
 }
 
 /** Issues, lists, revokes and checks API tokens (table api_tokens). */
 export class TokenStore {
   /** Accepted tokens by digest; emptied whenever any token changes, on any instance (NOTIFY api_tokens). */
   private readonly accepted = new Map<string, ApiToken>();
+  /**
+   * Counts those emptyings. A token read from the database while one happened is not cached (it may be
+   * the row as it was before a revocation), and a session opened with it is checked again at once.
+   */
+  private generation = 0;
+  /** The generation each principal was read in, and the digest it was accepted for. */
+  private readonly provenance = new WeakMap<Principal, { generation: number; digest: Buffer }>();
   private readonly lastUsedWrites = new Map<string, number>();
   /** Open sessions (sockets, subscriptions) to end when their token stops being accepted, by token id. */
   private readonly watchers = new Map<string, Set<Watcher>>();
@@ -98,10 +121,18 @@ export class TokenStore {
   ) {}
 
   async start(): Promise<void> {
-    this.unlisten = await this.db.listen('api_tokens', () => {
-      this.accepted.clear();
+    // A token changed somewhere (or notifications were missed): forget what was accepted, and end the
+    // open sessions whose token is no longer what it was.
+    const changed = () => {
+      this.forgetAccepted();
       void this.recheckWatched();
-    });
+    };
+    this.unlisten = await this.db.listen('api_tokens', changed, changed);
+  }
+
+  private forgetAccepted(): void {
+    this.generation++;
+    this.accepted.clear();
   }
 
   async stop(): Promise<void> {
@@ -125,6 +156,7 @@ export class TokenStore {
       if (watchers?.size === 0) this.watchers.delete(principal.id);
     };
     const watcher: Watcher = {
+      principal,
       onEnd: (reason) => {
         unwatch();
         onEnd(reason);
@@ -143,24 +175,27 @@ export class TokenStore {
       };
       arm();
     }
+    // Read before the latest change of any token: that change may be this token's, so look now.
+    if (this.provenance.get(principal)?.generation !== this.generation) void this.recheckWatched([principal.id]);
     return unwatch;
   }
 
-  /** After any token changed: ends the sessions of watched tokens that were revoked (or removed). */
-  private async recheckWatched(): Promise<void> {
-    const ids = [...this.watchers.keys()];
+  /**
+   * After a token changed: ends the sessions of watched tokens that are no longer what they were when
+   * the session opened: revoked, removed, given another secret (CONFIGHUB_ADMIN_TOKEN changed) or other
+   * grants (an operator's UPDATE in SQL); a session opened again gets the token as it is now.
+   */
+  private async recheckWatched(ids: readonly string[] = [...this.watchers.keys()]): Promise<void> {
     if (ids.length === 0) return;
     try {
-      const rows = await this.db.query<{ id: string; name: string; revoked_at: Date | null }>(
-        'SELECT id::text AS id, name, revoked_at FROM api_tokens WHERE id = ANY($1::bigint[])',
-        [ids],
-      );
+      const rows = await this.db.query<TokenRow>(`SELECT ${COLUMNS} FROM api_tokens WHERE id = ANY($1::bigint[])`, [ids]);
       const byId = new Map(rows.map((row) => [row.id, row]));
       for (const id of ids) {
         const row = byId.get(id);
-        if (row && !row.revoked_at) continue;
-        const reason = row ? `token "${row.name}" was revoked` : 'token no longer exists';
-        for (const watcher of [...(this.watchers.get(id) ?? [])]) watcher.onEnd(reason);
+        for (const watcher of [...(this.watchers.get(id) ?? [])]) {
+          const reason = endOfSession(watcher.principal, row, this.provenance.get(watcher.principal)?.digest);
+          if (reason) watcher.onEnd(reason);
+        }
       }
     } catch (error) {
       this.logger?.warn({ err: error }, 'could not check the tokens of open sessions');
@@ -198,7 +233,7 @@ export class TokenStore {
     );
     const row = rows[0];
     if (!row) throw new ValidationError([{ pointer: '/name', message: `no token named "${name}"` }]);
-    this.accepted.clear();
+    this.forgetAccepted();
     await this.recheckWatched();
     this.logger?.info({ token: name, actor }, 'token revoked');
     return toApiToken(row);
@@ -210,12 +245,14 @@ export class TokenStore {
     const key = hash.toString('base64');
     let found = this.accepted.get(key);
     if (!found) {
+      const generation = this.generation;
       const rows = await this.db.query<TokenRow>(`SELECT ${COLUMNS} FROM api_tokens WHERE prefix = $1`, [token.slice(0, VISIBLE_PREFIX_LENGTH)]);
       // Compared in constant time, whatever the lookup found.
       const row = rows.find((candidate) => timingSafeEqual(Buffer.from(candidate.token_hash), hash));
       if (!row) throw new UnauthenticatedError('unknown token');
       found = toApiToken(row);
-      this.accepted.set(key, found);
+      this.provenance.set(found, { generation, digest: hash });
+      if (generation === this.generation) this.accepted.set(key, found);
     }
     if (found.revokedAt) throw new UnauthenticatedError(`token "${found.name}" was revoked`);
     if (found.expiresAt && found.expiresAt.getTime() <= Date.now()) throw new UnauthenticatedError(`token "${found.name}" expired at ${found.expiresAt.toISOString()}`);
@@ -242,7 +279,7 @@ export class TokenStore {
          RETURNING revoked_at IS NOT NULL AS revoked`,
         [BOOTSTRAP_TOKEN_NAME, options.adminToken.slice(0, VISIBLE_PREFIX_LENGTH), digest(options.adminToken)],
       );
-      this.accepted.clear();
+      this.forgetAccepted();
       if (rows.length === 0) {
         const [current] = await this.db.query<{ revoked: boolean }>('SELECT revoked_at IS NOT NULL AS revoked FROM api_tokens WHERE name = $1', [BOOTSTRAP_TOKEN_NAME]);
         if (current?.revoked) this.logger?.error('the "admin" token was revoked: CONFIGHUB_ADMIN_TOKEN no longer works; use another admin token');

@@ -28,8 +28,12 @@ export interface Database {
    * prepared on each connection (parsed once; give one name to one SQL text only).
    */
   query<Row = Record<string, unknown>>(sql: string, params?: unknown[], options?: QueryOptions): Promise<Row[]>;
-  /** LISTENs on a channel; resolves once listening, with a function that stops it. */
-  listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
+  /**
+   * LISTENs on a channel; resolves once listening, with a function that stops it. `onGap` is called
+   * when notifications may have been missed (the LISTEN connection was lost and is back): whatever the
+   * listener keeps up to date from them must be read afresh.
+   */
+  listen(channel: string, onNotify: (payload: string) => void, onGap?: () => void): Promise<() => Promise<void>>;
   /** Throws when the database does not answer. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -190,7 +194,7 @@ async function openPostgres(url: string, options: DatabaseOptions): Promise<Data
       const result = queryOptions?.name ? await pool.query({ name: queryOptions.name, text: sql, values: params }) : await pool.query(sql, params);
       return result.rows as Row[];
     },
-    listen: (channel, onNotify) => listener.listen(channel, onNotify),
+    listen: (channel, onNotify, onGap) => listener.listen(channel, onNotify, onGap),
     async ping() {
       await pool.query('SELECT 1');
     },
@@ -206,10 +210,17 @@ async function openPostgres(url: string, options: DatabaseOptions): Promise<Data
  * One LISTEN connection per database, shared by every channel and listener of this process (the store,
  * the schemas, the relay), and brought back, with its channels, after the server drops it.
  */
+interface Listener {
+  onNotify: (payload: string) => void;
+  onGap?: () => void;
+}
+
 class PostgresListener {
   private client: pg.Client | undefined;
   private connecting: Promise<pg.Client> | undefined;
-  private readonly channels = new Map<string, Set<(payload: string) => void>>();
+  private readonly channels = new Map<string, Set<Listener>>();
+  /** Set once a connection was lost: the next one tells every listener it may have missed notifications. */
+  private lost = false;
   private stopped = false;
   private retryTimer: NodeJS.Timeout | undefined;
 
@@ -219,18 +230,19 @@ class PostgresListener {
   ) {}
 
   /** Resolves once the server delivers `channel` to `onNotify`; returns what stops it. */
-  async listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>> {
+  async listen(channel: string, onNotify: (payload: string) => void, onGap?: () => void): Promise<() => Promise<void>> {
     let callbacks = this.channels.get(channel);
     const first = !callbacks;
     if (!callbacks) {
       callbacks = new Set();
       this.channels.set(channel, callbacks);
     }
-    callbacks.add(onNotify);
+    const listener: Listener = { onNotify, onGap };
+    callbacks.add(listener);
     const client = await this.connection();
     if (first) await client.query(`LISTEN ${quoteIdentifier(channel)}`);
     return async () => {
-      callbacks.delete(onNotify);
+      callbacks.delete(listener);
       if (callbacks.size > 0 || this.channels.get(channel) !== callbacks) return;
       this.channels.delete(channel);
       await this.client?.query(`UNLISTEN ${quoteIdentifier(channel)}`).catch(() => {});
@@ -248,7 +260,7 @@ class PostgresListener {
   private async connect(): Promise<pg.Client> {
     const client = new pg.Client({ connectionString: this.url });
     client.on('notification', (message) => {
-      for (const callback of this.channels.get(message.channel) ?? []) callback(message.payload ?? '');
+      for (const listener of this.channels.get(message.channel) ?? []) listener.onNotify(message.payload ?? '');
     });
     client.on('error', (error) => {
       this.logger?.warn({ err: error }, 'LISTEN connection lost; reconnecting');
@@ -258,12 +270,18 @@ class PostgresListener {
     await client.connect();
     for (const channel of this.channels.keys()) await client.query(`LISTEN ${quoteIdentifier(channel)}`);
     this.client = client;
+    if (this.lost) {
+      this.lost = false;
+      this.logger?.info('LISTEN connection back: listeners read afresh what they follow');
+      for (const listeners of this.channels.values()) for (const listener of listeners) listener.onGap?.();
+    }
     return client;
   }
 
   private reconnectSoon(): void {
     if (this.stopped || this.retryTimer) return;
     this.client = undefined;
+    this.lost = true;
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
       this.connection().catch((error: unknown) => {

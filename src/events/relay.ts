@@ -45,7 +45,7 @@ export class OutboxRelay {
   constructor(private readonly options: OutboxRelayOptions) {}
 
   async start(): Promise<void> {
-    this.stopListening = await this.options.db.listen('config_changes', () => this.wake());
+    this.stopListening = await this.options.db.listen('config_changes', () => this.wake(), () => this.wake());
     this.sweepTimer = setInterval(() => void this.sweep(), this.options.sweepIntervalMs ?? 1000);
     this.sweepTimer.unref();
     this.wake();

@@ -32,9 +32,9 @@ export function attachGraphQLWebSocket(server: Server, yoga: GraphQLServer, auth
         try {
           const viewer = await authenticate(typeof authorization === 'string' ? authorization : null, ctx.extra.request);
           viewers.set(ctx.extra.socket, viewer);
-          if (viewer) {
+          const socket = ctx.extra.socket;
+          if (viewer && socket.readyState === socket.OPEN) {
             // The socket lives as long as its token: closed (4401) when the token expires or is revoked.
-            const socket = ctx.extra.socket;
             const unwatch = tokens.watch(viewer, (reason) => socket.close(4401, reason.slice(0, 120)));
             socket.once('close', unwatch);
           }

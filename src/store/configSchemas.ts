@@ -87,7 +87,11 @@ export class ConfigSchemas {
   }
 
   async start(): Promise<void> {
-    this.stopListening = await this.db.listen('config_schemas', (service) => this.current.delete(service));
+    this.stopListening = await this.db.listen(
+      'config_schemas',
+      (service) => this.current.delete(service),
+      () => this.current.clear(),
+    );
   }
 
   async stop(): Promise<void> {

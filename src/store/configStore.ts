@@ -141,7 +141,7 @@ export class ConfigStore {
       } catch (error) {
         this.logger?.warn({ err: error, payload }, 'unreadable change notification');
       }
-    });
+    }, () => this.cache.clear());
   }
 
   async stop(): Promise<void> {
