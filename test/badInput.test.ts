@@ -288,6 +288,11 @@ const corpus: BadInput[] = [
     expected: { code: 'GRAPHQL_VALIDATION_FAILED', message: /String cannot represent a non string value/ },
   },
   {
+    name: 'WebSocket: expectedVersion as a string variable',
+    send: updateOverWs({ service: TICKS, patch: { a: 1 }, expectedVersion: '1' }),
+    expected: { code: 'BAD_USER_INPUT', message: /expectedVersion.*Int cannot represent non-integer value/ },
+  },
+  {
     name: 'GraphQL: dryRun as a string',
     send: update({ service: TICKS, patch: { a: 1 }, dryRun: 'yes' }),
     expected: { code: 'BAD_USER_INPUT', message: /dryRun.*Boolean cannot represent a non boolean value/ },

@@ -2,7 +2,7 @@ import { createContextCache } from '@pothos/core';
 import DataLoader from 'dataloader';
 import type { ConfigChange } from '../store/history.ts';
 import type { ConfigStore } from '../store/configStore.ts';
-import { type ConfigKey, keyString } from '../store/names.ts';
+import type { ConfigKey } from '../store/names.ts';
 import { builder } from './builder.ts';
 import { visibleServices } from '../access/principal.ts';
 import type { Context } from './context.ts';
@@ -32,7 +32,8 @@ const latestChangesLoader = createContextCache(
         }
         return requests.map((request) => pages.get(request)!);
       },
-      { cacheKeyFn: (request) => JSON.stringify([keyString(request.key), request.take, request.selection]) },
+      // Batching only: a mutation's result must show the history its own write made.
+      { cache: false },
     ),
 );
 

@@ -6,7 +6,7 @@ import type { IncomingMessage } from 'node:http';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { GraphQLError } from 'graphql';
-import { type YogaServerInstance, createYoga, maskError as maskUnexpected } from 'graphql-yoga';
+import { type Plugin, type YogaServerInstance, createYoga, maskError as maskUnexpected } from 'graphql-yoga';
 import type { Principal } from '../access/principal.ts';
 import type { TokenStore } from '../access/tokens.ts';
 import type { Logger } from '../logger.ts';
@@ -68,6 +68,17 @@ const tooComplex = (_context: unknown, error: GraphQLError) => withCode(error, '
 
 export function createGraphQLServer(options: GraphQLServerOptions): GraphQLServer {
   const { logger } = options;
+  // An execution hook of envelop's, so WebSocket operations (enveloped in websocket.ts) pass it too.
+  const executionErrors: Plugin = {
+    onExecute: () => ({
+      onExecuteDone({ result }) {
+        if (Symbol.asyncIterator in result || !result.errors?.length) return;
+        options.onErrors?.();
+        // graphql-js reports variables it cannot coerce without a code.
+        for (const error of result.errors) if (error.message.startsWith('Variable "$')) withCode(error, 'BAD_USER_INPUT');
+      },
+    }),
+  };
   return createYoga<ServerContext, Context>({
     schema,
     graphqlEndpoint: GRAPHQL_PATH,
@@ -106,14 +117,7 @@ export function createGraphQLServer(options: GraphQLServerOptions): GraphQLServe
       maxDepthPlugin({ n: 12, ignoreIntrospection: true, flattenFragments: true, onReject: [tooComplex] }),
       maxAliasesPlugin({ n: 20, onReject: [tooComplex] }),
       costLimitPlugin({ maxCost: 5_000, ignoreIntrospection: true, onReject: [tooComplex] }),
-      {
-        onExecutionResult({ result }) {
-          if (!result || !('errors' in result) || !result.errors?.length) return;
-          options.onErrors?.();
-          // graphql-js reports variables it cannot coerce without a code.
-          for (const error of result.errors) if (error.message.startsWith('Variable "$')) withCode(error, 'BAD_USER_INPUT');
-        },
-      },
+      executionErrors,
     ],
     context: async (initial) => {
       const viewer =

@@ -57,12 +57,15 @@ export class ConfigInstances {
     return row;
   }
 
-  /** Drops instances that have not reported for INSTANCE_RETENTION_MS (at most once an hour per gateway). */
+  /**
+   * Drops instances that have not reported for INSTANCE_RETENTION_MS (at most once an hour per gateway).
+   * A failed sweep does not fail the report, which is saved: the next hour's sweep tries again.
+   */
   private async sweepNowAndThen(): Promise<void> {
     const now = Date.now();
     if (now - this.lastSweep < SWEEP_INTERVAL_MS) return;
     this.lastSweep = now;
-    await this.prisma.configInstance.deleteMany({ where: { reportedAt: { lt: new Date(now - INSTANCE_RETENTION_MS) } } });
+    await this.prisma.configInstance.deleteMany({ where: { reportedAt: { lt: new Date(now - INSTANCE_RETENTION_MS) } } }).catch(() => {});
   }
 
   /** The instances of each config, in the order asked, most recently reported first; one query in all. */
