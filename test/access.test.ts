@@ -427,6 +427,21 @@ describe('failed authentication is rate limited per client address', () => {
     });
     expect(graphql.status).toBe(429);
   });
+
+  it('guesses sent all at once cannot outrun the limit', async () => {
+    const guesses = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        fetch(`${base}/api/v1/config/${IN_SCOPE}`, {
+          headers: { authorization: `Bearer chub_parallel-guess-${i}-xxxxxxxxxxxxxxxxxxxx`, 'x-forwarded-for': '203.0.113.9' },
+        }).then((response) => response.status),
+      ),
+    );
+    expect(guesses.filter((status) => status === 401)).toHaveLength(3);
+    expect(guesses.filter((status) => status === 429)).toHaveLength(9);
+    // A good token from an address with no failures is not held up by the reservation it passes through.
+    const good = await fetch(`${base}/api/v1/config/${IN_SCOPE}`, { headers: { authorization: `Bearer ${t.adminToken}`, 'x-forwarded-for': '203.0.113.10' } });
+    expect(good.status).toBe(200);
+  });
 });
 
 describe('a revocation reaches every instance', () => {

@@ -239,12 +239,17 @@ export class TokenStore {
     return toApiToken(row);
   }
 
-  /** The principal a token stands for; refuses unknown, expired and revoked tokens alike in kind. */
-  async authenticate(token: string): Promise<Principal> {
+  /**
+   * The principal a token stands for; refuses unknown, expired and revoked tokens alike in kind.
+   * `beforeLookup` runs before a token not in the cache is looked up in the database.
+   */
+  async authenticate(token: string, beforeLookup?: () => Promise<void>): Promise<Principal> {
     const hash = digest(token);
     const key = hash.toString('base64');
     let found = this.accepted.get(key);
     if (!found) {
+      // A token not accepted before: the caller may count the lookup first (the failed-authentication limit).
+      await beforeLookup?.();
       const generation = this.generation;
       const rows = await this.db.query<TokenRow>(`SELECT ${COLUMNS} FROM api_tokens WHERE prefix = $1`, [token.slice(0, VISIBLE_PREFIX_LENGTH)]);
       // Compared in constant time, whatever the lookup found.

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import proxyaddr from 'proxy-addr';
-import { RateLimiterMemory } from 'rate-limiter-flexible';
+import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import { UnauthenticatedError } from '../access/errors.ts';
 import type { Principal } from '../access/principal.ts';
 import type { TokenStore } from '../access/tokens.ts';
@@ -44,27 +44,43 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticate
   let lastFailureAt = Number.NEGATIVE_INFINITY;
   const addressOf = (client: IncomingMessage | undefined) => (client ? proxyaddr(client, trusted) : 'in-process');
 
-  async function refuse(client: IncomingMessage | undefined, error: UnauthenticatedError): Promise<never> {
+  const tooMany = (msBeforeNext: number) => {
+    const seconds = Math.max(1, Math.ceil(msBeforeNext / 1000));
+    return new RequestError(429, 'TOO_MANY_FAILED_AUTHENTICATIONS', `too many failed authentications from this address: retry in ${seconds} s`, {
+      'retry-after': String(seconds),
+    });
+  };
+
+  async function refuse(client: IncomingMessage | undefined, error: UnauthenticatedError, alreadyCounted = false): Promise<never> {
     lastFailureAt = Date.now();
-    await failures.penalty(addressOf(client), 1);
+    if (!alreadyCounted) await failures.penalty(addressOf(client), 1);
     throw error;
   }
 
   return async function authenticate(authorization, client) {
     if (authorization == null || authorization === '') return null;
     const record = Date.now() - lastFailureAt < windowMs ? await failures.get(addressOf(client)) : null;
-    if (record && record.consumedPoints >= points) {
-      const seconds = Math.max(1, Math.ceil(record.msBeforeNext / 1000));
-      throw new RequestError(429, 'TOO_MANY_FAILED_AUTHENTICATIONS', `too many failed authentications from this address: retry in ${seconds} s`, {
-        'retry-after': String(seconds),
-      });
-    }
+    if (record && record.consumedPoints >= points) throw tooMany(record.msBeforeNext);
     const match = BEARER.exec(authorization);
     if (!match) return refuse(client, new UnauthenticatedError('send the token as "Authorization: Bearer <token>"'));
+    // A token this gateway has not accepted before is looked up in the database, and costs its address a
+    // point first, given back if it is good: guesses sent in parallel cannot outrun the limit.
+    let counted = false;
+    const reservePoint = async () => {
+      try {
+        await failures.consume(addressOf(client), 1);
+      } catch (refusal) {
+        if (refusal instanceof RateLimiterRes) throw tooMany(refusal.msBeforeNext);
+        throw refusal;
+      }
+      counted = true;
+    };
     try {
-      return await options.tokens.authenticate(match[1]!);
+      const principal = await options.tokens.authenticate(match[1]!, reservePoint);
+      if (counted) await failures.reward(addressOf(client), 1);
+      return principal;
     } catch (error) {
-      if (error instanceof UnauthenticatedError) return refuse(client, error);
+      if (error instanceof UnauthenticatedError) return refuse(client, error, counted);
       throw error;
     }
   };
