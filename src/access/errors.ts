@@ -1,4 +1,5 @@
 import { ConfigError } from '../store/errors.ts';
+import type { ConfigKey } from '../store/names.ts';
 import type { Principal } from './principal.ts';
 
 /** No token, or one the hub does not accept (unknown, expired, revoked). Nothing was written. */
@@ -17,6 +18,9 @@ export class ForbiddenError extends ConfigError {
     super(`token "${principal.name}" (${describeGrant(principal)}) may not ${what}`);
   }
 }
+
+/** What a refused read or write of a config was, as ForbiddenError's `what`: `read config "x" in "y"`. */
+export const configAction = (action: 'read' | 'write', key: ConfigKey) => `${action} config "${key.service}" in "${key.environment}"`;
 
 function describeGrant(principal: Principal): string {
   const services = principal.services ? `services ${principal.services.join(', ')}` : 'all services';

@@ -1,5 +1,5 @@
 import type { AuthFailure } from '@pothos/plugin-scope-auth';
-import { ForbiddenError, UnauthenticatedError } from '../access/errors.ts';
+import { ForbiddenError, UnauthenticatedError, configAction } from '../access/errors.ts';
 import { type Principal, coversService, mayManageSchema, mayManageTokens, mayRead, mayWrite } from '../access/principal.ts';
 import { type ConfigKey, DEFAULT_ENVIRONMENT } from '../store/names.ts';
 import type { Context } from './context.ts';
@@ -65,10 +65,8 @@ function describeFailure(failure: AuthFailure): string {
     const parameter = failure.parameter as unknown;
     switch (failure.scope) {
       case 'read':
-      case 'write': {
-        const key = keyOf(parameter as ConfigScope);
-        return `${failure.scope} config "${key.service}" in "${key.environment}"`;
-      }
+      case 'write':
+        return configAction(failure.scope, keyOf(parameter as ConfigScope));
       case 'readService':
         return `read service "${String(parameter)}"`;
       case 'manageSchema':

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { ForbiddenError, UnauthenticatedError } from '../access/errors.ts';
+import { ForbiddenError, UnauthenticatedError, configAction } from '../access/errors.ts';
 import { type Principal, mayRead, mayWrite } from '../access/principal.ts';
 import type { ConfigChange } from '../generated/prisma/client.ts';
 import type { ConfigStore, ConfigWrite, ServiceConfig } from '../store/configStore.ts';
@@ -81,7 +81,7 @@ function pathName(segment: string): string {
 /** The same rules as the GraphQL schema's scopes (src/access/principal.ts). */
 function authorize(viewer: Principal, action: 'read' | 'write', key: ConfigKey) {
   const allowed = action === 'read' ? mayRead(viewer, key) : mayWrite(viewer, key);
-  if (!allowed) throw new ForbiddenError(viewer, `${action} config "${key.service}" in "${key.environment}"`);
+  if (!allowed) throw new ForbiddenError(viewer, configAction(action, key));
 }
 
 function allow(request: Request, methods: string[]) {
