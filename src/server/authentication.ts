@@ -51,6 +51,15 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticate
     });
   };
 
+  async function reservePoint(client: IncomingMessage | undefined): Promise<void> {
+    try {
+      await failures.consume(addressOf(client), 1);
+    } catch (refusal) {
+      if (refusal instanceof RateLimiterRes) throw tooMany(refusal.msBeforeNext);
+      throw refusal;
+    }
+  }
+
   async function refuse(client: IncomingMessage | undefined, error: UnauthenticatedError, alreadyCounted = false): Promise<never> {
     lastFailureAt = Date.now();
     if (!alreadyCounted) await failures.penalty(addressOf(client), 1);
@@ -66,17 +75,11 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticate
     // A token this gateway has not accepted before is looked up in the database, and costs its address a
     // point first, given back if it is good: guesses sent in parallel cannot outrun the limit.
     let counted = false;
-    const reservePoint = async () => {
-      try {
-        await failures.consume(addressOf(client), 1);
-      } catch (refusal) {
-        if (refusal instanceof RateLimiterRes) throw tooMany(refusal.msBeforeNext);
-        throw refusal;
-      }
-      counted = true;
-    };
     try {
-      const principal = await options.tokens.authenticate(match[1]!, reservePoint);
+      const principal = await options.tokens.authenticate(match[1]!, async () => {
+        await reservePoint(client);
+        counted = true;
+      });
       if (counted) await failures.reward(addressOf(client), 1);
       return principal;
     } catch (error) {

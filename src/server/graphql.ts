@@ -5,7 +5,7 @@ import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
 import type { IncomingMessage } from 'node:http';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
-import { GraphQLError } from 'graphql';
+import { type ExecutionResult, GraphQLError } from 'graphql';
 import { type Plugin, type YogaServerInstance, createYoga, maskError as maskUnexpected } from 'graphql-yoga';
 import type { Principal } from '../access/principal.ts';
 import type { TokenStore } from '../access/tokens.ts';
@@ -69,16 +69,13 @@ const tooComplex = (_context: unknown, error: GraphQLError) => withCode(error, '
 export function createGraphQLServer(options: GraphQLServerOptions): GraphQLServer {
   const { logger } = options;
   // An execution hook of envelop's, so WebSocket operations (enveloped in websocket.ts) pass it too.
-  const executionErrors: Plugin = {
-    onExecute: () => ({
-      onExecuteDone({ result }) {
-        if (Symbol.asyncIterator in result || !result.errors?.length) return;
-        options.onErrors?.();
-        // graphql-js reports variables it cannot coerce without a code.
-        for (const error of result.errors) if (error.message.startsWith('Variable "$')) withCode(error, 'BAD_USER_INPUT');
-      },
-    }),
+  const onExecuteDone = ({ result }: { result: ExecutionResult | AsyncIterable<unknown> }) => {
+    if (Symbol.asyncIterator in result || !result.errors?.length) return;
+    options.onErrors?.();
+    // graphql-js reports variables it cannot coerce without a code.
+    for (const error of result.errors) if (error.message.startsWith('Variable "$')) withCode(error, 'BAD_USER_INPUT');
   };
+  const executionErrors: Plugin = { onExecute: () => ({ onExecuteDone }) };
   return createYoga<ServerContext, Context>({
     schema,
     graphqlEndpoint: GRAPHQL_PATH,
