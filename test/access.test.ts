@@ -318,19 +318,12 @@ describe.each(backends)('access control on %s', (backend) => {
     });
 
     it('a bad token closes the socket with 4401; no token gets UNAUTHENTICATED on subscribe', async () => {
-      const closed = await new Promise<{ code: number; reason: string }>((resolve) => {
-        const client = createClient({
-          url: `${base.replace(/^http/, 'ws')}/graphql`,
-          webSocketImpl: WebSocket,
-          connectionParams: { authorization: 'Bearer chub_not-a-real-token-at-all-000000000000000' },
-          retryAttempts: 0,
-          lazy: false,
-          onNonLazyError: () => {},
-          on: { closed: (event) => resolve(event as { code: number; reason: string }) },
-        });
-        void client;
-      });
-      expect(closed).toMatchObject({ code: 4401, reason: 'unknown token' });
+      const refused = watchingSocket(base, 'chub_not-a-real-token-at-all-000000000000000');
+      try {
+        expect(await within(refused.closed, 5_000, 'socket with a bad token')).toEqual({ code: 4401, reason: 'unknown token' });
+      } finally {
+        await refused.dispose();
+      }
 
       const anonymous = new ConfigSubscriber(base, {}).subscribe({ service: IN_SCOPE });
       try {
