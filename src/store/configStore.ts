@@ -449,7 +449,10 @@ function listingWhere(filter: ListConfigsFilter): Prisma.ServiceConfigWhereInput
 
 const ignore = () => {};
 
-/** Whether two JSON values are equal (objects regardless of key order). */
+/**
+ * Whether two JSON values are equal: objects regardless of key order and of prototype (JSONObject
+ * literals arrive with a null prototype, which fast-deep-equal would tell apart from a stored document).
+ */
 function sameJson(a: JsonValue, b: JsonValue): boolean {
   if (a === b) return true;
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
