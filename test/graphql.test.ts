@@ -399,6 +399,19 @@ describe.each(backends)('GraphQL API on %s', (backend) => {
       });
       expect(await digest()).toBe(before);
     });
+
+    it('a replacement written inline with the same content writes no version either', async () => {
+      // Inline JSON objects reach the store with a null prototype; they are still the same document.
+      await create('inline-same', { a: 1, nested: { b: [1, { c: 'x' }] } });
+      const before = await digest();
+      const { updateConfig } = await run<any, object>(
+        `mutation { updateConfig(input: { service: "inline-same", config: { nested: { b: [1, { c: "x" }] }, a: 1 } }) {
+          __typename ... on ConfigWrite { changed previousVersion config { version } } } }`,
+        {},
+      );
+      expect(updateConfig).toEqual({ __typename: 'ConfigWrite', changed: false, previousVersion: 1, config: { version: 1 } });
+      expect(await digest()).toBe(before);
+    });
   });
 
   describe('expected failures are union members and write nothing', () => {
