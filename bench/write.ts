@@ -17,7 +17,8 @@ import path from 'node:path';
 import { type ChildServer, type ForkedChild, forkChild, serverScript } from './support/children.ts';
 import { onCleanup, runBenchmark } from './support/cleanup.ts';
 import { cpuMillisecondsOf, selfAndReapedCpuMilliseconds, treeCpuMillisecondsOf } from './support/cpu.ts';
-import { type LoadResult, runLoad } from './support/load.ts';
+import { runClosedLoop } from './support/httpLoad.ts';
+import type { LoadResult } from './support/load.ts';
 import { createDatabase, type PostgresServer, startPostgres } from './support/postgres.ts';
 import { control, printProfile, summarizeProfile } from './support/profile.ts';
 import { type RawSqlResult, type RawSqlRunner, type RawSqlTarget, rawSqlRunner } from './support/rawSql.ts';
@@ -118,17 +119,13 @@ async function createBenchConfigs(gateway: ChildServer): Promise<void> {
 }
 
 /** Each request: a merge patch setting a new counter value on a config picked at random (as pgbench does). */
-function randomUpdateRequest() {
+/** Bodies of updates to a random config of the hundred, each setting a counter no update set before. */
+function randomUpdateBodies(): () => string {
   let counter = 0;
-  return {
-    method: 'POST',
-    path: GRAPHQL_PATH,
-    setupRequest(request: { body?: string | Buffer }) {
-      counter++;
-      const service = `${SERVICE_PREFIX}${1 + Math.floor(Math.random() * CONFIG_COUNT)}`;
-      request.body = JSON.stringify({ query: UPDATE_MUTATION, variables: { input: { service, patch: { counter }, reason: REASON } } });
-      return request;
-    },
+  return () => {
+    counter++;
+    const service = `${SERVICE_PREFIX}${1 + Math.floor(Math.random() * CONFIG_COUNT)}`;
+    return JSON.stringify({ query: UPDATE_MUTATION, variables: { input: { service, patch: { counter }, reason: REASON } } });
   };
 }
 
@@ -146,7 +143,7 @@ interface CpuSplit {
   gateway?: number;
   /** The postmaster and all its backends. */
   postgres?: number;
-  /** This process (autocannon, reading the gateway's logs) or pgbench. */
+  /** This process (its HTTP load generator, support/httpLoad.ts) or pgbench. */
   loadGenerator?: number;
 }
 
@@ -184,19 +181,12 @@ const us = (value: number | undefined) => (value === undefined ? 'n/a' : `${Math
 const cpuNote = (cpu: CpuSplit) =>
   `CPU/unit: ${cpu.gateway === undefined ? '' : `gateway ${us(cpu.gateway)}, `}PostgreSQL ${us(cpu.postgres)}, load generator ${us(cpu.loadGenerator)}`;
 
-/**
- * Where the schema has an outbox (audit rows with published_at), the gateway's relay publishes the
- * changes made while no gateway ran (the raw SQL phases) as soon as it starts: wait until it has caught up.
- */
+/** The gateway's outbox relay publishes the changes made while no gateway ran (the raw SQL phases) as soon as it starts: wait until it has caught up. */
 async function waitForOutboxDrained(db: pg.Client): Promise<number> {
-  const { rows: columns } = await db.query(
-    `SELECT 1 FROM information_schema.columns WHERE table_name = 'config_audit_log' AND column_name = 'published_at'`,
-  );
-  if (columns.length === 0) return 0;
-  const unpublished = async () => (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM config_audit_log WHERE published_at IS NULL')).rows[0]!.n;
-  const backlog = await unpublished();
+  const waiting = async () => (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM config_outbox')).rows[0]!.n;
+  const backlog = await waiting();
   const deadline = Date.now() + OUTBOX_DRAIN_TIMEOUT_MS;
-  for (let left = backlog; left > 0; left = await unpublished()) {
+  for (let left = backlog; left > 0; left = await waiting()) {
     if (Date.now() > deadline) throw new Error(`the outbox still holds ${left} of ${backlog} changes after ${OUTBOX_DRAIN_TIMEOUT_MS / 1000} s`);
     await setTimeout(200);
   }
@@ -228,7 +218,7 @@ let profiled = false;
 
 /**
  * A fresh gateway; once its relay has published what raw SQL wrote meanwhile, the tables are settled
- * again (marking tens of thousands of audit rows published leaves as many dead tuples, which the raw SQL
+ * again (taking tens of thousands of changes out of the outbox leaves as many dead tuples, which the raw SQL
  * phase never has to step over); then a warm-up and `settings.writers` connections sending updates for
  * the measured time.
  */
@@ -239,21 +229,21 @@ async function measureHub(db: pg.Client, server: PostgresServer, databaseUrl: st
     if (backlog > 0) console.log(`  (the gateway's outbox relay first published ${backlog.toLocaleString('en-US')} changes made by raw SQL)`);
     const before = await settleTables(db);
     await updateOnce(gateway);
-    const load = { url: `${gateway.url}${GRAPHQL_PATH}`, connections: settings.writers, requests: [randomUpdateRequest()], verifyBody: isWrite };
-    if (settings.warmupSeconds > 0) await runLoad({ ...load, seconds: settings.warmupSeconds });
+    const load = { url: gateway.url, path: GRAPHQL_PATH, headers: benchAuth, connections: settings.writers, nextBody: randomUpdateBodies(), verifyBody: isWrite };
+    if (settings.warmupSeconds > 0) await runClosedLoop({ ...load, seconds: settings.warmupSeconds });
     const profiling = settings.profile && !profiled;
     profiled ||= profiling;
     if (profiling) await control(gateway.process, { type: 'profile-start', intervalUs: 1000 });
     await resetStatements(db);
     const meter = cpuMeter(server, gateway.pid);
-    const result = await runLoad({ ...load, seconds: settings.seconds });
+    const result = await runClosedLoop({ ...load, seconds: settings.seconds });
     const cpu = meter(result.succeeded);
     await printStatements(db, result.succeeded);
     if (profiling) await printGatewayProfile(gateway, result.succeeded);
     if (result.failed > 0) console.warn(`  hub: ${result.failed} updates failed or were not written`);
     return { hub: { load: result, cpu }, before };
   } finally {
-    // Updates still running when autocannon hangs up would meet a closed pool if stopped at once.
+    // Updates still under way when the load ends would meet a closed pool if stopped at once.
     await setTimeout(IN_FLIGHT_SETTLE_MS);
     await gateway.stop();
   }
@@ -295,7 +285,7 @@ async function tableState(db: pg.Client): Promise<TableState> {
 
 /** Same starting point for every phase: dead rows vacuumed, statistics fresh, dirty pages flushed. */
 async function settleTables(db: pg.Client): Promise<TableState> {
-  await db.query('VACUUM (ANALYZE) service_configs, config_audit_log');
+  await db.query('VACUUM (ANALYZE) service_configs, config_audit_log, config_outbox');
   await db.query('CHECKPOINT');
   return tableState(db);
 }
@@ -427,7 +417,7 @@ async function benchmarkWrites(): Promise<void> {
   const runner = rawSqlRunner(target);
   const state = await tableState(db);
   console.log(`database ${DATABASE}: ${state.configs} benchmark configs, ${state.auditRows} audit rows`);
-  console.log(`hub: gateway child process (pool of 10 connections), autocannon with ${settings.writers} connections`);
+  console.log(`hub: gateway child process (pool of 10 connections), ${settings.writers} keep-alive HTTP connections, one update in flight on each (support/httpLoad.ts)`);
   console.log(`raw SQL: ${runner.tool}`);
 
   const results: RoundResults = { hub: [], compare: [], raw: [] };

@@ -63,18 +63,6 @@ describe.each(backends)('REST over HTTP on %s', (backend) => {
     await t?.close();
   });
 
-  /** tablesDigest once the outbox relay has marked every change published (it sets published_at after commit). */
-  async function settledDigest(): Promise<string> {
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      const [row] = await t.db.session((sql) =>
-        sql.query<{ waiting: number }>('SELECT count(*)::int AS waiting FROM config_audit_log WHERE published_at IS NULL'),
-      );
-      if (row!.waiting === 0) return tablesDigest(t.db);
-      if (Date.now() > deadline) throw new Error(`${row!.waiting} changes still unpublished after 10 s`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  }
 
   const configUrl = (service: string, query = '') => `${base}/api/v1/config/${service}${query}`;
   const post = (service: string, body: unknown, query = '', headers: Record<string, string> = {}) =>
@@ -124,7 +112,7 @@ describe.each(backends)('REST over HTTP on %s', (backend) => {
   it('If-Match and ?expectedVersion= pin the write: 409 with currentVersion, nothing written', async () => {
     await create('rest-conflict', { level: 1 });
     expect((await post('rest-conflict', { level: 2 })).status).toBe(200);
-    const before = await settledDigest();
+    const before = await tablesDigest(t.db);
 
     const byHeader = await post('rest-conflict', { level: 3 }, '', { 'if-match': '"1"' });
     expect(byHeader.status).toBe(409);
@@ -145,7 +133,7 @@ describe.each(backends)('REST over HTTP on %s', (backend) => {
 
   it('?dryRun=true returns the would-be version and diff and writes nothing', async () => {
     await create('rest-dry', { retries: 3 });
-    const before = await settledDigest();
+    const before = await tablesDigest(t.db);
     const response = await post('rest-dry', { retries: 5 }, '?dryRun=true');
     expect(response.status).toBe(200);
     expect(await response.json()).toMatchObject({
@@ -215,7 +203,7 @@ describe.each(backends)('REST over HTTP on %s', (backend) => {
 
   describe('bad input: refused with a status and a code, nothing written (invariant 4)', () => {
     async function expectRefused(send: () => Promise<Response>, status: number, code: string) {
-      const before = await settledDigest();
+      const before = await tablesDigest(t.db);
       const response = await send();
       expect(response.status).toBe(status);
       expect(response.headers.get('content-type')).toMatch(/^application\/json/);
@@ -287,7 +275,7 @@ describe.each(backends)('REST over HTTP on %s', (backend) => {
       // One keep-alive connection, as a script's HTTP client would reuse it.
       const agent = new Agent({ keepAlive: true, maxSockets: 1 });
       try {
-        const before = await settledDigest();
+        const before = await tablesDigest(t.db);
         const refused = await postChunked(configUrl('tick-aggregator'), { totalBytes: 2 * MAX_BODY_BYTES }, agent);
         expect(refused.status).toBe(413);
         expect(refused.body.error.code).toBe('PAYLOAD_TOO_LARGE');
@@ -332,7 +320,7 @@ describe.each(backends)('REST over HTTP on %s', (backend) => {
     const oversizedQuery = () => JSON.stringify({ query: '{ __typename }', variables: { padding: 'x'.repeat(MAX_BODY_BYTES) } });
 
     it('with Content-Length: 413', async () => {
-      const before = await settledDigest();
+      const before = await tablesDigest(t.db);
       const response = await fetch(`${base}/graphql`, { method: 'POST', headers: JSON_TYPE, body: oversizedQuery() });
       expect(response.status).toBe(413);
       expect((await response.json()).error.code).toBe('PAYLOAD_TOO_LARGE');
@@ -340,7 +328,7 @@ describe.each(backends)('REST over HTTP on %s', (backend) => {
     });
 
     it('chunked, without Content-Length: 413', async () => {
-      const before = await settledDigest();
+      const before = await tablesDigest(t.db);
       const response = await postChunked(`${base}/graphql`, { totalBytes: 2 * MAX_BODY_BYTES });
       expect(response.status).toBe(413);
       expect(response.body.error.code).toBe('PAYLOAD_TOO_LARGE');

@@ -161,8 +161,7 @@ describe.each(backends)('SQL contract on %s', (backend) => {
     const where = `WHERE service_name = 'sql-append-only'`;
     await expectRefused(() => sql.query(`UPDATE config_audit_log SET changed_by = 'nobody' ${where}`), '42501', /append-only/);
     await expectRefused(() => sql.query(`UPDATE config_audit_log SET new_config = '{"a": 2}' ${where}`), '42501', /append-only/);
-    // Marking a change published (the outbox) does not open a way to rewrite it.
-    await expectRefused(() => sql.query(`UPDATE config_audit_log SET published_at = now(), reason = 'forged' ${where}`), '42501');
+    await expectRefused(() => sql.query(`UPDATE config_audit_log SET reason = reason ${where}`), '42501', /append-only/);
     await expectRefused(() => sql.query(`DELETE FROM config_audit_log ${where}`), '42501', /append-only/);
     await expectRefused(() => sql.query('DELETE FROM config_audit_log'), '42501', /append-only/);
   });
@@ -280,6 +279,7 @@ describe('a real login role on postgres is recorded as itself', () => {
       // What an operator needs to change configs: the trigger's audit row is written with their rights.
       await sql.exec(`GRANT SELECT, UPDATE ON service_configs TO ${role}`);
       await sql.exec(`GRANT SELECT, INSERT ON config_audit_log TO ${role}`);
+      await sql.exec(`GRANT INSERT ON config_outbox TO ${role}`);
       await sql.exec(`GRANT USAGE ON SEQUENCE config_audit_log_revision_seq TO ${role}`);
     });
     const url = new URL(db.url!);

@@ -14,22 +14,27 @@ export interface OutboxRelayOptions {
   sweepIntervalMs?: number;
   /** Longest wait between retries while publishing fails. @default 5_000 */
   maxRetryDelayMs?: number;
+  /**
+   * While changes keep coming, runs start at most this often, so that each publishes the changes of
+   * that time together (a run costs two round trips and a commit however few it carries). The first
+   * change after a quiet spell goes at once; a backlog is drained without pause. @default 10
+   */
+  minRunIntervalMs?: number;
 }
 
-/** Held for the duration of one relay transaction, so instances relay one at a time, in revision order. */
-const RELAY_LOCK_KEY = 72_707_370;
-
-// The revision is read as text (a bigint does not fit a JS number); sort by the column, not this alias,
-// or "100" sorts before "95".
+// The revision is read as text (a bigint does not fit a JS number); sort by the column (c.revision), not
+// this alias, or "100" sorts before "95".
 const CHANGE_COLUMNS = `revision::text AS revision, config_id AS "configId", service_name AS "serviceName", environment, version,
   action::text AS action, old_config AS "oldConfig", new_config AS "newConfig", changed_by AS "changedBy",
-  reason, changed_at AS "changedAt", published_at AS "publishedAt"`;
+  reason, changed_at AS "changedAt"`;
 
 /**
- * Publishes every committed change once, after commit, from the audit log (the outbox). It claims
- * unpublished rows in revision order inside a transaction, publishes them, and marks them published in
- * the same transaction: a crash or a failed publish leaves them for the next attempt. Rows committed
- * out of revision order are never skipped, since the claim is "not yet published", not "after the last".
+ * Publishes every committed change once, after commit. Each change enters the outbox (`config_outbox`)
+ * in the transaction that makes it; the relay takes the oldest waiting ones out in revision order inside
+ * a transaction (SQL function `confighub_claim_outbox`, under a lock that lets one instance relay at a
+ * time), publishes them and commits: a crash or a failed publish rolls back, and they wait for the next
+ * attempt. Changes committed out of revision order are never skipped, since the claim is "still in the
+ * outbox", not "after the last".
  */
 export class OutboxRelay {
   private running: Promise<void> | undefined;
@@ -38,6 +43,9 @@ export class OutboxRelay {
   private failures = 0;
   private sweepTimer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
+  /** A run put off by the pacing: resolves once it has started (or the relay stopped). */
+  private scheduled: Promise<void> | undefined;
+  private lastRunAt = Number.NEGATIVE_INFINITY;
   private stopListening: (() => Promise<void>) | undefined;
   /** Changes this instance has published. */
   publishedCount = 0;
@@ -55,18 +63,34 @@ export class OutboxRelay {
   private async sweep(): Promise<void> {
     if (this.running || this.stopped) return;
     const waiting = await this.options.db
-      .query(`SELECT 1 FROM config_audit_log WHERE published_at IS NULL LIMIT 1`)
+      .query(`SELECT 1 FROM config_outbox LIMIT 1`)
       .catch(() => [{}]);
     if (waiting.length > 0) this.wake();
   }
 
-  /** Runs the relay now, or once more right after the run under way. */
+  /** Runs the relay now, or as soon as the pacing allows (after the run under way, if one is). */
   wake(): void {
     if (this.stopped) return;
-    if (this.running) {
+    if (this.running || this.scheduled) {
       this.again = true;
       return;
     }
+    const wait = this.lastRunAt + (this.options.minRunIntervalMs ?? 10) - performance.now();
+    if (wait <= 0) {
+      this.run();
+      return;
+    }
+    this.scheduled = new Promise((resolve) => {
+      setTimeout(() => {
+        this.scheduled = undefined;
+        if (!this.stopped) this.run();
+        resolve();
+      }, wait).unref();
+    });
+  }
+
+  private run(): void {
+    this.lastRunAt = performance.now();
     this.running = this.drain().finally(() => {
       this.running = undefined;
       if (this.again && !this.retryTimer) {
@@ -78,7 +102,7 @@ export class OutboxRelay {
 
   /** Resolves when nothing is being relayed (tests, shutdown). */
   async idle(): Promise<void> {
-    while (this.running) await this.running;
+    while (this.running || this.scheduled) await (this.running ?? this.scheduled);
   }
 
   private async drain(): Promise<void> {
@@ -86,8 +110,8 @@ export class OutboxRelay {
     try {
       for (;;) {
         this.again = false;
-        const relayed = await this.relayBatch(batchSize);
-        if (relayed < batchSize && !this.again) break;
+        // A full batch: more may wait, so on at once. Changes announced meanwhile wait for the pacing.
+        if ((await this.relayBatch(batchSize)) < batchSize) break;
       }
       this.failures = 0;
     } catch (error) {
@@ -103,29 +127,14 @@ export class OutboxRelay {
     }
   }
 
-  /** One transaction: claim, publish, mark. Returns how many rows it published. */
+  /** One transaction, two round trips: claim (with BEGIN), publish, commit. Returns how many it published. */
   private async relayBatch(batchSize: number): Promise<number> {
     return this.options.db.transaction(async (sql) => {
-      // Claimed only while this transaction holds the relay lock, so instances relay one at a time.
-      // Instances relay one at a time. The lock comes first, in its own statement, so the claim's snapshot
-      // is taken after the previous holder committed and sees everything it marked.
-      const [lock] = await sql.query<{ locked: boolean }>(`SELECT pg_try_advisory_xact_lock(${RELAY_LOCK_KEY}) AS locked`);
-      if (!lock?.locked) return 0;
-      // Claimed narrow (revisions only) and read whole afterwards: a large backlog costs a sort of
-      // numbers, not of documents.
       const rows = await sql.query<ConfigChange>(
-        `WITH claimed AS (SELECT revision FROM config_audit_log WHERE published_at IS NULL
-                           ORDER BY revision LIMIT $1 FOR UPDATE SKIP LOCKED)
-         SELECT ${CHANGE_COLUMNS} FROM config_audit_log
-          WHERE revision IN (SELECT revision FROM claimed)
-          ORDER BY config_audit_log.revision`,
-        [batchSize],
+        `SELECT ${CHANGE_COLUMNS} FROM confighub_claim_outbox(${Math.trunc(batchSize)}) AS c ORDER BY c.revision`,
       );
       if (rows.length === 0) return 0;
       await this.options.publish(rows.map(configEventFrom));
-      await sql.query(`UPDATE config_audit_log SET published_at = now() WHERE revision = ANY($1::bigint[])`, [
-        rows.map((row) => String(row.revision)),
-      ]);
       this.publishedCount += rows.length;
       return rows.length;
     });
@@ -134,7 +143,7 @@ export class OutboxRelay {
   /** How many changes wait, and how old the oldest is. */
   async backlog(): Promise<{ count: number; oldestAgeSeconds: number }> {
     const [row] = await this.options.db.query<{ count: number | string; oldest: Date | null }>(
-      `SELECT count(*)::int AS count, min(changed_at) AS oldest FROM config_audit_log WHERE published_at IS NULL`,
+      `SELECT count(*)::int AS count, min(a.changed_at) AS oldest FROM config_outbox o JOIN config_audit_log a USING (revision)`,
     );
     const oldest = row?.oldest ? (Date.now() - row.oldest.getTime()) / 1000 : 0;
     return { count: Number(row?.count ?? 0), oldestAgeSeconds: Math.max(0, oldest) };

@@ -49,12 +49,12 @@ export async function createPostgresDatabase(): Promise<string> {
   return `${base}/${name}`;
 }
 
-/** A digest of both tables, to show that a refused request wrote nothing (the relay's published_at mark aside). */
+/** A digest of both tables, to show that a refused request wrote nothing (the outbox, which the relay empties on its own clock, aside). */
 export async function tablesDigest(db: Database): Promise<string> {
   const rows = await db.session((sql) =>
     sql.query<{ digest: string }>(`SELECT md5(
         coalesce((SELECT string_agg(c::text, '|' ORDER BY id) FROM service_configs c), '') || '#' ||
-        coalesce((SELECT string_agg((to_jsonb(a) - 'published_at')::text, '|' ORDER BY revision) FROM config_audit_log a), '')) AS digest`),
+        coalesce((SELECT string_agg(a::text, '|' ORDER BY revision) FROM config_audit_log a), '')) AS digest`),
   );
   return rows[0]!.digest;
 }

@@ -1,0 +1,111 @@
+-- The outbox moves out of the audit log into a table of its own. Marking an audit row published
+-- rewrote the whole row (both documents, every index entry) once per change and left as many dead rows
+-- behind; a change now waits in config_outbox, as its revision alone, until the relay publishes it and
+-- deletes the entry in the same transaction. The audit log becomes append-only without exception.
+
+-- No foreign key to config_audit_log: audit rows are never deleted, and the check would cost every write.
+CREATE TABLE config_outbox (
+    revision BIGINT PRIMARY KEY
+);
+
+INSERT INTO config_outbox (revision) SELECT revision FROM config_audit_log WHERE published_at IS NULL;
+
+-- The audit trigger runs with the rights of whoever changes a config: every role that may write audit
+-- rows (an operator's psql login) may now also enter them in the outbox, or its UPDATEs would fail.
+DO $$
+DECLARE
+    writer text;
+BEGIN
+    FOR writer IN
+        SELECT DISTINCT CASE WHEN acl.grantee = 0 THEN 'PUBLIC' ELSE acl.grantee::regrole::text END
+          FROM pg_class c, aclexplode(c.relacl) acl
+         WHERE c.oid = 'config_audit_log'::regclass AND acl.privilege_type = 'INSERT' AND acl.grantee <> c.relowner
+    LOOP
+        EXECUTE format('GRANT INSERT ON config_outbox TO %s', writer);
+    END LOOP;
+END
+$$;
+
+DROP TRIGGER config_audit_log_published_once ON config_audit_log;
+DROP TRIGGER config_audit_log_immutable ON config_audit_log;
+DROP INDEX config_audit_log_unpublished_idx;
+ALTER TABLE config_audit_log DROP COLUMN published_at;
+
+CREATE TRIGGER config_audit_log_immutable
+    BEFORE UPDATE ON config_audit_log
+    FOR EACH ROW EXECUTE FUNCTION confighub_refuse_change();
+
+-- Every change enters the outbox in the transaction that makes it (as before, whoever makes it).
+CREATE OR REPLACE FUNCTION service_configs_audit() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    change_action config_action;
+    change_revision bigint;
+    change_reason text;
+    row_author jsonb;
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO config_audit_log (config_id, service_name, environment, version, action,
+                                      old_config, new_config, changed_by, reason)
+        VALUES (NEW.id, NEW.service_name, NEW.environment, NEW.version, 'CREATE',
+                NULL, NEW.config, NEW.updated_by, confighub_reason())
+        RETURNING revision INTO change_revision;
+    ELSIF TG_OP = 'UPDATE' THEN
+        IF OLD.deleted_at IS NULL AND NEW.deleted_at IS NOT NULL THEN
+            change_action := 'DELETE';
+        ELSIF current_setting('confighub.action', true) = 'ROLLBACK' THEN
+            change_action := 'ROLLBACK';
+        ELSIF OLD.deleted_at IS NOT NULL AND NEW.deleted_at IS NULL THEN
+            change_action := 'RESTORE';
+        ELSE
+            change_action := 'UPDATE';
+        END IF;
+        row_author := confighub_row_author(NEW.id);
+        change_reason := CASE WHEN row_author IS NULL THEN confighub_reason() ELSE nullif(row_author ->> 'reason', '') END;
+        INSERT INTO config_audit_log (config_id, service_name, environment, version, action,
+                                      old_config, new_config, changed_by, reason)
+        VALUES (NEW.id, NEW.service_name, NEW.environment, NEW.version, change_action,
+                CASE WHEN OLD.deleted_at IS NULL THEN OLD.config END,
+                CASE WHEN NEW.deleted_at IS NULL THEN NEW.config END,
+                NEW.updated_by, change_reason)
+        RETURNING revision INTO change_revision;
+    ELSE
+        -- A hard DELETE (only possible from SQL): recorded as the config's last version.
+        INSERT INTO config_audit_log (config_id, service_name, environment, version, action,
+                                      old_config, new_config, changed_by, reason)
+        VALUES (OLD.id, OLD.service_name, OLD.environment, OLD.version + 1, 'DELETE',
+                CASE WHEN OLD.deleted_at IS NULL THEN OLD.config END, NULL,
+                confighub_actor(), confighub_reason())
+        RETURNING revision INTO change_revision;
+    END IF;
+    INSERT INTO config_outbox (revision) VALUES (change_revision);
+    PERFORM pg_notify('config_changes', json_build_object(
+        'revision', change_revision,
+        'service', coalesce(NEW.service_name, OLD.service_name),
+        'environment', coalesce(NEW.environment, OLD.environment),
+        'version', CASE WHEN TG_OP = 'DELETE' THEN OLD.version + 1 ELSE NEW.version END)::text);
+    RETURN NULL;
+END
+$$;
+
+-- The relay's claim, in one round trip: the relay lock first, then (in statements of their own, so with
+-- snapshots taken after the previous holder committed) the oldest waiting changes, taken out of the
+-- outbox and returned whole. The caller publishes them and commits; if it cannot, it rolls back and
+-- they wait again. Instances relay one at a time: without the lock this returns nothing. The claimed
+-- revisions are an array so that both lookups go through the primary keys whatever the planner guesses
+-- of the outbox's size (a queue's statistics are always stale).
+CREATE FUNCTION confighub_claim_outbox(max_changes integer)
+RETURNS SETOF config_audit_log LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    claimed bigint[];
+BEGIN
+    IF NOT pg_try_advisory_xact_lock(72707370) THEN
+        RETURN;
+    END IF;
+    claimed := ARRAY(SELECT revision FROM config_outbox ORDER BY revision LIMIT max_changes FOR UPDATE SKIP LOCKED);
+    IF cardinality(claimed) = 0 THEN
+        RETURN;
+    END IF;
+    DELETE FROM config_outbox WHERE revision = ANY (claimed);
+    RETURN QUERY SELECT * FROM config_audit_log WHERE revision = ANY (claimed) ORDER BY revision;
+END
+$$;
