@@ -276,11 +276,10 @@ describe('a real login role on postgres is recorded as itself', () => {
     db = await openTestDatabase('postgres');
     await db.session(async (sql) => {
       await sql.exec(`CREATE ROLE ${role} LOGIN PASSWORD '${password}'`);
-      // What an operator needs to change configs: the trigger's audit row is written with their rights.
-      await sql.exec(`GRANT SELECT, UPDATE ON service_configs TO ${role}`);
-      await sql.exec(`GRANT SELECT, INSERT ON config_audit_log TO ${role}`);
-      await sql.exec(`GRANT INSERT ON config_outbox TO ${role}`);
-      await sql.exec(`GRANT USAGE ON SEQUENCE config_audit_log_revision_seq TO ${role}`);
+      // What an operator needs to change configs and read their history: the trigger writes the audit row
+      // and the outbox entry with the owner's rights, not theirs.
+      await sql.exec(`GRANT SELECT, UPDATE, DELETE ON service_configs TO ${role}`);
+      await sql.exec(`GRANT SELECT ON config_audit_log TO ${role}`);
     });
     const url = new URL(db.url!);
     url.username = role;
@@ -315,7 +314,24 @@ describe('a real login role on postgres is recorded as itself', () => {
     expect(row).toEqual({ updated_by: role, workers: 8 });
   });
 
-  it('the role cannot rewrite the audit log even with rights on it', async () => {
+  it('the role cannot write the audit log or the outbox itself: no forged change, no skipped publication', async () => {
     await expect(operator!.query(`DELETE FROM config_audit_log WHERE service_name = 'tick-aggregator'`)).rejects.toMatchObject({ code: '42501' });
+    await expect(
+      operator!.query(`INSERT INTO config_audit_log (config_id, service_name, environment, version, action, new_config, changed_by)
+                       SELECT id, service_name, environment, version + 1, 'UPDATE', '{}', 'someone-else' FROM service_configs WHERE service_name = 'tick-aggregator'`),
+    ).rejects.toMatchObject({ code: '42501' });
+    await expect(operator!.query('DELETE FROM config_outbox')).rejects.toMatchObject({ code: '42501' });
+  });
+
+  it('a hard DELETE over its own connection is recorded as operator_alice, in the audit log and the outbox', async () => {
+    await db.session((sql) => sql.query(`INSERT INTO service_configs (service_name, environment, config, updated_by) VALUES ('sql-operator-delete', 'production', '{"a": 1}', 'test')`));
+    await operator!.query(`DELETE FROM service_configs WHERE service_name = 'sql-operator-delete'`);
+    const [change] = await db.session((sql) =>
+      sql.query<{ version: number; action: string; changed_by: string; waiting: boolean }>(
+        `SELECT version, action::text AS action, changed_by, EXISTS (SELECT 1 FROM config_outbox o WHERE o.revision = a.revision) AS waiting
+           FROM config_audit_log a WHERE service_name = 'sql-operator-delete' ORDER BY revision DESC LIMIT 1`,
+      ),
+    );
+    expect(change).toEqual({ version: 2, action: 'DELETE', changed_by: role, waiting: true });
   });
 });

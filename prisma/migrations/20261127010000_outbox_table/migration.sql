@@ -10,22 +10,6 @@ CREATE TABLE config_outbox (
 
 INSERT INTO config_outbox (revision) SELECT revision FROM config_audit_log WHERE published_at IS NULL;
 
--- The audit trigger runs with the rights of whoever changes a config: every role that may write audit
--- rows (an operator's psql login) may now also enter them in the outbox, or its UPDATEs would fail.
-DO $$
-DECLARE
-    writer text;
-BEGIN
-    FOR writer IN
-        SELECT DISTINCT CASE WHEN acl.grantee = 0 THEN 'PUBLIC' ELSE acl.grantee::regrole::text END
-          FROM pg_class c, aclexplode(c.relacl) acl
-         WHERE c.oid = 'config_audit_log'::regclass AND acl.privilege_type = 'INSERT' AND acl.grantee <> c.relowner
-    LOOP
-        EXECUTE format('GRANT INSERT ON config_outbox TO %s', writer);
-    END LOOP;
-END
-$$;
-
 DROP TRIGGER config_audit_log_published_once ON config_audit_log;
 DROP TRIGGER config_audit_log_immutable ON config_audit_log;
 DROP INDEX config_audit_log_unpublished_idx;
@@ -36,7 +20,14 @@ CREATE TRIGGER config_audit_log_immutable
     FOR EACH ROW EXECUTE FUNCTION confighub_refuse_change();
 
 -- Every change enters the outbox in the transaction that makes it (as before, whoever makes it).
-CREATE OR REPLACE FUNCTION service_configs_audit() RETURNS trigger LANGUAGE plpgsql AS $$
+-- The audit row and the outbox entry are written with the rights of the function's owner (the hub's
+-- database user, which owns the tables), not of whoever changes the config: an operator needs SELECT and
+-- UPDATE on service_configs to change configs from psql, and no right to write the audit log or the
+-- outbox, so no other role can forge an audit row. The actor was worked out before, with the caller's
+-- rights (service_configs_version_rule sets updated_by); for a hard DELETE, which that trigger does not
+-- see, it is confighub.actor or else the login role (session_user: current_user here is the owner).
+CREATE OR REPLACE FUNCTION service_configs_audit() RETURNS trigger LANGUAGE plpgsql
+SECURITY DEFINER SET search_path FROM CURRENT AS $$
 DECLARE
     change_action config_action;
     change_revision bigint;
@@ -74,7 +65,7 @@ BEGIN
                                       old_config, new_config, changed_by, reason)
         VALUES (OLD.id, OLD.service_name, OLD.environment, OLD.version + 1, 'DELETE',
                 CASE WHEN OLD.deleted_at IS NULL THEN OLD.config END, NULL,
-                confighub_actor(), confighub_reason())
+                coalesce(nullif(current_setting('confighub.actor', true), ''), session_user::text), confighub_reason())
         RETURNING revision INTO change_revision;
     END IF;
     INSERT INTO config_outbox (revision) VALUES (change_revision);
