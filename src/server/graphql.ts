@@ -23,8 +23,10 @@ export const GRAPHQL_PATH = '/graphql';
 /** What the HTTP server (node request) or the WebSocket server (an authenticated viewer) hands to yoga. */
 export interface ServerContext {
   req?: IncomingMessage;
-  /** Set for WebSocket operations: the socket authenticated once, when it connected. */
+  /** Set for WebSocket operations (the socket authenticated once, when it connected) and for requests whose token was checked already. */
   viewer?: Principal | null;
+  /** Why the request's token was refused, when that was found out already (graphqlPost.ts): answered as is. */
+  refusal?: unknown;
 }
 
 export type GraphQLServer = YogaServerInstance<ServerContext, Context>;
@@ -117,6 +119,7 @@ export function createGraphQLServer(options: GraphQLServerOptions): GraphQLServe
       executionErrors,
     ],
     context: async (initial) => {
+      if (initial.refusal !== undefined) throw initial.refusal;
       const viewer =
         initial.viewer !== undefined
           ? initial.viewer

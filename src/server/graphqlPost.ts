@@ -1,0 +1,161 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { sendNodeResponse } from '@whatwg-node/server';
+import { type DocumentNode, type ExecutionResult, getOperationAST } from 'graphql';
+import { processRegularResult } from 'graphql-yoga';
+import type { Logger } from '../logger.ts';
+import type { Authenticate } from './authentication.ts';
+import { describeFailure } from './failures.ts';
+import { GRAPHQL_PATH, type GraphQLServer, type ServerContext } from './graphql.ts';
+
+/**
+ * The common GraphQL request — a POST of `{ query, variables, operationName }` as JSON, from a script or
+ * a service, answered as JSON — run straight through yoga's envelop, without yoga's per-request
+ * machinery (WHATWG Request and Response objects, its plugin hooks, promise helpers). At the write
+ * benchmark's rate of requests that machinery was a quarter of the gateway's CPU per update. Everything
+ * else goes to yoga, which stays the one place that decides what a request that is not of this kind
+ * gets: GET, browsers (Origin: CORS, GraphiQL), SSE and multipart, malformed bodies or parameters,
+ * documents that do not parse or validate, subscriptions, refused tokens. The operation itself runs
+ * through the same envelop (parser and validation caches, graphql-armor, error masking, the execution
+ * hooks) as over yoga and over WebSockets, and a result with errors is shaped by yoga's own result
+ * processor; only a clean result is written here.
+ */
+export type GraphQLPost = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** The two media types yoga's regular result processor serves, in its order. */
+const RESULT_TYPES = ['application/graphql-response+json', 'application/json'] as const;
+type ResultType = (typeof RESULT_TYPES)[number];
+/** Accept values answered here; anything else (text/event-stream, multipart/mixed, ...) goes to yoga. */
+const PLAIN_ACCEPTS = new Set(['*/*', 'application/*', ...RESULT_TYPES]);
+const JSON_BODY = /^application\/json\s*(;\s*charset=utf-8\s*)?$/i;
+const PARAMETERS = new Set(['query', 'variables', 'operationName', 'extensions']);
+
+/**
+ * The media type yoga would answer with, or null when the request is not one answered here. Yoga reads
+ * Accept without spaces, drops types with a charset other than utf-8, and of the types its regular
+ * processor serves takes the one matching the earliest listed type (application/json for a wildcard).
+ */
+export function plainResultType(accept: string | undefined): ResultType | null {
+  let chosen: ResultType | null = null;
+  const asked = (accept || '*/*').replace(/\s/g, '').toLowerCase().split(',');
+  for (let index = asked.length - 1; index >= 0; index--) {
+    const [mediaType, ...parameters] = asked[index]!.split(';');
+    const charset = parameters.find((parameter) => parameter.includes('charset=')) ?? 'charset=utf-8';
+    if (charset !== 'charset=utf-8') continue;
+    if (!PLAIN_ACCEPTS.has(mediaType!)) return null;
+    for (const type of RESULT_TYPES) if (matches(type, mediaType!)) chosen = type;
+  }
+  return chosen;
+}
+
+const matches = (type: string, asked: string) => {
+  const [askedKind, askedSub] = asked.split('/');
+  const [kind, sub] = type.split('/');
+  return (askedKind === '*' || askedKind === kind) && (askedSub === '*' || askedSub === sub);
+};
+
+/** Whether a request is one this path answers, from its headers alone (its body is not read yet). */
+export function isPlainGraphQLPost(req: IncomingMessage): boolean {
+  const headers = req.headers;
+  return (
+    req.method === 'POST' &&
+    req.url === GRAPHQL_PATH &&
+    headers.origin === undefined &&
+    headers['content-type'] !== undefined &&
+    JSON_BODY.test(headers['content-type']) &&
+    plainResultType(headers.accept) !== null
+  );
+}
+
+interface Params {
+  query: string;
+  variables?: Record<string, unknown> | null;
+  operationName?: string | null;
+  extensions?: Record<string, unknown> | null;
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** The body as GraphQL-over-HTTP parameters exactly as yoga accepts them without complaint, or null. */
+function plainParams(body: string): Params | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(body);
+  } catch {
+    return null;
+  }
+  if (!isObject(value) || typeof value.query !== 'string') return null;
+  for (const key of Object.keys(value)) if (!PARAMETERS.has(key)) return null;
+  if (value.variables != null && !isObject(value.variables)) return null;
+  if (value.operationName != null && typeof value.operationName !== 'string') return null;
+  if (value.extensions != null && !isObject(value.extensions)) return null;
+  return value as unknown as Params;
+}
+
+export function createGraphQLPost(yoga: GraphQLServer, authenticate: Authenticate, logger: Logger): GraphQLPost {
+  /** Hands the request, body already read, to yoga: it answers everything not answered here. */
+  const toYoga = async (req: IncomingMessage, res: ServerResponse, body: string, serverContext: ServerContext) => {
+    const headers = new Headers();
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (value === undefined) continue;
+      for (const one of Array.isArray(value) ? value : [value]) headers.append(name, one);
+    }
+    const request = new yoga.fetchAPI.Request(`http://${req.headers.host ?? 'localhost'}${req.url}`, { method: 'POST', headers, body });
+    await sendNodeResponse(await yoga.fetch(request, serverContext), res, req, false);
+  };
+
+  const answer = async (req: IncomingMessage, res: ServerResponse, body: string) => {
+    const resultType = plainResultType(req.headers.accept)!;
+    const params = plainParams(body);
+    if (!params) return toYoga(req, res, body, { req });
+    let viewer;
+    try {
+      viewer = await authenticate(req.headers.authorization, req);
+    } catch (error) {
+      // Yoga answers the refusal as it answers a failed context, without checking the token again.
+      return toYoga(req, res, body, { req, refusal: error });
+    }
+    const { schema, parse, validate, contextFactory, execute } = yoga.getEnveloped({ req, params, viewer });
+    let document: DocumentNode;
+    try {
+      document = parse(params.query);
+      if (validate(schema, document).length > 0) return toYoga(req, res, body, { req, viewer });
+    } catch {
+      return toYoga(req, res, body, { req, viewer });
+    }
+    const operation = getOperationAST(document, params.operationName);
+    if (!operation || operation.operation === 'subscription') return toYoga(req, res, body, { req, viewer });
+
+    const result = (await execute({
+      schema,
+      document,
+      operationName: params.operationName,
+      variableValues: params.variables,
+      contextValue: await contextFactory(),
+    })) as ExecutionResult;
+    if (result.errors?.length || (result.extensions as { http?: unknown } | undefined)?.http) {
+      await sendNodeResponse(await processRegularResult(result, yoga.fetchAPI, resultType), res, req, false);
+      return;
+    }
+    const text = JSON.stringify(result);
+    res.writeHead(200, { 'content-type': `${resultType}; charset=utf-8`, 'content-length': Buffer.byteLength(text) });
+    res.end(text);
+  };
+
+  return function post(req, res) {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk: string) => {
+      body += chunk;
+    });
+    req.on('end', () => {
+      answer(req, res, body).catch((error: unknown) => {
+        const failure = describeFailure(error);
+        if (!failure) logger.error({ err: error }, 'GraphQL request failed');
+        if (!res.headersSent) {
+          res.writeHead(500, { 'content-type': 'application/json; charset=utf-8' });
+          res.end(JSON.stringify({ errors: [{ message: 'Unexpected error.' }] }));
+        } else res.destroy();
+      });
+    });
+  };
+}
