@@ -35,6 +35,19 @@ const PARAMETERS = new Set(['query', 'variables', 'operationName', 'extensions']
  * processor serves takes the one matching the earliest listed type (application/json for a wildcard).
  */
 export function plainResultType(accept: string | undefined): ResultType | null {
+  const key = accept ?? '';
+  let chosen = resultTypes.get(key);
+  if (chosen === undefined) {
+    chosen = resultTypeFor(accept);
+    // Clients send a handful of distinct Accept values: the first hundred are remembered.
+    if (resultTypes.size < 100) resultTypes.set(key, chosen);
+  }
+  return chosen;
+}
+
+const resultTypes = new Map<string, ResultType | null>();
+
+function resultTypeFor(accept: string | undefined): ResultType | null {
   let chosen: ResultType | null = null;
   const asked = (accept || '*/*').replace(/\s/g, '').toLowerCase().split(',');
   for (let index = asked.length - 1; index >= 0; index--) {
