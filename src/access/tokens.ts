@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Database } from '../db/database.ts';
@@ -62,7 +62,8 @@ interface TokenRow {
 
 const COLUMNS = 'id::text AS id, name, prefix, token_hash, role, services, environments, expires_at, revoked_at, created_at, created_by, last_used_at';
 
-const digest = (token: string) => createHash('sha256').update(token).digest();
+/** SHA-256 of a token (the one-shot `hash`: a sixth of what a Hash object costs, on every request). */
+const digest = (token: string) => hash('sha256', token, 'buffer');
 
 const toApiToken = (row: TokenRow): ApiToken => ({
   id: row.id,
@@ -244,8 +245,8 @@ export class TokenStore {
    * `beforeLookup` runs before a token not in the cache is looked up in the database.
    */
   async authenticate(token: string, beforeLookup?: () => Promise<void>): Promise<Principal> {
-    const hash = digest(token);
-    const key = hash.toString('base64');
+    const tokenDigest = digest(token);
+    const key = tokenDigest.toString('base64');
     let found = this.accepted.get(key);
     if (!found) {
       // A token not accepted before: the caller may count the lookup first (the failed-authentication limit).
@@ -253,10 +254,10 @@ export class TokenStore {
       const generation = this.generation;
       const rows = await this.db.query<TokenRow>(`SELECT ${COLUMNS} FROM api_tokens WHERE prefix = $1`, [token.slice(0, VISIBLE_PREFIX_LENGTH)]);
       // Compared in constant time, whatever the lookup found.
-      const row = rows.find((candidate) => timingSafeEqual(Buffer.from(candidate.token_hash), hash));
+      const row = rows.find((candidate) => timingSafeEqual(Buffer.from(candidate.token_hash), tokenDigest));
       if (!row) throw new UnauthenticatedError('unknown token');
       found = toApiToken(row);
-      this.provenance.set(found, { generation, digest: hash });
+      this.provenance.set(found, { generation, digest: tokenDigest });
       if (generation === this.generation) this.accepted.set(key, found);
     }
     if (found.revokedAt) throw new UnauthenticatedError(`token "${found.name}" was revoked`);
