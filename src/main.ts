@@ -1,3 +1,4 @@
+import './nodeEnv.ts';
 import { SettingsError, loadSettings } from './env.ts';
 import { createLogger } from './logger.ts';
 import { buildApp } from './server/app.ts';

@@ -56,7 +56,8 @@ export async function forkChild(name: string, script: string, options: ForkOptio
   const logFd = options.logFile === undefined ? undefined : openSync(options.logFile, 'a');
   const child = fork(script, [], {
     execArgv: ['--import', 'tsx', ...(options.execArgv ?? [])],
-    env: { ...process.env, ...options.env },
+    // Every server as deployed: NODE_ENV=production unless the caller's environment says otherwise.
+    env: { NODE_ENV: 'production', ...process.env, ...options.env },
     stdio: ['ignore', logFd ?? 'pipe', 'inherit', 'ipc'],
   });
   if (logFd !== undefined) closeSync(logFd); // the child has its own copy
