@@ -103,7 +103,6 @@ describe('GraphQL POST over HTTP answers as yoga does', () => {
     const overHttp = await answerOf(await fetch(`${base}/graphql`, { method: 'POST', headers, body }));
     const byYoga = await answerOf(await t.app.fetch(new Request('http://confighub.test/graphql', { method: 'POST', headers, body })));
     expect(overHttp).toEqual(byYoga);
-    expect(overHttp.status).toBeGreaterThanOrEqual(200);
   });
 
   it('chooses the media type yoga chooses for every Accept it answers itself', async () => {

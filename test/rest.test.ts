@@ -63,7 +63,6 @@ describe.each(backends)('REST over HTTP on %s', (backend) => {
     await t?.close();
   });
 
-
   const configUrl = (service: string, query = '') => `${base}/api/v1/config/${service}${query}`;
   const post = (service: string, body: unknown, query = '', headers: Record<string, string> = {}) =>
     fetch(configUrl(service, query), { method: 'POST', headers: { ...JSON_TYPE, ...headers }, body: JSON.stringify(body) });

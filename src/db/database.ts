@@ -206,15 +206,16 @@ async function openPostgres(url: string, options: DatabaseOptions): Promise<Data
   };
 }
 
-/**
- * One LISTEN connection per database, shared by every channel and listener of this process (the store,
- * the schemas, the relay), and brought back, with its channels, after the server drops it.
- */
+/** One listener of a channel: its notifications, and the news that some may have been missed. */
 interface Listener {
   onNotify: (payload: string) => void;
   onGap?: () => void;
 }
 
+/**
+ * One LISTEN connection per database, shared by every channel and listener of this process (the store,
+ * the schemas, the relay), and brought back, with its channels, after the server drops it.
+ */
 class PostgresListener {
   private client: pg.Client | undefined;
   private connecting: Promise<pg.Client> | undefined;

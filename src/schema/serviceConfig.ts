@@ -22,7 +22,9 @@ const latestChangesLoader = createContextCache(
         const groups = new Map<string, LatestChangesRequest[]>();
         for (const request of requests) {
           const group = JSON.stringify([request.take, request.selection]);
-          groups.set(group, [...(groups.get(group) ?? []), request]);
+          const members = groups.get(group);
+          if (members) members.push(request);
+          else groups.set(group, [request]);
         }
         const pages = new Map<LatestChangesRequest, ConfigChange[]>();
         for (const group of groups.values()) {

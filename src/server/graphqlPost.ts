@@ -4,7 +4,6 @@ import { type DocumentNode, type ExecutionResult, getOperationAST } from 'graphq
 import { processRegularResult } from 'graphql-yoga';
 import type { Logger } from '../logger.ts';
 import type { Authenticate } from './authentication.ts';
-import { describeFailure } from './failures.ts';
 import { GRAPHQL_PATH, type GraphQLServer, type ServerContext } from './graphql.ts';
 
 /**
@@ -161,9 +160,9 @@ export function createGraphQLPost(yoga: GraphQLServer, authenticate: Authenticat
       body += chunk;
     });
     req.on('end', () => {
+      // Whatever yoga's envelop can refuse ends up in the result or goes to yoga: what lands here is a fault.
       answer(req, res, body).catch((error: unknown) => {
-        const failure = describeFailure(error);
-        if (!failure) logger.error({ err: error }, 'GraphQL request failed');
+        logger.error({ err: error }, 'GraphQL request failed');
         if (!res.headersSent) {
           res.writeHead(500, { 'content-type': 'application/json; charset=utf-8' });
           res.end(JSON.stringify({ errors: [{ message: 'Unexpected error.' }] }));

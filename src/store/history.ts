@@ -49,7 +49,9 @@ export class ConfigHistory {
     const byKey = new Map<string, ConfigChange[]>();
     for (const row of rows) {
       const key = keyOfRevision.get(String(row.revision))!;
-      byKey.set(key, [...(byKey.get(key) ?? []), row]);
+      const page = byKey.get(key);
+      if (page) page.push(row);
+      else byKey.set(key, [row]);
     }
     return keys.map((key) => byKey.get(keyString(key)) ?? []);
   }
