@@ -522,3 +522,26 @@ describe('the generated admin token', () => {
     }
   });
 });
+
+describe('CONFIGHUB_ADMIN_TOKEN', () => {
+  it('is taken by gateways starting at once on one database, each of them, as one "admin" token; a new value replaces it', async () => {
+    const db = await openTestDatabase('postgres', { poolSize: 12 });
+    try {
+      const first = 'chub_admin-token-from-the-environment-0001';
+      const stores = Array.from({ length: 6 }, () => new TokenStore(db));
+      const started = await Promise.allSettled(stores.map((store) => store.bootstrap({ adminToken: first, dataDir: '' })));
+      expect(started.map((outcome) => outcome.status)).toEqual(Array(6).fill('fulfilled'));
+      const admins = () => db.query<{ name: string }>(`SELECT name FROM api_tokens WHERE role = 'admin' ORDER BY name`);
+      expect(await admins()).toEqual([{ name: 'admin' }]);
+      expect((await stores[0]!.authenticate(first)).name).toBe('admin');
+
+      const second = 'chub_admin-token-from-the-environment-0002';
+      await Promise.all(stores.map((store) => store.bootstrap({ adminToken: second, dataDir: '' })));
+      expect(await admins()).toEqual([{ name: 'admin' }]);
+      expect((await stores[1]!.authenticate(second)).name).toBe('admin');
+      await expect(stores[2]!.authenticate(first)).rejects.toThrow(/unknown token/);
+    } finally {
+      await db.close();
+    }
+  });
+});

@@ -277,16 +277,22 @@ export class TokenStore {
       if (options.adminToken.length < MIN_TOKEN_LENGTH) {
         throw new ValidationError([{ pointer: '/CONFIGHUB_ADMIN_TOKEN', message: `must be at least ${MIN_TOKEN_LENGTH} characters` }]);
       }
-      const rows = await this.db.query<{ revoked: boolean }>(
-        `INSERT INTO api_tokens AS t (name, prefix, token_hash, role, created_by)
-         VALUES ($1, $2, $3, 'admin', 'CONFIGHUB_ADMIN_TOKEN')
-         ON CONFLICT (name) DO UPDATE SET prefix = EXCLUDED.prefix, token_hash = EXCLUDED.token_hash
-           WHERE t.token_hash <> EXCLUDED.token_hash AND t.revoked_at IS NULL
-         RETURNING revoked_at IS NOT NULL AS revoked`,
-        [BOOTSTRAP_TOKEN_NAME, options.adminToken.slice(0, VISIBLE_PREFIX_LENGTH), digest(options.adminToken)],
+      const values = [BOOTSTRAP_TOKEN_NAME, options.adminToken.slice(0, VISIBLE_PREFIX_LENGTH), digest(options.adminToken)];
+      // Two statements, not one upsert: ON CONFLICT (name) arbitrates the name only, so instances starting
+      // at once with the same token collided on its unique digest instead. An unrevoked "admin" takes the
+      // variable's token; a missing one is created, once, whoever gets there first.
+      const updated = await this.db.query(
+        `UPDATE api_tokens SET prefix = $2, token_hash = $3
+          WHERE name = $1 AND token_hash <> $3 AND revoked_at IS NULL RETURNING id`,
+        values,
+      );
+      const inserted = await this.db.query(
+        `INSERT INTO api_tokens (name, prefix, token_hash, role, created_by)
+         VALUES ($1, $2, $3, 'admin', 'CONFIGHUB_ADMIN_TOKEN') ON CONFLICT DO NOTHING RETURNING id`,
+        values,
       );
       this.forgetAccepted();
-      if (rows.length === 0) {
+      if (updated.length === 0 && inserted.length === 0) {
         const [current] = await this.db.query<{ revoked: boolean }>('SELECT revoked_at IS NOT NULL AS revoked FROM api_tokens WHERE name = $1', [BOOTSTRAP_TOKEN_NAME]);
         if (current?.revoked) this.logger?.error('the "admin" token was revoked: CONFIGHUB_ADMIN_TOKEN no longer works; use another admin token');
       }
