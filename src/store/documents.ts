@@ -33,11 +33,28 @@ export function requireObject(value: unknown, pointer: string, what: string): Js
         : `${what} holds text JSON documents here cannot: a NUL character (\\u0000) or a lone UTF-16 surrogate`,
     );
   }
-  const bytes = Buffer.byteLength(JSON.stringify(value));
+  requireSize(value, pointer, what);
+  return value;
+}
+
+function requireSize(value: JsonObject, pointer: string, what: string): void {
+  const bytes = Buffer.byteLength(documentText(value));
   if (bytes > MAX_DOCUMENT_BYTES) {
     throw ValidationError.at(pointer, `${what} is ${bytes} bytes as JSON; the limit is ${MAX_DOCUMENT_BYTES} (256 KiB)`);
   }
-  return value;
+}
+
+/** Documents are never changed once made: the JSON text of each is worked out once (size check, write). */
+const texts = new WeakMap<object, string>();
+
+/** `JSON.stringify(document)`, remembered for the document. */
+export function documentText(document: JsonObject): string {
+  let text = texts.get(document);
+  if (text === undefined) {
+    text = JSON.stringify(document);
+    texts.set(document, text);
+  }
+  return text;
 }
 
 const escapeKey = (key: string) => key.replaceAll('~', '~0').replaceAll('/', '~1');
@@ -60,9 +77,15 @@ function firstProblem(root: unknown, limit: number): { pointer: string; kind: 'd
   return null;
 }
 
-/** Applies an RFC 7396 merge patch without touching `target`. */
+/**
+ * Applies an RFC 7396 merge patch without touching `target`. The patch has passed `requireObject` and the
+ * target is a stored document: every value of the result comes from one of them, so only its size is
+ * left to check, not its text or depth again.
+ */
 export function applyMergePatch(target: JsonObject, patch: JsonObject): JsonObject {
-  return requireObject(mergeValue(target, patch), '/patch', 'the patched config');
+  const merged = mergeValue(target, patch) as JsonObject;
+  requireSize(merged, '/patch', 'the patched config');
+  return merged;
 }
 
 /**

@@ -68,37 +68,71 @@ function judgeKey(key: string): string | null {
   return null;
 }
 
+/**
+ * Values recur too (a merge patch changes a field or two; the rest of the document is checked again): the
+ * verdicts on strings up to this long are kept, a bounded number.
+ */
+const valueReasons = new Map<string, string | null>();
+const VALUE_REASONS_KEPT = 10_000;
+const VALUE_KEPT_UP_TO = 256;
+
 /** What kind of credential a string looks like, or null. */
 export function secretValueReason(value: string): string | null {
+  if (value.length > VALUE_KEPT_UP_TO) return judgeValue(value);
+  let reason = valueReasons.get(value);
+  if (reason === undefined) {
+    reason = judgeValue(value);
+    if (valueReasons.size >= VALUE_REASONS_KEPT) valueReasons.clear();
+    valueReasons.set(value, reason);
+  }
+  return reason;
+}
+
+function judgeValue(value: string): string | null {
   for (const { pattern, what } of SECRET_VALUES) if (pattern.test(value)) return `the value looks like ${what}`;
   return null;
 }
 
-const escapePointer = (segment: string) => segment.replaceAll('~', '~0').replaceAll('/', '~1');
+const escapePointer = (segment: string) =>
+  segment.includes('~') || segment.includes('/') ? segment.replaceAll('~', '~0').replaceAll('/', '~1') : segment;
 
-/** Every place in `document` that looks like a secret (none means it may be stored). */
+/**
+ * Every place in `document` that looks like a secret (none means it may be stored). A field is let
+ * through when `allowed` holds its pointer or its pattern (the pointer with `*` for each array index).
+ */
 export function findSecrets(document: JsonValue, allowed: ReadonlySet<string> = new Set()): ValidationIssue[] {
   const issues: ValidationIssue[] = [];
-  const visit = (value: JsonValue, pointer: string, pattern: string) => {
-    if (allowed.has(pattern) || allowed.has(pointer)) return;
+  // The way down to the value at hand, array indexes as numbers; made into pointers only when needed.
+  const path: (string | number)[] = [];
+  const pointer = () => path.map((segment) => `/${typeof segment === 'number' ? segment : escapePointer(segment)}`).join('');
+  const pattern = () => path.map((segment) => `/${typeof segment === 'number' ? '*' : escapePointer(segment)}`).join('');
+  const isAllowed = () => allowed.size > 0 && (allowed.has(pattern()) || allowed.has(pointer()));
+  const visit = (value: JsonValue) => {
     if (typeof value === 'string') {
       const reason = secretValueReason(value);
-      if (reason) issues.push({ pointer, message: reason });
+      if (reason) issues.push({ pointer: pointer(), message: reason });
     } else if (Array.isArray(value)) {
-      value.forEach((item, index) => visit(item, `${pointer}/${index}`, `${pattern}/*`));
+      for (let index = 0; index < value.length; index++) {
+        path.push(index);
+        if (!isAllowed()) visit(value[index]!);
+        path.pop();
+      }
     } else if (value !== null && typeof value === 'object') {
-      for (const [key, child] of Object.entries(value)) {
-        const childPointer = `${pointer}/${escapePointer(key)}`;
-        const childPattern = `${pattern}/${escapePointer(key)}`;
-        if (allowed.has(childPattern) || allowed.has(childPointer)) continue;
-        const reason = secretKeyReason(key);
-        // A flag or an empty slot under such a name (enable_secret_rotation: true) holds no secret.
-        if (reason && child !== null && typeof child !== 'boolean' && child !== '') issues.push({ pointer: childPointer, message: reason });
-        else visit(child, childPointer, childPattern);
+      for (const key in value) {
+        if (!Object.hasOwn(value, key)) continue;
+        const child = value[key]!;
+        path.push(key);
+        if (!isAllowed()) {
+          const reason = secretKeyReason(key);
+          // A flag or an empty slot under such a name (enable_secret_rotation: true) holds no secret.
+          if (reason && child !== null && typeof child !== 'boolean' && child !== '') issues.push({ pointer: pointer(), message: reason });
+          else visit(child);
+        }
+        path.pop();
       }
     }
   };
-  visit(document, '', '');
+  if (!isAllowed()) visit(document);
   return issues;
 }
 
