@@ -127,6 +127,25 @@ describe.each(backends)('the outbox relay on %s', (backend) => {
     expect(await waiting()).toEqual([]);
   });
 
+  it('with a hub that cannot fail to deliver, claims each batch in one statement, outside a transaction, in order', async () => {
+    const versions = [await change('relay-b'), await change('relay-a'), await change('relay-b')];
+    const statements: string[] = [];
+    const oneStatementAtATime: OutboxRelayOptions['db'] = Object.assign(Object.create(db) as TestDatabase, {
+      query: ((text: string, params?: unknown[]) => {
+        statements.push(text);
+        return db.query(text, params);
+      }) as TestDatabase['query'],
+      transaction: () => Promise.reject(new Error('no transaction expected')),
+    });
+    const { relay, batches } = recordingRelay({ db: oneStatementAtATime, publishMayFail: false, batchSize: 2 });
+    relay.wake();
+    await relay.idle();
+    expect(batches.map((batch) => batch.map((event) => event.version))).toEqual([versions.slice(0, 2), versions.slice(2)]);
+    expect(statements).toHaveLength(2);
+    expect(statements.every((text) => text.includes('confighub_claim_outbox(2)'))).toBe(true);
+    expect(await waiting()).toEqual([]);
+  });
+
   // PGlite has one connection, which a second relay's transaction would wait for: instances share PostgreSQL.
   if (backend === 'postgres') it('publishes nothing while another relay holds the lock', async () => {
     await change('relay-a');

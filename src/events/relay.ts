@@ -7,6 +7,13 @@ export interface OutboxRelayOptions {
   db: Database;
   /** Publishes in order and resolves once the events are safely out; throws when they cannot be. */
   publish: (events: ConfigEvent[]) => Promise<void>;
+  /**
+   * Whether `publish` can fail (NATS can be away): then each batch is claimed, published and committed
+   * in one transaction, and a failed publish leaves it in the outbox. An in-process hub delivers to
+   * subscribers that live and die with this process and cannot fail: its batches are claimed and taken
+   * out of the outbox in one statement, one round trip instead of two. @default true
+   */
+  publishMayFail?: boolean;
   logger: Logger;
   /** Rows claimed per transaction. @default 500 */
   batchSize?: number;
@@ -16,7 +23,7 @@ export interface OutboxRelayOptions {
   maxRetryDelayMs?: number;
   /**
    * While changes keep coming, runs start at most this often, so that each publishes the changes of
-   * that time together (a run costs two round trips and a commit however few it carries). The first
+   * that time together (a run costs a round trip or two and a commit however few it carries). The first
    * change after a quiet spell goes at once; a backlog is drained without pause. @default 10
    */
   minRunIntervalMs?: number;
@@ -33,8 +40,9 @@ const CHANGE_COLUMNS = `revision::text AS revision, config_id AS "configId", ser
  * in the transaction that makes it; the relay takes the oldest waiting ones out in revision order inside
  * a transaction (SQL function `confighub_claim_outbox`, under a lock that lets one instance relay at a
  * time), publishes them and commits: a crash or a failed publish rolls back, and they wait for the next
- * attempt. Changes committed out of revision order are never skipped, since the claim is "still in the
- * outbox", not "after the last".
+ * attempt (with an in-process hub, whose publish cannot fail, the claim commits at once: see
+ * `publishMayFail`). Changes committed out of revision order are never skipped, since the claim is
+ * "still in the outbox", not "after the last".
  */
 export class OutboxRelay {
   private running: Promise<void> | undefined;
@@ -127,17 +135,21 @@ export class OutboxRelay {
     }
   }
 
-  /** One transaction, two round trips: claim (with BEGIN), publish, commit. Returns how many it published. */
+  /**
+   * Claims the oldest waiting changes and publishes them; returns how many. When publishing may fail, in
+   * one transaction (claim with BEGIN, publish, commit: two round trips); otherwise one statement.
+   */
   private async relayBatch(batchSize: number): Promise<number> {
-    return this.options.db.transaction(async (sql) => {
-      const rows = await sql.query<ConfigChange>(
-        `SELECT ${CHANGE_COLUMNS} FROM confighub_claim_outbox(${Math.trunc(batchSize)}) AS c ORDER BY c.revision`,
-      );
-      if (rows.length === 0) return 0;
-      await this.options.publish(rows.map(configEventFrom));
-      this.publishedCount += rows.length;
-      return rows.length;
-    });
+    const claim = `SELECT ${CHANGE_COLUMNS} FROM confighub_claim_outbox(${Math.trunc(batchSize)}) AS c ORDER BY c.revision`;
+    if (this.options.publishMayFail === false) return this.publish(await this.options.db.query<ConfigChange>(claim));
+    return this.options.db.transaction(async (sql) => this.publish(await sql.query<ConfigChange>(claim)));
+  }
+
+  private async publish(changes: ConfigChange[]): Promise<number> {
+    if (changes.length === 0) return 0;
+    await this.options.publish(changes.map(configEventFrom));
+    this.publishedCount += changes.length;
+    return changes.length;
   }
 
   /** How many changes wait, and how old the oldest is. */

@@ -71,7 +71,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   const hub = settings.NATS_URL ? createNatsHub(settings.NATS_URL, logger) : createInProcessHub();
   const feed = new ConfigFeed(hub, store, logger);
   feed.start();
-  const relay = new OutboxRelay({ db: database, publish: (events) => hub.publish(events), logger });
+  const relay = new OutboxRelay({ db: database, publish: (events) => hub.publish(events), publishMayFail: hub.kind === 'nats', logger });
   await relay.start();
 
   let webSockets: ReturnType<typeof attachGraphQLWebSocket> | undefined;
