@@ -69,21 +69,22 @@ function judgeKey(key: string): string | null {
 }
 
 /**
- * Values recur too (a merge patch changes a field or two; the rest of the document is checked again): the
- * verdicts on strings up to this long are kept, a bounded number.
+ * Values recur too (a merge patch changes a field or two; the rest of the document is checked again):
+ * strings up to this long found clean are remembered, a bounded number. What looks like a secret is
+ * judged afresh each time, so that no refused secret stays in memory.
  */
-const valueReasons = new Map<string, string | null>();
-const VALUE_REASONS_KEPT = 10_000;
+const cleanValues = new Set<string>();
+const CLEAN_VALUES_KEPT = 10_000;
 const VALUE_KEPT_UP_TO = 256;
 
 /** What kind of credential a string looks like, or null. */
 export function secretValueReason(value: string): string | null {
-  if (value.length > VALUE_KEPT_UP_TO) return judgeValue(value);
-  let reason = valueReasons.get(value);
-  if (reason === undefined) {
-    reason = judgeValue(value);
-    if (valueReasons.size >= VALUE_REASONS_KEPT) valueReasons.clear();
-    valueReasons.set(value, reason);
+  const keepable = value.length <= VALUE_KEPT_UP_TO;
+  if (keepable && cleanValues.has(value)) return null;
+  const reason = judgeValue(value);
+  if (reason === null && keepable) {
+    if (cleanValues.size >= CLEAN_VALUES_KEPT) cleanValues.clear();
+    cleanValues.add(value);
   }
   return reason;
 }
