@@ -14,9 +14,6 @@ const LOG_FLUSH_MS = 200;
  * written synchronously (pino), so only a kill -9 can lose the last 200 ms.
  */
 export function createLogger(level: string = 'info'): Logger {
-  const destination = pino.destination({ dest: 1, sync: false, minLength: LOG_CHUNK_BYTES });
-  const flusher = setInterval(() => destination.flush(), LOG_FLUSH_MS);
-  flusher.unref();
-  destination.once('close', () => clearInterval(flusher));
+  const destination = pino.destination({ dest: 1, sync: false, minLength: LOG_CHUNK_BYTES, periodicFlush: LOG_FLUSH_MS });
   return pino({ name: 'confighub', level }, destination);
 }
