@@ -189,4 +189,15 @@ describe('ConfigCache', () => {
     cache.offer(row(6));
     expect(cache.get(key)?.version).toBe(7);
   });
+
+  it('does not serve its own write once a later change by someone else was announced (notice first, answer second)', () => {
+    const cache = new ConfigCache();
+    cache.offer(row(31));
+    // Another instance's version 33 is announced before this instance's answer for version 32 arrives.
+    cache.changed(key, 33);
+    cache.written(row(32));
+    expect(cache.get(key)).toBeUndefined();
+    cache.written(row(34));
+    expect(cache.get(key)?.version).toBe(34);
+  });
 });

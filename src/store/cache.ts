@@ -23,10 +23,15 @@ export class ConfigCache {
     this.rows.set(key, row);
   }
 
-  /** A change this instance committed: serve it from now on. */
+  /**
+   * A change this instance committed: serve it from now on, unless a newer one was announced already (the
+   * database's notice of another instance's later change can arrive before this write's own answer: they
+   * come over different connections).
+   */
   written(row: ServiceConfig): void {
     const key = keyString({ service: row.serviceName, environment: row.environment });
     this.raiseFloor(key, row.version);
+    if (row.version < this.floors.get(key)!) return;
     const cached = this.rows.get(key);
     if (!cached || cached.version <= row.version) this.rows.set(key, row);
   }
