@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAuthenticator } from '../src/server/authentication.ts';
 import { createGraphQLServer } from '../src/server/graphql.ts';
-import { createGraphQLPost, isPlainGraphQLPost, plainResultType } from '../src/server/graphqlPost.ts';
+import { createGraphQLPost, plainGraphQLPost, plainResultType } from '../src/server/graphqlPost.ts';
 import { adminAuth, createTestApp, silentLogger, type TestApp } from './support/app.ts';
 
 const CONFIG_QUERY = `query Read($service: String!) {
@@ -170,7 +170,8 @@ describe('which requests the GraphQL POST path answers itself', () => {
     });
     const post = createGraphQLPost(counted, authenticate, silentLogger);
     server = createServer((req, res) => {
-      if (isPlainGraphQLPost(req)) post(req, res);
+      const resultType = plainGraphQLPost(req);
+      if (resultType) post(req, res, resultType);
       else {
         res.writeHead(418);
         res.end();

@@ -14,7 +14,7 @@ import { createAuthenticator } from './authentication.ts';
 import { MAX_BODY_BYTES, readBodyWithLimit } from './body.ts';
 import { describeFailure } from './failures.ts';
 import { GRAPHQL_PATH, type ServerContext, createGraphQLServer } from './graphql.ts';
-import { createGraphQLPost, isPlainGraphQLPost } from './graphqlPost.ts';
+import { createGraphQLPost, plainGraphQLPost } from './graphqlPost.ts';
 import { createMetrics } from './metrics.ts';
 import { createRestHandler, isRestPath, json } from './rest.ts';
 import { attachGraphQLWebSocket } from './websocket.ts';
@@ -125,7 +125,8 @@ export async function buildApp(options: AppOptions): Promise<App> {
       return;
     }
     const chunked = req.headers['transfer-encoding'] !== undefined;
-    if (!chunked && isPlainGraphQLPost(req)) return post(req, res);
+    const plainType = chunked ? null : plainGraphQLPost(req);
+    if (plainType) return post(req, res, plainType);
     if (!chunked && req.url?.startsWith(GRAPHQL_PATH) && (req.url.length === GRAPHQL_PATH.length || req.url[GRAPHQL_PATH.length] === '?')) {
       return yoga(req, res);
     }

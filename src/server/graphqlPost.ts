@@ -18,11 +18,11 @@ import { GRAPHQL_PATH, type GraphQLServer, type ServerContext } from './graphql.
  * hooks) as over yoga and over WebSockets, and a result with errors is shaped by yoga's own result
  * processor; only a clean result is written here.
  */
-export type GraphQLPost = (req: IncomingMessage, res: ServerResponse) => void;
+export type GraphQLPost = (req: IncomingMessage, res: ServerResponse, resultType: ResultType) => void;
 
 /** The two media types yoga's regular result processor serves, in its order. */
 const RESULT_TYPES = ['application/graphql-response+json', 'application/json'] as const;
-type ResultType = (typeof RESULT_TYPES)[number];
+export type ResultType = (typeof RESULT_TYPES)[number];
 /** Accept values answered here; anything else (text/event-stream, multipart/mixed, ...) goes to yoga. */
 const PLAIN_ACCEPTS = new Set(['*/*', 'application/*', ...RESULT_TYPES]);
 const JSON_BODY = /^application\/json\s*(;\s*charset=utf-8\s*)?$/i;
@@ -65,17 +65,19 @@ const matches = (type: string, asked: string) => {
   return (askedKind === '*' || askedKind === kind) && (askedSub === '*' || askedSub === sub);
 };
 
-/** Whether a request is one this path answers, from its headers alone (its body is not read yet). */
-export function isPlainGraphQLPost(req: IncomingMessage): boolean {
+/**
+ * The media type of the answer when a request is one this path answers, or null: decided from its
+ * headers alone (its body is not read yet).
+ */
+export function plainGraphQLPost(req: IncomingMessage): ResultType | null {
   const headers = req.headers;
-  return (
+  const answered =
     req.method === 'POST' &&
     req.url === GRAPHQL_PATH &&
     headers.origin === undefined &&
     headers['content-type'] !== undefined &&
-    JSON_BODY.test(headers['content-type']) &&
-    plainResultType(headers.accept) !== null
-  );
+    JSON_BODY.test(headers['content-type']);
+  return answered ? plainResultType(headers.accept) : null;
 }
 
 interface Params {
@@ -115,8 +117,7 @@ export function createGraphQLPost(yoga: GraphQLServer, authenticate: Authenticat
     await sendNodeResponse(await yoga.fetch(request, serverContext), res, req, false);
   };
 
-  const answer = async (req: IncomingMessage, res: ServerResponse, body: string) => {
-    const resultType = plainResultType(req.headers.accept)!;
+  const answer = async (req: IncomingMessage, res: ServerResponse, body: string, resultType: ResultType) => {
     const params = plainParams(body);
     if (!params) return toYoga(req, res, body, { req });
     let viewer;
@@ -153,7 +154,7 @@ export function createGraphQLPost(yoga: GraphQLServer, authenticate: Authenticat
     res.end(text);
   };
 
-  return function post(req, res) {
+  return function post(req, res, resultType) {
     let body = '';
     req.setEncoding('utf8');
     req.on('data', (chunk: string) => {
@@ -161,7 +162,7 @@ export function createGraphQLPost(yoga: GraphQLServer, authenticate: Authenticat
     });
     req.on('end', () => {
       // Whatever yoga's envelop can refuse ends up in the result or goes to yoga: what lands here is a fault.
-      answer(req, res, body).catch((error: unknown) => {
+      answer(req, res, body, resultType).catch((error: unknown) => {
         logger.error({ err: error }, 'GraphQL request failed');
         if (!res.headersSent) {
           res.writeHead(500, { 'content-type': 'application/json; charset=utf-8' });

@@ -3,7 +3,7 @@ import addFormats from 'ajv-formats';
 import type { ConfigSchema, PrismaClient } from '../generated/prisma/client.ts';
 import type { Database } from '../db/database.ts';
 import type { Logger } from '../logger.ts';
-import { type JsonObject, type JsonValue, requireObject } from './documents.ts';
+import { type JsonObject, type JsonValue, documentText, requireObject } from './documents.ts';
 import { ValidationError, type ValidationIssue } from './errors.ts';
 import { configKey } from './names.ts';
 
@@ -133,7 +133,7 @@ export class ConfigSchemas {
   async insert(service: string, schema: JsonObject, createdBy: string, reason: string | null, expectedVersion: number): Promise<ConfigSchema | null> {
     const rows = await this.prisma.$queryRaw<ConfigSchema[]>`
       INSERT INTO config_schemas (service_name, version, schema, created_by, reason)
-      SELECT ${service}, ${expectedVersion + 1}, ${JSON.stringify(schema)}::jsonb, ${createdBy}, ${reason}
+      SELECT ${service}, ${expectedVersion + 1}, ${documentText(schema)}::jsonb, ${createdBy}, ${reason}
        WHERE coalesce((SELECT max(version) FROM config_schemas WHERE service_name = ${service}), 0) = ${expectedVersion}
       ON CONFLICT (service_name, version) DO NOTHING
       RETURNING id, service_name AS "serviceName", version, schema, created_by AS "createdBy", reason, created_at AS "createdAt"`;

@@ -8,6 +8,7 @@ import {
   type PatchOperation,
   applyMergePatch,
   diffDocuments,
+  documentText,
   requireObject,
 } from './documents.ts';
 import { AlreadyExistsError, NotFoundError, SecretRejectedError, ValidationError, VersionConflictError } from './errors.ts';
@@ -197,7 +198,7 @@ export class ConfigStore {
        SELECT $4, $5, $6::jsonb, $7, $1 FROM author
        ON CONFLICT (service_name, environment) DO NOTHING
        RETURNING ${RETURNING_COLUMNS}`,
-      [author.actor, author.reason ?? '', 'CREATE', key.service, key.environment, JSON.stringify(config), input.description ?? null],
+      [author.actor, author.reason ?? '', 'CREATE', key.service, key.environment, documentText(config), input.description ?? null],
     );
     const created = rows[0];
     if (!created) {
