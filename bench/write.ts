@@ -150,6 +150,20 @@ interface CpuSplit {
 interface HubPhase {
   load: LoadResult;
   cpu: CpuSplit;
+  /** Writes per committed statement (the gateway's group commit), from its /metrics. */
+  rowsPerStatement?: number;
+}
+
+/** The gateway's group-commit counters (GET /metrics); undefined from a gateway without them (an older compare tree). */
+async function writeCounters(gateway: ChildServer): Promise<{ statements: number; rows: number } | undefined> {
+  const text = await (await fetch(`${gateway.url}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
+  const read = (name: string) => {
+    const line = text.split('\n').find((candidate) => candidate.startsWith(`${name} `));
+    return line === undefined ? undefined : Number(line.slice(name.length + 1));
+  };
+  const statements = read('confighub_write_statements_total');
+  const rows = read('confighub_write_rows_total');
+  return statements === undefined || rows === undefined ? undefined : { statements, rows };
 }
 
 interface RawPhase {
@@ -235,13 +249,17 @@ async function measureHub(db: pg.Client, server: PostgresServer, databaseUrl: st
     profiled ||= profiling;
     if (profiling) await control(gateway.process, { type: 'profile-start', intervalUs: 1000 });
     await resetStatements(db);
+    const countersBefore = await writeCounters(gateway);
     const meter = cpuMeter(server, gateway.pid);
     const result = await runClosedLoop({ ...load, seconds: settings.seconds });
     const cpu = meter(result.succeeded);
+    const countersAfter = await writeCounters(gateway);
+    const statements = countersBefore && countersAfter ? countersAfter.statements - countersBefore.statements : 0;
+    const rowsPerStatement = statements > 0 ? (countersAfter!.rows - countersBefore!.rows) / statements : undefined;
     await printStatements(db, result.succeeded);
     if (profiling) await printGatewayProfile(gateway, result.succeeded);
     if (result.failed > 0) console.warn(`  hub: ${result.failed} updates failed or were not written`);
-    return { hub: { load: result, cpu }, before };
+    return { hub: { load: result, cpu, rowsPerStatement }, before };
   } finally {
     // Updates still under way when the load ends would meet a closed pool if stopped at once.
     await setTimeout(IN_FLIGHT_SETTLE_MS);
@@ -306,7 +324,8 @@ async function runPhase(phase: PhaseName, db: pg.Client, server: PostgresServer,
     const { hub, before } = await measureHub(db, server, databaseUrl, compare ? settings.compareTree : undefined);
     (compare ? results.compare : results.hub).push(hub);
     console.log(`  ${compare ? 'compare ' : 'hub     '} ${perSecond(hub.load.requestsPerSecond).padStart(6)} updates/s  avg ${ms(hub.load.averageMs)}  p99 ${ms(hub.load.p99Ms)}  (${stateNote(before, await tableState(db))})`);
-    console.log(`           ${cpuNote(hub.cpu)}`);
+    const grouping = hub.rowsPerStatement === undefined ? '' : `; ${hub.rowsPerStatement.toFixed(1)} updates per statement`;
+    console.log(`           ${cpuNote(hub.cpu)}${grouping}`);
   } else {
     const before = await settleTables(db);
     const raw = await measureRawSql(db, runner, server);

@@ -47,6 +47,29 @@ describe('health and readiness on pglite', () => {
     expect(await response.json()).toEqual({ status: 'ok' });
   });
 
+  it('GET /metrics counts requests, and config writes with the statements that committed them', async () => {
+    const metric = async (name: string) => {
+      const response = await fetch(`${base}/metrics`);
+      expect(response.headers.get('content-type')).toMatch(/^text\/plain/);
+      const line = (await response.text()).split('\n').find((candidate) => candidate.startsWith(`${name} `) || candidate.startsWith(`${name}{`));
+      return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
+    };
+    const rows = (await metric('confighub_write_rows_total'))!;
+    const statements = (await metric('confighub_write_statements_total'))!;
+    expect(rows).toBeGreaterThanOrEqual(0);
+    const response = await fetch(`${base}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...adminAuth },
+      body: JSON.stringify({
+        query: 'mutation { updateConfig(input: { service: "polygon-historical-downloader", patch: { operational: { batch_size: 777 } } }) { __typename } }',
+      }),
+    });
+    expect(await response.json()).toEqual({ data: { updateConfig: { __typename: 'ConfigWrite' } } });
+    expect(await metric('confighub_write_rows_total')).toBe(rows + 1);
+    expect(await metric('confighub_write_statements_total')).toBe(statements + 1);
+    expect(await metric('confighub_http_requests_total{route="graphql",method="POST",status="200"}')).toBeGreaterThanOrEqual(1);
+  });
+
   it('GET /ready answers 200 with the database kind', async () => {
     const response = await fetch(`${base}/ready`);
     expect(response.status).toBe(200);

@@ -4,6 +4,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigStore } from '../src/store/configStore.ts';
 import { SecretRejectedError, ValidationError, VersionConflictError } from '../src/store/errors.ts';
+import { type RowWrite, type StatementRunner, WriteBatcher } from '../src/store/writeBatch.ts';
 import { backends, openTestDatabase, tablesDigest, type TestDatabase } from './support/databases.ts';
 
 interface AuditRow {
@@ -139,6 +140,58 @@ describe.each(backends)('batched writes on %s', (backend) => {
       total += rows.length - 1;
     }
     expect(total).toBe(writers * updatesEach);
+  });
+
+  /** A batcher on the test database whose first statement waits for `release()` before it is sent. */
+  function gatedBatcher(holdMs: number) {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const sent: number[] = [];
+    const run: StatementRunner = async (sql, params, options) => {
+      sent.push((JSON.parse(params[0] as string) as unknown[]).length);
+      if (sent.length === 1) await gate;
+      return db.query(sql, params, options);
+    };
+    return { batcher: new WriteBatcher(run, { holdMs }), sent, release };
+  }
+  const rowWrite = async (service: string, n: number): Promise<RowWrite> => {
+    const { config } = await create(service);
+    return { id: config.id, version: config.version, config: { n }, description: null, deleted: false, actor: 'held', reason: null };
+  };
+  const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+
+  it('holds writes that arrive while a statement is under way and sends them together once it is done', async () => {
+    const [a, b, c] = await Promise.all(['hold-a', 'hold-b', 'hold-c'].map((service, i) => rowWrite(service, i + 1)));
+    const { batcher, sent, release } = gatedBatcher(60_000);
+    const first = batcher.write(a!);
+    await nextTurn();
+    // b and c arrive in two later turns of the event loop, while the first statement is under way.
+    const second = batcher.write(b!);
+    await nextTurn();
+    const third = batcher.write(c!);
+    await nextTurn();
+    expect(sent).toEqual([1]);
+    release();
+    const rows = await Promise.all([first, second, third]);
+    expect(sent).toEqual([1, 2]);
+    expect(rows.map((row) => [row?.serviceName, row?.version, row?.updatedBy])).toEqual([
+      ['hold-a', 2, 'held'],
+      ['hold-b', 2, 'held'],
+      ['hold-c', 2, 'held'],
+    ]);
+    expect(batcher.stats).toMatchObject({ statements: 2, rows: 3, largestBatch: 2 });
+  });
+
+  it('a statement under way longer than holdMs holds the next one back no more', async () => {
+    const [a, b] = await Promise.all(['stuck-a', 'stuck-b'].map((service, i) => rowWrite(service, i + 1)));
+    const { batcher, sent, release } = gatedBatcher(30);
+    const first = batcher.write(a!);
+    await nextTurn();
+    // The first statement is stuck (until released); the second goes after holdMs and commits first.
+    expect(await batcher.write(b!)).toMatchObject({ serviceName: 'stuck-b', version: 2 });
+    expect(sent).toEqual([1, 1]);
+    release();
+    expect(await first).toMatchObject({ serviceName: 'stuck-a', version: 2 });
   });
 
   it('a version conflict in the middle of a batch fails that request alone, writes nothing for it, and the others commit', async () => {

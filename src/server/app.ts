@@ -75,7 +75,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   await relay.start();
 
   let webSockets: ReturnType<typeof attachGraphQLWebSocket> | undefined;
-  const metrics = createMetrics({ relay, feed, hub, webSocketCount: () => webSockets?.socketCount() ?? 0 });
+  const metrics = createMetrics({ relay, feed, hub, batcher: store.batcher, webSocketCount: () => webSockets?.socketCount() ?? 0 });
   const yoga = createGraphQLServer({
     store,
     tokens,

@@ -2,11 +2,14 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ConfigFeed } from '../events/feed.ts';
 import type { ConfigHub } from '../events/hub.ts';
 import type { OutboxRelay } from '../events/relay.ts';
+import type { WriteBatcher } from '../store/writeBatch.ts';
 
 export interface MetricSources {
   relay: OutboxRelay;
   feed: ConfigFeed;
   hub: ConfigHub;
+  /** Group commit of config writes (its statements and rows). */
+  batcher: WriteBatcher;
   /** Open graphql-ws sockets. */
   webSocketCount: () => number;
 }
@@ -59,6 +62,24 @@ export function createMetrics(sources: MetricSources) {
     collect() {
       this.reset();
       this.inc(sources.feed.deliveredCount);
+    },
+  });
+  new Counter({
+    name: 'confighub_write_statements_total',
+    help: 'Statements that committed config writes (group commit: several writes may share one).',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(sources.batcher.stats.statements);
+    },
+  });
+  new Counter({
+    name: 'confighub_write_rows_total',
+    help: 'Config writes committed through those statements (rows per statement = writes / statements).',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(sources.batcher.stats.rows);
     },
   });
   const backlog = new Gauge({

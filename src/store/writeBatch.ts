@@ -20,16 +20,17 @@ export type StatementRunner = <Row>(sql: string, params: unknown[], options?: { 
 export interface WriteBatcherOptions {
   /** Most rows in one statement. @default 64 */
   maxBatch?: number;
-  /**
-   * Most statements under way at once. A write goes at once while fewer are under way (with whatever
-   * arrived in the same turn of the event loop); writes that arrive while all are under way wait and go
-   * together in the next one (the fewer, larger statements, the less CPU per write for both sides). More
-   * than one, so that a batch waiting for its commit to reach the disk, or for a row lock held elsewhere
-   * (an operator's open transaction), holds up neither the next batch nor every other config. Sending at
-   * once rather than after the statement under way had waited 3 ms was as good or better in every round
-   * of bench:write (same run, 3 rounds: 1,048 / 920 / 839 against 925 / 888 / 758 updates/s). @default 4
-   */
+  /** Most statements under way at once. @default 4 */
   maxInFlight?: number;
+  /**
+   * How long a statement under way holds the next one back. Writes that arrive meanwhile wait and go
+   * together as soon as it is done: the fewer, larger statements, the less CPU per write for both sides
+   * (fewer round trips, commits and wake-ups). A statement still under way after this long is taken to be
+   * stuck (a row lock held elsewhere, such as an operator's open transaction, or a slow disk): the next
+   * one goes without it, so that it holds up neither every other config nor the writes behind it, up to
+   * `maxInFlight` at once. @default 20
+   */
+  holdMs?: number;
 }
 
 interface Pending {
@@ -66,8 +67,8 @@ export const BATCH_UPDATE_SQL = `WITH author AS (
 const STATEMENT_NAME = 'confighub_batch_update';
 
 /**
- * Group commit for config writes. Writes that arrive in the same turn of the event loop, or while
- * `maxInFlight` statements are under way, are sent together as one statement, one transaction, one round
+ * Group commit for config writes. Writes that arrive in the same turn of the event loop, or while a
+ * statement is under way (see `holdMs`), are sent together as one statement, one transaction, one round
  * trip: fewer statements, commits and wake-ups for PostgreSQL, and fewer socket writes for the gateway.
  * Each write keeps its own outcome:
  * - its own audit row, actor and reason (see BATCH_UPDATE_SQL);
@@ -80,9 +81,12 @@ const STATEMENT_NAME = 'confighub_batch_update';
 export class WriteBatcher {
   private readonly queue: Pending[] = [];
   private inFlight = 0;
+  /** Statements under way for less than `holdMs`: while there is one, the queue waits for it. */
+  private holding = 0;
   private scheduled = false;
   private readonly maxBatch: number;
   private readonly maxInFlight: number;
+  private readonly holdMs: number;
   /**
    * Statements that committed, rows written through them, the largest batch sent, and batches the
    * database refused that were then tried write by write (tests, metrics).
@@ -95,6 +99,7 @@ export class WriteBatcher {
   ) {
     this.maxBatch = Math.max(1, options.maxBatch ?? 64);
     this.maxInFlight = Math.max(1, options.maxInFlight ?? 4);
+    this.holdMs = Math.max(0, options.holdMs ?? 20);
   }
 
   /** Resolves with the written row, or null when the row is no longer at `write.version`. */
@@ -106,7 +111,7 @@ export class WriteBatcher {
   }
 
   private schedule(): void {
-    if (this.scheduled || this.queue.length === 0 || this.inFlight >= this.maxInFlight) return;
+    if (this.scheduled || this.queue.length === 0 || this.inFlight >= this.maxInFlight || this.holding > 0) return;
     this.scheduled = true;
     // After the I/O callbacks of this turn of the event loop: every request that arrived with this one
     // has had the chance to join.
@@ -116,15 +121,28 @@ export class WriteBatcher {
     });
   }
 
+  /** Sends the next batch, unless a statement under way holds it back. */
   private flush(): void {
-    while (this.queue.length > 0 && this.inFlight < this.maxInFlight) {
-      const batch = this.take();
-      this.inFlight++;
-      void this.send(batch).finally(() => {
-        this.inFlight--;
-        this.schedule();
-      });
-    }
+    if (this.queue.length === 0 || this.inFlight >= this.maxInFlight || this.holding > 0) return;
+    const batch = this.take();
+    this.inFlight++;
+    this.holding++;
+    let held = true;
+    const release = () => {
+      if (!held) return;
+      held = false;
+      this.holding--;
+    };
+    const timer = setTimeout(() => {
+      release();
+      this.schedule();
+    }, this.holdMs);
+    void this.send(batch).finally(() => {
+      clearTimeout(timer);
+      release();
+      this.inFlight--;
+      this.schedule();
+    });
   }
 
   /** The oldest queued writes, at most one per config and `maxBatch` in all. */
