@@ -21,7 +21,7 @@ export class ConfigFeed {
   /** The last version delivered here, per config. */
   private readonly delivered = new Map<string, number>();
   private queue: Promise<void> = Promise.resolve();
-  private iterator: AsyncIterator<ConfigEvent> | undefined;
+  private stopListening: (() => void) | undefined;
   /** Subscriptions to one config, per key: caught up with the others after the hub resumes. */
   private readonly watched = new Map<string, number>();
   private stopCatchingUp: (() => void) | undefined;
@@ -38,26 +38,22 @@ export class ConfigFeed {
 
   start(): void {
     this.stopCatchingUp = this.hub.onResumed(() => this.catchUp());
-    const events = this.hub.pubsub.subscribe('config.update');
-    this.iterator = events[Symbol.asyncIterator]();
-    void (async () => {
-      for await (const raw of events) {
-        const event = parseConfigEvent(raw);
-        if (!event) {
-          this.logger.warn({ event: raw }, 'malformed change event dropped');
-          continue;
-        }
-        // One at a time, so gap fills and deliveries keep version order.
-        this.queue = this.queue.then(() => this.accept(event)).catch((error: unknown) => {
-          this.logger.error({ err: error, service: event.service }, 'change event could not be delivered');
-        });
+    this.stopListening = this.hub.listen((raw) => {
+      const event = parseConfigEvent(raw);
+      if (!event) {
+        this.logger.warn({ event: raw }, 'malformed change event dropped');
+        return;
       }
-    })();
+      // One at a time, so gap fills and deliveries keep version order.
+      this.queue = this.queue.then(() => this.accept(event)).catch((error: unknown) => {
+        this.logger.error({ err: error, service: event.service }, 'change event could not be delivered');
+      });
+    });
   }
 
   async stop(): Promise<void> {
     this.stopCatchingUp?.();
-    await this.iterator?.return?.();
+    this.stopListening?.();
     await this.queue;
   }
 
@@ -95,6 +91,8 @@ export class ConfigFeed {
     this.delivered.set(key, event.version);
     this.store.cache.changed(event, event.version);
     this.deliveredCount++;
+    // Nobody to tell while no subscription is open here (a subscription listens before it reads the log).
+    if (this.openSubscriptions === 0) return;
     this.local.publish('changed', key, event);
     this.local.publish('changed.all', event);
   }

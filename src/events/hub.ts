@@ -1,15 +1,15 @@
-import { type PubSub, createPubSub } from '@graphql-yoga/subscription';
+import { CustomEvent } from '@whatwg-node/events';
 import type { Logger } from '../logger.ts';
 import { type ConfigEvent, SUBJECT_PREFIX, subjectFor } from './configEvent.ts';
 import { NatsLink } from './nats.ts';
 import { createNatsEventTarget } from './natsEventTarget.ts';
 import { ensureChangeStream } from './stream.ts';
 
-/** The topics that travel between gateway instances. */
-export type HubTopics = {
-  /** Every committed change of every config, in order per config. */
-  'config.update': [event: ConfigEvent];
-};
+/** The topic of every committed change of every config, in order per config. */
+const TOPIC = 'config.update';
+
+/** Called with each event as it arrives, to be checked (NATS brings whatever was published). */
+export type HubListener = (event: unknown) => void;
 
 /**
  * Where committed changes travel: in-process on the embedded default, NATS when NATS_URL is set
@@ -18,7 +18,8 @@ export type HubTopics = {
  */
 export interface ConfigHub {
   readonly kind: 'in-process' | 'nats';
-  readonly pubsub: PubSub<HubTopics>;
+  /** Calls `listener` with every event published from now on, by any instance; returns what stops it. */
+  listen(listener: HubListener): () => void;
   /** Publishes in order; resolves once the events are out of this process (NATS has them). */
   publish(events: ConfigEvent[]): Promise<void>;
   /** Whether events can travel now; readiness reflects it. */
@@ -29,12 +30,15 @@ export interface ConfigHub {
 }
 
 export function createInProcessHub(): ConfigHub {
-  const pubsub = createPubSub<HubTopics>();
+  const listeners = new Set<HubListener>();
   return {
     kind: 'in-process',
-    pubsub,
+    listen(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
     async publish(events) {
-      for (const event of events) pubsub.publish('config.update', event);
+      for (const event of events) for (const listener of listeners) listener(event);
     },
     isConnected: () => true,
     onResumed: () => () => {},
@@ -49,22 +53,24 @@ export function createNatsHub(servers: string, logger: Logger): ConfigHub {
       logger.warn({ err: error }, 'could not set up the JetStream stream; core subscribers are unaffected'),
     );
   });
-  const pubsub = createPubSub<HubTopics>({
-    eventTarget: createNatsEventTarget({
-      link,
-      logger,
-      subscriptionSubject: (topic) => (topic === 'config.update' ? `${SUBJECT_PREFIX}.>` : topic),
-      publishSubject: (event) => subjectFor((event.detail as ConfigEvent).service),
-      // JetStream, where a stream captures config.update.>, drops a re-published revision.
-      messageId: (event) => `confighub-revision-${(event.detail as ConfigEvent).revision}`,
-    }),
+  const target = createNatsEventTarget({
+    link,
+    logger,
+    subscriptionSubject: (topic) => (topic === TOPIC ? `${SUBJECT_PREFIX}.>` : topic),
+    publishSubject: (event) => subjectFor((event.detail as ConfigEvent).service),
+    // JetStream, where a stream captures config.update.>, drops a re-published revision.
+    messageId: (event) => `confighub-revision-${(event.detail as ConfigEvent).revision}`,
   });
   return {
     kind: 'nats',
-    pubsub,
+    listen(listener) {
+      const handler = (event: Event) => listener((event as CustomEvent).detail);
+      target.addEventListener(TOPIC, handler);
+      return () => target.removeEventListener(TOPIC, handler);
+    },
     async publish(events) {
       if (!link.isConnected()) throw new Error('NATS is not connected');
-      for (const event of events) pubsub.publish('config.update', event);
+      for (const event of events) target.dispatchEvent(new CustomEvent(TOPIC, { detail: event }));
       await link.flush();
     },
     isConnected: () => link.isConnected(),

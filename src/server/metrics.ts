@@ -25,6 +25,8 @@ export function createMetrics(sources: MetricSources) {
     labelNames: ['route', 'method', 'status'] as const,
     registers: [registry],
   });
+  /** The counter of each route, method and status seen, so a request does not work out its labels again. */
+  const requestCounters = new Map<string, ReturnType<typeof requests.labels>>();
   const graphqlErrors = new Counter({
     name: 'confighub_graphql_errors_total',
     help: 'GraphQL responses that carried errors (typed results are not errors).',
@@ -106,7 +108,14 @@ export function createMetrics(sources: MetricSources) {
   return {
     registry,
     countRequest(route: string, method: string, status: number) {
-      requests.inc({ route, method, status: String(status) });
+      const key = `${route} ${method} ${status}`;
+      let counter = requestCounters.get(key);
+      if (!counter) {
+        counter = requests.labels(route, method, String(status));
+        // Routes and statuses are few; methods are whatever clients send, so only so many are kept.
+        if (requestCounters.size < 1_000) requestCounters.set(key, counter);
+      }
+      counter.inc();
     },
     countGraphQLError() {
       graphqlErrors.inc();
