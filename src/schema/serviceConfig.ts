@@ -42,8 +42,9 @@ const latestChangesLoader = createContextCache(
 export const ServiceConfigRef = builder.prismaNode('ServiceConfig', {
   description: 'The configuration of one service in one environment.',
   id: { field: 'id' },
-  // Checked once per config however it is reached (config, configs, node, a write's result).
-  runScopesOnType: true,
+  // Checked however the config is reached (config, configs, node, a write's result), by each field's
+  // resolver (once per config and request: Pothos caches the verdict). Not in isTypeOf (Pothos'
+  // runScopesOnType), which the compiled execution calls without a context (compiledExecution.ts).
   authScopes: (row) => ({ read: { service: row.serviceName, environment: row.environment } }),
   fields: (t) => ({
     service: t.exposeString('serviceName'),

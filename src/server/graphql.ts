@@ -15,6 +15,7 @@ import { schema } from '../schema/index.ts';
 import type { ConfigFeed } from '../events/feed.ts';
 import type { ConfigStore } from '../store/configStore.ts';
 import type { Authenticate } from './authentication.ts';
+import { type ExecutionCounts, useCompiledExecution } from './compiledExecution.ts';
 import { describeFailure } from './failures.ts';
 import { graphiqlExamples } from './graphiql.ts';
 
@@ -41,6 +42,10 @@ export interface GraphQLServerOptions {
   onErrors?: () => void;
   /** Include internal error details in responses; never in production. @default false */
   developmentErrors?: boolean;
+  /** Run queries and mutations compiled (compiledExecution.ts); false: by graphql-js's executor alone. @default true */
+  compile?: boolean;
+  /** Counts the operations run compiled and by the standard executor (tests). */
+  executionCounts?: ExecutionCounts;
 }
 
 const CALLER_REFUSALS = new Set([401, 403, 429]);
@@ -52,6 +57,8 @@ function maskError(error: unknown, message: string, isDev?: boolean): Error {
   if (failure) {
     return new GraphQLError(failure.message, {
       nodes: error instanceof GraphQLError ? error.nodes : undefined,
+      source: error instanceof GraphQLError ? error.source : undefined,
+      positions: error instanceof GraphQLError ? error.positions : undefined,
       path: error instanceof GraphQLError ? error.path : undefined,
       // Refusals of the caller keep their HTTP status; other known failures are answers (200).
       extensions: { code: failure.code, http: { status: CALLER_REFUSALS.has(failure.status) ? failure.status : 200, headers: failure.headers }, ...failure.details },
@@ -117,6 +124,7 @@ export function createGraphQLServer(options: GraphQLServerOptions): GraphQLServe
       maxAliasesPlugin({ n: 20, onReject: [tooComplex] }),
       costLimitPlugin({ maxCost: 5_000, ignoreIntrospection: true, onReject: [tooComplex] }),
       executionErrors,
+      ...(options.compile === false ? [] : [useCompiledExecution(options.executionCounts)]),
     ],
     context: async (initial) => {
       if (initial.refusal !== undefined) throw initial.refusal;
