@@ -106,6 +106,12 @@ function plainParams(body: string): Params | null {
 }
 
 export function createGraphQLPost(yoga: GraphQLServer, authenticate: Authenticate, logger: Logger): GraphQLPost {
+  /**
+   * Documents that passed validation here. Yoga's parser cache gives the same document for the same
+   * text, and validation depends on nothing else (one schema, the same rules, graphql-armor's limits
+   * included): a document found valid once is not validated again, not even through a cache lookup.
+   */
+  const validated = new WeakSet<DocumentNode>();
   /** Hands the request, body already read, to yoga: it answers everything not answered here. */
   const toYoga = async (req: IncomingMessage, res: ServerResponse, body: string, serverContext: ServerContext) => {
     const headers = new Headers();
@@ -131,7 +137,10 @@ export function createGraphQLPost(yoga: GraphQLServer, authenticate: Authenticat
     let document: DocumentNode;
     try {
       document = parse(params.query);
-      if (validate(schema, document).length > 0) return toYoga(req, res, body, { req, viewer });
+      if (!validated.has(document)) {
+        if (validate(schema, document).length > 0) return toYoga(req, res, body, { req, viewer });
+        validated.add(document);
+      }
     } catch {
       return toYoga(req, res, body, { req, viewer });
     }
