@@ -201,6 +201,21 @@ describe.each(backends)('access control on %s', (backend) => {
     expect(result.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
   });
 
+  it('node(id) and nodes(ids) do not even tell an out-of-scope config exists (its __typename)', async () => {
+    const ids = async (service: string) =>
+      (await graphql('admin', `{ config(service: "${service}") { ... on ServiceConfig { id } } }`)).data.config.id as string;
+    const [inScope, outOfScope] = [await ids('polygon-live-collector'), await ids(OUT_OF_SCOPE)];
+    const one = await graphql('reader', 'query($id: ID!) { node(id: $id) { __typename } }', { id: outOfScope });
+    expect(one.data?.node ?? null).toBeNull();
+    expect(one.errors?.map((error) => error.extensions?.code)).toEqual(['FORBIDDEN']);
+    const anonymous = await graphql('none', 'query($id: ID!) { node(id: $id) { __typename } }', { id: inScope });
+    expect(anonymous.data?.node ?? null).toBeNull();
+    expect(anonymous.errors?.map((error) => error.extensions?.code)).toEqual(['UNAUTHENTICATED']);
+    const both = await graphql('reader', 'query($ids: [ID!]!) { nodes(ids: $ids) { __typename ... on ServiceConfig { service } } }', { ids: [inScope, outOfScope] });
+    expect(both.data?.nodes).toEqual([{ __typename: 'ServiceConfig', service: 'polygon-live-collector' }, null]);
+    expect(both.errors?.map((error) => [error.extensions?.code, (error as { path?: unknown }).path])).toEqual([['FORBIDDEN', ['nodes', 1]]]);
+  });
+
   it('without a token: reads and writes are refused, introspection and viewer answer', async () => {
     const before = await tablesDigest(t.db);
     const listing = await graphql('none', '{ configs { totalCount } }');

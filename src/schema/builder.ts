@@ -39,5 +39,28 @@ export const builder = new SchemaBuilder<{
     filterConnectionTotalCount: true,
     onUnusedQuery: null,
   },
-  relay: { clientMutationId: 'omit', cursorType: 'String' },
+  relay: {
+    clientMutationId: 'omit',
+    cursorType: 'String',
+    // node and nodes reach any object by id, past the fields that check who may reach it: a config is
+    // checked here too (its type's scopes run in its fields' resolvers, which __typename does not pass).
+    nodeQueryOptions: {
+      resolve: async (_root, { id }, ctx, _info, resolveNode) => mayBeShown(ctx, id.typename, await resolveNode(id)),
+    },
+    nodesQueryOptions: {
+      resolve: async (_root, { ids }, ctx, _info, resolveNodes) => {
+        const nodes = await resolveNodes(ids);
+        return nodes.map((node, index) => mayBeShown(ctx, ids[index]!.typename, node));
+      },
+    },
+  },
 });
+
+/** The node, once the caller may read it; a refusal (FORBIDDEN, UNAUTHENTICATED) otherwise. */
+async function mayBeShown(ctx: Context, typename: string, node: unknown): Promise<unknown> {
+  if (typename === 'ServiceConfig' && node) {
+    const { serviceName: service, environment } = node as { serviceName: string; environment: string };
+    await builder.runAuthScopes(ctx, { read: { service, environment } }, (result) => unauthorizedError(ctx, result.failure));
+  }
+  return node;
+}

@@ -42,9 +42,12 @@ const latestChangesLoader = createContextCache(
 export const ServiceConfigRef = builder.prismaNode('ServiceConfig', {
   description: 'The configuration of one service in one environment.',
   id: { field: 'id' },
-  // Checked however the config is reached (config, configs, node, a write's result), by each field's
-  // resolver (once per config and request: Pothos caches the verdict). Not in isTypeOf (Pothos'
-  // runScopesOnType), which the compiled execution calls without a context (compiledExecution.ts).
+  // node(id) and nodes(ids) answer null for an id no config has (not an internal error).
+  nullable: true,
+  // Checked however the config is reached (config, configs, a write's result), by each field's resolver
+  // (once per config and request: Pothos caches the verdict); node and nodes check it before they answer
+  // (builder.ts), since __typename passes no resolver. Not in isTypeOf (Pothos' runScopesOnType), which
+  // the compiled execution calls without a context (compiledExecution.ts).
   authScopes: (row) => ({ read: { service: row.serviceName, environment: row.environment } }),
   fields: (t) => ({
     service: t.exposeString('serviceName'),

@@ -4,6 +4,13 @@ import type { Plugin } from 'graphql-yoga';
 
 type Execute = (args: ExecutionArgs) => ExecutionResult | Promise<ExecutionResult>;
 
+/**
+ * An operation is compiled when it runs the second time. Compiling costs far more than running once
+ * (graphql-jit generates and evaluates code), so a document a client sends only once, with its values
+ * written in rather than passed as variables, is never compiled.
+ */
+const COMPILE_FROM_RUN = 2;
+
 /** Operations run compiled, and those run by the standard executor instead (tests). */
 export interface ExecutionCounts {
   compiled: number;
@@ -11,10 +18,10 @@ export interface ExecutionCounts {
 }
 
 /**
- * Queries and mutations run as code that graphql-jit compiled for their document and operation (once,
- * then cached with the parsed document), instead of being interpreted field by field on every request:
- * less CPU per request for the same resolvers, hooks and results. Over HTTP and WebSocket alike, since
- * it is an execution hook of envelop's.
+ * Queries and mutations run as code that graphql-jit compiled for their document and operation (from
+ * their second run on, then cached with the parsed document), instead of being interpreted field by
+ * field on every request: less CPU per request for the same resolvers, hooks and results. Over HTTP and
+ * WebSocket alike, since it is an execution hook of envelop's.
  *
  * Left to the standard executor:
  * - subscriptions (graphql-jit reports their refusals as thrown errors, not as results);
@@ -26,24 +33,29 @@ export interface ExecutionCounts {
  * auth scopes there (Pothos' `runScopesOnType`): they are checked by each field's resolver instead.
  */
 export function useCompiledExecution(counts?: ExecutionCounts): Plugin {
-  /** Per parsed document (yoga caches those), per operation name: the compiled operation, or null if it did not compile. */
-  const compiled = new WeakMap<DocumentNode, Map<string, CompiledQuery | null>>();
+  /** Per parsed document (yoga caches those), per operation name: how often it ran, and once compiled, the code (null if it did not compile). */
+  const operations = new WeakMap<DocumentNode, Map<string, { runs: number; query?: CompiledQuery | null }>>();
 
+  /** The compiled operation from its second run on: a document sent once is not worth compiling. */
   function compiledFor(args: ExecutionArgs): CompiledQuery | null {
-    let byOperation = compiled.get(args.document);
-    if (!byOperation) {
-      byOperation = new Map();
-      compiled.set(args.document, byOperation);
+    let byName = operations.get(args.document);
+    if (!byName) {
+      byName = new Map();
+      operations.set(args.document, byName);
     }
     const name = args.operationName ?? '';
-    let query = byOperation.get(name);
-    if (query === undefined) {
+    let entry = byName.get(name);
+    if (!entry) {
+      entry = { runs: 0 };
+      byName.set(name, entry);
+    }
+    if (++entry.runs < COMPILE_FROM_RUN) return null;
+    if (entry.query === undefined) {
       const operation = getOperationAST(args.document, args.operationName);
       const result = operation && operation.operation !== 'subscription' ? compileQuery(args.schema, args.document, args.operationName ?? undefined) : null;
-      query = result && isCompiledQuery(result) ? result : null;
-      byOperation.set(name, query);
+      entry.query = result && isCompiledQuery(result) ? result : null;
     }
-    return query;
+    return entry.query;
   }
 
   return {
