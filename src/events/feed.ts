@@ -25,7 +25,7 @@ export class ConfigFeed {
   /** Subscriptions to one config, per key: caught up with the others after the hub resumes. */
   private readonly watched = new Map<string, number>();
   private stopCatchingUp: (() => void) | undefined;
-  /** Changes delivered to this instance's subscribers' topics. */
+  /** Changes this instance took in (cache refreshed, and fanned out to its subscriptions, if any). */
   deliveredCount = 0;
   /** GraphQL subscriptions open on this instance. */
   openSubscriptions = 0;

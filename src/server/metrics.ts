@@ -59,7 +59,7 @@ export function createMetrics(sources: MetricSources) {
   });
   new Counter({
     name: 'confighub_events_delivered_total',
-    help: 'Changes this instance received and fanned out to its subscribers.',
+    help: 'Changes this instance received (its read cache refreshed, and fanned out to its subscribers, if any).',
     registers: [registry],
     collect() {
       this.reset();
@@ -68,7 +68,7 @@ export function createMetrics(sources: MetricSources) {
   });
   new Counter({
     name: 'confighub_write_statements_total',
-    help: 'Statements that committed config writes (group commit: several writes may share one).',
+    help: 'Statements that carried config writes and committed (group commit: several writes may share one; a write whose version moved meanwhile is in none of the rows).',
     registers: [registry],
     collect() {
       this.reset();
