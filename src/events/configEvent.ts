@@ -25,7 +25,13 @@ export const SUBJECT_PREFIX = 'config.update';
 /** The NATS subject of a service's changes. */
 export const subjectFor = (service: string) => `${SUBJECT_PREFIX}.${service}`;
 
+/**
+ * The event of a change. Its patch is worked out when first read (by a subscriber that selects it, or
+ * when the event is written out for NATS), not for every change the relay publishes: with nobody
+ * listening on this instance, only the read cache takes the event, and it needs the version alone.
+ */
 export function configEventFrom(change: ConfigChange): ConfigEvent {
+  let patch: PatchOperation[] | undefined;
   return {
     service: change.serviceName,
     environment: change.environment,
@@ -33,7 +39,10 @@ export function configEventFrom(change: ConfigChange): ConfigEvent {
     revision: Number(change.revision),
     action: change.action,
     config: change.newConfig as JsonObject | null,
-    patch: changePatch(change),
+    get patch() {
+      patch ??= changePatch(change);
+      return patch;
+    },
     changedBy: change.changedBy,
     changedAt: change.changedAt.toISOString(),
     reason: change.reason,
