@@ -25,7 +25,7 @@ export class ConfigFeed {
   /** Subscriptions to one config, per key: caught up with the others after the hub resumes. */
   private readonly watched = new Map<string, number>();
   private stopCatchingUp: (() => void) | undefined;
-  /** Changes this instance took in (cache refreshed, and fanned out to its subscriptions, if any). */
+  /** Changes this instance took in: its read cache refreshed, and fanned out to its subscriptions. */
   deliveredCount = 0;
   /** GraphQL subscriptions open on this instance. */
   openSubscriptions = 0;
@@ -91,8 +91,6 @@ export class ConfigFeed {
     this.delivered.set(key, event.version);
     this.store.cache.changed(event, event.version);
     this.deliveredCount++;
-    // Nobody to tell while no subscription is open here (a subscription listens before it reads the log).
-    if (this.openSubscriptions === 0) return;
     this.local.publish('changed', key, event);
     this.local.publish('changed.all', event);
   }

@@ -82,9 +82,12 @@ export function useCompiledExecution(counts?: ExecutionCounts): Plugin {
   };
 }
 
+/** An executor's refusal of a variable value that does not coerce (graphql-js and graphql-jit word it alike). */
+export const isVariableError = (error: GraphQLError) => error.message.startsWith('Variable "$');
+
 /** A result without data whose errors are all about variables: nothing ran. */
 const refusedVariables = (result: ExecutionResult) =>
-  !('data' in result) && (result.errors?.length ?? 0) > 0 && result.errors!.every((error) => error.message.startsWith('Variable "$'));
+  !('data' in result) && (result.errors?.length ?? 0) > 0 && result.errors!.every(isVariableError);
 
 /**
  * graphql-jit's errors give the locations in the document, not the source positions they come from,

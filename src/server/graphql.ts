@@ -15,7 +15,7 @@ import { schema } from '../schema/index.ts';
 import type { ConfigFeed } from '../events/feed.ts';
 import type { ConfigStore } from '../store/configStore.ts';
 import type { Authenticate } from './authentication.ts';
-import { type ExecutionCounts, useCompiledExecution } from './compiledExecution.ts';
+import { type ExecutionCounts, isVariableError, useCompiledExecution } from './compiledExecution.ts';
 import { describeFailure } from './failures.ts';
 import { graphiqlExamples } from './graphiql.ts';
 
@@ -82,7 +82,7 @@ export function createGraphQLServer(options: GraphQLServerOptions): GraphQLServe
     if (Symbol.asyncIterator in result || !result.errors?.length) return;
     options.onErrors?.();
     // graphql-js reports variables it cannot coerce without a code.
-    for (const error of result.errors) if (error.message.startsWith('Variable "$')) withCode(error, 'BAD_USER_INPUT');
+    for (const error of result.errors) if (isVariableError(error)) withCode(error, 'BAD_USER_INPUT');
   };
   const executionErrors: Plugin = { onExecute: () => ({ onExecuteDone }) };
   return createYoga<ServerContext, Context>({

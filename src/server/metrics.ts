@@ -25,8 +25,6 @@ export function createMetrics(sources: MetricSources) {
     labelNames: ['route', 'method', 'status'] as const,
     registers: [registry],
   });
-  /** The counter of each route, method and status seen, so a request does not work out its labels again. */
-  const requestCounters = new Map<string, ReturnType<typeof requests.labels>>();
   const graphqlErrors = new Counter({
     name: 'confighub_graphql_errors_total',
     help: 'GraphQL responses that carried errors (typed results are not errors).',
@@ -59,7 +57,7 @@ export function createMetrics(sources: MetricSources) {
   });
   new Counter({
     name: 'confighub_events_delivered_total',
-    help: 'Changes this instance received (its read cache refreshed, and fanned out to its subscribers, if any).',
+    help: 'Changes this instance received: its read cache refreshed, and fanned out to its subscribers.',
     registers: [registry],
     collect() {
       this.reset();
@@ -108,14 +106,7 @@ export function createMetrics(sources: MetricSources) {
   return {
     registry,
     countRequest(route: string, method: string, status: number) {
-      const key = `${route} ${method} ${status}`;
-      let counter = requestCounters.get(key);
-      if (!counter) {
-        counter = requests.labels(route, method, String(status));
-        // Routes and statuses are few; methods are whatever clients send, so only so many are kept.
-        if (requestCounters.size < 1_000) requestCounters.set(key, counter);
-      }
-      counter.inc();
+      requests.inc({ route, method, status: String(status) });
     },
     countGraphQLError() {
       graphqlErrors.inc();

@@ -81,8 +81,8 @@ const STATEMENT_NAME = 'confighub_batch_update';
 export class WriteBatcher {
   private readonly queue: Pending[] = [];
   private inFlight = 0;
-  /** Statements under way for less than `holdMs`: while there is one, the queue waits for it. */
-  private holding = 0;
+  /** The batch under way for less than `holdMs`, if any: while there is one, the queue waits for it. */
+  private holder: Pending[] | undefined;
   private scheduled = false;
   private readonly maxBatch: number;
   private readonly maxInFlight: number;
@@ -111,7 +111,7 @@ export class WriteBatcher {
   }
 
   private schedule(): void {
-    if (this.scheduled || this.queue.length === 0 || this.inFlight >= this.maxInFlight || this.holding > 0) return;
+    if (this.scheduled || this.queue.length === 0 || this.inFlight >= this.maxInFlight || this.holder !== undefined) return;
     this.scheduled = true;
     // After the I/O callbacks of this turn of the event loop: every request that arrived with this one
     // has had the chance to join.
@@ -123,15 +123,12 @@ export class WriteBatcher {
 
   /** Sends the next batch, unless a statement under way holds it back. */
   private flush(): void {
-    if (this.queue.length === 0 || this.inFlight >= this.maxInFlight || this.holding > 0) return;
+    if (this.queue.length === 0 || this.inFlight >= this.maxInFlight || this.holder !== undefined) return;
     const batch = this.take();
     this.inFlight++;
-    this.holding++;
-    let held = true;
+    this.holder = batch;
     const release = () => {
-      if (!held) return;
-      held = false;
-      this.holding--;
+      if (this.holder === batch) this.holder = undefined;
     };
     const timer = setTimeout(() => {
       release();
