@@ -14,18 +14,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout } from 'node:timers/promises';
 import { benchAuth } from './support/auth.ts';
+import { GRAPHQL_PATH, createBenchConfigs, isWrite, nextUpdateBody, writeCounters } from './support/benchConfigs.ts';
 import { type ForkedChild, forkChild } from './support/children.ts';
 import { onCleanup, runBenchmark } from './support/cleanup.ts';
 import { cpuMillisecondsOf, treeCpuMillisecondsOf } from './support/cpu.ts';
 import { runClosedLoop } from './support/httpLoad.ts';
 import { createDatabase, startPostgres } from './support/postgres.ts';
 import { describeMachine, intSetting, median, ratio } from './support/stats.ts';
-
-const CONFIG_COUNT = 100;
-const TEMPLATE_SERVICE = 'polygon-historical-downloader';
-const UPDATE_MUTATION = `mutation Bump($input: UpdateConfigInput!) {
-  updateConfig(input: $input) { __typename ... on ConfigWrite { previousVersion config { version } } ... on Error { message } }
-}`;
 
 const settings = {
   pairs: intSetting('BENCH_PAIRS', 10, 1, 100),
@@ -66,58 +61,23 @@ function environmentOf(name: string): Record<string, string> {
   return Object.fromEntries(value.split(';').map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]));
 }
 
-async function graphql<T>(gateway: ForkedChild, query: string, variables: Record<string, unknown> = {}): Promise<T> {
-  const response = await fetch(`${gateway.url}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...benchAuth },
-    body: JSON.stringify({ query, variables }),
-    signal: AbortSignal.timeout(30_000),
-  });
-  const body = (await response.json()) as { data?: T; errors?: unknown };
-  if (!body.data) throw new Error(`GraphQL request failed: ${JSON.stringify(body)}`);
-  return body.data;
-}
-
-/** bench-svc-1 .. bench-svc-100, as bench:write makes them. */
-async function createConfigs(gateway: ForkedChild): Promise<void> {
-  const { config } = await graphql<{ config: { config: object } }>(gateway, `{ config(service: "${TEMPLATE_SERVICE}") { ... on ServiceConfig { config } } }`);
-  for (let id = 1; id <= CONFIG_COUNT; id++) {
-    const input = { service: `bench-svc-${id}`, config: { ...config.config, counter: 0 }, reason: 'bench:write-ab setup' };
-    await graphql(gateway, 'mutation Create($input: CreateConfigInput!) { createConfig(input: $input) { __typename } }', { input });
-  }
-}
-
-/** The gateway's group-commit counters (GET /metrics). */
-async function writeCounters(gateway: ForkedChild): Promise<{ statements: number; rows: number }> {
-  const text = await (await fetch(`${gateway.url}/metrics`)).text();
-  const read = (name: string) => Number(text.split('\n').find((line) => line.startsWith(`${name} `))?.slice(name.length + 1) ?? Number.NaN);
-  return { statements: read('confighub_write_statements_total'), rows: read('confighub_write_rows_total') };
-}
-
-let counter = 0;
 const load = (gateway: ForkedChild, seconds: number) =>
-  runClosedLoop({
-    url: gateway.url,
-    path: '/graphql',
-    headers: benchAuth,
-    connections: settings.writers,
-    seconds,
-    verifyBody: (body) => body.includes('"__typename":"ConfigWrite"'),
-    nextBody: () => {
-      counter++;
-      const service = `bench-svc-${1 + Math.floor(Math.random() * CONFIG_COUNT)}`;
-      return JSON.stringify({ query: UPDATE_MUTATION, variables: { input: { service, patch: { counter }, reason: 'bench:write' } } });
-    },
-  });
+  runClosedLoop({ url: gateway.url, path: GRAPHQL_PATH, headers: benchAuth, connections: settings.writers, seconds, verifyBody: isWrite, nextBody: nextUpdateBody });
+
+async function writeCountersOf(gateway: ForkedChild): Promise<{ statements: number; rows: number }> {
+  const counters = await writeCounters(gateway);
+  if (!counters) throw new Error(`${gateway.name} has no group-commit counters on /metrics (a checkout older than 04defd4)`);
+  return counters;
+}
 
 async function burst(version: Version, postmaster: number): Promise<Burst> {
   await version.db.query('VACUUM (ANALYZE) service_configs, config_audit_log, config_outbox');
   await version.db.query('CHECKPOINT');
-  const counters = await writeCounters(version.gateway);
+  const counters = await writeCountersOf(version.gateway);
   const gatewayCpu = cpuMillisecondsOf(version.gateway.pid) ?? Number.NaN;
   const postgresCpu = treeCpuMillisecondsOf(postmaster) ?? Number.NaN;
   const result = await load(version.gateway, settings.seconds);
-  const after = await writeCounters(version.gateway);
+  const after = await writeCountersOf(version.gateway);
   if (result.failed > 0) console.warn(`  ${version.name}: ${result.failed} updates failed or were not written`);
   const per = (ms: number) => (ms * 1000) / result.succeeded;
   return {
@@ -146,7 +106,7 @@ async function compare(): Promise<void> {
       env: { BENCH_DATABASE_URL: server.urlOf(`confighub_ab_${name.toLowerCase()}`), ...environmentOf(name) },
       logFile: path.join(logs, `${name}.log`),
     });
-    await createConfigs(gateway);
+    await createBenchConfigs(gateway);
     await load(gateway, 3); // warm-up
     versions.push({ name, tree, gateway, db });
   }

@@ -24,20 +24,26 @@ import { control, printProfile, summarizeProfile } from './support/profile.ts';
 import { type RawSqlResult, type RawSqlRunner, type RawSqlTarget, rawSqlRunner } from './support/rawSql.ts';
 import { describeMachine, intSetting, median, ms, perSecond, ratio, table } from './support/stats.ts';
 import { benchAuth } from './support/auth.ts';
+import {
+  CONFIG_COUNT,
+  GRAPHQL_PATH,
+  REASON,
+  SERVICE_PREFIX,
+  UPDATE_MUTATION,
+  createBenchConfigs,
+  graphql,
+  isWrite,
+  nextUpdateBody,
+  writeCounters,
+} from './support/benchConfigs.ts';
 
 const DATABASE = 'confighub_bench';
-const CONFIG_COUNT = 100;
-const SERVICE_PREFIX = 'bench-svc-';
-const REASON = 'bench:write';
-const GRAPHQL_PATH = '/graphql';
 /** The hub must reach at least this fraction of raw SQL's rate. */
 const TARGET_VS_RAW = 0.7;
 /** Time given to updates in flight when a load run ends, before the gateway is stopped. */
 const IN_FLIGHT_SETTLE_MS = 1_000;
 /** Longest wait for the gateway's outbox relay to publish a backlog before a hub phase. */
 const OUTBOX_DRAIN_TIMEOUT_MS = 120_000;
-/** The seeded config whose document each benchmark config copies (a realistic size). */
-const TEMPLATE_SERVICE = 'polygon-historical-downloader';
 
 const settings = {
   writers: intSetting('BENCH_WRITERS', 8, 1, 64),
@@ -51,38 +57,11 @@ const settings = {
   gatewayPool: process.env.BENCH_GATEWAY_POOL || undefined,
 };
 
-const UPDATE_MUTATION = `mutation Bump($input: UpdateConfigInput!) {
-  updateConfig(input: $input) {
-    __typename
-    ... on ConfigWrite { previousVersion config { version } }
-    ... on Error { message }
-  }
-}`;
-
-const CREATE_MUTATION = `mutation Create($input: CreateConfigInput!) {
-  createConfig(input: $input) {
-    __typename
-    ... on Error { message }
-  }
-}`;
-
 /** Same settings as the test harness (test/support/globalSetup.ts), fsync aside. */
 function postgresFlags(): string[] {
   const flags = ['-c', 'max_connections=100', '-c', `fsync=${settings.fsync ? 'on' : 'off'}`];
   if (settings.statements) flags.push('-c', 'shared_preload_libraries=pg_stat_statements', '-c', 'pg_stat_statements.track=all');
   return flags;
-}
-
-async function graphql<T>(gateway: ChildServer, query: string, variables: Record<string, unknown> = {}): Promise<T> {
-  const response = await fetch(`${gateway.url}${GRAPHQL_PATH}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...benchAuth },
-    body: JSON.stringify({ query, variables }),
-    signal: AbortSignal.timeout(30_000),
-  });
-  const body = (await response.json()) as { data?: T; errors?: unknown };
-  if (!response.ok || body.errors || !body.data) throw new Error(`GraphQL request failed (${response.status}): ${JSON.stringify(body)}`);
-  return body.data;
 }
 
 let gatewayLogs: string | undefined;
@@ -105,32 +84,6 @@ function startGateway(databaseUrl: string, tree?: string): Promise<ForkedChild> 
   return forkChild(tree ? 'gateway (compare)' : 'gateway', script, { env, logFile: gatewayLogs });
 }
 
-/** bench-svc-1 .. bench-svc-100, each a copy of a seeded config plus a counter, created through the gateway. */
-async function createBenchConfigs(gateway: ChildServer): Promise<void> {
-  const { config } = await graphql<{ config: { config: Record<string, unknown> } }>(
-    gateway,
-    `{ config(service: "${TEMPLATE_SERVICE}") { ... on ServiceConfig { config } } }`,
-  );
-  for (let id = 1; id <= CONFIG_COUNT; id++) {
-    const input = { service: `${SERVICE_PREFIX}${id}`, config: { ...config.config, counter: 0 }, reason: 'bench:write setup' };
-    const { createConfig } = await graphql<{ createConfig: { __typename: string; message?: string } }>(gateway, CREATE_MUTATION, { input });
-    if (createConfig.__typename !== 'ConfigWrite') throw new Error(`creating ${input.service} failed: ${JSON.stringify(createConfig)}`);
-  }
-}
-
-/** Each request: a merge patch setting a new counter value on a config picked at random (as pgbench does). */
-/** Bodies of updates to a random config of the hundred, each setting a counter no update set before. */
-function randomUpdateBodies(): () => string {
-  let counter = 0;
-  return () => {
-    counter++;
-    const service = `${SERVICE_PREFIX}${1 + Math.floor(Math.random() * CONFIG_COUNT)}`;
-    return JSON.stringify({ query: UPDATE_MUTATION, variables: { input: { service, patch: { counter }, reason: REASON } } });
-  };
-}
-
-const isWrite = (body: string) => body.includes('"__typename":"ConfigWrite"');
-
 /** One update before the load: a fresh gateway's first write is slow (connections, first plans), and a broken path fails here, clearly. */
 async function updateOnce(gateway: ChildServer): Promise<void> {
   const input = { service: `${SERVICE_PREFIX}1`, patch: { counter: -1 }, reason: REASON };
@@ -152,18 +105,6 @@ interface HubPhase {
   cpu: CpuSplit;
   /** Writes per committed statement (the gateway's group commit), from its /metrics. */
   rowsPerStatement?: number;
-}
-
-/** The gateway's group-commit counters (GET /metrics); undefined from a gateway without them (an older compare tree). */
-async function writeCounters(gateway: ChildServer): Promise<{ statements: number; rows: number } | undefined> {
-  const text = await (await fetch(`${gateway.url}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
-  const read = (name: string) => {
-    const line = text.split('\n').find((candidate) => candidate.startsWith(`${name} `));
-    return line === undefined ? undefined : Number(line.slice(name.length + 1));
-  };
-  const statements = read('confighub_write_statements_total');
-  const rows = read('confighub_write_rows_total');
-  return statements === undefined || rows === undefined ? undefined : { statements, rows };
 }
 
 interface RawPhase {
@@ -243,7 +184,7 @@ async function measureHub(db: pg.Client, server: PostgresServer, databaseUrl: st
     if (backlog > 0) console.log(`  (the gateway's outbox relay first published ${backlog.toLocaleString('en-US')} changes made by raw SQL)`);
     const before = await settleTables(db);
     await updateOnce(gateway);
-    const load = { url: gateway.url, path: GRAPHQL_PATH, headers: benchAuth, connections: settings.writers, nextBody: randomUpdateBodies(), verifyBody: isWrite };
+    const load = { url: gateway.url, path: GRAPHQL_PATH, headers: benchAuth, connections: settings.writers, nextBody: nextUpdateBody, verifyBody: isWrite };
     if (settings.warmupSeconds > 0) await runClosedLoop({ ...load, seconds: settings.warmupSeconds });
     const profiling = settings.profile && !profiled;
     profiled ||= profiling;
