@@ -147,12 +147,16 @@ describe.each(backends)('batched writes on %s', (backend) => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
     const sent: number[] = [];
+    /** What happened, in order: statements sent (with their rows' services) and what the test logs. */
+    const events: string[] = [];
     const run: StatementRunner = async (sql, params, options) => {
-      sent.push((JSON.parse(params[0] as string) as unknown[]).length);
+      const rows = JSON.parse(params[0] as string) as { id: number }[];
+      sent.push(rows.length);
+      events.push(`statement ${sent.length} sent`);
       if (sent.length === 1) await gate;
       return db.query(sql, params, options);
     };
-    return { batcher: new WriteBatcher(run, { holdMs }), sent, release };
+    return { batcher: new WriteBatcher(run, { holdMs }), sent, events, release };
   }
   const rowWrite = async (service: string, n: number): Promise<RowWrite> => {
     const { config } = await create(service);
@@ -180,6 +184,26 @@ describe.each(backends)('batched writes on %s', (backend) => {
       ['hold-c', 2, 'held'],
     ]);
     expect(batcher.stats).toMatchObject({ statements: 2, rows: 3, largestBatch: 2 });
+  });
+
+  it('sends the writes that waited for a statement before it answers the writes of that statement', async () => {
+    const [a, b] = await Promise.all(['order-a', 'order-b'].map((service, i) => rowWrite(service, i + 1)));
+    const { batcher, events, release } = gatedBatcher(60_000);
+    const first = batcher.write(a!).then((row) => {
+      events.push('first write answered');
+      return row;
+    });
+    await nextTurn();
+    const second = batcher.write(b!);
+    await nextTurn();
+    release();
+    const rows = await Promise.all([first, second]);
+    // The second statement is already in the database while the first one's request is answered.
+    expect(events).toEqual(['statement 1 sent', 'statement 2 sent', 'first write answered']);
+    expect(rows.map((row) => [row?.serviceName, row?.version])).toEqual([
+      ['order-a', 2],
+      ['order-b', 2],
+    ]);
   });
 
   it('a statement under way longer than holdMs holds the next one back no more', async () => {

@@ -121,9 +121,9 @@ export class WriteBatcher {
     });
   }
 
-  /** Sends the next batch, unless a statement under way holds it back. */
-  private flush(): void {
-    if (this.queue.length === 0 || this.inFlight >= this.maxInFlight || this.holder !== undefined) return;
+  /** Sends the next batch, unless a statement under way holds it back; whether it sent one. */
+  private flush(): boolean {
+    if (this.queue.length === 0 || this.inFlight >= this.maxInFlight || this.holder !== undefined) return false;
     const batch = this.take();
     this.inFlight++;
     this.holder = batch;
@@ -134,12 +134,13 @@ export class WriteBatcher {
       release();
       this.schedule();
     }, this.holdMs);
-    void this.send(batch).finally(() => {
+    void this.send(batch, () => {
       clearTimeout(timer);
       release();
       this.inFlight--;
-      this.schedule();
+      return this.flush();
     });
+    return true;
   }
 
   /** The oldest queued writes, at most one per config and `maxBatch` in all. */
@@ -161,7 +162,15 @@ export class WriteBatcher {
     return batch;
   }
 
-  private async send(batch: Pending[]): Promise<void> {
+  /**
+   * Runs one batch's statement and settles each of its writes. `done` is called once the batch no longer
+   * needs the database (as soon as its statement committed, or after a refused batch's writes were tried
+   * one by one) and tells whether it sent the writes that waited for this batch. When it did, this
+   * batch's writes are settled in the next turn of the event loop: the waiting writes' statement is then
+   * on its way (the driver sends it on the next tick) and runs in the database while this instance
+   * answers the requests of this one, instead of after.
+   */
+  private async send(batch: Pending[], done: () => boolean = () => false): Promise<void> {
     let rows: ServiceConfig[];
     try {
       rows = await this.statement(batch.map((pending) => pending.write));
@@ -169,14 +178,19 @@ export class WriteBatcher {
       // The database refused the statement (it carries an SQLSTATE): nothing of it was written. Try each
       // write alone so that only the one at fault fails. Without an SQLSTATE (the connection broke) the
       // outcome is unknown: every write of the batch fails, as a single write would.
-      if (batch.length > 1 && hasSqlState(error)) {
-        this.stats.split++;
-        await Promise.all(batch.map((pending) => this.send([pending])));
-      } else {
-        for (const pending of batch) pending.reject(error);
+      try {
+        if (batch.length > 1 && hasSqlState(error)) {
+          this.stats.split++;
+          await Promise.all(batch.map((pending) => this.send([pending])));
+        } else {
+          for (const pending of batch) pending.reject(error);
+        }
+      } finally {
+        done();
       }
       return;
     }
+    if (done()) await new Promise(setImmediate);
     this.stats.statements++;
     this.stats.rows += rows.length;
     if (batch.length > this.stats.largestBatch) this.stats.largestBatch = batch.length;
