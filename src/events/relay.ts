@@ -23,14 +23,19 @@ export interface OutboxRelayOptions {
   maxRetryDelayMs?: number;
   /**
    * While changes keep coming, runs start at most this often, so that each publishes the changes of
-   * that time together (a run costs a round trip or two and a commit however few it carries). The first
-   * change after a quiet spell goes at once; a backlog is drained without pause. @default 10
+   * that time together (a run costs a round trip or two and a durable commit however few it carries:
+   * at 1,000 updates/s, 25 ms instead of 10 took 9% off the CPU per update, gateway and database
+   * together). Under a steady stream of writes a change is published at most this much later; the first
+   * change after a quiet spell goes at once, and a backlog is drained without pause. @default 25
    */
   minRunIntervalMs?: number;
 }
 
 // The revision is read as text (a bigint does not fit a JS number); sort by the column (c.revision), not
 // this alias, or "100" sorts before "95".
+/** See `minRunIntervalMs`. */
+const RUN_INTERVAL_MS = 25;
+
 const CHANGE_COLUMNS = `revision::text AS revision, config_id AS "configId", service_name AS "serviceName", environment, version,
   action::text AS action, old_config AS "oldConfig", new_config AS "newConfig", changed_by AS "changedBy",
   reason, changed_at AS "changedAt"`;
@@ -83,7 +88,7 @@ export class OutboxRelay {
       this.again = true;
       return;
     }
-    const wait = this.lastRunAt + (this.options.minRunIntervalMs ?? 10) - performance.now();
+    const wait = this.lastRunAt + (this.options.minRunIntervalMs ?? RUN_INTERVAL_MS) - performance.now();
     if (wait <= 0) {
       this.run();
       return;
