@@ -249,11 +249,21 @@ describe.each(backends)('SQL contract on %s', (backend) => {
     ['a name starting with a dash', '-leading', '{}'],
     ['a path as a name', '../etc', '{}'],
     ['an empty name', '', '{}'],
+    ['a name ending in a newline', 'sql-check-newline\n', '{}'],
   ])('the CHECK constraints refuse an INSERT of %s', async (_case, service, config) => {
     await expectRefused(
       () => sql.query(`INSERT INTO service_configs (service_name, config, updated_by) VALUES ($1, $2::jsonb, 'psql')`, [service, config]),
       '23514',
     );
+  });
+
+  it('names of 1 to 128 characters are accepted, longer ones refused', async () => {
+    const insert = (service: string) =>
+      sql.query(`INSERT INTO service_configs (service_name, environment, config, updated_by) VALUES ($1, $1, '{}', 'psql')`, [service]);
+    for (const service of ['s', `sql-check-${'x'.repeat(118)}`, 'sql.check_name-9']) await insert(service);
+    const rows = await sql.query<{ service_name: string }>(`SELECT service_name FROM service_configs WHERE service_name = environment`);
+    expect(rows.map((row) => row.service_name.length).sort((a, b) => a - b)).toEqual([1, 16, 128]);
+    await expectRefused(() => insert(`sql-check-${'x'.repeat(119)}`), '22001');
   });
 
   it('the CHECK constraints refuse an UPDATE to a non-object config or an invalid environment', async () => {
