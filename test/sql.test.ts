@@ -4,6 +4,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SqlSession } from '../src/db/database.ts';
 import { backends, openTestDatabase, tablesDigest, type TestDatabase } from './support/databases.ts';
+import { eventually } from './support/waiting.ts';
 
 interface HistoryRow {
   version: number;
@@ -115,6 +116,35 @@ describe.each(backends)('SQL contract on %s', (backend) => {
     expect((await sql.history('sql-history', 2)).map((row) => row.version)).toEqual([5, 4]);
     expect(await sql.history('sql-history', 0)).toEqual([]);
     expect(await sql.history('no-such-service')).toEqual([]);
+  });
+
+  it('one UPDATE of several configs, and an upsert, are audited row by row with notices in revision order', async () => {
+    await sql.insert('sql-multi-a', { n: 1 });
+    await sql.insert('sql-multi-b', { n: 1 });
+    const notices: { service: string; version: number; revision: number }[] = [];
+    const stop = await db.listen('config_changes', (payload) => notices.push(JSON.parse(payload)));
+    try {
+      await sql.query(`UPDATE service_configs SET config = config || '{"n": 2}' WHERE service_name IN ('sql-multi-a', 'sql-multi-b')`);
+      await sql.query(`UPDATE service_configs SET config = config || '{"n": 3}' WHERE service_name = 'sql-no-such-config'`);
+      await sql.query(
+        `INSERT INTO service_configs (service_name, config, updated_by) VALUES ('sql-multi-a', '{"n": 9}', 'psql')
+           ON CONFLICT (service_name, environment) DO UPDATE SET config = EXCLUDED.config`,
+      );
+      await eventually(async () => notices.length, (count) => count >= 3);
+    } finally {
+      await stop();
+    }
+    const [upsert, multiA] = await sql.history('sql-multi-a', 2);
+    const [multiB] = await sql.history('sql-multi-b', 1);
+    expect(multiA).toMatchObject({ version: 2, action: 'UPDATE', changed_by: databaseUser, old_config: { n: 1 }, new_config: { n: 2 } });
+    expect(multiB).toMatchObject({ version: 2, action: 'UPDATE', changed_by: databaseUser, old_config: { n: 1 }, new_config: { n: 2 } });
+    expect(upsert).toMatchObject({ version: 3, action: 'UPDATE', old_config: { n: 2 }, new_config: { n: 9 } });
+    expect(notices.map((notice) => [notice.service, notice.version])).toEqual([
+      ['sql-multi-a', 2],
+      ['sql-multi-b', 2],
+      ['sql-multi-a', 3],
+    ]);
+    expect(notices.map((notice) => notice.revision)).toEqual([...notices.map((notice) => notice.revision)].sort((x, y) => x - y));
   });
 
   it('an INSERT starts at version 1 with a CREATE row, whatever version and author it names', async () => {
