@@ -118,6 +118,26 @@ describe.each(backends)('SQL contract on %s', (backend) => {
     expect(await sql.history('no-such-service')).toEqual([]);
   });
 
+  it('one UPDATE that deletes one config and restores another records each action, with the transaction\'s author', async () => {
+    await sql.insert('sql-swap-a', { live: true });
+    await sql.insert('sql-swap-b', { live: false });
+    await sql.query(`UPDATE service_configs SET deleted_at = now() WHERE service_name = 'sql-swap-b'`);
+    await db.session((session) =>
+      inTransaction(session, async () => {
+        await session.query(`SELECT set_config('confighub.actor', 'ops', true), set_config('confighub.reason', 'swap', true)`);
+        await session.query(
+          `UPDATE service_configs SET deleted_at = CASE WHEN service_name = 'sql-swap-a' THEN now() END
+            WHERE service_name IN ('sql-swap-a', 'sql-swap-b')`,
+        );
+      }),
+    );
+    const [deleted] = await sql.history('sql-swap-a', 1);
+    const [restored, deletedBefore] = await sql.history('sql-swap-b', 2);
+    expect(deleted).toMatchObject({ version: 2, action: 'DELETE', changed_by: 'ops', reason: 'swap', old_config: { live: true }, new_config: null });
+    expect(deletedBefore).toMatchObject({ version: 2, action: 'DELETE', changed_by: databaseUser, reason: null });
+    expect(restored).toMatchObject({ version: 3, action: 'RESTORE', changed_by: 'ops', reason: 'swap', old_config: null, new_config: { live: false } });
+  });
+
   it('one UPDATE of several configs, and an upsert, are audited row by row with notices in revision order', async () => {
     await sql.insert('sql-multi-a', { n: 1 });
     await sql.insert('sql-multi-b', { n: 1 });

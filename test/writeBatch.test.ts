@@ -206,6 +206,39 @@ describe.each(backends)('batched writes on %s', (backend) => {
     ]);
   });
 
+  it('a refused batch split into single writes holds the writes behind it until its retries are done, then lets them go', async () => {
+    const [a, b, c, d] = await Promise.all(['split-a', 'split-b', 'split-c', 'split-d'].map((service, i) => rowWrite(service, i + 1)));
+    // jsonb refuses a NUL character: the statement carrying b fails as a whole (SQLSTATE 22P05).
+    const refused = { ...b!, config: { n: 'nul \u0000 here' } };
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const events: string[] = [];
+    let later: Promise<unknown> | undefined;
+    const run: StatementRunner = async (sql, params, options) => {
+      events.push(`sent ${(JSON.parse(params[0] as string) as unknown[]).length}`);
+      if (events.length === 1) await gate;
+      // While the batch of b and c is under way, d arrives.
+      if (events.length === 2) later = batcher.write(d!);
+      return db.query(sql, params, options);
+    };
+    const batcher = new WriteBatcher(run, { holdMs: 60_000, maxInFlight: 1 });
+    const first = batcher.write(a!);
+    await nextTurn();
+    const settled = Promise.allSettled([batcher.write(refused), batcher.write(c!)]);
+    await nextTurn();
+    release();
+    const [bOutcome, cOutcome] = await settled;
+    expect(await first).toMatchObject({ serviceName: 'split-a', version: 2 });
+    expect(bOutcome).toMatchObject({ status: 'rejected', reason: { code: '22P05' } });
+    expect(cOutcome).toMatchObject({ status: 'fulfilled', value: { serviceName: 'split-c', version: 2 } });
+    expect(await later).toMatchObject({ serviceName: 'split-d', version: 2 });
+    // a; b and c together (refused); b and c alone; only then d.
+    expect(events).toEqual(['sent 1', 'sent 2', 'sent 1', 'sent 1', 'sent 1']);
+    expect(batcher.stats).toMatchObject({ statements: 3, rows: 3, split: 1 });
+    // The batcher is free again: a write goes straight through.
+    expect(await batcher.write({ ...a!, version: 2, config: { n: 10 } })).toMatchObject({ serviceName: 'split-a', version: 3 });
+  });
+
   it('a statement under way longer than holdMs holds the next one back no more', async () => {
     const [a, b] = await Promise.all(['stuck-a', 'stuck-b'].map((service, i) => rowWrite(service, i + 1)));
     const { batcher, sent, release } = gatedBatcher(30);

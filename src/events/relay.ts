@@ -31,11 +31,11 @@ export interface OutboxRelayOptions {
   minRunIntervalMs?: number;
 }
 
-// The revision is read as text (a bigint does not fit a JS number); sort by the column (c.revision), not
-// this alias, or "100" sorts before "95".
 /** See `minRunIntervalMs`. */
 const RUN_INTERVAL_MS = 25;
 
+// The revision is read as text (a bigint does not fit a JS number); sort by the column (c.revision), not
+// this alias, or "100" sorts before "95".
 const CHANGE_COLUMNS = `revision::text AS revision, config_id AS "configId", service_name AS "serviceName", environment, version,
   action::text AS action, old_config AS "oldConfig", new_config AS "newConfig", changed_by AS "changedBy",
   reason, changed_at AS "changedAt"`;
