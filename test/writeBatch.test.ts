@@ -206,6 +206,22 @@ describe.each(backends)('batched writes on %s', (backend) => {
     ]);
   });
 
+  it('answers a statement first when a write of one of its configs waits for that, and sends the next statement after', async () => {
+    const [a, b] = await Promise.all(['followed-a', 'followed-b'].map((service, i) => rowWrite(service, i + 1)));
+    const { batcher, events, release } = gatedBatcher(60_000);
+    // Another write of followed-a waits behind this one (its store starts it once this one is settled).
+    const first = batcher.write({ ...a!, followed: () => true }).then((row) => {
+      events.push('first write answered');
+      return row;
+    });
+    await nextTurn();
+    const second = batcher.write(b!);
+    await nextTurn();
+    release();
+    await Promise.all([first, second]);
+    expect(events).toEqual(['statement 1 sent', 'first write answered', 'statement 2 sent']);
+  });
+
   it('a refused batch split into single writes holds the writes behind it until its retries are done, then lets them go', async () => {
     const [a, b, c, d] = await Promise.all(['split-a', 'split-b', 'split-c', 'split-d'].map((service, i) => rowWrite(service, i + 1)));
     // jsonb refuses a NUL character: the statement carrying b fails as a whole (SQLSTATE 22P05).

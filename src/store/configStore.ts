@@ -119,6 +119,8 @@ export class ConfigStore {
   readonly batcher: WriteBatcher;
   /** Per config (keyString), the end of the last write of it this instance started. */
   private readonly writing = new Map<string, Promise<unknown>>();
+  /** Per config (keyString), its writes started and not yet settled (the one under way and those behind it). */
+  private readonly unsettled = new Map<string, number>();
 
   constructor(
     private readonly db: Database,
@@ -283,14 +285,23 @@ export class ConfigStore {
    */
   private serially<T>(key: ConfigKey, work: () => Promise<T>): Promise<T> {
     const k = keyString(key);
+    this.unsettled.set(k, (this.unsettled.get(k) ?? 0) + 1);
     const previous = this.writing.get(k);
     const result = previous ? previous.then(work) : work();
     const done = result.then(ignore, ignore);
     this.writing.set(k, done);
     void done.then(() => {
+      const left = this.unsettled.get(k)! - 1;
+      if (left === 0) this.unsettled.delete(k);
+      else this.unsettled.set(k, left);
       if (this.writing.get(k) === done) this.writing.delete(k);
     });
     return result;
+  }
+
+  /** Whether a write of the config waits behind the one under way (see `serially`). */
+  private followed(current: ServiceConfig): boolean {
+    return (this.unsettled.get(keyString({ service: current.serviceName, environment: current.environment })) ?? 0) > 1;
   }
 
   private async writeLifecycle(key: ConfigKey, expectedVersion: number | null | undefined, author: ChangeAuthor, deleting: boolean) {
@@ -378,6 +389,7 @@ export class ConfigStore {
       deleted: next.deleted,
       actor: author.actor,
       reason: author.reason ?? null,
+      followed: () => this.followed(current),
     });
   }
 

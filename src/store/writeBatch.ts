@@ -12,6 +12,11 @@ export interface RowWrite {
   deleted: boolean;
   actor: string;
   reason: string | null;
+  /**
+   * Whether another write of the same config waits for this one to be settled (its store writes one
+   * config at a time): asked when the statement has committed. See `WriteBatcher.send`.
+   */
+  followed?: () => boolean;
 }
 
 /** Runs one parameterised statement and returns its rows (Database.query). */
@@ -134,11 +139,13 @@ export class WriteBatcher {
       release();
       this.schedule();
     }, this.holdMs);
-    void this.send(batch, () => {
+    void this.send(batch, (sendNow) => {
       clearTimeout(timer);
       release();
       this.inFlight--;
-      return this.flush();
+      if (sendNow) return this.flush();
+      this.schedule();
+      return false;
     });
     return true;
   }
@@ -165,15 +172,18 @@ export class WriteBatcher {
   /**
    * Runs one batch's statement and settles each of its writes. `done` is called once the batch no longer
    * needs the database (as soon as its statement committed, or after a refused batch's writes were tried
-   * one by one) and tells whether it sent the writes that waited for this batch. When it did, this
-   * batch's writes are settled in the next turn of the event loop: the waiting writes' statement is then
-   * on its way (the driver sends it on the next tick) and runs in the database while this instance
-   * answers the requests of this one, instead of after. The price: a config's next write, which its
-   * store starts only once the previous one is settled (ConfigStore.serially), misses that statement and
-   * goes in the one after, so one config written back to back while others keep the batcher busy gets a
-   * write in every other statement (a config alone, or a quiet batcher, still gets one in every one).
+   * one by one); `done(true)` sends the writes that waited for this batch at once and tells whether there
+   * were any, `done(false)` lets them go in the next turn of the event loop.
+   *
+   * When nothing waits for one of this batch's writes, the waiting writes go first, and this batch's
+   * writes are settled in the next turn: their statement is then on its way (the driver sends it on the
+   * next tick) and runs in the database while this instance answers the requests of this one, instead
+   * of after. When a write of the same config waits for one of them (`RowWrite.followed`: its store
+   * starts it only once this one is settled), this batch is settled first and the next statement goes a
+   * turn later, with that write in it: sent first, it would miss that statement, and a config written
+   * back to back while other configs keep the batcher busy would get a write in every other statement.
    */
-  private async send(batch: Pending[], done: () => boolean = () => false): Promise<void> {
+  private async send(batch: Pending[], done: (sendNow: boolean) => boolean = () => false): Promise<void> {
     let rows: ServiceConfig[];
     try {
       rows = await this.statement(batch.map((pending) => pending.write));
@@ -189,20 +199,22 @@ export class WriteBatcher {
           for (const pending of batch) pending.reject(error);
         }
       } finally {
-        done();
+        done(false);
       }
       return;
     }
-    if (done()) await new Promise(setImmediate);
     this.stats.statements++;
     this.stats.rows += rows.length;
     if (batch.length > this.stats.largestBatch) this.stats.largestBatch = batch.length;
+    const followed = batch.some((pending) => pending.write.followed?.());
+    if (!followed && done(true)) await new Promise(setImmediate);
     if (batch.length === 1) {
       batch[0]!.resolve(rows[0] ?? null);
-      return;
+    } else {
+      const byId = new Map(rows.map((row) => [row.id, row]));
+      for (const pending of batch) pending.resolve(byId.get(pending.write.id) ?? null);
     }
-    const byId = new Map(rows.map((row) => [row.id, row]));
-    for (const pending of batch) pending.resolve(byId.get(pending.write.id) ?? null);
+    if (followed) done(false);
   }
 
   private statement(batch: RowWrite[]): Promise<ServiceConfig[]> {
