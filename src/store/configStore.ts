@@ -117,10 +117,11 @@ export class ConfigStore {
   private stopListening: (() => Promise<void>) | undefined;
   /** Group commit of compare-and-swap writes. */
   readonly batcher: WriteBatcher;
-  /** Per config (keyString), the end of the last write of it this instance started. */
-  private readonly writing = new Map<string, Promise<unknown>>();
-  /** Per config (keyString), its writes started and not yet settled (the one under way and those behind it). */
-  private readonly unsettled = new Map<string, number>();
+  /**
+   * Per config (keyString) with writes under way here: the end of the last one started, and how many are
+   * not settled yet (the one under way and those waiting behind it).
+   */
+  private readonly writing = new Map<string, { last: Promise<unknown>; unsettled: number }>();
 
   constructor(
     private readonly db: Database,
@@ -285,23 +286,23 @@ export class ConfigStore {
    */
   private serially<T>(key: ConfigKey, work: () => Promise<T>): Promise<T> {
     const k = keyString(key);
-    this.unsettled.set(k, (this.unsettled.get(k) ?? 0) + 1);
-    const previous = this.writing.get(k);
-    const result = previous ? previous.then(work) : work();
-    const done = result.then(ignore, ignore);
-    this.writing.set(k, done);
-    void done.then(() => {
-      const left = this.unsettled.get(k)! - 1;
-      if (left === 0) this.unsettled.delete(k);
-      else this.unsettled.set(k, left);
-      if (this.writing.get(k) === done) this.writing.delete(k);
+    const writes = this.writing.get(k);
+    const result = writes ? writes.last.then(work) : work();
+    const last = result.then(ignore, ignore);
+    const entry = writes ?? { last, unsettled: 0 };
+    entry.last = last;
+    entry.unsettled++;
+    this.writing.set(k, entry);
+    // Writes of one config settle in order: the count reaches 0 as the last one started settles.
+    void last.then(() => {
+      if (--entry.unsettled === 0) this.writing.delete(k);
     });
     return result;
   }
 
   /** Whether a write of the config waits behind the one under way (see `serially`). */
   private followed(current: ServiceConfig): boolean {
-    return (this.unsettled.get(keyString({ service: current.serviceName, environment: current.environment })) ?? 0) > 1;
+    return (this.writing.get(keyString({ service: current.serviceName, environment: current.environment }))?.unsettled ?? 0) > 1;
   }
 
   private async writeLifecycle(key: ConfigKey, expectedVersion: number | null | undefined, author: ChangeAuthor, deleting: boolean) {
