@@ -15,6 +15,18 @@ const optionalString = z
   .optional()
   .transform((value) => (value === undefined || value.trim() === '' ? undefined : value.trim()));
 
+/** `https://console.example.com`: a scheme, a host and a port if any; nothing else (CORS compares whole origins). */
+function isOrigin(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === value;
+  } catch {
+    return false;
+  }
+}
+
+const commaList = (value: string | undefined) => (value ?? '').split(',').map((entry) => entry.trim()).filter(Boolean);
+
 /** The gateway's settings, read once from the environment (names are part of the interface contract). */
 export const settingsSchema = z.object({
   /** @default 4000 */
@@ -32,6 +44,21 @@ export const settingsSchema = z.object({
   CONFIGHUB_TRUST_PROXY: optionalString.refine((value) => value === undefined || trustSpecIsValid(value), {
     message: 'comma-separated IP addresses, subnets (10.0.0.0/8) or loopback, linklocal, uniquelocal',
   }),
+  /**
+   * Browser origins allowed to call the API cross-origin (CORS), comma-separated, each exactly
+   * `scheme://host[:port]`. Unset: none (same-origin pages, scripts and services are unaffected).
+   */
+  CONFIGHUB_CORS_ORIGINS: optionalString
+    .refine((value) => commaList(value).every(isOrigin), { message: 'comma-separated origins such as https://console.example.com (scheme, host, port; no path)' })
+    .transform(commaList),
+  /**
+   * `on`: the transports that go around parts of yoga and graphql-ws for speed (server/graphql/post.ts,
+   * server/graphql/broadcast.ts) take what they can; `off`: every operation goes through stock yoga and
+   * graphql-ws. The answers are the same either way (test/differential.test.ts). @default 'on'
+   */
+  CONFIGHUB_FAST_PATHS: z.enum(['on', 'off']).default('on'),
+  /** Open WebSockets allowed per client address (behind a proxy, set CONFIGHUB_TRUST_PROXY). @default 500 */
+  CONFIGHUB_MAX_SOCKETS_PER_ADDRESS: z.coerce.number().int().min(1).max(1_000_000).default(500),
   /** @default 'info' */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** @default 'production' */

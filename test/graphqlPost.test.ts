@@ -1,12 +1,12 @@
-// The common GraphQL POST is answered without yoga's request pipeline (src/server/graphqlPost.ts). Over
+// The common GraphQL POST is answered without yoga's request pipeline (src/server/graphql/post.ts). Over
 // real HTTP it must answer exactly as yoga does in-process, for the requests it takes and for those it
 // hands back to yoga; and a refused token costs its address one failed attempt, not two.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAuthenticator } from '../src/server/authentication.ts';
-import { createGraphQLServer } from '../src/server/graphql.ts';
-import { createGraphQLPost, plainGraphQLPost, plainResultType } from '../src/server/graphqlPost.ts';
+import { createGraphQLServer } from '../src/server/graphql/yoga.ts';
+import { createGraphQLPost, plainGraphQLPost, plainResultType } from '../src/server/graphql/post.ts';
 import { adminAuth, createTestApp, silentLogger, type TestApp } from './support/app.ts';
 
 const CONFIG_QUERY = `query Read($service: String!) {
@@ -157,7 +157,7 @@ describe('which requests the GraphQL POST path answers itself', () => {
   beforeAll(async () => {
     t = await createTestApp('pglite');
     const authenticate = createAuthenticator({ tokens: t.app.tokens });
-    const yoga = createGraphQLServer({ store: t.app.store, tokens: t.app.tokens, feed: t.app.feed, logger: silentLogger, authenticate });
+    const yoga = createGraphQLServer({ store: t.app.store, tokens: t.app.tokens, feed: t.app.feed, logger: silentLogger, authenticate, corsOrigins: [] });
     // The same yoga, its fetch counted.
     const counted = new Proxy(yoga, {
       get: (target, property) =>

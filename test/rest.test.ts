@@ -227,9 +227,9 @@ describe.each(backends)('REST over HTTP on %s', (backend) => {
       }
     });
 
-    it('invalid environment: 422 pointing at /environment', async () => {
-      const error = await expectRefused(() => fetch(configUrl('tick-aggregator', '?environment=Prod%20EU')), 422, 'VALIDATION_FAILED');
-      expect(error.issues).toEqual([{ pointer: '/environment', message: expect.any(String) }]);
+    it('invalid environment: 400 naming the parameter', async () => {
+      const error = await expectRefused(() => fetch(configUrl('tick-aggregator', '?environment=Prod%20EU')), 400, 'BAD_PARAMETER');
+      expect(error.message).toMatch(/^environment must match/);
     });
 
     it('malformed JSON: 400', async () => {
@@ -308,6 +308,37 @@ describe.each(backends)('REST over HTTP on %s', (backend) => {
 
     it.each(['0', '501', 'ten', '-1'])('history with ?limit=%s: 400', async (limit) => {
       await expectRefused(() => fetch(`${base}/api/v1/config/history/tick-aggregator?limit=${limit}`), 400, 'BAD_PARAMETER');
+    });
+
+    // A parameter that is not exactly one of its documented values is refused, never read as a default:
+    // `?dryRun=1` once wrote for real.
+    it.each([
+      ['?dryRun=1', /^dryRun must be true or false/],
+      ['?dryRun=TRUE', /^dryRun must be true or false/],
+      ['?dryRun=yes', /^dryRun must be true or false/],
+      ['?dryRun=', /^dryRun must be true or false/],
+      ['?dryrun=true', /^dryrun: not a parameter of this route/],
+      ['?dry_run=true', /^dry_run: not a parameter of this route/],
+      ['?dryRun=true&dryRun=false', /^dryRun is given more than once/],
+      ['?expectedVersion=0', /^expectedVersion must be a whole number from 1/],
+      ['?expectedVersion=1.5', /^expectedVersion must be a whole number/],
+      ['?expectedVersion=', /^expectedVersion must be a whole number/],
+      ['?environment=', /^environment must match/],
+      ['?environment=staging&environment=production', /^environment is given more than once/],
+      ['?limit=5', /^limit: not a parameter of this route/],
+    ])('POST with %s: 400 naming the parameter, nothing written', async (query, message) => {
+      const error = await expectRefused(() => post('tick-aggregator', { operational: { strict_probe: 1 } }, query), 400, 'BAD_PARAMETER');
+      expect(error.message).toMatch(message);
+    });
+
+    it.each([
+      ['/api/v1/config/tick-aggregator?dryRun=true', /^dryRun: not a parameter of this route/],
+      ['/api/v1/config/tick-aggregator?version=2', /^version: not a parameter of this route/],
+      ['/api/v1/config/history/tick-aggregator?limit=10&limit=20', /^limit is given more than once/],
+      ['/api/v1/config/history/tick-aggregator?environment=PROD', /^environment must match/],
+    ])('GET %s: 400 naming the parameter', async (path, message) => {
+      const error = await expectRefused(() => fetch(base + path), 400, 'BAD_PARAMETER');
+      expect(error.message).toMatch(message);
     });
 
     it.each(['banana', '"v2"', '1,2'])('If-Match %s that is not a version: 400', async (ifMatch) => {

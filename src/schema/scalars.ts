@@ -1,8 +1,39 @@
+import { GraphQLError, GraphQLScalarType, Kind, type ValueNode } from 'graphql';
 import { DateTimeResolver, JSONObjectResolver, JSONResolver, SafeIntResolver } from 'graphql-scalars';
+import { numberRoundTrips } from '../store/documents.ts';
 import { builder } from './builder.ts';
 
-builder.addScalarType('JSON', JSONResolver);
-builder.addScalarType('JSONObject', JSONObjectResolver);
+/**
+ * A JSON scalar whose literals are refused, with a validation error, when they hold a number the hub
+ * could not keep exactly (`12345678901234567890`, `1e400`): the same rule as for JSON sent as variables
+ * or REST bodies (documents.ts). (How deep a literal may nest is bounded for the whole document before
+ * it is parsed, server/graphql/yoga.ts; a document deeper than 32 levels is refused by the store.)
+ */
+function checkedJsonScalar(scalar: GraphQLScalarType): GraphQLScalarType {
+  return new GraphQLScalarType({
+    ...scalar.toConfig(),
+    parseLiteral(ast, variables) {
+      checkLiteral(ast);
+      return scalar.parseLiteral(ast, variables);
+    },
+  });
+}
+
+/** Walks a literal without recursion. */
+function checkLiteral(root: ValueNode): void {
+  const stack: ValueNode[] = [root];
+  while (stack.length > 0) {
+    const node = stack.pop()!;
+    if ((node.kind === Kind.INT || node.kind === Kind.FLOAT) && !numberRoundTrips(node.value)) {
+      throw new GraphQLError(`the number ${node.value.slice(0, 40)} cannot be kept exactly (JSON numbers are IEEE 754 doubles): send it as a string`);
+    }
+    if (node.kind === Kind.OBJECT) for (const field of node.fields) stack.push(field.value);
+    if (node.kind === Kind.LIST) stack.push(...node.values);
+  }
+}
+
+builder.addScalarType('JSON', checkedJsonScalar(JSONResolver));
+builder.addScalarType('JSONObject', checkedJsonScalar(JSONObjectResolver));
 builder.addScalarType('DateTime', DateTimeResolver);
 builder.addScalarType('SafeInt', SafeIntResolver);
 

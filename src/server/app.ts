@@ -1,6 +1,6 @@
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createServerAdapter } from '@whatwg-node/server';
+import { createServerAdapter, useCORS } from '@whatwg-node/server';
 import { TokenStore } from '../access/tokens.ts';
 import { type Database, openDatabase } from '../db/database.ts';
 import { migrate } from '../db/migrate.ts';
@@ -10,17 +10,32 @@ import { ConfigFeed } from '../events/feed.ts';
 import { type ConfigHub, createInProcessHub, createNatsHub } from '../events/hub.ts';
 import { OutboxRelay } from '../events/relay.ts';
 import { ConfigStore } from '../store/configStore.ts';
-import { createAuthenticator } from './authentication.ts';
+import { clientAddressOf, createAuthenticator } from './authentication.ts';
 import { MAX_BODY_BYTES, readBodyWithLimit } from './body.ts';
 import { describeFailure } from './failures.ts';
-import { GRAPHQL_PATH, type ServerContext, createGraphQLServer } from './graphql.ts';
-import { createGraphQLPost, plainGraphQLPost } from './graphqlPost.ts';
+import { GRAPHQL_PATH, type ServerContext, corsFor, createGraphQLServer } from './graphql/yoga.ts';
+import { createGraphQLPost, plainGraphQLPost } from './graphql/post.ts';
 import { createMetrics } from './metrics.ts';
 import { createRestHandler, isRestPath, json } from './rest.ts';
-import { attachGraphQLWebSocket } from './websocket.ts';
+import { attachGraphQLWebSocket } from './graphql/websocket.ts';
+
+/** The settings a gateway runs with (env.ts); tests and embedders may leave out what has a default. */
+export type AppSettings = Pick<Settings, 'PORT' | 'HOST' | 'CONFIGHUB_DATA_DIR' | 'NODE_ENV'> &
+  Partial<
+    Pick<
+      Settings,
+      | 'DATABASE_URL'
+      | 'NATS_URL'
+      | 'CONFIGHUB_ADMIN_TOKEN'
+      | 'CONFIGHUB_TRUST_PROXY'
+      | 'CONFIGHUB_CORS_ORIGINS'
+      | 'CONFIGHUB_FAST_PATHS'
+      | 'CONFIGHUB_MAX_SOCKETS_PER_ADDRESS'
+    >
+  >;
 
 export interface AppOptions {
-  settings: Pick<Settings, 'PORT' | 'HOST' | 'DATABASE_URL' | 'CONFIGHUB_DATA_DIR' | 'NODE_ENV'> & { CONFIGHUB_ADMIN_TOKEN?: string; CONFIGHUB_TRUST_PROXY?: string } & { NATS_URL?: string };
+  settings: AppSettings;
   logger: Logger;
   /** An open database to use instead of the one the settings name (tests). */
   database?: Database;
@@ -76,12 +91,15 @@ export async function buildApp(options: AppOptions): Promise<App> {
 
   let webSockets: ReturnType<typeof attachGraphQLWebSocket> | undefined;
   const metrics = createMetrics({ relay, feed, hub, batcher: store.batcher, webSocketCount: () => webSockets?.socketCount() ?? 0 });
+  const corsOrigins = settings.CONFIGHUB_CORS_ORIGINS ?? [];
+  const fastPaths = (settings.CONFIGHUB_FAST_PATHS ?? 'on') === 'on';
   const yoga = createGraphQLServer({
     store,
     tokens,
     feed,
     logger,
     authenticate,
+    corsOrigins,
     onErrors: () => metrics.countGraphQLError(),
     developmentErrors: settings.NODE_ENV === 'development',
   });
@@ -92,7 +110,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     try {
       const { pathname } = new URL(request.url);
       if (pathname === '/health') return json(200, { status: 'ok' });
-      if (pathname === '/ready') return await readiness(database, hub);
+      if (pathname === '/ready') return await readiness(request, serverContext);
       if (pathname === '/metrics') {
         const { contentType, body } = await metrics.render();
         return new Response(body, { status: 200, headers: { 'content-type': contentType } });
@@ -114,9 +132,36 @@ export async function buildApp(options: AppOptions): Promise<App> {
     }
   }
 
-  const adapter = createServerAdapter<{ req: IncomingMessage; res: ServerResponse }>((request, context) => fetch(request, context));
-  // Hot path: GraphQL requests with a declared, acceptable length go straight to yoga's node handler.
+  /**
+   * Ready while the database answers. NATS away is a degraded state, not an outage (changes still reach
+   * this instance's subscribers through the database's notifications): still ready, and said so. What
+   * failed is told in words to anyone; its details (addresses) only to an admin.
+   */
+  async function readiness(request: Request, serverContext: ServerContext): Promise<Response> {
+    const events = { kind: hub.kind, connected: hub.isConnected() };
+    const degraded = events.connected ? undefined : 'NATS is not connected: changes reach this instance through the database; NATS subscribers wait';
+    try {
+      await database.ping();
+    } catch (error) {
+      const viewer = await authenticate(request.headers.get('authorization'), serverContext.req).catch(() => null);
+      const detail = viewer?.role === 'admin' ? { detail: (error as Error).message } : {};
+      return json(503, { status: 'unavailable', reason: 'database unavailable', database: database.kind, events, ...detail });
+    }
+    return json(200, { status: 'ready', database: database.kind, events, ...(degraded ? { degraded } : {}) });
+  }
+
+  // Every other route, with the same CORS rules as GraphQL's (yoga's own plugin, from the same origins).
+  const adapter = createServerAdapter<{ req: IncomingMessage; res: ServerResponse }>((request, context) => fetch(request, context), {
+    plugins: [useCORS(corsFor(corsOrigins))],
+  });
+
+  /**
+   * The HTTP entry. A GraphQL request takes one of two doors: the common JSON POST goes to the fast path
+   * (graphql/post.ts) when fast paths are on; every other GraphQL request goes to yoga's own node
+   * handler; the rest (health, REST, a body of unknown length) to `fetch`.
+   */
   function handle(req: IncomingMessage, res: ServerResponse) {
+    for (const [name, value] of API_HEADERS) res.setHeader(name, value);
     res.once('finish', () => metrics.countRequest(routeOf(req.url ?? '/'), req.method ?? 'GET', res.statusCode));
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > MAX_BODY_BYTES) {
@@ -125,7 +170,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
       return;
     }
     const chunked = req.headers['transfer-encoding'] !== undefined;
-    const plainType = chunked ? null : plainGraphQLPost(req);
+    const plainType = fastPaths && !chunked ? plainGraphQLPost(req) : null;
     if (plainType) return post(req, res, plainType);
     if (!chunked && req.url?.startsWith(GRAPHQL_PATH) && (req.url.length === GRAPHQL_PATH.length || req.url[GRAPHQL_PATH.length] === '?')) {
       return yoga(req, res);
@@ -150,7 +195,15 @@ export async function buildApp(options: AppOptions): Promise<App> {
       // Idle keep-alive connections outlive a client's or load balancer's (60 s is common): with Node's
       // 5 s default, a request sent on a connection the server is just closing fails ("other side closed").
       server = createServer({ keepAliveTimeout: 65_000 }, handle);
-      webSockets = attachGraphQLWebSocket(server, yoga, authenticate, tokens);
+      webSockets = attachGraphQLWebSocket(server, {
+        yoga,
+        authenticate,
+        tokens,
+        logger,
+        clientAddress: clientAddressOf(settings.CONFIGHUB_TRUST_PROXY),
+        maxSocketsPerAddress: settings.CONFIGHUB_MAX_SOCKETS_PER_ADDRESS ?? 500,
+        broadcast: fastPaths,
+      });
       await new Promise<void>((resolve, reject) => {
         server!.once('error', reject);
         server!.listen(settings.PORT, settings.HOST, () => resolve());
@@ -178,6 +231,17 @@ export async function buildApp(options: AppOptions): Promise<App> {
   };
 }
 
+/**
+ * Every answer but GraphiQL's page: not to be sniffed as another type, framed by another site or kept by
+ * caches (configs and tokens change).
+ */
+const API_HEADERS: [string, string][] = [
+  ['x-content-type-options', 'nosniff'],
+  ['content-security-policy', "frame-ancestors 'none'"],
+  ['cache-control', 'no-store'],
+  ['referrer-policy', 'no-referrer'],
+];
+
 function adminTokenNotice(token: string, file: string | null): string {
   return [
     '',
@@ -200,17 +264,6 @@ function routeOf(url: string): string {
   if (pathname.startsWith('/api/v1/config/')) return 'rest_config';
   if (pathname === '/health' || pathname === '/ready' || pathname === '/metrics') return pathname.slice(1);
   return 'other';
-}
-
-async function readiness(database: Database, hub: ConfigHub): Promise<Response> {
-  const events = { kind: hub.kind, connected: hub.isConnected() };
-  try {
-    await database.ping();
-  } catch (error) {
-    return json(503, { status: 'unavailable', database: database.kind, events, reason: (error as Error).message });
-  }
-  if (!events.connected) return json(503, { status: 'unavailable', database: database.kind, events, reason: 'NATS is not connected' });
-  return json(200, { status: 'ready', database: database.kind, events });
 }
 
 /** Stops accepting connections, closes idle ones as they become idle, and forces the rest after `graceMs`. */

@@ -25,6 +25,15 @@ export type Authenticate = (authorization: string | null | undefined, client: In
 
 const BEARER = /^Bearer[ \t]+([\x21-\x7e]+)[ \t]*$/i;
 
+/** The address of a request's client: the peer, or what trusted proxies in front say (X-Forwarded-For). */
+export type ClientAddress = (client: IncomingMessage | undefined) => string;
+
+/** `trustProxy`: comma-separated addresses, subnets or `loopback`, `linklocal`, `uniquelocal` (proxy-addr's syntax). */
+export function clientAddressOf(trustProxy: string | undefined): ClientAddress {
+  const trusted = trustProxy ? proxyaddr.compile(trustProxy.split(',').map((entry) => entry.trim()).filter(Boolean)) : () => false;
+  return (client) => (client ? proxyaddr(client, trusted) : 'in-process');
+}
+
 /**
  * The one place a presented token is checked, for GraphQL over HTTP, WebSocket and REST alike. No token
  * is an anonymous caller (who may read the schema and nothing else); a token the hub does not accept
@@ -34,15 +43,12 @@ const BEARER = /^Bearer[ \t]+([\x21-\x7e]+)[ \t]*$/i;
 export function createAuthenticator(options: AuthenticatorOptions): Authenticate {
   const points = options.failureLimit ?? 20;
   const failures = new RateLimiterMemory({ points, duration: options.failureWindowSeconds ?? 60 });
-  const trusted = options.trustProxy
-    ? proxyaddr.compile(options.trustProxy.split(',').map((entry) => entry.trim()).filter(Boolean))
-    : () => false;
+  const addressOf = clientAddressOf(options.trustProxy);
 
   const windowMs = (options.failureWindowSeconds ?? 60) * 1000;
   // While no token was refused within the window, no address can be over the limit: the common case
   // (every caller presents a good token) skips working out the address and asking the limiter.
   let lastFailureAt = Number.NEGATIVE_INFINITY;
-  const addressOf = (client: IncomingMessage | undefined) => (client ? proxyaddr(client, trusted) : 'in-process');
 
   const tooMany = (msBeforeNext: number) => {
     const seconds = Math.max(1, Math.ceil(msBeforeNext / 1000));

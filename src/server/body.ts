@@ -1,3 +1,4 @@
+import { jsonTextProblem } from '../store/documents.ts';
 import { RequestError } from './failures.ts';
 
 /** Requests larger than this are refused with 413 before they are parsed. */
@@ -34,8 +35,16 @@ export async function readJsonBody(request: Request): Promise<unknown> {
     throw new RequestError(415, 'UNSUPPORTED_MEDIA_TYPE', 'send the body as application/json or application/merge-patch+json');
   }
   const bytes = await readBodyWithLimit(request);
+  let text: string;
   try {
-    return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch (error) {
+    throw new RequestError(400, 'MALFORMED_JSON', `the body is not valid JSON: ${(error as Error).message}`);
+  }
+  const problem = jsonTextProblem(text);
+  if (problem) throw new RequestError(400, 'BAD_USER_INPUT', problem.message);
+  try {
+    return JSON.parse(text);
   } catch (error) {
     throw new RequestError(400, 'MALFORMED_JSON', `the body is not valid JSON: ${(error as Error).message}`);
   }

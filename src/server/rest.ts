@@ -5,7 +5,8 @@ import type { ConfigChange } from '../generated/prisma/client.ts';
 import type { ConfigStore, ConfigWrite, ServiceConfig } from '../store/configStore.ts';
 import { NotFoundError } from '../store/errors.ts';
 import { changePatch } from '../store/history.ts';
-import { type ConfigKey, configKey } from '../store/names.ts';
+import { z } from 'zod';
+import { type ConfigKey, NAME_PATTERN, configKey } from '../store/names.ts';
 import type { Authenticate } from './authentication.ts';
 import { readJsonBody } from './body.ts';
 import { RequestError, describeFailure } from './failures.ts';
@@ -24,19 +25,17 @@ export const isRestPath = (pathname: string) => pathname.startsWith('/api/');
 
 export function createRestHandler({ store, authenticate }: RestOptions) {
   async function route(request: Request, url: URL, client: IncomingMessage | undefined): Promise<Response> {
-    const environment = url.searchParams.get('environment') ?? undefined;
     const history = HISTORY_ROUTE.exec(url.pathname);
     const config = history ? null : CONFIG_ROUTE.exec(url.pathname);
     if (!history && !config) throw new RequestError(404, 'NO_ROUTE', `no route ${request.method} ${url.pathname}`);
     allow(request, history ? ['GET'] : ['GET', 'POST']);
+    const params = queryParams(url, history ? ['environment', 'limit'] : request.method === 'POST' ? ['environment', 'expectedVersion', 'dryRun', 'reason'] : ['environment']);
     const viewer = await authenticate(request.headers.get('authorization'), client);
     if (!viewer) throw new UnauthenticatedError();
-    const key = configKey(pathName((history ?? config)![1]!), environment);
+    const key = configKey(pathName((history ?? config)![1]!), params.environment);
     authorize(viewer, request.method === 'GET' ? 'read' : 'write', key);
     if (history) {
-      const limit = integerParam(url, 'limit') ?? 50;
-      if (limit < 1 || limit > 500) throw new RequestError(400, 'BAD_PARAMETER', 'limit must be between 1 and 500');
-      const changes = await store.history.listChanges(key, { take: limit });
+      const changes = await store.history.listChanges(key, { take: params.limit ?? 50 });
       // Every config has at least its CREATE row: no rows means it never existed.
       if (changes.length === 0) throw new NotFoundError(key.service, key.environment);
       return json(200, { ...key, changes: changes.map(changeView) });
@@ -50,10 +49,10 @@ export function createRestHandler({ store, authenticate }: RestOptions) {
       {
         ...key,
         patch,
-        expectedVersion: integerParam(url, 'expectedVersion') ?? versionFromIfMatch(request),
-        dryRun: url.searchParams.get('dryRun') === 'true',
+        expectedVersion: params.expectedVersion ?? versionFromIfMatch(request),
+        dryRun: params.dryRun ?? false,
       },
-      { actor: viewer.name, reason: url.searchParams.get('reason') ?? request.headers.get('x-change-reason') },
+      { actor: viewer.name, reason: params.reason ?? request.headers.get('x-change-reason') },
     );
     return json(200, writeView(write), { etag: `"${write.config.version}"` });
   }
@@ -90,11 +89,38 @@ function allow(request: Request, methods: string[]) {
   }
 }
 
-function integerParam(url: URL, name: string): number | undefined {
-  const value = url.searchParams.get(name);
-  if (value === null) return undefined;
-  if (!/^\d{1,9}$/.test(value)) throw new RequestError(400, 'BAD_PARAMETER', `${name} must be a whole number`);
-  return Number(value);
+/** `true` or `false`, exactly: `?dryRun=1` must not quietly write for real. */
+const booleanParam = z.enum(['true', 'false'], { error: 'must be true or false' }).transform((value) => value === 'true');
+const wholeNumber = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d{1,9}$/, { error: `must be a whole number from ${min} to ${max}` })
+    .transform(Number)
+    .pipe(z.number().min(min, { error: `must be a whole number from ${min} to ${max}` }).max(max, { error: `must be a whole number from ${min} to ${max}` }));
+const environmentParam = z.string().regex(NAME_PATTERN, { error: `must match ${NAME_PATTERN.source}` });
+
+/** Every query parameter of the REST routes, as documented; a value that is not one of these is a 400 naming it. */
+const PARAMS = z.strictObject({
+  environment: environmentParam.optional(),
+  expectedVersion: wholeNumber(1, 999_999_999).optional(),
+  dryRun: booleanParam.optional(),
+  reason: z.string().optional(),
+  limit: wholeNumber(1, 500).optional(),
+});
+type ParamName = keyof z.input<typeof PARAMS>;
+
+/** The route's query parameters (`takes` lists those it has); unknown, repeated or malformed ones are refused. */
+function queryParams(url: URL, takes: ParamName[]): z.output<typeof PARAMS> {
+  const raw: Record<string, string> = {};
+  for (const [name, value] of url.searchParams) {
+    if (!(takes as string[]).includes(name)) throw new RequestError(400, 'BAD_PARAMETER', `${name}: not a parameter of this route (it takes ${takes.join(', ')})`);
+    if (Object.hasOwn(raw, name)) throw new RequestError(400, 'BAD_PARAMETER', `${name} is given more than once`);
+    raw[name] = value;
+  }
+  const parsed = PARAMS.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  throw new RequestError(400, 'BAD_PARAMETER', `${String(issue.path[0])} ${issue.message}`);
 }
 
 /** `If-Match: "3"` pins the write to version 3, as the ETag of a GET returned it. */

@@ -107,3 +107,95 @@ function mergeValue(target: JsonValue | undefined, patch: JsonValue): JsonValue 
 export function diffDocuments(from: JsonValue | null, to: JsonValue | null): PatchOperation[] {
   return jsonPatch.compare((from ?? {}) as object, (to ?? {}) as object);
 }
+
+/**
+ * Whether a JSON number, as written, is the number the hub keeps: it is parsed into an IEEE 754 double
+ * and written back as the shortest text of that double, so `0.1`, `1.50` and `1e2` keep their value,
+ * while `12345678901234567890` (would become ...567000), `1e400` (Infinity, then null) and `1e-400` (0)
+ * do not and are refused rather than silently changed.
+ */
+export function numberRoundTrips(written: string): boolean {
+  const value = Number(written);
+  if (!Number.isFinite(value)) return false;
+  // Up to 15 significant digits in the normal range always survive a double.
+  const exponent = /[eE]([+-]?\d+)$/.exec(written);
+  if (significantDigits(written).length <= 15 && (exponent === null || Math.abs(Number(exponent[1])) < 300)) return true;
+  if (value === 0) return significantDigits(written) === '';
+  return sameDecimal(written, String(value));
+}
+
+/** The significant digits of a decimal number's text (no sign, point, exponent, or leading/trailing zeros). */
+function significantDigits(written: string): string {
+  const mantissa = written.replace(/^-/, '').split(/[eE]/)[0]!.replace('.', '');
+  return mantissa.replace(/^0+/, '').replace(/0+$/, '');
+}
+
+/** Whether two decimal texts (JSON numbers or JavaScript's own output) denote the same number. */
+function sameDecimal(a: string, b: string): boolean {
+  return a.startsWith('-') === b.startsWith('-') && significantDigits(a) === significantDigits(b) && magnitude(a) === magnitude(b);
+}
+
+/** The power of ten of a non-zero decimal text's first significant digit. */
+function magnitude(written: string): number {
+  const [mantissa = '', exponent = '0'] = written.replace(/^-/, '').split(/[eE]/);
+  const [whole = '', fraction = ''] = mantissa.split('.');
+  const digits = whole + fraction;
+  const first = digits.search(/[1-9]/);
+  return Number(exponent) + whole.length - 1 - first;
+}
+
+/** How deep a request's JSON may nest: a document's 32 levels and the request around it, with room to spare. */
+export const MAX_REQUEST_NESTING = 64;
+/**
+ * How many members, elements and containers a request's JSON may hold (its commas, colons and opening
+ * brackets). Parsing costs little per byte but much per object or key: a body of nothing but `{},`
+ * holds the event loop for a third of a second per MiB. A 256 KiB document of ordinary settings has
+ * far fewer.
+ */
+export const MAX_REQUEST_STRUCTURE = 64_000;
+
+/** A number token of a JSON text (outside strings). */
+const NUMBER_TOKEN = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+
+export interface JsonTextProblem {
+  kind: 'nesting' | 'size' | 'number';
+  message: string;
+}
+
+/**
+ * Why a request's JSON text is refused before it is parsed, or null: it nests deeper than
+ * MAX_REQUEST_NESTING, holds more than MAX_REQUEST_STRUCTURE members, or holds a number that would not
+ * keep its value (see `numberRoundTrips`; once parsed, `1e-400` is just 0). One linear pass, strings
+ * skipped; malformed JSON is left to the parser.
+ */
+export function jsonTextProblem(text: string): JsonTextProblem | null {
+  let depth = 0;
+  let structure = 0;
+  for (let index = 0; index < text.length; index++) {
+    const char = text.charCodeAt(index);
+    if (char === 0x22 /* " */) {
+      for (index++; index < text.length; index++) {
+        const inner = text.charCodeAt(index);
+        if (inner === 0x5c /* \ */) index++;
+        else if (inner === 0x22) break;
+      }
+    } else if (char === 0x7b /* { */ || char === 0x5b /* [ */) {
+      structure++;
+      if (++depth > MAX_REQUEST_NESTING) return { kind: 'nesting', message: `the JSON nests deeper than ${MAX_REQUEST_NESTING} levels` };
+    } else if (char === 0x7d /* } */ || char === 0x5d /* ] */) {
+      depth--;
+    } else if (char === 0x2c /* , */ || char === 0x3a /* : */) {
+      structure++;
+    } else if (char === 0x2d /* - */ || (char >= 0x30 && char <= 0x39)) {
+      NUMBER_TOKEN.lastIndex = index;
+      const match = NUMBER_TOKEN.exec(text);
+      if (!match) continue;
+      if (!numberRoundTrips(match[0])) {
+        return { kind: 'number', message: `the number ${match[0].slice(0, 40)} cannot be kept exactly (JSON numbers are IEEE 754 doubles): send it as a string` };
+      }
+      index += match[0].length - 1;
+    }
+    if (structure > MAX_REQUEST_STRUCTURE) return { kind: 'size', message: `the JSON holds more than ${MAX_REQUEST_STRUCTURE} members and elements` };
+  }
+  return null;
+}

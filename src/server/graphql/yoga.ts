@@ -7,17 +7,17 @@ import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { type ExecutionResult, GraphQLError } from 'graphql';
 import { type Plugin, type YogaServerInstance, createYoga, maskError as maskUnexpected } from 'graphql-yoga';
-import type { Principal } from '../access/principal.ts';
-import type { TokenStore } from '../access/tokens.ts';
-import type { Logger } from '../logger.ts';
-import type { Context } from '../schema/context.ts';
-import { schema } from '../schema/index.ts';
-import type { ConfigFeed } from '../events/feed.ts';
-import type { ConfigStore } from '../store/configStore.ts';
-import type { Authenticate } from './authentication.ts';
-import { type ExecutionCounts, isVariableError, useCompiledExecution } from './compiledExecution.ts';
-import { describeFailure } from './failures.ts';
-import { graphiqlExamples } from './graphiql.ts';
+import type { Principal } from '../../access/principal.ts';
+import type { TokenStore } from '../../access/tokens.ts';
+import type { Logger } from '../../logger.ts';
+import type { Context } from '../../schema/context.ts';
+import { schema } from '../../schema/index.ts';
+import type { ConfigFeed } from '../../events/feed.ts';
+import type { ConfigStore } from '../../store/configStore.ts';
+import type { Authenticate } from '../authentication.ts';
+import { jsonTextProblem } from '../../store/documents.ts';
+import { RequestError, describeFailure } from '../failures.ts';
+import { graphiqlExamples } from '../graphiql.ts';
 
 export const GRAPHQL_PATH = '/graphql';
 
@@ -26,7 +26,7 @@ export interface ServerContext {
   req?: IncomingMessage;
   /** Set for WebSocket operations (the socket authenticated once, when it connected) and for requests whose token was checked already. */
   viewer?: Principal | null;
-  /** Why the request's token was refused, when that was found out already (graphqlPost.ts): answered as is. */
+  /** Why the request's token was refused, when that was found out already (post.ts): answered as is. */
   refusal?: unknown;
 }
 
@@ -42,12 +42,11 @@ export interface GraphQLServerOptions {
   onErrors?: () => void;
   /** Include internal error details in responses; never in production. @default false */
   developmentErrors?: boolean;
-  /** Run queries and mutations compiled (compiledExecution.ts); false: by graphql-js's executor alone. @default true */
-  compile?: boolean;
-  /** Counts the operations run compiled and by the standard executor (tests). */
-  executionCounts?: ExecutionCounts;
+  /** Browser origins allowed to call cross-origin (CORS); none when empty. */
+  corsOrigins: readonly string[];
 }
 
+/** Refusals of the caller by the domain that keep their HTTP status; its other refusals are answers (200). */
 const CALLER_REFUSALS = new Set([401, 403, 429]);
 
 /** Known failures keep their message and get a code; everything else is masked. */
@@ -60,16 +59,108 @@ function maskError(error: unknown, message: string, isDev?: boolean): Error {
       source: error instanceof GraphQLError ? error.source : undefined,
       positions: error instanceof GraphQLError ? error.positions : undefined,
       path: error instanceof GraphQLError ? error.path : undefined,
-      // Refusals of the caller keep their HTTP status; other known failures are answers (200).
-      extensions: { code: failure.code, http: { status: CALLER_REFUSALS.has(failure.status) ? failure.status : 200, headers: failure.headers }, ...failure.details },
+      // A request refused at the edge and refusals of the caller keep their HTTP status; other known failures are answers (200).
+      extensions: {
+        code: failure.code,
+        http: { status: original instanceof RequestError || CALLER_REFUSALS.has(failure.status) ? failure.status : 200, headers: failure.headers },
+        ...failure.details,
+      },
     });
   }
   return maskUnexpected(error, message, isDev);
 }
 
+/** graphql-js's refusal of a variable value that does not coerce. */
+const isVariableError = (error: GraphQLError) => error.message.startsWith('Variable "$');
+
 /** Gives an error graphql-js or graphql-armor raised without a code one, so clients can tell kinds apart. */
-function withCode(error: GraphQLError, code: string): void {
+export function withCode(error: GraphQLError, code: string): GraphQLError {
   if (error.extensions.code === undefined) (error.extensions as Record<string, unknown>).code = code;
+  return error;
+}
+
+
+const JSON_BODY = /^application\/(graphql\+)?json\s*(;|$)/i;
+const FORM_BODY = /^application\/x-www-form-urlencoded\s*(;|$)/i;
+
+/**
+ * Refuses a request whose JSON nests too deep, holds too many members or a number that would not keep
+ * its value (`12345678901234567890`, `1e-400`): checked on the text as sent (documents.ts), before
+ * yoga's own parser spends time on it or turns numbers into doubles. Literals in the document are
+ * checked by the JSON scalars (schema/scalars.ts) and the document's nesting by `boundedNesting`.
+ */
+const checkedJsonText: Plugin = {
+  onRequestParse({ request, url, requestParser, setRequestParser, fetchAPI }) {
+    if (!requestParser) return;
+    const refuseIfInexact = (text: string | null) => {
+      const problem = text === null ? null : jsonTextProblem(text);
+      if (problem !== null) throw new RequestError(400, 'BAD_USER_INPUT', problem.message);
+    };
+    if (request.method === 'GET') {
+      refuseIfInexact(url.searchParams.get('variables'));
+      return;
+    }
+    const type = request.headers.get('content-type') ?? '';
+    if (!JSON_BODY.test(type) && !FORM_BODY.test(type)) return;
+    setRequestParser(async (incoming) => {
+      const text = await incoming.text();
+      refuseIfInexact(JSON_BODY.test(type) ? text : new URLSearchParams(text).get('variables'));
+      return requestParser(new fetchAPI.Request(incoming.url, { method: incoming.method, headers: incoming.headers, body: text }));
+    });
+  },
+};
+
+/** How deep a document may nest its braces, brackets and parentheses (graphql-js's parser recurses per level). */
+export const MAX_DOCUMENT_NESTING = 64;
+
+/** The deepest nesting of `{`, `[` and `(` in a GraphQL document, strings and comments skipped; one pass. */
+export function documentNesting(source: string): number {
+  let depth = 0;
+  let deepest = 0;
+  for (let index = 0; index < source.length; index++) {
+    const char = source[index];
+    if (char === '#') {
+      while (index < source.length && source[index] !== '\n' && source[index] !== '\r') index++;
+    } else if (char === '"') {
+      if (source.startsWith('"""', index)) {
+        const end = source.indexOf('"""', index + 3);
+        index = end === -1 ? source.length : end + 2;
+      } else {
+        for (index++; index < source.length && source[index] !== '"' && source[index] !== '\n'; index++) if (source[index] === '\\') index++;
+      }
+    } else if (char === '{' || char === '[' || char === '(') {
+      if (++depth > deepest) deepest = depth;
+    } else if (char === '}' || char === ']' || char === ')') {
+      depth--;
+    }
+  }
+  return deepest;
+}
+
+/** Refuses a document nested deeper than MAX_DOCUMENT_NESTING before graphql-js parses it (over HTTP and WebSocket alike). */
+const boundedNesting: Plugin = {
+  onParse({ params }) {
+    const source = typeof params.source === 'string' ? params.source : params.source.body;
+    if (documentNesting(source) > MAX_DOCUMENT_NESTING) {
+      throw new GraphQLError(`Syntax Error: the document nests deeper than ${MAX_DOCUMENT_NESTING} levels`, { extensions: { code: 'QUERY_TOO_COMPLEX' } });
+    }
+  },
+};
+
+/** The same origins as yoga's CORS options, or false: no CORS headers, so the browser refuses the page the answer. */
+export function corsFor(origins: readonly string[]) {
+  return (request: Request) => {
+    const origin = request.headers.get('origin');
+    if (origin === null || !origins.includes(origin)) return false as const;
+    return {
+      origin: [origin],
+      credentials: false,
+      methods: ['GET', 'POST', 'OPTIONS'],
+      allowedHeaders: ['authorization', 'content-type', 'accept', 'if-match', 'x-change-reason'],
+      exposedHeaders: ['etag'],
+      maxAge: 600,
+    };
+  };
 }
 
 /** graphql-armor's refusals (too deep, too many aliases or tokens, too costly): simplify the document. */
@@ -89,6 +180,9 @@ export function createGraphQLServer(options: GraphQLServerOptions): GraphQLServe
     schema,
     graphqlEndpoint: GRAPHQL_PATH,
     landingPage: false,
+    // No file uploads here: a multipart body is refused (415) rather than parsed.
+    multipart: false,
+    cors: corsFor(options.corsOrigins),
     // The HTTP layer refuses bodies over 1 MiB before yoga sees them (app.ts): yoga's own limit would wrap
     // every request body in another stream, at a cost on every request.
     maxRequestBodySize: false,
@@ -119,12 +213,13 @@ export function createGraphQLServer(options: GraphQLServerOptions): GraphQLServe
       useCSRFPrevention({ requestHeaders: ['authorization', 'x-graphql-yoga-csrf'] }),
       // Hostile documents are refused before they run (HTTP and WebSocket alike; results of validation
       // are cached per document, so honest repeated operations pay nothing).
+      boundedNesting,
       maxTokensPlugin({ n: 5_000, onReject: [tooComplex] }),
       maxDepthPlugin({ n: 12, ignoreIntrospection: true, flattenFragments: true, onReject: [tooComplex] }),
       maxAliasesPlugin({ n: 20, onReject: [tooComplex] }),
       costLimitPlugin({ maxCost: 5_000, ignoreIntrospection: true, onReject: [tooComplex] }),
+      checkedJsonText,
       executionErrors,
-      ...(options.compile === false ? [] : [useCompiledExecution(options.executionCounts)]),
     ],
     context: async (initial) => {
       if (initial.refusal !== undefined) throw initial.refusal;

@@ -2,9 +2,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sendNodeResponse } from '@whatwg-node/server';
 import { type DocumentNode, type ExecutionResult, getOperationAST } from 'graphql';
 import { processRegularResult } from 'graphql-yoga';
-import type { Logger } from '../logger.ts';
-import type { Authenticate } from './authentication.ts';
-import { GRAPHQL_PATH, type GraphQLServer, type ServerContext } from './graphql.ts';
+import type { Logger } from '../../logger.ts';
+import { jsonTextProblem } from '../../store/documents.ts';
+import type { Authenticate } from '../authentication.ts';
+import { GRAPHQL_PATH, type GraphQLServer, type ServerContext } from './yoga.ts';
 
 /**
  * The common GraphQL request — a POST of `{ query, variables, operationName }` as JSON, from a script or
@@ -124,7 +125,8 @@ export function createGraphQLPost(yoga: GraphQLServer, authenticate: Authenticat
   };
 
   const answer = async (req: IncomingMessage, res: ServerResponse, body: string, resultType: ResultType) => {
-    const params = plainParams(body);
+    // JSON text that is refused (too deep, too many members, an inexact number) is refused by yoga's parsing (yoga.ts).
+    const params = jsonTextProblem(body) === null ? plainParams(body) : null;
     if (!params) return toYoga(req, res, body, { req });
     let viewer;
     try {
