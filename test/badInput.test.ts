@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_BODY_BYTES } from '../src/server/body.ts';
 import { TEST_ADMIN_TOKEN, createTestApp, type TestApp } from './support/app.ts';
-import { type Outcome, graphqlOutcome, restOutcome, storedDigest, webSocketOutcome } from './support/badInput.ts';
+import { type Outcome, graphqlOutcome, rawWebSocketOutcome, restOutcome, storedDigest, webSocketOutcome } from './support/badInput.ts';
 import { backends, tablesDigest } from './support/databases.ts';
 
 /** How a case is sent. */
@@ -16,7 +16,9 @@ type Send =
   /** Real HTTP to the listening gateway: REST routes and /graphql with a raw body. */
   | { via: 'http'; method?: string; path: string; body?: string | Uint8Array; headers?: Record<string, string> }
   /** graphql-ws on the gateway's port, one socket per case; `connectionParams` replace the credential's. */
-  | { via: 'ws'; query: string; variables?: Record<string, unknown>; connectionParams?: Record<string, unknown> };
+  | { via: 'ws'; query: string; variables?: Record<string, unknown>; connectionParams?: Record<string, unknown> }
+  /** graphql-ws, the subscribe message written as raw text (numbers JSON.stringify cannot write). */
+  | { via: 'ws-raw'; message: string };
 
 interface Expected {
   /** HTTP status (or the statuses allowed); checked for HTTP cases. */
@@ -887,6 +889,145 @@ const corpus: BadInput[] = [
     expected: { code: 'ValidationError', message: /no token named "no-such-token"/, pointers: ['/name'] },
   },
 
+  // Found by a hostile review (issue 15): texts the hub would keep, numbers it would change, literals and
+  // bodies built to hold the event loop or blow the stack, errors without a code, parameters read loosely.
+  {
+    name: 'GraphQL: a reason with a NUL character',
+    send: update({ service: TICKS, patch: { operational: { worker_threads: 9 } }, reason: 'a\u0000b' }),
+    expected: { code: 'ValidationError', message: /NUL/, pointers: ['/reason'] },
+  },
+  {
+    name: 'GraphQL: a description with a lone surrogate',
+    send: update({ service: TICKS, patch: { operational: { worker_threads: 9 } }, description: 'tick \ud800 aggregator' }),
+    expected: { code: 'ValidationError', message: /lone UTF-16 surrogate/, pointers: ['/description'] },
+  },
+  {
+    name: 'GraphQL: a reason over 1 KiB',
+    send: update({ service: TICKS, patch: { operational: { worker_threads: 9 } }, reason: 'r'.repeat(1025) }),
+    expected: { code: 'ValidationError', message: /limit is 1024/, pointers: ['/reason'] },
+  },
+  {
+    name: 'GraphQL: a description over 4 KiB, and a reason with a NUL, at once',
+    send: create({ service: 'texts-refused', config: { a: 1 }, description: 'd'.repeat(4097), reason: '\u0000' }),
+    expected: { code: 'ValidationError', message: /limit is 4096/, pointers: ['/description', '/reason'] },
+  },
+  {
+    name: 'GraphQL: a rollback whose reason is 900 KB',
+    send: { via: 'graphql', query: ROLLBACK, variables: { input: { service: TICKS, toVersion: 1, reason: 'x'.repeat(900_000) } } },
+    expected: { code: 'ValidationError', message: /limit is 1024/, pointers: ['/reason'] },
+  },
+  {
+    name: 'WebSocket: a reason with a NUL character',
+    send: updateOverWs({ service: TICKS, patch: { operational: { worker_threads: 9 } }, reason: 'a\u0000b' }),
+    expected: { code: 'ValidationError', message: /NUL/, pointers: ['/reason'] },
+  },
+  {
+    name: 'REST: ?reason= with a NUL character',
+    send: restPatch(TICKS, { operational: { worker_threads: 9 } }, '?reason=a%00b'),
+    expected: { status: 422, code: 'VALIDATION_FAILED', message: /NUL/, pointers: ['/reason'] },
+  },
+  {
+    name: "GraphQL: an instance's error with a NUL character, by a reader",
+    as: 'reader',
+    send: {
+      via: 'graphql',
+      query: `mutation($input: ReportInstanceInput!) { reportInstance(input: $input) { __typename ... on Error { message } ... on ValidationError { issues { pointer } } } }`,
+      variables: { input: { service: TICKS, instance: 'host-1', status: 'ERROR', error: 'boom\u0000' } },
+    },
+    expected: { code: 'ValidationError', message: /NUL/, pointers: ['/error'] },
+  },
+  {
+    name: "GraphQL: an instance's error over 2 KiB",
+    as: 'reader',
+    send: {
+      via: 'graphql',
+      query: `mutation($input: ReportInstanceInput!) { reportInstance(input: $input) { __typename ... on Error { message } ... on ValidationError { issues { pointer } } } }`,
+      variables: { input: { service: TICKS, instance: 'host-1', status: 'ERROR', error: 'e'.repeat(3000) } },
+    },
+    expected: { code: 'ValidationError', message: /limit is 2048/, pointers: ['/error'] },
+  },
+  {
+    name: 'GraphQL over HTTP: a variable number with more digits than a double keeps',
+    send: graphqlHttp(`{"query": ${JSON.stringify(UPDATE)}, "variables": {"input": {"service": "${TICKS}", "patch": {"operational": {"max_id": 12345678901234567890}}}}}`),
+    expected: { status: 400, code: 'BAD_USER_INPUT', message: /12345678901234567890 cannot be kept exactly/ },
+  },
+  {
+    name: 'GraphQL over HTTP: a variable number too small for a double (1e-400 would be 0)',
+    send: graphqlHttp(`{"query": ${JSON.stringify(CREATE)}, "variables": {"input": {"service": "tiny-numbers", "config": {"epsilon": 1e-400}}}}`),
+    expected: { status: 400, code: 'BAD_USER_INPUT', message: /1e-400 cannot be kept exactly/ },
+  },
+  {
+    name: 'GraphQL: a literal number too large for a double (1e400 would be null)',
+    send: { via: 'graphql', query: `mutation { updateConfig(input: { service: "${TICKS}", patch: { operational: { ceiling: 1e400 } } }) { ${WRITE_RESULT} } }` },
+    expected: { code: 'GRAPHQL_VALIDATION_FAILED', message: /1e400 cannot be kept exactly/ },
+  },
+  {
+    name: 'GraphQL: a literal integer past 2^53 inside a list',
+    send: { via: 'graphql', query: `mutation { createConfig(input: { service: "big-ids", config: { ids: [1, 9007199254740993] } }) { ${WRITE_RESULT} } }` },
+    expected: { code: 'GRAPHQL_VALIDATION_FAILED', message: /9007199254740993 cannot be kept exactly/ },
+  },
+  {
+    name: 'REST: a body with a number too small for a double',
+    send: restPost(TICKS, '{"operational": {"epsilon": 1e-400}}'),
+    expected: { status: 400, code: 'BAD_USER_INPUT', message: /1e-400 cannot be kept exactly/ },
+  },
+  {
+    name: 'WebSocket: a variable number with more digits than a double keeps',
+    send: {
+      via: 'ws-raw',
+      message: `{"id":"1","type":"subscribe","payload":{"query":${JSON.stringify(UPDATE)},"variables":{"input":{"service":"${TICKS}","patch":{"operational":{"max_id":12345678901234567890}}}}}}`,
+    },
+    expected: { code: 'BAD_USER_INPUT', message: /12345678901234567890 cannot be kept exactly/ },
+  },
+  {
+    name: 'WebSocket: an anonymous literal nested 2,000 levels deep',
+    as: 'none',
+    send: { via: 'ws', query: `mutation { updateConfig(input: { service: "${TICKS}", patch: { x: ${'['.repeat(2000)}1${']'.repeat(2000)} } }) { __typename } }` },
+    expected: { code: 'QUERY_TOO_COMPLEX', message: /nests deeper than 64 levels/ },
+  },
+  {
+    name: 'GraphQL over HTTP: an anonymous literal nested 2,000 levels deep',
+    as: 'none',
+    send: graphqlHttp(JSON.stringify({ query: `mutation { updateConfig(input: { service: "${TICKS}", patch: ${'{ a: '.repeat(1200)}1${' }'.repeat(1200)} }) { __typename } }` })),
+    expected: { code: 'QUERY_TOO_COMPLEX', message: /nests deeper than 64 levels/ },
+  },
+  {
+    name: 'GraphQL over HTTP: a body of 300,000 empty objects',
+    as: 'none',
+    send: graphqlHttp(`{"query": "{ __typename }", "variables": {"x": [${Array.from({ length: 300_000 }, () => '{}').join(',')}]}}`),
+    expected: { status: 400, code: 'BAD_USER_INPUT', message: /more than 64000 members/ },
+  },
+  {
+    name: 'GraphQL: a negative page size',
+    send: { via: 'graphql', query: '{ configs(first: -1) { edges { node { service } } } }' },
+    expected: { code: 'BAD_USER_INPUT', message: /must be a non-negative integer/ },
+  },
+  {
+    name: 'GraphQL: a cursor that does not decode',
+    send: { via: 'graphql', query: `{ configHistory(service: "${TICKS}", after: "garbage") { edges { node { version } } } }` },
+    expected: { code: 'BAD_USER_INPUT', message: /Invalid cursor/ },
+  },
+  {
+    name: 'GraphQL: a global id whose key is not a row id',
+    send: { via: 'graphql', query: `{ node(id: "${Buffer.from('ServiceConfig:x').toString('base64')}") { id } }` },
+    expected: { code: 'BAD_USER_INPUT', message: /Invalid global ID/ },
+  },
+  {
+    name: 'WebSocket: a global id that does not decode',
+    send: { via: 'ws', query: '{ nodes(ids: ["garbage"]) { id } }' },
+    expected: { code: 'BAD_USER_INPUT', message: /Invalid global ID/ },
+  },
+  {
+    name: 'REST: ?dryRun=1 (once wrote for real)',
+    send: restPatch(TICKS, { operational: { worker_threads: 9 } }, '?dryRun=1'),
+    expected: { status: 400, code: 'BAD_PARAMETER', message: /^dryRun must be true or false/ },
+  },
+  {
+    name: 'REST: ?dryRun=TRUE',
+    send: restPatch(TICKS, { operational: { worker_threads: 9 } }, '?dryRun=TRUE'),
+    expected: { status: 400, code: 'BAD_PARAMETER', message: /^dryRun must be true or false/ },
+  },
+
   // Keys named after Object.prototype members.
   {
     name: 'GraphQL: a dry-run patch that sets hasOwnProperty and deletes a key',
@@ -965,6 +1106,8 @@ describe.each(backends)('bad inputs on %s: refused with a specific error, nothin
       }
       case 'ws':
         return webSocketOutcome(base, { query: request.query, variables: request.variables }, request.connectionParams ?? headers);
+      case 'ws-raw':
+        return rawWebSocketOutcome(base, request.message, headers);
     }
   }
 

@@ -92,3 +92,225 @@ describe('a variable inside a JSON literal, the same document run again and agai
     expect(stored.data.config).toEqual({ version: 4, config: { batch_size: 30, workers: [4, 1] } });
   });
 });
+
+describe('a rollback to the content the config has', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp('pglite');
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  const ROLLBACK = `mutation($input: RollbackConfigInput!) {
+    rollbackConfig(input: $input) { __typename ... on ConfigWrite { changed dryRun previousVersion diff { op } config { version } change { version } } }
+  }`;
+  const auditRows = async () =>
+    (await t.db.session((sql) => sql.query<{ n: number }>(`SELECT count(*)::int AS n FROM config_audit_log WHERE service_name = 'rollback-same'`)))[0]!.n;
+
+  it('writes nothing and says so, as an update to the same content does', async () => {
+    await t.graphql(`mutation { createConfig(input: { service: "rollback-same", config: { level: 1 } }) { __typename } }`);
+    await t.graphql(`mutation { updateConfig(input: { service: "rollback-same", patch: { level: 2 } }) { __typename } }`);
+    await t.graphql(`mutation { updateConfig(input: { service: "rollback-same", patch: { level: 1 } }) { __typename } }`);
+    const before = await auditRows();
+    for (const dryRun of [true, false]) {
+      const { data } = await t.graphql(ROLLBACK, { input: { service: 'rollback-same', toVersion: 1, dryRun } });
+      expect(data.rollbackConfig).toEqual({ __typename: 'ConfigWrite', changed: false, dryRun, previousVersion: 3, diff: [], config: { version: 3 }, change: null });
+    }
+    const update = await t.graphql(`mutation { updateConfig(input: { service: "rollback-same", patch: { level: 1 } }) { ... on ConfigWrite { changed config { version } } } }`);
+    expect(update.data.updateConfig).toEqual({ changed: false, config: { version: 3 } });
+    expect(await auditRows()).toBe(before);
+    // A rollback to other content still writes a new version.
+    const { data } = await t.graphql(ROLLBACK, { input: { service: 'rollback-same', toVersion: 2 } });
+    expect(data.rollbackConfig).toMatchObject({ changed: true, config: { version: 4 }, change: { version: 4 } });
+  });
+});
+
+describe('HTTP hygiene', () => {
+  let t: TestApp;
+  let base: string;
+  const CONSOLE = 'https://console.example.com';
+  beforeAll(async () => {
+    t = await createTestApp('pglite', { settings: { CONFIGHUB_CORS_ORIGINS: [CONSOLE] } });
+    base = await t.app.start();
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  const graphqlPost = (headers: Record<string, string> = {}) =>
+    fetch(`${base}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', ...adminAuth, ...headers }, body: '{"query":"{ __typename }"}' });
+
+  it.each([
+    ['GET /health', () => fetch(`${base}/health`)],
+    ['GET /ready', () => fetch(`${base}/ready`)],
+    ['GET /metrics', () => fetch(`${base}/metrics`)],
+    ['POST /graphql (fast path)', () => graphqlPost()],
+    ['POST /graphql (yoga)', () => graphqlPost({ accept: 'application/graphql-response+json;q=0.9, text/plain;q=0.1' })],
+    ['GET /graphql (yoga)', () => fetch(`${base}/graphql?query=${encodeURIComponent('{ __typename }')}`, { headers: adminAuth })],
+    ['GET REST', () => fetch(`${base}/api/v1/config/${SERVICE}`, { headers: adminAuth })],
+    ['a refusal', () => fetch(`${base}/api/v1/config/${SERVICE}`)],
+    ['no route', () => fetch(`${base}/nowhere`)],
+  ])('%s: not sniffed, not framed, not cached', async (_name, send) => {
+    const response = await send();
+    await response.arrayBuffer();
+    expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(response.headers.get('content-security-policy')).toBe("frame-ancestors 'none'");
+    expect(response.headers.get('cache-control')).toBe('no-store');
+  });
+
+  it('answers CORS only for the listed origins, never with credentials', async () => {
+    const evil = await graphqlPost({ origin: 'https://evil.example' });
+    expect(evil.headers.get('access-control-allow-origin')).toBeNull();
+    expect(evil.headers.get('access-control-allow-credentials')).toBeNull();
+    const listed = await graphqlPost({ origin: CONSOLE });
+    expect(listed.status).toBe(200);
+    expect(listed.headers.get('access-control-allow-origin')).toBe(CONSOLE);
+    expect(listed.headers.get('access-control-allow-credentials')).toBeNull();
+    const rest = await fetch(`${base}/api/v1/config/${SERVICE}`, { headers: { ...adminAuth, origin: CONSOLE } });
+    expect(rest.headers.get('access-control-allow-origin')).toBe(CONSOLE);
+  });
+
+  it.each(['/graphql', `/api/v1/config/${SERVICE}`])('answers preflights of %s (204), allowing only the listed origins', async (path) => {
+    const preflight = (origin: string) =>
+      fetch(`${base}${path}`, {
+        method: 'OPTIONS',
+        headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type' },
+      });
+    const listed = await preflight(CONSOLE);
+    expect(listed.status).toBe(204);
+    expect(listed.headers.get('access-control-allow-origin')).toBe(CONSOLE);
+    expect(listed.headers.get('access-control-allow-methods')).toMatch(/POST/);
+    expect(listed.headers.get('access-control-allow-headers')).toMatch(/authorization/);
+    const other = await preflight('https://evil.example');
+    expect(other.status).toBe(204);
+    expect(other.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
+  it('with no origins set, answers no cross-origin request (the default)', async () => {
+    const plain = await createTestApp('pglite');
+    try {
+      const url = await plain.app.start();
+      const response = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', origin: CONSOLE, ...adminAuth }, body: '{"query":"{ __typename }"}' });
+      expect(response.headers.get('access-control-allow-origin')).toBeNull();
+    } finally {
+      await plain.close();
+    }
+  });
+});
+
+describe('WebSocket limits', () => {
+  let t: TestApp;
+  let base: string;
+  const open: WebSocket[] = [];
+  beforeAll(async () => {
+    t = await createTestApp('pglite', { settings: { CONFIGHUB_MAX_SOCKETS_PER_ADDRESS: 4 }, anonymousSocketIdleMs: 500 });
+    base = await t.app.start();
+  });
+  afterAll(async () => {
+    for (const socket of open) socket.terminate();
+    await t?.close();
+  });
+
+  /** A graphql-ws socket after its handshake, with what it received and how it closed. */
+  async function connect(connectionParams: Record<string, unknown> = adminAuth) {
+    const socket = new WebSocket(`${base.replace('http', 'ws')}/graphql`, 'graphql-transport-ws');
+    open.push(socket);
+    const messages: { type: string; id?: string; payload?: any }[] = [];
+    const closed = new Promise<{ code: number; reason: string }>((resolve) => socket.once('close', (code, reason) => resolve({ code, reason: String(reason) })));
+    socket.on('message', (data) => messages.push(JSON.parse(String(data))));
+    await new Promise<void>((resolve, reject) => {
+      socket.once('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: connectionParams })));
+      socket.once('error', reject);
+      socket.on('message', () => messages.some((message) => message.type === 'connection_ack') && resolve());
+    });
+    return { socket, messages, closed };
+  }
+
+  it('closes a socket that sends a message over 1 MiB (1009), as HTTP refuses such a body', async () => {
+    const { socket, closed } = await connect();
+    socket.send(JSON.stringify({ type: 'ping', payload: { padding: 'x'.repeat(1024 * 1024 + 1) } }));
+    expect((await closed).code).toBe(1009);
+  });
+
+  it('refuses sockets past the per-address limit at the upgrade (429), and takes them again once one closes', async () => {
+    const sockets = [];
+    for (let index = 0; index < 4; index++) sockets.push(await connect());
+    const refused = await new Promise<number>((resolve) => {
+      const extra = new WebSocket(`${base.replace('http', 'ws')}/graphql`, 'graphql-transport-ws');
+      extra.once('unexpected-response', (_request, response) => resolve(response.statusCode ?? 0));
+      extra.once('open', () => resolve(101));
+      extra.once('error', () => {});
+    });
+    expect(refused).toBe(429);
+    sockets[0]!.socket.close();
+    await sockets[0]!.closed;
+    await expect.poll(async () => (await connect().then((next) => (next.socket.close(), true), () => false)), { timeout: 5_000 }).toBe(true);
+    for (const { socket } of sockets) socket.close();
+    await Promise.all(sockets.map(({ closed }) => closed));
+  });
+
+  it('closes an anonymous socket that stays silent, and keeps one with a token', async () => {
+    const anonymous = await connect({});
+    const signedIn = await connect();
+    expect(await anonymous.closed).toMatchObject({ code: 1000, reason: 'idle anonymous connection' });
+    expect(signedIn.socket.readyState).toBe(WebSocket.OPEN);
+    signedIn.socket.close();
+    await signedIn.closed;
+  });
+
+  it('answers an operation past the per-socket limit with an error, and the socket lives on', async () => {
+    const { socket, messages, closed } = await connect();
+    const subscribe = (id: string) =>
+      socket.send(JSON.stringify({ id, type: 'subscribe', payload: { query: `subscription { configChanged(service: "${SERVICE}") { version } }` } }));
+    for (let index = 1; index <= 101; index++) subscribe(String(index));
+    await expect.poll(() => messages.find((message) => message.id === '101' && message.type === 'error'), { timeout: 10_000 }).toBeTruthy();
+    const refusal = messages.find((message) => message.id === '101')!;
+    expect(refusal.payload[0]).toMatchObject({ message: expect.stringMatching(/at most 100 operations/), extensions: { code: 'TOO_MANY_OPERATIONS' } });
+    expect(messages.filter((message) => message.type === 'error')).toHaveLength(1);
+    // A completed operation frees its place.
+    socket.send(JSON.stringify({ id: '1', type: 'complete' }));
+    subscribe('102');
+    socket.send(JSON.stringify({ id: '2', type: 'complete' }));
+    socket.send(JSON.stringify({ id: 'q', type: 'subscribe', payload: { query: '{ __typename }' } }));
+    await expect.poll(() => messages.find((message) => message.id === 'q' && message.type === 'next'), { timeout: 10_000 }).toBeTruthy();
+    expect(messages.find((message) => message.id === '102' && message.type === 'error')).toBeUndefined();
+    socket.close();
+    await closed;
+  });
+});
+
+describe('/ready', () => {
+  it('says "database unavailable" without the cause (that goes to the log); NATS away is degraded, still ready', async () => {
+    const { createPostgresDatabase } = await import('./support/databases.ts');
+    const { TcpProxy } = await import('./support/gateway.ts');
+    const { openDatabase } = await import('../src/db/database.ts');
+    const { migrate } = await import('../src/db/migrate.ts');
+    const url = new URL(await createPostgresDatabase());
+    const proxy = await TcpProxy.start(Number(url.port));
+    url.port = String(proxy.port);
+    const database = await openDatabase({ url: url.toString() });
+    await migrate(database);
+    // NATS_URL names a port nothing listens on: the hub keeps trying in the background.
+    const t = await createTestApp('postgres', { database: Object.assign(database, { url: url.toString() }), natsUrl: 'nats://127.0.0.1:1' });
+    try {
+      const base = await t.app.start();
+      const ready = await fetch(`${base}/ready`);
+      expect(ready.status).toBe(200);
+      expect(await ready.json()).toMatchObject({ status: 'ready', events: { kind: 'nats', connected: false }, degraded: expect.stringMatching(/NATS is not connected/) });
+
+      await proxy.cut();
+      const anonymous = await fetch(`${base}/ready`);
+      expect(anonymous.status).toBe(503);
+      const text = await anonymous.text();
+      expect(JSON.parse(text)).toMatchObject({ status: 'unavailable', reason: 'database unavailable' });
+      expect(text).not.toMatch(/127\.0\.0\.1|ECONNREFUSED|:\d{4,5}\b/);
+      await proxy.restore();
+      await expect.poll(async () => (await fetch(`${base}/ready`)).status, { timeout: 10_000 }).toBe(200);
+    } finally {
+      await t.close();
+      await database.close();
+      await proxy.cut();
+    }
+  });
+});

@@ -12,7 +12,7 @@ import {
   valueAt,
 } from './documents.ts';
 import { type LiveChange, type LiveFeed, followNats, followWebSocket } from './live.ts';
-import { FleetReporter } from './fleetReport.ts';
+import { FleetReporter, reportableError } from './fleetReport.ts';
 import { ClientConfig } from './operations.ts';
 import { SnapshotWriter, readSnapshot } from './snapshot.ts';
 import { type HubConnection, hubRequest } from './transport.ts';
@@ -417,7 +417,7 @@ export class ConfigClient<T extends object> {
         status: status.state,
         appliedVersion: this.version,
         rejectedVersion: this.rejection?.version ?? null,
-        error: this.rejection ? `refused version ${this.rejection.version}: ${this.rejection.reason}` : status.reason,
+        error: reportableError(this.rejection ? `refused version ${this.rejection.version}: ${this.rejection.reason}` : status.reason),
       };
     }, heartbeat);
   }

@@ -6,6 +6,17 @@ import { type HubConnection, hubRequest } from './transport.ts';
 // why it refused one. One request at a time; the latest state wins; an unchanged state is not sent
 // again except as a heartbeat.
 
+/** The longest error text the hub keeps for an instance (UTF-8 bytes); a longer one is cut here. */
+const MAX_ERROR_BYTES = 2048;
+
+/** An error message as the hub takes it: text only (no NUL, no lone surrogate), cut to the limit. */
+export function reportableError(message: string | null | undefined): string | null {
+  if (message == null) return null;
+  let text = message.replaceAll('\u0000', '').toWellFormed();
+  while (Buffer.byteLength(text) > MAX_ERROR_BYTES) text = text.slice(0, Math.floor(text.length * 0.9)).toWellFormed();
+  return text;
+}
+
 export class FleetReporter {
   private sending: Promise<void> | undefined;
   private pending: { input: () => ReportInstanceInput; heartbeat: boolean } | undefined;

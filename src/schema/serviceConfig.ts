@@ -1,3 +1,4 @@
+import { GraphQLError } from 'graphql';
 import { createContextCache } from '@pothos/core';
 import DataLoader from 'dataloader';
 import type { ConfigChange } from '../store/history.ts';
@@ -42,6 +43,13 @@ const latestChangesLoader = createContextCache(
 export const ServiceConfigRef = builder.prismaNode('ServiceConfig', {
   description: 'The configuration of one service in one environment.',
   id: { field: 'id' },
+  // A global id whose key is not a row id (base64 of `ServiceConfig:x`) is the caller's mistake, not a fault.
+  findUnique: (id) => {
+    if (!/^[1-9]\d{0,9}$/.test(String(id)) || Number(id) > 2_147_483_647) {
+      throw new GraphQLError(`Invalid global ID: no ServiceConfig has the id ${JSON.stringify(String(id).slice(0, 40))}`, { extensions: { code: 'BAD_USER_INPUT' } });
+    }
+    return { id: Number(id) };
+  },
   // node(id) and nodes(ids) answer null for an id no config has (not an internal error).
   nullable: true,
   // Checked however the config is reached (config, configs, a write's result), by each field's resolver

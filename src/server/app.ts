@@ -15,6 +15,7 @@ import { MAX_BODY_BYTES, readBodyWithLimit } from './body.ts';
 import { describeFailure } from './failures.ts';
 import { GRAPHQL_PATH, type ServerContext, corsFor, createGraphQLServer } from './graphql/yoga.ts';
 import { createGraphQLPost, plainGraphQLPost } from './graphql/post.ts';
+import { GRAPHIQL_ASSET_PATH, serveGraphiQLAsset } from './graphiqlPage.ts';
 import { createMetrics } from './metrics.ts';
 import { createRestHandler, isRestPath, json } from './rest.ts';
 import { attachGraphQLWebSocket } from './graphql/websocket.ts';
@@ -45,6 +46,8 @@ export interface AppOptions {
   authFailureLimit?: number;
   /** Where a generated admin token is shown, once. @default process.stderr */
   announce?: (text: string) => void;
+  /** How long an anonymous WebSocket may stay silent before it is closed. @default 30_000 */
+  anonymousSocketIdleMs?: number;
 }
 
 export interface App {
@@ -110,11 +113,12 @@ export async function buildApp(options: AppOptions): Promise<App> {
     try {
       const { pathname } = new URL(request.url);
       if (pathname === '/health') return json(200, { status: 'ok' });
-      if (pathname === '/ready') return await readiness(request, serverContext);
+      if (pathname === '/ready') return await readiness();
       if (pathname === '/metrics') {
         const { contentType, body } = await metrics.render();
         return new Response(body, { status: 200, headers: { 'content-type': contentType } });
       }
+      if (pathname.startsWith(GRAPHIQL_ASSET_PATH)) return (await serveGraphiQLAsset(request))!;
       // A body without a declared length is read here, within the limit, before anyone parses it.
       if (request.body && !request.headers.has('content-length')) {
         const body = await readBodyWithLimit(request);
@@ -134,18 +138,17 @@ export async function buildApp(options: AppOptions): Promise<App> {
 
   /**
    * Ready while the database answers. NATS away is a degraded state, not an outage (changes still reach
-   * this instance's subscribers through the database's notifications): still ready, and said so. What
-   * failed is told in words to anyone; its details (addresses) only to an admin.
+   * this instance's subscribers through the database's notifications): still ready, and said so. Why the
+   * database did not answer (an address, say) goes to the log, not to whoever asks.
    */
-  async function readiness(request: Request, serverContext: ServerContext): Promise<Response> {
+  async function readiness(): Promise<Response> {
     const events = { kind: hub.kind, connected: hub.isConnected() };
     const degraded = events.connected ? undefined : 'NATS is not connected: changes reach this instance through the database; NATS subscribers wait';
     try {
-      await database.ping();
+      await withTimeout(database.ping(), READY_TIMEOUT_MS, 'the database did not answer within 2 s');
     } catch (error) {
-      const viewer = await authenticate(request.headers.get('authorization'), serverContext.req).catch(() => null);
-      const detail = viewer?.role === 'admin' ? { detail: (error as Error).message } : {};
-      return json(503, { status: 'unavailable', reason: 'database unavailable', database: database.kind, events, ...detail });
+      logger.warn({ err: error }, 'not ready: database unavailable');
+      return json(503, { status: 'unavailable', reason: 'database unavailable', database: database.kind, events });
     }
     return json(200, { status: 'ready', database: database.kind, events, ...(degraded ? { degraded } : {}) });
   }
@@ -203,6 +206,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
         clientAddress: clientAddressOf(settings.CONFIGHUB_TRUST_PROXY),
         maxSocketsPerAddress: settings.CONFIGHUB_MAX_SOCKETS_PER_ADDRESS ?? 500,
         broadcast: fastPaths,
+        anonymousIdleMs: options.anonymousSocketIdleMs,
       });
       await new Promise<void>((resolve, reject) => {
         server!.once('error', reject);
@@ -229,6 +233,18 @@ export async function buildApp(options: AppOptions): Promise<App> {
       return stopping;
     },
   };
+}
+
+/** How long /ready waits for the database before it says it is unavailable. */
+const READY_TIMEOUT_MS = 2_000;
+
+async function withTimeout<T>(work: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([work, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**

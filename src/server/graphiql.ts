@@ -1,5 +1,14 @@
+import type { GraphiQLOptions } from 'graphql-yoga';
+
 /** Example operations GraphiQL opens with; they work against the seeded pilot services. */
 export const graphiqlExamples = /* GraphQL */ `# confighub: every config is versioned and audited.
+#
+# The docs need no token; these operations do. Paste
+#   {"Authorization": "Bearer <your token>"}
+# into the Headers tab below. It is never stored: a new
+# tab or a reload starts without it. A local hub keeps
+# its admin token in .confighub/admin-token.
+#
 # Pick an operation with the ▶ button.
 
 query PilotConfig {
@@ -52,3 +61,15 @@ mutation RollBackToFirstVersion {
   }
 }
 `;
+
+/**
+ * yoga's `graphiql` options: opened on the examples, with empty headers (a placeholder token would be
+ * sent with GraphiQL's first introspection and refused) and the Headers tab showing, where a token goes.
+ */
+export const graphiqlOptions = {
+  title: 'confighub',
+  defaultQuery: graphiqlExamples,
+  headers: '{}',
+  defaultEditorToolsVisibility: 'headers',
+  shouldPersistHeaders: false,
+} satisfies GraphiQLOptions;

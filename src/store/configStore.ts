@@ -14,6 +14,7 @@ import {
 import { AlreadyExistsError, NotFoundError, SecretRejectedError, ValidationError, VersionConflictError } from './errors.ts';
 import { type ConfigSchema, ConfigSchemas } from './configSchemas.ts';
 import { ConfigHistory } from './history.ts';
+import { MAX_DESCRIPTION_BYTES, MAX_REASON_BYTES, requireTexts } from './texts.ts';
 import { SECRET_ADVICE, findSecrets } from './secretGuard.ts';
 import { type ConfigKey, configKey, keyString } from './names.ts';
 import { RETURNING_COLUMNS, WriteBatcher, type WriteBatcherOptions } from './writeBatch.ts';
@@ -193,6 +194,7 @@ export class ConfigStore {
 
   async createConfig(input: CreateConfigInput, author: ChangeAuthor): Promise<ConfigWrite> {
     const key = configKey(input.service, input.environment);
+    requireAuthorTexts(author, input.description);
     const config = requireObject(input.config, '/config', 'config');
     await this.checkDocument(key.service, config);
     const rows = await this.db.query<ServiceConfig>(
@@ -216,6 +218,7 @@ export class ConfigStore {
   /** Applies a merge patch or replaces the document; optimistic, retried while no expectedVersion binds it. */
   async updateConfig(input: UpdateConfigInput, author: ChangeAuthor): Promise<ConfigWrite> {
     const key = configKey(input.service, input.environment);
+    requireAuthorTexts(author, input.description);
     const hasPatch = input.patch !== undefined && input.patch !== null;
     const hasConfig = input.config !== undefined && input.config !== null;
     if (hasPatch === hasConfig) {
@@ -234,6 +237,7 @@ export class ConfigStore {
   /** Writes a new version whose content equals `toVersion`'s, through the SQL function `rollback_config`. */
   async rollbackConfig(input: RollbackConfigInput, author: ChangeAuthor): Promise<ConfigWrite> {
     const key = configKey(input.service, input.environment);
+    requireAuthorTexts(author);
     if (!(await this.load(key))) throw new NotFoundError(key.service, key.environment);
     const target = requireObject(await this.history.contentAt(key, input.toVersion, '/toVersion'), '/toVersion', 'that version');
     await this.checkDocument(key.service, target);
@@ -242,6 +246,10 @@ export class ConfigStore {
       if (!current) throw new NotFoundError(key.service, key.environment);
       if (input.expectedVersion != null && input.expectedVersion !== current.version) {
         throw new VersionConflictError(key.service, key.environment, input.expectedVersion, current.version);
+      }
+      // Like an update to the content it has, a rollback to it writes nothing.
+      if (!current.deletedAt && sameJson(current.config as JsonValue, target)) {
+        return { config: current, previousVersion: current.version, diff: [], dryRun: Boolean(input.dryRun), changed: false };
       }
       const diff = diffDocuments(current.deletedAt ? {} : (current.config as JsonValue), target);
       if (input.dryRun) {
@@ -272,11 +280,13 @@ export class ConfigStore {
   /** Soft delete: the row and its history stay; `restoreConfig` or a rollback brings it back. */
   async deleteConfig(input: LifecycleInput, author: ChangeAuthor): Promise<ConfigWrite> {
     const key = configKey(input.service, input.environment);
+    requireAuthorTexts(author);
     return this.serially(key, () => this.writeLifecycle(key, input.expectedVersion, author, true));
   }
 
   async restoreConfig(input: LifecycleInput, author: ChangeAuthor): Promise<ConfigWrite> {
     const key = configKey(input.service, input.environment);
+    requireAuthorTexts(author);
     return this.serially(key, () => this.writeLifecycle(key, input.expectedVersion, author, false));
   }
 
@@ -416,6 +426,7 @@ export class ConfigStore {
     author: ChangeAuthor,
   ): Promise<ConfigSchema> {
     const { service } = configKey(input.service);
+    requireAuthorTexts(author);
     const schema = requireObject(input.schema, '/schema', 'schema');
     const validate = this.schemas.compile(schema);
     const configs = await this.prisma.serviceConfig.findMany({ where: { serviceName: service, deletedAt: null } });
@@ -462,6 +473,14 @@ function listingWhere(filter: ListConfigsFilter): Prisma.ServiceConfigWhereInput
 }
 
 const ignore = () => {};
+
+/** The free texts of a write: its reason and the config's description. */
+function requireAuthorTexts(author: ChangeAuthor, description?: string | null): void {
+  requireTexts([
+    { text: author.reason, pointer: '/reason', maxBytes: MAX_REASON_BYTES },
+    { text: description, pointer: '/description', maxBytes: MAX_DESCRIPTION_BYTES },
+  ]);
+}
 
 /**
  * Whether two JSON values are equal: objects regardless of key order and of prototype (JSONObject

@@ -1,6 +1,7 @@
 import type { ConfigInstance, ConfigInstanceStatus, PrismaClient } from '../generated/prisma/client.ts';
 import { ValidationError, type ValidationIssue } from './errors.ts';
 import { type ConfigKey, configKey, keyString } from './names.ts';
+import { MAX_INSTANCE_ERROR_BYTES, textIssue } from './texts.ts';
 
 export type { ConfigInstance, ConfigInstanceStatus };
 
@@ -21,8 +22,6 @@ export interface InstanceReport {
 
 /** Instance ids are free text, within reason. */
 const MAX_INSTANCE_CHARS = 256;
-/** Longer reasons are cut: this is a dashboard, not a log. */
-const MAX_ERROR_CHARS = 2_000;
 /** An instance silent this long is dropped from the report: a replaced pod does not say goodbye. */
 export const INSTANCE_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
 /** How often (at most, per gateway) reports also sweep out silent instances. */
@@ -45,7 +44,7 @@ export class ConfigInstances {
       status: input.status,
       appliedVersion: input.appliedVersion ?? null,
       rejectedVersion: input.rejectedVersion ?? null,
-      error: input.error == null ? null : input.error.slice(0, MAX_ERROR_CHARS),
+      error: input.error ?? null,
       reportedAt: new Date(),
     };
     const row = await this.prisma.configInstance.upsert({
@@ -91,6 +90,9 @@ function checkReport(input: InstanceReport): string {
   const instanceId = input.instance.trim();
   if (instanceId.length === 0 || instanceId.length > MAX_INSTANCE_CHARS) {
     issues.push({ pointer: '/instance', message: `instance must hold 1 to ${MAX_INSTANCE_CHARS} characters` });
+  } else {
+    const instance = textIssue(instanceId, '/instance', MAX_INSTANCE_CHARS * 4);
+    if (instance) issues.push(instance);
   }
   for (const field of ['appliedVersion', 'rejectedVersion'] as const) {
     const version = input[field];
@@ -98,6 +100,8 @@ function checkReport(input: InstanceReport): string {
       issues.push({ pointer: `/${field}`, message: `${field} must be a positive integer` });
     }
   }
+  const error = input.error == null ? null : textIssue(input.error, '/error', MAX_INSTANCE_ERROR_BYTES);
+  if (error) issues.push(error);
   if (issues.length > 0) throw new ValidationError(issues);
   return instanceId;
 }

@@ -1,5 +1,5 @@
 import { createLogger } from '../../src/logger.ts';
-import { type App, buildApp } from '../../src/server/app.ts';
+import { type App, type AppSettings, buildApp } from '../../src/server/app.ts';
 import { type Backend, type TestDatabase, openTestDatabase } from './databases.ts';
 
 export interface TestApp {
@@ -33,12 +33,28 @@ export const testSettings = {
 /** A gateway on a fresh database of the given kind, answering in-process (and over HTTP after start()). */
 export async function createTestApp(
   backend: Backend,
-  options: { onQuery?: (sql: string) => void; natsUrl?: string; database?: TestDatabase; authFailureLimit?: number; trustProxy?: string } = {},
+  options: {
+    onQuery?: (sql: string) => void;
+    natsUrl?: string;
+    database?: TestDatabase;
+    authFailureLimit?: number;
+    trustProxy?: string;
+    /** Settings beside the test defaults (CORS origins, fast paths, socket limits...). */
+    settings?: Partial<AppSettings>;
+    anonymousSocketIdleMs?: number;
+  } = {},
 ): Promise<TestApp> {
   const db = options.database ?? (await openTestDatabase(backend, options));
   const adminToken = TEST_ADMIN_TOKEN;
-  const settings = { ...testSettings, NATS_URL: options.natsUrl, CONFIGHUB_ADMIN_TOKEN: adminToken, CONFIGHUB_TRUST_PROXY: options.trustProxy };
-  const app = await buildApp({ settings, logger: silentLogger, database: db, shutdownGraceMs: 2000, authFailureLimit: options.authFailureLimit });
+  const settings = { ...testSettings, NATS_URL: options.natsUrl, CONFIGHUB_ADMIN_TOKEN: adminToken, CONFIGHUB_TRUST_PROXY: options.trustProxy, ...options.settings };
+  const app = await buildApp({
+    settings,
+    logger: silentLogger,
+    database: db,
+    shutdownGraceMs: 2000,
+    authFailureLimit: options.authFailureLimit,
+    anonymousSocketIdleMs: options.anonymousSocketIdleMs,
+  });
   return {
     app,
     db,

@@ -110,6 +110,34 @@ export async function webSocketOutcome(
   }
 }
 
+/**
+ * Sends one graphql-ws subscribe message as raw text (so it can hold what JSON.stringify cannot write,
+ * such as a number with more digits than a double keeps) on a socket of its own, after the handshake,
+ * and reports the answer to it like `webSocketOutcome`.
+ */
+export async function rawWebSocketOutcome(baseUrl: string, subscribe: string, connectionParams: Record<string, unknown>, timeoutMs = 10_000): Promise<Outcome> {
+  const socket = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws');
+  try {
+    return await new Promise<Outcome>((resolve) => {
+      const timer = setTimeout(() => resolve({ code: 'TIMEOUT', message: `no answer within ${timeoutMs} ms` }), timeoutMs);
+      const finish = (outcome: Outcome) => {
+        clearTimeout(timer);
+        resolve(outcome);
+      };
+      socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: connectionParams })));
+      socket.on('close', (code, reason) => finish({ code: `CLOSED ${code}`, message: String(reason) }));
+      socket.on('message', (data) => {
+        const message = JSON.parse(String(data)) as { type: string; payload?: unknown };
+        if (message.type === 'connection_ack') socket.send(subscribe);
+        else if (message.type === 'next') finish(graphqlOutcome(message.payload as GraphQLBody));
+        else if (message.type === 'error') finish(graphqlOutcome({ errors: message.payload as GraphQLBody['errors'] }));
+      });
+    });
+  } finally {
+    socket.close();
+  }
+}
+
 /** Tables beside the two `tablesDigest` covers that a request could write, when they exist; with columns a read may move. */
 const OTHER_TABLES: { table: string; ignored: string[] }[] = [
   { table: 'config_schemas', ignored: [] },

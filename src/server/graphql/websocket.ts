@@ -30,6 +30,8 @@ export interface WebSocketOptions {
   maxSocketsPerAddress: number;
   /** Serve subscriptions through the broadcaster (broadcast.ts); false: each one as stock graphql-ws runs it. */
   broadcast: boolean;
+  /** @default ANONYMOUS_IDLE_MS */
+  anonymousIdleMs?: number;
 }
 
 /** What one socket carries besides graphql-ws's own state. */
@@ -130,7 +132,7 @@ export function attachGraphQLWebSocket(server: Server, options: WebSocketOptions
 
   function keepAnonymousIdleTimer(socket: WebSocket, state: SocketState): void {
     clearTimeout(state.idleTimer);
-    state.idleTimer = setTimeout(() => socket.close(1000, 'idle anonymous connection'), ANONYMOUS_IDLE_MS);
+    state.idleTimer = setTimeout(() => socket.close(1000, 'idle anonymous connection'), options.anonymousIdleMs ?? ANONYMOUS_IDLE_MS);
     state.idleTimer.unref();
   }
 

@@ -4,7 +4,6 @@ import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
 import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
 import type { IncomingMessage } from 'node:http';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
-import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { type ExecutionResult, GraphQLError } from 'graphql';
 import { type Plugin, type YogaServerInstance, createYoga, maskError as maskUnexpected } from 'graphql-yoga';
 import type { Principal } from '../../access/principal.ts';
@@ -17,7 +16,8 @@ import type { ConfigStore } from '../../store/configStore.ts';
 import type { Authenticate } from '../authentication.ts';
 import { jsonTextProblem } from '../../store/documents.ts';
 import { RequestError, describeFailure } from '../failures.ts';
-import { graphiqlExamples } from '../graphiql.ts';
+import { graphiqlOptions } from '../graphiql.ts';
+import { graphiqlPageHeadersPlugin, renderGraphiQLPage } from '../graphiqlPage.ts';
 
 export const GRAPHQL_PATH = '/graphql';
 
@@ -66,6 +66,13 @@ function maskError(error: unknown, message: string, isDev?: boolean): Error {
         ...failure.details,
       },
     });
+  }
+  if (error instanceof GraphQLError) {
+    // Thrown on purpose by a resolver or a plugin (Pothos refuses a negative `first`, a cursor or a global
+    // id that does not decode): a refusal of the caller's input, which graphql-js passes on without a code.
+    if (error.originalError instanceof GraphQLError) return withCode(error, 'BAD_USER_INPUT');
+    // graphql-js's own, about the result's shape (a null where the schema promises a value): a fault here.
+    if (!error.originalError) return withCode(error, isVariableError(error) ? 'BAD_USER_INPUT' : 'INTERNAL_SERVER_ERROR');
   }
   return maskUnexpected(error, message, isDev);
 }
@@ -187,14 +194,10 @@ export function createGraphQLServer(options: GraphQLServerOptions): GraphQLServe
     // every request body in another stream, at a cost on every request.
     maxRequestBodySize: false,
     maskedErrors: { maskError, isDev: options.developmentErrors ?? false },
-    graphiql: {
-      title: 'confighub',
-      defaultQuery: graphiqlExamples,
-      // The page loads without a token; its operations need one, pasted into the header editor.
-      headers: JSON.stringify({ Authorization: 'Bearer <token: see .confighub/admin-token or ask an admin>' }, null, 2),
-    },
-    // GraphiQL served whole from this package, not from a CDN: it works offline and behind firewalls.
-    renderGraphiQL,
+    graphiql: graphiqlOptions,
+    // GraphiQL from this package, not a CDN (it works offline and behind firewalls): a small page whose
+    // large files are served apart, compressed and cached (graphiqlPage.ts).
+    renderGraphiQL: renderGraphiQLPage,
     logging: {
       debug: (...args) => logger.debug({ yoga: args.slice(1) }, String(args[0])),
       info: (...args) => logger.info({ yoga: args.slice(1) }, String(args[0])),
@@ -211,6 +214,7 @@ export function createGraphQLServer(options: GraphQLServerOptions): GraphQLServe
       // A browser's cross-site "simple" request (form post, plain GET) carries neither a JSON content type
       // nor an Authorization header: refused before it is parsed.
       useCSRFPrevention({ requestHeaders: ['authorization', 'x-graphql-yoga-csrf'] }),
+      graphiqlPageHeadersPlugin,
       // Hostile documents are refused before they run (HTTP and WebSocket alike; results of validation
       // are cached per document, so honest repeated operations pay nothing).
       boundedNesting,

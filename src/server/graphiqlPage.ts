@@ -1,0 +1,393 @@
+// GraphiQL as a small page plus separate, content-hashed, immutable and compressed files, instead of
+// @graphql-yoga/render-graphiql's single 9 MB page. Nothing is loaded or computed at import: the first
+// page or file asked for loads the files (precompressed by scripts/build-graphiql-assets.ts when
+// `npm install` ran it, or else taken from the package in a worker thread and compressed on first
+// request, off the event loop).
+import { createHash } from 'node:crypto';
+import { readFile, stat } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import zlib from 'node:zlib';
+import type { GraphiQLOptions, Plugin } from 'graphql-yoga';
+
+/** Where GraphiQL's files are served: app.ts hands requests for paths under it to `serveGraphiQLAsset`. */
+export const GRAPHIQL_ASSET_PATH = '/graphiql/';
+
+const JAVASCRIPT = 'text/javascript; charset=utf-8';
+
+/** The pieces of @graphql-yoga/render-graphiql/graphiql that are served, and the names they are served under. */
+export const packagePieces = [
+  { piece: 'js', name: 'graphiql', extension: 'js', contentType: JAVASCRIPT },
+  { piece: 'css', name: 'graphiql', extension: 'css', contentType: 'text/css; charset=utf-8' },
+  { piece: 'editorWorkerService', name: 'editor-worker', extension: 'js', contentType: JAVASCRIPT },
+  { piece: 'jsonWorker', name: 'json-worker', extension: 'js', contentType: JAVASCRIPT },
+  { piece: 'graphqlWorker', name: 'graphql-worker', extension: 'js', contentType: JAVASCRIPT },
+] as const;
+
+export type PackagePiece = (typeof packagePieces)[number]['piece'];
+export type ContentCoding = 'br' | 'gzip';
+type Representation = ContentCoding | 'identity';
+
+/** A piece's bytes and the first 16 hex digits of their SHA-256, which name it in URLs and ETags. */
+export interface ExtractedPiece {
+  bytes: Uint8Array;
+  hash: string;
+}
+
+/** What scripts/build-graphiql-assets.ts leaves in its folder (manifest.json) beside the files it names. */
+export interface PrebuiltManifest {
+  format: 1;
+  /** The @graphql-yoga/render-graphiql version the files come from: another version installed makes them stale. */
+  version: string;
+  /** Each piece's file as served; `<file>.br` and `<file>.gz` hold it compressed. */
+  pieces: Record<PackagePiece, { file: string; hash: string }>;
+}
+
+export const codingSuffix: Record<ContentCoding, string> = { br: '.br', gzip: '.gz' };
+
+const require = createRequire(import.meta.url);
+const packageJsonPath = () => require.resolve('@graphql-yoga/render-graphiql/package.json');
+
+/** The folder the build script writes to by default: node_modules/.cache/confighub-graphiql, beside the package it reads. */
+export function defaultGraphiQLCacheDir(): string {
+  return path.join(path.dirname(packageJsonPath()), '..', '..', '.cache', 'confighub-graphiql');
+}
+
+/** The installed @graphql-yoga/render-graphiql's version. */
+export async function installedGraphiQLVersion(): Promise<string> {
+  return (JSON.parse(await readFile(packageJsonPath(), 'utf8')) as { version: string }).version;
+}
+
+/** The prebuilt files in `dir`, or null when there are none, they are incomplete or from another version. */
+export async function readPrebuiltManifest(dir: string): Promise<PrebuiltManifest | null> {
+  try {
+    const manifest = JSON.parse(await readFile(path.join(dir, 'manifest.json'), 'utf8')) as PrebuiltManifest;
+    if (manifest.format !== 1 || manifest.version !== (await installedGraphiQLVersion())) return null;
+    const files = packagePieces.flatMap(({ piece }) => {
+      const { file } = manifest.pieces[piece];
+      return [file, file + codingSuffix.br, file + codingSuffix.gzip];
+    });
+    await Promise.all(files.map((file) => stat(path.join(dir, file))));
+    return manifest;
+  } catch {
+    return null;
+  }
+}
+
+// Run as a CommonJS script in a worker thread: it loads the package and sends the pieces' bytes back (moved, not copied).
+const EXTRACT_PIECES = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { createHash } = require('node:crypto');
+const pieces = require(workerData.modulePath);
+const extracted = {};
+for (const piece of workerData.pieces) {
+  const bytes = new TextEncoder().encode(pieces[piece]);
+  extracted[piece] = { bytes, hash: createHash('sha256').update(bytes).digest('hex').slice(0, 16) };
+}
+parentPort.postMessage(extracted, Object.values(extracted).map(({ bytes }) => bytes.buffer));
+`;
+
+/**
+ * The package's pieces as bytes. Its module is 9 MB of string literals that take about half a second to
+ * compile: done in a worker thread, so requests in flight are not held up meanwhile.
+ */
+export function extractPackagePieces(): Promise<Record<PackagePiece, ExtractedPiece>> {
+  const workerData = { modulePath: require.resolve('@graphql-yoga/render-graphiql/graphiql'), pieces: packagePieces.map(({ piece }) => piece) };
+  return new Promise((resolve, reject) => {
+    // No execArgv: the parent's loaders (tsx) would only slow the reading of a plain CommonJS file.
+    const worker = new Worker(EXTRACT_PIECES, { eval: true, workerData, execArgv: [] });
+    worker.once('message', resolve);
+    worker.once('error', reject);
+    // After the message this settles nothing.
+    worker.once('exit', (code) => reject(new Error(`the GraphiQL extraction worker stopped (exit code ${code}) before sending the pieces`)));
+  });
+}
+
+/**
+ * Compresses on libuv's thread pool, never on the event loop. `effort: 'build'` (brotli quality 11: ~13 s
+ * of CPU for all pieces, 1.89 MB) is for the build script; `'request'` (quality 6: ~0.6 s, 2.11 MB) for
+ * a process that found no prebuilt files. gzip -9 either way (2.41 MB).
+ */
+export function compress(bytes: Uint8Array, coding: ContentCoding, effort: 'build' | 'request'): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const done = (error: Error | null, result: Buffer) => (error ? reject(error) : resolve(result));
+    if (coding === 'gzip') {
+      zlib.gzip(bytes, { level: 9, memLevel: 9 }, done);
+      return;
+    }
+    const { constants } = zlib;
+    const params = {
+      [constants.BROTLI_PARAM_QUALITY]: effort === 'build' ? 11 : 6,
+      // A 16 MiB window: GraphiQL's script is 5 MB, more than the default 4 MiB.
+      [constants.BROTLI_PARAM_LGWIN]: 24,
+      [constants.BROTLI_PARAM_MODE]: constants.BROTLI_MODE_TEXT,
+      [constants.BROTLI_PARAM_SIZE_HINT]: bytes.byteLength,
+    };
+    zlib.brotliCompress(bytes, { params }, done);
+  });
+}
+
+/** One file under /graphiql/. */
+interface Asset {
+  /** Its name under /graphiql/, with its hash: `graphiql.0123456789abcdef.js`. */
+  readonly file: string;
+  readonly contentType: string;
+  readonly hash: string;
+  /** The bytes sent for a content coding (or none): each read or compressed once, then kept. */
+  representation(coding: Representation): Promise<Uint8Array>;
+}
+
+function asset(file: string, contentType: string, hash: string, load: (coding: Representation) => Promise<Uint8Array>): Asset {
+  const loaded = new Map<Representation, Promise<Uint8Array>>();
+  return {
+    file,
+    contentType,
+    hash,
+    representation(coding) {
+      let bytes = loaded.get(coding);
+      if (!bytes) {
+        bytes = load(coding);
+        loaded.set(coding, bytes);
+        // A failed read is tried again by the next request rather than remembered.
+        bytes.catch(() => loaded.delete(coding));
+      }
+      return bytes;
+    },
+  };
+}
+
+const sha256Prefix = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex').slice(0, 16);
+
+/** A file of its bytes, compressed on the first request for a coding. */
+function assetOfBytes(name: string, extension: string, contentType: string, bytes: Uint8Array, hash = sha256Prefix(bytes)): Asset {
+  return asset(`${name}.${hash}.${extension}`, contentType, hash, async (coding) =>
+    coding === 'identity' ? bytes : compress(bytes, coding, 'request'),
+  );
+}
+
+/**
+ * Runs before GraphiQL's script (both `defer`, so in order) and renders it once the document is parsed.
+ * Monaco starts its workers from the URLs `getWorkerUrl` gives. Headers a GraphiQL of this origin
+ * stored before (tokens, persisted by yoga's default) are removed from the browser's storage.
+ */
+const BOOT_SCRIPT = `'use strict';
+(function () {
+  var config = JSON.parse(document.getElementById('graphiql-config').textContent);
+  try {
+    localStorage.removeItem('graphiql:headers');
+    var tabs = JSON.parse(localStorage.getItem('graphiql:tabState') || 'null');
+    if (tabs && Array.isArray(tabs.tabs)) {
+      tabs.tabs.forEach(function (tab) { delete tab.headers; });
+      localStorage.setItem('graphiql:tabState', JSON.stringify(tabs));
+    }
+  } catch (storageUnavailable) {}
+  self.MonacoEnvironment = {
+    globalAPI: false,
+    getWorkerUrl: function (moduleId, label) { return config.workers[label]; },
+  };
+  document.addEventListener('DOMContentLoaded', function () {
+    YogaGraphiQL.renderYogaGraphiQL(document.getElementById('root'), config.options);
+  });
+})();
+`;
+
+const FAVICON = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="7" fill="#e10098"/><path d="M13 7c-3 0-4 1-4 4v2c0 2-1 3-3 3 2 0 3 1 3 3v2c0 3 1 4 4 4M19 7c3 0 4 1 4 4v2c0 2 1 3 3 3-2 0-3 1-3 3v2c0 3-1 4-4 4" fill="none" stroke="#fff" stroke-width="2.4" stroke-linecap="round" stroke-linejoin="round"/></svg>
+`;
+
+interface AssetTable {
+  byFile: Map<string, Asset>;
+  /** Paths the page refers to. */
+  urls: { css: string; js: string; boot: string; favicon: string; workers: { editorWorkerService: string; json: string; graphql: string } };
+}
+
+async function loadAssetTable(cacheDir: string | null): Promise<AssetTable> {
+  const manifest = cacheDir === null ? null : await readPrebuiltManifest(cacheDir);
+  let pieces: Asset[];
+  if (manifest && cacheDir !== null) {
+    pieces = packagePieces.map(({ piece, contentType }) => {
+      const { file, hash } = manifest.pieces[piece];
+      return asset(file, contentType, hash, (coding) => readFile(path.join(cacheDir, coding === 'identity' ? file : file + codingSuffix[coding])));
+    });
+  } else {
+    const extracted = await extractPackagePieces();
+    pieces = packagePieces.map(({ piece, name, extension, contentType }) =>
+      assetOfBytes(name, extension, contentType, extracted[piece].bytes, extracted[piece].hash),
+    );
+  }
+  const [js, css, editorWorker, jsonWorker, graphqlWorker] = pieces as [Asset, Asset, Asset, Asset, Asset];
+  const boot = assetOfBytes('boot', 'js', JAVASCRIPT, Buffer.from(BOOT_SCRIPT));
+  const favicon = assetOfBytes('favicon', 'svg', 'image/svg+xml', Buffer.from(FAVICON));
+  const url = ({ file }: Asset) => GRAPHIQL_ASSET_PATH + file;
+  return {
+    byFile: new Map([...pieces, boot, favicon].map((each) => [each.file, each])),
+    urls: {
+      css: url(css),
+      js: url(js),
+      boot: url(boot),
+      favicon: url(favicon),
+      workers: { editorWorkerService: url(editorWorker), json: url(jsonWorker), graphql: url(graphqlWorker) },
+    },
+  };
+}
+
+const escapeHtml = (text: string) =>
+  text.replace(/[&<>"']/g, (character) => `&#${character.charCodeAt(0)};`);
+
+/** JSON that cannot end the script element holding it (`</script>`, `<!--`): `<`, `>` and `&` as \u escapes. */
+const scriptSafeJson = (value: unknown) =>
+  JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
+function pageHtml({ urls }: AssetTable, options: GraphiQLOptions): string {
+  // Headers hold tokens: never kept in the browser's storage, whatever the options say.
+  const config = { workers: urls.workers, options: { ...options, shouldPersistHeaders: false } };
+  return `<!doctype html>
+<html lang="en">
+  <head>
+    <meta charset="utf-8">
+    <meta name="viewport" content="width=device-width, initial-scale=1">
+    <title>${escapeHtml(options.title ?? 'GraphiQL')}</title>
+    <link rel="icon" href="${escapeHtml(options.favicon ?? urls.favicon)}">
+    <link rel="stylesheet" href="${urls.css}">
+    <script type="application/json" id="graphiql-config">${scriptSafeJson(config)}</script>
+    <script defer src="${urls.boot}"></script>
+    <script defer src="${urls.js}"></script>
+  </head>
+  <body class="no-focus-outline">
+    <noscript>GraphiQL needs JavaScript.</noscript>
+    <div id="root"></div>
+  </body>
+</html>
+`;
+}
+
+const IMMUTABLE = 'public, max-age=31536000, immutable';
+const ASSET_FILE = /^[a-z-]+\.[0-9a-f]{16}\.(js|css|svg)$/;
+
+/** The coding to send: br when accepted, else gzip, else none. */
+function chooseCoding(acceptEncoding: string | null): Representation {
+  const weights = new Map<string, number>();
+  for (const entry of (acceptEncoding ?? '').toLowerCase().split(',')) {
+    const [coding = '', ...parameters] = entry.split(';').map((part) => part.trim());
+    const q = parameters.find((parameter) => parameter.startsWith('q='));
+    weights.set(coding, q ? Number(q.slice(2)) || 0 : 1);
+  }
+  const accepts = (...codings: string[]) => (codings.map((coding) => weights.get(coding)).find((q) => q !== undefined) ?? weights.get('*') ?? 0) > 0;
+  if (accepts('br')) return 'br';
+  if (accepts('gzip', 'x-gzip')) return 'gzip';
+  return 'identity';
+}
+
+/** If-None-Match, compared weakly (RFC 9110 13.1.2). */
+function matchesEtag(ifNoneMatch: string | null, etag: string): boolean {
+  if (ifNoneMatch === null) return false;
+  return ifNoneMatch.split(',').some((tag) => {
+    const trimmed = tag.trim();
+    return trimmed === '*' || trimmed.replace(/^W\//, '') === etag;
+  });
+}
+
+const notFound = (pathname: string) =>
+  new Response(JSON.stringify({ error: { code: 'NO_ROUTE', message: `no route ${pathname}` } }), {
+    status: 404,
+    headers: { 'content-type': 'application/json; charset=utf-8' },
+  });
+
+export interface GraphiQLAssetsOptions {
+  /**
+   * Where scripts/build-graphiql-assets.ts left the precompressed files. When it holds none for the
+   * installed package version (or is null), the pieces are taken from the package and compressed on the
+   * first request for each.
+   * @default node_modules/.cache/confighub-graphiql
+   */
+  cacheDir?: string | null;
+}
+
+export interface GraphiQLAssets {
+  /** The page, for yoga's `renderGraphiQL`: a few KB that load GraphiQL's files from /graphiql/. */
+  renderPage(options: GraphiQLOptions): Promise<string>;
+  /** Answers GET and HEAD of the files under /graphiql/; null for any other path. */
+  serveAsset(request: Request): Promise<Response | null>;
+}
+
+export function createGraphiQLAssets(options: GraphiQLAssetsOptions = {}): GraphiQLAssets {
+  let table: Promise<AssetTable> | undefined;
+  const assets = () =>
+    (table ??= loadAssetTable(options.cacheDir === undefined ? defaultGraphiQLCacheDir() : options.cacheDir).catch((error: unknown) => {
+      table = undefined;
+      throw error;
+    }));
+
+  return {
+    async renderPage(graphiqlOptions) {
+      return pageHtml(await assets(), graphiqlOptions);
+    },
+
+    async serveAsset(request) {
+      const { pathname } = new URL(request.url);
+      if (!pathname.startsWith(GRAPHIQL_ASSET_PATH)) return null;
+      const file = pathname.slice(GRAPHIQL_ASSET_PATH.length);
+      // Checked before anything is loaded, so guessing names costs nothing.
+      const found = ASSET_FILE.test(file) ? (await assets()).byFile.get(file) : undefined;
+      if (!found) return notFound(pathname);
+      if (request.method !== 'GET' && request.method !== 'HEAD') {
+        return new Response(null, { status: 405, headers: { allow: 'GET, HEAD' } });
+      }
+      const coding = chooseCoding(request.headers.get('accept-encoding'));
+      // Each coding is another representation, with its own strong validator.
+      const etag = coding === 'identity' ? `"${found.hash}"` : `"${found.hash}.${coding}"`;
+      const headers: Record<string, string> = { 'cache-control': IMMUTABLE, etag, vary: 'Accept-Encoding' };
+      if (matchesEtag(request.headers.get('if-none-match'), etag)) return new Response(null, { status: 304, headers });
+      const body = await found.representation(coding);
+      headers['content-type'] = found.contentType;
+      headers['content-length'] = String(body.byteLength);
+      headers['x-content-type-options'] = 'nosniff';
+      if (coding !== 'identity') headers['content-encoding'] = coding;
+      return new Response(request.method === 'HEAD' ? null : (body as Uint8Array<ArrayBuffer>), { status: 200, headers });
+    },
+  };
+}
+
+const defaultAssets = createGraphiQLAssets();
+
+/** yoga's `renderGraphiQL`: the small page; yoga's GraphiQL options reach GraphiQL as they are (headers are never persisted). */
+export const renderGraphiQLPage: GraphiQLAssets['renderPage'] = defaultAssets.renderPage;
+
+/** The files the page loads, for paths under GRAPHIQL_ASSET_PATH; null for other paths. */
+export const serveGraphiQLAsset: GraphiQLAssets['serveAsset'] = defaultAssets.serveAsset;
+
+/**
+ * Scripts, styles and workers from this origin only, and no inline script (the page's options are a
+ * JSON data block, read by the boot script). Inline styles stay allowed: Monaco and GraphiQL create
+ * `<style>` elements as they run. data: images and fonts are in GraphiQL's stylesheet.
+ */
+const CONTENT_SECURITY_POLICY = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data:",
+  "font-src 'self' data:",
+  "worker-src 'self'",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'self'",
+].join('; ');
+
+/** Headers for the page (yoga's `renderGraphiQL` can set none itself): see `graphiqlPageHeadersPlugin`. */
+export function graphiqlPageHeaders(): Record<string, string> {
+  return {
+    'cache-control': 'no-cache',
+    'content-security-policy': CONTENT_SECURITY_POLICY,
+    'x-content-type-options': 'nosniff',
+  };
+}
+
+/** Sets `graphiqlPageHeaders()` on the GraphiQL page yoga answers with (its only text/html answer). */
+export const graphiqlPageHeadersPlugin: Plugin = {
+  onResponse({ response }) {
+    if (!response.headers.get('content-type')?.startsWith('text/html')) return;
+    for (const [name, value] of Object.entries(graphiqlPageHeaders())) response.headers.set(name, value);
+  },
+};

@@ -1,0 +1,28 @@
+import { ValidationError, type ValidationIssue } from './errors.ts';
+
+/** The longest reason a change may give (UTF-8 bytes): the audit log keeps it forever. */
+export const MAX_REASON_BYTES = 1024;
+/** The longest description of a config. */
+export const MAX_DESCRIPTION_BYTES = 4096;
+/** The longest error an instance may report. */
+export const MAX_INSTANCE_ERROR_BYTES = 2048;
+
+/**
+ * What is wrong with a free text the hub would keep (a reason, a description, an instance's error), or
+ * null: over `maxBytes` of UTF-8, or holding what PostgreSQL's text cannot (NUL) or what is not text at
+ * all (a lone UTF-16 surrogate).
+ */
+export function textIssue(text: string, pointer: string, maxBytes: number): ValidationIssue | null {
+  if (text.length > maxBytes || Buffer.byteLength(text) > maxBytes) {
+    return { pointer, message: `is ${Buffer.byteLength(text)} bytes; the limit is ${maxBytes}` };
+  }
+  if (text.includes('\u0000')) return { pointer, message: 'holds a NUL character (\\u0000), which text here cannot' };
+  if (!text.isWellFormed()) return { pointer, message: 'holds a lone UTF-16 surrogate: not text' };
+  return null;
+}
+
+/** Refuses the texts given (null and undefined pass) with every issue at once. */
+export function requireTexts(texts: { text: string | null | undefined; pointer: string; maxBytes: number }[]): void {
+  const issues = texts.flatMap(({ text, pointer, maxBytes }) => (text == null ? [] : [textIssue(text, pointer, maxBytes)].filter((issue) => issue !== null)));
+  if (issues.length > 0) throw new ValidationError(issues);
+}
