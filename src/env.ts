@@ -1,5 +1,6 @@
 import proxyaddr from 'proxy-addr';
 import { z } from 'zod';
+import { StartupError } from './startupError.ts';
 
 function trustSpecIsValid(value: string): boolean {
   try {
@@ -67,7 +68,7 @@ export const settingsSchema = z.object({
 
 export type Settings = z.infer<typeof settingsSchema>;
 
-export class SettingsError extends Error {
+export class SettingsError extends StartupError {
   override name = 'SettingsError';
 }
 

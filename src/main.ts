@@ -1,7 +1,8 @@
 import './nodeEnv.ts';
-import { SettingsError, loadSettings } from './env.ts';
+import { loadSettings } from './env.ts';
 import { createLogger } from './logger.ts';
 import { buildApp } from './server/app.ts';
+import { StartupError } from './startupError.ts';
 
 /** Starts the gateway from the environment and stops it cleanly on SIGTERM/SIGINT. */
 async function main() {
@@ -28,7 +29,7 @@ async function main() {
 }
 
 main().catch((error: unknown) => {
-  const message = error instanceof SettingsError ? error.message : (error as Error)?.stack ?? String(error);
+  const message = error instanceof StartupError ? error.message : (error as Error)?.stack ?? String(error);
   process.stderr.write(`confighub failed to start: ${message}\n`);
   process.exit(1);
 });

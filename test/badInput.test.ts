@@ -82,7 +82,7 @@ const CREATE_TOKEN = `mutation($input: CreateTokenInput!) { createToken(input: $
 const REVOKE_TOKEN = `mutation($input: RevokeTokenInput!) { revokeToken(input: $input) {
   __typename ... on Error { message } ... on ValidationError { issues { pointer } } } }`;
 const SET_SCHEMA = `mutation($input: SetConfigSchemaInput!) { setConfigSchema(input: $input) {
-  __typename ... on Error { message } ... on ValidationError { issues { pointer } } } }`;
+  __typename ... on Error { message } ... on ValidationError { issues { pointer } } ... on SecretRejectedError { issues { pointer } } } }`;
 
 const HISTORICAL = 'polygon-historical-downloader';
 const LIVE = 'polygon-live-collector';
@@ -945,6 +945,51 @@ const corpus: BadInput[] = [
       variables: { input: { service: TICKS, instance: 'host-1', status: 'ERROR', error: 'e'.repeat(3000) } },
     },
     expected: { code: 'ValidationError', message: /limit is 2048/, pointers: ['/error'] },
+  },
+  {
+    name: 'GraphQL: a reason holding a database URL with its password',
+    send: update({ service: TICKS, patch: { operational: { worker_threads: 9 } }, reason: 'moved to postgres://app:hunter2secret@db.internal:5432/ticks' }),
+    expected: { code: 'SecretRejectedError', message: /URL with a user name and password/, pointers: ['/reason'] },
+  },
+  {
+    name: 'GraphQL: a description holding a JSON Web Token',
+    send: update({ service: TICKS, patch: { operational: { worker_threads: 9 } }, description: `call with ${JWT}` }),
+    expected: { code: 'SecretRejectedError', message: /JSON Web Token/, pointers: ['/description'] },
+  },
+  {
+    name: 'REST: ?reason= holding a GitHub token',
+    send: restPatch(TICKS, { operational: { worker_threads: 9 } }, `?reason=${encodeURIComponent('rotated ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789 today')}`),
+    expected: { status: 422, code: 'SECRET_REJECTED', message: /GitHub token/, pointers: ['/reason'] },
+  },
+  {
+    name: "GraphQL: an instance's error holding a password assignment, by a reader",
+    as: 'reader',
+    send: {
+      via: 'graphql',
+      query: `mutation($input: ReportInstanceInput!) { reportInstance(input: $input) { __typename ... on Error { message } ... on SecretRejectedError { issues { pointer } } } }`,
+      variables: { input: { service: TICKS, instance: 'host-1', status: 'ERROR', error: 'connect failed: host=db user=app password=Zq8wXv2mPk4 dbname=ticks' } },
+    },
+    expected: { code: 'SecretRejectedError', message: /password/, pointers: ['/error'] },
+  },
+  {
+    name: 'GraphQL: a schema whose default and examples are secrets',
+    send: {
+      via: 'graphql',
+      query: SET_SCHEMA,
+      variables: {
+        input: {
+          service: TICKS,
+          schema: {
+            type: 'object',
+            properties: {
+              api_key: { type: 'string', default: 'sk_live_4eC39HqLyjWDarjtT1zdp7dc' },
+              upstream: { type: 'string', examples: ['https://api.example.com', 'postgres://app:hunter2secret@db:5432/ticks'] },
+            },
+          },
+        },
+      },
+    },
+    expected: { code: 'SecretRejectedError', message: /secret|Stripe|password/, pointers: ['/schema/properties/api_key/default', '/schema/properties/upstream/examples/1'] },
   },
   {
     name: 'GraphQL over HTTP: a variable number with more digits than a double keeps',

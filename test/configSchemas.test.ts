@@ -1,4 +1,7 @@
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigSchemas } from '../src/store/configSchemas.ts';
+import { PATTERN_WORK_BUDGET, PatternCompiler, PatternMeter } from '../src/store/schemaPatterns.ts';
 import { adminAuth, createTestApp, type TestApp } from './support/app.ts';
 import { backends, tablesDigest } from './support/databases.ts';
 
@@ -119,6 +122,171 @@ describe.each(backends)('config schemas on %s', (backend) => {
     expect(result.data.setConfigSchema.issues[0].pointer).toBe('/schema');
   });
 
+  /** Creates a config for `service` and sets `schema` on it; returns setConfigSchema's answer. */
+  async function serviceWithSchema(service: string, config: Record<string, unknown>, schema: Record<string, unknown>) {
+    const created = await hub.graphql(`mutation($service: String!, $config: JSON!) {
+      createConfig(input: { service: $service, config: $config }) { __typename } }`, { service, config });
+    expect(created.data.createConfig.__typename).toBe('ConfigWrite');
+    return (await hub.graphql(SET_SCHEMA, { input: { service, schema } })).data.setConfigSchema;
+  }
+
+  it('runs a catastrophic-backtracking pattern in linear time: a hostile write gets its answer', async () => {
+    const service = 'schema-redos';
+    const set = await serviceWithSchema(service, { name: 'aaaa' }, { type: 'object', properties: { name: { type: 'string', pattern: '^(a+)+$' } } });
+    expect(set).toEqual({ __typename: 'ConfigSchema', version: 1 });
+    // With JavaScript's RegExp this one write held the event loop for minutes.
+    const hostile = await hub.graphql(UPDATE, { service, patch: { name: `${'a'.repeat(40)}!` } });
+    expect(hostile.data.updateConfig).toEqual({
+      __typename: 'ValidationError',
+      issues: [{ pointer: '/config/name', message: 'must match pattern "^(a+)+$"' }],
+    });
+    const fine = await hub.graphql(UPDATE, { service, patch: { name: 'a'.repeat(40) } });
+    expect(fine.data.updateConfig).toEqual({ __typename: 'ConfigWrite', config: { version: 2 } });
+  });
+
+  it('does the same for patternProperties keys', async () => {
+    const service = 'schema-redos-keys';
+    const schema = { type: 'object', patternProperties: { '^(a+)+$': { type: 'integer' } } };
+    expect(await serviceWithSchema(service, { aaa: 1 }, schema)).toEqual({ __typename: 'ConfigSchema', version: 1 });
+    // The key does not match, so its value is free; the answer comes at once.
+    const hostileKey = await hub.graphql(UPDATE, { service, patch: { [`${'a'.repeat(40)}!`]: 'text' } });
+    expect(hostileKey.data.updateConfig.__typename).toBe('ConfigWrite');
+    const matching = await hub.graphql(UPDATE, { service, patch: { [`${'a'.repeat(40)}`]: 'text' } });
+    expect(matching.data.updateConfig).toEqual({
+      __typename: 'ValidationError',
+      issues: [{ pointer: `/config/${'a'.repeat(40)}`, message: 'must be integer' }],
+    });
+  });
+
+  it('checks ordinary patterns as before, with the pointer of the offending value', async () => {
+    const service = 'schema-ordinary-patterns';
+    const schema = {
+      type: 'object',
+      properties: {
+        slug: { type: 'string', pattern: '^[a-z0-9-]+$' },
+        at: { type: 'string', pattern: '^\\d{2}:\\d{2}$' },
+        label: { type: 'string', pattern: '^\\S+$' },
+      },
+    };
+    expect(await serviceWithSchema(service, { slug: 'tick-aggregator', at: '12:30', label: 'x' }, schema)).toMatchObject({ __typename: 'ConfigSchema' });
+    const good = await hub.graphql(UPDATE, { service, patch: { slug: 'polygon-live-2', at: '23:59', label: 'é' } });
+    expect(good.data.updateConfig.__typename).toBe('ConfigWrite');
+    // `\S` keeps its JavaScript meaning: a no-break space is white space (RE2's own \S would let it through).
+    const bad = await hub.graphql(UPDATE, { service, patch: { slug: 'Polygon_Live', at: '1230', label: 'a\u00a0b' } });
+    expect(bad.data.updateConfig.__typename).toBe('ValidationError');
+    const issues = bad.data.updateConfig.issues as { pointer: string }[];
+    expect(issues.sort((a, b) => a.pointer.localeCompare(b.pointer))).toEqual([
+      { pointer: '/config/at', message: 'must match pattern "^\\d{2}:\\d{2}$"' },
+      { pointer: '/config/label', message: 'must match pattern "^\\S+$"' },
+      { pointer: '/config/slug', message: 'must match pattern "^[a-z0-9-]+$"' },
+    ]);
+  });
+
+  it('refuses patterns the linear-time engine cannot run, each with its pointer and the reason', async () => {
+    const schema = {
+      type: 'object',
+      properties: {
+        name: { type: 'string', pattern: '^(?!admin)[a-z]+$' },
+        pair: { type: 'string', pattern: '^(a)\\1$' },
+        ok: { type: 'string', pattern: '^[a-z]+$' },
+        list: { type: 'array', items: { type: 'string', pattern: '(?<=x)y' } },
+      },
+      patternProperties: { '^a/(?<n>b)\\k<n>$': {} },
+    };
+    const result = await hub.graphql(SET_SCHEMA, { input: { service: 'schema-lookaround', schema } });
+    expect(result.data.setConfigSchema.__typename).toBe('ValidationError');
+    const issues = result.data.setConfigSchema.issues as { pointer: string; message: string }[];
+    expect(issues.map((issue) => issue.pointer)).toEqual([
+      '/schema/properties/name/pattern',
+      '/schema/properties/pair/pattern',
+      '/schema/properties/list/items/pattern',
+      '/schema/patternProperties/^a~1(?<n>b)\\k<n>$',
+    ]);
+    expect(issues[0]!.message).toMatch(/^a lookahead \(\(\?=\.\.\.\) or \(\?!\.\.\.\)\) is not supported: patterns run on a linear-time engine \(RE2\)/);
+    expect(issues[1]!.message).toMatch(/^a backreference \(\\1\) is not supported/);
+    expect(issues[2]!.message).toMatch(/^a lookbehind/);
+    expect(issues[3]!.message).toMatch(/^a named backreference/);
+  });
+
+  it('refuses a pattern too large for the engine, and one that is no regular expression', async () => {
+    const result = await hub.graphql(SET_SCHEMA, {
+      input: { service: 'schema-large-pattern', schema: { properties: { a: { pattern: '(\\w+\\s?){1,1000}$' }, b: { pattern: '(' } } } },
+    });
+    expect(result.data.setConfigSchema.issues).toEqual([
+      { pointer: '/schema/properties/a/pattern', message: expect.stringMatching(/^the pattern compiles to about \d+ instructions; the limit is 600/) },
+      { pointer: '/schema/properties/b/pattern', message: expect.stringMatching(/^not a valid regular expression: .*Unterminated group/) },
+    ]);
+  });
+
+  it('refuses a schema over 256 KiB or with more than 1,000 objects, before compiling it', async () => {
+    const big = await hub.graphql(SET_SCHEMA, { input: { service: 'schema-big', schema: { type: 'object', description: 'x'.repeat(300_000) } } });
+    expect(big.data.setConfigSchema).toEqual({
+      __typename: 'ValidationError',
+      issues: [{ pointer: '/schema', message: expect.stringMatching(/^schema is \d+ bytes as JSON; the limit is 262144 \(256 KiB\)$/) }],
+    });
+    const properties = Object.fromEntries(Array.from({ length: 1_000 }, (_, index) => [`p${index}`, { type: 'string' }]));
+    const many = await hub.graphql(SET_SCHEMA, { input: { service: 'schema-big', schema: { type: 'object', properties } } });
+    expect(many.data.setConfigSchema).toEqual({
+      __typename: 'ValidationError',
+      issues: [{ pointer: '/schema', message: 'schema holds more than 1000 JSON objects (subschemas and the objects inside them)' }],
+    });
+  });
+
+  it('refuses a write whose pattern checks would exceed the work budget, saying so', async () => {
+    const service = 'schema-pattern-budget';
+    // Six cheap patterns on one long string: each check is ~32 units a character.
+    const allOf = ['^[ab]*$', '^[abc]*$', '^[abd]*$', '^[abe]*$', '^[abf]*$', '^[abg]*$'].map((pattern) => ({ pattern }));
+    expect(await serviceWithSchema(service, { text: 'ab' }, { type: 'object', properties: { text: { type: 'string', allOf } } })).toMatchObject({
+      __typename: 'ConfigSchema',
+    });
+    const text = 'ab'.repeat(100_000);
+    expect(6 * 32 * text.length).toBeGreaterThan(PATTERN_WORK_BUDGET);
+    const refused = await hub.graphql(UPDATE, { service, patch: { text } });
+    expect(refused.data.updateConfig).toEqual({
+      __typename: 'ValidationError',
+      issues: [{ pointer: '/config', message: expect.stringMatching(/^checking the document against the schema's patterns would take more than \d+ steps/) }],
+    });
+    const shorter = await hub.graphql(UPDATE, { service, patch: { text: 'ab'.repeat(50_000) } });
+    expect(shorter.data.updateConfig.__typename).toBe('ConfigWrite');
+  });
+
+  it('refuses writes under a stored schema whose pattern the engine cannot run, naming it', async () => {
+    const service = 'schema-stored-lookahead';
+    await hub.graphql(`mutation { createConfig(input: { service: "${service}", config: { name: "x" } }) { __typename } }`);
+    // Accepted before patterns ran on RE2 (inserted here by hand, as an old version would have).
+    await hub.db.session((sql) =>
+      sql.query(`INSERT INTO config_schemas (service_name, version, schema, created_by, reason) VALUES ($1, 1, $2::jsonb, 'admin', null)`, [
+        service,
+        JSON.stringify({ type: 'object', properties: { name: { type: 'string', pattern: '^(?!root).*$' } } }),
+      ]),
+    );
+    const refused = await hub.graphql(UPDATE, { service, patch: { name: 'y' } });
+    expect(refused.data.updateConfig).toEqual({
+      __typename: 'ValidationError',
+      issues: [
+        {
+          pointer: '',
+          message: expect.stringMatching(/^the stored schema version 1 of "schema-stored-lookahead" does not compile \(\/properties\/name\/pattern: a lookahead .*\); set a new one$/),
+        },
+      ],
+    });
+  });
+
+  it('finds duplicate items by value, in linear time', async () => {
+    const service = 'schema-unique-items';
+    expect(await serviceWithSchema(service, { tags: [] }, { type: 'object', properties: { tags: { type: 'array', uniqueItems: true } } })).toMatchObject({
+      __typename: 'ConfigSchema',
+    });
+    const duplicate = await hub.graphql(UPDATE, { service, patch: { tags: [{ a: 1, b: [2] }, 'x', { b: [2], a: 1 }] } });
+    expect(duplicate.data.updateConfig).toEqual({
+      __typename: 'ValidationError',
+      issues: [{ pointer: '/config/tags', message: 'must NOT have duplicate items (items ## 0 and 2 are identical)' }],
+    });
+    // Pairwise, as Ajv compares untyped items, these took seconds.
+    const distinct = await hub.graphql(UPDATE, { service, patch: { tags: Array.from({ length: 30_000 }, (_, index) => [index]) } });
+    expect(distinct.data.updateConfig.__typename).toBe('ConfigWrite');
+  });
+
   it('refuses a rollback to content the current schema forbids', async () => {
     const service = 'schema-rollback';
     await hub.graphql(`mutation { createConfig(input: { service: "${service}", config: { level: "low" } }) { __typename } }`);
@@ -128,5 +296,40 @@ describe.each(backends)('config schemas on %s', (backend) => {
     const rollback = await hub.graphql(`mutation { rollbackConfig(input: { service: "${service}", toVersion: 1 }) {
       __typename ... on ValidationError { issues { pointer } } } }`);
     expect(rollback.data.rollbackConfig).toEqual({ __typename: 'ValidationError', issues: [{ pointer: '/config/level' }] });
+  });
+});
+
+describe('schema patterns on the linear-time engine', () => {
+  const PATTERNS = [
+    '^[a-z0-9-]+$', '^\\d{2}:\\d{2}$', '^.$', '^.{2,3}$', '\\s', '\\S', '^[\\s]+$', '^[^\\s]+$', '^[\\S-]+$', '^\\p{L}+$', '^\\P{Lu}$',
+    '^\\p{Script=Greek}+$', '^\\u00e9$', '^\\u{1F600}$', '^\\uD83D\\uDE00$', '^[^]$', '^[]$', '^(?<word>\\w+)-\\d$', '\\bab\\b', '\\B',
+    '^\\cJ$', '^\\x41\\0$', '[\\b]', '^[\\-a]$', '^[a\\]]$', '^[[:a]$', '^[$^.]+$', '^\\.\\*\\+\\?\\(\\)\\[\\]\\{\\}\\|\\^\\$\\\\$',
+    '^(a+)+$', '^(?:a|b)*?$', '^a{2,}$', '^(a|)$', '^\\v\\t$', 'a$', '^\\/$',
+  ];
+  const ALPHABET = ['a', 'b', 'A', 'é', 'Ω', '😀', ' ', '\u00a0', '\u2028', '\n', '\r', '\v', '\t', '\b', '\u0000', '-', '_', '1', '.', '$', '^', '[', ']', ':', '/', '\\'];
+
+  it('keep their ECMAScript meaning (the same answers as RegExp with the u flag)', () => {
+    const compiler = new PatternCompiler(new PatternMeter());
+    for (const source of PATTERNS) {
+      const linear = compiler.compile(source);
+      const native = new RegExp(source, 'u');
+      fc.assert(
+        fc.property(fc.array(fc.constantFrom(...ALPHABET), { maxLength: 6 }), (characters) => {
+          const text = characters.join('');
+          expect(linear.test(text), `${source} on ${JSON.stringify(text)}`).toBe(native.test(text));
+        }),
+        { numRuns: 300 },
+      );
+    }
+  });
+
+  it('stop a validation once its pattern work passes the budget', () => {
+    const schemas = new ConfigSchemas({ prisma: {} } as never);
+    const validate = schemas.compile({ type: 'array', items: { type: 'string', pattern: '^[ab]*$' } });
+    const line = 'ab'.repeat(5_000);
+    expect(validate(Array.from({ length: 100 }, () => line))).toBe(true);
+    expect(() => validate(Array.from({ length: 300 }, () => line))).toThrow(/would take more than \d+ steps/);
+    // Each validation starts with the whole budget.
+    expect(validate([line])).toBe(true);
   });
 });

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAuthenticator } from '../src/server/authentication.ts';
 import { createGraphQLServer } from '../src/server/graphql/yoga.ts';
-import { createGraphQLPost, plainGraphQLPost, plainResultType } from '../src/server/graphql/post.ts';
+import { createGraphQLPost, knownDocuments, plainGraphQLPost, plainResultType } from '../src/server/graphql/post.ts';
 import { adminAuth, createTestApp, silentLogger, type TestApp } from './support/app.ts';
 
 const CONFIG_QUERY = `query Read($service: String!) {
@@ -157,7 +157,8 @@ describe('which requests the GraphQL POST path answers itself', () => {
   beforeAll(async () => {
     t = await createTestApp('pglite');
     const authenticate = createAuthenticator({ tokens: t.app.tokens });
-    const yoga = createGraphQLServer({ store: t.app.store, tokens: t.app.tokens, feed: t.app.feed, logger: silentLogger, authenticate, corsOrigins: [] });
+    const documents = knownDocuments();
+    const yoga = createGraphQLServer({ store: t.app.store, tokens: t.app.tokens, feed: t.app.feed, logger: silentLogger, authenticate, corsOrigins: [], plugins: [documents.plugin] });
     // The same yoga, its fetch counted.
     const counted = new Proxy(yoga, {
       get: (target, property) =>
@@ -168,7 +169,7 @@ describe('which requests the GraphQL POST path answers itself', () => {
             }
           : Reflect.get(target, property),
     });
-    const post = createGraphQLPost(counted, authenticate, silentLogger);
+    const post = createGraphQLPost(counted, documents, authenticate, silentLogger);
     server = createServer((req, res) => {
       const resultType = plainGraphQLPost(req);
       if (resultType) post(req, res, resultType);
@@ -192,7 +193,9 @@ describe('which requests the GraphQL POST path answers itself', () => {
     return { status: response.status, byYoga: handedOver - before };
   };
 
-  it('answers clean results itself, and results with errors through yoga\'s result processor', async () => {
+  it('leaves a document\'s first request to yoga, then answers it itself (clean results, and results with errors through yoga\'s result processor)', async () => {
+    expect(await send({ ...json, ...adminAuth }, ask(CONFIG_QUERY, { service: 'tick-aggregator' }))).toEqual({ status: 200, byYoga: 1 });
+    expect(await send({ ...json, ...adminAuth }, ask('{ viewer { name } }'))).toEqual({ status: 200, byYoga: 1 });
     expect(await send({ ...json, ...adminAuth }, ask(CONFIG_QUERY, { service: 'tick-aggregator' }))).toEqual({ status: 200, byYoga: 0 });
     expect(await send({ ...json, ...adminAuth, accept: 'application/graphql-response+json' }, ask('{ viewer { name } }'))).toEqual({ status: 200, byYoga: 0 });
     expect(await send({ ...json }, ask(CONFIG_QUERY, { service: 'tick-aggregator' }))).toMatchObject({ byYoga: 0 });

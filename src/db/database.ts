@@ -1,4 +1,3 @@
-import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { PrismaPg } from '@prisma/adapter-pg';
@@ -6,6 +5,7 @@ import pg from 'pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { PrismaClient } from '../generated/prisma/client.ts';
 import type { Logger } from '../logger.ts';
+import { DataDirLock } from './dataDirLock.ts';
 
 export type { PrismaClient };
 
@@ -72,11 +72,18 @@ function createPrisma(adapter: PrismaPg | PrismaPGlite, onQuery?: (sql: string) 
 async function openPglite(options: DatabaseOptions): Promise<Database> {
   let pglite = options.pglite;
   const owned = !pglite;
-  if (!pglite) {
-    if (options.dataDir) mkdirSync(path.resolve(options.dataDir), { recursive: true });
-    pglite = options.dataDir ? new PGlite(path.resolve(options.dataDir, 'pgdata')) : new PGlite();
+  // One process per data directory (dataDirLock.ts): taken before PGlite reads a file, held until close().
+  let lock: DataDirLock | undefined;
+  if (!pglite && options.dataDir) {
+    lock = await DataDirLock.acquire(options.dataDir, { logger: options.logger });
   }
-  await pglite.waitReady;
+  try {
+    pglite ??= lock ? new PGlite(path.join(lock.directory, 'pgdata')) : new PGlite();
+    await pglite.waitReady;
+  } catch (error) {
+    lock?.release();
+    throw error;
+  }
   const db = pglite;
   const prisma = createPrisma(new PrismaPGlite(db), options.onQuery);
   const session: SqlSession = {
@@ -116,8 +123,12 @@ async function openPglite(options: DatabaseOptions): Promise<Database> {
       await db.query('SELECT 1');
     },
     async close() {
-      await prisma.$disconnect();
-      if (owned && !db.closed) await db.close();
+      try {
+        await prisma.$disconnect();
+        if (owned && !db.closed) await db.close();
+      } finally {
+        lock?.release();
+      }
     },
   };
 }

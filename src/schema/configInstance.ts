@@ -1,3 +1,4 @@
+import { SecretRejectedError } from '../store/errors.ts';
 import { configInstancesOf } from '../store/instances.ts';
 import { keyString, parseKeyString } from '../store/names.ts';
 import { builder } from './builder.ts';
@@ -59,7 +60,7 @@ builder.mutationField('reportInstance', (t) =>
     args: { input: t.arg({ type: ReportInstanceInput, required: true }) },
     // A service's own token (a reader scoped to it) reports what it applied.
     authScopes: (_root, { input }) => ({ read: input }),
-    errors: { types: readErrors, directResult: true, union: { name: 'ReportInstanceResult' } },
+    errors: { types: [...readErrors, SecretRejectedError], directResult: true, union: { name: 'ReportInstanceResult' } },
     resolve: async (_query, _root, { input }, ctx) => {
       await ctx.store.getConfig(input.service, input.environment);
       return configInstancesOf(ctx.store.prisma).report(input);

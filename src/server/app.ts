@@ -14,7 +14,7 @@ import { clientAddressOf, createAuthenticator } from './authentication.ts';
 import { MAX_BODY_BYTES, readBodyWithLimit } from './body.ts';
 import { describeFailure } from './failures.ts';
 import { GRAPHQL_PATH, type ServerContext, corsFor, createGraphQLServer } from './graphql/yoga.ts';
-import { createGraphQLPost, plainGraphQLPost } from './graphql/post.ts';
+import { createGraphQLPost, knownDocuments, plainGraphQLPost } from './graphql/post.ts';
 import { GRAPHIQL_ASSET_PATH, serveGraphiQLAsset } from './graphiqlPage.ts';
 import { createMetrics } from './metrics.ts';
 import { createRestHandler, isRestPath, json } from './rest.ts';
@@ -96,7 +96,9 @@ export async function buildApp(options: AppOptions): Promise<App> {
   const metrics = createMetrics({ relay, feed, hub, batcher: store.batcher, webSocketCount: () => webSockets?.socketCount() ?? 0 });
   const corsOrigins = settings.CONFIGHUB_CORS_ORIGINS ?? [];
   const fastPaths = (settings.CONFIGHUB_FAST_PATHS ?? 'on') === 'on';
+  const documents = knownDocuments();
   const yoga = createGraphQLServer({
+    plugins: [documents.plugin],
     store,
     tokens,
     feed,
@@ -106,7 +108,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     onErrors: () => metrics.countGraphQLError(),
     developmentErrors: settings.NODE_ENV === 'development',
   });
-  const post = createGraphQLPost(yoga, authenticate, logger);
+  const post = createGraphQLPost(yoga, documents, authenticate, logger);
   const rest = createRestHandler({ store, authenticate });
 
   async function fetch(request: Request, serverContext: ServerContext = {}): Promise<Response> {

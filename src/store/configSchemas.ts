@@ -1,11 +1,14 @@
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import type { SchemaValidateFunction } from 'ajv/dist/types/index.js';
 import addFormats from 'ajv-formats';
 import type { ConfigSchema, PrismaClient } from '../generated/prisma/client.ts';
 import type { Database } from '../db/database.ts';
 import type { Logger } from '../logger.ts';
-import { type JsonObject, type JsonValue, documentText, requireObject } from './documents.ts';
+import { type JsonObject, type JsonValue, documentText, isJsonObject, requireObject } from './documents.ts';
+import { findSecrets } from './secretGuard.ts';
 import { ValidationError, type ValidationIssue } from './errors.ts';
 import { configKey } from './names.ts';
+import { PatternBudgetError, PatternCompiler, PatternMeter, UnsupportedPatternError } from './schemaPatterns.ts';
 
 export type { ConfigSchema };
 
@@ -22,19 +25,174 @@ export interface ConfigField {
   notSecret: boolean;
 }
 
+/**
+ * The most JSON objects (subschemas, and any object inside them) a new schema may hold. Compiling costs
+ * ~0.1-0.3 ms an object on this hardware, so a schema at the limit compiles in well under half a second
+ * (8,000 properties, within the 256 KiB size limit, took 1.5 s).
+ */
+export const MAX_SCHEMA_OBJECTS = 1_000;
+
+/** A compiled schema: whether a document passes it, and Ajv's errors when it does not. */
+export interface SchemaValidator {
+  /** Throws a ValidationError (pointer "") when checking `document` would exceed the pattern work budget. */
+  (document: unknown): boolean;
+  errors?: ErrorObject[] | null;
+}
+
 interface CompiledSchema {
   row: ConfigSchema;
-  validate: ValidateFunction;
+  validate: SchemaValidator;
   /** Pointers (with `*` for indexes) the schema marks as not secret. */
   notSecret: Set<string>;
 }
 
-function createAjv(): Ajv2020 {
-  const ajv = new Ajv2020({ allErrors: true, strict: false });
+const META_SCHEMA = 'https://json-schema.org/draft/2020-12/schema';
+
+/** The most refused patterns one answer lists. */
+const MAX_PATTERN_ISSUES = 20;
+
+function createAjv(patterns: PatternCompiler): Ajv2020 {
+  const regExp = Object.assign(
+    (source: string) => {
+      try {
+        return patterns.compile(source);
+      } catch (error) {
+        // A pattern the walk in `patternIssues` did not reach (under an unknown keyword, through a $ref).
+        if (error instanceof UnsupportedPatternError) throw new UnsupportedPatternError(`pattern ${JSON.stringify(source)}: ${error.message}`);
+        throw error;
+      }
+    },
+    { code: 'schemaPatterns' },
+  );
+  const ajv = new Ajv2020({
+    allErrors: true,
+    strict: false,
+    // Every `pattern` and `patternProperties` key runs on the linear-time engine (schemaPatterns.ts).
+    code: { regExp },
+    // A referenced schema is compiled once and called: inlining copies it into every place that refers
+    // to it, and 4,000 references to one 3,000-property definition ran the process out of memory.
+    inlineRefs: false,
+    // Ajv prints the generated code of a schema that fails to compile to the console; the error goes
+    // back to whoever set the schema instead.
+    logger: false,
+  });
   addFormats.default(ajv);
   ajv.addKeyword({ keyword: NOT_SECRET_KEYWORD, schemaType: 'boolean' });
+  // Ajv compares items pairwise unless they are typed as scalars: 20,000 distinct one-element arrays
+  // took 3.3 s, and a 256 KiB document holds more. This one keys each item by its canonical JSON.
+  ajv.removeKeyword('uniqueItems');
+  ajv.addKeyword({ keyword: 'uniqueItems', type: 'array', schemaType: 'boolean', errors: true, validate: uniqueItems });
+  // Compiled now, so that the meta-schema's own patterns come before any limit on the schema's.
+  ajv.getSchema(META_SCHEMA);
   return ajv;
 }
+
+const uniqueItems: SchemaValidateFunction = (unique: boolean, items: JsonValue[]) => {
+  if (!unique) return true;
+  const seen = new Map<string, number>();
+  for (const [i, item] of items.entries()) {
+    const key = canonicalJson(item);
+    const j = seen.get(key);
+    if (j !== undefined) {
+      uniqueItems.errors = [
+        { keyword: 'uniqueItems', message: `must NOT have duplicate items (items ## ${j} and ${i} are identical)`, params: { i, j } },
+      ];
+      return false;
+    }
+    seen.set(key, i);
+  }
+  return true;
+};
+
+/** JSON text with object keys sorted: equal for JSON values exactly when they are deeply equal. */
+function canonicalJson(value: JsonValue): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (!isJsonObject(value)) return JSON.stringify(value);
+  const keys = Object.keys(value).sort();
+  return `{${keys.map((key) => `${JSON.stringify(key)}:${canonicalJson(value[key]!)}`).join(',')}}`;
+}
+
+/** A compiled Ajv function behind the pattern work budget. */
+function budgeted(validate: ValidateFunction, meter: PatternMeter): SchemaValidator {
+  const check: SchemaValidator = (document) => {
+    meter.reset();
+    try {
+      const valid = validate(document) as boolean;
+      check.errors = validate.errors;
+      return valid;
+    } catch (error) {
+      if (!(error instanceof PatternBudgetError)) throw error;
+      check.errors = null;
+      throw ValidationError.at('', `${error.message} (pattern sizes times text lengths); make the document or the schema's patterns smaller`);
+    }
+  };
+  return check;
+}
+
+/** Keywords whose value maps names to schemas, holds a list of schemas, or is a schema (JSON Schema 2020-12 and earlier drafts). */
+const SCHEMA_MAPS = new Set(['properties', 'patternProperties', '$defs', 'definitions', 'dependentSchemas', 'dependencies']);
+const SCHEMA_LISTS = new Set(['allOf', 'anyOf', 'oneOf', 'prefixItems', 'items']);
+const SCHEMA_VALUES = new Set([
+  'not', 'if', 'then', 'else', 'items', 'additionalItems', 'contains', 'propertyNames',
+  'additionalProperties', 'unevaluatedProperties', 'unevaluatedItems', 'contentSchema',
+]);
+
+/** Every pattern of a schema (`pattern` values, `patternProperties` keys), with its pointer, in document order. */
+function schemaPatterns(schema: JsonValue, pointer = ''): { pointer: string; source: string }[] {
+  if (!isJsonObject(schema)) return [];
+  const found: { pointer: string; source: string }[] = [];
+  for (const [keyword, value] of Object.entries(schema)) {
+    const at = `${pointer}/${escapePointer(keyword)}`;
+    if (keyword === 'pattern' && typeof value === 'string') found.push({ pointer: at, source: value });
+    if (keyword === 'patternProperties' && isJsonObject(value)) {
+      for (const key of Object.keys(value)) found.push({ pointer: `${at}/${escapePointer(key)}`, source: key });
+    }
+    if (SCHEMA_MAPS.has(keyword) && isJsonObject(value)) {
+      for (const [name, child] of Object.entries(value)) found.push(...schemaPatterns(child, `${at}/${escapePointer(name)}`));
+    } else if (SCHEMA_LISTS.has(keyword) && Array.isArray(value)) {
+      for (const [index, child] of value.entries()) found.push(...schemaPatterns(child, `${at}/${index}`));
+    } else if (SCHEMA_VALUES.has(keyword)) {
+      found.push(...schemaPatterns(value, at));
+    }
+  }
+  return found;
+}
+
+/** Why each of the schema's patterns that cannot run here cannot, with pointers prefixed with `prefix`. */
+function patternIssues(schema: JsonObject, patterns: PatternCompiler, prefix: string): ValidationIssue[] {
+  const issues: ValidationIssue[] = [];
+  for (const { pointer, source } of schemaPatterns(schema)) {
+    try {
+      patterns.compile(source);
+    } catch (error) {
+      if (!(error instanceof UnsupportedPatternError)) throw error;
+      issues.push({ pointer: `${prefix}${pointer}`, message: error.message });
+      if (error.schemaWide || issues.length === MAX_PATTERN_ISSUES) break;
+    }
+  }
+  return issues;
+}
+
+/** How many JSON objects `value` holds, itself included; stops counting past `limit`. */
+function countObjects(value: JsonValue, limit: number): number {
+  let count = 0;
+  const stack: JsonValue[] = [value];
+  while (stack.length > 0 && count <= limit) {
+    const next = stack.pop()!;
+    if (Array.isArray(next)) stack.push(...next);
+    else if (isJsonObject(next)) {
+      count++;
+      stack.push(...Object.values(next));
+    }
+  }
+  return count;
+}
+
+/** The first line of an error, cut short: Ajv's messages can carry whole generated functions. */
+const briefly = (error: unknown) => {
+  const message = (error as Error)?.message ?? String(error);
+  return message.length > 500 ? `${message.slice(0, 500)}…` : message;
+};
 
 const escapePointer = (segment: string) => segment.replaceAll('~', '~0').replaceAll('/', '~1');
 
@@ -59,6 +217,50 @@ export function schemaFields(schema: JsonObject, pointer = ''): ConfigField[] {
   const items = schema.items;
   if (items && typeof items === 'object' && !Array.isArray(items)) fields.push(...schemaFields(items, `${pointer}/*`));
   return fields;
+}
+
+/** The keywords whose values are config values (examples of the settings, not schemas). */
+const VALUE_KEYWORDS = ['default', 'const', 'examples', 'enum'] as const;
+
+/**
+ * What looks like a secret among the values a schema holds as examples of settings (`default`, `const`,
+ * `examples`, `enum`): a schema is read back through the API and documents the service, so it must not
+ * carry one either. A value under a named property is judged with its name (`api_key` default `x`).
+ * Pointers lead into the schema. Fields marked `x-confighub-not-secret` are let through.
+ */
+export function schemaSecrets(schema: JsonObject): ValidationIssue[] {
+  const issues: ValidationIssue[] = [];
+  const stack: { node: JsonObject; pointer: string; name: string | null }[] = [{ node: schema, pointer: '', name: null }];
+  while (stack.length > 0) {
+    const { node, pointer, name } = stack.pop()!;
+    if (node[NOT_SECRET_KEYWORD] === true) continue;
+    for (const keyword of VALUE_KEYWORDS) {
+      if (!(keyword in node)) continue;
+      const given = node[keyword]!;
+      const values = keyword === 'examples' || keyword === 'enum' ? (Array.isArray(given) ? given.map((value, index) => ({ value, at: `/${index}` })) : []) : [{ value: given, at: '' }];
+      for (const { value, at } of values) {
+        for (const issue of findSecrets(name === null ? value : { [name]: value })) {
+          const inner = name === null ? issue.pointer : issue.pointer.slice(`/${escapePointer(name)}`.length);
+          issues.push({ pointer: `${pointer}/${keyword}${at}${inner}`, message: issue.message });
+        }
+      }
+    }
+    for (const [key, child] of Object.entries(node)) {
+      if ((VALUE_KEYWORDS as readonly string[]).includes(key)) continue;
+      const childPointer = `${pointer}/${escapePointer(key)}`;
+      const isNamedMap = key === 'properties' || key === 'patternProperties' || key === '$defs' || key === 'definitions' || key === 'dependentSchemas';
+      if (isJsonObject(child) && isNamedMap) {
+        for (const [member, subschema] of Object.entries(child)) {
+          if (isJsonObject(subschema)) stack.push({ node: subschema, pointer: `${childPointer}/${escapePointer(member)}`, name: key === 'properties' ? member : null });
+        }
+      } else if (isJsonObject(child)) {
+        stack.push({ node: child, pointer: childPointer, name: key === 'items' || key === 'additionalProperties' ? name : null });
+      } else if (Array.isArray(child)) {
+        child.forEach((item, index) => isJsonObject(item) && stack.push({ node: item, pointer: `${childPointer}/${index}`, name: null }));
+      }
+    }
+  }
+  return issues;
 }
 
 function issuesOf(errors: ErrorObject[] | null | undefined, prefix: string): ValidationIssue[] {
@@ -110,7 +312,13 @@ export class ConfigSchemas {
   /** Every way `document` breaks the service's schema, pointers prefixed with `prefix`. */
   async violations(service: string, document: JsonValue, prefix = ''): Promise<ValidationIssue[]> {
     const compiled = await this.compiled(service);
-    if (!compiled || compiled.validate(document)) return [];
+    if (!compiled) return [];
+    try {
+      if (compiled.validate(document)) return [];
+    } catch (error) {
+      if (error instanceof ValidationError) return error.issues.map((issue) => ({ ...issue, pointer: `${prefix}${issue.pointer}` }));
+      throw error;
+    }
     return issuesOf(compiled.validate.errors, prefix);
   }
 
@@ -119,14 +327,41 @@ export class ConfigSchemas {
     return (await this.compiled(service))?.notSecret ?? new Set();
   }
 
-  /** Compiles a schema, refusing an invalid one with pointers into `/schema`. */
-  compile(schema: JsonObject): ValidateFunction {
-    try {
-      // One Ajv per schema: versions of a schema may share an $id.
-      return createAjv().compile(schema);
-    } catch (error) {
-      throw ValidationError.at('/schema', `not a valid JSON Schema (draft 2020-12): ${(error as Error).message}`);
+  /**
+   * Compiles a new schema, refusing with pointers into `/schema` one that is invalid, larger than a
+   * document may be, holds more than MAX_SCHEMA_OBJECTS objects, or has a pattern that cannot run on
+   * the linear-time engine or is too large for it (schemaPatterns.ts).
+   */
+  compile(schema: JsonObject): SchemaValidator {
+    requireObject(schema, '/schema', 'schema');
+    if (countObjects(schema, MAX_SCHEMA_OBJECTS) > MAX_SCHEMA_OBJECTS) {
+      throw ValidationError.at('/schema', `schema holds more than ${MAX_SCHEMA_OBJECTS} JSON objects (subschemas and the objects inside them)`);
     }
+    const meter = new PatternMeter();
+    const patterns = new PatternCompiler(meter);
+    const ajv = createAjv(patterns);
+    patterns.applyLimits();
+    const issues = patternIssues(schema, patterns, '/schema');
+    if (issues.length > 0) throw new ValidationError(issues);
+    try {
+      return budgeted(ajv.compile(schema), meter);
+    } catch (error) {
+      if (error instanceof UnsupportedPatternError) throw ValidationError.at('/schema', error.message);
+      throw ValidationError.at('/schema', `not a valid JSON Schema (draft 2020-12): ${briefly(error)}`);
+    }
+  }
+
+  /**
+   * Compiles a stored schema as it was accepted (without the limits on new schemas), on the same
+   * engine; throws the reason when it cannot (a pattern the linear-time engine cannot run).
+   */
+  private compileStored(schema: JsonObject): SchemaValidator {
+    const meter = new PatternMeter();
+    const patterns = new PatternCompiler(meter);
+    const issues = patternIssues(schema, patterns, '');
+    if (issues.length > 0) throw new ValidationError(issues);
+    // One Ajv per schema: versions of a schema may share an $id.
+    return budgeted(createAjv(patterns).compile(schema), meter);
   }
 
   /** Stores a new schema version for a service (validation of its configs is the caller's). */
@@ -150,13 +385,14 @@ export class ConfigSchemas {
       try {
         compiled = {
           row,
-          validate: createAjv().compile(schema),
+          validate: this.compileStored(schema),
           notSecret: new Set(schemaFields(schema).filter((field) => field.notSecret).map((field) => field.pointer)),
         };
       } catch (error) {
-        // Only possible if someone inserted a broken schema by hand: refuse writes rather than skip checks.
-        this.logger?.error({ err: error, service, version: row.version }, 'stored schema does not compile');
-        throw ValidationError.at('', `the stored schema version ${row.version} of "${service}" does not compile; set a new one`);
+        // A schema inserted by hand, or one with a pattern accepted before patterns ran on the linear-time
+        // engine that this engine cannot run: refuse writes rather than skip checks.
+        this.logger?.error({ err: briefly(error), service, version: row.version }, 'stored schema does not compile');
+        throw ValidationError.at('', `the stored schema version ${row.version} of "${service}" does not compile (${briefly(error)}); set a new one`);
       }
     }
     this.current.set(service, compiled);

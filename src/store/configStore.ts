@@ -12,7 +12,7 @@ import {
   requireObject,
 } from './documents.ts';
 import { AlreadyExistsError, NotFoundError, SecretRejectedError, ValidationError, VersionConflictError } from './errors.ts';
-import { type ConfigSchema, ConfigSchemas } from './configSchemas.ts';
+import { type ConfigSchema, ConfigSchemas, schemaSecrets } from './configSchemas.ts';
 import { ConfigHistory } from './history.ts';
 import { MAX_DESCRIPTION_BYTES, MAX_REASON_BYTES, requireTexts } from './texts.ts';
 import { SECRET_ADVICE, findSecrets } from './secretGuard.ts';
@@ -429,6 +429,8 @@ export class ConfigStore {
     requireAuthorTexts(author);
     const schema = requireObject(input.schema, '/schema', 'schema');
     const validate = this.schemas.compile(schema);
+    const secrets = schemaSecrets(schema);
+    if (secrets.length > 0) throw new SecretRejectedError(secrets.map((issue) => ({ ...issue, pointer: `/schema${issue.pointer}` })), SECRET_ADVICE);
     const configs = await this.prisma.serviceConfig.findMany({ where: { serviceName: service, deletedAt: null } });
     const violations = configs.flatMap((row) =>
       validate(row.config)

@@ -115,7 +115,10 @@ export class ConfigHistory {
 
   /** The RFC 6902 operations that turn the content at `fromVersion` into the content at `toVersion`. */
   async diffVersions(key: ConfigKey, fromVersion: number, toVersion: number): Promise<PatchOperation[]> {
-    const [from, to] = await Promise.all([this.getChange(key, fromVersion), this.getChange(key, toVersion)]);
-    return diffDocuments(from.newConfig as JsonValue, to.newConfig as JsonValue);
+    // Both read at once; when both are missing, the refusal names `fromVersion` whichever answer came first.
+    const [from, to] = await Promise.allSettled([this.getChange(key, fromVersion), this.getChange(key, toVersion)]);
+    if (from.status === 'rejected') throw from.reason;
+    if (to.status === 'rejected') throw to.reason;
+    return diffDocuments(from.value.newConfig as JsonValue, to.value.newConfig as JsonValue);
   }
 }

@@ -1,7 +1,7 @@
 import type { ConfigInstance, ConfigInstanceStatus, PrismaClient } from '../generated/prisma/client.ts';
 import { ValidationError, type ValidationIssue } from './errors.ts';
 import { type ConfigKey, configKey, keyString } from './names.ts';
-import { MAX_INSTANCE_ERROR_BYTES, textIssue } from './texts.ts';
+import { MAX_INSTANCE_ERROR_BYTES, requireTexts } from './texts.ts';
 
 export type { ConfigInstance, ConfigInstanceStatus };
 
@@ -90,9 +90,6 @@ function checkReport(input: InstanceReport): string {
   const instanceId = input.instance.trim();
   if (instanceId.length === 0 || instanceId.length > MAX_INSTANCE_CHARS) {
     issues.push({ pointer: '/instance', message: `instance must hold 1 to ${MAX_INSTANCE_CHARS} characters` });
-  } else {
-    const instance = textIssue(instanceId, '/instance', MAX_INSTANCE_CHARS * 4);
-    if (instance) issues.push(instance);
   }
   for (const field of ['appliedVersion', 'rejectedVersion'] as const) {
     const version = input[field];
@@ -100,9 +97,11 @@ function checkReport(input: InstanceReport): string {
       issues.push({ pointer: `/${field}`, message: `${field} must be a positive integer` });
     }
   }
-  const error = input.error == null ? null : textIssue(input.error, '/error', MAX_INSTANCE_ERROR_BYTES);
-  if (error) issues.push(error);
   if (issues.length > 0) throw new ValidationError(issues);
+  requireTexts([
+    { text: instanceId, pointer: '/instance', maxBytes: MAX_INSTANCE_CHARS * 4 },
+    { text: input.error, pointer: '/error', maxBytes: MAX_INSTANCE_ERROR_BYTES },
+  ]);
   return instanceId;
 }
 

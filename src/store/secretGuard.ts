@@ -1,105 +1,1280 @@
 import type { JsonValue } from './documents.ts';
 import type { ValidationIssue } from './errors.ts';
 
-/**
- * Secrets never go in the hub. This finds what looks like one in a config document: keys named like
- * secrets and values shaped like credentials, each located by its JSON pointer. A JSON pointer listed
- * in `allowed` (fields a service's schema marks as not secret) is let through.
+/*
+ * The secret guard. Secrets never go in the hub: this finds what looks like one in a config document (keys
+ * named like secrets, values and keys shaped like credentials) and in free text (reasons, descriptions).
+ * The rules, what never counts as a secret and the escape hatch are described in docs/secret-guard.md.
+ *
+ * Linear time by construction. A text (a key, a string value, a free text) is read by a fixed number of
+ * left-to-right passes, and each does bounded work per position:
+ * - folding (NFKD, marks and invisible characters dropped, Cyrillic/Greek lookalikes mapped) is one
+ *   replacement, one NFKD that expands no character more than a few times, and one scan;
+ * - key words come from one scan of the key's last 512 characters, split at separators and case changes;
+ * - token formats are tried only where a word starts (a letter or digit after a non-alphanumeric), looked
+ *   up by the first two characters (formats without a literal prefix are first anchored by a literal at a
+ *   fixed offset); each reads at most a fixed number of characters (< 200), except the JWT check, which
+ *   reads a run of base64url once and skips every later start inside it;
+ * - base64 blobs are the maximal runs of base64 characters, each examined once, a bounded prefix decoded;
+ * - PEM headers, URLs and `name=value` assignments are found by indexOf or by one scan for their
+ *   separator, each looking a bounded distance around it (a name at most 64 characters back, a value at
+ *   most 256 forward); a URL resumes the search after its own end, so no character is in two URLs;
+ * - a document is walked once; whether a container under a secret-named key holds a secret is worked out
+ *   once per container.
+ * The regular expressions are anchored, applied to bounded or single tokens, and have no nested or
+ * overlapping quantifiers.
  */
 
-/** Words that name a secret on their own (matched against whole words of a key, any case or style). */
-const SECRET_WORDS = new Set([
-  'password', 'passwd', 'pwd', 'passphrase', 'secret', 'secrets', 'credential', 'credentials',
-  'apikey', 'privatekey', 'accesskey', 'secretkey', 'clientsecret', 'authtoken', 'accesstoken',
-  'refreshtoken', 'bearertoken', 'sessiontoken', 'apitoken', 'jwt', 'dsn', 'connectionstring',
-]);
-/** `token` names a secret as the last word of a key (`github_token`), not as a count (`max_tokens`). */
-const LAST_WORD_SECRETS = new Set(['token', 'cookie']);
+// ---------------------------------------------------------------------------------------------------
+// The rules
 
-/** Credential shapes; each is specific enough not to fire on ordinary settings. */
-const SECRET_VALUES: { pattern: RegExp; what: string }[] = [
-  { pattern: /-----BEGIN [A-Z0-9 ]*(PRIVATE KEY|CERTIFICATE|PGP PRIVATE KEY BLOCK)-----/, what: 'a PEM block' },
-  { pattern: /^[a-z][a-z0-9+.-]*:\/\/[^/\s:@]*:[^/\s@]+@/i, what: 'a URL with a user name and password' },
-  { pattern: /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/, what: 'a JSON Web Token' },
-  { pattern: /\b(AKIA|ASIA)[0-9A-Z]{16}\b/, what: 'an AWS access key id' },
-  { pattern: /\b(gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{60,})\b/, what: 'a GitHub token' },
-  { pattern: /\bxox[abposr]-[A-Za-z0-9-]{10,}/, what: 'a Slack token' },
-  { pattern: /\b[sr]k_(live|test)_[A-Za-z0-9]{16,}/, what: 'a Stripe key' },
-  { pattern: /\bAIza[0-9A-Za-z_-]{35}\b/, what: 'a Google API key' },
-  { pattern: /\bsk-(proj-|ant-)?[A-Za-z0-9_-]{32,}/, what: 'an API secret key' },
-  { pattern: /^(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{16,}$/i, what: 'an HTTP authorization credential' },
+/**
+ * The rules, grouped by the pass that applies them, in the order the passes run (keys, then PEM, base64
+ * blobs, token formats, URLs, assignments, then the rules that need the key above a value); within a pass
+ * the first match in the text wins. `what` names what fired, never the secret.
+ */
+export const SECRET_RULES = [
+  { id: 'secret-key-name', what: 'a key that names a secret' },
+  { id: 'private-key-pem', what: 'a PEM block holding a private key' },
+  { id: 'private-key-base64', what: 'a base64-wrapped PEM private key' },
+  { id: 'private-key-der', what: 'a bare (base64 DER) private key' },
+  { id: 'aws-secret-key', what: 'an AWS secret access key' },
+  { id: 'jwt', what: 'a JSON Web Token' },
+  { id: 'aws-access-key-id', what: 'an AWS access key id' },
+  { id: 'github-token', what: 'a GitHub token' },
+  { id: 'gitlab-token', what: 'a GitLab token' },
+  { id: 'slack-token', what: 'a Slack token' },
+  { id: 'stripe-key', what: 'a Stripe key (secret, restricted or webhook signing)' },
+  { id: 'google-api-key', what: 'a Google API key' },
+  { id: 'google-oauth', what: 'a Google OAuth client secret or token' },
+  { id: 'ai-api-key', what: 'an API secret key (OpenAI, Anthropic)' },
+  { id: 'npm-token', what: 'an npm token' },
+  { id: 'pypi-token', what: 'a PyPI token' },
+  { id: 'sendgrid-key', what: 'a SendGrid API key' },
+  { id: 'twilio-key', what: 'a Twilio API key' },
+  { id: 'mailgun-key', what: 'a Mailgun API key' },
+  { id: 'mailchimp-key', what: 'a Mailchimp API key' },
+  { id: 'huggingface-token', what: 'a Hugging Face token' },
+  { id: 'shopify-token', what: 'a Shopify token' },
+  { id: 'digitalocean-token', what: 'a DigitalOcean token' },
+  { id: 'databricks-token', what: 'a Databricks token' },
+  { id: 'vault-token', what: 'a HashiCorp Vault token' },
+  { id: 'doppler-token', what: 'a Doppler token' },
+  { id: 'grafana-token', what: 'a Grafana token' },
+  { id: 'linear-key', what: 'a Linear API key' },
+  { id: 'postman-key', what: 'a Postman API key' },
+  { id: 'atlassian-token', what: 'an Atlassian API token' },
+  { id: 'newrelic-key', what: 'a New Relic key' },
+  { id: 'sentry-token', what: 'a Sentry auth token' },
+  { id: 'square-token', what: 'a Square token' },
+  { id: 'age-secret-key', what: 'an age secret key' },
+  { id: 'telegram-bot-token', what: 'a Telegram bot token' },
+  { id: 'discord-bot-token', what: 'a Discord bot token' },
+  { id: 'firebase-key', what: 'a Firebase Cloud Messaging server key' },
+  { id: 'facebook-token', what: 'a Facebook access token' },
+  { id: 'heroku-key', what: 'a Heroku API key' },
+  { id: 'supabase-token', what: 'a Supabase token' },
+  { id: 'dropbox-token', what: 'a Dropbox token' },
+  { id: 'airtable-token', what: 'an Airtable token' },
+  { id: 'notion-token', what: 'a Notion token' },
+  { id: 'terraform-token', what: 'a Terraform Cloud token' },
+  { id: 'azure-client-secret', what: 'an Azure AD client secret' },
+  { id: 'http-authorization', what: 'an HTTP authorization credential (Bearer or Basic)' },
+  { id: 'url-userinfo-password', what: 'a URL with a user name and password' },
+  { id: 'url-userinfo-token', what: 'a URL carrying a token as its user name' },
+  { id: 'webhook-url', what: 'a webhook URL whose path is its credential' },
+  { id: 'url-secret-parameter', what: 'a URL with a secret query parameter' },
+  { id: 'connection-string-password', what: 'a connection string with a password' },
+  { id: 'azure-storage-key', what: 'an Azure account or shared access key' },
+  { id: 'secret-assignment', what: 'a secret assigned a value (name=value or name: value)' },
+  { id: 'basic-auth-credentials', what: 'user:password credentials (plain or base64)' },
+  { id: 'jwk-private-key', what: 'a private JSON Web Key' },
+  { id: 'secret-entropy', what: 'a random-looking credential under a key that names a secret-ish thing' },
+] as const;
+
+export type SecretRuleId = (typeof SECRET_RULES)[number]['id'];
+
+const WHAT = new Map<string, string>(SECRET_RULES.map((rule) => [rule.id, rule.what]));
+const what = (rule: SecretRuleId) => WHAT.get(rule)!;
+
+/** Where secrets belong instead; part of every refusal. */
+export const SECRET_ADVICE =
+  "secrets never go in the hub: keep them in the service's environment (environment variables or its secret store) and keep only non-secret settings here";
+
+// ---------------------------------------------------------------------------------------------------
+// Characters
+
+const UPPER = 1, LOWER = 2, DIGIT = 4, UNDERSCORE = 8, DASH = 16, PLUS = 32, SLASH = 64, DOT = 128;
+const HEX = 256, HEX_LOWER = 512, EQUALS = 1024, TILDE = 2048;
+const ALNUM = UPPER | LOWER | DIGIT;
+const WORD = ALNUM | UNDERSCORE;
+const B64URL = WORD | DASH;
+const B64 = ALNUM | PLUS | SLASH;
+/** Characters of a base64 (either alphabet) blob. */
+const BLOB = B64URL | PLUS | SLASH;
+/** Characters of a name in `name=value`. */
+const NAME = B64URL | DOT;
+/** Characters of a bearer token (RFC 6750 b64token). */
+const B64TOKEN = B64URL | DOT | TILDE | PLUS | SLASH | EQUALS;
+
+const CLASSES = new Uint16Array(128);
+for (let c = 0; c < 128; c++) {
+  const ch = String.fromCharCode(c);
+  let bits = 0;
+  if (ch >= 'A' && ch <= 'Z') bits |= UPPER;
+  if (ch >= 'a' && ch <= 'z') bits |= LOWER;
+  if (ch >= '0' && ch <= '9') bits |= DIGIT | HEX | HEX_LOWER;
+  if (ch >= 'a' && ch <= 'f') bits |= HEX | HEX_LOWER;
+  if (ch >= 'A' && ch <= 'F') bits |= HEX;
+  if (ch === '_') bits |= UNDERSCORE;
+  if (ch === '-') bits |= DASH;
+  if (ch === '+') bits |= PLUS;
+  if (ch === '/') bits |= SLASH;
+  if (ch === '.') bits |= DOT;
+  if (ch === '=') bits |= EQUALS;
+  if (ch === '~') bits |= TILDE;
+  CLASSES[c] = bits;
+}
+
+const is = (code: number, mask: number) => code < 128 && (CLASSES[code]! & mask) !== 0;
+
+/** How many characters of `mask` follow `from`, counting at most `limit`. */
+function run(text: string, from: number, mask: number, limit = Infinity): number {
+  const end = Math.min(text.length, from + limit);
+  let at = from;
+  while (at < end && is(text.charCodeAt(at), mask)) at++;
+  return at - from;
+}
+
+const isSpace = (code: number) => code === 32 || code === 9 || code === 10 || code === 13;
+
+/** Character codes the scanners compare with. */
+const AMPERSAND = 38;
+const APOSTROPHE = 39;
+const AT_SIGN = 64;
+const BACKSLASH = 92;
+const BACKTICK = 96;
+const CLOSE_BRACE = 125;
+const CLOSE_BRACKET = 93;
+const CLOSE_PAREN = 41;
+const COLON = 58;
+const COMMA = 44;
+const DOLLAR = 36;
+const OPEN_BRACE = 123;
+const EQUALS_SIGN = 61;
+const EXCLAMATION = 33;
+const GREATER_THAN = 62;
+const HYPHEN = 45;
+const LESS_THAN = 60;
+const LETTER_B = 66;
+const LETTER_b = 98;
+const LETTER_e = 101;
+const LETTER_Q = 81;
+const TILDE_CHAR = 126;
+const NUMBER_SIGN = 35;
+const PERIOD = 46;
+const QUESTION = 63;
+const QUOTE = 34;
+const SEMICOLON = 59;
+const SOLIDUS = 47;
+const VERTICAL_BAR = 124;
+
+/** Shannon entropy in bits per character. */
+function entropy(text: string): number {
+  const counts = new Map<number, number>();
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    counts.set(code, (counts.get(code) ?? 0) + 1);
+  }
+  let bits = 0;
+  for (const count of counts.values()) {
+    const p = count / text.length;
+    bits -= p * Math.log2(p);
+  }
+  return bits;
+}
+
+/** Which of upper case letters, lower case letters and digits `text` holds. */
+function letterKinds(text: string): { upper: boolean; lower: boolean; digit: boolean } {
+  let upper = false, lower = false, digit = false;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (is(code, UPPER)) upper = true;
+    else if (is(code, LOWER)) lower = true;
+    else if (is(code, DIGIT)) digit = true;
+  }
+  return { upper, lower, digit };
+}
+
+/** The bytes a base64 (or base64url) text stands for, as latin1; invalid characters are skipped. */
+const decodeBase64 = (text: string) => Buffer.from(text, 'base64').toString('latin1');
+
+// ---------------------------------------------------------------------------------------------------
+// Folding: what is compared is what a reader sees
+
+/** Cyrillic, Greek and other letters drawn like Latin ones. */
+const LOOKALIKES = new Map<string, string>(
+  Object.entries({
+    а: 'a', в: 'b', е: 'e', к: 'k', м: 'm', н: 'h', о: 'o', р: 'p', с: 'c', т: 't', у: 'y', х: 'x', ѕ: 's', і: 'i',
+    ј: 'j', ԁ: 'd', ԛ: 'q', ԝ: 'w', һ: 'h', ӏ: 'l', ɡ: 'g', ı: 'i', ɑ: 'a', ο: 'o', α: 'a', ν: 'v', ρ: 'p', τ: 't',
+    κ: 'k', ι: 'i', υ: 'u', χ: 'x', ϲ: 'c', ε: 'e', ѡ: 'w', օ: 'o', ս: 'u',
+    А: 'A', В: 'B', Е: 'E', К: 'K', М: 'M', Н: 'H', О: 'O', Р: 'P', С: 'C', Т: 'T', Х: 'X', У: 'Y', Ѕ: 'S', І: 'I',
+    Ј: 'J', Α: 'A', Β: 'B', Ε: 'E', Ζ: 'Z', Η: 'H', Ι: 'I', Κ: 'K', Μ: 'M', Ν: 'N', Ο: 'O', Ρ: 'P', Τ: 'T', Υ: 'Y',
+    Χ: 'X', ł: 'l', Ł: 'L', ø: 'o', Ø: 'O', đ: 'd', Đ: 'D',
+  }),
+);
+const ASCII = /^[\x00-\x7f]*$/;
+/**
+ * Characters outside the blocks whose compatibility forms can fold to Latin letters and digits (Latin,
+ * IPA, Greek, Cyrillic, Armenian, general punctuation, letterlike and enclosed forms, fullwidth forms,
+ * mathematical alphanumerics, variation selectors and tags). They are replaced by a middle dot before NFKD,
+ * so that no character expands much (U+FDFA alone would become 18).
+ */
+const UNFOLDABLE = new RegExp(
+  `[^${[
+    '\\x00-\\u058f', '\\u1d00-\\u1dbf', '\\u1e00-\\u1fff', '\\u2000-\\u218f', '\\u2460-\\u24ff', '\\u2c60-\\u2c7f',
+    '\\ua720-\\ua7ff', '\\ufb00-\\ufb06', '\\ufe00-\\ufe0f', '\\ufeff', '\\uff00-\\uffef', '\\u{1d400}-\\u{1d7ff}',
+    '\\u{1f100}-\\u{1f1ff}', '\\u{e0000}-\\u{e01ef}',
+  ].join('')}]`,
+  'gu',
+);
+
+/** What folding does with each UTF-16 code unit: 0 keeps it, 1 drops it, other values are the ASCII letter it becomes. */
+let foldings: Uint8Array | null = null;
+const KEEP = 0, DROP = 1;
+/** Lookalikes that fold to two letters. */
+const DIGRAPHS = new Map<number, string>([[0xdf, 'ss'], [0xe6, 'ae'], [0x153, 'oe'], [0xc6, 'AE'], [0x152, 'OE']]);
+
+function foldingTable(): Uint8Array {
+  if (foldings === null) {
+    foldings = new Uint8Array(65_536);
+    const invisible = /^[\p{M}\p{Cf}]$/u;
+    for (let code = 128; code < 65_536; code++) {
+      const ch = String.fromCharCode(code);
+      const lookalike = LOOKALIKES.get(ch);
+      if (lookalike?.length === 1) foldings[code] = lookalike.charCodeAt(0);
+      else if (invisible.test(ch)) foldings[code] = DROP;
+    }
+  }
+  return foldings;
+}
+
+/**
+ * `text` with compatibility forms (fullwidth, mathematical, ligatures), accents, invisible characters
+ * (zero-width space and joiners, soft hyphen, BOM, tags) and lookalike letters folded away: one
+ * replacement, one NFKD (expanding a character a few times at most), one scan.
+ */
+function fold(text: string): string {
+  if (ASCII.test(text)) return text;
+  const decomposed = text.replace(UNFOLDABLE, '\u00b7').normalize('NFKD');
+  const table = foldingTable();
+  const out = new Uint16Array(decomposed.length * 2);
+  let length = 0;
+  for (let at = 0; at < decomposed.length; at++) {
+    const code = decomposed.charCodeAt(at);
+    if (code < 128) {
+      out[length++] = code;
+      continue;
+    }
+    // Tags and variation selectors of plane 14 (U+E0000 to U+E01EF, invisible): the pair DB40 DC00-DDEF.
+    if (code === 0xdb40) {
+      at++;
+      continue;
+    }
+    const action = table[code]!;
+    if (action === DROP) continue;
+    const digraph = action === KEEP ? DIGRAPHS.get(code) : undefined;
+    if (digraph !== undefined) for (let i = 0; i < digraph.length; i++) out[length++] = digraph.charCodeAt(i);
+    else out[length++] = action === KEEP ? code : action;
+  }
+  return UTF16.decode(out.subarray(0, length));
+}
+const UTF16 = new TextDecoder('utf-16le');
+
+// ---------------------------------------------------------------------------------------------------
+// Keys: which name a secret
+
+/**
+ * Splits `dbPassword`, `DB_PASSWORD`, `db-password`, `db.password`, `HTTPServer` into lower-case words,
+ * in one scan (digits stay with the letters before them: `s3`, `sha256`).
+ */
+function wordsOf(key: string): string[] {
+  const words: string[] = [];
+  let start = -1;
+  const kind = (at: number) => {
+    const code = key.charCodeAt(at);
+    return is(code, UPPER) ? UPPER : is(code, LOWER) ? LOWER : is(code, DIGIT) ? DIGIT : 0;
+  };
+  for (let at = 0; at <= key.length; at++) {
+    const here = at < key.length ? kind(at) : 0;
+    if (here === 0) {
+      if (start >= 0) words.push(key.slice(start, at).toLowerCase());
+      start = -1;
+    } else if (start < 0) {
+      start = at;
+    } else if (here === UPPER && kind(at - 1) !== UPPER) {
+      words.push(key.slice(start, at).toLowerCase());
+      start = at;
+    } else if (here === LOWER && at - 1 > start && kind(at - 1) === UPPER && kind(at - 2) === UPPER) {
+      words.push(key.slice(start, at - 1).toLowerCase());
+      start = at - 1;
+    }
+  }
+  return words;
+}
+
+const set = (words: string) => new Set(words.split(/\s+/).filter(Boolean));
+
+/** Words, or two adjacent words joined, that name a secret (spelling → the name used in messages). */
+const SECRET_NOUNS = new Map<string, string>([
+  ['password', 'password'], ['passwords', 'password'], ['passwd', 'passwd'], ['pwd', 'pwd'], ['passphrase', 'passphrase'],
+  ['passcode', 'passcode'], ['pincode', 'pincode'], ['secret', 'secret'], ['secrets', 'secrets'], ['credential', 'credential'],
+  ['credentials', 'credentials'], ['creds', 'creds'], ['cred', 'creds'], ['connectionstring', 'connectionstring'],
+  ['connstr', 'connectionstring'], ['connstring', 'connectionstring'], ['dsn', 'dsn'], ['basicauth', 'basicauth'],
+  ['salt', 'salt'], ['pepper', 'pepper'], ['mnemonic', 'mnemonic'], ['seedphrase', 'seedphrase'], ['htpasswd', 'passwd'],
+  ['pw', 'pw'], ['idrsa', 'idrsa'], ['ided25519', 'ided25519'], ['idecdsa', 'idecdsa'], ['iddsa', 'iddsa'],
+  ['recoverycodes', 'recoverycodes'], ['backupcodes', 'backupcodes'], ['psk', 'psk'],
+  // The same in a few other languages.
+  ['passwort', 'password'], ['kennwort', 'password'], ['contrasena', 'password'], ['senha', 'password'],
+  ['wachtwoord', 'password'], ['losenord', 'password'], ['haslo', 'password'], ['motdepasse', 'password'],
+]);
+/** Nouns also found at the end of a single word: `pgpassword`, `clientsecret`, `awscredentials`. */
+const SUFFIX_NOUNS = [
+  'password', 'passwords', 'passwd', 'passphrase', 'secret', 'secrets', 'credential', 'credentials', 'creds', 'pwd', 'pw',
+  'connectionstring', 'passwort', 'kennwort',
+];
+const NEGATIONS = set('no non not un');
+
+/** `<word>_key` names a secret after these words (`api_key`, `signing_key`, `AccountKey`). */
+const SECRET_KEY_QUALIFIERS = set(`
+  api private secret signing sign encryption encrypt decryption decrypt master access account shared hmac aes crypto
+  cipher ssh gpg pgp sas auth license licence subscription jwt webhook admin root deploy wrapping rsa ed25519 ecdsa dsa
+  tls ssl pkcs8 pem recovery backup unseal totp otp mfa sa preshared`);
+/** `<word>_key` is an identifier after these words (`sort_key`, `partition_key`, `stripe_publishable_key`). */
+const INNOCENT_KEY_QUALIFIERS = set(`
+  sort partition cache object s3 gcs blob idempotency dedup dedupe routing primary foreign unique hash shard sharding
+  cluster group grouping lookup map index row column record message event bucket redis kafka topic order ordering
+  public pub publishable join natural composite lock translation i18n label metric feature flag field json yaml
+  config setting settings registry kms file image asset rate ratelimit throttle correlation trace tenant cursor hot
+  dictionary dict mapping dimension attribute attr property prop state build commit revision release checksum digest
+  sha etag content source git version`);
+/** `<word>_token` is not a credential after these words (`next_page_token`, `max_tokens`, `stop_tokens`). */
+const INNOCENT_TOKEN_QUALIFIERS = set(`
+  page pagination continuation cursor next prev previous sync resume max min num number total count input output prompt
+  completion context special stop eos bos pad unk mask sep cls start end lexer parser word sub subword cancel cancellation
+  idempotency bucket design css theme reasoning generated cached limit rate budget quota`);
+/** `<word>_pass` is a stage, not a password (`first_pass`). */
+const INNOCENT_PASS_QUALIFIERS = set('first second third single multi one two three final last each per by');
+/** `<word>_seed` is a secret after these (`totp_seed`), a random seed otherwise. */
+const SECRET_SEED_QUALIFIERS = set('totp otp mfa wallet recovery');
+
+/** Words before a secret's name that make the key a setting about it (`max_tokens`, `enable_secret_rotation`). */
+const PREFIX_METADATA = set(`
+  max min maximum minimum num number count total enable enabled disable disabled require required allow allowed use uses
+  is has rotate rotation expire expires reset forgot forgotten change verify validate validation mask masked hide show
+  no non not without skip ignore redact redacted strip log existing external`);
+/**
+ * Words after a secret's name that make the key a setting about it (`password_min_length`,
+ * `private_key_path`, `api_key_header`, `jwt_issuer`).
+ */
+const METADATA = set(`
+  length len size min max minimum maximum ttl ttls days day hours hour h minutes minute mins seconds second secs sec
+  s ms millis milliseconds us ns weeks week months month years year timeout timeouts expiry expires expire expiration
+  expired lifetime life age validity duration interval period window leeway skew jitter delay backoff grace path
+  paths file files filename filepath dir directory folder location loc name names header headers param parameter
+  field column col attribute attr claim claims issuer iss audience aud subject sub algorithm algorithms alg algo
+  policy policies rule rules rotation rotate rotated manager mgr store vault provider providers backend engine mount
+  source sources ref refs reference references env var vars variable variables enabled enable disabled disable
+  required require optional allowed allow enforced enforce strict mode type types kind format encoding charset chars
+  characters digits symbols uppercase lowercase complexity strength history reuse attempts retries tries lockout
+  threshold limit limits quota rate count counter counts number num total url urls uri uris endpoint endpoints host
+  hostname port domain arn arns id ids identifier version versions label labels tag tags prefix suffix pattern regex
+  regexp template description desc hint hints help message msg prompt reset change changed update updated updates
+  created create last at date time timestamp ts scope scopes role roles permission permissions acl group check checks
+  validation validator verify verification verifier cache caching refresh region zone bucket table collection
+  namespace project generator gen lock locked status state flag flags output input used usage mask masked masking
+  redact redaction log logging audit metric metrics rounds cost iterations work factor in where alias fingerprint
+  thumbprint helper process command exec program plugin key encryption hashing storage handler loader reader resolver
+  client server api sync separator delimiter schema spec config configuration settings options opts params
+  requirements constraints reminder notice warning error errors placeholder visible visibility toggle feature support
+  supported authentication grant flow method methods mechanism scheme strategy service realm scanning scanner
+  detection detector sharing link links callback redirect ui page form fields login username user email principal
+  owner owners account`);
+/** METADATA words that name who, not how: under a secret (`credentials: { user: ... }`) they are part of it. */
+const IDENTITY = set('login username user email principal owner owners account');
+/** Words after a secret's name that still name the secret itself (`password_value`, `api_key_prod`, `private_key_pem`). */
+const VALUE_WORDS = set(`
+  value val values string str data raw plain plaintext text content contents b64 base64 hex pem der bytes blob hash hashed
+  enc encrypted encoded json yaml yml toml ini literal override primary secondary old new current previous prev next
+  backup fallback alt alternate main temp tmp default initial static fixed prod production staging stage stg dev
+  development test testing qa uat live sandbox local demo`);
+/** Last words of keys whose random-looking values are credentials (`app_key`, `webhook_signature`, `hmac`). */
+const SECRETISH = set(`
+  key keys sig signature hmac auth authorization bearer license licence seed token tokens cookie jwt nonce pat pats`);
+
+const stripDigits = (word: string) => word.replace(/\d+$/, '') || word;
+const isValueWord = (word: string) => VALUE_WORDS.has(word) || /^(?:\d+|[a-z]|v\d+)$/.test(word);
+
+interface Noun {
+  /** How the secret is named in messages (`password`, `apikey`). */
+  label: string;
+  /** Index of the noun's first word. */
+  start: number;
+  /** A strict noun names a secret only when nothing but value words follow it (`token`, not `token_endpoint`). */
+  strict: boolean;
+}
+
+/** The secret named by the word at `at`, alone or joined with the word before it, or null. */
+function nounEndingAt(words: readonly string[], at: number): Noun | null {
+  const raw = words[at]!;
+  const word = stripDigits(raw);
+  const previous = at > 0 ? stripDigits(words[at - 1]!) : '';
+  if (previous) {
+    const joined = SECRET_NOUNS.get(previous + word);
+    if (joined) return { label: joined, start: at - 1, strict: false };
+  }
+  const noun = SECRET_NOUNS.get(word);
+  if (noun) return { label: noun, start: at, strict: false };
+  for (const suffix of SUFFIX_NOUNS) {
+    if (word.length > suffix.length && word.endsWith(suffix) && !NEGATIONS.has(word.slice(0, -suffix.length))) {
+      return { label: SECRET_NOUNS.get(suffix)!, start: at, strict: false };
+    }
+  }
+  if (word === 'key' || word === 'keys') {
+    if (SECRET_KEY_QUALIFIERS.has(previous) || SECRET_KEY_QUALIFIERS.has(words[at - 1] ?? '')) {
+      return { label: `${previous}key`, start: at - 1, strict: false };
+    }
+    return null;
+  }
+  const keyed = word.endsWith('keys') ? word.slice(0, -4) : word.endsWith('key') ? word.slice(0, -3) : null;
+  if (keyed) {
+    for (const qualifier of SECRET_KEY_QUALIFIERS) {
+      if (keyed.endsWith(qualifier)) return { label: `${keyed}key`, start: at, strict: false };
+    }
+    return null;
+  }
+  if (word === 'token' || word === 'tokens' || word.endsWith('token') || word.endsWith('tokens')) {
+    const inWord = word.slice(0, word.length - (word.endsWith('s') ? 6 : 5));
+    const qualifier = inWord || previous;
+    for (const innocent of INNOCENT_TOKEN_QUALIFIERS) if (qualifier === innocent || (inWord && inWord.endsWith(innocent))) return null;
+    // `tokens` alone counts things; `api_tokens` holds them.
+    if (word.endsWith('s') && (!qualifier || PREFIX_METADATA.has(qualifier))) return null;
+    return { label: `${qualifier}token`, start: at, strict: true };
+  }
+  if (word === 'pass' && !INNOCENT_PASS_QUALIFIERS.has(previous)) return { label: 'pass', start: at, strict: true };
+  if (word === 'jwt') return { label: word, start: at, strict: true };
+  if (word === 'seed' && SECRET_SEED_QUALIFIERS.has(previous)) return { label: `${previous}seed`, start: at - 1, strict: false };
+  return null;
+}
+
+/** What a key's words say about the value under it. */
+interface KeyVerdict {
+  /** The secret the key names (`password`, `apikey`), or null (also when the key is a setting about one). */
+  secret: string | null;
+  /** Random-looking values under it are credentials (`app_key`, `webhook_signature`). */
+  secretish: boolean;
+  /** Its last word names a setting, not who (`min_length`, `path`; not `user`): harmless under a secret. */
+  describesSetting: boolean;
+  /** It names AWS: a 40-character key below it is a secret access key. */
+  aws: boolean;
+  /** Its last word is `auth`: `user:password` (plain or base64) under it is a credential. */
+  auth: boolean;
+  /** It names secrets in the plural (`api_keys`, `secrets`): a number under it counts them. */
+  plural: boolean;
+  /** It names an HTTP Authorization header: `<scheme> <credential>` under it is a credential. */
+  authorization: boolean;
+  /** Its last word (`api` in `{ api: { key } }` makes the inner `key` an API key). */
+  last: string;
+  /** It is just `key` (or `keys`): its parent's last word may name the secret. */
+  bareKey: boolean;
+}
+
+function judgeWords(words: readonly string[]): KeyVerdict {
+  const last = words.length > 0 ? stripDigits(words[words.length - 1]!) : '';
+  const verdict: KeyVerdict = {
+    secret: null,
+    secretish: false,
+    describesSetting: METADATA.has(last) && !IDENTITY.has(last),
+    aws: words.includes('aws') || words.includes('amazon'),
+    auth: last === 'auth',
+    plural: false,
+    authorization: last === 'authorization',
+    last,
+    bareKey: words.length === 1 && (last === 'key' || last === 'keys'),
+  };
+  for (let at = words.length - 1; at >= 0; at--) {
+    const noun = nounEndingAt(words, at);
+    if (!noun) continue;
+    const tail = words.slice(at + 1).map(stripDigits);
+    const prefix = words.slice(0, noun.start);
+    if (prefix.some((word) => PREFIX_METADATA.has(word))) return verdict;
+    const tailLast = tail.at(-1);
+    if (tailLast === undefined || tail.every(isValueWord)) verdict.secret = noun.label;
+    else if (METADATA.has(tailLast) || tail.some((word) => METADATA.has(word))) return verdict;
+    else if (!noun.strict) verdict.secret = noun.label;
+    verdict.secretish = verdict.secret !== null;
+    verdict.plural = /(?:passwords|secrets|credentials|keys|tokens)$/.test(stripDigits(words[at]!));
+    return verdict;
+  }
+  if (SECRETISH.has(last) && !words.slice(0, -1).some((word) => PREFIX_METADATA.has(word))) {
+    const qualifier = words.length > 1 ? words[words.length - 2]! : '';
+    const innocent = (word: string) => INNOCENT_KEY_QUALIFIERS.has(word) || INNOCENT_TOKEN_QUALIFIERS.has(word);
+    verdict.secretish = !innocent(qualifier) && !innocent(stripDigits(qualifier));
+  }
+  return verdict;
+}
+
+/** Names are judged by their end (the last secret named and what follows it): 512 characters are plenty. */
+function lastPart(name: string): string {
+  if (name.length <= 512) return name;
+  const part = name.slice(-512);
+  // Drop the word the cut went through.
+  return part.slice(run(part, 0, ALNUM));
+}
+
+/** Names recur from write to write and text to text: verdicts on them are kept (bounded; names are not secrets). */
+const nameVerdicts = new Map<string, KeyVerdict>();
+const NAME_VERDICTS_KEPT = 10_000;
+const NAME_KEPT_UP_TO = 256;
+
+/** What the name of a key (or of a `name=value` in text, or of a query parameter) says about its value. */
+function keyVerdict(name: string): KeyVerdict {
+  let verdict = nameVerdicts.get(name);
+  if (verdict === undefined) {
+    verdict = judgeWords(wordsOf(lastPart(fold(name))));
+    if (name.length <= NAME_KEPT_UP_TO) {
+      if (nameVerdicts.size >= NAME_VERDICTS_KEPT) nameVerdicts.clear();
+      nameVerdicts.set(name, verdict);
+    }
+  }
+  return verdict;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Values that stand for a secret without being one
+
+const LITERALS = set('true false null none nil undefined yes no on off empty unset required optional disabled enabled n/a na');
+const PLACEHOLDERS = [
+  /^\$\{[A-Za-z_][\w.]*\}$/, // ${DB_PASSWORD}
+  /^\$[A-Za-z_]\w*$/, // $DB_PASSWORD
+  /^\{\{\s*[\w.-]+\s*\}\}$/, // {{ db_password }}
+  /^<[\w .-]+>$/, // <password>
+  /^%[A-Za-z_]\w*%$/, // %DB_PASSWORD%
+  /^\*+$/, // ****
+  /^x{3,}$/i, // xxxx
+  /^\.{3,}$/, // ...
+  /^\[?redacted\]?$/i,
+];
+/** The characters placeholders and masks start with. */
+const STAND_IN_STARTS = new Set([...'${<%*xX.[rR'].map((ch) => ch.charCodeAt(0)));
+
+/** A placeholder, a mask or a literal such as `none`: no secret in it. */
+function isStandIn(value: string): boolean {
+  if (value.length > 64) return false;
+  if (LITERALS.has(value.toLowerCase())) return true;
+  return STAND_IN_STARTS.has(value.charCodeAt(0)) && PLACEHOLDERS.some((placeholder) => placeholder.test(value));
+}
+
+const REFERENCES = [
+  /^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{0,12}:\S+$/, // arn:aws:secretsmanager:…:secret:prod/db
+  /^(?:~|\.{1,2})?\/[\w.@/-]*$/, // /run/secrets/db_password
+  /^projects\/[\w-]+\/secrets\/[\w-]+(?:\/versions\/\w+)?$/, // GCP Secret Manager
+  /^(?:vault|ssm|secretsmanager|env|file|k8s|kubernetes|azurekeyvault|gcpsm):[\w./#:-]+$/, // vault:secret/data/db#password
+];
+/** A URL, its authority apart. */
+const URL_SHAPE = /^[a-z][a-z0-9+.-]*:\/\/([^\s/?#]*)\S*$/i;
+
+/**
+ * Where a secret is (a file path, an ARN, a secret manager's reference, a URL without credentials —
+ * whatever else it holds is the URL rules' business), or a stand-in for one.
+ */
+function isReference(value: string): boolean {
+  if (isStandIn(value)) return true;
+  if (value.length > 2048) return false;
+  if (REFERENCES.some((reference) => reference.test(value))) return true;
+  const authority = URL_SHAPE.exec(value)?.[1];
+  if (authority === undefined) return false;
+  const at = authority.lastIndexOf('@');
+  if (at === -1) return true;
+  const colon = authority.indexOf(':');
+  return colon !== -1 && colon < at && isStandIn(safeDecode(authority.slice(colon + 1, at)));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Texts: the credential shapes
+
+type Step = string | { mask: number; min: number; max?: number };
+
+/** A token format: a literal prefix, then steps (a literal, or a run of a class: at least `min`, and at most `max` when given). */
+interface TokenFormat {
+  rule: SecretRuleId;
+  prefixes: readonly string[];
+  steps: readonly Step[];
+}
+
+const runOf = (mask: number, min: number, max?: number): Step => ({ mask, min, max });
+const UPPER_DIGIT = UPPER | DIGIT;
+const LETTERS = UPPER | LOWER;
+
+const TOKEN_FORMATS: TokenFormat[] = [
+  { rule: 'github-token', prefixes: ['ghp_', 'gho_', 'ghu_', 'ghs_', 'ghr_'], steps: [runOf(ALNUM, 36)] },
+  { rule: 'github-token', prefixes: ['github_pat_'], steps: [runOf(WORD, 40)] },
+  {
+    rule: 'gitlab-token',
+    prefixes: ['glpat-', 'gldt-', 'glrt-', 'glptt-', 'glcbt-', 'glimt-', 'glft-', 'glsoat-', 'GR1348941'],
+    steps: [runOf(B64URL, 20)],
+  },
+  {
+    rule: 'slack-token',
+    prefixes: ['xoxb-', 'xoxp-', 'xoxa-', 'xoxo-', 'xoxr-', 'xoxs-', 'xoxe-', 'xapp-'],
+    steps: [runOf(ALNUM | DASH, 10)],
+  },
+  { rule: 'stripe-key', prefixes: ['sk_live_', 'sk_test_', 'rk_live_', 'rk_test_', 'whsec_'], steps: [runOf(ALNUM, 16)] },
+  { rule: 'google-api-key', prefixes: ['AIza'], steps: [runOf(B64URL, 35)] },
+  { rule: 'google-oauth', prefixes: ['GOCSPX-'], steps: [runOf(B64URL, 24)] },
+  { rule: 'google-oauth', prefixes: ['ya29.'], steps: [runOf(B64URL, 30)] },
+  { rule: 'google-oauth', prefixes: ['1//0'], steps: [runOf(B64URL, 30)] },
+  { rule: 'aws-access-key-id', prefixes: ['AKIA', 'ASIA', 'ABIA', 'ACCA'], steps: [runOf(UPPER_DIGIT, 16, 16)] },
+  { rule: 'ai-api-key', prefixes: ['sk-ant-', 'sk-proj-', 'sk-svcacct-', 'sk-admin-'], steps: [runOf(B64URL, 32)] },
+  { rule: 'ai-api-key', prefixes: ['sk-'], steps: [runOf(ALNUM, 32)] },
+  { rule: 'npm-token', prefixes: ['npm_'], steps: [runOf(ALNUM, 36)] },
+  { rule: 'pypi-token', prefixes: ['pypi-AgEIcHlwaS5vcmc', 'pypi-AgENdGVzdC5weXBpLm9yZw'], steps: [runOf(B64URL, 50)] },
+  { rule: 'sendgrid-key', prefixes: ['SG.'], steps: [runOf(B64URL, 16, 32), '.', runOf(B64URL, 16)] },
+  { rule: 'twilio-key', prefixes: ['SK'], steps: [runOf(HEX, 32, 32)] },
+  { rule: 'huggingface-token', prefixes: ['hf_'], steps: [runOf(LETTERS, 30)] },
+  { rule: 'shopify-token', prefixes: ['shpat_', 'shpss_', 'shpca_', 'shppa_'], steps: [runOf(HEX, 32)] },
+  { rule: 'digitalocean-token', prefixes: ['dop_v1_', 'doo_v1_', 'dor_v1_'], steps: [runOf(HEX, 64)] },
+  { rule: 'databricks-token', prefixes: ['dapi'], steps: [runOf(HEX, 32, 32)] },
+  { rule: 'vault-token', prefixes: ['hvs.', 'hvb.', 'hvr.'], steps: [runOf(B64URL, 24)] },
+  { rule: 'doppler-token', prefixes: ['dp.st.'], steps: [runOf(B64URL, 1, 32), '.', runOf(ALNUM, 40)] },
+  { rule: 'doppler-token', prefixes: ['dp.pt.', 'dp.ct.', 'dp.sa.', 'dp.scim.', 'dp.audit.'], steps: [runOf(ALNUM, 40)] },
+  { rule: 'grafana-token', prefixes: ['glc_'], steps: [runOf(B64, 32)] },
+  { rule: 'grafana-token', prefixes: ['glsa_'], steps: [runOf(ALNUM, 32, 32), '_', runOf(HEX, 8)] },
+  { rule: 'linear-key', prefixes: ['lin_api_'], steps: [runOf(ALNUM, 32)] },
+  { rule: 'postman-key', prefixes: ['PMAK-'], steps: [runOf(HEX, 24, 24), '-', runOf(ALNUM, 34)] },
+  { rule: 'atlassian-token', prefixes: ['ATATT3'], steps: [runOf(B64URL | EQUALS, 50)] },
+  { rule: 'newrelic-key', prefixes: ['NRAK-', 'NRII-', 'NRJS-'], steps: [runOf(UPPER_DIGIT, 27)] },
+  { rule: 'sentry-token', prefixes: ['sntrys_'], steps: [runOf(B64 | EQUALS | UNDERSCORE, 50)] },
+  { rule: 'sentry-token', prefixes: ['sntryu_'], steps: [runOf(HEX, 64)] },
+  { rule: 'square-token', prefixes: ['sq0atp-', 'sq0csp-'], steps: [runOf(B64URL, 22)] },
+  { rule: 'age-secret-key', prefixes: ['AGE-SECRET-KEY-1'], steps: [runOf(UPPER_DIGIT, 50)] },
+  { rule: 'firebase-key', prefixes: ['AAAA'], steps: [runOf(B64URL, 7, 7), ':APA91b', runOf(B64URL, 100)] },
+  { rule: 'facebook-token', prefixes: ['EAA'], steps: [runOf(ALNUM, 90)] },
+  { rule: 'heroku-key', prefixes: ['HRKU-'], steps: [runOf(B64URL, 58)] },
+  { rule: 'supabase-token', prefixes: ['sbp_'], steps: [runOf(HEX, 40)] },
+  { rule: 'dropbox-token', prefixes: ['sl.'], steps: [runOf(B64URL, 130)] },
+  { rule: 'airtable-token', prefixes: ['pat'], steps: [runOf(ALNUM, 14, 14), '.', runOf(HEX, 64)] },
+  { rule: 'notion-token', prefixes: ['ntn_'], steps: [runOf(ALNUM, 40)] },
+  { rule: 'notion-token', prefixes: ['secret_'], steps: [runOf(ALNUM, 43, 43)] },
 ];
 
-/** Splits `dbPassword`, `DB_PASSWORD`, `db-password`, `db.password` into lower-case words. */
-function wordsOf(key: string): string[] {
-  return key
-    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
-    .replace(/([A-Z]+)([A-Z][a-z])/g, '$1 $2')
-    .toLowerCase()
-    .split(/[^a-z0-9]+/)
-    .filter(Boolean);
+/**
+ * A token format without a literal prefix: its first character is of class `first`, and `literal` is
+ * found at one of `offsets` (checked first, so a word start costs a comparison or two).
+ */
+interface AnchoredFormat {
+  rule: SecretRuleId;
+  first: number;
+  firsts?: string;
+  offsets: readonly number[];
+  literal: string;
+  steps: readonly Step[];
 }
 
-/** Keys recur from write to write: what was decided about one is kept (bounded). */
-const keyReasons = new Map<string, string | null>();
-const KEY_REASONS_KEPT = 10_000;
+const ANCHORED_FORMATS: AnchoredFormat[] = [
+  {
+    rule: 'mailgun-key',
+    first: HEX_LOWER,
+    offsets: [32],
+    literal: '-',
+    steps: [runOf(HEX_LOWER, 32, 32), '-', runOf(HEX_LOWER, 8, 8), '-', runOf(HEX_LOWER, 8, 8)],
+  },
+  { rule: 'mailchimp-key', first: HEX_LOWER, offsets: [32], literal: '-us', steps: [runOf(HEX_LOWER, 32, 32), '-us', runOf(DIGIT, 1, 2)] },
+  {
+    rule: 'telegram-bot-token',
+    first: DIGIT,
+    offsets: [8, 9, 10],
+    literal: ':AA',
+    steps: [runOf(DIGIT, 8, 10), ':AA', runOf(B64URL, 33)],
+  },
+  {
+    rule: 'discord-bot-token',
+    first: UPPER,
+    firsts: 'MNO',
+    offsets: [23, 24, 25, 26, 27, 28],
+    literal: '.',
+    steps: [runOf(ALNUM, 23, 28), '.', runOf(B64URL, 6, 7), '.', runOf(B64URL, 27)],
+  },
+  {
+    rule: 'terraform-token',
+    first: ALNUM,
+    offsets: [14],
+    literal: '.atlasv1.',
+    steps: [runOf(ALNUM, 14, 14), '.atlasv1.', runOf(B64URL, 60)],
+  },
+];
 
-/** Why a key names a secret, or null. */
-export function secretKeyReason(key: string): string | null {
-  let reason = keyReasons.get(key);
-  if (reason === undefined) {
-    reason = judgeKey(key);
-    if (keyReasons.size >= KEY_REASONS_KEPT) keyReasons.clear();
-    keyReasons.set(key, reason);
+/**
+ * The literal prefixes as a trie over ASCII: node `n`'s child for character `c` is `PREFIX_TRIE[n * 128 + c]`
+ * (0 for none: the root, node 0, is nobody's child); `PREFIX_ENDS[n]` lists the formats whose prefix ends
+ * at node `n`. A word start walks it once, as deep as the longest prefix.
+ */
+const PREFIX_ENDS: ({ rule: SecretRuleId; steps: readonly Step[] }[] | undefined)[] = [undefined];
+// At most one node per character of every prefix (plus the root); trimmed below.
+let prefixTrie = new Int32Array(128 * (1 + TOKEN_FORMATS.reduce((sum, format) => sum + format.prefixes.join('').length, 0)));
+for (const { rule, prefixes, steps } of TOKEN_FORMATS) {
+  for (const prefix of prefixes) {
+    let node = 0;
+    for (let i = 0; i < prefix.length; i++) {
+      const slot = node * 128 + prefix.charCodeAt(i);
+      if (prefixTrie[slot] === 0) {
+        prefixTrie[slot] = PREFIX_ENDS.length;
+        PREFIX_ENDS.push(undefined);
+      }
+      node = prefixTrie[slot]!;
+    }
+    (PREFIX_ENDS[node] ??= []).push({ rule, steps });
   }
-  return reason;
+}
+const PREFIX_TRIE = prefixTrie.slice(0, PREFIX_ENDS.length * 128);
+prefixTrie = new Int32Array(0);
+/** Formats without a literal prefix, by the first character they may start with. */
+const ANCHORED_BY_FIRST: (AnchoredFormat[] | undefined)[] = new Array(128);
+for (let code = 0; code < 128; code++) {
+  const formats = ANCHORED_FORMATS.filter(
+    (format) => is(code, format.first) && (format.firsts === undefined || format.firsts.includes(String.fromCharCode(code))),
+  );
+  if (formats.length > 0) ANCHORED_BY_FIRST[code] = formats;
 }
 
-function judgeKey(key: string): string | null {
-  const words = wordsOf(key);
-  const candidates = new Set(words);
-  for (let i = 0; i + 1 < words.length; i++) candidates.add(words[i]! + words[i + 1]!);
-  candidates.add(words.join(''));
-  for (const candidate of candidates) {
-    if (SECRET_WORDS.has(candidate)) return `the key "${key}" names a secret (${candidate})`;
+/** Whether `steps` match from `at`; reads at most the sum of their lengths (plus one each). */
+function matchesSteps(text: string, at: number, steps: readonly Step[]): boolean {
+  let position = at;
+  for (let i = 0; i < steps.length; i++) {
+    const step = steps[i]!;
+    if (typeof step === 'string') {
+      if (!text.startsWith(step, position)) return false;
+      position += step.length;
+    } else {
+      const count = run(text, position, step.mask, (step.max ?? step.min) + 1);
+      if (count < step.min || (step.max !== undefined && count > step.max)) return false;
+      position += count;
+    }
   }
-  const last = words.at(-1);
-  if (last && LAST_WORD_SECRETS.has(last)) return `the key "${key}" names a secret (${last})`;
+  return true;
+}
+
+/** The format that matches at the word start `at`, if any (a start costs a short trie walk and a few comparisons). */
+function formatAt(text: string, at: number, code: number): SecretRuleId | null {
+  let node = PREFIX_TRIE[code]!;
+  for (let next = at + 1; node !== 0; next++) {
+    const ends = PREFIX_ENDS[node];
+    if (ends !== undefined) for (let i = 0; i < ends.length; i++) if (matchesSteps(text, next, ends[i]!.steps)) return ends[i]!.rule;
+    const following = text.charCodeAt(next);
+    node = following < 128 ? PREFIX_TRIE[node * 128 + following]! : 0;
+  }
+  const anchoredFormats = ANCHORED_BY_FIRST[code];
+  if (anchoredFormats !== undefined) {
+    for (let i = 0; i < anchoredFormats.length; i++) {
+      const format = anchoredFormats[i]!;
+      // The last character the first run needs, then the anchor: most starts end at the probe.
+      const first = format.steps[0] as { mask: number; min: number };
+      if (!is(text.charCodeAt(at + first.min - 1), first.mask)) continue;
+      const anchor = format.literal.charCodeAt(0);
+      let anchored = false;
+      for (let j = 0; j < format.offsets.length && !anchored; j++) {
+        const offset = at + format.offsets[j]!;
+        anchored = text.charCodeAt(offset) === anchor && text.startsWith(format.literal, offset);
+      }
+      if (anchored && matchesSteps(text, at, format.steps)) return format.rule;
+    }
+  }
+  return null;
+}
+
+/** Whether `text` has `lowerWord` at `at`, in any case. */
+function hasWordAt(text: string, at: number, lowerWord: string): boolean {
+  for (let i = 0; i < lowerWord.length; i++) if ((text.charCodeAt(at + i) | 0x20) !== lowerWord.charCodeAt(i)) return false;
+  return true;
+}
+
+/**
+ * Token formats, JWTs and HTTP authorization credentials, tried where words start. A JWT is a base64url
+ * run starting `eyJ`, a dot, another starting `eyJ`, a dot and a signature; a start inside a run already
+ * read is skipped (it would reach the same dot), so each run is read at most twice.
+ */
+function scanWords(text: string): SecretRuleId | null {
+  let jwtReadUpTo = 0;
+  for (let at = 0; at < text.length; at++) {
+    const code = text.charCodeAt(at);
+    if (!is(code, ALNUM) || (at > 0 && is(text.charCodeAt(at - 1), ALNUM))) continue;
+    const format = formatAt(text, at, code);
+    if (format) return format;
+    if (code === LETTER_e && at >= jwtReadUpTo && text.startsWith('eyJ', at)) {
+      const header = run(text, at, B64URL);
+      jwtReadUpTo = at + header;
+      const claims = jwtReadUpTo + 1;
+      if (header >= 8 && text.charCodeAt(jwtReadUpTo) === PERIOD && text.startsWith('eyJ', claims)) {
+        const claimsLength = run(text, claims, B64URL);
+        const signature = claims + claimsLength + 1;
+        if (claimsLength >= 8 && text.charCodeAt(signature - 1) === PERIOD && run(text, signature, B64URL, 8) >= 8) return 'jwt';
+      }
+    }
+    // Azure AD client secrets: three characters, a digit, `Q~`, then 31 to 34 more.
+    if (text.charCodeAt(at + 4) === LETTER_Q && text.charCodeAt(at + 5) === TILDE_CHAR && is(text.charCodeAt(at + 3), DIGIT)) {
+      if (run(text, at, WORD | TILDE | DOT, 3) === 3 && run(text, at + 6, B64URL | TILDE | DOT, 31) === 31) return 'azure-client-secret';
+    }
+    if (code === LETTER_B || code === LETTER_b) {
+      if (hasWordAt(text, at, 'bearer') && isBearerCredential(text, at + 6)) return 'http-authorization';
+      if (hasWordAt(text, at, 'basic') && isBasicCredential(text, at + 5)) return 'http-authorization';
+    }
+  }
+  return null;
+}
+
+/** After `Bearer`: blanks, then a token of 16 or more characters with letters and digits. */
+function isBearerCredential(text: string, from: number): boolean {
+  const blanks = countBlanks(text, from);
+  if (blanks === 0) return false;
+  const start = from + blanks;
+  const length = run(text, start, B64TOKEN, 64);
+  if (length < 16) return false;
+  const kinds = letterKinds(text.slice(start, start + length));
+  return kinds.digit && (kinds.lower || kinds.upper);
+}
+
+/** After `Basic`: blanks, then base64 of `user:password`. */
+function isBasicCredential(text: string, from: number): boolean {
+  const blanks = countBlanks(text, from);
+  if (blanks === 0) return false;
+  const start = from + blanks;
+  const length = run(text, start, B64 | EQUALS, 256);
+  return length >= 8 && isEncodedUserPassword(text.slice(start, start + length));
+}
+
+/** Spaces and tabs at `from` (at most 3). */
+function countBlanks(text: string, from: number): number {
+  let count = 0;
+  while (count < 3 && (text.charCodeAt(from + count) === 32 || text.charCodeAt(from + count) === 9)) count++;
+  return count;
+}
+
+/** base64 (at most 256 characters) of printable `user:password`. */
+function isEncodedUserPassword(encoded: string): boolean {
+  if (encoded.length < 8 || encoded.length > 256 || !/^[A-Za-z0-9+/_-]+={0,2}$/.test(encoded)) return false;
+  const decoded = decodeBase64(encoded);
+  const colon = decoded.indexOf(':');
+  return colon > 0 && colon < decoded.length - 1 && /^[\x21-\x7e]+$/.test(decoded);
+}
+
+/** Starts of bare DER private keys in base64: PKCS#1 RSA, PKCS#8 (plain, encrypted, EC, Ed25519), SEC1 EC, OpenSSH. */
+const DER_PRIVATE_KEY_STARTS: readonly [offset: number, start: string][] = [
+  [6, 'IBAAK'], // MII?..IBAAKC: RSAPrivateKey (PKCS#1)
+  [6, 'IBADANBgkqhkiG9w0BAQEFAAS'], // PrivateKeyInfo, rsaEncryption (PKCS#8)
+  [0, 'MIGHAgEAMBMGByqGSM49'], // PrivateKeyInfo, EC P-256
+  [0, 'MIG2AgEAMBAGByqGSM49'], // PrivateKeyInfo, EC P-384
+  [0, 'MHcCAQEEI'], // ECPrivateKey P-256 (SEC1)
+  [0, 'MIGkAgEBBDA'], // ECPrivateKey P-384
+  [0, 'MIHcAgEBBEI'], // ECPrivateKey P-521
+  [0, 'MC4CAQAwBQYDK2Vw'], // PrivateKeyInfo, Ed25519 / X25519
+  [8, 'BgkqhkiG9w0BBQ'], // EncryptedPrivateKeyInfo (PKCS#5)
+  [0, 'b3BlbnNzaC1rZXktdjE'], // "openssh-key-v1"
+];
+
+/**
+ * Base64 blobs (maximal runs of base64 characters, each examined once): bare DER private keys,
+ * base64-wrapped PEM private keys (a bounded prefix decoded), and AWS secret access keys in a text
+ * that speaks of AWS or secrets.
+ */
+function scanBlobs(text: string): SecretRuleId | null {
+  let awsContext: boolean | undefined;
+  for (let at = 0; at < text.length; ) {
+    const length = run(text, at, BLOB);
+    if (length === 0) {
+      at++;
+      continue;
+    }
+    if (length >= 60) {
+      // A PEM private key in the first 1,024 characters once decoded (a wrapped PEM, a service account's JSON).
+      const decoded = decodeBase64(text.slice(at, at + Math.min(length, 1024) - (Math.min(length, 1024) % 4))).toLowerCase();
+      const begin = decoded.indexOf('-----begin');
+      if (begin !== -1 && /^[ a-z0-9]{0,24}private key/.test(decoded.slice(begin + 11, begin + 48))) return 'private-key-base64';
+      if (text.startsWith('MII', at) || text.startsWith('MH', at) || text.startsWith('MC', at) || text.startsWith('b3Bl', at)) {
+        if (DER_PRIVATE_KEY_STARTS.some(([offset, start]) => text.startsWith(start, at + offset))) return 'private-key-der';
+      }
+    }
+    if (length === 40 && (awsContext ??= AWS_HINT.test(text)) && isAwsSecretShape(text.slice(at, at + 40))) return 'aws-secret-key';
+    at += length;
+  }
+  return null;
+}
+
+/** A text that speaks of AWS or secrets: a 40-character base64 token in it is an AWS secret access key. */
+const AWS_HINT = /aws|secret/i;
+
+/** 40 characters of base64 with upper and lower case letters and digits, random-looking. */
+function isAwsSecretShape(value: string): boolean {
+  if (value.length !== 40 || run(value, 0, B64) !== 40) return false;
+  const kinds = letterKinds(value);
+  return kinds.upper && kinds.lower && kinds.digit && entropy(value) >= 4;
+}
+
+/** `-----BEGIN … PRIVATE KEY` in any case (RSA, EC, DSA, OPENSSH, ENCRYPTED, PGP … BLOCK), and PuTTY key files. */
+function scanPem(lower: string): SecretRuleId | null {
+  for (let begin = lower.indexOf('begin'); begin !== -1; begin = lower.indexOf('begin', begin + 5)) {
+    let dash = begin - 1;
+    if (lower.charCodeAt(dash) === 32) dash--;
+    if (lower.charCodeAt(dash) !== HYPHEN || lower.charCodeAt(dash - 1) !== HYPHEN) continue;
+    const header = lower.slice(begin + 5, begin + 48);
+    const privateAt = header.indexOf('private');
+    if (privateAt !== -1 && header.indexOf('key', privateAt + 7) !== -1) return 'private-key-pem';
+  }
+  return lower.includes('putty-user-key-file-') ? 'private-key-pem' : null;
+}
+
+const endsAuthority = (code: number) => code === SOLIDUS || endsPath(code);
+const endsPath = (code: number) => code === QUESTION || code === NUMBER_SIGN || endsUrl(code);
+const endsUrl = (code: number) =>
+  isSpace(code) || code === QUOTE || code === APOSTROPHE || code === LESS_THAN || code === GREATER_THAN || code === BACKTICK ||
+  code === BACKSLASH;
+const SCHEME = ALNUM | PLUS | DASH | DOT;
+
+/**
+ * URLs anywhere in a text, found by their `://`: a password (or a token as the user) in the userinfo, a
+ * webhook whose path is its credential, a query parameter named like a secret. Each URL is read once,
+ * and the search resumes after it.
+ */
+function scanUrls(text: string): SecretRuleId | null {
+  for (let from = 0; ; ) {
+    const separator = text.indexOf('://', from);
+    if (separator === -1) return null;
+    const authorityStart = separator + 3;
+    let schemeStart = separator;
+    while (schemeStart > 0 && separator - schemeStart < 32 && is(text.charCodeAt(schemeStart - 1), SCHEME)) schemeStart--;
+    if (schemeStart === separator || !is(text.charCodeAt(schemeStart), LETTERS)) {
+      from = authorityStart;
+      continue;
+    }
+    let at = authorityStart;
+    let userinfoEnd = -1;
+    for (; at < text.length && !endsAuthority(text.charCodeAt(at)); at++) if (text.charCodeAt(at) === AT_SIGN) userinfoEnd = at;
+    const authorityEnd = at;
+    if (userinfoEnd !== -1) {
+      const rule = judgeUserinfo(text.slice(authorityStart, userinfoEnd));
+      if (rule) return rule;
+    }
+    const hostStart = userinfoEnd === -1 ? authorityStart : userinfoEnd + 1;
+    const host = text.slice(hostStart, authorityEnd).toLowerCase().replace(/:\d*$/, '');
+    while (at < text.length && !endsPath(text.charCodeAt(at))) at++;
+    const webhook = WEBHOOK_HOSTS.find((candidate) => candidate.host(host));
+    if (webhook?.path.test(text.slice(authorityEnd, Math.min(at, authorityEnd + 256)))) return 'webhook-url';
+    if (text.charCodeAt(at) === QUESTION) {
+      const query = scanQuery(text, at + 1);
+      if (query.rule) return query.rule;
+      at = query.end;
+    }
+    while (at < text.length && !endsUrl(text.charCodeAt(at))) at++;
+    from = Math.max(at, authorityStart);
+  }
+}
+
+function judgeUserinfo(userinfo: string): SecretRuleId | null {
+  const colon = userinfo.indexOf(':');
+  if (colon !== -1) {
+    const password = userinfo.slice(colon + 1);
+    return password && !isStandIn(safeDecode(password)) ? 'url-userinfo-password' : null;
+  }
+  if (userinfo.length < 16 || run(userinfo, 0, B64URL | DOT | TILDE) !== userinfo.length) return null;
+  const kinds = letterKinds(userinfo);
+  return kinds.digit && (kinds.lower || kinds.upper) ? 'url-userinfo-token' : null;
+}
+
+const safeDecode = (text: string) => {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+};
+
+/** Hosts whose webhook URLs carry their credential in the path (query-string credentials are the query rule's). */
+const WEBHOOK_HOSTS: { host: (host: string) => boolean; path: RegExp }[] = [
+  { host: (host) => host === 'hooks.slack.com', path: /^\/(?:services|workflows|triggers)\/[\w/-]{16}/ },
+  {
+    host: (host) => host === 'discord.com' || host === 'discordapp.com' || host.endsWith('.discord.com'),
+    path: /^\/api\/(?:v\d{1,2}\/)?webhooks\/\d{5,30}\/[\w-]{20}/,
+  },
+  {
+    host: (host) => host.endsWith('.webhook.office.com') || host === 'outlook.office.com' || host === 'outlook.office365.com',
+    path: /^\/webhook(?:b2)?\/[\w@/-]{20}/,
+  },
+  { host: (host) => host === 'hooks.zapier.com', path: /^\/hooks\/catch\/\d+\/\w{4}/ },
+  { host: (host) => host === 'api.telegram.org', path: /^\/bot\d{6,12}:[\w-]{30}/ },
+  { host: (host) => host === 'maker.ifttt.com', path: /^\/trigger\/[\w-]+\/(?:json\/)?with\/key\/[\w-]{16}/ },
+];
+
+/** Query parameters whose value is a credential although their name does not say "secret". */
+const SIGNATURE_PARAMETERS = set('sig signature x-amz-signature x-goog-signature x-amz-security-token');
+
+/** Reads a query string from `start`; a parameter named like a secret, with a real value, fires. */
+function scanQuery(text: string, start: number): { rule: SecretRuleId | null; end: number } {
+  let at = start;
+  while (at < text.length) {
+    const nameStart = at;
+    while (at < text.length && !endsParameter(text.charCodeAt(at)) && text.charCodeAt(at) !== EQUALS_SIGN) at++;
+    const nameEnd = at;
+    if (text.charCodeAt(at) === EQUALS_SIGN) {
+      const valueStart = ++at;
+      while (at < text.length && !endsParameter(text.charCodeAt(at))) at++;
+      // No secret's name is shorter than `pw` or longer than 64 characters; a value is read only under a secret's name.
+      const nameLength = nameEnd - nameStart;
+      if (at > valueStart && nameLength >= 2 && nameLength <= 64) {
+        const name = text.slice(nameStart, nameEnd);
+        const secret = isSecretParameterName(name) && isSecretParameter(name, text.slice(valueStart, at));
+        if (secret) return { rule: 'url-secret-parameter', end: at };
+      }
+    }
+    const code = text.charCodeAt(at);
+    if (code !== AMPERSAND && code !== SEMICOLON) break;
+    at++;
+  }
+  return { rule: null, end: at };
+}
+
+const endsParameter = (code: number) =>
+  code === AMPERSAND || code === SEMICOLON || code === NUMBER_SIGN || endsUrl(code) || Number.isNaN(code);
+
+function isSecretParameterName(name: string): boolean {
+  const lowerName = name.toLowerCase();
+  return SIGNATURE_PARAMETERS.has(lowerName) || lowerName === 'key' || keyVerdict(name).secret !== null;
+}
+
+/** Whether the value of a parameter with a secret's name (`isSecretParameterName`) is a real one. */
+function isSecretParameter(name: string, encoded: string): boolean {
+  const lowerName = name.toLowerCase();
+  const value = safeDecode(encoded);
+  if (isStandIn(value)) return false;
+  if (SIGNATURE_PARAMETERS.has(lowerName)) return value.length >= 16;
+  if (lowerName === 'key') return value.length >= 16 && letterKinds(value).digit;
+  return true;
+}
+
+const COMPARISONS = [EQUALS_SIGN, COLON, EXCLAMATION, LESS_THAN, GREATER_THAN];
+const PASSWORD_LABELS = set('password passwd pwd pass passphrase passcode');
+const AZURE_KEY_NAMES = set('accountkey sharedaccesskey');
+/** Characters that end an unquoted value in `name=value`. */
+const endsValue = (code: number, templated: boolean) =>
+  isSpace(code) || code === SEMICOLON || code === COMMA || code === AMPERSAND || code === QUOTE || code === APOSTROPHE ||
+  code === CLOSE_PAREN || (code === CLOSE_BRACE && !templated) || code === CLOSE_BRACKET || code === LESS_THAN ||
+  code === GREATER_THAN || code === VERTICAL_BAR;
+
+/**
+ * `name=value` and `name: value` where the name names a secret: libpq and ADO.NET/ODBC connection
+ * strings (`password=…`, `Pwd=…;`), Azure's `AccountKey=…`, env files, YAML and JSON inside text. Each
+ * `=` or `:` looks at most 64 characters back (the name) and 256 forward (the value). After a colon an
+ * unquoted value must look like a credential (a digit, a symbol, mixed case or 16+ characters), so that
+ * prose ("password: reset by ops") passes.
+ */
+function scanAssignments(text: string): SecretRuleId | null {
+  for (let at = 1; at < text.length; at++) {
+    const code = text.charCodeAt(at);
+    if (code !== EQUALS_SIGN && code !== COLON) continue;
+    const next = text.charCodeAt(at + 1);
+    if (code === COLON && next === SOLIDUS && text.charCodeAt(at + 2) === SOLIDUS) continue;
+    const before = text.charCodeAt(at - 1);
+    // `==`, `:=` (read at the colon), `!=`, `<=`, `>=` are not assignments.
+    if (code === EQUALS_SIGN && (next === EQUALS_SIGN || COMPARISONS.includes(before))) continue;
+    let nameEnd = at;
+    for (let skipped = 0; skipped < 2 && nameEnd > 0 && text.charCodeAt(nameEnd - 1) === 32; skipped++) nameEnd--;
+    if (nameEnd > 0 && (text.charCodeAt(nameEnd - 1) === QUOTE || text.charCodeAt(nameEnd - 1) === APOSTROPHE)) nameEnd--;
+    let nameStart = nameEnd;
+    while (nameStart > 0 && nameEnd - nameStart < 64 && is(text.charCodeAt(nameStart - 1), NAME)) nameStart--;
+    if (nameEnd - nameStart < 3 || (nameStart > 0 && is(text.charCodeAt(nameStart - 1), NAME))) continue;
+    // `arn:aws:secretsmanager:…:secret:prod/db`, `urn:…`: a colon chain, not an assignment.
+    if (code === COLON && nameStart > 0 && text.charCodeAt(nameStart - 1) === COLON) continue;
+    // `curl -u user:password`, `--user=user:password`.
+    if (code === COLON && isUserFlagBefore(text, nameStart)) {
+      const password = assignedValue(text, at + 1);
+      if (password.text && !isStandIn(password.text) && !/^\d+$/.test(password.text)) return 'basic-auth-credentials';
+    }
+    const name = text.slice(nameStart, nameEnd);
+    const verdict = keyVerdict(name);
+    const signature = code === EQUALS_SIGN && SIGNATURE_PARAMETERS.has(name.toLowerCase());
+    if (verdict.secret === null && !signature && !verdict.auth) continue;
+    const value = assignedValue(text, at + (next === EQUALS_SIGN || next === GREATER_THAN ? 2 : 1));
+    if (!value.text) continue;
+    const prose = code === COLON && !(value.quoted && !/\s/.test(value.text));
+    if ((prose && !looksLikeCredential(value.text, !value.quoted)) || isStandIn(value.text)) continue;
+    if (verdict.secret === null) {
+      if (signature && value.text.length >= 16) return 'secret-assignment';
+      if (verdict.auth && isEncodedUserPassword(value.text)) return 'basic-auth-credentials';
+      continue;
+    }
+    if (!value.quoted && CODE.test(value.text)) continue;
+    // A date, a time, a number (with a unit) after a colon is prose, unless a password or PIN is meant.
+    if (prose && NUMERIC.test(value.text) && !PASSWORD_LABELS.has(verdict.secret)) continue;
+    if (AZURE_KEY_NAMES.has(verdict.secret)) return 'azure-storage-key';
+    if (code === EQUALS_SIGN && PASSWORD_LABELS.has(verdict.secret)) return 'connection-string-password';
+    return 'secret-assignment';
+  }
+  return null;
+}
+
+/** Whether a command-line user flag (`-u `, `--user `, `--user=`) ends at `at`. */
+function isUserFlagBefore(text: string, at: number): boolean {
+  const before = text.slice(Math.max(0, at - 8), at);
+  return before.endsWith(' -u ') || before.endsWith('--user ') || before.endsWith('--user=') || before === '-u ';
+}
+
+/** The value after `name=` (blanks skipped; quoted or up to a separator; at most 256 characters). */
+function assignedValue(text: string, from: number): { text: string; quoted: boolean } {
+  const start = from + countBlanks(text, from);
+  const quote = text.charCodeAt(start);
+  if (quote === QUOTE || quote === APOSTROPHE || quote === BACKTICK) {
+    const quoted = text.slice(start + 1, start + 257);
+    const close = quoted.indexOf(String.fromCharCode(quote));
+    return { text: close === -1 ? quoted : quoted.slice(0, close), quoted: true };
+  }
+  let end = start;
+  // A placeholder (`${DB_PASSWORD}`, `{{ password }}`) runs to its closing brace.
+  const templated = quote === DOLLAR || quote === OPEN_BRACE;
+  while (end < text.length && end - start < 256 && !endsValue(text.charCodeAt(end), templated)) end++;
+  return { text: text.slice(start, end).replace(/[.,;:!?]$/, ''), quoted: false };
+}
+
+/** An expression in code (`os.getenv('X')`, `config[...]`), not a value. */
+const CODE = /^[A-Za-z_][\w.]*[([]/;
+/** Numbers, dates, times, versions, durations. */
+const NUMERIC = /^[\d.:/-]+[a-z%]{0,3}$/i;
+
+/** A digit, a symbol, mixed case inside the word, or (when `long` counts) 16 or more characters. */
+function looksLikeCredential(value: string, long: boolean): boolean {
+  if (value.length < 4) return false;
+  if (/[\d!@#$%^&*+=/~\\|]/.test(value) || /[a-z][A-Z]/.test(value)) return true;
+  return long && value.length >= 16;
+}
+
+/** The first credential shape in `text`, whatever holds it (a value, a key, a free text). */
+function scanText(raw: string): SecretRuleId | null {
+  const text = fold(raw);
+  // Each pass is skipped when what it looks for cannot be there (most values are short and plain).
+  return (
+    (PEM_HINT.test(text) ? scanPem(text.toLowerCase()) : null) ??
+    (text.length >= 40 ? scanBlobs(text) : null) ??
+    (text.length >= SHORTEST_TOKEN ? scanWords(text) : null) ??
+    (text.includes('://') ? scanUrls(text) : null) ??
+    (text.includes('=') || text.includes(':') ? scanAssignments(text) : null)
+  );
+}
+const PEM_HINT = /begin|putty-user-key-file-/i;
+/** No token format, JWT or Authorization credential is shorter than this (`Basic ` and 8 characters of base64). */
+const SHORTEST_TOKEN = 14;
+
+// ---------------------------------------------------------------------------------------------------
+// Values in context
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** One token of 20 to 1,024 characters that looks random (letters and digits mixed, high entropy), not a UUID. */
+function looksRandom(text: string): boolean {
+  const value = text.replace(/^(?:base64|hex|b64):/, '');
+  if (value.length < 20 || value.length > 1024 || run(value, 0, B64TOKEN) !== value.length || UUID.test(value)) return false;
+  const kinds = letterKinds(value);
+  if (Number(kinds.upper) + Number(kinds.lower) + Number(kinds.digit) < 2) return false;
+  const bits = entropy(value);
+  if (run(value, 0, HEX) === value.length) return value.length >= 32 && bits >= 3;
+  return bits >= (value.length < 32 ? 3.6 : 4);
+}
+
+/** `user:password` in plain text (not `host:port`, not a URL). */
+const USER_PASSWORD = /^[\w.@-]{1,64}:(?!\d+$)[^\s:/]{1,128}$/;
+
+/** `<scheme> <credential>`, the value of an Authorization header. */
+const AUTHORIZATION = /^[A-Za-z][\w-]{0,31} +(\S{8,})$/;
+
+/** What the keys above a value say about it. */
+interface ValueContext {
+  /** The nearest key (an array's key for its items), or null at the top. */
+  key: KeyVerdict | null;
+  /** A key above names AWS. */
+  aws: boolean;
+}
+
+/** Rules that need to know where a value is: entropy under secret-ish keys, AWS secret keys, docker-style `auth`. */
+function contextRule(value: string, context: ValueContext): SecretRuleId | null {
+  const key = context.key;
+  if (!key) return null;
+  if (key.secretish && looksRandom(value)) return 'secret-entropy';
+  if ((context.aws || key.secretish) && isAwsSecretShape(value)) return 'aws-secret-key';
+  if (key.auth && (isEncodedUserPassword(value) || USER_PASSWORD.test(value))) return 'basic-auth-credentials';
+  if (key.authorization) {
+    const credential = AUTHORIZATION.exec(value)?.[1];
+    if (credential !== undefined && !isStandIn(credential)) return 'http-authorization';
+  }
   return null;
 }
 
 /**
- * Values recur too (a merge patch changes a field or two; the rest of the document is checked again):
- * strings up to this long found clean are remembered, a bounded number. What looks like a secret is
- * judged afresh each time, so that no refused secret stays in memory.
+ * Strings recur from write to write (a merge patch changes a field or two; the rest of the document is
+ * checked again): strings up to this long found clean are remembered, a bounded number. What looks like a
+ * secret is judged afresh each time and forgotten, so that no refused secret stays in memory.
  */
 const cleanValues = new Set<string>();
 const CLEAN_VALUES_KEPT = 10_000;
 const VALUE_KEPT_UP_TO = 256;
 
-/** What kind of credential a string looks like, or null. */
-export function secretValueReason(value: string): string | null {
-  const keepable = value.length <= VALUE_KEPT_UP_TO;
-  if (keepable && cleanValues.has(value)) return null;
-  const reason = judgeValue(value);
-  if (reason === null && keepable) {
+function valueRule(value: string, context: ValueContext): SecretRuleId | null {
+  const known = cleanValues.has(value);
+  const rule = (known ? null : scanText(value)) ?? contextRule(value, context);
+  if (rule !== null) {
+    if (known) cleanValues.delete(value);
+  } else if (!known && value.length <= VALUE_KEPT_UP_TO) {
     if (cleanValues.size >= CLEAN_VALUES_KEPT) cleanValues.clear();
     cleanValues.add(value);
   }
-  return reason;
+  return rule;
 }
 
-function judgeValue(value: string): string | null {
-  for (const { pattern, what } of SECRET_VALUES) if (pattern.test(value)) return `the value looks like ${what}`;
-  return null;
+/** Keys of documents found clean of credential shapes, with what their words say (bounded; same terms as values). */
+const cleanKeys = new Map<string, KeyVerdict>();
+
+/** The credential shape a document's key has (a rule id), or what its words say about its value. */
+function judgeKey(key: string): SecretRuleId | KeyVerdict {
+  let verdict = cleanKeys.get(key);
+  if (verdict === undefined) {
+    const shape = scanText(key);
+    if (shape !== null) return shape;
+    verdict = keyVerdict(key);
+    if (key.length <= VALUE_KEPT_UP_TO) {
+      if (cleanKeys.size >= CLEAN_VALUES_KEPT) cleanKeys.clear();
+      cleanKeys.set(key, verdict);
+    }
+  }
+  return verdict;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Documents and texts
+
+/** JSON Web Key members that hold private key material. */
+const JWK_PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k'];
+
+function isPrivateJwk(object: { [key: string]: JsonValue }): boolean {
+  if (typeof object.kty !== 'string') return false;
+  return JWK_PRIVATE_MEMBERS.some((member) => typeof object[member] === 'string' && object[member] !== '');
 }
 
 const escapePointer = (segment: string) =>
   segment.includes('~') || segment.includes('/') ? segment.replaceAll('~', '~0').replaceAll('/', '~1') : segment;
 
+/** A key as it can be shown in a message: short and plain, or not at all. */
+const shown = (key: string) => (key.length <= 64 && /^[\w .:@/-]+$/.test(key) ? ` "${key}"` : '');
+
 /**
- * Every place in `document` that looks like a secret (none means it may be stored). A field is let
- * through when `allowed` holds its pointer or its pattern (the pointer with `*` for each array index).
+ * Every place in `document` that looks like a secret (none means it may be stored): keys that name a
+ * secret (with a value that could be one), keys and values shaped like credentials, each with its JSON
+ * pointer. A field is let through, with everything under it, when `allowed` holds its pointer or its
+ * pattern (the pointer with `*` for each array index): the fields a schema marks `x-confighub-not-secret`.
  */
 export function findSecrets(document: JsonValue, allowed: ReadonlySet<string> = new Set()): ValidationIssue[] {
   const issues: ValidationIssue[] = [];
@@ -108,35 +1283,90 @@ export function findSecrets(document: JsonValue, allowed: ReadonlySet<string> = 
   const pointer = () => path.map((segment) => `/${typeof segment === 'number' ? segment : escapePointer(segment)}`).join('');
   const pattern = () => path.map((segment) => `/${typeof segment === 'number' ? '*' : escapePointer(segment)}`).join('');
   const isAllowed = () => allowed.size > 0 && (allowed.has(pattern()) || allowed.has(pointer()));
-  const visit = (value: JsonValue) => {
+  const report = (message: string) => {
+    issues.push({ pointer: pointer(), message });
+  };
+  // Whether a container under a secret's name holds one, worked out once per container.
+  const holding = new WeakMap<object, boolean>();
+
+  /** Whether `value`, under a key that names a secret, could hold one. */
+  const holdsSecret = (value: JsonValue): boolean => {
+    if (value === null || typeof value === 'boolean') return false;
+    if (typeof value === 'number') return true;
     if (typeof value === 'string') {
-      const reason = secretValueReason(value);
-      if (reason) issues.push({ pointer: pointer(), message: reason });
+      if (value === '' || isReference(value)) return false;
+      cleanValues.delete(value);
+      return true;
+    }
+    let holds = holding.get(value);
+    if (holds === undefined) {
+      if (Array.isArray(value)) holds = value.some(holdsSecret);
+      else {
+        holds = false;
+        for (const key in value) {
+          if (!Object.hasOwn(value, key)) continue;
+          const verdict = judgeKey(key);
+          if (typeof verdict === 'string') {
+            holds = true;
+            break;
+          }
+          if (verdict.secret === null && verdict.describesSetting) continue;
+          if (holdsSecret(value[key]!)) {
+            holds = true;
+            break;
+          }
+        }
+      }
+      holding.set(value, holds);
+    }
+    return holds;
+  };
+
+  const visit = (value: JsonValue, context: ValueContext) => {
+    if (typeof value === 'string') {
+      const rule = valueRule(value, context);
+      if (rule) report(`the value looks like ${what(rule)} (rule ${rule})`);
     } else if (Array.isArray(value)) {
       for (let index = 0; index < value.length; index++) {
         path.push(index);
-        if (!isAllowed()) visit(value[index]!);
+        if (!isAllowed()) visit(value[index]!, context);
         path.pop();
       }
     } else if (value !== null && typeof value === 'object') {
+      const jwk = isPrivateJwk(value);
       for (const key in value) {
         if (!Object.hasOwn(value, key)) continue;
-        const child = value[key]!;
         path.push(key);
-        if (!isAllowed()) {
-          const reason = secretKeyReason(key);
-          // A flag or an empty slot under such a name (enable_secret_rotation: true) holds no secret.
-          if (reason && child !== null && typeof child !== 'boolean' && child !== '') issues.push({ pointer: pointer(), message: reason });
-          else visit(child);
-        }
+        if (!isAllowed()) visitMember(key, value[key]!, context, jwk);
         path.pop();
       }
     }
   };
-  if (!isAllowed()) visit(document);
+  /** A member: its key (a credential itself? the name of a secret?), then its value. */
+  const visitMember = (key: string, child: JsonValue, context: ValueContext, jwk: boolean) => {
+    const verdict = judgeKey(key);
+    if (typeof verdict === 'string') return report(`the key looks like ${what(verdict)} (rule ${verdict})`);
+    // `{ api: { key } }`, `{ encryption: { key } }`: the key is named by its parent.
+    const parent = context.key?.last ?? '';
+    const secret = verdict.secret ?? (verdict.bareKey && SECRET_KEY_QUALIFIERS.has(parent) ? `${parent}key` : null);
+    if (secret !== null && !(verdict.plural && typeof child === 'number') && holdsSecret(child)) {
+      return report(`the key${shown(key)} names a secret (${secret}), so its value is refused (rule secret-key-name)`);
+    }
+    if (jwk && JWK_PRIVATE_MEMBERS.includes(key) && typeof child === 'string' && child !== '') {
+      return report(`the value looks like ${what('jwk-private-key')} (rule jwk-private-key)`);
+    }
+    visit(child, { key: verdict, aws: context.aws || verdict.aws });
+  };
+  if (!isAllowed()) visit(document, { key: null, aws: false });
   return issues;
 }
 
-/** Where secrets belong instead; part of every refusal. */
-export const SECRET_ADVICE =
-  "secrets never go in the hub: keep them in the service's environment (environment variables or its secret store) and keep only non-secret settings here";
+/**
+ * Whether a free text the hub stores besides configs (a change reason, a description, an instance's error
+ * message, a schema's defaults and examples) holds something credential-shaped: a message naming the rule
+ * that fired (never the secret), or null. Prose that mentions passwords or tokens passes.
+ */
+export function secretInText(text: string): string | null {
+  const rule = scanText(text);
+  return rule === null ? null : `the text contains ${what(rule)} (rule ${rule})`;
+}

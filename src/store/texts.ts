@@ -1,4 +1,5 @@
-import { ValidationError, type ValidationIssue } from './errors.ts';
+import { SecretRejectedError, ValidationError, type ValidationIssue } from './errors.ts';
+import { SECRET_ADVICE, secretInText } from './secretGuard.ts';
 
 /** The longest reason a change may give (UTF-8 bytes): the audit log keeps it forever. */
 export const MAX_REASON_BYTES = 1024;
@@ -21,8 +22,18 @@ export function textIssue(text: string, pointer: string, maxBytes: number): Vali
   return null;
 }
 
-/** Refuses the texts given (null and undefined pass) with every issue at once. */
+/**
+ * Refuses the texts given (null and undefined pass), every issue at once: a ValidationError for texts
+ * that are too long or not text, then a SecretRejectedError for texts that hold what looks like a
+ * credential (the audit log keeps reasons forever: a secret in one could never be removed).
+ */
 export function requireTexts(texts: { text: string | null | undefined; pointer: string; maxBytes: number }[]): void {
-  const issues = texts.flatMap(({ text, pointer, maxBytes }) => (text == null ? [] : [textIssue(text, pointer, maxBytes)].filter((issue) => issue !== null)));
+  const given = texts.filter((entry): entry is { text: string; pointer: string; maxBytes: number } => entry.text != null);
+  const issues = given.map(({ text, pointer, maxBytes }) => textIssue(text, pointer, maxBytes)).filter((issue) => issue !== null);
   if (issues.length > 0) throw new ValidationError(issues);
+  const secrets = given.flatMap(({ text, pointer }) => {
+    const message = secretInText(text);
+    return message === null ? [] : [{ pointer, message }];
+  });
+  if (secrets.length > 0) throw new SecretRejectedError(secrets, SECRET_ADVICE);
 }

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sendNodeResponse } from '@whatwg-node/server';
 import { type DocumentNode, type ExecutionResult, getOperationAST } from 'graphql';
-import { processRegularResult } from 'graphql-yoga';
+import { type Plugin, processRegularResult } from 'graphql-yoga';
 import type { Logger } from '../../logger.ts';
 import { jsonTextProblem } from '../../store/documents.ts';
 import type { Authenticate } from '../authentication.ts';
@@ -106,13 +106,39 @@ function plainParams(body: string): Params | null {
   return value as unknown as Params;
 }
 
-export function createGraphQLPost(yoga: GraphQLServer, authenticate: Authenticate, logger: Logger): GraphQLPost {
-  /**
-   * Documents that passed validation here. Yoga's parser cache gives the same document for the same
-   * text, and validation depends on nothing else (one schema, the same rules, graphql-armor's limits
-   * included): a document found valid once is not validated again, not even through a cache lookup.
-   */
-  const validated = new WeakSet<DocumentNode>();
+/** How many document texts the fast path remembers; clients send a handful, the rest go to yoga. */
+const MAX_KNOWN_DOCUMENTS = 1_000;
+
+/**
+ * The documents yoga has parsed and validated without fault, by text: the only ones the fast path
+ * runs. A document's first request, and every one that fails to parse or validate, is answered by
+ * yoga, so every refusal of a document is yoga's own. A plugin of yoga's, so it learns from every
+ * transport (HTTP and WebSocket); validation depends on the document alone (one schema, the same rules).
+ */
+export function knownDocuments() {
+  const byText = new Map<string, DocumentNode>();
+  const valid = new WeakSet<DocumentNode>();
+  const plugin: Plugin = {
+    onParse: ({ params }) => ({ result }) => {
+      if (result && !(result instanceof Error) && byText.size < MAX_KNOWN_DOCUMENTS) byText.set(String(params.source), result as DocumentNode);
+    },
+    onValidate: ({ params }) => ({ valid: passed }) => {
+      if (passed) valid.add(params.documentAST);
+    },
+  };
+  return {
+    plugin,
+    /** The parsed document of a text yoga found valid, or undefined. */
+    valid(text: string): DocumentNode | undefined {
+      const document = byText.get(text);
+      return document && valid.has(document) ? document : undefined;
+    },
+  };
+}
+
+export type KnownDocuments = ReturnType<typeof knownDocuments>;
+
+export function createGraphQLPost(yoga: GraphQLServer, documents: KnownDocuments, authenticate: Authenticate, logger: Logger): GraphQLPost {
   /** Hands the request, body already read, to yoga: it answers everything not answered here. */
   const toYoga = async (req: IncomingMessage, res: ServerResponse, body: string, serverContext: ServerContext) => {
     const headers = new Headers();
@@ -127,7 +153,9 @@ export function createGraphQLPost(yoga: GraphQLServer, authenticate: Authenticat
   const answer = async (req: IncomingMessage, res: ServerResponse, body: string, resultType: ResultType) => {
     // JSON text that is refused (too deep, too many members, an inexact number) is refused by yoga's parsing (yoga.ts).
     const params = jsonTextProblem(body) === null ? plainParams(body) : null;
-    if (!params) return toYoga(req, res, body, { req });
+    const document = params && documents.valid(params.query);
+    const operation = document && getOperationAST(document, params.operationName);
+    if (!params || !document || !operation || operation.operation === 'subscription') return toYoga(req, res, body, { req });
     let viewer;
     try {
       viewer = await authenticate(req.headers.authorization, req);
@@ -135,20 +163,7 @@ export function createGraphQLPost(yoga: GraphQLServer, authenticate: Authenticat
       // Yoga answers the refusal as it answers a failed context, without checking the token again.
       return toYoga(req, res, body, { req, refusal: error });
     }
-    const { schema, parse, validate, contextFactory, execute } = yoga.getEnveloped({ req, params, viewer });
-    let document: DocumentNode;
-    try {
-      document = parse(params.query);
-      if (!validated.has(document)) {
-        if (validate(schema, document).length > 0) return toYoga(req, res, body, { req, viewer });
-        validated.add(document);
-      }
-    } catch {
-      return toYoga(req, res, body, { req, viewer });
-    }
-    const operation = getOperationAST(document, params.operationName);
-    if (!operation || operation.operation === 'subscription') return toYoga(req, res, body, { req, viewer });
-
+    const { schema, contextFactory, execute } = yoga.getEnveloped({ req, params, viewer });
     const result = (await execute({
       schema,
       document,

@@ -11,7 +11,7 @@ import type { Authenticate, ClientAddress } from '../authentication.ts';
 import { MAX_BODY_BYTES } from '../body.ts';
 import { describeFailure } from '../failures.ts';
 import { SubscriptionBroadcaster } from './broadcast.ts';
-import { GRAPHQL_PATH, type GraphQLServer, withCode } from './yoga.ts';
+import { GRAPHQL_PATH, type GraphQLServer } from './yoga.ts';
 
 /** graphql-ws pings idle sockets this often; one that does not answer within as long is dropped. */
 const KEEPALIVE_MS = 12_000;
@@ -113,9 +113,9 @@ export function attachGraphQLWebSocket(server: Server, options: WebSocketOptions
       try {
         document = parse(params.query);
         const errors = validate(schema, document);
-        if (errors.length > 0) return errors.map((error: GraphQLError) => withCode(error, 'GRAPHQL_VALIDATION_FAILED'));
+        if (errors.length > 0) return errors.map((error: GraphQLError) => forSocket(error, 'GRAPHQL_VALIDATION_FAILED'));
       } catch (error) {
-        if (error instanceof GraphQLError) return [withCode(error, 'GRAPHQL_PARSE_FAILED')];
+        if (error instanceof GraphQLError) return [forSocket(error, 'GRAPHQL_PARSE_FAILED')];
         throw error;
       }
       const args: ExecutionArgs = {
@@ -234,6 +234,22 @@ interface EnvelopedRoot {
   subscribe: (args: ExecutionArgs) => unknown;
   socket: WebSocket;
   id: string;
+}
+
+/**
+ * A refusal of a document as a socket gets it: with a code, without the HTTP status yoga adds for its
+ * own answers (validation results are cached and shared with HTTP, so this is a copy).
+ */
+function forSocket(error: GraphQLError, code: string): GraphQLError {
+  const { http: _http, ...extensions } = error.extensions as Record<string, unknown>;
+  return new GraphQLError(error.message, {
+    nodes: error.nodes,
+    source: error.source,
+    positions: error.positions,
+    path: error.path,
+    originalError: error.originalError,
+    extensions: { code, ...extensions },
+  });
 }
 
 function safeParse(text: string): { type?: unknown; id?: unknown } | null {

@@ -44,6 +44,8 @@ export interface GraphQLServerOptions {
   developmentErrors?: boolean;
   /** Browser origins allowed to call cross-origin (CORS); none when empty. */
   corsOrigins: readonly string[];
+  /** More plugins (the fast path's registry of valid documents, post.ts). */
+  plugins?: Plugin[];
 }
 
 /** Refusals of the caller by the domain that keep their HTTP status; its other refusals are answers (200). */
@@ -194,6 +196,10 @@ export function createGraphQLServer(options: GraphQLServerOptions): GraphQLServe
     // every request body in another stream, at a cost on every request.
     maxRequestBodySize: false,
     maskedErrors: { maskError, isDev: options.developmentErrors ?? false },
+    // Documents and validation results are cached; parse errors are not: yoga decorates a parse error
+    // (code, HTTP status) only where the request is yoga's own, and a cached one would carry whichever
+    // transport parsed it first. A document that does not parse is parsed again (5,000 tokens at most).
+    parserAndValidationCache: { errorCache: { get: () => undefined, set: () => {} } },
     graphiql: graphiqlOptions,
     // GraphiQL from this package, not a CDN (it works offline and behind firewalls): a small page whose
     // large files are served apart, compressed and cached (graphiqlPage.ts).
@@ -224,6 +230,7 @@ export function createGraphQLServer(options: GraphQLServerOptions): GraphQLServe
       costLimitPlugin({ maxCost: 5_000, ignoreIntrospection: true, onReject: [tooComplex] }),
       checkedJsonText,
       executionErrors,
+      ...(options.plugins ?? []),
     ],
     context: async (initial) => {
       if (initial.refusal !== undefined) throw initial.refusal;
