@@ -1,6 +1,6 @@
 import './nodeEnv.ts';
 import { loadSettings } from './env.ts';
-import { createLogger } from './logger.ts';
+import { createLogger, routeProcessOutputTo } from './logger.ts';
 import { buildApp } from './server/app.ts';
 import { StartupError } from './startupError.ts';
 
@@ -8,6 +8,7 @@ import { StartupError } from './startupError.ts';
 async function main() {
   const settings = loadSettings();
   const logger = createLogger(settings.LOG_LEVEL);
+  routeProcessOutputTo(logger);
   const app = await buildApp({ settings, logger });
   await app.start();
   let stopping = false;

@@ -361,6 +361,45 @@ describe('change propagation across gateway instances', () => {
     }
   });
 
+  it('while NATS is down, gets each change to every subscriber on every instance within a second of its commit, in order; none twice once NATS is back', async () => {
+    const services = uniqueServices('nats-down', 2);
+    const start = await createConfigs(services);
+    const subscribers = [first, second].flatMap((instance) =>
+      services.map((service) => ({ service, instance: instance.name, subscriber: subscribe(instance, service, start.get(service)!) })),
+    );
+    let natsDown = false;
+    onTestFinished(async () => {
+      if (natsDown) await nats.startProcess();
+    });
+    natsDown = true;
+    await nats.kill();
+    await expect.poll(() => first.test.app.hub.isConnected() || second.test.app.hub.isConnected(), { timeout: WAIT_MS }).toBe(false);
+    expect((await fetch(`${first.url}/ready`)).status).toBe(200);
+
+    for (let change = 0; change < 20; change++) {
+      const service = services[change % services.length]!;
+      const version = await writeChange(change % 2 === 0 ? first : second, service, change, change % 4 < 2 ? 'graphql' : 'rest');
+      // Within a second of the commit, on both instances (before, they got nothing until NATS was back).
+      await Promise.all(subscribers.filter((one) => one.service === service).map(({ subscriber }) => subscriber.waitFor(reached(version), 1_000)));
+    }
+    // The outbox kept them for NATS meanwhile.
+    expect((await first.test.app.relay.backlog()).count).toBeGreaterThanOrEqual(20);
+
+    await nats.startProcess();
+    natsDown = false;
+    await expect.poll(async () => (await first.test.app.relay.backlog()).count, { timeout: WAIT_MS }).toBe(0);
+    const sentinel = new Map<string, number>();
+    for (const service of services) sentinel.set(service, await writeChange(second, service, -3, 'graphql'));
+    for (const { service, subscriber } of subscribers) await subscriber.waitFor(reached(sentinel.get(service)!), WAIT_MS);
+    for (const { service, instance, subscriber } of subscribers) {
+      expect({ instance, service, versions: versionsOf(subscriber.events, service) }).toEqual({
+        instance,
+        service,
+        versions: range(start.get(service)! + 1, sentinel.get(service)!),
+      });
+    }
+  });
+
   it('delivers what other instances published while its own NATS link was down, without a later change', async () => {
     const proxy = await TcpProxy.start(nats.port);
     const opened: Instance[] = [];

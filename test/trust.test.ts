@@ -6,7 +6,7 @@
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminAuth, createTestApp, type TestApp } from './support/app.ts';
+import { TEST_ADMIN_TOKEN, adminAuth, createTestApp, type TestApp } from './support/app.ts';
 
 const SERVICE = 'tick-aggregator';
 
@@ -312,5 +312,43 @@ describe('/ready', () => {
       await database.close();
       await proxy.cut();
     }
+  });
+});
+
+describe('the gateway process', () => {
+  it('writes nothing but JSON log lines, faults of sockets and libraries included', async () => {
+    const { spawn } = await import('node:child_process');
+    const { createPostgresDatabase } = await import('./support/databases.ts');
+    const { freePort } = await import('./support/waiting.ts');
+    const port = await freePort();
+    const child = spawn(process.execPath, ['--no-warnings', '--import', 'tsx', 'src/main.ts'], {
+      cwd: new URL('..', import.meta.url).pathname,
+      env: { ...process.env, DATABASE_URL: await createPostgresDatabase(), PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'debug', CONFIGHUB_ADMIN_TOKEN: TEST_ADMIN_TOKEN },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk) => (output += chunk));
+    child.stderr.on('data', (chunk) => (output += chunk));
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    try {
+      const base = `http://127.0.0.1:${port}`;
+      await expect.poll(() => fetch(`${base}/health`).then((response) => response.ok, () => false), { timeout: 60_000, interval: 200 }).toBe(true);
+      // A socket that breaks the protocol, one that sends too much, a subscription refused, a 404, a warning.
+      for (const message of ['not json', JSON.stringify({ type: 'ping', payload: 'x'.repeat(1024 * 1024 + 1) })]) {
+        const socket = new WebSocket(`${base.replace('http', 'ws')}/graphql`, 'graphql-transport-ws');
+        socket.on('error', () => {});
+        await new Promise((resolve) => socket.once('open', resolve));
+        socket.send(message);
+        await new Promise((resolve) => socket.once('close', resolve));
+      }
+      await fetch(`${base}/nowhere`);
+      await fetch(`${base}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query": "{ nope }"}' });
+    } finally {
+      child.kill('SIGTERM');
+      await exited;
+    }
+    const lines = output.split('\n').filter((line) => line.trim() !== '');
+    expect(lines.length).toBeGreaterThan(3);
+    for (const line of lines) expect(() => JSON.parse(line), line).not.toThrow();
   });
 });

@@ -5,6 +5,13 @@ import { type ConfigKey, keyString, parseKeyString } from '../store/names.ts';
 import { type ConfigEvent, configEventFrom, parseConfigEvent } from './configEvent.ts';
 import type { ConfigHub } from './hub.ts';
 
+/**
+ * How long a change the database announced may wait for the hub before the feed reads it from the audit
+ * log itself (the relay is slow or stuck, NATS is cut off without the client knowing yet). While the hub
+ * says it is disconnected, the feed does not wait.
+ */
+const HUB_GRACE_MS = 1_000;
+
 type LocalTopics = {
   /** Changes of one config, by key string. */
   changed: [key: string, event: ConfigEvent];
@@ -25,6 +32,10 @@ export class ConfigFeed {
   /** Subscriptions to one config, per key: caught up with the others after the hub resumes. */
   private readonly watched = new Map<string, number>();
   private stopCatchingUp: (() => void) | undefined;
+  private stopNotices: (() => void) | undefined;
+  /** Changes the database announced that the hub has not brought yet: the newest version per config, and since when. */
+  private readonly awaited = new Map<string, { version: number; since: number }>();
+  private graceTimer: NodeJS.Timeout | undefined;
   /** Changes this instance took in: its read cache refreshed, and fanned out to its subscriptions. */
   deliveredCount = 0;
   /** GraphQL subscriptions open on this instance. */
@@ -38,6 +49,9 @@ export class ConfigFeed {
 
   start(): void {
     this.stopCatchingUp = this.hub.onResumed(() => this.catchUp());
+    // NATS is not this instance's lifeline: the database announces every commit to every instance, so a
+    // change the hub does not bring (NATS away) is read from the audit log and delivered all the same.
+    this.stopNotices = this.store.onCommitted((notice) => this.noticed(notice, notice.version));
     this.stopListening = this.hub.listen((raw) => {
       const event = parseConfigEvent(raw);
       if (!event) {
@@ -54,7 +68,55 @@ export class ConfigFeed {
   async stop(): Promise<void> {
     this.stopCatchingUp?.();
     this.stopListening?.();
+    this.stopNotices?.();
+    clearTimeout(this.graceTimer);
     await this.queue;
+  }
+
+  /** A change the database announced: read it now if the hub cannot bring it, else give the hub a moment. */
+  private noticed(key: ConfigKey, version: number): void {
+    const k = keyString(key);
+    if ((this.delivered.get(k) ?? 0) >= version) return;
+    if (!this.hub.isConnected()) {
+      this.readChange(key, version);
+      return;
+    }
+    const waiting = this.awaited.get(k);
+    this.awaited.set(k, { version: Math.max(version, waiting?.version ?? 0), since: waiting?.since ?? Date.now() });
+    if (!this.graceTimer) {
+      this.graceTimer = setTimeout(() => this.readOverdue(), HUB_GRACE_MS);
+      this.graceTimer.unref();
+    }
+  }
+
+  /** Reads from the audit log the announced changes the hub has not brought within the grace time. */
+  private readOverdue(): void {
+    this.graceTimer = undefined;
+    const now = Date.now();
+    for (const [k, { version, since }] of this.awaited) {
+      if ((this.delivered.get(k) ?? 0) >= version) this.awaited.delete(k);
+      else if (now - since >= HUB_GRACE_MS) {
+        this.awaited.delete(k);
+        this.readChange(parseKeyString(k), version);
+      }
+    }
+    if (this.awaited.size > 0) {
+      this.graceTimer = setTimeout(() => this.readOverdue(), HUB_GRACE_MS);
+      this.graceTimer.unref();
+    }
+  }
+
+  /** Takes a change from the audit log as if the hub had brought it (what lies before it is filled in, what is known dropped). */
+  private readChange(key: ConfigKey, version: number): void {
+    this.queue = this.queue
+      .then(async () => {
+        if ((this.delivered.get(keyString(key)) ?? 0) >= version) return;
+        const [change] = await this.store.history.changesAfter(key, version - 1, version + 1);
+        if (change) await this.accept(configEventFrom(change));
+      })
+      .catch((error: unknown) => {
+        this.logger.error({ err: error, config: key, version }, 'announced change could not be read');
+      });
   }
 
   private async accept(event: ConfigEvent): Promise<void> {

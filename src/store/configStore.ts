@@ -84,8 +84,8 @@ export interface ListConfigsFilter {
   environments?: readonly string[] | null;
 }
 
-/** A notification from the audit trigger (channel `config_changes`). */
-interface ChangeNotice {
+/** A notification from the audit trigger (channel `config_changes`): a change committed, by anyone. */
+export interface ChangeNotice {
   revision: number;
   service: string;
   environment: string;
@@ -123,6 +123,8 @@ export class ConfigStore {
    * not settled yet (the one under way and those waiting behind it).
    */
   private readonly writing = new Map<string, { last: Promise<unknown>; unsettled: number }>();
+  /** Who else follows the database's notices of committed changes (the change feed). */
+  private readonly noticeListeners = new Set<(notice: ChangeNotice) => void>();
 
   constructor(
     private readonly db: Database,
@@ -143,10 +145,17 @@ export class ConfigStore {
       try {
         const notice = JSON.parse(payload) as ChangeNotice;
         this.cache.changed(notice, notice.version);
+        for (const listener of this.noticeListeners) listener(notice);
       } catch (error) {
         this.logger?.warn({ err: error, payload }, 'unreadable change notification');
       }
     }, () => this.cache.clear());
+  }
+
+  /** Calls `listener` with the database's notice of every change committed from now on; returns what stops it. */
+  onCommitted(listener: (notice: ChangeNotice) => void): () => void {
+    this.noticeListeners.add(listener);
+    return () => this.noticeListeners.delete(listener);
   }
 
   async stop(): Promise<void> {
@@ -431,7 +440,7 @@ export class ConfigStore {
     const validate = this.schemas.compile(schema);
     const secrets = schemaSecrets(schema);
     if (secrets.length > 0) throw new SecretRejectedError(secrets.map((issue) => ({ ...issue, pointer: `/schema${issue.pointer}` })), SECRET_ADVICE);
-    const configs = await this.prisma.serviceConfig.findMany({ where: { serviceName: service, deletedAt: null } });
+    const configs = await this.prisma.serviceConfig.findMany({ where: { serviceName: service, deletedAt: null }, orderBy: { environment: 'asc' } });
     const violations = configs.flatMap((row) =>
       validate(row.config)
         ? []
