@@ -1053,6 +1053,16 @@ const corpus: BadInput[] = [
     expected: { code: 'BAD_USER_INPUT', message: /Invalid cursor/ },
   },
   {
+    name: 'GraphQL: a cursor of another kind (a bigint cursor for the configs, once an internal error)',
+    send: { via: 'graphql', query: `{ configs(before: "${Buffer.from('GPC:I:3').toString('base64')}") { edges { node { service } } } }` },
+    expected: { code: 'BAD_USER_INPUT', message: /Invalid cursor/ },
+  },
+  {
+    name: 'GraphQL: a text cursor for a history',
+    send: { via: 'graphql', query: `{ configHistory(service: "${TICKS}", after: "${Buffer.from('GPC:S:x').toString('base64')}") { edges { node { version } } } }` },
+    expected: { code: 'BAD_USER_INPUT', message: /Invalid cursor/ },
+  },
+  {
     name: 'GraphQL: a global id whose key is not a row id',
     send: { via: 'graphql', query: `{ node(id: "${Buffer.from('ServiceConfig:x').toString('base64')}") { id } }` },
     expected: { code: 'BAD_USER_INPUT', message: /Invalid global ID/ },

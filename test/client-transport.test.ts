@@ -42,15 +42,15 @@ afterAll(async () => {
 describe('hubRequest', () => {
   it('returns the typed data of a query', async () => {
     const data = await hubRequest({ url: hubUrl, token: testApp.adminToken }, GetConfig, { service: 'tick-aggregator' });
-    expect(data.config.__typename).toBe('ServiceConfig');
-    if (data.config.__typename === 'ServiceConfig') expect(data.config.version).toBeGreaterThanOrEqual(1);
+    expect(data.config!.__typename).toBe('ServiceConfig');
+    if (data.config!.__typename === 'ServiceConfig') expect(data.config!.version).toBeGreaterThanOrEqual(1);
   });
 
   it('accepts a base URL with a trailing slash or one naming /graphql', async () => {
     expect(graphqlEndpoint('http://h:1/')).toBe('http://h:1/graphql');
     expect(graphqlEndpoint('http://h:1/graphql')).toBe('http://h:1/graphql');
     const data = await hubRequest({ url: `${hubUrl}/`, token: testApp.adminToken }, GetConfig, { service: 'tick-aggregator' });
-    expect(data.config.__typename).toBe('ServiceConfig');
+    expect(data.config!.__typename).toBe('ServiceConfig');
   });
 
   it('sends the token as a bearer header', async () => {

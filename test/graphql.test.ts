@@ -61,7 +61,7 @@ const nameRule =
   'service must match ^[a-z0-9][a-z0-9._-]{0,127}$ (lower case letters, digits, ".", "_", "-"; at most 128 characters)';
 
 /** Narrows a union result, showing the whole value (an error's message) when it is something else. */
-function as<T extends { __typename: string }, N extends T['__typename']>(value: T, typename: N): Extract<T, { __typename: N }> {
+function as<T extends { __typename: string }, N extends T['__typename']>(value: T | null, typename: N): Extract<T, { __typename: N }> {
   expect(value).toMatchObject({ __typename: typename });
   return value as Extract<T, { __typename: N }>;
 }
@@ -101,7 +101,7 @@ describe.each(backends)('GraphQL API on %s', (backend) => {
 
   async function history(service: string, first = 50) {
     const { configHistory } = await run(ConfigHistory, { service, first });
-    return configHistory.edges.map(({ node }) => node);
+    return configHistory!.edges.map(({ node }) => node);
   }
 
   describe('reads', () => {
@@ -165,7 +165,7 @@ describe.each(backends)('GraphQL API on %s', (backend) => {
     it('pages configHistory newest first, with each change as RFC 6902 operations', async () => {
       await createVersions('paged-history', [{ n: 0 }, { n: 1 }, { n: 2, extra: true }, { n: 3 }, { n: 4 }]);
 
-      const page1 = (await run(ConfigHistory, { service: 'paged-history', first: 2 })).configHistory;
+      const page1 = (await run(ConfigHistory, { service: 'paged-history', first: 2 })).configHistory!;
       expect(page1.pageInfo.hasNextPage).toBe(true);
       expect(page1.edges.map(({ node }) => [node.version, node.action, node.patch])).toEqual([
         [5, 'UPDATE', [{ op: 'replace', path: '/n', from: null, value: 4 }]],
@@ -175,7 +175,7 @@ describe.each(backends)('GraphQL API on %s', (backend) => {
         ]],
       ]);
 
-      const page2 = (await run(ConfigHistory, { service: 'paged-history', first: 2, after: page1.pageInfo.endCursor })).configHistory;
+      const page2 = (await run(ConfigHistory, { service: 'paged-history', first: 2, after: page1.pageInfo.endCursor })).configHistory!;
       expect(page2.pageInfo.hasNextPage).toBe(true);
       expect(page2.edges.map(({ node }) => [node.version, node.patch])).toEqual([
         [3, [
@@ -185,7 +185,7 @@ describe.each(backends)('GraphQL API on %s', (backend) => {
         [2, [{ op: 'replace', path: '/n', from: null, value: 1 }]],
       ]);
 
-      const page3 = (await run(ConfigHistory, { service: 'paged-history', first: 2, after: page2.pageInfo.endCursor })).configHistory;
+      const page3 = (await run(ConfigHistory, { service: 'paged-history', first: 2, after: page2.pageInfo.endCursor })).configHistory!;
       expect(page3.pageInfo.hasNextPage).toBe(false);
       expect(page3.edges.map(({ node }) => node)).toEqual([
         expect.objectContaining({

@@ -1,6 +1,6 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { HubConnection } from '../client/transport.ts';
+import { type HubConnection, answered } from '../client/transport.ts';
 import { usageError } from './errors.ts';
 import { request } from './hub.ts';
 import { type JsonObject, isObject } from './mergePatch.ts';
@@ -63,9 +63,9 @@ export async function listConfigs(connection: HubConnection, environment: string
   const configs: ListedConfig[] = [];
   let after: string | null | undefined;
   do {
-    const data = await request(connection, ListConfigs, { environment, first: 100, after });
-    for (const edge of data.configs.edges) configs.push({ ...edge.node, config: edge.node.config });
-    after = data.configs.pageInfo.hasNextPage ? data.configs.pageInfo.endCursor : undefined;
+    const page = answered((await request(connection, ListConfigs, { environment, first: 100, after })).configs, 'configs');
+    for (const edge of page.edges) configs.push({ ...edge.node, config: edge.node.config });
+    after = page.pageInfo.hasNextPage ? page.pageInfo.endCursor : undefined;
   } while (after);
   return configs;
 }

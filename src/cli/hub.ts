@@ -74,7 +74,8 @@ export function transportError(error: unknown, connection: HubConnection): CliEr
 }
 
 /** A result union member: returns it when it is the wanted type, throws the mapped CliError otherwise. */
-export function expectType<T extends { __typename: string }, N extends T['__typename']>(result: T, typename: N): Extract<T, { __typename: N }> {
+export function expectType<T extends { __typename: string }, N extends T['__typename']>(result: T | null, typename: N): Extract<T, { __typename: N }> {
+  if (result === null) throw new CliError('the hub answered without a result', ExitCode.USAGE, 'GRAPHQL');
   if (result.__typename === typename) return result as Extract<T, { __typename: N }>;
   throw failureToError(result as unknown as ApiFailure);
 }

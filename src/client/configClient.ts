@@ -15,7 +15,7 @@ import { type LiveChange, type LiveFeed, followNats, followWebSocket } from './l
 import { FleetReporter, reportableError } from './fleetReport.ts';
 import { ClientConfig } from './operations.ts';
 import { SnapshotWriter, readSnapshot } from './snapshot.ts';
-import { type HubConnection, hubRequest } from './transport.ts';
+import { type HubConnection, answered, hubRequest } from './transport.ts';
 
 /** READY: runs the hub's config and follows its changes. STALE: runs a cached or snapshot config. ERROR: runs its defaults only. */
 export type ClientState = 'READY' | 'STALE' | 'ERROR';
@@ -311,7 +311,7 @@ export class ConfigClient<T extends object> {
     try {
       const data = await hubRequest(this.options.hub, ClientConfig, { service: this.service, environment: this.environment }, this.stop.signal);
       if (this.stop.signal.aborted) return;
-      const result = data.config;
+      const result = answered(data.config, 'config');
       if (result.__typename !== 'ServiceConfig') {
         throw new Error(result.__typename === 'NotFoundError' ? `the hub has no config: ${result.message}` : `${result.__typename}: ${result.message}`);
       }

@@ -117,6 +117,15 @@ export async function hubRequest<TResult, TVariables>(
   return body.data as TResult;
 }
 
+/**
+ * A root field's value. The hub's root query fields are nullable (a failed field is null beside the
+ * others), but a null comes with errors, which `hubRequest` throws: this only tells TypeScript so.
+ */
+export function answered<T>(value: T | null | undefined, field: string): T {
+  if (value == null) throw new HubRequestError(`the hub answered no ${field}`, 'GRAPHQL');
+  return value;
+}
+
 interface GraphQLResponseBody {
   data?: unknown;
   errors?: HubGraphQLError[];

@@ -67,6 +67,7 @@ builder.queryFields((t) => ({
   }),
   tokens: t.field({
     type: [ApiTokenRef],
+    nullable: true,
     description: 'Every token, revoked ones included, newest first (admins).',
     authScopes: { manageTokens: true },
     resolve: (_root, _args, ctx) => ctx.tokens.list(),

@@ -48,6 +48,7 @@ export const builder = new SchemaBuilder<{
       resolve: async (_root, { id }, ctx, _info, resolveNode) => mayBeShown(ctx, id.typename, await resolveNode(id)),
     },
     nodesQueryOptions: {
+      nullable: { list: true, items: true },
       resolve: async (_root, { ids }, ctx, _info, resolveNodes) => {
         const nodes = await resolveNodes(ids);
         return nodes.map((node, index) => mayBeShown(ctx, ids[index]!.typename, node));

@@ -1,6 +1,7 @@
 import { changePatch } from '../store/history.ts';
 import { configKey, keyString, parseKeyString } from '../store/names.ts';
 import { builder } from './builder.ts';
+import { withCursorOf } from './cursors.ts';
 import { readErrors } from './errors.ts';
 import { JsonPatchOperationRef } from './scalars.ts';
 import { ServiceConfigRef } from './serviceConfig.ts';
@@ -59,13 +60,15 @@ builder.queryFields((t) => ({
   configHistory: t.prismaConnection({
     type: 'ConfigChange',
     cursor: 'revision',
+    nullable: true,
     description: 'The changes of a config, newest first (deleted configs keep their history).',
     args: keyArgs(t),
     authScopes: (_root, args) => ({ read: args }),
-    resolve: (query, _root, args, ctx) => ctx.store.history.listChanges(configKey(args.service, args.environment), query),
+    resolve: (query, _root, args, ctx) => ctx.store.history.listChanges(configKey(args.service, args.environment), withCursorOf(query, 'revision', ['bigint', 'number'])),
   }, { name: 'ConfigHistoryConnection' }, { name: 'ConfigHistoryEdge' }),
   configVersion: t.prismaField({
     type: 'ConfigChange',
+    nullable: true,
     description: 'The change that produced a version: its newConfig is the content at that version.',
     args: { ...keyArgs(t), version: t.arg.int({ required: true }) },
     authScopes: (_root, args) => ({ read: args }),
@@ -74,6 +77,7 @@ builder.queryFields((t) => ({
   }),
   configDiff: t.field({
     type: ConfigDiffRef,
+    nullable: true,
     description: 'The RFC 6902 operations from the content at fromVersion to the content at toVersion.',
     args: { ...keyArgs(t), fromVersion: t.arg.int({ required: true }), toVersion: t.arg.int({ required: true }) },
     authScopes: (_root, args) => ({ read: args }),

@@ -10,6 +10,9 @@ import './configSchema.ts';
 import './apiToken.ts';
 import './configInstance.ts';
 
+// Every field of Query is nullable: a field that fails is null beside the others' answers, instead of
+// taking the whole `data` with it; and which errors an answer lists does not depend on which of several
+// fields' database reads ended first (graphql-js stops collecting at a null that reaches the root).
 builder.queryType({});
 builder.mutationType({});
 builder.subscriptionType({});

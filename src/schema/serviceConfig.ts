@@ -5,6 +5,7 @@ import type { ConfigChange } from '../store/history.ts';
 import type { ConfigStore } from '../store/configStore.ts';
 import type { ConfigKey } from '../store/names.ts';
 import { builder } from './builder.ts';
+import { withCursorOf } from './cursors.ts';
 import { visibleServices } from '../access/principal.ts';
 import type { Context } from './context.ts';
 import { readErrors } from './errors.ts';
@@ -75,7 +76,7 @@ export const ServiceConfigRef = builder.prismaNode('ServiceConfig', {
         const key = { service: row.serviceName, environment: row.environment };
         // The first page (the common case, e.g. under a listing of configs) is loaded for all configs of
         // the request at once; later pages (a cursor) are read one config at a time.
-        const { take, skip, cursor, ...selection } = query;
+        const { take, skip, cursor, ...selection } = withCursorOf(query, 'revision', ['bigint', 'number']);
         if (cursor || skip || take === undefined || take <= 0) return ctx.store.history.listChanges(key, query);
         return latestChangesLoader(ctx).load({ key, take, selection: selection as LatestChangesRequest['selection'] });
       },
@@ -94,6 +95,7 @@ export const ServiceConfigRef = builder.prismaNode('ServiceConfig', {
 builder.queryFields((t) => ({
   config: t.field({
     type: ServiceConfigRef,
+    nullable: true,
     description: 'The live config of a service; deleted configs are not found.',
     args: {
       service: t.arg.string({ required: true }),
@@ -106,6 +108,7 @@ builder.queryFields((t) => ({
   configs: t.prismaConnection({
     type: 'ServiceConfig',
     cursor: 'id',
+    nullable: true,
     args: {
       environment: t.arg.string({ description: 'Only this environment.' }),
       nameContains: t.arg.string({ description: 'Only services whose name contains this.' }),
@@ -113,7 +116,7 @@ builder.queryFields((t) => ({
     },
     authScopes: { signedIn: true },
     description: 'All configs the caller may read, oldest first.',
-    resolve: async (query, _root, args, ctx) => ctx.store.listConfigs({ ...args, ...(await visibleTo(ctx)) }, query),
+    resolve: async (query, _root, args, ctx) => ctx.store.listConfigs({ ...args, ...(await visibleTo(ctx)) }, withCursorOf(query, 'id', ['number'])),
     totalCount: async (_root, args, ctx) => ctx.store.countConfigs({ ...args, ...(await visibleTo(ctx)) }),
   }, { name: 'ServiceConfigConnection' }, { name: 'ServiceConfigEdge' }),
 }));

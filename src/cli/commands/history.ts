@@ -2,6 +2,7 @@ import { ConfigDiff, ConfigHistory, RollbackConfig } from '../../client/operatio
 import { type Command, dryRunOption, expectedVersionOption, intOption, parseInteger, reasonOption, stringOption, takeArgs } from '../command.ts';
 import { CliError, ExitCode } from '../errors.ts';
 import { expectType, request } from '../hub.ts';
+import { answered } from '../../client/transport.ts';
 import { shortTime } from '../output.ts';
 import type { ConfigHistoryQuery } from '../../client/generated/graphql.ts';
 
@@ -14,12 +15,13 @@ export const historyCommand: Command = {
     const [service] = takeArgs(context, ['service']) as [string];
     const { environment, output } = context;
     const limit = intOption(context, 'limit', 1) ?? 20;
-    const changes: ConfigHistoryQuery['configHistory']['edges'][number]['node'][] = [];
+    const changes: NonNullable<ConfigHistoryQuery['configHistory']>['edges'][number]['node'][] = [];
     let after: string | null | undefined;
     do {
       const data: ConfigHistoryQuery = await request(context.hub(), ConfigHistory, { service, environment, first: Math.min(limit - changes.length, 100), after });
-      changes.push(...data.configHistory.edges.map((edge) => edge.node));
-      after = data.configHistory.pageInfo.hasNextPage ? data.configHistory.pageInfo.endCursor : undefined;
+      const page = answered(data.configHistory, 'history');
+      changes.push(...page.edges.map((edge) => edge.node));
+      after = page.pageInfo.hasNextPage ? page.pageInfo.endCursor : undefined;
     } while (after && changes.length < limit);
     if (changes.length === 0) {
       // An empty history means no such config: the history of a config starts with its creation.

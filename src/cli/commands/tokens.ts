@@ -2,6 +2,7 @@ import type { CliApiTokenFieldsFragment } from '../../client/generated/graphql.t
 import { type Command, type CommandContext, listOption, stringOption } from '../command.ts';
 import { CliError, ExitCode, usageError } from '../errors.ts';
 import { expectType, request } from '../hub.ts';
+import { answered } from '../../client/transport.ts';
 import { CreateToken, ListTokens, RevokeToken, Viewer } from '../operations.ts';
 import { shortTime, table } from '../output.ts';
 
@@ -71,7 +72,7 @@ async function createToken(context: CommandContext, name: string): Promise<void>
 }
 
 async function listTokens(context: CommandContext): Promise<void> {
-  const { tokens } = await request(context.hub(), ListTokens, {});
+  const tokens = answered((await request(context.hub(), ListTokens, {})).tokens, 'tokens');
   context.output.result(tokens, () =>
     tokens.length === 0
       ? 'no tokens'
@@ -84,7 +85,7 @@ async function listTokens(context: CommandContext): Promise<void> {
 
 async function revokeToken(context: CommandContext, name: string): Promise<void> {
   // Looked up first, so that an unknown name is "not found" (exit 2) rather than a refused input.
-  const { tokens } = await request(context.hub(), ListTokens, {});
+  const tokens = answered((await request(context.hub(), ListTokens, {})).tokens, 'tokens');
   if (!tokens.some((token) => token.name === name)) throw new CliError(`no token named "${name}"`, ExitCode.NOT_FOUND, 'NOT_FOUND');
   const { revokeToken: result } = await request(context.hub(), RevokeToken, { input: { name } });
   const revoked = expectType(result, 'ApiToken');

@@ -1,5 +1,5 @@
 import type { ExecutionArgs, ExecutionResult } from 'graphql';
-import { Kind, getOperationAST, print } from 'graphql';
+import { Kind, getOperationAST, getVariableValues, print } from 'graphql';
 import type { WebSocket } from 'ws';
 
 /** A socket whose unsent data passes this is too slow to keep up; it is closed. @default 8 MiB */
@@ -192,7 +192,9 @@ function groupKey({ args, viewerKey }: BroadcastRequest): string {
  */
 function hasResumePoint(args: ExecutionArgs): boolean {
   const operation = getOperationAST(args.document, args.operationName);
-  const variables = (args.variableValues ?? {}) as Record<string, unknown>;
+  // The variables as the executor sees them: a variable left out takes its default.
+  const coerced = operation ? getVariableValues(args.schema, operation.variableDefinitions ?? [], (args.variableValues ?? {}) as Record<string, unknown>) : {};
+  const variables = ('coerced' in coerced ? coerced.coerced : {}) as Record<string, unknown>;
   return (operation?.selectionSet.selections ?? []).some(
     (selection) =>
       selection.kind === Kind.FIELD &&
