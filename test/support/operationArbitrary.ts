@@ -1173,7 +1173,9 @@ class DocumentWriter {
         const field = this.d.pick(bulkRoots);
         return { field, args: this.bulkArguments(field), inside: ['__typename'] };
       }
-      const composite = Object.values(root.getFields()).filter((field) => isCompositeType(getNamedType(field.type)));
+      const composite = Object.values(root.getFields()).filter(
+        (field) => isCompositeType(getNamedType(field.type)) && this.hasAliasableLeaf(getNamedType(field.type) as GraphQLCompositeType),
+      );
       const field = this.d.pick(composite);
       return { field, inside: [this.manyAliases(getNamedType(field.type) as GraphQLCompositeType, this.d.int(21, 26))] };
     });
@@ -1200,10 +1202,19 @@ class DocumentWriter {
     return step(type, 2);
   }
 
+  /** Leaf fields without arguments of a type (none for a union). */
+  private leavesOf(candidate: GraphQLCompositeType) {
+    return isUnionType(candidate) ? [] : Object.values(candidate.getFields()).filter((field) => isLeafType(getNamedType(field.type)) && field.args.length === 0);
+  }
+
+  /** Whether `manyAliases` can alias a leaf of the type (or of one of its members). */
+  private hasAliasableLeaf(type: GraphQLCompositeType): boolean {
+    return isUnionType(type) ? this.schema.getPossibleTypes(type).some((member) => this.leavesOf(member).length > 0) : this.leavesOf(type).length > 0;
+  }
+
   /** `count` aliases of one leaf field (graphql-armor does not count aliases of `__typename`). */
   private manyAliases(type: GraphQLCompositeType, count: number): string {
-    const leavesOf = (candidate: GraphQLCompositeType) =>
-      isUnionType(candidate) ? [] : Object.values(candidate.getFields()).filter((field) => isLeafType(getNamedType(field.type)) && field.args.length === 0);
+    const leavesOf = (candidate: GraphQLCompositeType) => this.leavesOf(candidate);
     const owner = isUnionType(type) ? this.d.pick(this.schema.getPossibleTypes(type).filter((member) => leavesOf(member).length > 0)) : type;
     const leaf = this.d.pick(leavesOf(owner));
     const aliases = Array.from({ length: count }, (_, index) => `many_${index}: ${leaf.name}`).join(' ');
