@@ -89,7 +89,7 @@ describe.each(backends)('config schemas on %s', (backend) => {
       properties: {
         operational: {
           type: 'object',
-          properties: { worker_threads: { type: 'integer', maximum: 16 }, token: { type: 'string', 'x-confighub-not-secret': true } },
+          properties: { worker_threads: { type: 'integer', maximum: 16 }, session_token: { type: 'string', 'x-confighub-not-secret': true } },
         },
       },
     };
@@ -100,9 +100,12 @@ describe.each(backends)('config schemas on %s', (backend) => {
 
     const tooMany = await hub.graphql(UPDATE, { service: 'tick-aggregator', patch: { operational: { worker_threads: 17 } } });
     expect(tooMany.data.updateConfig.issues).toEqual([{ pointer: '/config/operational/worker_threads', message: 'must be <= 16' }]);
-    // The new schema marks operational.token as not secret: the guard lets that one field through.
-    const token = await hub.graphql(UPDATE, { service: 'tick-aggregator', patch: { operational: { worker_threads: 12, token: 'AAPL' } } });
+    // The new schema marks operational.session_token as not secret: the guard lets that one field through,
+    // and still refuses the same value under a name the schema does not mark.
+    const token = await hub.graphql(UPDATE, { service: 'tick-aggregator', patch: { operational: { worker_threads: 12, session_token: 'wQ8zK2vN5xR7tY3p' } } });
     expect(token.data.updateConfig.__typename).toBe('ConfigWrite');
+    const other = await hub.graphql(UPDATE, { service: 'tick-aggregator', patch: { operational: { worker_threads: 12, auth_token: 'wQ8zK2vN5xR7tY3p' } } });
+    expect(other.data.updateConfig.__typename).toBe('SecretRejectedError');
     const removed = await hub.graphql(UPDATE, { service: 'tick-aggregator', patch: { operational: null } });
     expect(removed.data.updateConfig.issues).toEqual([{ pointer: '/config/operational', message: "must have required property 'operational'" }]);
   });

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JsonValue } from '../src/store/documents.ts';
 import { SECRET_RULES, findSecrets, secretInText } from '../src/store/secretGuard.ts';
 import { INNOCENT_DOCUMENTS, INNOCENT_TEXTS, SECRET_DOCUMENTS, SECRET_TEXTS } from './fixtures/secretCorpus.ts';
+import { holdoutInnocent, holdoutInnocentTexts, holdoutSecretTexts, holdoutSecrets } from './fixtures/secretHoldout.ts';
 import { adminAuth, createTestApp, type TestApp } from './support/app.ts';
 import { tablesDigest } from './support/databases.ts';
 
@@ -52,9 +53,9 @@ describe('secret guard', () => {
   });
 
   it('lets a whole subtree through by its pattern, array indexes as *', () => {
-    const document: JsonValue = { brokers: [{ password: 'a' }, { password: 'b', extra: { token: 'c' } }] };
+    const document: JsonValue = { brokers: [{ password: 'a' }, { password: 'b', extra: { api_token: 'c' } }] };
     expect(findSecrets(document, new Set(['/brokers/*']))).toEqual([]);
-    expect(findSecrets(document, new Set(['/brokers/*/password'])).map((issue) => issue.pointer)).toEqual(['/brokers/1/extra/token']);
+    expect(findSecrets(document, new Set(['/brokers/*/password'])).map((issue) => issue.pointer)).toEqual(['/brokers/1/extra/api_token']);
     expect(findSecrets(document, new Set(['/brokers/1']))).toEqual([expect.objectContaining({ pointer: '/brokers/0/password' })]);
   });
 
@@ -91,6 +92,19 @@ describe('secret guard', () => {
       expect(message, label).toMatch(/^the text contains .+ \(rule [a-z0-9-]+\)$/);
       for (const word of text.split(/\s+/).filter((part) => part.length >= 12)) expect(message.includes(word), label).toBe(false);
     }
+  });
+
+  it('refuses a value named by its sibling or by the flag before it, at the value', () => {
+    const env = { env: [{ name: 'LOG_LEVEL', value: 'info' }, { name: 'DB_PASSWORD', value: 'x' }] };
+    expect(findSecrets(env).map((issue) => issue.pointer)).toEqual(['/env/1/value']);
+    expect(findSecrets({ args: ['--host', 'db', '--password', 'x'] }).map((issue) => issue.pointer)).toEqual(['/args/3']);
+    expect(findSecrets({ env: [{ name: 'DB_PASSWORD', value: '${DB_PASSWORD}' }], args: ['--password-file', '/run/pw'] })).toEqual([]);
+  });
+
+  it('takes a token alone for a coin unless its value looks like a credential', () => {
+    expect(findSecrets({ token: 'USDC', quote_token: 'USD', base_token: 'wstETH' })).toEqual([]);
+    expect(findSecrets({ token: 'q7RkZ2mX9pL4vN8w' }).map((issue) => issue.pointer)).toEqual(['/token']);
+    expect(findSecrets({ auth_token: 'USDC' }).map((issue) => issue.pointer)).toEqual(['/auth_token']);
   });
 
   it('still judges a value by its key when the value was seen clean elsewhere', () => {
@@ -163,6 +177,47 @@ describe('the secret corpus', () => {
   });
 });
 
+describe('the blind corpus', () => {
+  // Written by a reviewer who had not seen the rules; measured before the rules changed (see the history in
+  // docs/secret-guard.md) and held to the same thresholds since.
+  it('has enough cases of each kind', () => {
+    expect(holdoutSecrets.length).toBeGreaterThanOrEqual(190);
+    expect(holdoutInnocent.length).toBeGreaterThanOrEqual(190);
+    expect(holdoutSecretTexts.length).toBeGreaterThanOrEqual(40);
+    expect(holdoutInnocentTexts.length).toBeGreaterThanOrEqual(40);
+  });
+
+  it('refuses at least 97% of the secret documents and at most 2% of the innocent ones', () => {
+    const secrets = rate(holdoutSecrets, ({ document }) => findSecrets(document as JsonValue).length > 0);
+    const innocents = rate(holdoutInnocent, ({ document }) => findSecrets(document as JsonValue).length > 0);
+    console.log(
+      `blind documents: ${secrets.percent} of ${holdoutSecrets.length} secrets refused, ${innocents.percent} of ${holdoutInnocent.length} innocent settings refused`,
+    );
+    expect(secrets.share, `secrets let through: ${secrets.passed.join('; ')}`).toBeGreaterThanOrEqual(0.97);
+    expect(innocents.share, `innocent settings refused: ${innocents.refused.join('; ')}`).toBeLessThanOrEqual(0.02);
+  });
+
+  it('finds at least 97% of the secrets in free texts and at most 2% in innocent ones', () => {
+    const secrets = rate(holdoutSecretTexts, ({ text }) => secretInText(text) !== null);
+    const innocents = rate(holdoutInnocentTexts, ({ text }) => secretInText(text) !== null);
+    console.log(
+      `blind texts: ${secrets.percent} of ${holdoutSecretTexts.length} secrets found, ${innocents.percent} of ${holdoutInnocentTexts.length} innocent texts refused`,
+    );
+    expect(secrets.share, `secrets let through: ${secrets.passed.join('; ')}`).toBeGreaterThanOrEqual(0.97);
+    expect(innocents.share, `innocent texts refused: ${innocents.refused.join('; ')}`).toBeLessThanOrEqual(0.02);
+  });
+
+  it('names the rule that fired and never echoes the secret', () => {
+    for (const { label, document } of holdoutSecrets) {
+      const values = valuesIn(document as JsonValue).filter((text) => text.length >= 6);
+      for (const { message } of findSecrets(document as JsonValue)) {
+        expect(message, label).toMatch(/\(rule [a-z0-9-]+\)$/);
+        for (const value of values) expect(message.includes(value), `${label}: ${message}`).toBe(false);
+      }
+    }
+  });
+});
+
 describe('free text', () => {
   it.each([
     ['rotate the password reset limit'],
@@ -218,6 +273,18 @@ describe('hostile input of 256 KiB', () => {
     ['U+FDFA (18 characters in NFKD)', hostile('\ufdfa')],
     ['Cyrillic a', hostile('\u0430')],
     ['zero-width spaces', hostile('\u200b')],
+    // Shapes aimed at the passes for prose, elements, command lines, encodings and disguised keys.
+    ['credential-like words', hostile('Ab1defgh ')],
+    ['a name, fillers and a word', hostile('the the key Ab1defgh. ')],
+    ['seed repeated', hostile('seed ')],
+    ['seed and one word repeated', hostile('seed abandon ')],
+    ['<ab  repeated', hostile('<ab ')],
+    ['mysql -pa repeated', hostile('mysql -pa ')],
+    ['hex of prose', Buffer.from(hostile('hello world ').slice(0, 128 * 1024)).toString('hex')],
+    ['a Twilio SID repeated', hostile('AC0123456789abcdef0123456789abcdef ')],
+    ['a://b:c# repeated', hostile('a://b:c#')],
+    ['PaSsWoRd repeated', hostile('PaSsWoRd')],
+    ['NAME== repeated', hostile('NAME==')],
   ];
   it.each(clean)('finds nothing in %s, as a value, a key or a text', (_name, text) => {
     expect(findSecrets({ value: text })).toEqual([]);
@@ -225,9 +292,10 @@ describe('hostile input of 256 KiB', () => {
     expect(secretInText(text)).toBeNull();
   });
 
-  // As keys these end in `password a` and `pass`: they name a secret.
+  // As keys these end in `password a`, `pass` and `password`: they name a secret.
   it.each([
     ['password: a repeated', hostile('password: a ')],
+    ['<password> repeated', hostile('<password>')],
     ['a query of empty passwords', `https://h/?${hostile('password=&')}`],
   ])('finds nothing in %s as a value or a text', (_name, text) => {
     expect(findSecrets({ value: text })).toEqual([]);

@@ -10,17 +10,25 @@ import type { ValidationIssue } from './errors.ts';
  * left-to-right passes, and each does bounded work per position:
  * - folding (NFKD, marks and invisible characters dropped, Cyrillic/Greek lookalikes mapped) is one
  *   replacement, one NFKD that expands no character more than a few times, and one scan;
- * - key words come from one scan of the key's last 512 characters, split at separators and case changes;
+ * - key words come from one scan of the key's last 512 characters, split at separators and case changes
+ *   (a key naming nothing is looked at once more, lower-cased and de-leeted, and for a few non-Latin words);
  * - token formats are tried only where a word starts (a letter or digit after a non-alphanumeric), looked
  *   up by the first two characters (formats without a literal prefix are first anchored by a literal at a
  *   fixed offset); each reads at most a fixed number of characters (< 200), except the JWT check, which
- *   reads a run of base64url once and skips every later start inside it;
- * - base64 blobs are the maximal runs of base64 characters, each examined once, a bounded prefix decoded;
- * - PEM headers, URLs and `name=value` assignments are found by indexOf or by one scan for their
- *   separator, each looking a bounded distance around it (a name at most 64 characters back, a value at
- *   most 256 forward); a URL resumes the search after its own end, so no character is in two URLs;
+ *   reads a run of base64url once and skips every later start inside it; hex words known by what is near
+ *   them (Twilio, Datadog) read at most 41 characters and 64 back;
+ * - base64 blobs are the maximal runs of base64 characters, each examined once, a bounded prefix (1,024
+ *   characters) decoded; printable text decoded from one is run once through the word-level passes (token
+ *   formats, URLs, assignments, elements), which never decode again;
+ * - PEM headers, URLs, `name=value` assignments, XML elements and command lines are found by indexOf or by
+ *   one scan for their separator, each looking a bounded distance around it (a name at most 64 characters
+ *   back, a value at most 256 forward); a URL resumes the search after its own end, so no character is in
+ *   two URLs, and so does a command line after its line (at most 256 characters);
+ * - prose is one scan over words: a word that may be a credential (8+ characters of two kinds) looks back
+ *   at most four words (each read at most 300 characters); a seed phrase is read forward from its name,
+ *   at most 26 words, and no name inside words already read starts another read;
  * - a document is walked once; whether a container under a secret-named key holds a secret is worked out
- *   once per container.
+ *   once per container; a small object's name/value pair and an array's flags are found in one look at it.
  * The regular expressions are anchored, applied to bounded or single tokens, and have no nested or
  * overlapping quantifiers.
  */
@@ -38,6 +46,7 @@ export const SECRET_RULES = [
   { id: 'private-key-pem', what: 'a PEM block holding a private key' },
   { id: 'private-key-base64', what: 'a base64-wrapped PEM private key' },
   { id: 'private-key-der', what: 'a bare (base64 DER) private key' },
+  { id: 'encoded-secret', what: 'base64- or hex-encoded text holding a credential' },
   { id: 'aws-secret-key', what: 'an AWS secret access key' },
   { id: 'jwt', what: 'a JSON Web Token' },
   { id: 'aws-access-key-id', what: 'an AWS access key id' },
@@ -51,7 +60,7 @@ export const SECRET_RULES = [
   { id: 'npm-token', what: 'an npm token' },
   { id: 'pypi-token', what: 'a PyPI token' },
   { id: 'sendgrid-key', what: 'a SendGrid API key' },
-  { id: 'twilio-key', what: 'a Twilio API key' },
+  { id: 'twilio-key', what: 'a Twilio API key or auth token' },
   { id: 'mailgun-key', what: 'a Mailgun API key' },
   { id: 'mailchimp-key', what: 'a Mailchimp API key' },
   { id: 'huggingface-token', what: 'a Hugging Face token' },
@@ -79,6 +88,10 @@ export const SECRET_RULES = [
   { id: 'notion-token', what: 'a Notion token' },
   { id: 'terraform-token', what: 'a Terraform Cloud token' },
   { id: 'azure-client-secret', what: 'an Azure AD client secret' },
+  { id: 'docker-hub-token', what: 'a Docker Hub access token' },
+  { id: 'pulumi-token', what: 'a Pulumi access token' },
+  { id: 'mapbox-token', what: 'a Mapbox secret token' },
+  { id: 'datadog-api-key', what: 'a Datadog API or application key' },
   { id: 'http-authorization', what: 'an HTTP authorization credential (Bearer or Basic)' },
   { id: 'url-userinfo-password', what: 'a URL with a user name and password' },
   { id: 'url-userinfo-token', what: 'a URL carrying a token as its user name' },
@@ -88,7 +101,13 @@ export const SECRET_RULES = [
   { id: 'azure-storage-key', what: 'an Azure account or shared access key' },
   { id: 'secret-assignment', what: 'a secret assigned a value (name=value or name: value)' },
   { id: 'basic-auth-credentials', what: 'user:password credentials (plain or base64)' },
+  { id: 'secret-element', what: 'an XML element named like a secret holding a value' },
+  { id: 'command-line-password', what: 'a password on a command line (mysql -p…)' },
+  { id: 'secret-in-prose', what: 'a secret named in prose and followed by a credential ("new password is …", "key to …")' },
+  { id: 'seed-phrase', what: 'a wallet seed phrase (12 to 24 mnemonic words)' },
   { id: 'jwk-private-key', what: 'a private JSON Web Key' },
+  { id: 'secret-name-value-pair', what: 'a name/value pair (or a flag and its argument) whose name names a secret' },
+  { id: 'pagerduty-key', what: 'a PagerDuty routing (integration) key' },
   { id: 'secret-entropy', what: 'a random-looking credential under a key that names a secret-ish thing' },
 ] as const;
 
@@ -166,7 +185,9 @@ const EXCLAMATION = 33;
 const GREATER_THAN = 62;
 const HYPHEN = 45;
 const LESS_THAN = 60;
+const LETTER_A = 65;
 const LETTER_B = 66;
+const LETTER_C = 67;
 const LETTER_b = 98;
 const LETTER_e = 101;
 const LETTER_Q = 81;
@@ -334,10 +355,24 @@ const SECRET_NOUNS = new Map<string, string>([
   ['salt', 'salt'], ['pepper', 'pepper'], ['mnemonic', 'mnemonic'], ['seedphrase', 'seedphrase'], ['htpasswd', 'passwd'],
   ['pw', 'pw'], ['idrsa', 'idrsa'], ['ided25519', 'ided25519'], ['idecdsa', 'idecdsa'], ['iddsa', 'iddsa'],
   ['recoverycodes', 'recoverycodes'], ['backupcodes', 'backupcodes'], ['psk', 'psk'],
-  // The same in a few other languages.
+  // The same in a few other languages (accents are folded away: contraseña, hasło, şifre, jelszó; mot_de_passe
+  // is three words joined). Other scripts are matched apart, by NON_LATIN_NOUNS.
   ['passwort', 'password'], ['kennwort', 'password'], ['contrasena', 'password'], ['senha', 'password'],
   ['wachtwoord', 'password'], ['losenord', 'password'], ['haslo', 'password'], ['motdepasse', 'password'],
+  ['passord', 'password'], ['adgangskode', 'password'], ['salasana', 'password'], ['jelszo', 'password'],
+  ['heslo', 'password'], ['lozinka', 'password'], ['sifre', 'password'], ['katasandi', 'password'],
+  ['matkhau', 'password'], ['contrasenya', 'password'], ['secreto', 'secret'], ['segredo', 'secret'],
+  ['segreto', 'secret'], ['geheimnis', 'secret'],
 ]);
+/**
+ * The word for password (or secret key) in scripts that do not fold to Latin letters: Russian/Ukrainian,
+ * Chinese, Japanese, Korean, Greek, Hebrew, Arabic, Hindi, Thai. A key ending in one names a secret.
+ */
+const NON_LATIN_NOUNS: readonly [word: string, label: string][] = [
+  ...['пароль', '密码', '密碼', '口令', 'パスワード', '暗証番号', '비밀번호', '암호', 'κωδικός', 'κωδικος', 'סיסמה', 'סיסמא',
+    'كلمة المرور', 'كلمة السر', 'كلمة_المرور', 'पासवर्ड', 'รหัสผ่าน'].map((word): [string, string] => [word, 'password']),
+  ...['секрет', '密钥', '秘钥', '密鑰', '秘密鍵'].map((word): [string, string] => [word, 'secret']),
+];
 /** Nouns also found at the end of a single word: `pgpassword`, `clientsecret`, `awscredentials`. */
 const SUFFIX_NOUNS = [
   'password', 'passwords', 'passwd', 'passphrase', 'secret', 'secrets', 'credential', 'credentials', 'creds', 'pwd', 'pw',
@@ -363,6 +398,15 @@ const INNOCENT_TOKEN_QUALIFIERS = set(`
   page pagination continuation cursor next prev previous sync resume max min num number total count input output prompt
   completion context special stop eos bos pad unk mask sep cls start end lexer parser word sub subword cancel cancellation
   idempotency bucket design css theme reasoning generated cached limit rate budget quota`);
+/**
+ * `<word>_token` is an asset after these words, or alone (`token: USDC`, `quote_token`): in trading a token is
+ * a coin. Such a key names a secret only when its value looks like a credential, not like a ticker.
+ */
+const ASSET_TOKEN_QUALIFIERS = set(`
+  quote base stable stablecoin native gas fee fees reward rewards collateral margin settlement settle payment pay
+  governance wrapped underlying deposit withdrawal withdraw pool lp pair trade traded trading target from to in out
+  sell buy bridge bridged erc20 erc721 spl mint asset utility wrapped coin reserve debt borrow lend supply stake
+  staking staked vault`);
 /** `<word>_pass` is a stage, not a password (`first_pass`). */
 const INNOCENT_PASS_QUALIFIERS = set('first second third single multi one two three final last each per by');
 /** `<word>_seed` is a secret after these (`totp_seed`), a random seed otherwise. */
@@ -422,6 +466,8 @@ interface Noun {
   start: number;
   /** A strict noun names a secret only when nothing but value words follow it (`token`, not `token_endpoint`). */
   strict: boolean;
+  /** An ambiguous noun (`token` alone, `quote_token`) names a secret only over a credential-looking value. */
+  ambiguous?: boolean;
 }
 
 /** The secret named by the word at `at`, alone or joined with the word before it, or null. */
@@ -432,6 +478,11 @@ function nounEndingAt(words: readonly string[], at: number): Noun | null {
   if (previous) {
     const joined = SECRET_NOUNS.get(previous + word);
     if (joined) return { label: joined, start: at - 1, strict: false };
+  }
+  if (at > 1 && word === 'passe') {
+    // `mot_de_passe`, the one noun of three words.
+    const joined = SECRET_NOUNS.get(stripDigits(words[at - 2]!) + previous + word);
+    if (joined) return { label: joined, start: at - 2, strict: false };
   }
   const noun = SECRET_NOUNS.get(word);
   if (noun) return { label: noun, start: at, strict: false };
@@ -459,7 +510,8 @@ function nounEndingAt(words: readonly string[], at: number): Noun | null {
     for (const innocent of INNOCENT_TOKEN_QUALIFIERS) if (qualifier === innocent || (inWord && inWord.endsWith(innocent))) return null;
     // `tokens` alone counts things; `api_tokens` holds them.
     if (word.endsWith('s') && (!qualifier || PREFIX_METADATA.has(qualifier))) return null;
-    return { label: `${qualifier}token`, start: at, strict: true };
+    const ambiguous = !qualifier || ASSET_TOKEN_QUALIFIERS.has(qualifier);
+    return { label: `${qualifier}token`, start: at, strict: true, ambiguous };
   }
   if (word === 'pass' && !INNOCENT_PASS_QUALIFIERS.has(previous)) return { label: 'pass', start: at, strict: true };
   if (word === 'jwt') return { label: word, start: at, strict: true };
@@ -487,6 +539,14 @@ interface KeyVerdict {
   last: string;
   /** It is just `key` (or `keys`): its parent's last word may name the secret. */
   bareKey: boolean;
+  /** The secret it names is ambiguous (`token` alone, `quote_token`): only a credential-looking value is one. */
+  ambiguous: boolean;
+  /** A secret's name is among its words, even if the key is a setting about it (`password_min_length`). */
+  named: boolean;
+  /** It is a PagerDuty-style `routing_key` or `integration_key`: a random 32-character value is a credential. */
+  routingKey: boolean;
+  /** It names Datadog (`datadog`, `dd_api_key`). */
+  datadog: boolean;
 }
 
 function judgeWords(words: readonly string[]): KeyVerdict {
@@ -501,10 +561,15 @@ function judgeWords(words: readonly string[]): KeyVerdict {
     authorization: last === 'authorization',
     last,
     bareKey: words.length === 1 && (last === 'key' || last === 'keys'),
+    ambiguous: false,
+    named: false,
+    routingKey: last === 'key' && words.length > 1 && ROUTING_KEY_QUALIFIERS.has(words[words.length - 2]!),
+    datadog: words.includes('datadog') || words[0] === 'dd',
   };
   for (let at = words.length - 1; at >= 0; at--) {
     const noun = nounEndingAt(words, at);
     if (!noun) continue;
+    verdict.named = true;
     const tail = words.slice(at + 1).map(stripDigits);
     const prefix = words.slice(0, noun.start);
     if (prefix.some((word) => PREFIX_METADATA.has(word))) return verdict;
@@ -513,6 +578,7 @@ function judgeWords(words: readonly string[]): KeyVerdict {
     else if (METADATA.has(tailLast) || tail.some((word) => METADATA.has(word))) return verdict;
     else if (!noun.strict) verdict.secret = noun.label;
     verdict.secretish = verdict.secret !== null;
+    verdict.ambiguous = verdict.secret !== null && noun.ambiguous === true;
     verdict.plural = /(?:passwords|secrets|credentials|keys|tokens)$/.test(stripDigits(words[at]!));
     return verdict;
   }
@@ -537,11 +603,17 @@ const nameVerdicts = new Map<string, KeyVerdict>();
 const NAME_VERDICTS_KEPT = 10_000;
 const NAME_KEPT_UP_TO = 256;
 
+/** `<word>_key` holds a PagerDuty-style integration key after these words. */
+const ROUTING_KEY_QUALIFIERS = set('routing integration');
+
 /** What the name of a key (or of a `name=value` in text, or of a query parameter) says about its value. */
 function keyVerdict(name: string): KeyVerdict {
   let verdict = nameVerdicts.get(name);
   if (verdict === undefined) {
-    verdict = judgeWords(wordsOf(lastPart(fold(name))));
+    const folded = lastPart(fold(name));
+    const words = wordsOf(folded);
+    verdict = judgeWords(words);
+    if (!verdict.named) verdict = judgeDisguised(name, folded, words) ?? verdict;
     if (name.length <= NAME_KEPT_UP_TO) {
       if (nameVerdicts.size >= NAME_VERDICTS_KEPT) nameVerdicts.clear();
       nameVerdicts.set(name, verdict);
@@ -549,6 +621,55 @@ function keyVerdict(name: string): KeyVerdict {
   }
   return verdict;
 }
+
+/**
+ * A key whose words name nothing, looked at again for disguises: odd casing (`PaSsWoRd`, split into
+ * two-letter words by its case changes), leetspeak (`passw0rd`, `p4ssword`, `s3cr3t`, `p@ssword`), and the
+ * word for password in another script (`пароль`, `密码`, `パスワード`, `비밀번호`). Only a verdict that names
+ * a secret is returned.
+ */
+function judgeDisguised(name: string, folded: string, words: readonly string[]): KeyVerdict | null {
+  if (!ASCII.test(name)) {
+    let end = name.length;
+    while (end > 0 && name.length - end < 512 && TRAILING_IN_NAMES.includes(name[end - 1]!)) end--;
+    const tail = name.slice(Math.max(0, end - 512), end);
+    for (const [noun, label] of NON_LATIN_NOUNS) {
+      if (tail.endsWith(noun)) return { ...judgeWords([]), secret: label, secretish: true, named: true };
+    }
+  }
+  const leet = LEET_SIGN.test(folded);
+  if (!leet && !(MIXED_CASE.test(folded) && isOddlyCased(folded, words))) return null;
+  let plain = folded.toLowerCase();
+  if (leet) plain = plain.replace(LEET_RUN, unleet);
+  const verdict = judgeWords(wordsOf(plain));
+  return verdict.secret !== null ? verdict : null;
+}
+
+/**
+ * Odd casing splits a word into bits of one or two letters (`PaSsWoRd`: `pa ss wo rd`), or hides a whole
+ * word (`PASSword`); camelCase (`compassWord`) does neither and is left alone.
+ */
+function isOddlyCased(folded: string, words: readonly string[]): boolean {
+  for (let at = 0; at + 1 < words.length; at++) if (words[at]!.length <= 2 && words[at + 1]!.length <= 2) return true;
+  for (let start = 0; start < folded.length; ) {
+    const length = run(folded, start, LETTERS);
+    if (length >= 2 && length <= 16 && SECRET_NOUNS.has(folded.slice(start, start + length).toLowerCase())) return true;
+    start += Math.max(length, 1);
+  }
+  return false;
+}
+const MIXED_CASE = /[a-z][A-Z]|[A-Z]{2}[a-z]/;
+/** Leetspeak: digits, `@` or `$` between letters (`passw0rd`, `p@ss`; not `s3_bucket`, `sha256`). */
+const LEET_SIGN = /[a-zA-Z][0-9@$]{1,3}[a-zA-Z]/;
+const LEET_RUN = /[@$]|(?<=[a-z])\d+(?=[a-z])/g;
+function unleet(digits: string): string {
+  let letters = '';
+  for (let i = 0; i < digits.length; i++) letters += LEET[digits[i]!] ?? digits[i];
+  return letters;
+}
+/** What may follow a secret's word at the end of a non-Latin key (`пароль_2`, `密码 1`). */
+const TRAILING_IN_NAMES = ' \t_.:-0123456789';
+const LEET: Record<string, string> = { '0': 'o', '1': 'i', '3': 'e', '4': 'a', '5': 's', '7': 't', '@': 'a', $: 's' };
 
 // ---------------------------------------------------------------------------------------------------
 // Values that stand for a secret without being one
@@ -558,6 +679,7 @@ const PLACEHOLDERS = [
   /^\$\{[A-Za-z_][\w.]*\}$/, // ${DB_PASSWORD}
   /^\$[A-Za-z_]\w*$/, // $DB_PASSWORD
   /^\{\{\s*[\w.-]+\s*\}\}$/, // {{ db_password }}
+  /^\$\{\{\s*[\w.-]+\s*\}\}$/, // ${{ secrets.DB_PASSWORD }} (GitHub Actions)
   /^<[\w .-]+>$/, // <password>
   /^%[A-Za-z_]\w*%$/, // %DB_PASSWORD%
   /^\*+$/, // ****
@@ -581,6 +703,16 @@ const REFERENCES = [
   /^projects\/[\w-]+\/secrets\/[\w-]+(?:\/versions\/\w+)?$/, // GCP Secret Manager
   /^(?:vault|ssm|secretsmanager|env|file|k8s|kubernetes|azurekeyvault|gcpsm):[\w./#:-]+$/, // vault:secret/data/db#password
 ];
+/**
+ * Where a credential comes from, not what it is (`credentials: application-default`, `auth: instance-profile`):
+ * the ambient credential sources of cloud SDKs and of the service's environment.
+ */
+const CREDENTIAL_SOURCES = set(`
+  default application-default application_default applicationdefault adc env environment environ
+  instance-profile instance_profile instanceprofile instance-metadata imds metadata iam iam-role iam_role
+  managed-identity managed_identity managedidentity msi workload-identity workload_identity workloadidentity
+  aws-sdk-default-chain default-chain default_chain sdk ambient keyring keychain inherit inherited auto
+  service-account service_account web-identity irsa`);
 /** A URL, its authority apart. */
 const URL_SHAPE = /^[a-z][a-z0-9+.-]*:\/\/([^\s/?#]*)\S*$/i;
 
@@ -591,6 +723,7 @@ const URL_SHAPE = /^[a-z][a-z0-9+.-]*:\/\/([^\s/?#]*)\S*$/i;
 function isReference(value: string): boolean {
   if (isStandIn(value)) return true;
   if (value.length > 2048) return false;
+  if (value.length <= 32 && CREDENTIAL_SOURCES.has(value.toLowerCase())) return true;
   if (REFERENCES.some((reference) => reference.test(value))) return true;
   const authority = URL_SHAPE.exec(value)?.[1];
   if (authority === undefined) return false;
@@ -641,7 +774,11 @@ const TOKEN_FORMATS: TokenFormat[] = [
   { rule: 'pypi-token', prefixes: ['pypi-AgEIcHlwaS5vcmc', 'pypi-AgENdGVzdC5weXBpLm9yZw'], steps: [runOf(B64URL, 50)] },
   { rule: 'sendgrid-key', prefixes: ['SG.'], steps: [runOf(B64URL, 16, 32), '.', runOf(B64URL, 16)] },
   { rule: 'twilio-key', prefixes: ['SK'], steps: [runOf(HEX, 32, 32)] },
-  { rule: 'huggingface-token', prefixes: ['hf_'], steps: [runOf(LETTERS, 30)] },
+  { rule: 'huggingface-token', prefixes: ['hf_'], steps: [runOf(ALNUM, 30)] },
+  { rule: 'docker-hub-token', prefixes: ['dckr_pat_', 'dckr_oat_'], steps: [runOf(B64URL, 20)] },
+  { rule: 'pulumi-token', prefixes: ['pul-'], steps: [runOf(HEX_LOWER, 40, 40)] },
+  { rule: 'mapbox-token', prefixes: ['sk.eyJ'], steps: [runOf(B64URL, 16, 160), '.', runOf(B64URL, 16)] },
+  { rule: 'mailgun-key', prefixes: ['key-'], steps: [runOf(HEX_LOWER, 32, 32)] },
   { rule: 'shopify-token', prefixes: ['shpat_', 'shpss_', 'shpca_', 'shppa_'], steps: [runOf(HEX, 32)] },
   { rule: 'digitalocean-token', prefixes: ['dop_v1_', 'doo_v1_', 'dor_v1_'], steps: [runOf(HEX, 64)] },
   { rule: 'databricks-token', prefixes: ['dapi'], steps: [runOf(HEX, 32, 32)] },
@@ -657,6 +794,7 @@ const TOKEN_FORMATS: TokenFormat[] = [
   { rule: 'sentry-token', prefixes: ['sntrys_'], steps: [runOf(B64 | EQUALS | UNDERSCORE, 50)] },
   { rule: 'sentry-token', prefixes: ['sntryu_'], steps: [runOf(HEX, 64)] },
   { rule: 'square-token', prefixes: ['sq0atp-', 'sq0csp-'], steps: [runOf(B64URL, 22)] },
+  { rule: 'square-token', prefixes: ['EAAA'], steps: [runOf(B64URL, 60, 60)] },
   { rule: 'age-secret-key', prefixes: ['AGE-SECRET-KEY-1'], steps: [runOf(UPPER_DIGIT, 50)] },
   { rule: 'firebase-key', prefixes: ['AAAA'], steps: [runOf(B64URL, 7, 7), ':APA91b', runOf(B64URL, 100)] },
   { rule: 'facebook-token', prefixes: ['EAA'], steps: [runOf(ALNUM, 90)] },
@@ -805,11 +943,18 @@ function hasWordAt(text: string, at: number, lowerWord: string): boolean {
  */
 function scanWords(text: string): SecretRuleId | null {
   let jwtReadUpTo = 0;
+  let twilioSidEnd = -1;
   for (let at = 0; at < text.length; at++) {
     const code = text.charCodeAt(at);
     if (!is(code, ALNUM) || (at > 0 && is(text.charCodeAt(at - 1), ALNUM))) continue;
     const format = formatAt(text, at, code);
     if (format) return format;
+    if (code === LETTER_A && text.charCodeAt(at + 1) === LETTER_C && run(text, at + 2, HEX, 33) === 32) {
+      twilioSidEnd = at + 34;
+    } else if (is(code, HEX_LOWER)) {
+      const rule = contextualHexAt(text, at, twilioSidEnd);
+      if (rule) return rule;
+    }
     if (code === LETTER_e && at >= jwtReadUpTo && text.startsWith('eyJ', at)) {
       const header = run(text, at, B64URL);
       jwtReadUpTo = at + header;
@@ -831,6 +976,26 @@ function scanWords(text: string): SecretRuleId | null {
   }
   return null;
 }
+
+/**
+ * Hex credentials known only by what is near them: a Twilio auth token (32 hex digits within 80 characters
+ * after an account SID, `AC` and 32 hex), a Datadog API key (32) or application key (40) with `datadog` or
+ * `dd_api_key` at most 64 characters before it. Reads at most 41 characters, and 64 back for a word.
+ */
+function contextualHexAt(text: string, at: number, twilioSidEnd: number): SecretRuleId | null {
+  const length = run(text, at, HEX_LOWER, 41);
+  if ((length !== 32 && length !== 40) || is(text.charCodeAt(at + length), ALNUM)) return null;
+  const kinds = letterKinds(text.slice(at, at + length));
+  if (!kinds.digit || !kinds.lower) return null;
+  const before = text.slice(Math.max(0, at - 64), at);
+  // `trace 7cad…`, `run id: 7cad…`: an identifier, whatever is near it.
+  if (IDENTIFIER_BEFORE.test(before)) return null;
+  if (length === 32 && twilioSidEnd !== -1 && at - twilioSidEnd <= 80) return 'twilio-key';
+  return DATADOG_HINT.test(before) ? 'datadog-api-key' : null;
+}
+const DATADOG_HINT = /datadog|\bdd[_-]?(?:api|app(?:lication)?)[_-]?key/i;
+const IDENTIFIER_BEFORE =
+  /\b(?:trace|span|request|run|job|commit|build|order|event|session|correlation|id|ids|hash|sha\d*|md5|digest|checksum|uuid|etag)[\s:=#-]*$/i;
 
 /** After `Bearer`: blanks, then a token of 16 or more characters with letters and digits. */
 function isBearerCredential(text: string, from: number): boolean {
@@ -903,10 +1068,50 @@ function scanBlobs(text: string): SecretRuleId | null {
         if (DER_PRIVATE_KEY_STARTS.some(([offset, start]) => text.startsWith(start, at + offset))) return 'private-key-der';
       }
     }
+    if (length >= 24) {
+      const encoded = scanEncoded(text.slice(at, at + Math.min(length, 1024)));
+      if (encoded) return encoded;
+    }
     if (length === 40 && (awsContext ??= AWS_HINT.test(text)) && isAwsSecretShape(text.slice(at, at + 40))) return 'aws-secret-key';
     at += length;
   }
   return null;
+}
+
+/**
+ * A base64 (or hex) run, at most 1,024 characters of it, decoded: when it is printable text (a URL, an env
+ * file, JSON, XML), the text passes that hold credentials in words are run on it (token formats, URLs,
+ * assignments, elements), once, never decoding again.
+ */
+function scanEncoded(run64: string): SecretRuleId | null {
+  const hex = run64.length >= 32 && run(run64, 0, HEX) === run64.length;
+  if (!mayEncodeText(run64, hex)) return null;
+  const decoded = hex
+    ? Buffer.from(run64.slice(0, run64.length - (run64.length % 2)), 'hex').toString('latin1')
+    : decodeBase64(run64.slice(0, run64.length - (run64.length % 4)));
+  if (decoded.length < 12 || !PRINTABLE.test(decoded)) return null;
+  const rule =
+    (decoded.length >= SHORTEST_TOKEN ? scanWords(decoded) : null) ??
+    (decoded.includes('://') ? scanUrls(decoded) : null) ??
+    (decoded.includes('=') || decoded.includes(':') ? scanAssignments(decoded) : null) ??
+    (decoded.includes('</') ? scanElements(decoded) : null);
+  return rule === null ? null : 'encoded-secret';
+}
+const PRINTABLE = /^[\t\n\r\x20-\x7e]+$/;
+
+/**
+ * Whether the first three bytes a run encodes may be ASCII, by its characters alone: in base64 a byte below
+ * 0x80 starts each 4-character group with `A`–`Z` or `a`–`f`; in hex it starts each pair with `0` or `2`–`7`.
+ * Most runs (identifiers, host names, ids) fail at once and are never decoded.
+ */
+function mayEncodeText(encoded: string, hex: boolean): boolean {
+  const step = hex ? 2 : 4;
+  for (let at = 0; at < Math.min(encoded.length, 3 * step); at += step) {
+    const code = encoded.charCodeAt(at);
+    const ascii = hex ? code === 48 || (code >= 50 && code <= 55) : is(code, UPPER) || (code >= 97 && code <= 102);
+    if (!ascii) return false;
+  }
+  return true;
 }
 
 /** A text that speaks of AWS or secrets: a 40-character base64 token in it is an AWS secret access key. */
@@ -958,6 +1163,22 @@ function scanUrls(text: string): SecretRuleId | null {
     let at = authorityStart;
     let userinfoEnd = -1;
     for (; at < text.length && !endsAuthority(text.charCodeAt(at)); at++) if (text.charCodeAt(at) === AT_SIGN) userinfoEnd = at;
+    // A password pasted raw may hold `#` or `?` (`sftp://user:pa#ss@host`): after a `user:`, an `@` a little
+    // further on, before any `/`, still ends the userinfo.
+    if (userinfoEnd === -1 && (text.charCodeAt(at) === NUMBER_SIGN || text.charCodeAt(at) === QUESTION)) {
+      const colon = text.slice(authorityStart, at).indexOf(':');
+      if (colon !== -1) {
+        let ahead = at + 1;
+        for (; ahead < text.length && ahead - at < 128; ahead++) {
+          const code = text.charCodeAt(ahead);
+          if (code === AT_SIGN || code === SOLIDUS || endsUrl(code)) break;
+        }
+        if (text.charCodeAt(ahead) === AT_SIGN) {
+          userinfoEnd = ahead;
+          for (at = ahead + 1; at < text.length && !endsAuthority(text.charCodeAt(at)); at++);
+        }
+      }
+    }
     const authorityEnd = at;
     if (userinfoEnd !== -1) {
       const rule = judgeUserinfo(text.slice(authorityStart, userinfoEnd));
@@ -1076,14 +1297,17 @@ const endsValue = (code: number, templated: boolean) =>
  * prose ("password: reset by ops") passes.
  */
 function scanAssignments(text: string): SecretRuleId | null {
+  let fixMessage: boolean | undefined;
   for (let at = 1; at < text.length; at++) {
     const code = text.charCodeAt(at);
     if (code !== EQUALS_SIGN && code !== COLON) continue;
     const next = text.charCodeAt(at + 1);
     if (code === COLON && next === SOLIDUS && text.charCodeAt(at + 2) === SOLIDUS) continue;
     const before = text.charCodeAt(at - 1);
-    // `==`, `:=` (read at the colon), `!=`, `<=`, `>=` are not assignments.
-    if (code === EQUALS_SIGN && (next === EQUALS_SIGN || COMPARISONS.includes(before))) continue;
+    // `==`, `:=` (read at the colon), `!=`, `<=`, `>=` are not assignments; but `NAME==x` after an environment
+    // variable's name is `NAME` set to `=x` (a password may start with `=`).
+    const doubled = code === EQUALS_SIGN && next === EQUALS_SIGN;
+    if (code === EQUALS_SIGN && COMPARISONS.includes(before)) continue;
     let nameEnd = at;
     for (let skipped = 0; skipped < 2 && nameEnd > 0 && text.charCodeAt(nameEnd - 1) === 32; skipped++) nameEnd--;
     if (nameEnd > 0 && (text.charCodeAt(nameEnd - 1) === QUOTE || text.charCodeAt(nameEnd - 1) === APOSTROPHE)) nameEnd--;
@@ -1098,24 +1322,39 @@ function scanAssignments(text: string): SecretRuleId | null {
       if (password.text && !isStandIn(password.text) && !/^\d+$/.test(password.text)) return 'basic-auth-credentials';
     }
     const name = text.slice(nameStart, nameEnd);
+    if (doubled && !ENVIRONMENT_NAME.test(name)) continue;
     const verdict = keyVerdict(name);
     const signature = code === EQUALS_SIGN && SIGNATURE_PARAMETERS.has(name.toLowerCase());
-    if (verdict.secret === null && !signature && !verdict.auth) continue;
-    const value = assignedValue(text, at + (next === EQUALS_SIGN || next === GREATER_THAN ? 2 : 1));
+    // FIX messages: tag 554 is Password, 925 NewPassword (`…\x01554=secret\x01…`).
+    const fixPassword = code === EQUALS_SIGN && FIX_PASSWORD_TAGS.has(name) && (fixMessage ??= text.includes('8=FIX'));
+    const secret = verdict.secret ?? (fixPassword ? 'password' : null);
+    if (secret === null && !signature && !verdict.auth) continue;
+    const value = assignedValue(text, at + (next === GREATER_THAN || (next === EQUALS_SIGN && !doubled) ? 2 : 1));
     if (!value.text) continue;
     const prose = code === COLON && !(value.quoted && !/\s/.test(value.text));
     if ((prose && !looksLikeCredential(value.text, !value.quoted)) || isStandIn(value.text)) continue;
-    if (verdict.secret === null) {
-      if (signature && value.text.length >= 16) return 'secret-assignment';
-      if (verdict.auth && isEncodedUserPassword(value.text)) return 'basic-auth-credentials';
+    // A regular expression in a list of redaction patterns (`(?i)password=\S+`, `token=[A-Za-z0-9]{32}`).
+    if (looksLikeRegex(value.text + text.slice(value.end, value.end + 8))) continue;
+    let rule: SecretRuleId | null = null;
+    if (secret === null) {
+      if (signature && value.text.length >= 16) rule = 'secret-assignment';
+      else if (verdict.auth && isEncodedUserPassword(value.text)) rule = 'basic-auth-credentials';
+    } else if (!value.quoted && CODE.test(value.text)) {
       continue;
+    } else if (verdict.ambiguous && !isCredentialToken(value.text)) {
+      continue;
+    } else if (prose && NUMERIC.test(value.text) && !PASSWORD_LABELS.has(secret)) {
+      // A date, a time, a number (with a unit) after a colon is prose, unless a password or PIN is meant.
+      continue;
+    } else if (AZURE_KEY_NAMES.has(secret)) {
+      rule = 'azure-storage-key';
+    } else {
+      const connectionString = code === EQUALS_SIGN && PASSWORD_LABELS.has(secret) && !fixPassword;
+      rule = connectionString ? 'connection-string-password' : 'secret-assignment';
     }
-    if (!value.quoted && CODE.test(value.text)) continue;
-    // A date, a time, a number (with a unit) after a colon is prose, unless a password or PIN is meant.
-    if (prose && NUMERIC.test(value.text) && !PASSWORD_LABELS.has(verdict.secret)) continue;
-    if (AZURE_KEY_NAMES.has(verdict.secret)) return 'azure-storage-key';
-    if (code === EQUALS_SIGN && PASSWORD_LABELS.has(verdict.secret)) return 'connection-string-password';
-    return 'secret-assignment';
+    // Not a reference (`credentials: application-default`, a path, an ARN).
+    if (rule === null || isReference(value.text)) continue;
+    return rule;
   }
   return null;
 }
@@ -1126,20 +1365,50 @@ function isUserFlagBefore(text: string, at: number): boolean {
   return before.endsWith(' -u ') || before.endsWith('--user ') || before.endsWith('--user=') || before === '-u ';
 }
 
-/** The value after `name=` (blanks skipped; quoted or up to a separator; at most 256 characters). */
-function assignedValue(text: string, from: number): { text: string; quoted: boolean } {
+/**
+ * The value after `name=` (blanks skipped; quoted or up to a separator; at most 256 characters), and where
+ * it ends in `text`.
+ */
+function assignedValue(text: string, from: number): { text: string; quoted: boolean; end: number } {
   const start = from + countBlanks(text, from);
   const quote = text.charCodeAt(start);
   if (quote === QUOTE || quote === APOSTROPHE || quote === BACKTICK) {
     const quoted = text.slice(start + 1, start + 257);
     const close = quoted.indexOf(String.fromCharCode(quote));
-    return { text: close === -1 ? quoted : quoted.slice(0, close), quoted: true };
+    const length = close === -1 ? quoted.length : close;
+    return { text: quoted.slice(0, length), quoted: true, end: start + 1 + length };
   }
   let end = start;
   // A placeholder (`${DB_PASSWORD}`, `{{ password }}`) runs to its closing brace.
   const templated = quote === DOLLAR || quote === OPEN_BRACE;
   while (end < text.length && end - start < 256 && !endsValue(text.charCodeAt(end), templated)) end++;
-  return { text: text.slice(start, end).replace(/[.,;:!?]$/, ''), quoted: false };
+  return { text: text.slice(start, end).replace(/[.,;:!?]$/, ''), quoted: false, end };
+}
+
+/** An environment variable's name (`POSTGRES_PASSWORD`). */
+const ENVIRONMENT_NAME = /^[A-Z][A-Z0-9_]{2,63}$/;
+const FIX_PASSWORD_TAGS = set('554 925');
+
+/**
+ * A regular expression rather than a value: a character class escape or a bracket expression with a
+ * quantifier, a wildcard with one, an inline flag group (`\S+`, `[0-9a-zA-Z]{24,}`, `.*`, `(?i)`).
+ */
+const REGEX_SIGNS = /\\[sSdDwW][+*{?]|\][+*?{]|\.[*+]|\(\?[imsx:=!<]|\{\d{1,4},\d{0,4}\}/;
+const looksLikeRegex = (value: string) => value.length <= 512 && REGEX_SIGNS.test(value);
+
+/** An Ethereum-style address: public, not a key (`0x` and 40 hex digits; a private key has 64). */
+const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
+/** A ticker or a pair (`USDC`, `BTC-USD`, `wstETH`, `USDC.e`): what a `token` is in trading. */
+const TICKER = /^[A-Za-z0-9]{1,10}(?:[.\-/:_][A-Za-z0-9]{1,10})?$/;
+
+/**
+ * Whether a value under an ambiguous name (`token` alone, `quote_token`) is a credential: long or random
+ * enough (`looksLikeCredential`, 16+ characters), not a ticker, an address, a reference or prose.
+ */
+function isCredentialToken(raw: string): boolean {
+  const value = raw.trim();
+  if (value.length > 4096 || /\s/.test(value) || TICKER.test(value) || ADDRESS.test(value) || isReference(value)) return false;
+  return looksLikeCredential(value, true);
 }
 
 /** An expression in code (`os.getenv('X')`, `config[...]`), not a value. */
@@ -1154,6 +1423,305 @@ function looksLikeCredential(value: string, long: boolean): boolean {
   return long && value.length >= 16;
 }
 
+/**
+ * `<password>…</password>`: an element named like a secret (attributes allowed) holding a value of at most
+ * 256 characters before its closing tag. Each `<` reads at most 64 characters of name and, only under a
+ * secret's name, 256 of value.
+ */
+function scanElements(text: string): SecretRuleId | null {
+  for (let open = text.indexOf('<'); open !== -1; open = text.indexOf('<', open + 1)) {
+    const nameLength = run(text, open + 1, NAME, 65);
+    if (nameLength < 2 || nameLength > 64 || !is(text.charCodeAt(open + 1), LETTERS)) continue;
+    let tagEnd = open + 1 + nameLength;
+    if (text.charCodeAt(tagEnd) === 32) {
+      const close = text.slice(tagEnd, tagEnd + 128).indexOf('>');
+      if (close === -1) continue;
+      tagEnd += close;
+    }
+    if (text.charCodeAt(tagEnd) !== GREATER_THAN || text.charCodeAt(tagEnd - 1) === SOLIDUS) continue;
+    const name = text.slice(open + 1, open + 1 + nameLength);
+    const verdict = keyVerdict(name);
+    if (verdict.secret === null) continue;
+    const valueStart = tagEnd + 1;
+    let end = valueStart;
+    while (end < text.length && end - valueStart < 256 && text.charCodeAt(end) !== LESS_THAN) end++;
+    if (!text.startsWith(`</${name}>`, end)) continue;
+    const value = text.slice(valueStart, end).trim();
+    if (!value || isReference(value) || (verdict.ambiguous && !isCredentialToken(value))) continue;
+    return 'secret-element';
+  }
+  return null;
+}
+
+/**
+ * Command lines whose client takes a password glued to `-p` (`mysql -u root -pS3cret`, `mysqldump`,
+ * `mariadb`; `-P` is the port) or after `sshpass -p`. From each client's name the rest of its line (at
+ * most 256 characters) is read once; the search resumes after it. psql's `-p` is a port and is not read.
+ */
+function scanCommandLine(text: string): SecretRuleId | null {
+  const lower = text.toLowerCase();
+  // The next place of each client's name, searched again only once passed (each search goes forward).
+  const next = COMMAND_CLIENTS.map((client) => lower.indexOf(client));
+  for (let from = 0; from < lower.length; ) {
+    let client = -1, glued = true;
+    for (let i = 0; i < next.length; i++) {
+      if (next[i] !== -1 && next[i]! < from) next[i] = lower.indexOf(COMMAND_CLIENTS[i]!, from);
+      if (next[i] !== -1 && (client === -1 || next[i]! < client)) {
+        client = next[i]!;
+        glued = COMMAND_CLIENTS[i] !== 'sshpass';
+      }
+    }
+    if (client === -1) return null;
+    let end = client;
+    while (end < lower.length && end - client < 256 && !LINE_ENDS.includes(lower.charCodeAt(end))) end++;
+    const line = text.slice(client, end);
+    for (let flag = line.indexOf(' -p'); flag !== -1; flag = line.indexOf(' -p', flag + 3)) {
+      const start = flag + 3 + (glued ? 0 : countBlanks(line, flag + 3));
+      if (!glued && start === flag + 3) continue;
+      let stop = start;
+      while (stop < line.length && !isSpace(line.charCodeAt(stop))) stop++;
+      const password = line.slice(start, stop).replace(/^(["'])(.*)\1$/, '$2');
+      if (password.length >= 4 && !/^[$%{<]/.test(password) && !isStandIn(password)) return 'command-line-password';
+    }
+    from = Math.max(end, client + 5);
+  }
+  return null;
+}
+const LINE_ENDS = [10, 13, SEMICOLON, VERTICAL_BAR, AMPERSAND];
+const COMMAND_CLIENTS = ['mysql', 'mariadb', 'sshpass'];
+
+/** Words in prose that, followed by a credential, name it (besides every key name that names a secret). */
+const PROSE_NAMES = set('key keys pk privkey seed apikey');
+/** Words between a secret's name and its value: `password is …`, `key to …`, `token now …`. */
+const PROSE_CONNECTORS = set('is to was now = : - -> => becomes set');
+/** Words between a secret's name and its value that change nothing (`password is now …`, `key to the new …`). */
+const PROSE_FILLERS = set('the a an new old our my your current temporary temp');
+/** `pk` and `privkey` stand for a private key (hex or base58 of 32+ bytes): `pk 12ab…` shorter is a primary key. */
+const PRIVATE_KEY_NAMES = set('pk privkey');
+/** Words before a key's name that make it public (`public key ssh-ed25519 AAAA…`). */
+const PUBLIC_WORDS = set('public pub publishable');
+/** Words that introduce a user in `login <user> / <password>`. */
+const LOGIN_WORDS = set('login logon user username usr creds credentials account');
+/** Words that introduce a seed phrase. */
+const SEED_WORDS = set('seed mnemonic phrase seedphrase');
+/** Words between a seed's name and the phrase (and `''`, a lone colon or dash). */
+const SEED_LEADS = new Set(['phrase', 'words', '']);
+/** Common English words that no BIP-39 mnemonic holds: a run of words with one is prose. */
+const PROSE_ONLY_WORDS = set('the and for with was were are but has had from its our your been');
+/** A quick test for the words that name a secret in prose. */
+const PROSE_HINT = /pass|pw|secret|token|key|pk|seed|mnemonic|phrase|cred|login|logon|user|usr|sandi|senha|clave/i;
+const SEED_HINT = /seed|mnemonic|phrase/i;
+/** How a secret's name in prose is written: an identifier (`password`, `db_password`, `api.key`). */
+const PROSE_NAME = /^[A-Za-z][\w.-]*$/;
+
+/** The word at `at` (no blanks), with the punctuation around it apart. */
+interface ProseWord {
+  /** The word without the quotes and brackets around it, nor punctuation after it. */
+  word: string;
+  /** Where the word (as written) ends. */
+  end: number;
+  /** It ends a clause (`.`, `,`, `;`, `)` after it). */
+  clauseEnd: boolean;
+  /** A colon follows it (`password:`). */
+  colon: boolean;
+}
+
+function proseWordAt(text: string, at: number): ProseWord {
+  const end = wordEnd(text, at);
+  let start = at;
+  while (start < end && isPunctuation(text.charCodeAt(start), OPENING)) start++;
+  let stop = end;
+  while (stop > start && isPunctuation(text.charCodeAt(stop - 1), CLOSING)) stop--;
+  let clauseEnd = false, colon = false;
+  for (let i = Math.max(stop, end - 2); i < end; i++) {
+    const code = text.charCodeAt(i);
+    clauseEnd ||= isPunctuation(code, CLAUSE);
+    colon ||= code === COLON;
+  }
+  return { word: text.slice(start, stop), end, clauseEnd, colon };
+}
+
+/** Where the word at `at` ends (at a blank, or 300 characters on). */
+function wordEnd(text: string, at: number): number {
+  let end = at;
+  while (end < text.length && end - at < 300 && !isSpace(text.charCodeAt(end))) end++;
+  return end;
+}
+
+/** Punctuation around words in prose, by character code: opening, closing, ending a clause. */
+const OPENING = 1, CLOSING = 2, CLAUSE = 4;
+const PUNCTUATION = new Uint8Array(128);
+for (const ch of '("\'`<[') PUNCTUATION[ch.charCodeAt(0)]! |= OPENING;
+for (const ch of ')"\'`>].,;:!?') PUNCTUATION[ch.charCodeAt(0)]! |= CLOSING;
+for (const ch of '.,;)!?') PUNCTUATION[ch.charCodeAt(0)]! |= CLAUSE;
+const isPunctuation = (code: number, kind: number) => code < 128 && (PUNCTUATION[code]! & kind) !== 0;
+
+/** The start of the next word after `from` (at most 8 blanks skipped), or -1. */
+function nextWord(text: string, from: number): number {
+  let at = from;
+  while (at < text.length && at - from < 8 && isSpace(text.charCodeAt(at))) at++;
+  return at < text.length && !isSpace(text.charCodeAt(at)) && at > from ? at : -1;
+}
+
+/**
+ * Whether the word from `at` to `end` may be a credential, by one look at its characters: 8 to 256 of them
+ * (its punctuation apart) with two of upper case, lower case and digits, as every password-shaped or
+ * random-looking word has. Prose is mostly words that are not, and is let go at this cost.
+ */
+function mayBeCredentialWord(text: string, at: number, end: number): boolean {
+  if (end - at < 8) return false;
+  let kinds = 0;
+  for (let i = at; i < end; i++) {
+    const code = text.charCodeAt(i);
+    kinds |= is(code, UPPER) ? 1 : is(code, LOWER) ? 2 : is(code, DIGIT) ? 4 : 0;
+  }
+  return kinds === 3 || kinds >= 5;
+}
+
+/** A password-shaped word: 8 to 64 characters with three of upper case, lower case, digits and symbols. */
+function isPasswordShaped(word: string): boolean {
+  if (word.length < 8 || word.length > 64 || /^\d{4}-\d\d-\d\d/.test(word) || word.includes('://')) return false;
+  const kinds = letterKinds(word);
+  const symbol = /[^A-Za-z0-9._-]/.test(word);
+  return Number(kinds.upper) + Number(kinds.lower) + Number(kinds.digit) + Number(symbol) >= 3;
+}
+
+/** A word that may be a credential at all: not a reference, an address, a public SSH key, a UUID or a path. */
+function mayBeCredential(word: string): boolean {
+  return (
+    word.length >= 8 && word.length <= 256 && !ADDRESS.test(word) && !/^AAAA[A-Z0-9]/.test(word) && !UUID.test(word) &&
+    !isReference(word)
+  );
+}
+
+/** How many word starts `scanProse` keeps: the value, the words before it and the name's previous word. */
+const PROSE_MEMORY = 8;
+
+/**
+ * Prose (a change reason, a description, an error message): a word that names a secret (`password`,
+ * `db_password`, `token`, `api key`, `secret`, `pk`, `seed`) followed by a credential — a random-looking
+ * word (`rotate polygon key to <32 random>`, `token <32 hex>`, `pk 0x<64 hex>`), or after `is`, `to`, `now`
+ * or a colon a password-shaped one (`new password is Xy7%…`), with at most three such connecting words
+ * (and `the`, `new`…) between; `login <user> / <password>`; a 12- to 24-word seed phrase after `seed` or
+ * `mnemonic`. `public` before the name, an identifier's name (`cache key`, `page token`), any other word
+ * between (`update secret handling per <commit>`) or the end of a clause breaks the link.
+ *
+ * It is read from the values back: one scan finds the words that may be credentials (two kinds of
+ * characters, 8 or more), and only from those are at most four words before looked at. A seed phrase is
+ * read forward from its name, at most 26 words, and no name inside words already read starts another.
+ */
+function scanProse(text: string): SecretRuleId | null {
+  const starts = new Int32Array(PROSE_MEMORY);
+  let words = 0;
+  const seeds = SEED_HINT.test(text);
+  let seedReadUpTo = 0;
+  for (let at = 0; at < text.length; ) {
+    if (isSpace(text.charCodeAt(at))) {
+      at++;
+      continue;
+    }
+    const end = wordEnd(text, at);
+    starts[words++ % PROSE_MEMORY] = at;
+    if (seeds && at >= seedReadUpTo && end - at <= 12 && SEED_HINT.test(text.slice(at, end))) {
+      const name = proseWordAt(text, at);
+      if (SEED_WORDS.has(name.word.toLowerCase())) {
+        const phrase = seedPhraseAfter(text, name.end);
+        if (phrase.found) return 'seed-phrase';
+        seedReadUpTo = phrase.readUpTo;
+      }
+    }
+    if (words > 1 && mayBeCredentialWord(text, at, end)) {
+      const rule = proseBefore(text, at, { starts, count: Math.min(words, PROSE_MEMORY) - 1, last: words - 2 });
+      if (rule) return rule;
+    }
+    at = end;
+  }
+  return null;
+}
+
+/** The starts of the words before a value, in a ring: `count` of them, the nearest at index `last`. */
+interface WordsBefore {
+  starts: Int32Array;
+  count: number;
+  last: number;
+}
+const wordBefore = (before: WordsBefore, back: number) => before.starts[(before.last - back) % PROSE_MEMORY]!;
+
+/** Whether a word after a secret's name is a credential: random-looking, or (when `shaped` will do) password-shaped. */
+function isProseCredential(value: string, shaped: boolean): boolean {
+  return mayBeCredential(value) && (looksRandom(value) || (shaped && isPasswordShaped(value)));
+}
+
+/** The rule for the credential-like word at `at`, given the words before it. */
+function proseBefore(text: string, at: number, before: WordsBefore): SecretRuleId | null {
+  // The words before are looked at first (cheap); the value's shape only once a name is found.
+  // `login acme / <password>`, `user: acme / <password>`.
+  const slash = wordBefore(before, 0);
+  if (before.count >= 3 && text.charCodeAt(slash) === SOLIDUS && isSpace(text.charCodeAt(slash + 1))) {
+    const login = proseWordAt(text, wordBefore(before, 2)).word.toLowerCase();
+    if (LOGIN_WORDS.has(login) && isProseCredential(proseWordAt(text, at).word, true)) return 'basic-auth-credentials';
+  }
+  let expectValue = false;
+  for (let back = 0; back < Math.min(before.count, 4); back++) {
+    const start = wordBefore(before, back);
+    const current = proseWordAt(text, start);
+    if (current.clauseEnd) return null;
+    const word = current.word;
+    // Connecting words are short: only those are compared with the lists.
+    if (word.length <= 9) {
+      const lowerWord = word.toLowerCase();
+      if (PROSE_CONNECTORS.has(lowerWord) || (word === '' && /^[:=-]/.test(text.slice(start, current.end)))) {
+        expectValue = true;
+        continue;
+      }
+      if (back < 3 && PROSE_FILLERS.has(lowerWord)) continue;
+    }
+    // The first other word is the secret's name, or nothing is.
+    if (word.length < 2 || word.length > 64 || !PROSE_NAME.test(word) || !PROSE_HINT.test(word)) return null;
+    const lower = word.toLowerCase();
+    const verdict = keyVerdict(word);
+    if (verdict.secret === null && !PROSE_NAMES.has(lower)) return null;
+    const previous = back + 1 < before.count ? proseWordAt(text, wordBefore(before, back + 1)).word.toLowerCase() : '';
+    if (PUBLIC_WORDS.has(previous) || INNOCENT_KEY_QUALIFIERS.has(previous)) return null;
+    if (INNOCENT_TOKEN_QUALIFIERS.has(previous)) return null;
+    const value = proseWordAt(text, at).word;
+    if (PRIVATE_KEY_NAMES.has(lower) && value.length < 40) return null;
+    // After `is`, `to`, a colon, a password-shaped word will do (not for the ambiguous `token`); else only a random one.
+    return isProseCredential(value, (expectValue || current.colon) && !verdict.ambiguous) ? 'secret-in-prose' : null;
+  }
+  return null;
+}
+
+/**
+ * After `seed` or `mnemonic` (and `phrase`, `is`, a colon): 12, 15, 18, 21 or 24 lower-case words of 3 to 8
+ * letters, mostly distinct, none of them a word only prose has (`the`, `and`, `was`…). Reads at most 26 words.
+ */
+function seedPhraseAfter(text: string, from: number): { found: boolean; readUpTo: number } {
+  const words: string[] = [];
+  let at = from;
+  let skipped = 0;
+  while (words.length < 24) {
+    const start = nextWord(text, at);
+    if (start === -1) break;
+    const current = proseWordAt(text, start);
+    at = current.end;
+    // `seed phrase: …`, `mnemonic is …`, `seed words - …`.
+    if (words.length === 0 && skipped < 2 && (PROSE_CONNECTORS.has(current.word) || SEED_LEADS.has(current.word))) {
+      skipped++;
+      continue;
+    }
+    const isWord = /^[a-z]{3,8}$/.test(current.word);
+    if (isWord) words.push(current.word);
+    // A word with punctuation (`alarm.`) ends the phrase.
+    if (!isWord || current.end - start !== current.word.length) break;
+  }
+  const count = words.length >= 24 ? 24 : words.length - (words.length % 3);
+  if (count < 12) return { found: false, readUpTo: at };
+  const phrase = words.slice(0, count);
+  const found = !phrase.some((word) => PROSE_ONLY_WORDS.has(word)) && new Set(phrase).size * 3 >= count * 2;
+  return { found, readUpTo: at };
+}
+
 /** The first credential shape in `text`, whatever holds it (a value, a key, a free text). */
 function scanText(raw: string): SecretRuleId | null {
   const text = fold(raw);
@@ -1163,9 +1731,13 @@ function scanText(raw: string): SecretRuleId | null {
     (text.length >= 40 ? scanBlobs(text) : null) ??
     (text.length >= SHORTEST_TOKEN ? scanWords(text) : null) ??
     (text.includes('://') ? scanUrls(text) : null) ??
-    (text.includes('=') || text.includes(':') ? scanAssignments(text) : null)
+    (text.includes('=') || text.includes(':') ? scanAssignments(text) : null) ??
+    (text.includes('</') ? scanElements(text) : null) ??
+    (COMMAND_HINT.test(text) ? scanCommandLine(text) : null) ??
+    (text.length >= 10 && PROSE_HINT.test(text) && /\s/.test(text) ? scanProse(text) : null)
   );
 }
+const COMMAND_HINT = /mysql|mariadb|sshpass/i;
 const PEM_HINT = /begin|putty-user-key-file-/i;
 /** No token format, JWT or Authorization credential is shorter than this (`Basic ` and 8 characters of base64). */
 const SHORTEST_TOKEN = 14;
@@ -1174,11 +1746,17 @@ const SHORTEST_TOKEN = 14;
 // Values in context
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** The end of a file name: a dot and an extension (`.parquet`, `.csv`, `.p8`, `.tar.gz`). */
+const FILE_NAME = /\.[A-Za-z][A-Za-z0-9]{0,7}$/;
 
-/** One token of 20 to 1,024 characters that looks random (letters and digits mixed, high entropy), not a UUID. */
+/**
+ * One token of 20 to 1,024 characters that looks random (letters and digits mixed, high entropy), not a UUID,
+ * not a path or a file name (`bars/1m/2024-11-01.parquet`: random-looking characters never end in `.parquet`).
+ */
 function looksRandom(text: string): boolean {
-  const value = text.replace(/^(?:base64|hex|b64):/, '');
+  const value = text.replace(/^(?:base64:|hex:|b64:|0x)/, '');
   if (value.length < 20 || value.length > 1024 || run(value, 0, B64TOKEN) !== value.length || UUID.test(value)) return false;
+  if (FILE_NAME.test(value.slice(-12)) || ADDRESS.test(text)) return false;
   const kinds = letterKinds(value);
   if (Number(kinds.upper) + Number(kinds.lower) + Number(kinds.digit) < 2) return false;
   const bits = entropy(value);
@@ -1198,12 +1776,16 @@ interface ValueContext {
   key: KeyVerdict | null;
   /** A key above names AWS. */
   aws: boolean;
+  /** A key above names Datadog: 32 or 40 hex digits below it are an API or application key. */
+  datadog: boolean;
 }
 
 /** Rules that need to know where a value is: entropy under secret-ish keys, AWS secret keys, docker-style `auth`. */
 function contextRule(value: string, context: ValueContext): SecretRuleId | null {
   const key = context.key;
   if (!key) return null;
+  // `routing_key: <32 random>` is a PagerDuty integration key; an AMQP routing key has dots and words.
+  if (key.routingKey && /^[A-Za-z0-9]{32}$/.test(value) && isMixedRandom(value)) return 'pagerduty-key';
   if (key.secretish && looksRandom(value)) return 'secret-entropy';
   if ((context.aws || key.secretish) && isAwsSecretShape(value)) return 'aws-secret-key';
   if (key.auth && (isEncodedUserPassword(value) || USER_PASSWORD.test(value))) return 'basic-auth-credentials';
@@ -1211,7 +1793,16 @@ function contextRule(value: string, context: ValueContext): SecretRuleId | null 
     const credential = AUTHORIZATION.exec(value)?.[1];
     if (credential !== undefined && !isStandIn(credential)) return 'http-authorization';
   }
+  if (context.datadog && !key.describesSetting && /^(?:[0-9a-f]{32}|[0-9a-f]{40})$/.test(value) && isMixedRandom(value)) {
+    return 'datadog-api-key';
+  }
   return null;
+}
+
+/** Letters and digits mixed, at least 3 bits of entropy per character. */
+function isMixedRandom(value: string): boolean {
+  const kinds = letterKinds(value);
+  return kinds.digit && (kinds.lower || kinds.upper) && entropy(value) >= 3;
 }
 
 /**
@@ -1322,25 +1913,49 @@ export function findSecrets(document: JsonValue, allowed: ReadonlySet<string> = 
     return holds;
   };
 
+  /** Whether `child`, under a name that names a secret, holds one: an ambiguous name needs a credential-looking string. */
+  const holdsNamedSecret = (verdict: KeyVerdict, child: JsonValue): boolean => {
+    if (!verdict.ambiguous) return !(verdict.plural && typeof child === 'number') && holdsSecret(child);
+    if (typeof child !== 'string' || !isCredentialToken(child)) return false;
+    cleanValues.delete(child);
+    return true;
+  };
+
   const visit = (value: JsonValue, context: ValueContext) => {
     if (typeof value === 'string') {
       const rule = valueRule(value, context);
       if (rule) report(`the value looks like ${what(rule)} (rule ${rule})`);
     } else if (Array.isArray(value)) {
+      const named = namedArguments(value);
       for (let index = 0; index < value.length; index++) {
         path.push(index);
-        if (!isAllowed()) visit(value[index]!, context);
+        if (!isAllowed()) {
+          const name = named?.get(index);
+          if (name === undefined) visit(value[index]!, context);
+          else visitNamed(name, value[index]!, context);
+        }
         path.pop();
       }
     } else if (value !== null && typeof value === 'object') {
       const jwk = isPrivateJwk(value);
+      const pair = namedValue(value);
       for (const key in value) {
         if (!Object.hasOwn(value, key)) continue;
         path.push(key);
-        if (!isAllowed()) visitMember(key, value[key]!, context, jwk);
+        if (!isAllowed()) {
+          if (pair !== null && key === pair.valueKey) visitNamed(pair.name, value[key]!, context);
+          else visitMember(key, value[key]!, context, jwk);
+        }
         path.pop();
       }
     }
+  };
+  /** A value named by a sibling (`{ name: DB_PASSWORD, value }`) or by the flag before it (`['--password', value]`). */
+  const visitNamed = (name: KeyVerdict, child: JsonValue, context: ValueContext) => {
+    if (name.secret !== null && holdsNamedSecret(name, child)) {
+      return report(`the value is paired with a name that names a secret, so it is refused (rule secret-name-value-pair)`);
+    }
+    visit(child, below(name, context));
   };
   /** A member: its key (a credential itself? the name of a secret?), then its value. */
   const visitMember = (key: string, child: JsonValue, context: ValueContext, jwk: boolean) => {
@@ -1349,16 +1964,81 @@ export function findSecrets(document: JsonValue, allowed: ReadonlySet<string> = 
     // `{ api: { key } }`, `{ encryption: { key } }`: the key is named by its parent.
     const parent = context.key?.last ?? '';
     const secret = verdict.secret ?? (verdict.bareKey && SECRET_KEY_QUALIFIERS.has(parent) ? `${parent}key` : null);
-    if (secret !== null && !(verdict.plural && typeof child === 'number') && holdsSecret(child)) {
+    if (secret !== null && holdsNamedSecret(verdict, child)) {
       return report(`the key${shown(key)} names a secret (${secret}), so its value is refused (rule secret-key-name)`);
     }
     if (jwk && JWK_PRIVATE_MEMBERS.includes(key) && typeof child === 'string' && child !== '') {
       return report(`the value looks like ${what('jwk-private-key')} (rule jwk-private-key)`);
     }
-    visit(child, { key: verdict, aws: context.aws || verdict.aws });
+    visit(child, below(verdict, context));
   };
-  if (!isAllowed()) visit(document, { key: null, aws: false });
+  if (!isAllowed()) visit(document, { key: null, aws: false, datadog: false });
   return issues;
+}
+
+/** The context of a value under a key (or a name) with `verdict`. */
+const below = (verdict: KeyVerdict, context: ValueContext): ValueContext => ({
+  key: verdict,
+  aws: context.aws || verdict.aws,
+  datadog: context.datadog || verdict.datadog,
+});
+
+/** Whether a name says anything about the value it names (a secret, a secret-ish thing, an auth header). */
+const saysSomething = (verdict: KeyVerdict) =>
+  verdict.secret !== null || verdict.secretish || verdict.auth || verdict.authorization || verdict.routingKey;
+
+/** Members that name a sibling `value` (`{ name: DB_PASSWORD, value }`, `{ key: db_password, value }`). */
+const NAME_FIELDS = set('name key header headername param parameter variable var env field option flag setting property');
+const VALUE_FIELDS = set('value val');
+
+/**
+ * A name/value pair object (at most 8 members: a k8s env entry, a parameter, an HTTP header object): the
+ * member holding the value and what its sibling name says about it, or null.
+ */
+function namedValue(object: { [key: string]: JsonValue }): { valueKey: string; name: KeyVerdict } | null {
+  let valueKey: string | undefined;
+  let members = 0;
+  for (const key in object) {
+    if (!Object.hasOwn(object, key)) continue;
+    if (++members > 8) return null;
+    if ((key.length === 5 || key.length === 3) && VALUE_FIELDS.has(key.toLowerCase())) valueKey = key;
+  }
+  if (valueKey === undefined) return null;
+  for (const key in object) {
+    if (!Object.hasOwn(object, key) || key.length > 10 || !NAME_FIELDS.has(key.toLowerCase())) continue;
+    const named = object[key];
+    if (typeof named === 'string' && named.length <= 128) {
+      const verdict = keyVerdict(named);
+      if (saysSomething(verdict)) return { valueKey, name: verdict };
+    }
+  }
+  return null;
+}
+
+/** A command-line flag (`--password`, `-token`), without `=value`. */
+const FLAG = /^--?[A-Za-z][\w.-]{0,63}$/;
+
+/**
+ * The items of an argument list named by the flag before them (`['--password', 'x']`: item 1 is named by
+ * `password`), or of a pair (`['X-API-Key', '<random>']`: a name, then a credential-looking value), or null.
+ */
+function namedArguments(items: readonly JsonValue[]): Map<number, KeyVerdict> | null {
+  let named: Map<number, KeyVerdict> | null = null;
+  if (items.length === 2 && typeof items[0] === 'string' && typeof items[1] === 'string' && items[0].length <= 64) {
+    const verdict = keyVerdict(items[0]);
+    const value = items[1];
+    const credential = value.length <= 1024 && looksLikeCredential(value, true) && !keyVerdict(value).named;
+    if (saysSomething(verdict) && !FLAG.test(items[0]) && credential) named = new Map([[1, verdict]]);
+  }
+  for (let index = 0; index + 1 < items.length; index++) {
+    const flag = items[index];
+    if (typeof flag !== 'string' || flag.length > 66 || flag.charCodeAt(0) !== HYPHEN || !FLAG.test(flag)) continue;
+    const value = items[index + 1];
+    if (typeof value !== 'string' || FLAG.test(value)) continue;
+    const verdict = keyVerdict(flag.replace(/^-+/, ''));
+    if (saysSomething(verdict)) (named ??= new Map()).set(index + 1, verdict);
+  }
+  return named;
 }
 
 /**
