@@ -1043,6 +1043,12 @@ const corpus: BadInput[] = [
     expected: { status: 400, code: 'BAD_USER_INPUT', message: /more than 64000 members/ },
   },
   {
+    name: 'GraphQL over HTTP: an anonymous document with 550 fields of one name (graphql-js compares them pairwise)',
+    as: 'none',
+    send: graphqlHttp(JSON.stringify({ query: `{ ${Array.from({ length: 550 }, (_, i) => `a: ${i % 2 ? '__typename' : 'viewer { name }'}`).join(' ')} }` })),
+    expected: { code: 'QUERY_TOO_COMPLEX', message: /asks for "a" 550 times; the limit is 100/ },
+  },
+  {
     name: 'GraphQL: a negative page size',
     send: { via: 'graphql', query: '{ configs(first: -1) { edges { node { service } } } }' },
     expected: { code: 'BAD_USER_INPUT', message: /must be a non-negative integer/ },

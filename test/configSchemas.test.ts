@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigSchemas } from '../src/store/configSchemas.ts';
+import { compileNewSchema } from '../src/store/configSchemas.ts';
+import { WORKER_THRESHOLD_CHARS } from '../src/store/documentChecks.ts';
 import { PATTERN_WORK_BUDGET, PatternCompiler, PatternMeter } from '../src/store/schemaPatterns.ts';
 import { adminAuth, createTestApp, type TestApp } from './support/app.ts';
 import { backends, tablesDigest } from './support/databases.ts';
@@ -185,6 +186,29 @@ describe.each(backends)('config schemas on %s', (backend) => {
     ]);
   });
 
+  it('checks a large document the same (on the worker thread), and passes one that is clean', async () => {
+    const service = 'schema-large-documents';
+    const schema = {
+      type: 'object',
+      properties: { symbols: { type: 'array', items: { type: 'string', pattern: '^[A-Z]{1,6}$' } }, slug: { type: 'string', enum: ['a', 'b'] } },
+    };
+    expect(await serviceWithSchema(service, { symbols: [], slug: 'a' }, schema)).toMatchObject({ __typename: 'ConfigSchema' });
+    const symbols = Array.from({ length: 8_000 }, (_, index) => `S${String.fromCharCode(65 + (index % 26))}${String.fromCharCode(65 + Math.floor(index / 26) % 26)}`);
+    expect(JSON.stringify(symbols).length).toBeGreaterThan(WORKER_THRESHOLD_CHARS);
+    const good = await hub.graphql(UPDATE, { service, patch: { symbols } });
+    expect(good.data.updateConfig.__typename).toBe('ConfigWrite');
+    const bad = await hub.graphql(UPDATE, { service, patch: { symbols: [...symbols.slice(0, 4_000), 'lower', ...symbols.slice(4_000)], slug: 'c' } });
+    expect(bad.data.updateConfig).toEqual({
+      __typename: 'ValidationError',
+      issues: [
+        { pointer: '/config/slug', message: 'must be equal to one of the allowed values' },
+        { pointer: '/config/symbols/4000', message: 'must match pattern "^[A-Z]{1,6}$"' },
+      ],
+    });
+    const secret = await hub.graphql(UPDATE, { service, patch: { symbols, notes: { db: 'postgres://app:hunter2secret@db.internal:5432/x' } } });
+    expect(secret.data.updateConfig).toEqual({ __typename: 'SecretRejectedError', issues: [{ pointer: '/config/notes/db' }] });
+  });
+
   it('refuses patterns the linear-time engine cannot run, each with its pointer and the reason', async () => {
     const schema = {
       type: 'object',
@@ -333,8 +357,7 @@ describe('schema patterns on the linear-time engine', () => {
   });
 
   it('stop a validation once its pattern work passes the budget', () => {
-    const schemas = new ConfigSchemas({ prisma: {} } as never);
-    const validate = schemas.compile({ type: 'array', items: { type: 'string', pattern: '^[ab]*$' } });
+    const validate = compileNewSchema({ type: 'array', items: { type: 'string', pattern: '^[ab]*$' } });
     const line = 'ab'.repeat(5_000);
     expect(validate(Array.from({ length: 100 }, () => line))).toBe(true);
     expect(() => validate(Array.from({ length: 300 }, () => line))).toThrow(/would take more than \d+ steps/);

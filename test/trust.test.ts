@@ -352,3 +352,54 @@ describe('the gateway process', () => {
     for (const line of lines) expect(() => JSON.parse(line), line).not.toThrow();
   });
 });
+
+describe('reads of the audit log carry at most 1 MiB of documents at a time', () => {
+  let t: TestApp;
+  let base: string;
+  const service = 'large-history';
+  beforeAll(async () => {
+    t = await createTestApp('pglite');
+    base = await t.app.start();
+    // Seven versions of a ~150 KiB document: ~300 KiB of documents a change.
+    const symbols = (round: number) => Array.from({ length: 16_000 }, (_, index) => `S${round}${index.toString(36).toUpperCase()}`);
+    await t.graphql(`mutation($config: JSON!) { createConfig(input: { service: "${service}", config: $config }) { __typename } }`, { config: { symbols: symbols(0) } });
+    for (let round = 1; round < 7; round++) {
+      const { data } = await t.graphql(`mutation($config: JSON!) { updateConfig(input: { service: "${service}", config: $config }) { __typename } }`, { config: { symbols: symbols(round) } });
+      expect(data.updateConfig.__typename).toBe('ConfigWrite');
+    }
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('refuses a history page that would carry more, saying how many fit; a smaller page and one without documents answer', async () => {
+    const HISTORY = `query($first: Int!) { configHistory(service: "${service}", first: $first) { edges { node { version newConfig } } } }`;
+    const refused = await t.graphql(HISTORY, { first: 7 });
+    expect(refused.data.configHistory).toBeNull();
+    expect(refused.errors![0]).toMatchObject({ message: expect.stringMatching(/the limit is 1048576 \(1 MiB\): ask for at most \d changes at a time/), extensions: { code: 'PAGE_TOO_LARGE' } });
+    const small = await t.graphql(HISTORY, { first: 2 });
+    expect(small.data.configHistory.edges.map((edge: any) => edge.node.version)).toEqual([7, 6]);
+    const withoutDocuments = await t.graphql(`{ configHistory(service: "${service}", first: 50) { edges { node { version changedBy } } } }`);
+    expect(withoutDocuments.data.configHistory.edges).toHaveLength(7);
+  });
+
+  it('refuses the same over REST (400), and answers a smaller ?limit=', async () => {
+    const refused = await fetch(`${base}/api/v1/config/history/${service}?limit=50`, { headers: adminAuth });
+    expect(refused.status).toBe(400);
+    expect((await refused.json()).error).toMatchObject({ code: 'PAGE_TOO_LARGE', fits: expect.any(Number) });
+    const small = await fetch(`${base}/api/v1/config/history/${service}?limit=2`, { headers: adminAuth });
+    expect(small.status).toBe(200);
+    expect((await small.json()).changes).toHaveLength(2);
+  });
+
+  it('replays every version to a subscriber resuming from the start, reading a part at a time', async () => {
+    const { ConfigSubscriber } = await import('./support/subscriber.ts');
+    const subscriber = new ConfigSubscriber(base).subscribe({ service, afterVersion: 0 });
+    try {
+      const events = await subscriber.waitFor((received) => received.length >= 7);
+      expect(events.map((event) => event.version)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    } finally {
+      await subscriber.close();
+    }
+  });
+});

@@ -125,7 +125,7 @@ export class ConfigFeed {
     if (last !== undefined && event.version <= last) return;
     if (last !== undefined && event.version > last + 1) {
       // A change did not reach us (NATS dropped it while we reconnected): read it from the audit log.
-      for (const missed of await this.changesBetween(event, last, event.version)) this.deliver(missed);
+      for await (const missed of this.changesBetween(event, last, event.version)) this.deliver(missed);
     }
     this.deliver(event);
   }
@@ -157,9 +157,15 @@ export class ConfigFeed {
     this.local.publish('changed.all', event);
   }
 
-  private async changesBetween(key: ConfigKey, afterVersion: number, beforeVersion?: number): Promise<ConfigEvent[]> {
-    const changes = await this.store.history.changesAfter(key, afterVersion, beforeVersion);
-    return changes.map(configEventFrom);
+  /** The changes after `afterVersion` (and before `beforeVersion`) from the audit log, oldest first, read a bounded part at a time. */
+  private async *changesBetween(key: ConfigKey, afterVersion: number, beforeVersion?: number): AsyncGenerator<ConfigEvent> {
+    let cursor = afterVersion;
+    for (;;) {
+      const changes = await this.store.history.changesAfter(key, cursor, beforeVersion);
+      if (changes.length === 0) return;
+      for (const change of changes) yield configEventFrom(change);
+      cursor = changes.at(-1)!.version;
+    }
   }
 
   /**
@@ -176,7 +182,7 @@ export class ConfigFeed {
     try {
       let cursor = afterVersion;
       if (cursor !== undefined) {
-        for (const event of await this.changesBetween(key, cursor)) {
+        for await (const event of this.changesBetween(key, cursor)) {
           yield event;
           cursor = event.version;
         }
@@ -187,7 +193,7 @@ export class ConfigFeed {
         const event = next.value;
         if (cursor !== undefined && event.version <= cursor) continue;
         if (cursor !== undefined && event.version > cursor + 1) {
-          for (const missed of await this.changesBetween(key, cursor, event.version)) {
+          for await (const missed of this.changesBetween(key, cursor, event.version)) {
             yield missed;
           }
         }

@@ -12,20 +12,24 @@ const ConfigActionRef = builder.enumType('ConfigAction', {
 
 builder.prismaObject('ConfigChange', {
   description: 'One change of a config, as recorded in the audit log (by a trigger, whoever made it).',
+  // The documents are read only when a field asks for them: a history of who changed what, when and why
+  // stays small however large the configs.
+  select: { revision: true, configId: true, serviceName: true, environment: true, version: true, action: true, changedBy: true, reason: true, changedAt: true },
   fields: (t) => ({
     revision: t.field({ type: 'SafeInt', description: 'Global change number.', resolve: (change) => Number(change.revision) }),
     service: t.exposeString('serviceName'),
     environment: t.exposeString('environment'),
     version: t.exposeInt('version', { description: 'The version this change produced.' }),
     action: t.expose('action', { type: ConfigActionRef }),
-    oldConfig: t.field({ type: 'JSONObject', nullable: true, resolve: (change) => change.oldConfig as object | null }),
-    newConfig: t.field({ type: 'JSONObject', nullable: true, resolve: (change) => change.newConfig as object | null }),
+    oldConfig: t.field({ type: 'JSONObject', nullable: true, select: { oldConfig: true }, resolve: (change) => change.oldConfig as object | null }),
+    newConfig: t.field({ type: 'JSONObject', nullable: true, select: { newConfig: true }, resolve: (change) => change.newConfig as object | null }),
     changedBy: t.exposeString('changedBy'),
     reason: t.exposeString('reason', { nullable: true }),
     changedAt: t.expose('changedAt', { type: 'DateTime' }),
     patch: t.field({
       type: [JsonPatchOperationRef],
       description: 'The RFC 6902 operations this change made (from oldConfig to newConfig).',
+      select: { oldConfig: true, newConfig: true },
       resolve: (change) => changePatch(change),
     }),
     config: t.loadable({

@@ -1,5 +1,5 @@
 import { ForbiddenError, UnauthenticatedError } from '../access/errors.ts';
-import { AlreadyExistsError, ConfigError, NotFoundError, SecretRejectedError, ValidationError, VersionConflictError } from '../store/errors.ts';
+import { AlreadyExistsError, ConfigError, NotFoundError, PageTooLargeError, SecretRejectedError, ValidationError, VersionConflictError } from '../store/errors.ts';
 
 /** An HTTP-facing description of a refused request, shared by GraphQL (extensions) and REST (body). */
 export interface Failure {
@@ -42,6 +42,9 @@ export function describeFailure(error: unknown): Failure | null {
   }
   if (error instanceof VersionConflictError) {
     return { code: 'VERSION_CONFLICT', status: 409, message: error.message, details: { currentVersion: error.currentVersion, expectedVersion: error.expectedVersion } };
+  }
+  if (error instanceof PageTooLargeError) {
+    return { code: 'PAGE_TOO_LARGE', status: 400, message: error.message, details: { bytes: error.bytes, limit: error.limit, fits: error.fits } };
   }
   if (error instanceof AlreadyExistsError) {
     return { code: 'ALREADY_EXISTS', status: 409, message: error.message, details: { deleted: error.deleted } };

@@ -8,7 +8,7 @@ import { type JsonObject, type JsonValue, documentText, isJsonObject, requireObj
 import { findSecrets } from './secretGuard.ts';
 import { ValidationError, type ValidationIssue } from './errors.ts';
 import { configKey } from './names.ts';
-import { PatternBudgetError, PatternCompiler, PatternMeter, UnsupportedPatternError } from './schemaPatterns.ts';
+import { PATTERN_WORK_BUDGET, PatternBudgetError, PatternCompiler, PatternMeter, UnsupportedPatternError } from './schemaPatterns.ts';
 
 export type { ConfigSchema };
 
@@ -34,16 +34,25 @@ export const MAX_SCHEMA_OBJECTS = 1_000;
 
 /** A compiled schema: whether a document passes it, and Ajv's errors when it does not. */
 export interface SchemaValidator {
-  /** Throws a ValidationError (pointer "") when checking `document` would exceed the pattern work budget. */
-  (document: unknown): boolean;
+  /**
+   * Throws a ValidationError (pointer "") when checking `document` would exceed the pattern work budget;
+   * with a smaller `budget`, a PatternBudgetError when it would exceed that one (to be checked elsewhere).
+   */
+  (document: unknown, budget?: number): boolean;
   errors?: ErrorObject[] | null;
 }
 
-interface CompiledSchema {
-  row: ConfigSchema;
+/** A stored schema, compiled to check documents. */
+export interface SchemaCheck {
   validate: SchemaValidator;
   /** Pointers (with `*` for indexes) the schema marks as not secret. */
   notSecret: Set<string>;
+}
+
+/** A service's newest schema and its compiled checks. */
+export interface StoredSchema {
+  row: ConfigSchema;
+  check: SchemaCheck;
 }
 
 const META_SCHEMA = 'https://json-schema.org/draft/2020-12/schema';
@@ -82,6 +91,10 @@ function createAjv(patterns: PatternCompiler): Ajv2020 {
   // took 3.3 s, and a 256 KiB document holds more. This one keys each item by its canonical JSON.
   ajv.removeKeyword('uniqueItems');
   ajv.addKeyword({ keyword: 'uniqueItems', type: 'array', schemaType: 'boolean', errors: true, validate: uniqueItems });
+  // Ajv compares a value with each allowed one in turn: 21,000 values against a 30,000-value enum took
+  // 5 s. This one looks each value up, by its canonical JSON, in a set made when the schema is compiled.
+  ajv.removeKeyword('enum');
+  ajv.addKeyword({ keyword: 'enum', schemaType: 'array', errors: true, compile: enumOf });
   // Compiled now, so that the meta-schema's own patterns come before any limit on the schema's.
   ajv.getSchema(META_SCHEMA);
   return ajv;
@@ -104,6 +117,16 @@ const uniqueItems: SchemaValidateFunction = (unique: boolean, items: JsonValue[]
   return true;
 };
 
+function enumOf(allowed: JsonValue[]): SchemaValidateFunction {
+  const keys = new Set(allowed.map(canonicalJson));
+  const check: SchemaValidateFunction = (value: JsonValue) => {
+    if (keys.has(canonicalJson(value))) return true;
+    check.errors = [{ keyword: 'enum', message: 'must be equal to one of the allowed values', params: { allowedValues: allowed } }];
+    return false;
+  };
+  return check;
+}
+
 /** JSON text with object keys sorted: equal for JSON values exactly when they are deeply equal. */
 function canonicalJson(value: JsonValue): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
@@ -114,8 +137,8 @@ function canonicalJson(value: JsonValue): string {
 
 /** A compiled Ajv function behind the pattern work budget. */
 function budgeted(validate: ValidateFunction, meter: PatternMeter): SchemaValidator {
-  const check: SchemaValidator = (document) => {
-    meter.reset();
+  const check: SchemaValidator = (document, budget) => {
+    meter.reset(budget);
     try {
       const valid = validate(document) as boolean;
       check.errors = validate.errors;
@@ -123,6 +146,7 @@ function budgeted(validate: ValidateFunction, meter: PatternMeter): SchemaValida
     } catch (error) {
       if (!(error instanceof PatternBudgetError)) throw error;
       check.errors = null;
+      if (budget !== undefined && budget < PATTERN_WORK_BUDGET) throw error;
       throw ValidationError.at('', `${error.message} (pattern sizes times text lengths); make the document or the schema's patterns smaller`);
     }
   };
@@ -263,6 +287,84 @@ export function schemaSecrets(schema: JsonObject): ValidationIssue[] {
   return issues;
 }
 
+/**
+ * Compiles a new schema, refusing with pointers into `/schema` one that is invalid, larger than a
+ * document may be, holds more than MAX_SCHEMA_OBJECTS objects, or has a pattern that cannot run on
+ * the linear-time engine or is too large for it (schemaPatterns.ts).
+ */
+export function compileNewSchema(schema: JsonObject): SchemaValidator {
+  requireObject(schema, '/schema', 'schema');
+  if (countObjects(schema, MAX_SCHEMA_OBJECTS) > MAX_SCHEMA_OBJECTS) {
+    throw ValidationError.at('/schema', `schema holds more than ${MAX_SCHEMA_OBJECTS} JSON objects (subschemas and the objects inside them)`);
+  }
+  const meter = new PatternMeter();
+  const patterns = new PatternCompiler(meter);
+  const ajv = createAjv(patterns);
+  patterns.applyLimits();
+  const issues = patternIssues(schema, patterns, '/schema');
+  if (issues.length > 0) throw new ValidationError(issues);
+  try {
+    return budgeted(ajv.compile(schema), meter);
+  } catch (error) {
+    if (error instanceof UnsupportedPatternError) throw ValidationError.at('/schema', error.message);
+    throw ValidationError.at('/schema', `not a valid JSON Schema (draft 2020-12): ${briefly(error)}`);
+  }
+}
+
+/**
+ * Compiles a stored schema as it was accepted (without the limits on new schemas), on the same engine;
+ * throws the reason when it cannot (a pattern the linear-time engine cannot run).
+ */
+export function compileStoredSchema(schema: JsonObject): SchemaCheck {
+  const meter = new PatternMeter();
+  const patterns = new PatternCompiler(meter);
+  const issues = patternIssues(schema, patterns, '');
+  if (issues.length > 0) throw new ValidationError(issues);
+  return {
+    // One Ajv per schema: versions of a schema may share an $id.
+    validate: budgeted(createAjv(patterns).compile(schema), meter),
+    notSecret: new Set(schemaFields(schema).filter((field) => field.notSecret).map((field) => field.pointer)),
+  };
+}
+
+/** Every way `document` breaks a schema, pointers prefixed with `prefix`. */
+export function schemaViolations(validate: SchemaValidator, document: JsonValue, prefix = '', budget?: number): ValidationIssue[] {
+  try {
+    if (validate(document, budget)) return [];
+  } catch (error) {
+    if (error instanceof ValidationError) return error.issues.map((issue) => ({ ...issue, pointer: `${prefix}${issue.pointer}` }));
+    throw error;
+  }
+  return issuesOf(validate.errors, prefix);
+}
+
+/** What is wrong with a new schema: why it cannot be compiled or breaks a live config (`validation`), or what looks like a secret among its values. */
+export interface SchemaVetting {
+  validation: ValidationIssue[];
+  secrets: ValidationIssue[];
+}
+
+/**
+ * Checks a new schema the way setConfigSchema must before storing it: it compiles within the limits,
+ * holds no secret among its values, and every live config of the service (`configs`) passes it.
+ * Returns the problems, pointers into `/schema` (or into the config that breaks it), rather than throwing.
+ */
+export function vetNewSchema(schema: JsonObject, configs: readonly { environment: string; config: JsonValue }[]): SchemaVetting {
+  let validate: SchemaValidator;
+  try {
+    validate = compileNewSchema(schema);
+  } catch (error) {
+    if (error instanceof ValidationError) return { validation: error.issues, secrets: [] };
+    throw error;
+  }
+  const secrets = schemaSecrets(schema).map((issue) => ({ ...issue, pointer: `/schema${issue.pointer}` }));
+  if (secrets.length > 0) return { validation: [], secrets };
+  const validation = configs.flatMap(({ environment, config }) =>
+    schemaViolations(validate, config).map((issue) => ({ pointer: issue.pointer, message: `the config of environment "${environment}" breaks it: ${issue.message}` })),
+  );
+  return { validation, secrets: [] };
+}
+
 function issuesOf(errors: ErrorObject[] | null | undefined, prefix: string): ValidationIssue[] {
   return (errors ?? []).map((error) => {
     // A missing required property is reported on its parent; point at the property itself.
@@ -278,7 +380,7 @@ function issuesOf(errors: ErrorObject[] | null | undefined, prefix: string): Val
 export class ConfigSchemas {
   private readonly prisma: PrismaClient;
   /** Newest compiled schema per service; null caches "no schema". */
-  private readonly current = new Map<string, CompiledSchema | null>();
+  private readonly current = new Map<string, StoredSchema | null>();
   private stopListening: (() => Promise<void>) | undefined;
 
   constructor(
@@ -305,63 +407,19 @@ export class ConfigSchemas {
     return (await this.compiled(service))?.row ?? null;
   }
 
+  /** The newest version of a service's schema in the database (0 when it has none). */
+  async newestVersion(service: string): Promise<number> {
+    const { _max } = await this.prisma.configSchema.aggregate({ where: { serviceName: service }, _max: { version: true } });
+    return _max.version ?? 0;
+  }
+
   async versions(service: string): Promise<ConfigSchema[]> {
     return this.prisma.configSchema.findMany({ where: { serviceName: configKey(service).service }, orderBy: { version: 'desc' } });
   }
 
-  /** Every way `document` breaks the service's schema, pointers prefixed with `prefix`. */
-  async violations(service: string, document: JsonValue, prefix = ''): Promise<ValidationIssue[]> {
-    const compiled = await this.compiled(service);
-    if (!compiled) return [];
-    try {
-      if (compiled.validate(document)) return [];
-    } catch (error) {
-      if (error instanceof ValidationError) return error.issues.map((issue) => ({ ...issue, pointer: `${prefix}${issue.pointer}` }));
-      throw error;
-    }
-    return issuesOf(compiled.validate.errors, prefix);
-  }
-
-  /** Pointers the service's schema marks as not secret. */
-  async notSecret(service: string): Promise<Set<string>> {
-    return (await this.compiled(service))?.notSecret ?? new Set();
-  }
-
-  /**
-   * Compiles a new schema, refusing with pointers into `/schema` one that is invalid, larger than a
-   * document may be, holds more than MAX_SCHEMA_OBJECTS objects, or has a pattern that cannot run on
-   * the linear-time engine or is too large for it (schemaPatterns.ts).
-   */
-  compile(schema: JsonObject): SchemaValidator {
-    requireObject(schema, '/schema', 'schema');
-    if (countObjects(schema, MAX_SCHEMA_OBJECTS) > MAX_SCHEMA_OBJECTS) {
-      throw ValidationError.at('/schema', `schema holds more than ${MAX_SCHEMA_OBJECTS} JSON objects (subschemas and the objects inside them)`);
-    }
-    const meter = new PatternMeter();
-    const patterns = new PatternCompiler(meter);
-    const ajv = createAjv(patterns);
-    patterns.applyLimits();
-    const issues = patternIssues(schema, patterns, '/schema');
-    if (issues.length > 0) throw new ValidationError(issues);
-    try {
-      return budgeted(ajv.compile(schema), meter);
-    } catch (error) {
-      if (error instanceof UnsupportedPatternError) throw ValidationError.at('/schema', error.message);
-      throw ValidationError.at('/schema', `not a valid JSON Schema (draft 2020-12): ${briefly(error)}`);
-    }
-  }
-
-  /**
-   * Compiles a stored schema as it was accepted (without the limits on new schemas), on the same
-   * engine; throws the reason when it cannot (a pattern the linear-time engine cannot run).
-   */
-  private compileStored(schema: JsonObject): SchemaValidator {
-    const meter = new PatternMeter();
-    const patterns = new PatternCompiler(meter);
-    const issues = patternIssues(schema, patterns, '');
-    if (issues.length > 0) throw new ValidationError(issues);
-    // One Ajv per schema: versions of a schema may share an $id.
-    return budgeted(createAjv(patterns).compile(schema), meter);
+  /** The newest schema of a service, compiled (once per version), or null when it has none. */
+  async stored(service: string): Promise<StoredSchema | null> {
+    return this.compiled(service);
   }
 
   /** Stores a new schema version for a service (validation of its configs is the caller's). */
@@ -376,18 +434,13 @@ export class ConfigSchemas {
     return rows[0] ?? null;
   }
 
-  private async compiled(service: string): Promise<CompiledSchema | null> {
+  private async compiled(service: string): Promise<StoredSchema | null> {
     if (this.current.has(service)) return this.current.get(service)!;
     const row = await this.prisma.configSchema.findFirst({ where: { serviceName: service }, orderBy: { version: 'desc' } });
-    let compiled: CompiledSchema | null = null;
+    let compiled: StoredSchema | null = null;
     if (row) {
-      const schema = requireObject(row.schema, '/schema', 'schema');
       try {
-        compiled = {
-          row,
-          validate: this.compileStored(schema),
-          notSecret: new Set(schemaFields(schema).filter((field) => field.notSecret).map((field) => field.pointer)),
-        };
+        compiled = { row, check: compileStoredSchema(requireObject(row.schema, '/schema', 'schema')) };
       } catch (error) {
         // A schema inserted by hand, or one with a pattern accepted before patterns ran on the linear-time
         // engine that this engine cannot run: refuse writes rather than skip checks.

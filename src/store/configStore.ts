@@ -12,10 +12,11 @@ import {
   requireObject,
 } from './documents.ts';
 import { AlreadyExistsError, NotFoundError, SecretRejectedError, ValidationError, VersionConflictError } from './errors.ts';
-import { type ConfigSchema, ConfigSchemas, schemaSecrets } from './configSchemas.ts';
+import { type ConfigSchema, ConfigSchemas } from './configSchemas.ts';
+import { DocumentChecker } from './documentChecks.ts';
 import { ConfigHistory } from './history.ts';
 import { MAX_DESCRIPTION_BYTES, MAX_REASON_BYTES, requireTexts } from './texts.ts';
-import { SECRET_ADVICE, findSecrets } from './secretGuard.ts';
+import { SECRET_ADVICE } from './secretGuard.ts';
 import { type ConfigKey, configKey, keyString } from './names.ts';
 import { RETURNING_COLUMNS, WriteBatcher, type WriteBatcherOptions } from './writeBatch.ts';
 
@@ -113,6 +114,8 @@ export interface ConfigStoreOptions {
 export class ConfigStore {
   readonly history: ConfigHistory;
   readonly schemas: ConfigSchemas;
+  /** Where documents and new schemas are checked (on a worker thread when large). */
+  private readonly checker: DocumentChecker;
   /** For the GraphQL layer's Prisma plugin, which plans selections; writes go through this class. */
   readonly prisma: PrismaClient;
   private stopListening: (() => Promise<void>) | undefined;
@@ -136,6 +139,7 @@ export class ConfigStore {
     this.prisma = db.prisma;
     this.history = new ConfigHistory(db.prisma);
     this.schemas = new ConfigSchemas(db, logger);
+    this.checker = new DocumentChecker(this.schemas);
   }
 
   /** Follows changes committed by anyone (psql, other instances) so the cache never goes stale. */
@@ -160,6 +164,7 @@ export class ConfigStore {
 
   async stop(): Promise<void> {
     await this.schemas.stop();
+    await this.checker.close();
     await this.stopListening?.();
     this.stopListening = undefined;
   }
@@ -418,13 +423,11 @@ export class ConfigStore {
    * pointer) and the secret guard (fields the schema marks as not secret aside).
    */
   private async checkDocument(service: string, document: JsonObject): Promise<void> {
-    const violations = await this.schemas.violations(service, document, '/config');
+    const { violations, secrets } = await this.checker.check(service, document);
     if (violations.length > 0) throw new ValidationError(violations);
-    const secrets = findSecrets(document, await this.schemas.notSecret(service));
-    if (secrets.length > 0) {
-      throw new SecretRejectedError(secrets.map((issue) => ({ ...issue, pointer: `/config${issue.pointer}` })), SECRET_ADVICE);
-    }
+    if (secrets.length > 0) throw new SecretRejectedError(secrets, SECRET_ADVICE);
   }
+
 
   /**
    * Adds a version of a service's schema. Refused when it is not a valid JSON Schema, when a live config
@@ -437,21 +440,14 @@ export class ConfigStore {
     const { service } = configKey(input.service);
     requireAuthorTexts(author);
     const schema = requireObject(input.schema, '/schema', 'schema');
-    const validate = this.schemas.compile(schema);
-    const secrets = schemaSecrets(schema);
-    if (secrets.length > 0) throw new SecretRejectedError(secrets.map((issue) => ({ ...issue, pointer: `/schema${issue.pointer}` })), SECRET_ADVICE);
-    const configs = await this.prisma.serviceConfig.findMany({ where: { serviceName: service, deletedAt: null }, orderBy: { environment: 'asc' } });
-    const violations = configs.flatMap((row) =>
-      validate(row.config)
-        ? []
-        : (validate.errors ?? []).map((error) => ({
-            pointer: `${error.instancePath}${error.keyword === 'required' ? `/${String(error.params.missingProperty)}` : ''}`,
-            message: `the config of environment "${row.environment}" breaks it: ${error.message ?? 'invalid'}`,
-          })),
-    );
-    if (violations.length > 0) throw new ValidationError(violations);
-    const newest = (await this.schemas.schemaOf(service))?.version ?? 0;
+    const newest = await this.schemas.newestVersion(service);
     const expected = input.expectedVersion ?? newest;
+    // A stale version is refused before the schema is compiled, which costs up to a few hundred ms.
+    if (expected !== newest) throw new VersionConflictError(service, '*', expected, newest);
+    const configs = await this.prisma.serviceConfig.findMany({ where: { serviceName: service, deletedAt: null }, orderBy: { environment: 'asc' } });
+    const vetting = await this.checker.vetSchema(schema, configs.map((row) => ({ environment: row.environment, config: row.config as JsonValue })));
+    if (vetting.validation.length > 0) throw new ValidationError(vetting.validation);
+    if (vetting.secrets.length > 0) throw new SecretRejectedError(vetting.secrets, SECRET_ADVICE);
     const inserted = await this.schemas.insert(service, schema, author.actor, author.reason ?? null, expected);
     if (!inserted) {
       const now = (await this.schemas.versions(service))[0]?.version ?? 0;

@@ -115,33 +115,39 @@ export function diffDocuments(from: JsonValue | null, to: JsonValue | null): Pat
  * do not and are refused rather than silently changed.
  */
 export function numberRoundTrips(written: string): boolean {
+  const decimal = decimalOf(written);
+  // Up to 15 significant digits in the normal range always survive a double.
+  if (decimal.digits.length <= 15 && Math.abs(decimal.magnitude) < 300) return true;
   const value = Number(written);
   if (!Number.isFinite(value)) return false;
-  // Up to 15 significant digits in the normal range always survive a double.
-  const exponent = /[eE]([+-]?\d+)$/.exec(written);
-  if (significantDigits(written).length <= 15 && (exponent === null || Math.abs(Number(exponent[1])) < 300)) return true;
-  if (value === 0) return significantDigits(written) === '';
-  return sameDecimal(written, String(value));
+  if (value === 0) return decimal.digits === '';
+  const kept = decimalOf(String(value));
+  return kept.negative === decimal.negative && kept.digits === decimal.digits && kept.magnitude === decimal.magnitude;
 }
 
-/** The significant digits of a decimal number's text (no sign, point, exponent, or leading/trailing zeros). */
-function significantDigits(written: string): string {
-  const mantissa = written.replace(/^-/, '').split(/[eE]/)[0]!.replace('.', '');
-  return mantissa.replace(/^0+/, '').replace(/0+$/, '');
-}
-
-/** Whether two decimal texts (JSON numbers or JavaScript's own output) denote the same number. */
-function sameDecimal(a: string, b: string): boolean {
-  return a.startsWith('-') === b.startsWith('-') && significantDigits(a) === significantDigits(b) && magnitude(a) === magnitude(b);
-}
-
-/** The power of ten of a non-zero decimal text's first significant digit. */
-function magnitude(written: string): number {
-  const [mantissa = '', exponent = '0'] = written.replace(/^-/, '').split(/[eE]/);
-  const [whole = '', fraction = ''] = mantissa.split('.');
-  const digits = whole + fraction;
-  const first = digits.search(/[1-9]/);
-  return Number(exponent) + whole.length - 1 - first;
+/**
+ * A decimal number's text (a JSON number, or JavaScript's own output) as its sign, significant digits
+ * (no leading or trailing zeros) and the power of ten of the first of them; one pass.
+ */
+function decimalOf(written: string): { negative: boolean; digits: string; magnitude: number } {
+  const negative = written.charCodeAt(0) === 0x2d;
+  const start = negative ? 1 : 0;
+  // The mantissa runs to the exponent, if any; a point, if any, splits it.
+  let end = start;
+  let pointAt = -1;
+  for (; end < written.length; end++) {
+    const char = written.charCodeAt(end);
+    if (char === 0x2e) pointAt = end;
+    else if (char < 0x30 || char > 0x39) break;
+  }
+  const exponent = end < written.length ? Number(written.slice(end + 1)) : 0;
+  const mantissa = pointAt === -1 ? written.slice(start, end) : written.slice(start, pointAt) + written.slice(pointAt + 1, end);
+  let first = 0;
+  while (first < mantissa.length && mantissa.charCodeAt(first) === 0x30) first++;
+  let last = mantissa.length;
+  while (last > first && mantissa.charCodeAt(last - 1) === 0x30) last--;
+  const wholeDigits = (pointAt === -1 ? end : pointAt) - start;
+  return { negative, digits: mantissa.slice(first, last), magnitude: first === last ? 0 : exponent + wholeDigits - 1 - first };
 }
 
 /** How deep a request's JSON may nest: a document's 32 levels and the request around it, with room to spare. */
@@ -154,8 +160,6 @@ export const MAX_REQUEST_NESTING = 64;
  */
 export const MAX_REQUEST_STRUCTURE = 64_000;
 
-/** A number token of a JSON text (outside strings). */
-const NUMBER_TOKEN = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
 
 export interface JsonTextProblem {
   kind: 'nesting' | 'size' | 'number';
@@ -187,13 +191,18 @@ export function jsonTextProblem(text: string): JsonTextProblem | null {
     } else if (char === 0x2c /* , */ || char === 0x3a /* : */) {
       structure++;
     } else if (char === 0x2d /* - */ || (char >= 0x30 && char <= 0x39)) {
-      NUMBER_TOKEN.lastIndex = index;
-      const match = NUMBER_TOKEN.exec(text);
-      if (!match) continue;
-      if (!numberRoundTrips(match[0])) {
-        return { kind: 'number', message: `the number ${match[0].slice(0, 40)} cannot be kept exactly (JSON numbers are IEEE 754 doubles): send it as a string` };
+      // The number's characters (the parser refuses a malformed one); up to 15 without an exponent always keep their value.
+      let end = index + 1;
+      let exponent = false;
+      for (; end < text.length; end++) {
+        const inner = text.charCodeAt(end);
+        if (inner === 0x65 || inner === 0x45) exponent = true;
+        else if (!((inner >= 0x30 && inner <= 0x39) || inner === 0x2e || inner === 0x2b || inner === 0x2d)) break;
       }
-      index += match[0].length - 1;
+      if ((end - index > 15 || exponent) && !numberRoundTrips(text.slice(index, end))) {
+        return { kind: 'number', message: `the number ${text.slice(index, Math.min(end, index + 40))} cannot be kept exactly (JSON numbers are IEEE 754 doubles): send it as a string` };
+      }
+      index = end - 1;
     }
     if (structure > MAX_REQUEST_STRUCTURE) return { kind: 'size', message: `the JSON holds more than ${MAX_REQUEST_STRUCTURE} members and elements` };
   }

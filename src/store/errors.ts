@@ -75,3 +75,16 @@ export class SecretRejectedError extends ConfigError {
     super(`refused: ${issues.map((issue) => `${issue.pointer}: ${issue.message}`).join('; ')}. ${advice}`);
   }
 }
+
+/** A read would bring more config documents than one answer may carry; the caller asks for fewer. */
+export class PageTooLargeError extends ConfigError {
+  override name = 'PageTooLargeError';
+  constructor(
+    readonly bytes: number,
+    readonly limit: number,
+    /** How many changes would fit. */
+    readonly fits: number,
+  ) {
+    super(`the page would carry ${bytes} bytes of config documents; the limit is ${limit} (1 MiB): ask for at most ${fits} changes at a time`);
+  }
+}

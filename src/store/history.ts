@@ -1,6 +1,6 @@
 import type { ConfigChange, Prisma, PrismaClient } from '../generated/prisma/client.ts';
 import { type JsonValue, type PatchOperation, diffDocuments } from './documents.ts';
-import { NotFoundError, ValidationError } from './errors.ts';
+import { NotFoundError, PageTooLargeError, ValidationError } from './errors.ts';
 import { type ConfigKey, keyString } from './names.ts';
 
 export type { ConfigChange };
@@ -10,37 +10,65 @@ export function changePatch(change: ConfigChange): PatchOperation[] {
   return diffDocuments(change.oldConfig as JsonValue, change.newConfig as JsonValue);
 }
 
+/**
+ * The most JSON text of config documents (each change's old and new one) a single read of the audit log
+ * may bring: loading them, working out their patches and sending them costs time in proportion, on the
+ * event loop. A 256 KiB config makes half a MiB a change; a config of a few KiB, hundreds of changes.
+ */
+export const MAX_READ_DOCUMENT_BYTES = 1024 * 1024;
+
+type ChangeQuery = Omit<Prisma.ConfigChangeFindManyArgs, 'where' | 'orderBy'>;
+
+/** Whether a query's selection loads the documents (no selection loads every column). */
+const loadsDocuments = (select: Prisma.ConfigChangeSelect | null | undefined) => !select || Boolean(select.oldConfig || select.newConfig);
+
+/** How many of the leading changes, by their documents' sizes, fit in one read. */
+function fitting(bytes: readonly number[]): number {
+  let total = 0;
+  for (let index = 0; index < bytes.length; index++) {
+    total += bytes[index]!;
+    if (total > MAX_READ_DOCUMENT_BYTES) return index;
+  }
+  return bytes.length;
+}
+
 /** Reads the audit log: what changed, when, by whom, and the content at any version. */
 export class ConfigHistory {
   constructor(private readonly prisma: PrismaClient) {}
 
-  /** Changes of one config, newest first. `query` carries paging and selection (Pothos' `...query`). */
-  async listChanges(key: ConfigKey, query: Omit<Prisma.ConfigChangeFindManyArgs, 'where' | 'orderBy'> = {}) {
-    return this.prisma.configChange.findMany({
-      ...query,
-      where: { serviceName: key.service, environment: key.environment },
-      orderBy: { revision: 'desc' },
-    });
+  /**
+   * Changes of one config, newest first. `query` carries paging and selection (Pothos' `...query`). A page
+   * whose documents would pass MAX_READ_DOCUMENT_BYTES is refused (PageTooLargeError) before it is loaded.
+   */
+  async listChanges(key: ConfigKey, query: ChangeQuery = {}) {
+    const where = { serviceName: key.service, environment: key.environment };
+    if (loadsDocuments(query.select)) {
+      const page = await this.prisma.configChange.findMany({ ...query, where, orderBy: { revision: 'desc' }, select: { revision: true } });
+      this.requireFitting(await this.documentBytes(page.map((change) => change.revision)));
+    }
+    return this.prisma.configChange.findMany({ ...query, where, orderBy: { revision: 'desc' } });
   }
 
   /**
    * The newest `take` changes of each config, newest first, in two statements however many configs are
-   * asked for: one lateral join picks each config's revisions, then the rows are read with `query`'s
-   * selection (what ServiceConfig.history needs under a listing of configs).
+   * asked for: one lateral join picks each config's revisions (and their documents' sizes), then the rows
+   * are read with `query`'s selection (what ServiceConfig.history needs under a listing of configs).
    */
   async latestChanges(
     keys: readonly ConfigKey[],
     take: number,
     query: Omit<Prisma.ConfigChangeFindManyArgs, 'where' | 'orderBy' | 'take' | 'skip' | 'cursor'> = {},
   ): Promise<ConfigChange[][]> {
-    const picked = await this.prisma.$queryRaw<{ revision: bigint; service_name: string; environment: string }[]>`
-      SELECT change.revision, asked.service_name, asked.environment
+    const picked = await this.prisma.$queryRaw<{ revision: bigint; service_name: string; environment: string; bytes: number }[]>`
+      SELECT change.revision, asked.service_name, asked.environment, change.bytes
         FROM unnest(${keys.map((key) => key.service)}::text[], ${keys.map((key) => key.environment)}::text[]) AS asked (service_name, environment)
         CROSS JOIN LATERAL (
-          SELECT revision FROM config_audit_log
+          SELECT revision, (coalesce(octet_length(old_config::text), 0) + coalesce(octet_length(new_config::text), 0))::int AS bytes
+            FROM config_audit_log
            WHERE service_name = asked.service_name AND environment = asked.environment
            ORDER BY revision DESC
            LIMIT ${take}) AS change`;
+    if (loadsDocuments(query.select)) this.requireFitting(picked.map((row) => row.bytes));
     const keyOfRevision = new Map(picked.map((row) => [String(row.revision), keyString({ service: row.service_name, environment: row.environment })]));
     const rows =
       picked.length === 0
@@ -56,16 +84,35 @@ export class ConfigHistory {
     return keys.map((key) => byKey.get(keyString(key)) ?? []);
   }
 
-  /** Changes of one config after `afterVersion` (and before `beforeVersion`), oldest first. */
+  /**
+   * Changes of one config after `afterVersion` (and before `beforeVersion`), oldest first, as many as one
+   * read may carry (at least one): read on from the last one's version until none is left.
+   */
   async changesAfter(key: ConfigKey, afterVersion: number, beforeVersion?: number): Promise<ConfigChange[]> {
-    return this.prisma.configChange.findMany({
-      where: {
-        serviceName: key.service,
-        environment: key.environment,
-        version: { gt: afterVersion, ...(beforeVersion === undefined ? {} : { lt: beforeVersion }) },
-      },
-      orderBy: { revision: 'asc' },
-    });
+    const where = {
+      serviceName: key.service,
+      environment: key.environment,
+      version: { gt: afterVersion, ...(beforeVersion === undefined ? {} : { lt: beforeVersion }) },
+    };
+    const next = await this.prisma.configChange.findMany({ where, orderBy: { revision: 'asc' }, select: { revision: true }, take: 500 });
+    if (next.length === 0) return [];
+    const count = Math.max(1, fitting(await this.documentBytes(next.map((change) => change.revision))));
+    return this.prisma.configChange.findMany({ where: { revision: { in: next.slice(0, count).map((change) => change.revision) } }, orderBy: { revision: 'asc' } });
+  }
+
+  /** The size of each change's documents, as JSON text, in the order asked. */
+  private async documentBytes(revisions: bigint[]): Promise<number[]> {
+    if (revisions.length === 0) return [];
+    const rows = await this.prisma.$queryRaw<{ revision: bigint; bytes: number }[]>`
+      SELECT revision, (coalesce(octet_length(old_config::text), 0) + coalesce(octet_length(new_config::text), 0))::int AS bytes
+        FROM config_audit_log WHERE revision = ANY(${revisions}::bigint[])`;
+    const bytes = new Map(rows.map((row) => [String(row.revision), row.bytes]));
+    return revisions.map((revision) => bytes.get(String(revision)) ?? 0);
+  }
+
+  private requireFitting(bytes: readonly number[]): void {
+    const fits = fitting(bytes);
+    if (fits < bytes.length) throw new PageTooLargeError(bytes.reduce((sum, size) => sum + size, 0), MAX_READ_DOCUMENT_BYTES, Math.max(1, fits - 1));
   }
 
   /** Whether the audit log knows this config at all (it may have been deleted since). */

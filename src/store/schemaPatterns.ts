@@ -60,22 +60,25 @@ export class UnsupportedPatternError extends Error {
 /** Thrown out of a validation whose pattern checks would exceed `PATTERN_WORK_BUDGET`. */
 export class PatternBudgetError extends Error {
   override name = 'PatternBudgetError';
-  constructor() {
-    super(`checking the document against the schema's patterns would take more than ${PATTERN_WORK_BUDGET} steps`);
+  constructor(readonly limit = PATTERN_WORK_BUDGET) {
+    super(`checking the document against the schema's patterns would take more than ${limit} steps`);
   }
 }
 
 /** Counts the work of one validation's pattern checks; `reset()` before each validation. */
 export class PatternMeter {
   private spent = 0;
+  private limit = PATTERN_WORK_BUDGET;
 
-  reset(): void {
+  /** Starts a validation with `limit` units to spend. */
+  reset(limit = PATTERN_WORK_BUDGET): void {
     this.spent = 0;
+    this.limit = limit;
   }
 
   charge(units: number): void {
     this.spent += units;
-    if (this.spent > PATTERN_WORK_BUDGET) throw new PatternBudgetError();
+    if (this.spent > this.limit) throw new PatternBudgetError(this.limit);
   }
 }
 

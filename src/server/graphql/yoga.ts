@@ -4,7 +4,7 @@ import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
 import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
 import type { IncomingMessage } from 'node:http';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
-import { type ExecutionResult, GraphQLError } from 'graphql';
+import { type DocumentNode, type ExecutionResult, GraphQLError, visit } from 'graphql';
 import { type Plugin, type YogaServerInstance, createYoga, maskError as maskUnexpected } from 'graphql-yoga';
 import type { Principal } from '../../access/principal.ts';
 import type { TokenStore } from '../../access/tokens.ts';
@@ -146,12 +146,49 @@ export function documentNesting(source: string): number {
   return deepest;
 }
 
-/** Refuses a document nested deeper than MAX_DOCUMENT_NESTING before graphql-js parses it (over HTTP and WebSocket alike). */
-const boundedNesting: Plugin = {
+/**
+ * How many fields of a document may share one response name (`id`, or an alias). graphql-js checks that
+ * fields of one name can be merged by comparing them pairwise: 550 of one name took over 100 ms to validate.
+ */
+export const MAX_FIELDS_PER_NAME = 100;
+
+/** The response name most fields of the document share, and how many share it. */
+function commonestResponseName(document: DocumentNode): { name: string; count: number } {
+  const counts = new Map<string, number>();
+  let commonest = { name: '', count: 0 };
+  visit(document, {
+    Field(node) {
+      const name = node.alias?.value ?? node.name.value;
+      const count = (counts.get(name) ?? 0) + 1;
+      counts.set(name, count);
+      if (count > commonest.count) commonest = { name, count };
+    },
+  });
+  return commonest;
+}
+
+/**
+ * Refuses a document nested deeper than MAX_DOCUMENT_NESTING before graphql-js parses it, and one with
+ * more than MAX_FIELDS_PER_NAME fields of one response name before it is validated (over HTTP and
+ * WebSocket alike; a parsed document is cached, and so is its refusal's cost).
+ */
+const withinFieldLimit = new WeakSet<DocumentNode>();
+const boundedDocuments: Plugin = {
   onParse({ params }) {
     const source = typeof params.source === 'string' ? params.source : params.source.body;
     if (documentNesting(source) > MAX_DOCUMENT_NESTING) {
       throw new GraphQLError(`Syntax Error: the document nests deeper than ${MAX_DOCUMENT_NESTING} levels`, { extensions: { code: 'QUERY_TOO_COMPLEX' } });
+    }
+  },
+  onValidate({ params, setResult }) {
+    if (withinFieldLimit.has(params.documentAST)) return;
+    const { name, count } = commonestResponseName(params.documentAST);
+    if (count <= MAX_FIELDS_PER_NAME) withinFieldLimit.add(params.documentAST);
+    // The result stands instead of graphql-js's validation, which does not run.
+    if (count > MAX_FIELDS_PER_NAME) {
+      setResult([
+        new GraphQLError(`the document asks for "${name}" ${count} times; the limit is ${MAX_FIELDS_PER_NAME} fields of one name`, { extensions: { code: 'QUERY_TOO_COMPLEX' } }),
+      ]);
     }
   },
 };
@@ -223,7 +260,7 @@ export function createGraphQLServer(options: GraphQLServerOptions): GraphQLServe
       graphiqlPageHeadersPlugin,
       // Hostile documents are refused before they run (HTTP and WebSocket alike; results of validation
       // are cached per document, so honest repeated operations pay nothing).
-      boundedNesting,
+      boundedDocuments,
       maxTokensPlugin({ n: 5_000, onReject: [tooComplex] }),
       maxDepthPlugin({ n: 12, ignoreIntrospection: true, flattenFragments: true, onReject: [tooComplex] }),
       maxAliasesPlugin({ n: 20, onReject: [tooComplex] }),

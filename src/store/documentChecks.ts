@@ -1,0 +1,100 @@
+import { Piscina } from 'piscina';
+import type { ConfigSchemas, SchemaCheck, SchemaVetting } from './configSchemas.ts';
+import { schemaViolations, vetNewSchema } from './configSchemas.ts';
+import { type JsonObject, type JsonValue, documentText } from './documents.ts';
+import type { ValidationIssue } from './errors.ts';
+import { PatternBudgetError } from './schemaPatterns.ts';
+import { findSecrets } from './secretGuard.ts';
+
+/** What a document breaks, pointers into `/config`: its schema's rules, then (only when it passes them) the secret guard's. */
+export interface DocumentProblems {
+  violations: ValidationIssue[];
+  secrets: ValidationIssue[];
+}
+
+/**
+ * Checks a document against a compiled schema (or none) and the secret guard. With a pattern `budget`
+ * below the whole one, throws a PatternBudgetError when the schema's patterns would need more.
+ */
+export function documentProblems(check: SchemaCheck | null, document: JsonValue, budget?: number): DocumentProblems {
+  const violations = check ? schemaViolations(check.validate, document, '/config', budget) : [];
+  if (violations.length > 0) return { violations, secrets: [] };
+  const secrets = findSecrets(document, check?.notSecret).map((issue) => ({ ...issue, pointer: `/config${issue.pointer}` }));
+  return { violations, secrets };
+}
+
+/**
+ * Documents whose JSON is at least this long are checked on a worker thread. Checking costs time in
+ * proportion to a document (the secret guard looks at every key and value; a schema's patterns and enums
+ * at what they cover), up to some tens of milliseconds for a 256 KiB one built to be slow: on the event
+ * loop that would hold every other request, `/health` included. Smaller documents, nearly all of them,
+ * are checked where they are, which costs less than a trip to the worker.
+ */
+export const WORKER_THRESHOLD_CHARS = 32 * 1024;
+
+/**
+ * The pattern work (schemaPatterns.ts) a check on the event loop may spend, some milliseconds: a small
+ * document whose schema's patterns would need more is checked on the worker, with the whole budget.
+ */
+const EVENT_LOOP_PATTERN_BUDGET = 2 ** 19;
+
+/** The worker's entry (checkWorker.ts), as a file that runs under tsx now and as compiled JavaScript later. */
+const WORKER_FILE = new URL(`./checkWorker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url).href;
+
+/** A task for the worker (checkWorker.ts). */
+export type CheckTask =
+  | { kind: 'document'; schemaKey: string | null; schema: JsonObject | null; text: string }
+  | { kind: 'schema'; schema: JsonObject; configs: { environment: string; config: JsonValue }[] };
+
+/**
+ * Where documents and new schemas are checked: on the event loop when small, on one worker thread
+ * (Piscina, started when first needed, stopped when idle) when large, so that no request holds the
+ * event loop with them. The same functions run in both places.
+ */
+export class DocumentChecker {
+  private pool: Piscina | undefined;
+
+  constructor(private readonly schemas: ConfigSchemas) {}
+
+  /** The problems of a service's document (its newest schema, and the secret guard). */
+  async check(service: string, document: JsonObject): Promise<DocumentProblems> {
+    const stored = await this.schemas.stored(service);
+    const text = documentText(document);
+    if (text.length < WORKER_THRESHOLD_CHARS) {
+      try {
+        return documentProblems(stored?.check ?? null, document, EVENT_LOOP_PATTERN_BUDGET);
+      } catch (error) {
+        if (!(error instanceof PatternBudgetError)) throw error;
+      }
+    }
+    return this.worker().run({
+      kind: 'document',
+      schemaKey: stored ? `${service}@${stored.row.version}` : null,
+      schema: (stored?.row.schema as JsonObject | undefined) ?? null,
+      text,
+    } satisfies CheckTask) as Promise<DocumentProblems>;
+  }
+
+  /** The problems of a new schema for a service whose live configs are `configs` (compiling one costs up to a few hundred ms). */
+  async vetSchema(schema: JsonObject, configs: { environment: string; config: JsonValue }[]): Promise<SchemaVetting> {
+    if (documentText(schema).length < WORKER_THRESHOLD_CHARS / 8) return vetNewSchema(schema, configs);
+    return this.worker().run({ kind: 'schema', schema, configs } satisfies CheckTask) as Promise<SchemaVetting>;
+  }
+
+  private worker(): Piscina {
+    this.pool ??= new Piscina({
+      filename: WORKER_FILE,
+      minThreads: 0,
+      maxThreads: 1,
+      idleTimeout: 60_000,
+      // Under tsx, the worker loads TypeScript the same way.
+      execArgv: WORKER_FILE.endsWith('.ts') ? ['--import', 'tsx'] : [],
+    });
+    return this.pool;
+  }
+
+  async close(): Promise<void> {
+    await this.pool?.destroy();
+    this.pool = undefined;
+  }
+}
