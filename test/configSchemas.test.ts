@@ -205,6 +205,10 @@ describe.each(backends)('config schemas on %s', (backend) => {
         { pointer: '/config/symbols/4000', message: 'must match pattern "^[A-Z]{1,6}$"' },
       ],
     });
+    // A refusal lists the first 100 issues and counts the others.
+    const many = await hub.graphql(UPDATE, { service, patch: { symbols: Array.from({ length: 300 }, (_, index) => `x${index}`) } });
+    expect(many.data.updateConfig.issues).toHaveLength(101);
+    expect(many.data.updateConfig.issues[100]).toEqual({ pointer: '', message: 'and 200 more issues like these' });
     const secret = await hub.graphql(UPDATE, { service, patch: { symbols, notes: { db: 'postgres://app:hunter2secret@db.internal:5432/x' } } });
     expect(secret.data.updateConfig).toEqual({ __typename: 'SecretRejectedError', issues: [{ pointer: '/config/notes/db' }] });
   });

@@ -241,6 +241,15 @@ describe.each(backends)('SQL contract on %s', (backend) => {
     ]);
   });
 
+  it('rollback_config to the content the config has writes nothing, as the API does', async () => {
+    await sql.insert('sql-rollback-same', { level: 1 });
+    await sql.query(`UPDATE service_configs SET config = '{"level": 2}' WHERE service_name = 'sql-rollback-same'`);
+    await sql.query(`UPDATE service_configs SET config = '{"level": 1}' WHERE service_name = 'sql-rollback-same'`);
+    const [same] = await sql.query<ConfigRow>(`SELECT version, config FROM rollback_config('sql-rollback-same', 1, 'bob')`);
+    expect(same).toEqual({ version: 3, config: { level: 1 } });
+    expect((await sql.history('sql-rollback-same')).map((row) => row.version)).toEqual([3, 2, 1]);
+  });
+
   it('rollback_config takes a reason and an expected version; a later UPDATE in its transaction is an UPDATE', async () => {
     await sql.insert('sql-rollback-args', { mode: 'a' });
     await sql.query(`UPDATE service_configs SET config = '{"mode": "b"}' WHERE service_name = 'sql-rollback-args'`);

@@ -233,6 +233,13 @@ describe('WebSocket limits', () => {
     expect((await closed).code).toBe(1009);
   });
 
+  it('closes a socket that sends more than 100 messages a second (past a burst of 200) with 1008', async () => {
+    const { socket, messages, closed } = await connect();
+    for (let index = 0; index < 300; index++) socket.send(JSON.stringify({ type: 'ping' }));
+    expect(await closed).toMatchObject({ code: 1008, reason: expect.stringMatching(/too many messages/) });
+    expect(messages.filter((message) => message.type === 'pong').length).toBeLessThanOrEqual(200);
+  });
+
   it('refuses sockets past the per-address limit at the upgrade (429), and takes them again once one closes', async () => {
     const sockets = [];
     for (let index = 0; index < 4; index++) sockets.push(await connect());

@@ -15,7 +15,7 @@ import { MAX_BODY_BYTES, readBodyWithLimit } from './body.ts';
 import { describeFailure } from './failures.ts';
 import { GRAPHQL_PATH, type ServerContext, corsFor, createGraphQLServer } from './graphql/yoga.ts';
 import { createGraphQLPost, knownDocuments, plainGraphQLPost } from './graphql/post.ts';
-import { GRAPHIQL_ASSET_PATH, serveGraphiQLAsset } from './graphiqlPage.ts';
+import { GRAPHIQL_ASSET_PATH, serveGraphiQLAsset, writeGraphiQLAsset } from './graphiqlPage.ts';
 import { createMetrics } from './metrics.ts';
 import { createRestHandler, isRestPath, json } from './rest.ts';
 import { attachGraphQLWebSocket } from './graphql/websocket.ts';
@@ -172,6 +172,13 @@ export async function buildApp(options: AppOptions): Promise<App> {
     if (declared > MAX_BODY_BYTES) {
       res.writeHead(413, { 'content-type': 'application/json', connection: 'close' });
       res.end(JSON.stringify({ error: { code: 'PAYLOAD_TOO_LARGE', message: `request body over ${MAX_BODY_BYTES} bytes (1 MiB)` } }));
+      return;
+    }
+    if (req.url?.startsWith(GRAPHIQL_ASSET_PATH)) {
+      writeGraphiQLAsset(req, res).catch((error: unknown) => {
+        logger.error({ err: error }, 'GraphiQL file could not be served');
+        if (!res.headersSent) res.writeHead(500).end();
+      });
       return;
     }
     const chunked = req.headers['transfer-encoding'] !== undefined;

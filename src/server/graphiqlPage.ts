@@ -4,6 +4,7 @@
 // `npm install` ran it, or else taken from the package in a worker thread and compressed on first
 // request, off the event loop).
 import { createHash } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readFile, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -287,12 +288,6 @@ function matchesEtag(ifNoneMatch: string | null, etag: string): boolean {
   });
 }
 
-const notFound = (pathname: string) =>
-  new Response(JSON.stringify({ error: { code: 'NO_ROUTE', message: `no route ${pathname}` } }), {
-    status: 404,
-    headers: { 'content-type': 'application/json; charset=utf-8' },
-  });
-
 export interface GraphiQLAssetsOptions {
   /**
    * Where scripts/build-graphiql-assets.ts left the precompressed files. When it holds none for the
@@ -303,11 +298,20 @@ export interface GraphiQLAssetsOptions {
   cacheDir?: string | null;
 }
 
+/** An answer to a request for one of the files, as plain parts. */
+export interface AssetAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body: Uint8Array | null;
+}
+
 export interface GraphiQLAssets {
   /** The page, for yoga's `renderGraphiQL`: a few KB that load GraphiQL's files from /graphiql/. */
   renderPage(options: GraphiQLOptions): Promise<string>;
   /** Answers GET and HEAD of the files under /graphiql/; null for any other path. */
   serveAsset(request: Request): Promise<Response | null>;
+  /** The same, written straight to a node response: the file's bytes are sent as they are, never copied. */
+  writeAsset(req: IncomingMessage, res: ServerResponse): Promise<void>;
 }
 
 export function createGraphiQLAssets(options: GraphiQLAssetsOptions = {}): GraphiQLAssets {
@@ -318,6 +322,28 @@ export function createGraphiQLAssets(options: GraphiQLAssetsOptions = {}): Graph
       throw error;
     }));
 
+  async function answer(pathname: string, method: string, acceptEncoding: string | null, ifNoneMatch: string | null): Promise<AssetAnswer> {
+    const file = pathname.slice(GRAPHIQL_ASSET_PATH.length);
+    // Checked before anything is loaded, so guessing names costs nothing.
+    const found = ASSET_FILE.test(file) ? (await assets()).byFile.get(file) : undefined;
+    if (!found) {
+      const body = Buffer.from(JSON.stringify({ error: { code: 'NO_ROUTE', message: `no route ${pathname}` } }));
+      return { status: 404, headers: { 'content-type': 'application/json; charset=utf-8' }, body };
+    }
+    if (method !== 'GET' && method !== 'HEAD') return { status: 405, headers: { allow: 'GET, HEAD' }, body: null };
+    const coding = chooseCoding(acceptEncoding);
+    // Each coding is another representation, with its own strong validator.
+    const etag = coding === 'identity' ? `"${found.hash}"` : `"${found.hash}.${coding}"`;
+    const headers: Record<string, string> = { 'cache-control': IMMUTABLE, etag, vary: 'Accept-Encoding' };
+    if (matchesEtag(ifNoneMatch, etag)) return { status: 304, headers, body: null };
+    const body = await found.representation(coding);
+    headers['content-type'] = found.contentType;
+    headers['content-length'] = String(body.byteLength);
+    headers['x-content-type-options'] = 'nosniff';
+    if (coding !== 'identity') headers['content-encoding'] = coding;
+    return { status: 200, headers, body: method === 'HEAD' ? null : body };
+  }
+
   return {
     async renderPage(graphiqlOptions) {
       return pageHtml(await assets(), graphiqlOptions);
@@ -326,24 +352,15 @@ export function createGraphiQLAssets(options: GraphiQLAssetsOptions = {}): Graph
     async serveAsset(request) {
       const { pathname } = new URL(request.url);
       if (!pathname.startsWith(GRAPHIQL_ASSET_PATH)) return null;
-      const file = pathname.slice(GRAPHIQL_ASSET_PATH.length);
-      // Checked before anything is loaded, so guessing names costs nothing.
-      const found = ASSET_FILE.test(file) ? (await assets()).byFile.get(file) : undefined;
-      if (!found) return notFound(pathname);
-      if (request.method !== 'GET' && request.method !== 'HEAD') {
-        return new Response(null, { status: 405, headers: { allow: 'GET, HEAD' } });
-      }
-      const coding = chooseCoding(request.headers.get('accept-encoding'));
-      // Each coding is another representation, with its own strong validator.
-      const etag = coding === 'identity' ? `"${found.hash}"` : `"${found.hash}.${coding}"`;
-      const headers: Record<string, string> = { 'cache-control': IMMUTABLE, etag, vary: 'Accept-Encoding' };
-      if (matchesEtag(request.headers.get('if-none-match'), etag)) return new Response(null, { status: 304, headers });
-      const body = await found.representation(coding);
-      headers['content-type'] = found.contentType;
-      headers['content-length'] = String(body.byteLength);
-      headers['x-content-type-options'] = 'nosniff';
-      if (coding !== 'identity') headers['content-encoding'] = coding;
-      return new Response(request.method === 'HEAD' ? null : (body as Uint8Array<ArrayBuffer>), { status: 200, headers });
+      const { status, headers, body } = await answer(pathname, request.method, request.headers.get('accept-encoding'), request.headers.get('if-none-match'));
+      return new Response(body as Uint8Array<ArrayBuffer> | null, { status, headers });
+    },
+
+    async writeAsset(req, res) {
+      const pathname = (req.url ?? '/').split('?', 1)[0]!;
+      const { status, headers, body } = await answer(pathname, req.method ?? 'GET', req.headers['accept-encoding'] ?? null, req.headers['if-none-match'] ?? null);
+      res.writeHead(status, headers);
+      res.end(body ?? undefined);
     },
   };
 }
@@ -355,6 +372,9 @@ export const renderGraphiQLPage: GraphiQLAssets['renderPage'] = defaultAssets.re
 
 /** The files the page loads, for paths under GRAPHIQL_ASSET_PATH; null for other paths. */
 export const serveGraphiQLAsset: GraphiQLAssets['serveAsset'] = defaultAssets.serveAsset;
+
+/** The same, for a node request under GRAPHIQL_ASSET_PATH (what the gateway's HTTP server uses). */
+export const writeGraphiQLAsset: GraphiQLAssets['writeAsset'] = defaultAssets.writeAsset;
 
 /**
  * Scripts, styles and workers from this origin only, and no inline script (the page's options are a

@@ -13,7 +13,7 @@ import {
 } from './documents.ts';
 import { AlreadyExistsError, NotFoundError, SecretRejectedError, ValidationError, VersionConflictError } from './errors.ts';
 import { type ConfigSchema, ConfigSchemas } from './configSchemas.ts';
-import { DocumentChecker } from './documentChecks.ts';
+import { DocumentChecker, WORKER_THRESHOLD_CHARS } from './documentChecks.ts';
 import { ConfigHistory } from './history.ts';
 import { MAX_DESCRIPTION_BYTES, MAX_REASON_BYTES, requireTexts } from './texts.ts';
 import { SECRET_ADVICE } from './secretGuard.ts';
@@ -210,6 +210,7 @@ export class ConfigStore {
     const key = configKey(input.service, input.environment);
     requireAuthorTexts(author, input.description);
     const config = requireObject(input.config, '/config', 'config');
+    await aTurnForOthersIfLarge(config);
     await this.checkDocument(key.service, config);
     const rows = await this.db.query<ServiceConfig>(
       `WITH author AS (${AUTHOR_SETTINGS})
@@ -240,6 +241,7 @@ export class ConfigStore {
     }
     const patch = hasPatch ? requireObject(input.patch, '/patch', 'patch') : undefined;
     const replacement = hasConfig ? requireObject(input.config, '/config', 'config') : undefined;
+    await aTurnForOthersIfLarge(patch ?? replacement!);
     const write = () =>
       this.writeLive(key, input.expectedVersion, author, input.dryRun, (current) => ({
         config: patch ? applyMergePatch(current.config as JsonObject, patch) : replacement!,
@@ -480,6 +482,14 @@ function listingWhere(filter: ListConfigsFilter): Prisma.ServiceConfigWhereInput
 }
 
 const ignore = () => {};
+
+/**
+ * A large document costs milliseconds to parse, walk, merge and write out on the event loop: between
+ * reading the request and working on it, other requests (`/health` among them) get a turn.
+ */
+async function aTurnForOthersIfLarge(document: JsonObject): Promise<void> {
+  if (documentText(document).length >= WORKER_THRESHOLD_CHARS) await new Promise(setImmediate);
+}
 
 /** The free texts of a write: its reason and the config's description. */
 function requireAuthorTexts(author: ChangeAuthor, description?: string | null): void {

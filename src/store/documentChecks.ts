@@ -2,7 +2,7 @@ import { Piscina } from 'piscina';
 import type { ConfigSchemas, SchemaCheck, SchemaVetting } from './configSchemas.ts';
 import { schemaViolations, vetNewSchema } from './configSchemas.ts';
 import { type JsonObject, type JsonValue, documentText } from './documents.ts';
-import type { ValidationIssue } from './errors.ts';
+import { type ValidationIssue, listed } from './errors.ts';
 import { PatternBudgetError } from './schemaPatterns.ts';
 import { findSecrets } from './secretGuard.ts';
 
@@ -18,9 +18,9 @@ export interface DocumentProblems {
  */
 export function documentProblems(check: SchemaCheck | null, document: JsonValue, budget?: number): DocumentProblems {
   const violations = check ? schemaViolations(check.validate, document, '/config', budget) : [];
-  if (violations.length > 0) return { violations, secrets: [] };
+  if (violations.length > 0) return { violations: listed(violations), secrets: [] };
   const secrets = findSecrets(document, check?.notSecret).map((issue) => ({ ...issue, pointer: `/config${issue.pointer}` }));
-  return { violations, secrets };
+  return { violations, secrets: listed(secrets) };
 }
 
 /**

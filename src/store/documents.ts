@@ -60,21 +60,36 @@ export function documentText(document: JsonObject): string {
 const escapeKey = (key: string) => key.replaceAll('~', '~0').replaceAll('/', '~1');
 const storable = (text: string) => text.isWellFormed() && !text.includes('\u0000');
 
-/** The first value nested deeper than `limit`, or holding text jsonb refuses, or null (walked without recursion). */
+/**
+ * The first value nested deeper than `limit`, or holding text jsonb refuses, or null. Recursive, but it
+ * goes no deeper than `limit` + 1; the pointer is made only for a problem found.
+ */
 function firstProblem(root: unknown, limit: number): { pointer: string; kind: 'depth' | 'text' } | null {
-  const stack: { value: unknown; pointer: string; depth: number }[] = [{ value: root, pointer: '', depth: 1 }];
-  while (stack.length > 0) {
-    const { value, pointer, depth } = stack.pop()!;
-    if (typeof value === 'string' && !storable(value)) return { pointer, kind: 'text' };
-    if (typeof value !== 'object' || value === null) continue;
-    if (depth > limit) return { pointer, kind: 'depth' };
-    for (const [key, child] of Object.entries(value)) {
-      const childPointer = `${pointer}/${escapeKey(key)}`;
-      if (!storable(key)) return { pointer: childPointer, kind: 'text' };
-      stack.push({ value: child, pointer: childPointer, depth: depth + 1 });
+  const path: string[] = [];
+  const walk = (value: unknown, depth: number): 'depth' | 'text' | null => {
+    if (typeof value === 'string') return storable(value) ? null : 'text';
+    if (typeof value !== 'object' || value === null) return null;
+    if (depth > limit) return 'depth';
+    if (Array.isArray(value)) {
+      for (let index = 0; index < value.length; index++) {
+        path.push(String(index));
+        const problem = walk(value[index], depth + 1);
+        if (problem) return problem;
+        path.pop();
+      }
+      return null;
     }
-  }
-  return null;
+    for (const key in value) {
+      if (!Object.hasOwn(value, key)) continue;
+      path.push(key);
+      const problem = storable(key) ? walk((value as Record<string, unknown>)[key], depth + 1) : 'text';
+      if (problem) return problem;
+      path.pop();
+    }
+    return null;
+  };
+  const kind = walk(root, 1);
+  return kind === null ? null : { pointer: path.map((segment) => `/${escapeKey(segment)}`).join(''), kind };
 }
 
 /**
@@ -91,16 +106,25 @@ export function applyMergePatch(target: JsonObject, patch: JsonObject): JsonObje
 /**
  * RFC 7396, section 2. Written here rather than taken from json-merge-patch, which treats keys named
  * after Object.prototype members (`hasOwnProperty`, `constructor`, `__proto__`) as the prototype's and
- * throws or drops them; here every key is data (own entries in, `Object.fromEntries` out).
+ * throws or drops them; here every key is data.
  */
 function mergeValue(target: JsonValue | undefined, patch: JsonValue): JsonValue {
   if (!isJsonObject(patch)) return patch;
-  const merged = new Map<string, JsonValue>(isJsonObject(target) ? Object.entries(target) : []);
-  for (const [key, value] of Object.entries(patch)) {
-    if (value === null) merged.delete(key);
-    else merged.set(key, mergeValue(merged.get(key), value));
+  // A spread copies every own member as data (`__proto__` included), and only own members are read.
+  const merged: JsonObject = isJsonObject(target) ? { ...target } : {};
+  for (const key in patch) {
+    if (!Object.hasOwn(patch, key)) continue;
+    const value = patch[key]!;
+    if (value === null) delete merged[key];
+    else setOwn(merged, key, mergeValue(Object.hasOwn(merged, key) ? merged[key] : undefined, value));
   }
-  return Object.fromEntries(merged);
+  return merged;
+}
+
+/** `object[key] = value` as data, also for `__proto__` (which an assignment would take as the prototype). */
+function setOwn(object: JsonObject, key: string, value: JsonValue): void {
+  if (key === '__proto__') Object.defineProperty(object, key, { value, enumerable: true, writable: true, configurable: true });
+  else object[key] = value;
 }
 
 /** The RFC 6902 operations that turn `from` into `to`. */

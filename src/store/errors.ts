@@ -8,6 +8,15 @@ export interface ValidationIssue {
 /** An expected failure: the request is refused, nothing is written. */
 export abstract class ConfigError extends Error {}
 
+/** The most issues one refusal lists; the rest are counted in a last one. */
+export const MAX_ISSUES = 100;
+
+/** `issues`, or the first MAX_ISSUES of them and a count of the others (a list so cut stays as it is). */
+export function listed(issues: ValidationIssue[]): ValidationIssue[] {
+  if (issues.length <= MAX_ISSUES + 1) return issues;
+  return [...issues.slice(0, MAX_ISSUES), { pointer: '', message: `and ${issues.length - MAX_ISSUES} more issues like these` }];
+}
+
 export class NotFoundError extends ConfigError {
   override name = 'NotFoundError';
   constructor(
@@ -56,8 +65,11 @@ export class VersionConflictError extends ConfigError {
 
 export class ValidationError extends ConfigError {
   override name = 'ValidationError';
-  constructor(readonly issues: ValidationIssue[]) {
-    super(issues.map((issue) => `${issue.pointer || '(document)'}: ${issue.message}`).join('; '));
+  readonly issues: ValidationIssue[];
+  constructor(issues: ValidationIssue[]) {
+    const shown = listed(issues);
+    super(shown.map((issue) => `${issue.pointer || '(document)'}: ${issue.message}`).join('; '));
+    this.issues = shown;
   }
 
   static at(pointer: string, message: string): ValidationError {
@@ -68,11 +80,14 @@ export class ValidationError extends ConfigError {
 /** The document holds what looks like a secret; secrets belong in the service's environment. */
 export class SecretRejectedError extends ConfigError {
   override name = 'SecretRejectedError';
+  readonly issues: ValidationIssue[];
   constructor(
-    readonly issues: ValidationIssue[],
+    issues: ValidationIssue[],
     readonly advice: string,
   ) {
-    super(`refused: ${issues.map((issue) => `${issue.pointer}: ${issue.message}`).join('; ')}. ${advice}`);
+    const shown = listed(issues);
+    super(`refused: ${shown.map((issue) => `${issue.pointer}: ${issue.message}`).join('; ')}. ${advice}`);
+    this.issues = shown;
   }
 }
 

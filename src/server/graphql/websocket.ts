@@ -19,6 +19,9 @@ const KEEPALIVE_MS = 12_000;
 export const ANONYMOUS_IDLE_MS = 30_000;
 /** Operations one socket may have under way at once. */
 export const MAX_OPERATIONS_PER_SOCKET = 100;
+/** Messages a socket may send per second, on average, and at once; past that it is closed (1008). */
+export const MESSAGES_PER_SECOND = 100;
+const MESSAGE_BURST = 200;
 
 export interface WebSocketOptions {
   yoga: GraphQLServer;
@@ -38,6 +41,9 @@ export interface WebSocketOptions {
 interface SocketState {
   viewer: Principal | null;
   idleTimer?: NodeJS.Timeout;
+  /** Messages it may still send now (a token bucket: MESSAGES_PER_SECOND, up to MESSAGE_BURST). */
+  allowance: number;
+  allowanceAt: number;
 }
 
 /**
@@ -137,7 +143,7 @@ export function attachGraphQLWebSocket(server: Server, options: WebSocketOptions
   }
 
   function serve(socket: WebSocket, request: IncomingMessage): void {
-    const state: SocketState = { viewer: null };
+    const state: SocketState = { viewer: null, allowance: MESSAGE_BURST, allowanceAt: performance.now() };
     states.set(socket, state);
     // `ws` closes the socket itself on a protocol fault (a message over the limit: 1009); this is its report.
     socket.on('error', (error) => logger.debug({ err: error }, 'WebSocket closed on a protocol fault'));
@@ -159,6 +165,11 @@ export function attachGraphQLWebSocket(server: Server, options: WebSocketOptions
         close: (code, reason) => socket.close(code, reason),
         onMessage: (handle) =>
           socket.on('message', (data) => {
+            if (socket.readyState !== socket.OPEN) return;
+            if (!takeAllowance(state)) {
+              socket.close(1008, `too many messages: at most ${MESSAGES_PER_SECOND} a second`);
+              return;
+            }
             const text = String(data);
             if (state.idleTimer) keepAnonymousIdleTimer(socket, state);
             if (refusedText(socket, text)) return;
@@ -227,6 +238,16 @@ export function attachGraphQLWebSocket(server: Server, options: WebSocketOptions
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     },
   };
+}
+
+/** Whether the socket may send one more message now (and counts it). */
+function takeAllowance(state: SocketState): boolean {
+  const now = performance.now();
+  state.allowance = Math.min(MESSAGE_BURST, state.allowance + ((now - state.allowanceAt) / 1000) * MESSAGES_PER_SECOND);
+  state.allowanceAt = now;
+  if (state.allowance < 1) return false;
+  state.allowance--;
+  return true;
 }
 
 interface EnvelopedRoot {
