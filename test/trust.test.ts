@@ -187,6 +187,18 @@ describe('HTTP hygiene', () => {
     expect(other.headers.get('access-control-allow-origin')).toBeNull();
   });
 
+  it('answers large requests while a slow sender holds a large body half-sent (large requests take turns)', async () => {
+    const { connect } = await import('node:net');
+    const { port } = new URL(base);
+    const slow = connect(Number(port), '127.0.0.1');
+    await new Promise((resolve) => slow.once('connect', resolve));
+    slow.write(`POST /graphql HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${200 * 1024}\r\n\r\n{"query":"{ __typename }`);
+    const large = JSON.stringify({ query: `{ __typename }${' '.repeat(100 * 1024)}` });
+    const answers = await Promise.all([1, 2, 3].map(() => fetch(`${base}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', ...adminAuth }, body: large }).then((response) => response.json())));
+    expect(answers).toEqual([1, 2, 3].map(() => ({ data: { __typename: 'Query' } })));
+    slow.destroy();
+  });
+
   it('with no origins set, answers no cross-origin request (the default)', async () => {
     const plain = await createTestApp('pglite');
     try {
@@ -231,6 +243,17 @@ describe('WebSocket limits', () => {
     const { socket, closed } = await connect();
     socket.send(JSON.stringify({ type: 'ping', payload: { padding: 'x'.repeat(1024 * 1024 + 1) } }));
     expect((await closed).code).toBe(1009);
+  });
+
+  it('keeps a socket\'s messages in order when a large one waits for its turn', async () => {
+    const { socket, messages, closed } = await connect();
+    const padding = ' '.repeat(70 * 1024);
+    socket.send(JSON.stringify({ id: 'large', type: 'subscribe', payload: { query: `{ __typename }${padding}` } }));
+    socket.send(JSON.stringify({ id: 'small', type: 'subscribe', payload: { query: '{ __typename }' } }));
+    await expect.poll(() => messages.filter((message) => message.type === 'complete').length, { timeout: 5_000 }).toBe(2);
+    expect(messages.filter((message) => message.type === 'next').map((message) => message.id)).toEqual(['large', 'small']);
+    socket.close();
+    await closed;
   });
 
   it('closes a socket that sends more than 100 messages a second (past a burst of 200) with 1008', async () => {

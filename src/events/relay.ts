@@ -1,6 +1,7 @@
 import type { Database } from '../db/database.ts';
 import type { ConfigChange } from '../generated/prisma/client.ts';
 import type { Logger } from '../logger.ts';
+import { CHANGE_COLUMNS } from '../store/history.ts';
 import { type ConfigEvent, configEventFrom } from './configEvent.ts';
 
 export interface OutboxRelayOptions {
@@ -34,11 +35,6 @@ export interface OutboxRelayOptions {
 /** See `minRunIntervalMs`. */
 const RUN_INTERVAL_MS = 25;
 
-// The revision is read as text (a bigint does not fit a JS number); sort by the column (c.revision), not
-// this alias, or "100" sorts before "95".
-const CHANGE_COLUMNS = `revision::text AS revision, config_id AS "configId", service_name AS "serviceName", environment, version,
-  action::text AS action, old_config AS "oldConfig", new_config AS "newConfig", changed_by AS "changedBy",
-  reason, changed_at AS "changedAt"`;
 
 /**
  * Publishes every committed change once, after commit. Each change enters the outbox (`config_outbox`)

@@ -16,6 +16,7 @@ import { describeFailure } from './failures.ts';
 import { GRAPHQL_PATH, type ServerContext, corsFor, createGraphQLServer } from './graphql/yoga.ts';
 import { createGraphQLPost, knownDocuments, plainGraphQLPost } from './graphql/post.ts';
 import { GRAPHIQL_ASSET_PATH, serveGraphiQLAsset, writeGraphiQLAsset } from './graphiqlPage.ts';
+import { HEAVY_BYTES, HeavyWork } from './heavyWork.ts';
 import { createMetrics } from './metrics.ts';
 import { createRestHandler, isRestPath, json } from './rest.ts';
 import { attachGraphQLWebSocket } from './graphql/websocket.ts';
@@ -109,6 +110,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     developmentErrors: settings.NODE_ENV === 'development',
   });
   const post = createGraphQLPost(yoga, documents, authenticate, logger);
+  const heavy = new HeavyWork();
   const rest = createRestHandler({ store, authenticate });
 
   async function fetch(request: Request, serverContext: ServerContext = {}): Promise<Response> {
@@ -174,6 +176,18 @@ export async function buildApp(options: AppOptions): Promise<App> {
       res.end(JSON.stringify({ error: { code: 'PAYLOAD_TOO_LARGE', message: `request body over ${MAX_BODY_BYTES} bytes (1 MiB)` } }));
       return;
     }
+    // A large body (or one of unknown length) waits for its turn among the large ones (heavyWork.ts).
+    if (declared >= HEAVY_BYTES || req.headers['transfer-encoding'] !== undefined) {
+      void heavy.run(() => new Promise<void>((resolve) => {
+        res.once('close', resolve);
+        dispatch(req, res);
+      }));
+      return;
+    }
+    dispatch(req, res);
+  }
+
+  function dispatch(req: IncomingMessage, res: ServerResponse) {
     if (req.url?.startsWith(GRAPHIQL_ASSET_PATH)) {
       writeGraphiQLAsset(req, res).catch((error: unknown) => {
         logger.error({ err: error }, 'GraphiQL file could not be served');
@@ -215,6 +229,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
         clientAddress: clientAddressOf(settings.CONFIGHUB_TRUST_PROXY),
         maxSocketsPerAddress: settings.CONFIGHUB_MAX_SOCKETS_PER_ADDRESS ?? 500,
         broadcast: fastPaths,
+        heavy,
         anonymousIdleMs: options.anonymousSocketIdleMs,
       });
       await new Promise<void>((resolve, reject) => {

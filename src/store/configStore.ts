@@ -137,7 +137,7 @@ export class ConfigStore {
   ) {
     this.batcher = new WriteBatcher((sql, params, queryOptions) => db.query(sql, params, queryOptions), options.batching);
     this.prisma = db.prisma;
-    this.history = new ConfigHistory(db.prisma);
+    this.history = new ConfigHistory(db);
     this.schemas = new ConfigSchemas(db, logger);
     this.checker = new DocumentChecker(this.schemas);
   }

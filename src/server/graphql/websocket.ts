@@ -9,6 +9,7 @@ import type { Logger } from '../../logger.ts';
 import { jsonTextProblem } from '../../store/documents.ts';
 import type { Authenticate, ClientAddress } from '../authentication.ts';
 import { MAX_BODY_BYTES } from '../body.ts';
+import { HEAVY_BYTES, type HeavyWork } from '../heavyWork.ts';
 import { describeFailure } from '../failures.ts';
 import { SubscriptionBroadcaster } from './broadcast.ts';
 import { GRAPHQL_PATH, type GraphQLServer } from './yoga.ts';
@@ -35,6 +36,8 @@ export interface WebSocketOptions {
   broadcast: boolean;
   /** @default ANONYMOUS_IDLE_MS */
   anonymousIdleMs?: number;
+  /** Where large messages take turns with large HTTP requests (heavyWork.ts). */
+  heavy: HeavyWork;
 }
 
 /** What one socket carries besides graphql-ws's own state. */
@@ -44,6 +47,9 @@ interface SocketState {
   /** Messages it may still send now (a token bucket: MESSAGES_PER_SECOND, up to MESSAGE_BURST). */
   allowance: number;
   allowanceAt: number;
+  /** Messages waiting behind a large one, which waits for its turn: later messages keep their order. */
+  waiting: number;
+  inOrder: Promise<void>;
 }
 
 /**
@@ -143,7 +149,7 @@ export function attachGraphQLWebSocket(server: Server, options: WebSocketOptions
   }
 
   function serve(socket: WebSocket, request: IncomingMessage): void {
-    const state: SocketState = { viewer: null, allowance: MESSAGE_BURST, allowanceAt: performance.now() };
+    const state: SocketState = { viewer: null, allowance: MESSAGE_BURST, allowanceAt: performance.now(), waiting: 0, inOrder: Promise.resolve() };
     states.set(socket, state);
     // `ws` closes the socket itself on a protocol fault (a message over the limit: 1009); this is its report.
     socket.on('error', (error) => logger.debug({ err: error }, 'WebSocket closed on a protocol fault'));
@@ -172,11 +178,21 @@ export function attachGraphQLWebSocket(server: Server, options: WebSocketOptions
             }
             const text = String(data);
             if (state.idleTimer) keepAnonymousIdleTimer(socket, state);
-            if (refusedText(socket, text)) return;
-            (handle(text) as Promise<void>).catch((error: unknown) => {
-              logger.error({ err: error }, 'graphql-ws message handling failed');
-              socket.close(CloseCode.InternalServerError, 'Internal server error');
-            });
+            const work = () => {
+              if (refusedText(socket, text)) return;
+              (handle(text) as Promise<void>).catch((error: unknown) => {
+                logger.error({ err: error }, 'graphql-ws message handling failed');
+                socket.close(CloseCode.InternalServerError, 'Internal server error');
+              });
+            };
+            // A large message takes its turn (its work on the event loop starts within that turn), and the
+            // socket's messages after it wait for it, so graphql-ws sees them in the order they came.
+            const large = text.length >= HEAVY_BYTES;
+            if (!large && state.waiting === 0) return work();
+            state.waiting++;
+            state.inOrder = state.inOrder
+              .then(() => (large ? options.heavy.run(async () => work()) : work()))
+              .finally(() => state.waiting--);
           }),
       },
       { socket, request },
