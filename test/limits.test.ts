@@ -42,6 +42,14 @@ describe('GraphQL limits', () => {
     expect(await refused(`{ ${wide} }`)).toMatch(/cost/i);
   });
 
+  it('refuses an operation with more than 100 variables with one error, before graphql-js validates it', async () => {
+    const definitions = Array.from({ length: 101 }, (_, i) => `$v${i}: Int`).join(', ');
+    const result = await hub.graphql(`query(${definitions}) { __typename }`);
+    expect(result.errors).toEqual([expect.objectContaining({ message: 'the document defines 101 variables; the limit is 100', extensions: { code: 'QUERY_TOO_COMPLEX' } })]);
+    const hundred = Array.from({ length: 100 }, (_, i) => `$v${i}: Int`).join(', ');
+    expect((await hub.graphql(`query(${hundred}) { __typename }`)).errors?.[0]?.message).toMatch(/never used/);
+  });
+
   it('still answers GraphiQL introspection and ordinary operations', async () => {
     const introspection = await hub.graphql(`{ __schema { types { name fields { name type { name kind ofType { name kind ofType { name kind ofType { name kind } } } } } } } }`);
     expect(introspection.errors).toBeUndefined();

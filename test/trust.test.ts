@@ -422,6 +422,19 @@ describe('reads of the audit log carry at most 1 MiB of documents at a time', ()
     expect((await small.json()).changes).toHaveLength(2);
   });
 
+  it('answers at most 2 MiB of JSON in one answer: aliases past it are errors (ANSWER_TOO_LARGE), the rest answered', async () => {
+    const aliases = Array.from({ length: 20 }, (_, index) => `a${index}: config(service: "${service}") { ... on ServiceConfig { config } }`).join(' ');
+    const { data, errors } = await t.graphql(`{ ${aliases} }`);
+    const answered = Object.values(data).filter((value) => value !== null);
+    // Some 150 KiB a document: 13 fit in 2 MiB.
+    expect(answered.length).toBeGreaterThanOrEqual(10);
+    expect(answered.length).toBeLessThan(20);
+    expect(errors).toHaveLength(20 - answered.length);
+    expect(errors![0]).toMatchObject({ message: expect.stringMatching(/more than 2097152 bytes \(2 MiB\) of JSON/), extensions: { code: 'ANSWER_TOO_LARGE' } });
+    const one = await t.graphql(`{ config(service: "${service}") { ... on ServiceConfig { version config } } }`);
+    expect(one.errors).toBeUndefined();
+  });
+
   it('replays every version to a subscriber resuming from the start, reading a part at a time', async () => {
     const { ConfigSubscriber } = await import('./support/subscriber.ts');
     const subscriber = new ConfigSubscriber(base).subscribe({ service, afterVersion: 0 });

@@ -1,4 +1,5 @@
 import { lexicographicSortSchema } from 'graphql';
+import { withAnswerBudget } from './answerBudget.ts';
 import { builder } from './builder.ts';
 import './scalars.ts';
 import './errors.ts';
@@ -17,4 +18,4 @@ builder.queryType({});
 builder.mutationType({});
 builder.subscriptionType({});
 
-export const schema = lexicographicSortSchema(builder.toSchema());
+export const schema = withAnswerBudget(lexicographicSortSchema(builder.toSchema()));

@@ -1,6 +1,6 @@
 // The worker thread of DocumentChecker (documentChecks.ts): the same checks, off the event loop.
 import { compileStoredSchema, type SchemaCheck, vetNewSchema } from './configSchemas.ts';
-import { type CheckTask, documentProblems } from './documentChecks.ts';
+import { type CheckTask, diffTexts, documentProblems } from './documentChecks.ts';
 import { requireObject } from './documents.ts';
 
 /** Compiled schemas by service and version; a new version of a service replaces the old one. */
@@ -8,6 +8,7 @@ const compiled = new Map<string, SchemaCheck>();
 
 export default function check(task: CheckTask) {
   if (task.kind === 'schema') return vetNewSchema(task.schema, task.configs);
+  if (task.kind === 'diff') return diffTexts(task.from, task.to);
   let schemaCheck: SchemaCheck | null = null;
   if (task.schemaKey !== null && task.schema !== null) {
     schemaCheck = compiled.get(task.schemaKey) ?? null;

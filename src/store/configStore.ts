@@ -137,9 +137,9 @@ export class ConfigStore {
   ) {
     this.batcher = new WriteBatcher((sql, params, queryOptions) => db.query(sql, params, queryOptions), options.batching);
     this.prisma = db.prisma;
-    this.history = new ConfigHistory(db);
     this.schemas = new ConfigSchemas(db, logger);
     this.checker = new DocumentChecker(this.schemas);
+    this.history = new ConfigHistory(db, (from, to) => this.checker.diff(from, to));
   }
 
   /** Follows changes committed by anyone (psql, other instances) so the cache never goes stale. */

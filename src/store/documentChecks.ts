@@ -1,7 +1,7 @@
 import { Piscina } from 'piscina';
 import type { ConfigSchemas, SchemaCheck, SchemaVetting } from './configSchemas.ts';
 import { schemaViolations, vetNewSchema } from './configSchemas.ts';
-import { type JsonObject, type JsonValue, documentText } from './documents.ts';
+import { type JsonObject, type JsonValue, type PatchOperation, diffDocuments, documentText } from './documents.ts';
 import { type ValidationIssue, listed } from './errors.ts';
 import { PatternBudgetError } from './schemaPatterns.ts';
 import { findSecrets } from './secretGuard.ts';
@@ -44,7 +44,13 @@ const WORKER_FILE = new URL(`./checkWorker${import.meta.url.endsWith('.ts') ? '.
 /** A task for the worker (checkWorker.ts). */
 export type CheckTask =
   | { kind: 'document'; schemaKey: string | null; schema: JsonObject | null; text: string }
-  | { kind: 'schema'; schema: JsonObject; configs: { environment: string; config: JsonValue }[] };
+  | { kind: 'schema'; schema: JsonObject; configs: { environment: string; config: JsonValue }[] }
+  | { kind: 'diff'; from: string | null; to: string | null };
+
+/** The operations between two documents' JSON texts (null: a deletion, diffed as `{}`). */
+export function diffTexts(from: string | null, to: string | null): PatchOperation[] {
+  return diffDocuments(from === null ? null : (JSON.parse(from) as JsonValue), to === null ? null : (JSON.parse(to) as JsonValue));
+}
 
 /**
  * Where documents and new schemas are checked: on the event loop when small, on one worker thread
@@ -79,6 +85,12 @@ export class DocumentChecker {
   async vetSchema(schema: JsonObject, configs: { environment: string; config: JsonValue }[]): Promise<SchemaVetting> {
     if (documentText(schema).length < WORKER_THRESHOLD_CHARS / 8) return vetNewSchema(schema, configs);
     return this.worker().run({ kind: 'schema', schema, configs } satisfies CheckTask) as Promise<SchemaVetting>;
+  }
+
+  /** The operations between two versions' JSON texts (null for a deletion); large ones worked out on the worker. */
+  async diff(from: string | null, to: string | null): Promise<PatchOperation[]> {
+    if ((from?.length ?? 0) + (to?.length ?? 0) < WORKER_THRESHOLD_CHARS) return diffTexts(from, to);
+    return this.worker().run({ kind: 'diff', from, to } satisfies CheckTask) as Promise<PatchOperation[]>;
   }
 
   private worker(): Piscina {

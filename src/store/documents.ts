@@ -139,10 +139,12 @@ export function diffDocuments(from: JsonValue | null, to: JsonValue | null): Pat
  * do not and are refused rather than silently changed.
  */
 export function numberRoundTrips(written: string): boolean {
+  // The common case: JavaScript writes the number back exactly as it came.
+  const value = Number(written);
+  if (String(value) === written) return true;
   const decimal = decimalOf(written);
   // Up to 15 significant digits in the normal range always survive a double.
   if (decimal.digits.length <= 15 && Math.abs(decimal.magnitude) < 300) return true;
-  const value = Number(written);
   if (!Number.isFinite(value)) return false;
   if (value === 0) return decimal.digits === '';
   const kept = decimalOf(String(value));

@@ -1,6 +1,7 @@
 import type { Database } from '../db/database.ts';
 import type { ConfigChange, Prisma, PrismaClient } from '../generated/prisma/client.ts';
 import { type JsonValue, type PatchOperation, diffDocuments } from './documents.ts';
+import { diffTexts } from './documentChecks.ts';
 import { NotFoundError, PageTooLargeError, ValidationError } from './errors.ts';
 import { type ConfigKey, keyString } from './names.ts';
 
@@ -45,7 +46,14 @@ export class ConfigHistory {
   private readonly prisma: PrismaClient;
   private readonly query: Database['query'];
 
-  constructor(db: Pick<Database, 'prisma' | 'query'>) {
+  /**
+   * `diff` works out the operations between two versions' JSON texts (null for a deletion): the store
+   * passes its DocumentChecker's, which does it on a worker thread when the documents are large.
+   */
+  constructor(
+    db: Pick<Database, 'prisma' | 'query'>,
+    private readonly diff: (from: string | null, to: string | null) => Promise<PatchOperation[]> = async (from, to) => diffTexts(from, to),
+  ) {
     this.prisma = db.prisma;
     this.query = (sql, params, options) => db.query(sql, params, options);
   }
@@ -170,34 +178,34 @@ export class ConfigHistory {
     return ids.map(({ configId, version }) => byId.get(`${configId}:${version}`) ?? null);
   }
 
-  /** The content of a config at `version`; `pointer` names the input that asked for it. */
   /**
-   * The document a version holds (null for a deletion), read straight through the driver: a document
-   * of 256 KiB costs Prisma several times what it costs the driver, and this read needs nothing else.
+   * The JSON text of the document a version holds (null for a deletion), read straight through the
+   * driver as text: nothing is parsed on the event loop that a worker can parse (see diffVersions).
    */
-  private async documentAt(key: ConfigKey, version: number): Promise<{ newConfig: JsonValue | null }> {
-    const [row] = await this.query<{ newConfig: JsonValue | null }>(
-      `SELECT new_config AS "newConfig" FROM config_audit_log WHERE service_name = $1 AND environment = $2 AND version = $3 ORDER BY revision DESC LIMIT 1`,
+  private async documentTextAt(key: ConfigKey, version: number): Promise<string | null> {
+    const [row] = await this.query<{ text: string | null }>(
+      `SELECT new_config::text AS text FROM config_audit_log WHERE service_name = $1 AND environment = $2 AND version = $3 ORDER BY revision DESC LIMIT 1`,
       [key.service, key.environment, version],
     );
     if (!row) throw new NotFoundError(key.service, key.environment, version);
-    return row;
+    return row.text;
   }
 
+  /** The content of a config at `version`; `pointer` names the input that asked for it. */
   async contentAt(key: ConfigKey, version: number, pointer = '/version'): Promise<JsonValue> {
-    const change = await this.documentAt(key, version);
-    if (change.newConfig === null) {
+    const text = await this.documentTextAt(key, version);
+    if (text === null) {
       throw ValidationError.at(pointer, `version ${version} of "${key.service}" is a deletion and holds no config`);
     }
-    return change.newConfig as JsonValue;
+    return JSON.parse(text) as JsonValue;
   }
 
   /** The RFC 6902 operations that turn the content at `fromVersion` into the content at `toVersion`. */
   async diffVersions(key: ConfigKey, fromVersion: number, toVersion: number): Promise<PatchOperation[]> {
     // Both read at once; when both are missing, the refusal names `fromVersion` whichever answer came first.
-    const [from, to] = await Promise.allSettled([this.documentAt(key, fromVersion), this.documentAt(key, toVersion)]);
+    const [from, to] = await Promise.allSettled([this.documentTextAt(key, fromVersion), this.documentTextAt(key, toVersion)]);
     if (from.status === 'rejected') throw from.reason;
     if (to.status === 'rejected') throw to.reason;
-    return diffDocuments(from.value.newConfig as JsonValue, to.value.newConfig as JsonValue);
+    return this.diff(from.value, to.value);
   }
 }

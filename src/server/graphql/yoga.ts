@@ -151,11 +151,14 @@ export function documentNesting(source: string): number {
  * fields of one name can be merged by comparing them pairwise: 550 of one name took over 100 ms to validate.
  */
 export const MAX_FIELDS_PER_NAME = 100;
+/** How many variables an operation may define: graphql-js reports each unused one with an error of its own. */
+export const MAX_VARIABLES = 100;
 
-/** The response name most fields of the document share, and how many share it. */
-function commonestResponseName(document: DocumentNode): { name: string; count: number } {
+/** Why a document is too broad to validate (too many fields of one name, or variables), or null. */
+function breadthProblem(document: DocumentNode): string | null {
   const counts = new Map<string, number>();
   let commonest = { name: '', count: 0 };
+  let variables = 0;
   visit(document, {
     Field(node) {
       const name = node.alias?.value ?? node.name.value;
@@ -163,16 +166,23 @@ function commonestResponseName(document: DocumentNode): { name: string; count: n
       counts.set(name, count);
       if (count > commonest.count) commonest = { name, count };
     },
+    VariableDefinition() {
+      variables++;
+    },
   });
-  return commonest;
+  if (commonest.count > MAX_FIELDS_PER_NAME) {
+    return `the document asks for "${commonest.name}" ${commonest.count} times; the limit is ${MAX_FIELDS_PER_NAME} fields of one name`;
+  }
+  if (variables > MAX_VARIABLES) return `the document defines ${variables} variables; the limit is ${MAX_VARIABLES}`;
+  return null;
 }
 
 /**
  * Refuses a document nested deeper than MAX_DOCUMENT_NESTING before graphql-js parses it, and one with
- * more than MAX_FIELDS_PER_NAME fields of one response name before it is validated (over HTTP and
- * WebSocket alike; a parsed document is cached, and so is its refusal's cost).
+ * more than MAX_FIELDS_PER_NAME fields of one response name or MAX_VARIABLES variables before it is
+ * validated (over HTTP and WebSocket alike; a parsed document is cached, and so is its refusal's cost).
  */
-const withinFieldLimit = new WeakSet<DocumentNode>();
+const broadEnough = new WeakSet<DocumentNode>();
 const boundedDocuments: Plugin = {
   onParse({ params }) {
     const source = typeof params.source === 'string' ? params.source : params.source.body;
@@ -181,15 +191,11 @@ const boundedDocuments: Plugin = {
     }
   },
   onValidate({ params, setResult }) {
-    if (withinFieldLimit.has(params.documentAST)) return;
-    const { name, count } = commonestResponseName(params.documentAST);
-    if (count <= MAX_FIELDS_PER_NAME) withinFieldLimit.add(params.documentAST);
+    if (broadEnough.has(params.documentAST)) return;
+    const problem = breadthProblem(params.documentAST);
     // The result stands instead of graphql-js's validation, which does not run.
-    if (count > MAX_FIELDS_PER_NAME) {
-      setResult([
-        new GraphQLError(`the document asks for "${name}" ${count} times; the limit is ${MAX_FIELDS_PER_NAME} fields of one name`, { extensions: { code: 'QUERY_TOO_COMPLEX' } }),
-      ]);
-    }
+    if (problem) setResult([new GraphQLError(problem, { extensions: { code: 'QUERY_TOO_COMPLEX' } })]);
+    else broadEnough.add(params.documentAST);
   },
 };
 
