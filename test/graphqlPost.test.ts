@@ -153,12 +153,13 @@ describe('which requests the GraphQL POST path answers itself', () => {
   let base: string;
   /** Requests the path handed to yoga. */
   let handedOver = 0;
+  let documents: ReturnType<typeof knownDocuments>;
 
   beforeAll(async () => {
     t = await createTestApp('pglite');
     const authenticate = createAuthenticator({ tokens: t.app.tokens });
-    const documents = knownDocuments();
-    const yoga = createGraphQLServer({ store: t.app.store, tokens: t.app.tokens, feed: t.app.feed, logger: silentLogger, authenticate, corsOrigins: [], plugins: [documents.plugin] });
+    documents = knownDocuments();
+    const yoga = createGraphQLServer({ store: t.app.store, tokens: t.app.tokens, feed: t.app.feed, logger: silentLogger, authenticate, corsOrigins: [], plugins: [documents.plugin], documentCache: documents.cache });
     // The same yoga, its fetch counted.
     const counted = new Proxy(yoga, {
       get: (target, property) =>
@@ -192,6 +193,16 @@ describe('which requests the GraphQL POST path answers itself', () => {
     await response.arrayBuffer();
     return { status: response.status, byYoga: handedOver - before };
   };
+
+  it('keeps at most 4 MiB of document text parsed: new large documents one after another do not fill the memory', async () => {
+    for (let index = 0; index < 120; index++) {
+      const document = `{ viewer { name } } # ${index} ${'x'.repeat(64 * 1024)}`;
+      expect((await send({ ...json, ...adminAuth }, ask(document))).status).toBe(200);
+    }
+    expect(documents.cache.calculatedSize).toBeLessThanOrEqual(4 * 1024 * 1024);
+    expect(documents.cache.size).toBeLessThan(120);
+    expect(documents.cache.size).toBeGreaterThan(10);
+  });
 
   it('leaves a document\'s first request to yoga, then answers it itself (clean results, and results with errors through yoga\'s result processor)', async () => {
     expect(await send({ ...json, ...adminAuth }, ask(CONFIG_QUERY, { service: 'tick-aggregator' }))).toEqual({ status: 200, byYoga: 1 });

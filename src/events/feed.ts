@@ -163,7 +163,11 @@ export class ConfigFeed {
     for (;;) {
       const changes = await this.store.history.changesAfter(key, cursor, beforeVersion);
       if (changes.length === 0) return;
-      for (const change of changes) yield configEventFrom(change);
+      for (const change of changes) {
+        yield configEventFrom(change);
+        // A turn of the event loop between replayed changes: each may carry large documents to work out and send.
+        await new Promise(setImmediate);
+      }
       cursor = changes.at(-1)!.version;
     }
   }

@@ -100,6 +100,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   const documents = knownDocuments();
   const yoga = createGraphQLServer({
     plugins: [documents.plugin],
+    documentCache: documents.cache,
     store,
     tokens,
     feed,

@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sendNodeResponse } from '@whatwg-node/server';
 import { type DocumentNode, type ExecutionResult, getOperationAST } from 'graphql';
@@ -106,31 +107,35 @@ function plainParams(body: string): Params | null {
   return value as unknown as Params;
 }
 
-/** How many document texts the fast path remembers; clients send a handful, the rest go to yoga. */
-const MAX_KNOWN_DOCUMENTS = 1_000;
+/**
+ * The parsed documents kept, by text (yoga's cache, shared with the fast path): at most this many, and
+ * this much text in all. A document of 5,000 tokens parses into a megabyte or so of nodes and tokens, so
+ * a count alone let new documents sent one after another fill gigabytes.
+ */
+const CACHED_DOCUMENTS = 1_024;
+const CACHED_DOCUMENT_TEXT = 4 * 1024 * 1024;
 
 /**
  * The documents yoga has parsed and validated without fault, by text: the only ones the fast path
  * runs. A document's first request, and every one that fails to parse or validate, is answered by
- * yoga, so every refusal of a document is yoga's own. A plugin of yoga's, so it learns from every
- * transport (HTTP and WebSocket); validation depends on the document alone (one schema, the same rules).
+ * yoga, so every refusal of a document is yoga's own. `cache` is yoga's document cache and `plugin`
+ * records which of its documents passed validation, from every transport (HTTP and WebSocket);
+ * validation depends on the document alone (one schema, the same rules).
  */
 export function knownDocuments() {
-  const byText = new Map<string, DocumentNode>();
+  const cache = new LRUCache<string, DocumentNode>({ max: CACHED_DOCUMENTS, maxSize: CACHED_DOCUMENT_TEXT, sizeCalculation: (_document, text) => text.length + 1 });
   const valid = new WeakSet<DocumentNode>();
   const plugin: Plugin = {
-    onParse: ({ params }) => ({ result }) => {
-      if (result && !(result instanceof Error) && byText.size < MAX_KNOWN_DOCUMENTS) byText.set(String(params.source), result as DocumentNode);
-    },
     onValidate: ({ params }) => ({ valid: passed }) => {
       if (passed) valid.add(params.documentAST);
     },
   };
   return {
     plugin,
+    cache,
     /** The parsed document of a text yoga found valid, or undefined. */
     valid(text: string): DocumentNode | undefined {
-      const document = byText.get(text);
+      const document = cache.get(text);
       return document && valid.has(document) ? document : undefined;
     },
   };

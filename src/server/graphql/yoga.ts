@@ -46,6 +46,8 @@ export interface GraphQLServerOptions {
   corsOrigins: readonly string[];
   /** More plugins (the fast path's registry of valid documents, post.ts). */
   plugins?: Plugin[];
+  /** Where parsed documents are kept, by text (bounded: post.ts). */
+  documentCache: { get(text: string): DocumentNode | undefined; set(text: string, document: DocumentNode): void };
 }
 
 /** Refusals of the caller by the domain that keep their HTTP status; its other refusals are answers (200). */
@@ -242,7 +244,7 @@ export function createGraphQLServer(options: GraphQLServerOptions): GraphQLServe
     // Documents and validation results are cached; parse errors are not: yoga decorates a parse error
     // (code, HTTP status) only where the request is yoga's own, and a cached one would carry whichever
     // transport parsed it first. A document that does not parse is parsed again (5,000 tokens at most).
-    parserAndValidationCache: { errorCache: { get: () => undefined, set: () => {} } },
+    parserAndValidationCache: { documentCache: options.documentCache, errorCache: { get: () => undefined, set: () => {} } },
     graphiql: graphiqlOptions,
     // GraphiQL from this package, not a CDN (it works offline and behind firewalls): a small page whose
     // large files are served apart, compressed and cached (graphiqlPage.ts).
