@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Kind, parse, printSchema, validate } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import * as operations from '../src/client/operations.ts';
-import { schema } from '../src/schema/index.ts';
+import { schema } from '../src/graphql/index.ts';
 
 describe('schema', () => {
   it('matches the committed schema.graphql', () => {

@@ -9,8 +9,8 @@ import { type Plugin, type YogaServerInstance, createYoga, maskError as maskUnex
 import type { Principal } from '../../access/principal.ts';
 import type { TokenStore } from '../../access/tokens.ts';
 import type { Logger } from '../../logger.ts';
-import type { Context } from '../../schema/context.ts';
-import { schema } from '../../schema/index.ts';
+import type { Context } from '../../graphql/context.ts';
+import { schema } from '../../graphql/index.ts';
 import type { ConfigFeed } from '../../events/feed.ts';
 import type { ConfigStore } from '../../store/configStore.ts';
 import type { Authenticate } from '../authentication.ts';
@@ -98,7 +98,7 @@ const FORM_BODY = /^application\/x-www-form-urlencoded\s*(;|$)/i;
  * Refuses a request whose JSON nests too deep, holds too many members or a number that would not keep
  * its value (`12345678901234567890`, `1e-400`): checked on the text as sent (documents.ts), before
  * yoga's own parser spends time on it or turns numbers into doubles. Literals in the document are
- * checked by the JSON scalars (schema/scalars.ts) and the document's nesting by `boundedNesting`.
+ * checked by the JSON scalars (graphql/scalars.ts) and the document's nesting by `boundedNesting`.
  */
 const checkedJsonText: Plugin = {
   onRequestParse({ request, url, requestParser, setRequestParser, fetchAPI }) {
