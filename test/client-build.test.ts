@@ -17,7 +17,7 @@ const PROJECT_ROOT = fileURLToPath(new URL('../', import.meta.url));
 const run = promisify(execFile);
 
 /** What no client may load: the server's dependencies and code. */
-const SERVER_ONLY = /@prisma\/|\/prisma\/|graphql-yoga|@pothos\/|@electric-sql\/|pglite|\/node_modules\/pg\/|\/pino\/|\/src\/(store|server|db|schema|events)\//;
+const SERVER_ONLY = /@prisma\/|\/prisma\/|graphql-yoga|@pothos\/|@electric-sql\/|pglite|\/node_modules\/pg\/|\/pino\/|\/src\/(store|server|db|graphql|events)\//;
 
 let hub: TestApp;
 let hubUrl: string;

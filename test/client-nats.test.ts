@@ -98,7 +98,7 @@ describe('ConfigClient over NATS', () => {
     const fetchesBefore = fetches.count;
     publisher.publish(
       'config.update.nats-gap',
-      JSON.stringify({ service: 'nats-gap', environment: 'production', version: latest.version, action: 'UPDATE', config: { operational: { batch_size: 999 } } }),
+      JSON.stringify({ service: 'nats-gap', environment: 'production', version: latest.version, revision: 1000000, action: 'UPDATE', config: { operational: { batch_size: 999 } } }),
     );
     await until(client, () => client.status.version === latest.version);
     // What it applied is what it fetched (batch_size 12), not what the message said (999).

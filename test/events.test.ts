@@ -1,7 +1,7 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ConfigEvent } from '../src/events/configEvent.ts';
+import type { ConfigEvent } from '../src/protocol/changes.ts';
 import { adminAuth, createTestApp, type TestApp } from './support/app.ts';
 import { NatsServer } from './support/nats.ts';
 import { ConfigSubscriber } from './support/subscriber.ts';

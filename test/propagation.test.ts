@@ -1,7 +1,7 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { openDatabase } from '../src/db/database.ts';
-import type { ConfigEvent } from '../src/events/configEvent.ts';
+import type { ConfigEvent } from '../src/protocol/changes.ts';
 import { adminAuth, createTestApp, type TestApp } from './support/app.ts';
 import { createPostgresDatabase, type TestDatabase } from './support/databases.ts';
 import { GatewayProcess, TcpProxy } from './support/gateway.ts';

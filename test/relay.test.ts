@@ -3,7 +3,7 @@
 // instances, NATS outages and killed gateways is shown end to end in propagation.test.ts.)
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ConfigEvent } from '../src/events/configEvent.ts';
+import type { ConfigEvent } from '../src/protocol/changes.ts';
 import { OutboxRelay, type OutboxRelayOptions } from '../src/events/relay.ts';
 import { silentLogger as logger } from './support/app.ts';
 import { backends, openTestDatabase, type TestDatabase } from './support/databases.ts';

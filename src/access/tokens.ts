@@ -3,6 +3,7 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Database } from '../db/database.ts';
 import type { Logger } from '../logger.ts';
+import { TOKEN_CHANNEL } from '../protocol/changes.ts';
 import { ValidationError, type ValidationIssue } from '../store/errors.ts';
 import { NAME_PATTERN } from '../store/names.ts';
 import { UnauthenticatedError } from './errors.ts';
@@ -128,7 +129,7 @@ export class TokenStore {
       this.forgetAccepted();
       void this.recheckWatched();
     };
-    this.unlisten = await this.db.listen('api_tokens', changed, changed);
+    this.unlisten = await this.db.listen(TOKEN_CHANNEL, changed, changed);
   }
 
   private forgetAccepted(): void {

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { type HubConnection, answered } from '../client/transport.ts';
 import { usageError } from './errors.ts';
 import { request } from './hub.ts';
-import { type JsonObject, isObject } from './mergePatch.ts';
+import { type JsonObject, isJsonObject } from '../protocol/json.ts';
 import { ListConfigs } from './operations.ts';
 
 export type FileFormat = 'json' | 'yaml';
@@ -64,7 +64,7 @@ export async function listConfigs(connection: HubConnection, environment: string
   let after: string | null | undefined;
   do {
     const page = answered((await request(connection, ListConfigs, { environment, first: 100, after })).configs, 'configs');
-    for (const edge of page.edges) configs.push({ ...edge.node, config: edge.node.config });
+    for (const edge of page.edges) configs.push({ ...edge.node, config: edge.node.config as JsonObject });
     after = page.pageInfo.hasNextPage ? page.pageInfo.endCursor : undefined;
   } while (after);
   return configs;
@@ -89,12 +89,12 @@ export function toExportDocument(environment: string, configs: ListedConfig[]): 
 
 /** Checks a parsed import file; every problem is a usage error that names where it is. */
 export function parseExportDocument(document: unknown, file: string): ExportDocument {
-  if (!isObject(document)) throw usageError(`${file}: expected an object with "environment" and "configs"`);
+  if (!isJsonObject(document)) throw usageError(`${file}: expected an object with "environment" and "configs"`);
   if (document.confighub !== undefined && document.confighub !== 1) throw usageError(`${file}: unsupported format version ${JSON.stringify(document.confighub)}`);
   if (document.environment !== undefined && typeof document.environment !== 'string') throw usageError(`${file}: "environment" must be a string`);
-  if (!isObject(document.configs)) throw usageError(`${file}: "configs" must be an object keyed by service name`);
+  if (!isJsonObject(document.configs)) throw usageError(`${file}: "configs" must be an object keyed by service name`);
   for (const [service, entry] of Object.entries(document.configs)) {
-    if (!isObject(entry) || !isObject(entry.config)) throw usageError(`${file}: configs.${service}.config must be an object`);
+    if (!isJsonObject(entry) || !isJsonObject(entry.config)) throw usageError(`${file}: configs.${service}.config must be an object`);
     if (entry.description != null && typeof entry.description !== 'string') throw usageError(`${file}: configs.${service}.description must be a string`);
   }
   return document as unknown as ExportDocument;

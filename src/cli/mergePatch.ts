@@ -1,14 +1,13 @@
+import { type JsonObject, type JsonValue, isJsonObject } from '../protocol/json.ts';
 import { usageError } from './errors.ts';
-
-export type JsonObject = { [key: string]: unknown };
 
 /**
  * A value as typed on the command line: JSON when it parses (`8`, `true`, `null`, `[1,2]`,
  * `{"a":1}`, `"8"`), otherwise the text itself (`sp500`).
  */
-export function parseValue(text: string): unknown {
+export function parseValue(text: string): JsonValue {
   try {
-    return JSON.parse(text);
+    return JSON.parse(text) as JsonValue;
   } catch {
     return text;
   }
@@ -50,7 +49,7 @@ export function mergePatchFromAssignments(assignments: string[]): JsonObject {
     let node = patch;
     for (const key of keys.slice(0, -1)) {
       const next = node[key];
-      if (next !== undefined && !isObject(next)) throw usageError(`"${assignment}" conflicts with an earlier assignment of ${key}`);
+      if (next !== undefined && !isJsonObject(next)) throw usageError(`"${assignment}" conflicts with an earlier assignment of ${key}`);
       node = (node[key] ??= {}) as JsonObject;
     }
     const last = keys.at(-1)!;
@@ -58,8 +57,4 @@ export function mergePatchFromAssignments(assignments: string[]): JsonObject {
     node[last] = value;
   }
   return patch;
-}
-
-export function isObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -1,17 +1,16 @@
 // Plain JSON documents: the overlay of defaults, snapshot and hub config, what changed between two
 // configs, and reading a dotted path.
 
-export type JsonObject = { [key: string]: unknown };
+import { type JsonObject, type JsonValue, isJsonObject as isPlainObject } from '../protocol/json.ts';
 
-export function isPlainObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
+export type { JsonObject };
+export { isPlainObject };
 
 /** `overlay` on top of `base`: objects merge key by key, anything else (arrays included) replaces. */
 export function overlay<T>(base: T, overlayValue: unknown): T {
   if (!isPlainObject(base) || !isPlainObject(overlayValue)) return (overlayValue === undefined ? base : overlayValue) as T;
   const merged: JsonObject = { ...base };
-  for (const [key, value] of Object.entries(overlayValue)) merged[key] = overlay(merged[key], value);
+  for (const [key, value] of Object.entries(overlayValue)) merged[key] = overlay<JsonValue | undefined>(merged[key], value)!;
   return merged as T;
 }
 

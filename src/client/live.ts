@@ -2,7 +2,7 @@ import type { NatsConnection, NodeConnectionOptions } from '@nats-io/transport-n
 import type { Client as GraphQLWsClient } from 'graphql-ws';
 import type WebSocket from 'ws';
 import { type BackoffOptions, backoffDelay, pause } from './backoff.ts';
-import type { JsonObject } from './documents.ts';
+import { type ConfigEvent, parseConfigEvent, subjectFor } from '../protocol/changes.ts';
 import { ClientConfigChanged } from './operations.ts';
 import { type HubConnection, graphqlEndpoint } from './transport.ts';
 
@@ -10,15 +10,8 @@ import { type HubConnection, graphqlEndpoint } from './transport.ts';
 // Each keeps itself connected (with the client's backoff) and says when it is up and when it is down.
 // Their libraries load only when chosen.
 
-/** One change as both channels carry it (a subset of the README's "NATS payload"). */
-export interface LiveChange {
-  service: string;
-  environment: string;
-  version: number;
-  action: string;
-  /** The whole new document; null after a deletion. */
-  config: JsonObject | null;
-}
+/** One change as both channels carry it (what the client needs of a ConfigEvent: the whole new document, null after a deletion). */
+export type LiveChange = Pick<ConfigEvent, 'service' | 'environment' | 'version' | 'action' | 'config'>;
 
 export interface LiveHandlers {
   change(change: LiveChange): void;
@@ -83,15 +76,16 @@ export function followNats(
         break;
       }
       attempt = 0;
-      nc.subscribe(`config.update.${target.service}`, {
+      nc.subscribe(subjectFor(target.service), {
         callback: (error, message) => {
           if (error) return;
+          let change: LiveChange | null = null;
           try {
-            const change = message.json<LiveChange>();
-            if (change.service === target.service && change.environment === target.environment) handlers.change(change);
+            change = parseConfigEvent(message.json());
           } catch {
-            // Not a change event: nothing to apply.
+            // Not JSON: nothing to apply.
           }
+          if (change && change.service === target.service && change.environment === target.environment) handlers.change(change);
         },
       });
       const flushedUp = () =>

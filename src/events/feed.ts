@@ -2,7 +2,8 @@ import { type PubSub, createPubSub } from '@graphql-yoga/subscription';
 import type { Logger } from '../logger.ts';
 import type { ConfigStore } from '../store/configStore.ts';
 import { type ConfigKey, keyString, parseKeyString } from '../store/names.ts';
-import { type ConfigEvent, configEventFrom, parseConfigEvent } from './configEvent.ts';
+import { type ConfigEvent, parseConfigEvent } from '../protocol/changes.ts';
+import { configEventFrom } from './configEvent.ts';
 import type { ConfigHub } from './hub.ts';
 
 /**

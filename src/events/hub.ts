@@ -1,6 +1,6 @@
 import { CustomEvent } from '@whatwg-node/events';
 import type { Logger } from '../logger.ts';
-import { type ConfigEvent, SUBJECT_PREFIX, subjectFor } from './configEvent.ts';
+import { ALL_CHANGES_SUBJECT, type ConfigEvent, subjectFor } from '../protocol/changes.ts';
 import { NatsLink } from './nats.ts';
 import { createNatsEventTarget } from './natsEventTarget.ts';
 import { ensureChangeStream } from './stream.ts';
@@ -56,7 +56,7 @@ export function createNatsHub(servers: string, logger: Logger): ConfigHub {
   const target = createNatsEventTarget({
     link,
     logger,
-    subscriptionSubject: (topic) => (topic === TOPIC ? `${SUBJECT_PREFIX}.>` : topic),
+    subscriptionSubject: (topic) => (topic === TOPIC ? ALL_CHANGES_SUBJECT : topic),
     publishSubject: (event) => subjectFor((event.detail as ConfigEvent).service),
     // JetStream, where a stream captures config.update.>, drops a re-published revision.
     messageId: (event) => `confighub-revision-${(event.detail as ConfigEvent).revision}`,

@@ -2,7 +2,8 @@ import type { Database } from '../db/database.ts';
 import type { ConfigChange } from '../generated/prisma/client.ts';
 import type { Logger } from '../logger.ts';
 import { CHANGE_COLUMNS } from '../store/history.ts';
-import { type ConfigEvent, configEventFrom } from './configEvent.ts';
+import { CHANGE_CHANNEL, type ConfigEvent } from '../protocol/changes.ts';
+import { configEventFrom } from './configEvent.ts';
 
 export interface OutboxRelayOptions {
   db: Database;
@@ -62,7 +63,7 @@ export class OutboxRelay {
   constructor(private readonly options: OutboxRelayOptions) {}
 
   async start(): Promise<void> {
-    this.stopListening = await this.options.db.listen('config_changes', () => this.wake(), () => this.wake());
+    this.stopListening = await this.options.db.listen(CHANGE_CHANNEL, () => this.wake(), () => this.wake());
     this.sweepTimer = setInterval(() => void this.sweep(), this.options.sweepIntervalMs ?? 1000);
     this.sweepTimer.unref();
     this.wake();

@@ -1,7 +1,7 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
 import type { Logger } from '../logger.ts';
-import { SUBJECT_PREFIX } from './configEvent.ts';
+import { ALL_CHANGES_SUBJECT } from '../protocol/changes.ts';
 import type { NatsConnection } from './nats.ts';
 
 /** The JetStream stream that keeps `config.update.>` for services that want durable replay. */
@@ -26,7 +26,7 @@ export async function ensureChangeStream(connection: NatsConnection, logger: Log
   } catch {
     await manager.streams.add({
       name: STREAM_NAME,
-      subjects: [`${SUBJECT_PREFIX}.>`],
+      subjects: [ALL_CHANGES_SUBJECT],
       max_age: nanos(7 * 24 * 60 * 60 * 1000),
       duplicate_window: nanos(10 * 60 * 1000),
     });

@@ -1,4 +1,4 @@
-import type { ConfigEvent } from '../events/configEvent.ts';
+import type { ConfigEvent } from '../protocol/changes.ts';
 import { configKey } from '../store/names.ts';
 import { mayRead } from '../access/principal.ts';
 import { untilTokenEnds } from '../access/sessions.ts';

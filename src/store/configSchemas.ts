@@ -4,6 +4,7 @@ import addFormats from 'ajv-formats';
 import type { ConfigSchema, PrismaClient } from '../generated/prisma/client.ts';
 import type { Database } from '../db/database.ts';
 import type { Logger } from '../logger.ts';
+import { SCHEMA_CHANNEL } from '../protocol/changes.ts';
 import { type JsonObject, type JsonValue, documentText, isJsonObject, requireObject } from './documents.ts';
 import { findSecrets } from './secretGuard.ts';
 import { ValidationError, type ValidationIssue } from './errors.ts';
@@ -399,7 +400,7 @@ export class ConfigSchemas {
 
   async start(): Promise<void> {
     this.stopListening = await this.db.listen(
-      'config_schemas',
+      SCHEMA_CHANNEL,
       (service) => this.current.delete(service),
       () => this.current.clear(),
     );

@@ -1,6 +1,7 @@
 import { Prisma, type PrismaClient, type ServiceConfig } from '../generated/prisma/client.ts';
 import type { Database } from '../db/database.ts';
 import type { Logger } from '../logger.ts';
+import { CHANGE_CHANNEL } from '../protocol/changes.ts';
 import { ConfigCache } from './cache.ts';
 import {
   type JsonObject,
@@ -93,7 +94,6 @@ export interface ChangeNotice {
   version: number;
 }
 
-const CHANGE_CHANNEL = 'config_changes';
 /** Attempts of a write whose read went stale under it (no expectedVersion given). */
 const MAX_WRITE_ATTEMPTS = 50;
 

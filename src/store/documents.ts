@@ -1,14 +1,10 @@
-import jsonPatch, { type Operation } from 'fast-json-patch';
+import jsonPatch from 'fast-json-patch';
+import type { PatchOperation } from '../protocol/changes.ts';
+import { type JsonObject, type JsonValue, isJsonObject } from '../protocol/json.ts';
 import { ValidationError } from './errors.ts';
 
-export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
-export type JsonObject = { [key: string]: JsonValue };
-/** One RFC 6902 operation. */
-export type PatchOperation = Operation;
-
-export function isJsonObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
+export type { JsonObject, JsonValue, PatchOperation };
+export { isJsonObject };
 
 /** The largest config document the hub keeps (serialised as JSON). */
 export const MAX_DOCUMENT_BYTES = 256 * 1024;
@@ -129,7 +125,7 @@ function setOwn(object: JsonObject, key: string, value: JsonValue): void {
 
 /** The RFC 6902 operations that turn `from` into `to`. */
 export function diffDocuments(from: JsonValue | null, to: JsonValue | null): PatchOperation[] {
-  return jsonPatch.compare((from ?? {}) as object, (to ?? {}) as object);
+  return jsonPatch.compare((from ?? {}) as object, (to ?? {}) as object) as PatchOperation[];
 }
 
 /**

@@ -14,7 +14,7 @@ import {
 } from '../configFile.ts';
 import { CliError, ExitCode, usageError } from '../errors.ts';
 import { expectType, request } from '../hub.ts';
-import type { JsonObject } from '../mergePatch.ts';
+import type { JsonObject } from '../../protocol/json.ts';
 import { CreateConfig } from '../operations.ts';
 import type { PatchOperation } from '../output.ts';
 import { Progress, confirm } from '../terminal.ts';

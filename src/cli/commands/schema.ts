@@ -2,7 +2,7 @@ import { type Command, expectedVersionOption, intOption, reasonOption, stringOpt
 import { readDocumentFile } from '../configFile.ts';
 import { CliError, ExitCode, usageError } from '../errors.ts';
 import { expectType, request } from '../hub.ts';
-import { isObject } from '../mergePatch.ts';
+import { isJsonObject } from '../../protocol/json.ts';
 import { GetConfigSchema, SetConfigSchema } from '../operations.ts';
 import { pretty, shortTime } from '../output.ts';
 
@@ -31,7 +31,7 @@ export const schemaCommand: Command = {
     if (!file) throw usageError('missing <file> (a JSON Schema document, or - for stdin)');
     if (rest.length > 0) throw usageError(`unexpected argument "${rest[0]}"`);
     const schema = await readDocumentFile(file, context.stdin);
-    if (!isObject(schema)) throw usageError(`${file} must hold a JSON Schema object`);
+    if (!isJsonObject(schema)) throw usageError(`${file} must hold a JSON Schema object`);
     const input = { service, schema, expectedVersion: intOption(context, 'expected-version'), reason: stringOption(context, 'reason') };
     const { setConfigSchema } = await request(context.hub(), SetConfigSchema, { input });
     const written = expectType(setConfigSchema, 'ConfigSchema');

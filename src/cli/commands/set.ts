@@ -2,7 +2,8 @@ import { UpdateConfig } from '../../client/operations.ts';
 import { type Command, dryRunOption, expectedVersionOption, intOption, reasonOption, stringOption, takeArgs } from '../command.ts';
 import { usageError } from '../errors.ts';
 import { expectType, request } from '../hub.ts';
-import { type JsonObject, isObject, mergePatchFromAssignments } from '../mergePatch.ts';
+import { type JsonObject, isJsonObject } from '../../protocol/json.ts';
+import { mergePatchFromAssignments } from '../mergePatch.ts';
 import type { CommandContext } from '../command.ts';
 import { readDocumentFile } from '../configFile.ts';
 
@@ -26,7 +27,7 @@ export const patchCommand: Command = {
   async run(context) {
     const [service, file] = takeArgs(context, ['service', 'file']) as [string, string];
     const document = await readDocumentFile(file, context.stdin);
-    if (!isObject(document)) throw usageError(`${file} must hold a JSON object`);
+    if (!isJsonObject(document)) throw usageError(`${file} must hold a JSON object`);
     await writeConfig(context, service, context.options.replace ? { config: document } : { patch: document });
   },
 };

@@ -1,4 +1,5 @@
 import { LRUCache } from 'lru-cache';
+import { isJsonObject } from '../../protocol/json.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sendNodeResponse } from '@whatwg-node/server';
 import { type DocumentNode, type ExecutionResult, getOperationAST } from 'graphql';
@@ -89,7 +90,6 @@ interface Params {
   extensions?: Record<string, unknown> | null;
 }
 
-const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** The body as GraphQL-over-HTTP parameters exactly as yoga accepts them without complaint, or null. */
 function plainParams(body: string): Params | null {
@@ -99,11 +99,11 @@ function plainParams(body: string): Params | null {
   } catch {
     return null;
   }
-  if (!isObject(value) || typeof value.query !== 'string') return null;
+  if (!isJsonObject(value) || typeof value.query !== 'string') return null;
   for (const key of Object.keys(value)) if (!PARAMETERS.has(key)) return null;
-  if (value.variables != null && !isObject(value.variables)) return null;
+  if (value.variables != null && !isJsonObject(value.variables)) return null;
   if (value.operationName != null && typeof value.operationName !== 'string') return null;
-  if (value.extensions != null && !isObject(value.extensions)) return null;
+  if (value.extensions != null && !isJsonObject(value.extensions)) return null;
   return value as unknown as Params;
 }
 
