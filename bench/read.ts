@@ -20,7 +20,7 @@ const READ_QUERY = `query GetConfig {
 const REQUEST_BODY = JSON.stringify({ query: READ_QUERY });
 const GRAPHQL_PATH = '/graphql';
 /** The gateway's read must be at least this fraction of stock yoga's. */
-const TARGET_VS_YOGA = 1.0;
+const TARGET_VS_YOGA = 1.5;
 
 const settings = {
   connections: intSetting('BENCH_CONNECTIONS', 32, 1, 512),
