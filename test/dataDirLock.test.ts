@@ -4,7 +4,7 @@ import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DataDirLock, DataDirLockError, LOCK_FILE, type LockOwner } from '../src/db/dataDirLock.ts';
+import { DataDirLock, DataDirLockError, LOCK_FILE, type LockOwner, processStart } from '../src/db/dataDirLock.ts';
 
 const PROJECT_ROOT = fileURLToPath(new URL('../', import.meta.url));
 
@@ -23,15 +23,6 @@ function temporaryDirectory(): string {
   return directory;
 }
 
-/** The start time /proc gives a process (Linux), as the lock records it. */
-function processStart(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
-  }
-}
 
 function writeLock(directory: string, owner: Partial<LockOwner>): void {
   const lock: LockOwner = { pid: 1, hostname: hostname(), instance: 'left-behind', startedAt: '2026-01-01T00:00:00.000Z', ...owner };

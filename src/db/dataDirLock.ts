@@ -258,7 +258,7 @@ function readBootId(): string | undefined {
 }
 
 /** Field 22 of /proc/<pid>/stat (after the command, which may hold spaces and parentheses). */
-function processStart(pid: number): string | undefined {
+export function processStart(pid: number): string | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
