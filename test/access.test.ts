@@ -216,6 +216,16 @@ describe.each(backends)('access control on %s', (backend) => {
     expect(both.errors?.map((error) => [error.extensions?.code, (error as { path?: unknown }).path])).toEqual([['FORBIDDEN', ['nodes', 1]]]);
   });
 
+  it('lists errors in the order of the document, whichever field failed first', async () => {
+    const { data } = await graphql('admin', `{ config(service: "${OUT_OF_SCOPE}") { ... on ServiceConfig { id } } }`);
+    // The node is refused after a read of the database; the cursor (an integer cursor where configs page by name) at once.
+    const result = await graphql('reader', 'query($id: ID!) { node(id: $id) { id } later: configs(after: "R1BDOkk6Mw==") { edges { cursor } } }', { id: data.config.id });
+    expect(result.errors?.map((error) => [error.extensions?.code, (error as { path?: unknown }).path])).toEqual([
+      ['FORBIDDEN', ['node']],
+      ['BAD_USER_INPUT', ['later']],
+    ]);
+  });
+
   it('without a token: reads and writes are refused, introspection and viewer answer', async () => {
     const before = await tablesDigest(t.db);
     const listing = await graphql('none', '{ configs { totalCount } }');

@@ -201,6 +201,20 @@ const boundedDocuments: Plugin = {
   },
 };
 
+/** Orders errors by where they stand in the document, then by their paths (list indexes as numbers). */
+function byPlaceInDocument(a: GraphQLError, b: GraphQLError): number {
+  const [left, right] = [a.locations?.[0], b.locations?.[0]];
+  if (left && right && (left.line !== right.line || left.column !== right.column)) return left.line - right.line || left.column - right.column;
+  if (!left !== !right) return left ? 1 : -1;
+  const [one, other] = [a.path ?? [], b.path ?? []];
+  for (let index = 0; index < Math.min(one.length, other.length); index++) {
+    const [x, y] = [one[index]!, other[index]!];
+    if (x === y) continue;
+    return typeof x === 'number' && typeof y === 'number' ? x - y : String(x) < String(y) ? -1 : 1;
+  }
+  return one.length - other.length;
+}
+
 /** The same origins as yoga's CORS options, or false: no CORS headers, so the browser refuses the page the answer. */
 export function corsFor(origins: readonly string[]) {
   return (request: Request) => {
@@ -223,11 +237,14 @@ const tooComplex = (_context: unknown, error: GraphQLError) => withCode(error, '
 export function createGraphQLServer(options: GraphQLServerOptions): GraphQLServer {
   const { logger } = options;
   // An execution hook of envelop's, so WebSocket operations (enveloped in websocket.ts) pass it too.
-  const onExecuteDone = ({ result }: { result: ExecutionResult | AsyncIterable<unknown> }) => {
+  const onExecuteDone = ({ result, setResult }: { result: ExecutionResult | AsyncIterable<unknown>; setResult: (result: ExecutionResult) => void }) => {
     if (Symbol.asyncIterator in result || !result.errors?.length) return;
     options.onErrors?.();
     // graphql-js reports variables it cannot coerce without a code.
     for (const error of result.errors) if (isVariableError(error)) withCode(error, 'BAD_USER_INPUT');
+    // graphql-js lists errors as they happen: fields that fail after reads of their own came in either
+    // order. They are listed in the order of the document (then of their paths), whichever read ended first.
+    if (result.errors.length > 1) setResult({ ...result, errors: [...result.errors].sort(byPlaceInDocument) });
   };
   const executionErrors: Plugin = { onExecute: () => ({ onExecuteDone }) };
   return createYoga<ServerContext, Context>({
