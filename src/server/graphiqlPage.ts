@@ -106,9 +106,9 @@ export function extractPackagePieces(): Promise<Record<PackagePiece, ExtractedPi
 }
 
 /**
- * Compresses on libuv's thread pool, never on the event loop. `effort: 'build'` (brotli quality 11: ~13 s
- * of CPU for all pieces, 1.89 MB) is for the build script; `'request'` (quality 6: ~0.6 s, 2.11 MB) for
- * a process that found no prebuilt files. gzip -9 either way (2.41 MB).
+ * Compresses on libuv's thread pool, never on the event loop. `effort: 'build'` (brotli's best, seconds
+ * of CPU) is for the build script; `'request'` (brotli quality 6, a fraction of that, a little larger)
+ * for a process that found no prebuilt files. gzip -9 either way.
  */
 export function compress(bytes: Uint8Array, coding: ContentCoding, effort: 'build' | 'request'): Promise<Buffer> {
   return new Promise((resolve, reject) => {

@@ -4,11 +4,9 @@ import { RE2JS } from 're2js';
 // JavaScript's backtracking RegExp: `^(a+)+$` against 'aaaa…a!' would otherwise hold the event loop for
 // seconds (and double with each extra 'a'), on every write of the service. Chosen over the native `re2`
 // addon (no prebuilt binary is reachable here, so every clean install compiles RE2 and abseil with
-// node-gyp: ~3 minutes on two cores, and a C++ toolchain on every machine) and over ReDoS checkers such
-// as safe-regex2 or recheck (a checker guesses; `a*b` over 20,000 'a's is quadratic, passes star-height
-// checks, and already costs ~190 ms). Per match RE2JS costs ~0.2-0.7 µs for patterns such as
-// `^[a-z0-9-]+$` or `^\d{2}:\d{2}$`, against ~0.03-0.09 µs for RegExp and ~1.3 µs for the native addon
-// (which pays for a UTF-8 copy of every string): nothing next to a write.
+// node-gyp, with a C++ toolchain on every machine) and over ReDoS checkers such as safe-regex2 or
+// recheck (a checker guesses: `a*b` is quadratic and passes star-height checks). A match on RE2JS costs
+// several times RegExp's, which is still nothing next to a write.
 //
 // Patterns are ECMAScript (what JSON Schema specifies); RE2 has another syntax and a few other
 // meanings (`\s` and `.` are narrower, `\uXXXX` is `\x{XXXX}`, no lookaround, no backreferences), so
