@@ -373,7 +373,7 @@ describe('change propagation across gateway instances', () => {
     });
     natsDown = true;
     await nats.kill();
-    await expect.poll(() => first.test.app.hub.isConnected() || second.test.app.hub.isConnected(), { timeout: WAIT_MS }).toBe(false);
+    await expect.poll(() => first.test.app.bus.isConnected() || second.test.app.bus.isConnected(), { timeout: WAIT_MS }).toBe(false);
     expect((await fetch(`${first.url}/ready`)).status).toBe(200);
 
     for (let change = 0; change < 20; change++) {
@@ -411,7 +411,7 @@ describe('change propagation across gateway instances', () => {
     });
     const cutOff = await openInstance('cut-off', proxy.url);
     opened.push(cutOff);
-    await expect.poll(() => cutOff.test.app.hub.isConnected(), { timeout: WAIT_MS }).toBe(true);
+    await expect.poll(() => cutOff.test.app.bus.isConnected(), { timeout: WAIT_MS }).toBe(true);
     const [service] = uniqueServices('cut', 1) as [string];
     const start = (await createConfigs([service])).get(service)!;
     const subscriber = subscribe(cutOff, service, start);
@@ -419,12 +419,12 @@ describe('change propagation across gateway instances', () => {
     await subscriber.waitFor(reached(start + 1), WAIT_MS);
 
     await proxy.cut();
-    await expect.poll(() => cutOff.test.app.hub.isConnected(), { timeout: WAIT_MS }).toBe(false);
+    await expect.poll(() => cutOff.test.app.bus.isConnected(), { timeout: WAIT_MS }).toBe(false);
     for (let step = 1; step < 4; step++) await writeChange(first, service, step, step % 2 ? 'rest' : 'graphql');
     // Published on NATS (by the instances still connected) while the cut-off one could not hear it.
     await expect.poll(() => versionsOf(onNats, service).includes(start + 4), { timeout: WAIT_MS }).toBe(true);
     await proxy.restore();
-    await expect.poll(() => cutOff.test.app.hub.isConnected(), { timeout: WAIT_MS }).toBe(true);
+    await expect.poll(() => cutOff.test.app.bus.isConnected(), { timeout: WAIT_MS }).toBe(true);
 
     // Nobody writes any more: the instance must find what it missed by itself.
     await subscriber.waitFor(reached(start + 4), WAIT_MS);

@@ -4,11 +4,11 @@ import type { ConfigStore } from '../store/configStore.ts';
 import { type ConfigKey, keyString, parseKeyString } from '../store/names.ts';
 import { type ConfigEvent, parseConfigEvent } from '../protocol/changes.ts';
 import { configEventFrom } from './configEvent.ts';
-import type { ConfigHub } from './hub.ts';
+import type { EventBus } from './bus.ts';
 
 /**
- * How long a change the database announced may wait for the hub before the feed reads it from the audit
- * log itself (the relay is slow or stuck, NATS is cut off without the client knowing yet). While the hub
+ * How long a change the database announced may wait for the bus before the feed reads it from the audit
+ * log itself (the relay is slow or stuck, NATS is cut off without the client knowing yet). While the bus
  * says it is disconnected, the feed does not wait.
  */
 const HUB_GRACE_MS = 1_000;
@@ -21,7 +21,7 @@ type LocalTopics = {
 };
 
 /**
- * This instance's view of committed changes: it listens to the hub, drops duplicates, fills gaps from
+ * This instance's view of committed changes: it listens to the event bus, drops duplicates, fills gaps from
  * the audit log, keeps the read cache fresh, and fans each change out to this instance's subscribers.
  */
 export class ConfigFeed {
@@ -30,11 +30,11 @@ export class ConfigFeed {
   private readonly delivered = new Map<string, number>();
   private queue: Promise<void> = Promise.resolve();
   private stopListening: (() => void) | undefined;
-  /** Subscriptions to one config, per key: caught up with the others after the hub resumes. */
+  /** Subscriptions to one config, per key: caught up with the others after the bus resumes. */
   private readonly watched = new Map<string, number>();
   private stopCatchingUp: (() => void) | undefined;
   private stopNotices: (() => void) | undefined;
-  /** Changes the database announced that the hub has not brought yet: the newest version per config, and since when. */
+  /** Changes the database announced that the bus has not brought yet: the newest version per config, and since when. */
   private readonly awaited = new Map<string, { version: number; since: number }>();
   private graceTimer: NodeJS.Timeout | undefined;
   /** Changes this instance took in: its read cache refreshed, and fanned out to its subscriptions. */
@@ -43,17 +43,17 @@ export class ConfigFeed {
   openSubscriptions = 0;
 
   constructor(
-    private readonly hub: ConfigHub,
+    private readonly bus: EventBus,
     private readonly store: ConfigStore,
     private readonly logger: Logger,
   ) {}
 
   start(): void {
-    this.stopCatchingUp = this.hub.onResumed(() => this.catchUp());
+    this.stopCatchingUp = this.bus.onResumed(() => this.catchUp());
     // NATS is not this instance's lifeline: the database announces every commit to every instance, so a
-    // change the hub does not bring (NATS away) is read from the audit log and delivered all the same.
+    // change the bus does not bring (NATS away) is read from the audit log and delivered all the same.
     this.stopNotices = this.store.onCommitted((notice) => this.noticed(notice, notice.version));
-    this.stopListening = this.hub.listen((raw) => {
+    this.stopListening = this.bus.listen((raw) => {
       const event = parseConfigEvent(raw);
       if (!event) {
         this.logger.warn({ event: raw }, 'malformed change event dropped');
@@ -74,11 +74,11 @@ export class ConfigFeed {
     await this.queue;
   }
 
-  /** A change the database announced: read it now if the hub cannot bring it, else give the hub a moment. */
+  /** A change the database announced: read it now if the bus cannot bring it, else give the bus a moment. */
   private noticed(key: ConfigKey, version: number): void {
     const k = keyString(key);
     if ((this.delivered.get(k) ?? 0) >= version) return;
-    if (!this.hub.isConnected()) {
+    if (!this.bus.isConnected()) {
       this.readChange(key, version);
       return;
     }
@@ -90,7 +90,7 @@ export class ConfigFeed {
     }
   }
 
-  /** Reads from the audit log the announced changes the hub has not brought within the grace time. */
+  /** Reads from the audit log the announced changes the bus has not brought within the grace time. */
   private readOverdue(): void {
     this.graceTimer = undefined;
     const now = Date.now();
@@ -107,7 +107,7 @@ export class ConfigFeed {
     }
   }
 
-  /** Takes a change from the audit log as if the hub had brought it (what lies before it is filled in, what is known dropped). */
+  /** Takes a change from the audit log as if the bus had brought it (what lies before it is filled in, what is known dropped). */
   private readChange(key: ConfigKey, version: number): void {
     this.queue = this.queue
       .then(async () => {

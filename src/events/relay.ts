@@ -41,7 +41,7 @@ const RUN_INTERVAL_MS = 25;
  * in the transaction that makes it; the relay takes the oldest waiting ones out in revision order inside
  * a transaction (SQL function `confighub_claim_outbox`, under a lock that lets one instance relay at a
  * time), publishes them and commits: a crash or a failed publish rolls back, and they wait for the next
- * attempt (with an in-process hub, whose publish cannot fail, the claim commits at once: see
+ * attempt (with an in-process bus, whose publish cannot fail, the claim commits at once: see
  * `publishMayFail`). Changes committed out of revision order are never skipped, since the claim is
  * "still in the outbox", not "after the last".
  */

@@ -7,7 +7,7 @@ import { migrate } from '../db/migrate.ts';
 import type { Settings } from '../env.ts';
 import type { Logger } from '../logger.ts';
 import { ConfigFeed } from '../events/feed.ts';
-import { type ConfigHub, createInProcessHub, createNatsHub } from '../events/hub.ts';
+import { type EventBus, createInProcessBus, createNatsBus } from '../events/bus.ts';
 import { OutboxRelay } from '../events/relay.ts';
 import { ConfigStore } from '../store/configStore.ts';
 import { clientAddressOf, createAuthenticator } from './authentication.ts';
@@ -61,7 +61,7 @@ export interface App {
   readonly store: ConfigStore;
   readonly tokens: TokenStore;
   readonly database: Database;
-  readonly hub: ConfigHub;
+  readonly bus: EventBus;
   readonly relay: OutboxRelay;
   readonly feed: ConfigFeed;
   /** Distinct subscriptions executed for graphql-ws sockets (identical ones share one). */
@@ -87,14 +87,14 @@ export async function buildApp(options: AppOptions): Promise<App> {
   const authenticate = createAuthenticator({ tokens, failureLimit: options.authFailureLimit, trustProxy: settings.CONFIGHUB_TRUST_PROXY });
   const store = new ConfigStore(database, undefined, logger);
   await store.start();
-  const hub = settings.NATS_URL ? createNatsHub(settings.NATS_URL, logger) : createInProcessHub();
-  const feed = new ConfigFeed(hub, store, logger);
+  const bus = settings.NATS_URL ? createNatsBus(settings.NATS_URL, logger) : createInProcessBus();
+  const feed = new ConfigFeed(bus, store, logger);
   feed.start();
-  const relay = new OutboxRelay({ db: database, publish: (events) => hub.publish(events), publishMayFail: hub.kind === 'nats', logger });
+  const relay = new OutboxRelay({ db: database, publish: (events) => bus.publish(events), publishMayFail: bus.kind === 'nats', logger });
   await relay.start();
 
   let webSockets: ReturnType<typeof attachGraphQLWebSocket> | undefined;
-  const metrics = createMetrics({ relay, feed, hub, batcher: store.batcher, webSocketCount: () => webSockets?.socketCount() ?? 0 });
+  const metrics = createMetrics({ relay, feed, bus, batcher: store.batcher, webSocketCount: () => webSockets?.socketCount() ?? 0 });
   const corsOrigins = settings.CONFIGHUB_CORS_ORIGINS ?? [];
   const fastPaths = (settings.CONFIGHUB_FAST_PATHS ?? 'on') === 'on';
   const documents = knownDocuments();
@@ -147,7 +147,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
    * database did not answer (an address, say) goes to the log, not to whoever asks.
    */
   async function readiness(): Promise<Response> {
-    const events = { kind: hub.kind, connected: hub.isConnected() };
+    const events = { kind: bus.kind, connected: bus.isConnected() };
     const degraded = events.connected ? undefined : 'NATS is not connected: changes reach this instance through the database; NATS subscribers wait';
     try {
       await withTimeout(database.ping(), READY_TIMEOUT_MS, 'the database did not answer within 2 s');
@@ -213,7 +213,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     store,
     tokens,
     database,
-    hub,
+    bus,
     relay,
     feed,
     subscriptionGroupCount: () => webSockets?.groupCount() ?? 0,
@@ -249,7 +249,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
         if (server) await closeGracefully(server, options.shutdownGraceMs ?? 10_000);
         await relay.stop();
         await feed.stop();
-        await hub.close();
+        await bus.close();
         await store.stop();
         await tokens.stop();
         if (!options.database) await database.close();

@@ -1,13 +1,13 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ConfigFeed } from '../events/feed.ts';
-import type { ConfigHub } from '../events/hub.ts';
+import type { EventBus } from '../events/bus.ts';
 import type { OutboxRelay } from '../events/relay.ts';
 import type { WriteBatcher } from '../store/writeBatch.ts';
 
 export interface MetricSources {
   relay: OutboxRelay;
   feed: ConfigFeed;
-  hub: ConfigHub;
+  bus: EventBus;
   /** Group commit of config writes (its statements and rows). */
   batcher: WriteBatcher;
   /** Open graphql-ws sockets. */
@@ -99,7 +99,7 @@ export function createMetrics(sources: MetricSources) {
     registers: [registry],
     collect() {
       this.reset();
-      this.set({ kind: sources.hub.kind }, sources.hub.isConnected() ? 1 : 0);
+      this.set({ kind: sources.bus.kind }, sources.bus.isConnected() ? 1 : 0);
     },
   });
 
