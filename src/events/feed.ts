@@ -1,10 +1,10 @@
-import { type PubSub, createPubSub } from '@graphql-yoga/subscription';
 import type { Logger } from '../logger.ts';
 import type { ConfigStore } from '../store/configStore.ts';
 import { type ConfigKey, keyString, parseKeyString } from '../store/names.ts';
 import { type ConfigEvent, parseConfigEvent } from '../protocol/changes.ts';
 import { configEventFrom } from './configEvent.ts';
 import type { EventBus } from './bus.ts';
+import { ChangeQueue, type ChangeStream, changeStream } from './changeStream.ts';
 
 /**
  * How long a change the database announced may wait for the bus before the feed reads it from the audit
@@ -13,25 +13,19 @@ import type { EventBus } from './bus.ts';
  */
 const HUB_GRACE_MS = 1_000;
 
-type LocalTopics = {
-  /** Changes of one config, by key string. */
-  changed: [key: string, event: ConfigEvent];
-  /** Changes of every config. */
-  'changed.all': [event: ConfigEvent];
-};
-
 /**
  * This instance's view of committed changes: it listens to the event bus, drops duplicates, fills gaps from
  * the audit log, keeps the read cache fresh, and fans each change out to this instance's subscribers.
  */
 export class ConfigFeed {
-  private readonly local: PubSub<LocalTopics> = createPubSub<LocalTopics>();
+  /** Subscribers to one config, by key string. */
+  private readonly followers = new Map<string, Set<ChangeQueue>>();
+  /** Subscribers to many configs (each takes what its `accept` says). */
+  private readonly everything = new Set<ChangeQueue>();
   /** The last version delivered here, per config. */
   private readonly delivered = new Map<string, number>();
   private queue: Promise<void> = Promise.resolve();
   private stopListening: (() => void) | undefined;
-  /** Subscriptions to one config, per key: caught up with the others after the bus resumes. */
-  private readonly watched = new Map<string, number>();
   private stopCatchingUp: (() => void) | undefined;
   private stopNotices: (() => void) | undefined;
   /** Changes the database announced that the bus has not brought yet: the newest version per config, and since when. */
@@ -137,7 +131,7 @@ export class ConfigFeed {
    * the audit log and take it like an event (what lies between is filled in, what is known dropped).
    */
   private catchUp(): void {
-    for (const key of new Set([...this.delivered.keys(), ...this.watched.keys()])) {
+    for (const key of new Set([...this.delivered.keys(), ...this.followers.keys()])) {
       this.queue = this.queue
         .then(async () => {
           const [latest] = await this.store.history.listChanges(parseKeyString(key), { take: 1 });
@@ -154,8 +148,8 @@ export class ConfigFeed {
     this.delivered.set(key, event.version);
     this.store.cache.changed(event, event.version);
     this.deliveredCount++;
-    this.local.publish('changed', key, event);
-    this.local.publish('changed.all', event);
+    for (const queue of this.followers.get(key) ?? []) queue.push(event);
+    for (const queue of this.everything) queue.push(event);
   }
 
   /** The changes after `afterVersion` (and before `beforeVersion`) from the audit log, oldest first, read a bounded part at a time. */
@@ -177,94 +171,56 @@ export class ConfigFeed {
    * The changes of one config: with `afterVersion`, every later version from the audit log first, then
    * live ones, each exactly once, in order, with no gap at the seam. Listens from the moment it is called.
    */
-  subscribe(key: ConfigKey, afterVersion?: number | null): AsyncGenerator<ConfigEvent> {
-    // Listen before reading the log: whatever commits after the read is then already buffered.
-    const live = this.listen(this.local.subscribe('changed', keyString(key)), keyString(key));
-    return closingWith(this.resume(key, afterVersion ?? undefined, live), live);
+  subscribe(key: ConfigKey, afterVersion?: number | null): ChangeStream {
+    // Listen before reading the log: whatever commits after the read is then already waiting.
+    const k = keyString(key);
+    const queue = this.follow(new ChangeQueue(), this.followers.get(k) ?? this.followers.set(k, new Set()).get(k)!);
+    queue.whenEnded(() => {
+      if (this.followers.get(k)?.size === 0) this.followers.delete(k);
+    });
+    return changeStream(this.resume(key, afterVersion ?? undefined, queue), queue);
   }
 
-  private async *resume(key: ConfigKey, afterVersion: number | undefined, live: LiveEvents): AsyncGenerator<ConfigEvent> {
-    try {
-      let cursor = afterVersion;
-      if (cursor !== undefined) {
-        for await (const event of this.changesBetween(key, cursor)) {
-          yield event;
-          cursor = event.version;
-        }
-      }
-      for (;;) {
-        const next = await live.next();
-        if (next.done) return;
-        const event = next.value;
-        if (cursor !== undefined && event.version <= cursor) continue;
-        if (cursor !== undefined && event.version > cursor + 1) {
-          for await (const missed of this.changesBetween(key, cursor, event.version)) {
-            yield missed;
-          }
-        }
-        cursor = event.version;
+  private async *resume(key: ConfigKey, afterVersion: number | undefined, live: ChangeQueue): AsyncGenerator<ConfigEvent> {
+    let cursor = afterVersion;
+    if (cursor !== undefined) {
+      for await (const event of this.changesBetween(key, cursor)) {
         yield event;
+        cursor = event.version;
       }
-    } finally {
-      await live.close();
+    }
+    for (;;) {
+      const next = await live.next();
+      if (next.done) return;
+      const event = next.value;
+      if (cursor !== undefined && event.version <= cursor) continue;
+      if (cursor !== undefined && event.version > cursor + 1) {
+        for await (const missed of this.changesBetween(key, cursor, event.version)) yield missed;
+      }
+      cursor = event.version;
+      yield event;
     }
   }
 
   /** Live changes of several configs (or all, when `accept` takes everything). Listens from the moment it is called. */
-  subscribeMany(accept: (event: ConfigEvent) => boolean): AsyncGenerator<ConfigEvent> {
-    const live = this.listen(this.local.subscribe('changed.all'));
-    return closingWith((async function* filtered() {
-      try {
-        for (;;) {
-          const next = await live.next();
-          if (next.done) return;
-          if (accept(next.value)) yield next.value;
-        }
-      } finally {
-        await live.close();
-      }
-    })(), live);
+  subscribeMany(accept: (event: ConfigEvent) => boolean): ChangeStream {
+    const queue = this.follow(new ChangeQueue(accept), this.everything);
+    return changeStream(
+      (async function* live() {
+        for (let next = await queue.next(); !next.done; next = await queue.next()) yield next.value;
+      })(),
+      queue,
+    );
   }
 
-  /** Starts listening at once (a pub/sub stream only listens once asked for its first value). */
-  private listen(events: AsyncIterable<ConfigEvent>, watchedKey?: string): LiveEvents {
-    const iterator = events[Symbol.asyncIterator]();
-    let first: Promise<IteratorResult<ConfigEvent>> | undefined = iterator.next();
+  /** Adds `queue` to `set` until it ends, counted as an open subscription. */
+  private follow(queue: ChangeQueue, set: Set<ChangeQueue>): ChangeQueue {
+    set.add(queue);
     this.openSubscriptions++;
-    if (watchedKey !== undefined) this.watched.set(watchedKey, (this.watched.get(watchedKey) ?? 0) + 1);
-    let closed = false;
-    return {
-      next: () => {
-        const pending = first ?? iterator.next();
-        first = undefined;
-        return pending;
-      },
-      close: async () => {
-        if (closed) return;
-        closed = true;
-        this.openSubscriptions--;
-        if (watchedKey !== undefined) {
-          const left = (this.watched.get(watchedKey) ?? 1) - 1;
-          if (left > 0) this.watched.set(watchedKey, left);
-          else this.watched.delete(watchedKey);
-        }
-        await iterator.return?.();
-      },
-    };
+    queue.whenEnded(() => {
+      set.delete(queue);
+      this.openSubscriptions--;
+    });
+    return queue;
   }
-}
-
-/** A generator returned before it ever ran skips its finally: stop listening then too. */
-function closingWith(generator: AsyncGenerator<ConfigEvent>, live: LiveEvents): AsyncGenerator<ConfigEvent> {
-  const returnGenerator = generator.return.bind(generator);
-  generator.return = async (value) => {
-    await live.close();
-    return returnGenerator(value);
-  };
-  return generator;
-}
-
-interface LiveEvents {
-  next(): Promise<IteratorResult<ConfigEvent>>;
-  close(): Promise<void>;
 }
