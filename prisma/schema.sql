@@ -353,7 +353,7 @@ BEGIN
                                       old_config, new_config, changed_by, reason)
         SELECT n.id, n.service_name, n.environment, n.version,
                CASE WHEN o.deleted_at IS NULL AND n.deleted_at IS NOT NULL THEN 'DELETE'
-                    WHEN rolling_back THEN 'ROLLBACK'
+                    WHEN rolling_back OR authors -> n.id::text ->> 'action' = 'ROLLBACK' THEN 'ROLLBACK'
                     WHEN o.deleted_at IS NOT NULL AND n.deleted_at IS NULL THEN 'RESTORE'
                     ELSE 'UPDATE' END::config_action,
                CASE WHEN o.deleted_at IS NULL THEN o.config END,

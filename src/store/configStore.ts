@@ -64,6 +64,18 @@ export interface LifecycleInput {
   expectedVersion?: number | null;
 }
 
+/** What a write makes of a config's row (see ConfigStore.write). */
+interface NextRow {
+  config: JsonObject;
+  description: string | null;
+  /** Soft-deleted after the write. */
+  deleted: boolean;
+  /** Whether the document is checked (schema and secret guard): it is new, not one the config had. */
+  checked: boolean;
+  /** Recorded as a rollback. */
+  rollback?: boolean;
+}
+
 /** The outcome of a write: the config as it is now (or would be, on a dry run) and what changed. */
 export interface ConfigWrite {
   config: ServiceConfig;
@@ -96,8 +108,6 @@ export interface ChangeNotice {
 
 /** Attempts of a write whose read went stale under it (no expectedVersion given). */
 const MAX_WRITE_ATTEMPTS = 50;
-
-const RETURNING_CONFIG = Prisma.raw(RETURNING_COLUMNS);
 
 export interface ConfigStoreOptions {
   /** Group commit of updates, deletes and restores (writeBatch.ts). */
@@ -242,68 +252,50 @@ export class ConfigStore {
     const patch = hasPatch ? requireObject(input.patch, '/patch', 'patch') : undefined;
     const replacement = hasConfig ? requireObject(input.config, '/config', 'config') : undefined;
     await aTurnForOthersIfLarge(patch ?? replacement!);
-    const write = () =>
-      this.writeLive(key, input.expectedVersion, author, input.dryRun, (current) => ({
+    return this.write(key, input.expectedVersion, author, input.dryRun, 'updated', (current) => {
+      if (current.deletedAt) throw new NotFoundError(key.service, key.environment);
+      return {
         config: patch ? applyMergePatch(current.config as JsonObject, patch) : replacement!,
         description: input.description === undefined ? current.description : input.description,
-      }));
-    return input.dryRun ? write() : this.serially(key, write);
+        deleted: false,
+        checked: true,
+      };
+    });
   }
 
-  /** Writes a new version whose content equals `toVersion`'s, through the SQL function `rollback_config`. */
+  /** Writes a new version whose content equals `toVersion`'s (a deleted config comes back with it). */
   async rollbackConfig(input: RollbackConfigInput, author: ChangeAuthor): Promise<ConfigWrite> {
     const key = configKey(input.service, input.environment);
     requireAuthorTexts(author);
     if (!(await this.load(key))) throw new NotFoundError(key.service, key.environment);
     const target = requireObject(await this.history.contentAt(key, input.toVersion, '/toVersion'), '/toVersion', 'that version');
-    await this.checkDocument(key.service, target);
-    for (let attempt = 1; ; attempt++) {
-      const current = await this.load(key);
-      if (!current) throw new NotFoundError(key.service, key.environment);
-      if (input.expectedVersion != null && input.expectedVersion !== current.version) {
-        throw new VersionConflictError(key.service, key.environment, input.expectedVersion, current.version);
-      }
-      // Like an update to the content it has, a rollback to it writes nothing.
-      if (!current.deletedAt && sameJson(current.config as JsonValue, target)) {
-        return { config: current, previousVersion: current.version, diff: [], dryRun: Boolean(input.dryRun), changed: false };
-      }
-      const diff = diffDocuments(current.deletedAt ? {} : (current.config as JsonValue), target);
-      if (input.dryRun) {
-        return { config: preview(current, target, current.description), previousVersion: current.version, diff, dryRun: true, changed: true };
-      }
-      let rows: ServiceConfig[];
-      try {
-        rows = await this.prisma.$queryRaw<ServiceConfig[]>`
-          SELECT ${RETURNING_CONFIG}
-            FROM rollback_config(${key.service}, ${input.toVersion}::int, ${author.actor}, ${key.environment},
-                                 ${author.reason ?? `rollback to version ${input.toVersion}`}, ${current.version}::int) AS c`;
-      } catch (error) {
-        // CH409: the config moved between the read and the rollback; read again (or report the conflict).
-        if (sqlState(error) === 'CH409' && input.expectedVersion == null && attempt < MAX_WRITE_ATTEMPTS) continue;
-        if (sqlState(error) === 'CH409') {
-          const now = await this.load(key);
-          throw new VersionConflictError(key.service, key.environment, current.version, now?.version ?? 0);
-        }
-        throw error;
-      }
-      const written = rows[0]!;
-      this.cache.written(written);
-      this.logger?.info({ ...key, version: written.version, toVersion: input.toVersion, actor: author.actor }, 'config rolled back');
-      return { config: written, previousVersion: current.version, diff, dryRun: false, changed: true };
-    }
+    const reason = author.reason ?? `rollback to version ${input.toVersion}`;
+    return this.write(key, input.expectedVersion, { ...author, reason }, input.dryRun, 'rolled back', (current) => ({
+      config: target,
+      description: current.description,
+      deleted: false,
+      checked: true,
+      rollback: true,
+    }));
   }
 
   /** Soft delete: the row and its history stay; `restoreConfig` or a rollback brings it back. */
   async deleteConfig(input: LifecycleInput, author: ChangeAuthor): Promise<ConfigWrite> {
     const key = configKey(input.service, input.environment);
     requireAuthorTexts(author);
-    return this.serially(key, () => this.writeLifecycle(key, input.expectedVersion, author, true));
+    return this.write(key, input.expectedVersion, author, false, 'deleted', (current) => {
+      if (current.deletedAt) throw new NotFoundError(key.service, key.environment);
+      return { config: current.config as JsonObject, description: current.description, deleted: true, checked: false };
+    });
   }
 
   async restoreConfig(input: LifecycleInput, author: ChangeAuthor): Promise<ConfigWrite> {
     const key = configKey(input.service, input.environment);
     requireAuthorTexts(author);
-    return this.serially(key, () => this.writeLifecycle(key, input.expectedVersion, author, false));
+    return this.write(key, input.expectedVersion, author, false, 'restored', (current) => {
+      if (!current.deletedAt) throw new NotFoundError(key.service, key.environment, null, `config "${key.service}" in "${key.environment}" is not deleted`);
+      return { config: current.config as JsonObject, description: current.description, deleted: false, checked: false };
+    });
   }
 
   /**
@@ -331,83 +323,67 @@ export class ConfigStore {
     return (this.writing.get(keyString({ service: current.serviceName, environment: current.environment }))?.unsettled ?? 0) > 1;
   }
 
-  private async writeLifecycle(key: ConfigKey, expectedVersion: number | null | undefined, author: ChangeAuthor, deleting: boolean) {
-    for (let attempt = 1; ; attempt++) {
-      const current = await this.load(key);
-      if (!current || Boolean(current.deletedAt) === deleting) {
-        throw new NotFoundError(key.service, key.environment, null, deleting || !current ? undefined : `config "${key.service}" in "${key.environment}" is not deleted`);
-      }
-      if (expectedVersion != null && expectedVersion !== current.version) {
-        throw new VersionConflictError(key.service, key.environment, expectedVersion, current.version);
-      }
-      const written = await this.compareAndSwap(current, { config: current.config as JsonObject, description: current.description, deleted: deleting }, author);
-      if (written) {
-        this.cache.written(written);
-        this.logger?.info({ ...key, version: written.version, actor: author.actor }, deleting ? 'config deleted' : 'config restored');
-        const diff = deleting ? diffDocuments(current.config as JsonValue, {}) : diffDocuments({}, current.config as JsonValue);
-        return { config: written, previousVersion: current.version, diff, dryRun: false, changed: true };
-      }
-      if (attempt >= MAX_WRITE_ATTEMPTS) throw new VersionConflictError(key.service, key.environment, current.version, current.version + 1);
-    }
-  }
-
   /**
-   * Read-compute-write on a live config. The first read may come from the cache; when the write finds
-   * the version moved, it re-reads from the database and, unless `expectedVersion` pins it, tries again.
+   * The one write path of an existing config (update, rollback, delete, restore): read, compute the next
+   * row with `change` (which refuses a config in the wrong state), check it, and compare-and-swap it
+   * through the batcher. The first read may come from the cache; when the write finds the version moved,
+   * it reads again and, unless `expectedVersion` pins it, tries again. Writes of one config run in the
+   * order they came (`serially`); a dry run or a change to nothing writes nothing.
    */
-  private async writeLive(
+  private write(
     key: ConfigKey,
     expectedVersion: number | null | undefined,
     author: ChangeAuthor,
     dryRun: boolean | null | undefined,
-    compute: (current: ServiceConfig) => { config: JsonObject; description: string | null },
+    done: 'updated' | 'rolled back' | 'deleted' | 'restored',
+    change: (current: ServiceConfig) => NextRow,
   ): Promise<ConfigWrite> {
-    let current = this.cache.get(key) ?? (await this.load(key));
-    for (let attempt = 1; ; attempt++) {
-      if (!current || current.deletedAt) throw new NotFoundError(key.service, key.environment);
-      if (expectedVersion != null && expectedVersion !== current.version) {
-        const fresh = attempt === 1 ? await this.load(key) : current;
-        if (fresh && !fresh.deletedAt && fresh.version === expectedVersion) {
+    const attempt = async (): Promise<ConfigWrite> => {
+      let current = this.cache.get(key) ?? (await this.load(key));
+      for (let attempt = 1; ; attempt++) {
+        if (!current) throw new NotFoundError(key.service, key.environment);
+        if (expectedVersion != null && expectedVersion !== current.version) {
+          const fresh = attempt === 1 ? await this.load(key) : current;
+          if (!fresh || fresh.version !== expectedVersion) {
+            throw new VersionConflictError(key.service, key.environment, expectedVersion, fresh?.version ?? current.version);
+          }
           current = fresh;
-        } else {
-          throw new VersionConflictError(key.service, key.environment, expectedVersion, fresh?.version ?? current.version);
+        }
+        const next = change(current);
+        if (next.checked) await this.checkDocument(key.service, next.config);
+        const before = (current.deletedAt ? {} : current.config) as JsonValue;
+        const changed =
+          Boolean(current.deletedAt) !== next.deleted || next.description !== current.description || !sameJson(current.config as JsonValue, next.config);
+        // The RFC 6902 diff is worked out only if the caller reads it (most writers select the new version only).
+        const diff = lazyDiff(before, next.deleted ? {} : next.config);
+        if (dryRun || !changed) {
+          const config = changed ? preview(current, next.config, next.description) : current;
+          return withDiff({ config, previousVersion: current.version, dryRun: Boolean(dryRun), changed }, diff);
+        }
+        const written = await this.compareAndSwap(current, next, author);
+        if (written) {
+          this.cache.written(written);
+          this.logger?.info({ ...key, version: written.version, actor: author.actor }, `config ${done}`);
+          return withDiff({ config: written, previousVersion: current.version, dryRun: false, changed: true }, diff);
+        }
+        current = await this.load(key);
+        if (expectedVersion != null) {
+          if (!current) throw new NotFoundError(key.service, key.environment);
+          throw new VersionConflictError(key.service, key.environment, expectedVersion, current.version);
+        }
+        if (attempt >= MAX_WRITE_ATTEMPTS) {
+          throw new VersionConflictError(key.service, key.environment, current?.version ?? 0, current?.version ?? 0);
         }
       }
-      const next = compute(current);
-      await this.checkDocument(key.service, next.config);
-      const changed = next.description !== current.description || !sameJson(current.config as JsonValue, next.config);
-      // The RFC 6902 diff is worked out only if the caller reads it (most writers select the new version only).
-      const diff = lazyDiff(current.config as JsonValue, next.config);
-      if (dryRun || !changed) {
-        const config = changed ? preview(current, next.config, next.description) : current;
-        return withDiff({ config, previousVersion: current.version, dryRun: Boolean(dryRun), changed }, diff);
-      }
-      const written = await this.compareAndSwap(current, { ...next, deleted: false }, author);
-      if (written) {
-        this.cache.written(written);
-        this.logger?.info({ ...key, version: written.version, actor: author.actor }, 'config updated');
-        return withDiff({ config: written, previousVersion: current.version, dryRun: false, changed: true }, diff);
-      }
-      current = await this.load(key);
-      if (expectedVersion != null) {
-        if (!current || current.deletedAt) throw new NotFoundError(key.service, key.environment);
-        throw new VersionConflictError(key.service, key.environment, expectedVersion, current.version);
-      }
-      if (attempt >= MAX_WRITE_ATTEMPTS) {
-        throw new VersionConflictError(key.service, key.environment, current?.version ?? 0, current?.version ?? 0);
-      }
-    }
+    };
+    return dryRun ? attempt() : this.serially(key, attempt);
   }
 
   /**
    * One audited UPDATE, applied only if the row is still at `current.version`; null if it moved. Sent
    * with the other writes under way (group commit), each keeping its own author, check and outcome.
    */
-  private compareAndSwap(
-    current: ServiceConfig,
-    next: { config: JsonObject; description: string | null; deleted: boolean },
-    author: ChangeAuthor,
-  ): Promise<ServiceConfig | null> {
+  private compareAndSwap(current: ServiceConfig, next: NextRow, author: ChangeAuthor): Promise<ServiceConfig | null> {
     return this.batcher.write({
       id: current.id,
       version: current.version,
@@ -416,6 +392,7 @@ export class ConfigStore {
       deleted: next.deleted,
       actor: author.actor,
       reason: author.reason ?? null,
+      rollback: next.rollback,
       followed: () => this.followed(current),
     });
   }
@@ -545,20 +522,3 @@ function preview(current: ServiceConfig, config: JsonObject, description: string
 const AUTHOR_SETTINGS = `SELECT set_config('confighub.actor', $1, true) AS actor,
                                 set_config('confighub.reason', $2, true) AS reason,
                                 set_config('confighub.action', $3, true) AS action`;
-
-/** The SQLSTATE of a database error raised through Prisma, if there is one. */
-function sqlState(error: unknown): string | undefined {
-  const seen = new Set<unknown>();
-  let current: unknown = error;
-  while (current && typeof current === 'object' && !seen.has(current)) {
-    seen.add(current);
-    const record = current as Record<string, unknown>;
-    for (const field of ['code', 'originalCode']) {
-      const value = record[field];
-      if (typeof value === 'string' && /^[0-9A-Z]{5}$/.test(value) && !value.startsWith('P')) return value;
-    }
-    const meta = record.meta as Record<string, unknown> | undefined;
-    current = meta?.driverAdapterError ?? record.cause;
-  }
-  return undefined;
-}

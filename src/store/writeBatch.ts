@@ -12,6 +12,8 @@ export interface RowWrite {
   deleted: boolean;
   actor: string;
   reason: string | null;
+  /** Recorded in the audit log as a rollback (else as an update, a delete or a restore, by what changed). */
+  rollback?: boolean;
   /**
    * Whether another write of the same config waits for this one to be settled (its store writes one
    * config at a time): asked when the statement has committed. See `WriteBatcher.send`.
@@ -52,7 +54,7 @@ export const RETURNING_COLUMNS = `c.id, c.service_name AS "serviceName", c.envir
  * The audited compare-and-swap of many configs in ONE statement (its own transaction, one round trip).
  * $1: the rows, a JSON array of {id, version, config, description, deleted}; $2: their authors, a JSON
  * object keyed by config id, which the version and audit triggers read from the transaction-local
- * setting confighub.authors (migration 20261127000200), so each row gets its own actor and reason.
+ * setting confighub.authors (prisma/schema.sql), so each row gets its own actor, reason and, for a rollback, action.
  * A row whose version moved is not updated and not returned; the others are.
  */
 export const BATCH_UPDATE_SQL = `WITH author AS (
@@ -229,7 +231,7 @@ export class WriteBatcher {
         authors += ',';
       }
       rows += `{"id":${write.id},"version":${write.version},"config":${documentText(write.config)},"description":${JSON.stringify(write.description)},"deleted":${write.deleted}}`;
-      authors += `"${write.id}":{"actor":${JSON.stringify(write.actor)},"reason":${JSON.stringify(write.reason)}}`;
+      authors += `"${write.id}":{"actor":${JSON.stringify(write.actor)},"reason":${JSON.stringify(write.reason)}${write.rollback ? ',"action":"ROLLBACK"' : ''}}`;
     }
     return this.run<ServiceConfig>(BATCH_UPDATE_SQL, [`${rows}]`, `${authors}}`], { name: STATEMENT_NAME });
   }
