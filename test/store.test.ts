@@ -48,6 +48,24 @@ describe.each(backends)('config store on %s', (backend) => {
     expect(actions).toEqual(['ROLLBACK', 'UPDATE', 'CREATE']);
   });
 
+  it('rolls a deleted config back to life, recorded as a rollback, beside other writes of the same moment', async () => {
+    await store.createConfig({ service: 'rollback-deleted', config: { level: 1 } }, author);
+    await store.createConfig({ service: 'rollback-neighbour', config: { level: 1 } }, author);
+    await store.deleteConfig({ service: 'rollback-deleted' }, author);
+    // Sent together: one batched statement may carry both, each with its own action.
+    const [rollback, update] = await Promise.all([
+      store.rollbackConfig({ service: 'rollback-deleted', toVersion: 1 }, { actor: 'operator', reason: null }),
+      store.updateConfig({ service: 'rollback-neighbour', patch: { level: 2 } }, author),
+    ]);
+    expect(rollback.config).toMatchObject({ version: 3, config: { level: 1 }, deletedAt: null, updatedBy: 'operator' });
+    expect(rollback.diff).toEqual([{ op: 'add', path: '/level', value: 1 }]);
+    expect(update.config.version).toBe(2);
+    const [latest] = await store.history.listChanges({ service: 'rollback-deleted', environment: 'production' });
+    expect(latest).toMatchObject({ version: 3, action: 'ROLLBACK', changedBy: 'operator', reason: 'rollback to version 1' });
+    const [neighbour] = await store.history.listChanges({ service: 'rollback-neighbour', environment: 'production' });
+    expect(neighbour).toMatchObject({ version: 2, action: 'UPDATE', reason: 'testing' });
+  });
+
   it('soft-deletes and restores, both audited', async () => {
     await store.createConfig({ service: 'lifecycle', config: { on: true } }, author);
     await store.deleteConfig({ service: 'lifecycle' }, author);
