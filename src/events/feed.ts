@@ -15,7 +15,7 @@ const HUB_GRACE_MS = 1_000;
 
 /**
  * This instance's view of committed changes: it listens to the event bus, drops duplicates, fills gaps from
- * the audit log, keeps the read cache fresh, and fans each change out to this instance's subscribers.
+ * the audit log, and fans each change out to this instance's subscribers.
  */
 export class ConfigFeed {
   /** Subscribers to one config, by key string. */
@@ -31,7 +31,7 @@ export class ConfigFeed {
   /** Changes the database announced that the bus has not brought yet: the newest version per config, and since when. */
   private readonly awaited = new Map<string, { version: number; since: number }>();
   private graceTimer: NodeJS.Timeout | undefined;
-  /** Changes this instance took in: its read cache refreshed, and fanned out to its subscriptions. */
+  /** Changes this instance took in and fanned out to its subscriptions (its read cache follows the database's notices: ConfigStore.start). */
   deliveredCount = 0;
   /** GraphQL subscriptions open on this instance. */
   openSubscriptions = 0;
@@ -146,7 +146,6 @@ export class ConfigFeed {
   private deliver(event: ConfigEvent): void {
     const key = keyString(event);
     this.delivered.set(key, event.version);
-    this.store.cache.changed(event, event.version);
     this.deliveredCount++;
     for (const queue of this.followers.get(key) ?? []) queue.push(event);
     for (const queue of this.everything) queue.push(event);

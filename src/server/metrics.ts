@@ -57,7 +57,7 @@ export function createMetrics(sources: MetricSources) {
   });
   new Counter({
     name: 'confighub_events_delivered_total',
-    help: 'Changes this instance received: its read cache refreshed, and fanned out to its subscribers.',
+    help: 'Changes this instance received and fanned out to its subscribers.',
     registers: [registry],
     collect() {
       this.reset();
