@@ -1,5 +1,4 @@
 import { SecretRejectedError } from '../store/errors.ts';
-import { configInstancesOf } from '../store/instances.ts';
 import { keyString, parseKeyString } from '../store/names.ts';
 import { builder } from './builder.ts';
 import { readErrors } from './errors.ts';
@@ -36,7 +35,7 @@ builder.objectField(ServiceConfigRef, 'instances', (t) =>
   t.loadableList({
     type: ConfigInstanceRef,
     description: 'The instances running this config, most recently reported first.',
-    load: (keys: string[], ctx) => configInstancesOf(ctx.store.prisma).ofConfigs(keys.map(parseKeyString)),
+    load: (keys: string[], ctx) => ctx.store.instances.ofConfigs(keys.map(parseKeyString)),
     resolve: (row) => keyString({ service: row.serviceName, environment: row.environment }),
   }),
 );
@@ -63,7 +62,7 @@ builder.mutationField('reportInstance', (t) =>
     errors: { types: [...readErrors, SecretRejectedError], directResult: true, union: { name: 'ReportInstanceResult' } },
     resolve: async (_query, _root, { input }, ctx) => {
       await ctx.store.getConfig(input.service, input.environment);
-      return configInstancesOf(ctx.store.prisma).report(input);
+      return ctx.store.instances.report(input);
     },
   }),
 );

@@ -16,6 +16,7 @@ import { AlreadyExistsError, NotFoundError, SecretRejectedError, ValidationError
 import { type ConfigSchema, ConfigSchemas } from './configSchemas.ts';
 import { DocumentChecker, WORKER_THRESHOLD_CHARS } from './documentChecks.ts';
 import { ConfigHistory } from './history.ts';
+import { ConfigInstances } from './instances.ts';
 import { MAX_DESCRIPTION_BYTES, MAX_REASON_BYTES, requireTexts } from './texts.ts';
 import { SECRET_ADVICE } from './secretGuard.ts';
 import { type ConfigKey, configKey, keyString } from './names.ts';
@@ -123,6 +124,8 @@ export interface ConfigStoreOptions {
  */
 export class ConfigStore {
   readonly history: ConfigHistory;
+  /** The fleet report: which instance of a service runs which version. */
+  readonly instances: ConfigInstances;
   readonly schemas: ConfigSchemas;
   /** Where documents and new schemas are checked (on a worker thread when large). */
   private readonly checker: DocumentChecker;
@@ -150,6 +153,7 @@ export class ConfigStore {
     this.schemas = new ConfigSchemas(db, logger);
     this.checker = new DocumentChecker(this.schemas);
     this.history = new ConfigHistory(db, (from, to) => this.checker.diff(from, to));
+    this.instances = new ConfigInstances(db.prisma);
   }
 
   /** Follows changes committed by anyone (psql, other instances) so the cache never goes stale. */

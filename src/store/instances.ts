@@ -104,15 +104,3 @@ function checkReport(input: InstanceReport): string {
   ]);
   return instanceId;
 }
-
-const stores = new WeakMap<PrismaClient, ConfigInstances>();
-
-/** The fleet report over a database's Prisma client (one per client). */
-export function configInstancesOf(prisma: PrismaClient): ConfigInstances {
-  let store = stores.get(prisma);
-  if (!store) {
-    store = new ConfigInstances(prisma);
-    stores.set(prisma, store);
-  }
-  return store;
-}
