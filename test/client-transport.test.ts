@@ -1,8 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TypedDocumentString } from '../src/client/generated/graphql.ts';
-import { GetConfig } from '../src/client/operations.ts';
+import { TypedDocumentString } from '../src/cli/generated/graphql.ts';
+import { GetConfig } from '../src/cli/operations.ts';
 import { HubRequestError, graphqlEndpoint, hubRequest } from '../src/client/transport.ts';
 import { createTestApp, type TestApp } from './support/app.ts';
 import { freePort } from './support/waiting.ts';

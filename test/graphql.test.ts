@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TypedDocumentString } from '../src/client/generated/graphql.ts';
-import { ConfigDiff, ConfigHistory, GetConfig, RollbackConfig, UpdateConfig } from '../src/client/operations.ts';
+import type { TypedDocument } from '../src/client/index.ts';
+import { ConfigDiff, ConfigHistory, GetConfig, RollbackConfig, UpdateConfig } from '../src/cli/operations.ts';
 import { type TestApp, createTestApp } from './support/app.ts';
 import { backends, tablesDigest } from './support/databases.ts';
 
@@ -77,7 +77,7 @@ describe.each(backends)('GraphQL API on %s', (backend) => {
   });
 
   /** Runs an operation that must not fail at the top level: expected failures are union members. */
-  async function run<R, V>(document: TypedDocumentString<R, V> | string, variables: V): Promise<R> {
+  async function run<R, V>(document: TypedDocument<R, V> | string, variables: V): Promise<R> {
     const result = await t.graphql<R>(document, variables as Record<string, unknown>);
     expect(result.errors).toBeUndefined();
     return result.data!;

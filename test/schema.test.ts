@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { Kind, parse, printSchema, validate } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import * as operations from '../src/client/operations.ts';
+import * as cliOperations from '../src/cli/operations.ts';
+import * as clientOperations from '../src/client/operations.ts';
 import { schema } from '../src/graphql/index.ts';
 
 describe('schema', () => {
@@ -13,17 +14,17 @@ describe('schema', () => {
   });
 
   // The fragment is validated inside the operations that spread it; alone it would be an unused fragment.
-  const documents = Object.entries(operations)
+  const documents = [...Object.entries(clientOperations), ...Object.entries(cliOperations)]
     .map(([name, document]) => ({ name, ast: parse(String(document)) }))
     .filter(({ ast }) => ast.definitions.some((definition) => definition.kind === Kind.OPERATION_DEFINITION));
 
-  it('src/client/operations.ts defines operations', () => {
+  it('the client and the CLI define their operations', () => {
     expect(documents.map(({ name }) => name)).toEqual(
-      expect.arrayContaining(['GetConfig', 'UpdateConfig', 'RollbackConfig', 'ConfigHistory', 'ConfigDiff']),
+      expect.arrayContaining(['ClientConfig', 'ClientConfigChanged', 'ReportInstance', 'GetConfig', 'UpdateConfig', 'RollbackConfig', 'ConfigHistory', 'ConfigDiff']),
     );
   });
 
-  it.each(documents)('client operation $name validates against the schema', ({ ast }) => {
+  it.each(documents)('operation $name validates against the schema', ({ ast }) => {
     expect(validate(schema, ast).map((error) => error.message)).toEqual([]);
   });
 });

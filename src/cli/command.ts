@@ -1,5 +1,5 @@
 import type { ParseArgsConfig } from 'node:util';
-import type { HubConnection } from '../client/transport.ts';
+import type { HubConnection } from '../client/index.ts';
 import { usageError } from './errors.ts';
 import type { Output } from './output.ts';
 

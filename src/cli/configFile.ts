@@ -1,6 +1,6 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { type HubConnection, answered } from '../client/transport.ts';
+import { type HubConnection, answered } from '../client/index.ts';
 import { usageError } from './errors.ts';
 import { request } from './hub.ts';
 import { type JsonObject, isJsonObject } from '../protocol/json.ts';

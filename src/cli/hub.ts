@@ -1,7 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { type HubConnection, HubRequestError, hubRequest } from '../client/transport.ts';
-import type { TypedDocumentString } from '../client/generated/graphql.ts';
+import { type HubConnection, HubRequestError, type TypedDocument, hubRequest } from '../client/index.ts';
 import { CliError, ExitCode, type ApiFailure, failureToError } from './errors.ts';
 
 /** The hub the CLI talks to when neither `--url` nor CONFIGHUB_URL names one. */
@@ -41,7 +40,7 @@ function nonEmpty(value: string | undefined): string | undefined {
 /** One GraphQL operation; a failure of the transport becomes a CliError with its exit code. */
 export async function request<TResult, TVariables>(
   connection: HubConnection,
-  document: TypedDocumentString<TResult, TVariables>,
+  document: TypedDocument<TResult, TVariables>,
   variables: TVariables,
 ): Promise<TResult> {
   try {

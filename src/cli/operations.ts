@@ -1,7 +1,97 @@
-import { graphql } from '../client/generated/gql.ts';
+import { graphql } from './generated/gql.ts';
 
-// The operations only the CLI sends, typed by graphql-codegen (codegen.ts). Reads and writes of one
-// config reuse the client's operations in src/client/operations.ts.
+// The operations the CLI sends (the tests use them too), typed by graphql-codegen (codegen.ts) into
+// src/cli/generated: the CLI talks to the hub through the client's public API (hubRequest) alone.
+
+export const ServiceConfigFields = graphql(`
+  fragment ServiceConfigFields on ServiceConfig {
+    id
+    service
+    environment
+    version
+    config
+    description
+    updatedAt
+    updatedBy
+  }
+`);
+
+export const GetConfig = graphql(`
+  query GetConfig($service: String!, $environment: String) {
+    config(service: $service, environment: $environment) {
+      __typename
+      ...ServiceConfigFields
+      ... on Error { message }
+    }
+  }
+`);
+
+export const UpdateConfig = graphql(`
+  mutation UpdateConfig($input: UpdateConfigInput!) {
+    updateConfig(input: $input) {
+      __typename
+      ... on ConfigWrite {
+        previousVersion
+        changed
+        dryRun
+        diff { op path from value }
+        config { ...ServiceConfigFields }
+        change { revision version action changedBy reason }
+      }
+      ... on VersionConflictError { currentVersion expectedVersion }
+      ... on ValidationError { issues { pointer message } }
+      ... on Error { message }
+    }
+  }
+`);
+
+export const RollbackConfig = graphql(`
+  mutation RollbackConfig($input: RollbackConfigInput!) {
+    rollbackConfig(input: $input) {
+      __typename
+      ... on ConfigWrite {
+        previousVersion
+        dryRun
+        diff { op path from value }
+        config { ...ServiceConfigFields }
+        change { revision version action changedBy reason }
+      }
+      ... on VersionConflictError { currentVersion expectedVersion }
+      ... on Error { message }
+    }
+  }
+`);
+
+export const ConfigHistory = graphql(`
+  query ConfigHistory($service: String!, $environment: String, $first: Int, $after: String) {
+    configHistory(service: $service, environment: $environment, first: $first, after: $after) {
+      pageInfo { hasNextPage endCursor }
+      edges {
+        node {
+          revision
+          version
+          action
+          changedBy
+          changedAt
+          reason
+          oldConfig
+          newConfig
+          patch { op path from value }
+        }
+      }
+    }
+  }
+`);
+
+export const ConfigDiff = graphql(`
+  query ConfigDiff($service: String!, $environment: String, $fromVersion: Int!, $toVersion: Int!) {
+    configDiff(service: $service, environment: $environment, fromVersion: $fromVersion, toVersion: $toVersion) {
+      __typename
+      ... on ConfigDiff { operations { op path from value } }
+      ... on Error { message }
+    }
+  }
+`);
 
 export const ListConfigs = graphql(`
   query CliListConfigs($environment: String, $first: Int, $after: String) {

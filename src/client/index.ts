@@ -10,8 +10,8 @@ export type {
   LiveUpdates,
   SettingsSchema,
 } from './configClient.ts';
-export { HubRequestError, hubRequest } from './transport.ts';
-export type { HubConnection, HubErrorCode, HubGraphQLError } from './transport.ts';
+export { HubRequestError, answered, hubRequest } from './transport.ts';
+export type { HubConnection, HubErrorCode, HubGraphQLError, TypedDocument } from './transport.ts';
 export { backoffCeiling, backoffDelay } from './backoff.ts';
 export type { BackoffOptions } from './backoff.ts';
 export type { ConfigPath, ConfigPathValue } from './documents.ts';

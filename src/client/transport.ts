@@ -1,6 +1,10 @@
-import type { TypedDocumentString } from './generated/graphql.ts';
-
 // GraphQL over HTTP to a hub, shared by ConfigClient and the CLI. Plain `fetch`, no server code.
+
+/** A GraphQL document typed with its result and variables (as graphql-codegen's client preset makes them). */
+export interface TypedDocument<TResult, TVariables> {
+  __apiType?: (variables: TVariables) => TResult;
+  toString(): string;
+}
 
 /** Where a hub answers and how to talk to it. */
 export interface HubConnection {
@@ -69,7 +73,7 @@ const AUTH_CODES = new Set<HubErrorCode>(['UNAUTHENTICATED', 'FORBIDDEN']);
  */
 export async function hubRequest<TResult, TVariables>(
   connection: HubConnection,
-  document: TypedDocumentString<TResult, TVariables>,
+  document: TypedDocument<TResult, TVariables>,
   variables: TVariables,
   signal?: AbortSignal,
 ): Promise<TResult> {

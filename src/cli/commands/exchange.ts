@@ -1,5 +1,5 @@
-import { UpdateConfig } from '../../client/operations.ts';
-import type { HubConnection } from '../../client/transport.ts';
+import { UpdateConfig } from '../operations.ts';
+import type { HubConnection } from '../../client/index.ts';
 import { type Command, type CommandContext, dryRunOption, reasonOption, stringOption, takeArgs } from '../command.ts';
 import {
   type ExportDocument,

@@ -1,4 +1,4 @@
-import { GetConfig } from '../../client/operations.ts';
+import { GetConfig } from '../operations.ts';
 import { type Command, intOption, takeArgs } from '../command.ts';
 import { expectType, request } from '../hub.ts';
 import { ConfigAtVersion } from '../operations.ts';

@@ -1,10 +1,10 @@
-import { ConfigDiff, ConfigHistory, RollbackConfig } from '../../client/operations.ts';
+import { ConfigDiff, ConfigHistory, RollbackConfig } from '../operations.ts';
 import { type Command, dryRunOption, expectedVersionOption, intOption, parseInteger, reasonOption, stringOption, takeArgs } from '../command.ts';
 import { CliError, ExitCode } from '../errors.ts';
 import { expectType, request } from '../hub.ts';
-import { answered } from '../../client/transport.ts';
+import { answered } from '../../client/index.ts';
 import { shortTime } from '../output.ts';
-import type { ConfigHistoryQuery } from '../../client/generated/graphql.ts';
+import type { ConfigHistoryQuery } from '../generated/graphql.ts';
 
 export const historyCommand: Command = {
   name: 'history',

@@ -1,4 +1,4 @@
-import { UpdateConfig } from '../../client/operations.ts';
+import { UpdateConfig } from '../operations.ts';
 import { type Command, dryRunOption, expectedVersionOption, intOption, reasonOption, stringOption, takeArgs } from '../command.ts';
 import { usageError } from '../errors.ts';
 import { expectType, request } from '../hub.ts';

@@ -1,5 +1,5 @@
-import { GetConfig } from '../../client/operations.ts';
-import type { CliWatchConfigSubscription } from '../../client/generated/graphql.ts';
+import { GetConfig } from '../operations.ts';
+import type { CliWatchConfigSubscription } from '../generated/graphql.ts';
 import { type Command, type CommandContext, intOption, takeArgs } from '../command.ts';
 import { CliError, ExitCode } from '../errors.ts';
 import { expectType, request } from '../hub.ts';
