@@ -2,7 +2,7 @@ import { readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { type HubConnection, answered } from '../client/index.ts';
 import { usageError } from './errors.ts';
-import { request } from './hub.ts';
+import { request } from './connection.ts';
 import { type JsonObject, isJsonObject } from '../protocol/json.ts';
 import { ListConfigs } from './operations.ts';
 

@@ -12,7 +12,7 @@ import { patchCommand, setCommand } from './commands/set.ts';
 import { tokensCommand, whoamiCommand } from './commands/tokens.ts';
 import { watchCommand } from './commands/watch.ts';
 import { CliError, ExitCode, usageError } from './errors.ts';
-import { resolveConnection } from './hub.ts';
+import { resolveConnection } from './connection.ts';
 import { Output } from './output.ts';
 
 const commands: Command[] = [

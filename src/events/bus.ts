@@ -2,7 +2,7 @@ import { headers } from '@nats-io/transport-node';
 import type { Logger } from '../logger.ts';
 import { ALL_CHANGES_SUBJECT, type ConfigEvent, subjectFor } from '../protocol/changes.ts';
 import { NatsLink } from './nats.ts';
-import { ensureChangeStream } from './stream.ts';
+import { ensureChangeStream } from './jetstream.ts';
 
 /** Called with each event as it arrives, to be checked (NATS brings whatever was published). */
 export type BusListener = (event: unknown) => void;

@@ -13,7 +13,7 @@ import {
   writeFileAtomically,
 } from '../configFile.ts';
 import { CliError, ExitCode, usageError } from '../errors.ts';
-import { expectType, request } from '../hub.ts';
+import { expectType, request } from '../connection.ts';
 import type { JsonObject } from '../../protocol/json.ts';
 import { CreateConfig } from '../operations.ts';
 import type { PatchOperation } from '../output.ts';

@@ -1,6 +1,6 @@
 import { GetConfig } from '../operations.ts';
 import { type Command, intOption, takeArgs } from '../command.ts';
-import { expectType, request } from '../hub.ts';
+import { expectType, request } from '../connection.ts';
 import { ConfigAtVersion } from '../operations.ts';
 import { pretty, shortTime } from '../output.ts';
 

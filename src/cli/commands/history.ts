@@ -1,7 +1,7 @@
 import { ConfigDiff, ConfigHistory, RollbackConfig } from '../operations.ts';
 import { type Command, dryRunOption, expectedVersionOption, intOption, parseInteger, reasonOption, stringOption, takeArgs } from '../command.ts';
 import { CliError, ExitCode } from '../errors.ts';
-import { expectType, request } from '../hub.ts';
+import { expectType, request } from '../connection.ts';
 import { answered } from '../../client/index.ts';
 import { shortTime } from '../output.ts';
 import type { ConfigHistoryQuery } from '../generated/graphql.ts';

@@ -1,7 +1,7 @@
 import { type Command, expectedVersionOption, intOption, reasonOption, stringOption } from '../command.ts';
 import { readDocumentFile } from '../configFile.ts';
 import { CliError, ExitCode, usageError } from '../errors.ts';
-import { expectType, request } from '../hub.ts';
+import { expectType, request } from '../connection.ts';
 import { isJsonObject } from '../../protocol/json.ts';
 import { GetConfigSchema, SetConfigSchema } from '../operations.ts';
 import { pretty, shortTime } from '../output.ts';

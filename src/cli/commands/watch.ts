@@ -2,7 +2,7 @@ import { GetConfig } from '../operations.ts';
 import type { CliWatchConfigSubscription } from '../generated/graphql.ts';
 import { type Command, type CommandContext, intOption, takeArgs } from '../command.ts';
 import { CliError, ExitCode } from '../errors.ts';
-import { expectType, request } from '../hub.ts';
+import { expectType, request } from '../connection.ts';
 import { WatchConfig } from '../operations.ts';
 import { shortTime } from '../output.ts';
 
