@@ -36,6 +36,11 @@ function charge<T>(context: object, value: T): T {
   return value;
 }
 
+/** How much JSON a request's answer carries so far (by its context). */
+export function answerJsonBytes(context: object): number {
+  return carried.get(context) ?? 0;
+}
+
 /** Counts every JSON field's value against its answer's MAX_ANSWER_JSON_BYTES (fields past it are errors). */
 export function withAnswerBudget(schema: GraphQLSchema): GraphQLSchema {
   for (const type of Object.values(schema.getTypeMap())) {

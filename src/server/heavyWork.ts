@@ -14,12 +14,15 @@ export class HeavyWork {
   private tail: Promise<void> = Promise.resolve();
 
   run<T>(work: () => Promise<T>): Promise<T> {
-    const turn = this.tail.then(() => new Promise<void>((resolve) => setImmediate(resolve)));
+    const turn = this.tail.then(aTurn);
     const result = turn.then(work);
     this.tail = turn.then(() => endOfTurn(result));
     return result;
   }
 }
+
+/** Resolves in a later turn of the event loop, after the I/O waiting now (a probe, a small request). */
+export const aTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** When the work is done or HEAVY_TURN_MS have passed, whichever comes first. */
 function endOfTurn(work: Promise<unknown>): Promise<void> {

@@ -1,5 +1,7 @@
 import { LRUCache } from 'lru-cache';
+import { answerJsonBytes } from '../../graphql/answerBudget.ts';
 import { isJsonObject } from '../../protocol/json.ts';
+import { HEAVY_BYTES, aTurn } from '../heavyWork.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sendNodeResponse } from '@whatwg-node/server';
 import { type DocumentNode, type ExecutionResult, getOperationAST } from 'graphql';
@@ -156,8 +158,15 @@ export function createGraphQLPost(yoga: GraphQLServer, documents: KnownDocuments
   };
 
   const answer = async (req: IncomingMessage, res: ServerResponse, body: string, resultType: ResultType) => {
+    // A large request's steps (checking its text, parsing it, running it, writing the answer) each take a
+    // turn of the event loop of their own, so that what else waits (probes, small requests) goes between
+    // them; large requests take their turns one at a time (heavyWork.ts).
+    const large = body.length >= HEAVY_BYTES;
     // JSON text that is refused (too deep, too many members, an inexact number) is refused by yoga's parsing (yoga.ts).
-    const params = jsonTextProblem(body) === null ? plainParams(body) : null;
+    const problem = jsonTextProblem(body);
+    if (large) await aTurn();
+    const params = problem === null ? plainParams(body) : null;
+    if (large) await aTurn();
     const document = params && documents.valid(params.query);
     const operation = document && getOperationAST(document, params.operationName);
     if (!params || !document || !operation || operation.operation === 'subscription') return toYoga(req, res, body, { req });
@@ -169,13 +178,9 @@ export function createGraphQLPost(yoga: GraphQLServer, documents: KnownDocuments
       return toYoga(req, res, body, { req, refusal: error });
     }
     const { schema, contextFactory, execute } = yoga.getEnveloped({ req, params, viewer });
-    const result = (await execute({
-      schema,
-      document,
-      operationName: params.operationName,
-      variableValues: params.variables,
-      contextValue: await contextFactory(),
-    })) as ExecutionResult;
+    const contextValue = await contextFactory();
+    const result = (await execute({ schema, document, operationName: params.operationName, variableValues: params.variables, contextValue })) as ExecutionResult;
+    if (large || answerJsonBytes(contextValue) >= HEAVY_BYTES) await aTurn();
     if (result.errors?.length || (result.extensions as { http?: unknown } | undefined)?.http) {
       await sendNodeResponse(await processRegularResult(result, yoga.fetchAPI, resultType), res, req, false);
       return;
