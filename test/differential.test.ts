@@ -204,6 +204,8 @@ describe('the fast paths answer as stock yoga and graphql-ws do', () => {
         .poll(
           () =>
             fast.app.webSocketSubscriptionCount() === active(opened.flatMap((set) => set.fast)) &&
+            // Each group's one subscription to the feed is in place (a group counts from its first member on).
+            fast.app.feed.openSubscriptions === fast.app.subscriptionGroupCount() &&
             stock.app.feed.openSubscriptions === active(opened.map((set) => set.stock)),
           { timeout: 10_000, interval: 20 },
         )
