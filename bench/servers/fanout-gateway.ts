@@ -16,6 +16,8 @@ try {
       CONFIGHUB_DATA_DIR: '',
       NODE_ENV: 'production',
       CONFIGHUB_ADMIN_TOKEN: BENCH_ADMIN_TOKEN,
+      // Every subscriber comes from 127.0.0.1 here; the per-address cap (500 by default) is for the internet.
+      CONFIGHUB_MAX_SOCKETS_PER_ADDRESS: 100_000,
     },
     logger: createLogger('warn'),
     shutdownGraceMs: 2_000,
