@@ -307,6 +307,23 @@ describe('export and import', () => {
     return Object.fromEntries(Object.entries(document.configs as Record<string, { config: unknown; description: unknown }>).map(([service, entry]) => [service, { config: entry.config, description: entry.description }]));
   }
 
+  it('exports an environment whose configs together pass what one answer may carry (2 MiB), a smaller page at a time', async () => {
+    const environment = 'bulk';
+    // Ten configs of some 230 KiB: 2.3 MiB in all.
+    const large = (index: number) => ({ rows: Array.from({ length: 9_000 }, (_, row) => `r${index}-${row.toString(36).padStart(16, '0')}`) });
+    for (let index = 0; index < 10; index++) {
+      const { data } = await hub.graphql(`mutation($input: CreateConfigInput!) { createConfig(input: $input) { __typename } }`, {
+        input: { service: `bulk-${index}`, environment, config: large(index) },
+      });
+      expect(data.createConfig.__typename).toBe('ConfigWrite');
+    }
+    const result = await cli(['export', '--env', environment]);
+    expect(result.code, result.stderr).toBe(0);
+    const document = JSON.parse(result.stdout);
+    expect(Object.keys(document.configs).sort()).toEqual(Array.from({ length: 10 }, (_, index) => `bulk-${index}`).sort());
+    expect(document.configs['bulk-7'].config).toEqual(large(7));
+  });
+
   async function seedEnvironment(environment: string) {
     for (const [service, config] of Object.entries({ alpha: { rate: 1, mode: 'fast' }, beta: { items: [1, 2], nested: { on: true } } })) {
       const result = await hub.graphql(`mutation($input: CreateConfigInput!) { createConfig(input: $input) { __typename } }`, {
