@@ -309,8 +309,8 @@ describe('export and import', () => {
 
   it('exports an environment whose configs together pass what one answer may carry (2 MiB), a smaller page at a time', async () => {
     const environment = 'bulk';
-    // Ten configs of some 230 KiB: 2.3 MiB in all.
-    const large = (index: number) => ({ rows: Array.from({ length: 9_000 }, (_, row) => `r${index}-${row.toString(36).padStart(16, '0')}`) });
+    // Ten configs of some 236 KiB: 2.3 MiB in all.
+    const large = (index: number) => ({ rows: Array.from({ length: 11_000 }, (_, row) => `r${index}-${row.toString(36).padStart(16, '0')}`) });
     for (let index = 0; index < 10; index++) {
       const { data } = await hub.graphql(`mutation($input: CreateConfigInput!) { createConfig(input: $input) { __typename } }`, {
         input: { service: `bulk-${index}`, environment, config: large(index) },
