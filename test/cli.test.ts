@@ -307,7 +307,7 @@ describe('export and import', () => {
     return Object.fromEntries(Object.entries(document.configs as Record<string, { config: unknown; description: unknown }>).map(([service, entry]) => [service, { config: entry.config, description: entry.description }]));
   }
 
-  it('exports an environment whose configs together pass what one answer may carry (2 MiB), a smaller page at a time', async () => {
+  it('exports an environment, and lists a history, whose documents pass what one answer may carry, a smaller page at a time', async () => {
     const environment = 'bulk';
     // Ten configs of some 236 KiB: 2.3 MiB in all.
     const large = (index: number) => ({ rows: Array.from({ length: 11_000 }, (_, row) => `r${index}-${row.toString(36).padStart(16, '0')}`) });
@@ -322,6 +322,16 @@ describe('export and import', () => {
     const document = JSON.parse(result.stdout);
     expect(Object.keys(document.configs).sort()).toEqual(Array.from({ length: 10 }, (_, index) => `bulk-${index}`).sort());
     expect(document.configs['bulk-7'].config).toEqual(large(7));
+    // History pages carry at most 1 MiB of documents (two changes of these): it asks for fewer at a time.
+    for (let round = 1; round <= 3; round++) {
+      const { data } = await hub.graphql(`mutation($input: UpdateConfigInput!) { updateConfig(input: $input) { __typename } }`, {
+        input: { service: 'bulk-0', environment, config: large(round) },
+      });
+      expect(data.updateConfig.__typename).toBe('ConfigWrite');
+    }
+    const history = await cli(['history', 'bulk-0', '--env', environment, '--json']);
+    expect(history.code, history.stderr).toBe(0);
+    expect(JSON.parse(history.stdout).map((change: { version: number }) => change.version)).toEqual([4, 3, 2, 1]);
   });
 
   async function seedEnvironment(environment: string) {

@@ -1,8 +1,8 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { type HubConnection, HubRequestError, answered, hubRequest } from '../client/index.ts';
+import { type HubConnection, answered, hubRequest } from '../client/index.ts';
 import { usageError } from './errors.ts';
-import { transportError } from './connection.ts';
+import { fittingPage } from './connection.ts';
 import { type JsonObject, isJsonObject } from '../protocol/json.ts';
 import { ListConfigs } from './operations.ts';
 
@@ -58,30 +58,18 @@ export interface ListedConfig {
   config: JsonObject;
 }
 
-/**
- * Every live config of an environment, following the connection's pages: 100 configs a page, fewer
- * when a page's documents would pass what one answer of the hub may carry (ANSWER_TOO_LARGE).
- */
+/** Every live config of an environment, following the connection's pages (smaller ones for large configs). */
 export async function listConfigs(connection: HubConnection, environment: string): Promise<ListedConfig[]> {
   const configs: ListedConfig[] = [];
   let after: string | null | undefined;
-  let first = 100;
-  for (;;) {
-    let page;
-    try {
-      page = answered((await hubRequest(connection, ListConfigs, { environment, first, after })).configs, 'configs');
-    } catch (error) {
-      const tooLarge = error instanceof HubRequestError && error.errors.some((one) => one.extensions?.code === 'ANSWER_TOO_LARGE');
-      if (tooLarge && first > 1) {
-        first = Math.ceil(first / 2);
-        continue;
-      }
-      throw transportError(error, connection);
-    }
+  do {
+    const page = await fittingPage(connection, 100, async (first) =>
+      answered((await hubRequest(connection, ListConfigs, { environment, first, after })).configs, 'configs'),
+    );
     for (const edge of page.edges) configs.push({ ...edge.node, config: edge.node.config as JsonObject });
-    if (!page.pageInfo.hasNextPage) return configs;
-    after = page.pageInfo.endCursor;
-  }
+    after = page.pageInfo.hasNextPage ? page.pageInfo.endCursor : undefined;
+  } while (after);
+  return configs;
 }
 
 /** The file `export` writes and `import` reads: every config of one environment. */

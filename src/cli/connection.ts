@@ -50,6 +50,21 @@ export async function request<TResult, TVariables>(
   }
 }
 
+/**
+ * One page of a connection, asked for with `ask(first)`: again with half as many while the hub says
+ * the page would carry more than one answer may (PAGE_TOO_LARGE, ANSWER_TOO_LARGE: large configs).
+ */
+export async function fittingPage<T>(connection: HubConnection, first: number, ask: (first: number) => Promise<T>): Promise<T> {
+  for (let size = first; ; size = Math.ceil(size / 2)) {
+    try {
+      return await ask(size);
+    } catch (error) {
+      const tooLarge = error instanceof HubRequestError && error.errors.some((one) => one.extensions?.code === 'PAGE_TOO_LARGE' || one.extensions?.code === 'ANSWER_TOO_LARGE');
+      if (!tooLarge || size === 1) throw transportError(error, connection);
+    }
+  }
+}
+
 /** Maps a transport failure to the CLI's exit codes. */
 export function transportError(error: unknown, connection: HubConnection): CliError {
   if (!(error instanceof HubRequestError)) return error instanceof CliError ? error : new CliError(String((error as Error)?.message ?? error), ExitCode.USAGE, 'ERROR');

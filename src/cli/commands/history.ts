@@ -1,8 +1,8 @@
 import { ConfigDiff, ConfigHistory, RollbackConfig } from '../operations.ts';
 import { type Command, dryRunOption, expectedVersionOption, intOption, parseInteger, reasonOption, stringOption, takeArgs } from '../command.ts';
 import { CliError, ExitCode } from '../errors.ts';
-import { expectType, request } from '../connection.ts';
-import { answered } from '../../client/index.ts';
+import { expectType, fittingPage, request } from '../connection.ts';
+import { answered, hubRequest } from '../../client/index.ts';
 import { shortTime } from '../output.ts';
 import type { ConfigHistoryQuery } from '../generated/graphql.ts';
 
@@ -18,8 +18,10 @@ export const historyCommand: Command = {
     const changes: NonNullable<ConfigHistoryQuery['configHistory']>['edges'][number]['node'][] = [];
     let after: string | null | undefined;
     do {
-      const data: ConfigHistoryQuery = await request(context.hub(), ConfigHistory, { service, environment, first: Math.min(limit - changes.length, 100), after });
-      const page = answered(data.configHistory, 'history');
+      const page = await fittingPage(context.hub(), Math.min(limit - changes.length, 100), async (first) => {
+        const data: ConfigHistoryQuery = await hubRequest(context.hub(), ConfigHistory, { service, environment, first, after });
+        return answered(data.configHistory, 'history');
+      });
       changes.push(...page.edges.map((edge) => edge.node));
       after = page.pageInfo.hasNextPage ? page.pageInfo.endCursor : undefined;
     } while (after && changes.length < limit);
