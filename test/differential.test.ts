@@ -189,6 +189,9 @@ describe('the fast paths answer as stock yoga and graphql-ws do', () => {
    * each socket must have received the same messages.
    */
   async function compareSubscriptions(operation: GeneratedOperation, caller: Caller): Promise<void> {
+    // What earlier operations changed has reached both feeds: none of it may arrive after the sockets subscribe.
+    await expect.poll(async () => (await fast.app.relay.backlog()).count + (await stock.app.relay.backlog()).count, { timeout: 10_000, interval: 20 }).toBe(0);
+    await settled(() => `${fast.app.feed.deliveredCount}/${stock.app.feed.deliveredCount}`);
     const opened = operation.variableSets.map((variables) => ({
       fast: [new Subscription(fastUrl, operation, variables, caller), new Subscription(fastUrl, operation, variables, caller)],
       stock: new Subscription(stockUrl, operation, variables, caller),
