@@ -9,16 +9,9 @@ import { withCpuOf } from './support/cpu.ts';
 import { type LoadResult, runLoad } from './support/load.ts';
 import { describeMachine, intSetting, median, ms, perSecond, ratio, table } from './support/stats.ts';
 import { benchAuth } from './support/auth.ts';
+import { GRAPHQL_PATH, READ_QUERY } from './support/benchConfigs.ts';
 
-const READ_QUERY = `query GetConfig {
-  config(service: "polygon-historical-downloader") {
-    __typename
-    ... on ServiceConfig { id service environment version config description updatedAt updatedBy }
-    ... on Error { message }
-  }
-}`;
 const REQUEST_BODY = JSON.stringify({ query: READ_QUERY });
-const GRAPHQL_PATH = '/graphql';
 /** The gateway's read must be at least this fraction of stock yoga's. */
 const TARGET_VS_YOGA = 1.5;
 

@@ -4,7 +4,7 @@ import { ConfigDiff, ConfigHistory, GetConfig, RollbackConfig, UpdateConfig } fr
 import { type TestApp, createTestApp } from './support/app.ts';
 import { backends, tablesDigest } from './support/databases.ts';
 
-// Operations the client library does not send; results are checked field by field.
+// Operations with selections of their own (neither the client's nor the CLI's); results are checked field by field.
 const CreateConfigMutation = /* GraphQL */ `
   mutation CreateConfig($input: CreateConfigInput!) {
     createConfig(input: $input) {

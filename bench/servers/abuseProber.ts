@@ -7,6 +7,7 @@
 import net from 'node:net';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import type { ProbeReply, ProbeRequest } from '../support/abuseProbe.ts';
+import { nextResponse } from '../support/httpResponses.ts';
 import { announceReady, failStartup, stopWhenAsked } from './child.ts';
 
 const INTERVAL_MS = Number(process.env.BENCH_PROBE_INTERVAL_MS || 10);
@@ -69,27 +70,14 @@ function finish(answered: boolean): void {
 
 function onData(chunk: string): void {
   buffer += chunk;
-  for (;;) {
-    const end = buffer.indexOf('\r\n\r\n');
-    if (end < 0) return;
-    const header = buffer.slice(0, end).toLowerCase();
-    const status = Number(header.slice(9, 12));
-    const length = /\r\ncontent-length: *(\d+)/.exec(header);
-    let total: number;
-    if (length) {
-      total = end + 4 + Number(length[1]);
-    } else if (header.includes('\r\ntransfer-encoding: chunked')) {
-      const last = buffer.indexOf('\r\n0\r\n\r\n', end);
-      if (last < 0) return;
-      total = last + 7;
-    } else {
+  for (let next = nextResponse(buffer); next !== 'incomplete'; next = nextResponse(buffer)) {
+    if (next === 'unreadable') {
       socket?.destroy();
       finish(false);
       return;
     }
-    if (buffer.length < total) return;
-    buffer = buffer.slice(total);
-    finish(status === 200);
+    buffer = next.rest;
+    finish(next.status === 200);
   }
 }
 

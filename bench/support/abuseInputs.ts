@@ -10,6 +10,7 @@ import { MAX_PATTERNS, PATTERN_WORK_BUDGET, PatternCompiler, PatternMeter } from
 import { MAX_DESCRIPTION_BYTES, MAX_REASON_BYTES } from '../../src/store/texts.ts';
 import { type Attack, GraphQLSocket, type HttpRequestSpec, type WebSocketSession, sendHttp, wsOutcomeOf } from './abuseClients.ts';
 import { BENCH_ADMIN_TOKEN, benchAuth } from './auth.ts';
+import { READ_QUERY } from './benchConfigs.ts';
 
 export const GROUPS = ['secret', 'schema', 'json', 'graphql', 'graphiql', 'ws', 'history', 'extra'] as const;
 export type GroupName = (typeof GROUPS)[number];
@@ -65,14 +66,6 @@ const http = (connections: number, next: (sequence: number) => HttpRequestSpec):
 const kib = (bytes: number) => `${(bytes / 1024).toFixed(bytes < 10 * 1024 ? 1 : 0)} KiB`;
 const count = (value: number) => value.toLocaleString('en-US');
 
-/** The honest traffic of the baseline phases: one cached config read, as bench:read sends it. */
-const READ_QUERY = `query GetConfig {
-  config(service: "polygon-historical-downloader") {
-    __typename
-    ... on ServiceConfig { id service environment version config description updatedAt updatedBy }
-    ... on Error { message }
-  }
-}`;
 
 export function baselineInput(attackers: number): HostileInput {
   return {

@@ -6,6 +6,15 @@ export const CONFIG_COUNT = 100;
 export const SERVICE_PREFIX = 'bench-svc-';
 export const REASON = 'bench:write';
 export const GRAPHQL_PATH = '/graphql';
+
+/** The read bench:read measures (and bench:abuse's honest traffic): one cached config. */
+export const READ_QUERY = `query GetConfig {
+  config(service: "polygon-historical-downloader") {
+    __typename
+    ... on ServiceConfig { id service environment version config description updatedAt updatedBy }
+    ... on Error { message }
+  }
+}`;
 /** The seeded config whose document each benchmark config copies (a realistic size). */
 const TEMPLATE_SERVICE = 'polygon-historical-downloader';
 

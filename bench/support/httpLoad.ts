@@ -6,6 +6,7 @@
 // request with one `write` and reads only what it must of the answer (status, length, body).
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { nextResponse } from './httpResponses.ts';
 import type { LoadResult } from './load.ts';
 
 export interface ClosedLoopSpec {
@@ -69,30 +70,14 @@ export async function runClosedLoop(spec: ClosedLoopSpec): Promise<LoadResult> {
       };
       const onData = (chunk: string) => {
         buffer += chunk;
-        for (;;) {
-          const end = buffer.indexOf('\r\n\r\n');
-          if (end < 0) return;
-          const header = buffer.slice(0, end).toLowerCase();
-          const status = Number(header.slice(9, 12));
-          const length = /\r\ncontent-length: *(\d+)/.exec(header);
-          if (length) {
-            const total = end + 4 + Number(length[1]);
-            if (buffer.length < total) return;
-            const body = buffer.slice(end + 4, total);
-            buffer = buffer.slice(total);
-            answered(status, body);
-          } else if (header.includes('\r\ntransfer-encoding: chunked')) {
-            const last = buffer.indexOf('\r\n0\r\n\r\n', end);
-            if (last < 0) return;
-            const body = dechunk(buffer.slice(end + 4, last + 2));
-            buffer = buffer.slice(last + 7);
-            answered(status, body);
-          } else {
-            // Neither length nor chunks: not an answer this client can read (the server is broken).
+        for (let next = nextResponse(buffer); next !== 'incomplete'; next = nextResponse(buffer)) {
+          if (next === 'unreadable') {
             buffer = '';
             fail();
             return;
           }
+          buffer = next.rest;
+          answered(next.status, next.body);
         }
       };
       const open = () => {
@@ -124,17 +109,4 @@ export async function runClosedLoop(spec: ClosedLoopSpec): Promise<LoadResult> {
     averageMs: latencies.length ? latencies.reduce((sum, value) => sum + value, 0) / latencies.length : 0,
     seconds,
   };
-}
-
-/** The body of a chunked answer (the chunks without their size lines). */
-function dechunk(chunks: string): string {
-  let body = '';
-  for (let at = 0; at < chunks.length; ) {
-    const line = chunks.indexOf('\r\n', at);
-    const size = Number.parseInt(chunks.slice(at, line), 16);
-    if (!(size > 0)) break;
-    body += chunks.slice(line + 2, line + 2 + size);
-    at = line + 2 + size + 2;
-  }
-  return body;
 }

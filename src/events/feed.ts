@@ -11,7 +11,7 @@ import { ChangeQueue, type ChangeStream, changeStream } from './changeStream.ts'
  * log itself (the relay is slow or stuck, NATS is cut off without the client knowing yet). While the bus
  * says it is disconnected, the feed does not wait.
  */
-const HUB_GRACE_MS = 1_000;
+const BUS_GRACE_MS = 1_000;
 
 /**
  * This instance's view of committed changes: it listens to the event bus, drops duplicates, fills gaps from
@@ -79,7 +79,7 @@ export class ConfigFeed {
     const waiting = this.awaited.get(k);
     this.awaited.set(k, { version: Math.max(version, waiting?.version ?? 0), since: waiting?.since ?? Date.now() });
     if (!this.graceTimer) {
-      this.graceTimer = setTimeout(() => this.readOverdue(), HUB_GRACE_MS);
+      this.graceTimer = setTimeout(() => this.readOverdue(), BUS_GRACE_MS);
       this.graceTimer.unref();
     }
   }
@@ -90,13 +90,13 @@ export class ConfigFeed {
     const now = Date.now();
     for (const [k, { version, since }] of this.awaited) {
       if ((this.delivered.get(k) ?? 0) >= version) this.awaited.delete(k);
-      else if (now - since >= HUB_GRACE_MS) {
+      else if (now - since >= BUS_GRACE_MS) {
         this.awaited.delete(k);
         this.readChange(parseKeyString(k), version);
       }
     }
     if (this.awaited.size > 0) {
-      this.graceTimer = setTimeout(() => this.readOverdue(), HUB_GRACE_MS);
+      this.graceTimer = setTimeout(() => this.readOverdue(), BUS_GRACE_MS);
       this.graceTimer.unref();
     }
   }

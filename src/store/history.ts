@@ -1,7 +1,6 @@
 import type { Database } from '../db/database.ts';
-import type { ConfigChange, Prisma, PrismaClient } from '../generated/prisma/client.ts';
+import { type ConfigChange, Prisma, type PrismaClient } from '../generated/prisma/client.ts';
 import { type JsonValue, type PatchOperation, diffDocuments } from './documents.ts';
-import { diffTexts } from './documentChecks.ts';
 import { NotFoundError, PageTooLargeError, ValidationError } from './errors.ts';
 import { type ConfigKey, keyString } from './names.ts';
 
@@ -21,10 +20,12 @@ export const MAX_READ_DOCUMENT_BYTES = 1024 * 1024;
 
 // The revision is read as text (a bigint does not fit a JS number); sort by the column (c.revision), not
 // this alias, or "100" sorts before "95".
+/** SQL: the size of a change's documents (old and new) as JSON text, in bytes. */
+const DOCUMENT_BYTES = '(coalesce(octet_length(old_config::text), 0) + coalesce(octet_length(new_config::text), 0))::int';
+
 export const CHANGE_COLUMNS = `revision::text AS revision, config_id AS "configId", service_name AS "serviceName", environment, version,
   action::text AS action, old_config AS "oldConfig", new_config AS "newConfig", changed_by AS "changedBy",
   reason, changed_at AS "changedAt"`;
-
 
 type ChangeQuery = Omit<Prisma.ConfigChangeFindManyArgs, 'where' | 'orderBy'>;
 
@@ -52,7 +53,7 @@ export class ConfigHistory {
    */
   constructor(
     db: Pick<Database, 'prisma' | 'query'>,
-    private readonly diff: (from: string | null, to: string | null) => Promise<PatchOperation[]> = async (from, to) => diffTexts(from, to),
+    private readonly diff: (from: string | null, to: string | null) => Promise<PatchOperation[]>,
   ) {
     this.prisma = db.prisma;
     this.query = (sql, params, options) => db.query(sql, params, options);
@@ -85,7 +86,7 @@ export class ConfigHistory {
       SELECT change.revision, asked.service_name, asked.environment, change.bytes
         FROM unnest(${keys.map((key) => key.service)}::text[], ${keys.map((key) => key.environment)}::text[]) AS asked (service_name, environment)
         CROSS JOIN LATERAL (
-          SELECT revision, (coalesce(octet_length(old_config::text), 0) + coalesce(octet_length(new_config::text), 0))::int AS bytes
+          SELECT revision, ${Prisma.raw(DOCUMENT_BYTES)} AS bytes
             FROM config_audit_log
            WHERE service_name = asked.service_name AND environment = asked.environment
            ORDER BY revision DESC
@@ -113,7 +114,7 @@ export class ConfigHistory {
   async changesAfter(key: ConfigKey, afterVersion: number, beforeVersion?: number): Promise<ConfigChange[]> {
     // Straight through the driver: a replay of large documents costs Prisma several times as much.
     const next = await this.query<{ revision: string; bytes: number }>(
-      `SELECT revision::text AS revision, (coalesce(octet_length(old_config::text), 0) + coalesce(octet_length(new_config::text), 0))::int AS bytes
+      `SELECT revision::text AS revision, ${DOCUMENT_BYTES} AS bytes
          FROM config_audit_log
         WHERE service_name = $1 AND environment = $2 AND version > $3 AND ($4::int IS NULL OR version < $4)
         ORDER BY revision LIMIT 500`,
@@ -126,12 +127,11 @@ export class ConfigHistory {
     ]);
   }
 
-
   /** The size of each change's documents, as JSON text, in the order asked. */
   private async documentBytes(revisions: bigint[]): Promise<number[]> {
     if (revisions.length === 0) return [];
     const rows = await this.prisma.$queryRaw<{ revision: bigint; bytes: number }[]>`
-      SELECT revision, (coalesce(octet_length(old_config::text), 0) + coalesce(octet_length(new_config::text), 0))::int AS bytes
+      SELECT revision, ${Prisma.raw(DOCUMENT_BYTES)} AS bytes
         FROM config_audit_log WHERE revision = ANY(${revisions}::bigint[])`;
     const bytes = new Map(rows.map((row) => [String(row.revision), row.bytes]));
     return revisions.map((revision) => bytes.get(String(revision)) ?? 0);
@@ -140,15 +140,6 @@ export class ConfigHistory {
   private requireFitting(bytes: readonly number[]): void {
     const fits = fitting(bytes);
     if (fits < bytes.length) throw new PageTooLargeError(bytes.reduce((sum, size) => sum + size, 0), MAX_READ_DOCUMENT_BYTES, Math.max(1, fits - 1));
-  }
-
-  /** Whether the audit log knows this config at all (it may have been deleted since). */
-  async exists(key: ConfigKey): Promise<boolean> {
-    const row = await this.prisma.configChange.findFirst({
-      where: { serviceName: key.service, environment: key.environment },
-      select: { revision: true },
-    });
-    return row !== null;
   }
 
   /** The change that produced `version`; its `newConfig` is the content at that version. */
@@ -167,15 +158,6 @@ export class ConfigHistory {
       if (error instanceof NotFoundError) return null;
       throw error;
     });
-  }
-
-  /** Changes by (config id, version), in the order asked; null where there is none. */
-  async findChanges(ids: readonly { configId: number; version: number }[]): Promise<(ConfigChange | null)[]> {
-    const rows = await this.prisma.configChange.findMany({
-      where: { OR: ids.map(({ configId, version }) => ({ configId, version })) },
-    });
-    const byId = new Map(rows.map((row) => [`${row.configId}:${row.version}`, row]));
-    return ids.map(({ configId, version }) => byId.get(`${configId}:${version}`) ?? null);
   }
 
   /**
