@@ -446,3 +446,47 @@ describe('reads of the audit log carry at most 1 MiB of documents at a time', ()
     }
   });
 });
+
+describe('a replay of large versions whose revisions gain a digit', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp('pglite');
+  });
+  afterAll(async () => t?.close());
+
+  it('sends every version in order (revisions were once ordered as text: "100" before "97")', async () => {
+    const base = await t.app.start();
+    // Some 190 KiB a version: a read of the audit log takes two changes at a time.
+    const document = (version: number) => ({ settings: Object.fromEntries(Array.from({ length: 8000 }, (_, index) => [`setting_${index}`, `value-${version}-${index}`])) });
+    const service = 'replay-across-revisions';
+    // Small changes of another config first, so that this config's revisions pass a power of ten.
+    const filler = async (value: number) => {
+      await t.graphql(`mutation { ${value === 0 ? 'createConfig' : 'updateConfig'}(input: { service: "replay-filler", ${value === 0 ? 'config' : 'patch'}: { n: ${value} } }) { __typename } }`);
+      return (await t.graphql(`{ configHistory(service: "replay-filler", first: 1) { edges { node { revision } } } }`)).data.configHistory.edges[0].node.revision as number;
+    };
+    let revision = await filler(0);
+    const boundary = 10 ** String(revision + 4).length;
+    for (let value = 1; revision < boundary - 4; value++) revision = await filler(value);
+    const created = await t.graphql(`mutation($c: JSON!) { createConfig(input: { service: "${service}", config: $c }) { __typename } }`, { c: document(1) });
+    expect(created.data.createConfig.__typename).toBe('ConfigWrite');
+    for (let version = 2; version <= 8; version++) {
+      const updated = await t.graphql(`mutation($c: JSON) { updateConfig(input: { service: "${service}", config: $c }) { __typename } }`, { c: document(version) });
+      expect(updated.data.updateConfig.__typename).toBe('ConfigWrite');
+    }
+    const { revisions } = (await t.graphql(`{ configHistory(service: "${service}", first: 8) { edges { node { revision } } } }`)).data.configHistory.edges.reduce(
+      (found: { revisions: number[] }, edge: any) => ({ revisions: [...found.revisions, edge.node.revision] }),
+      { revisions: [] },
+    );
+    expect(Math.min(...revisions)).toBeLessThan(boundary);
+    expect(Math.max(...revisions)).toBeGreaterThanOrEqual(boundary);
+    const { ConfigSubscriber } = await import('./support/subscriber.ts');
+    const subscriber = new ConfigSubscriber(base).subscribe({ service, afterVersion: 0 });
+    try {
+      const events = await subscriber.waitFor((received) => received.length >= 8);
+      expect(events.map((event) => event.version)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+      expect(events[7]!.config).toEqual(document(8));
+    } finally {
+      await subscriber.close();
+    }
+  });
+});

@@ -7,10 +7,10 @@ import { changePatch } from '../store/history.ts';
  * The event of a change (its wire form: protocol/changes.ts). Its patch is worked out when first read (by
  * a subscriber that selects it, or when the event is written out for NATS), not for every change the
  * relay publishes: with nobody listening on this instance, only the read cache takes the event, and it
- * needs the version alone.
+ * needs the version alone. A patch already worked out (a replayed change's, feed.ts) is given.
  */
-export function configEventFrom(change: ConfigChange): ConfigEvent {
-  let patch: PatchOperation[] | undefined;
+export function configEventFrom(change: ConfigChange, knownPatch?: PatchOperation[]): ConfigEvent {
+  let patch = knownPatch;
   return {
     service: change.serviceName,
     environment: change.environment,

@@ -1,4 +1,5 @@
 import type { Logger } from '../logger.ts';
+import { nextTurn } from '../turns.ts';
 import type { ConfigStore } from '../store/configStore.ts';
 import { type ConfigKey, keyString, parseKeyString } from '../store/names.ts';
 import { type ConfigEvent, parseConfigEvent } from '../protocol/changes.ts';
@@ -158,9 +159,11 @@ export class ConfigFeed {
       const changes = await this.store.history.changesAfter(key, cursor, beforeVersion);
       if (changes.length === 0) return;
       for (const change of changes) {
-        yield configEventFrom(change);
-        // A turn of the event loop between replayed changes: each may carry large documents to work out and send.
-        await new Promise(setImmediate);
+        // Each replayed change may carry large documents: their patch is worked out off the event loop
+        // (the worker thread), and each change is sent in a turn of the event loop of its own.
+        const patch = await this.store.history.patchOf(change);
+        await nextTurn();
+        yield configEventFrom(change, patch);
       }
       cursor = changes.at(-1)!.version;
     }

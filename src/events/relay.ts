@@ -148,7 +148,7 @@ export class OutboxRelay {
 
   private async publish(changes: ConfigChange[]): Promise<number> {
     if (changes.length === 0) return 0;
-    await this.options.publish(changes.map(configEventFrom));
+    await this.options.publish(changes.map((change) => configEventFrom(change)));
     this.publishedCount += changes.length;
     return changes.length;
   }

@@ -1,3 +1,4 @@
+import { nextTurn } from '../turns.ts';
 import { changePatch } from '../store/history.ts';
 import { configKey, keyString, parseKeyString } from '../store/names.ts';
 import { builder } from './builder.ts';
@@ -55,6 +56,9 @@ const ConfigDiffRef = builder
     }),
   });
 
+/** A diff this long is answered in a turn of the event loop of its own (turns.ts). */
+const LONG_DIFF = 1_000;
+
 const keyArgs = (t: Parameters<Parameters<typeof builder.queryFields>[0]>[0]) => ({
   service: t.arg.string({ required: true }),
   environment: t.arg.string({ defaultValue: 'production' }),
@@ -89,6 +93,8 @@ builder.queryFields((t) => ({
     resolve: async (_root, args, ctx) => {
       const key = configKey(args.service, args.environment);
       const operations = await ctx.store.history.diffVersions(key, args.fromVersion, args.toVersion);
+      // Thousands of operations cost the event loop milliseconds to complete: in a turn of their own.
+      if (operations.length >= LONG_DIFF) await nextTurn();
       return { ...key, fromVersion: args.fromVersion, toVersion: args.toVersion, operations };
     },
   }),

@@ -1,5 +1,14 @@
+import { nextTurn } from '../turns.ts';
+
 /** Request bodies and WebSocket messages this large take turns (see HeavyWork). */
 export const HEAVY_BYTES = 64 * 1024;
+
+/**
+ * A GraphQL document (HTTP) or WebSocket message this long is worked on in a turn of the event loop of
+ * its own (turns.ts): parsing and validating up to 5,000 tokens costs milliseconds, and several sent at
+ * once were worked on one after another while everything else waited. Shorter ones cost too little to matter.
+ */
+export const LONG_TEXT_CHARS = 2 * 1024;
 
 /** The longest one large request keeps the others waiting (a slow sender does not hold the queue). */
 export const HEAVY_TURN_MS = 1000;
@@ -7,22 +16,19 @@ export const HEAVY_TURN_MS = 1000;
 /**
  * Work on a large request (a body or message of HEAVY_BYTES or more) costs the event loop milliseconds to
  * parse, walk and write out; several at once made `/health` wait for all of them. Such work takes turns:
- * one at a time, each started in a turn of the event loop of its own, so that everything else, small
- * requests and probes, goes between them. A turn ends when the work does, or after HEAVY_TURN_MS.
+ * one at a time, each started in a turn of the event loop of its own (turns.ts), so that everything else,
+ * small requests and probes, goes between them. A turn ends when the work does, or after HEAVY_TURN_MS.
  */
 export class HeavyWork {
   private tail: Promise<void> = Promise.resolve();
 
   run<T>(work: () => Promise<T>): Promise<T> {
-    const turn = this.tail.then(aTurn);
+    const turn = this.tail.then(nextTurn);
     const result = turn.then(work);
     this.tail = turn.then(() => endOfTurn(result));
     return result;
   }
 }
-
-/** Resolves in a later turn of the event loop, after the I/O waiting now (a probe, a small request). */
-export const aTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** When the work is done or HEAVY_TURN_MS have passed, whichever comes first. */
 function endOfTurn(work: Promise<unknown>): Promise<void> {

@@ -1,6 +1,7 @@
 import { Prisma, type PrismaClient, type ServiceConfig } from '../generated/prisma/client.ts';
 import type { Database } from '../db/database.ts';
 import type { Logger } from '../logger.ts';
+import { nextTurn } from '../turns.ts';
 import { CHANGE_CHANNEL } from '../protocol/changes.ts';
 import { ConfigCache } from './cache.ts';
 import {
@@ -469,7 +470,7 @@ const ignore = () => {};
  * reading the request and working on it, other requests (`/health` among them) get a turn.
  */
 async function aTurnForOthersIfLarge(document: JsonObject): Promise<void> {
-  if (documentText(document).length >= WORKER_THRESHOLD_CHARS) await new Promise(setImmediate);
+  if (documentText(document).length >= WORKER_THRESHOLD_CHARS) await nextTurn();
 }
 
 /** The free texts of a write: its reason and the config's description. */

@@ -1,6 +1,6 @@
 import type { Database } from '../db/database.ts';
 import { type ConfigChange, Prisma, type PrismaClient } from '../generated/prisma/client.ts';
-import { type JsonValue, type PatchOperation, diffDocuments } from './documents.ts';
+import { type JsonObject, type JsonValue, type PatchOperation, diffDocuments, documentText } from './documents.ts';
 import { NotFoundError, PageTooLargeError, ValidationError } from './errors.ts';
 import { type ConfigKey, keyString } from './names.ts';
 
@@ -114,10 +114,10 @@ export class ConfigHistory {
   async changesAfter(key: ConfigKey, afterVersion: number, beforeVersion?: number): Promise<ConfigChange[]> {
     // Straight through the driver: a replay of large documents costs Prisma several times as much.
     const next = await this.query<{ revision: string; bytes: number }>(
-      `SELECT revision::text AS revision, ${DOCUMENT_BYTES} AS bytes
-         FROM config_audit_log
-        WHERE service_name = $1 AND environment = $2 AND version > $3 AND ($4::int IS NULL OR version < $4)
-        ORDER BY revision LIMIT 500`,
+      `SELECT c.revision::text AS revision, ${DOCUMENT_BYTES} AS bytes
+         FROM config_audit_log c
+        WHERE c.service_name = $1 AND c.environment = $2 AND c.version > $3 AND ($4::int IS NULL OR c.version < $4)
+        ORDER BY c.revision LIMIT 500`,
       [key.service, key.environment, afterVersion, beforeVersion ?? null],
     );
     if (next.length === 0) return [];
@@ -180,6 +180,15 @@ export class ConfigHistory {
       throw ValidationError.at(pointer, `version ${version} of "${key.service}" is a deletion and holds no config`);
     }
     return JSON.parse(text) as JsonValue;
+  }
+
+  /**
+   * The RFC 6902 operations a change made, worked out on the worker thread when its documents are large
+   * (as changePatch would on the event loop).
+   */
+  patchOf(change: Pick<ConfigChange, 'oldConfig' | 'newConfig'>): Promise<PatchOperation[]> {
+    const text = (document: unknown) => (document === null ? null : documentText(document as JsonObject));
+    return this.diff(text(change.oldConfig), text(change.newConfig));
   }
 
   /** The RFC 6902 operations that turn the content at `fromVersion` into the content at `toVersion`. */

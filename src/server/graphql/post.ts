@@ -1,7 +1,8 @@
 import { LRUCache } from 'lru-cache';
 import { answerJsonBytes } from '../../graphql/answerBudget.ts';
 import { isJsonObject } from '../../protocol/json.ts';
-import { HEAVY_BYTES, aTurn } from '../heavyWork.ts';
+import { nextTurn } from '../../turns.ts';
+import { HEAVY_BYTES, LONG_TEXT_CHARS } from '../heavyWork.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sendNodeResponse } from '@whatwg-node/server';
 import { type DocumentNode, type ExecutionResult, getOperationAST } from 'graphql';
@@ -128,6 +129,9 @@ export function knownDocuments() {
   const cache = new LRUCache<string, DocumentNode>({ max: CACHED_DOCUMENTS, maxSize: CACHED_DOCUMENT_TEXT, sizeCalculation: (_document, text) => text.length + 1 });
   const valid = new WeakSet<DocumentNode>();
   const plugin: Plugin = {
+    // A long document not parsed yet is parsed and validated in a turn of its own (every HTTP route; over
+    // graphql-ws, long messages take turns: websocket.ts).
+    onParams: ({ params }) => (typeof params.query === 'string' && params.query.length >= LONG_TEXT_CHARS && !cache.has(params.query) ? nextTurn() : undefined),
     onValidate: ({ params }) => ({ valid: passed }) => {
       if (passed) valid.add(params.documentAST);
     },
@@ -164,9 +168,9 @@ export function createGraphQLPost(yoga: GraphQLServer, documents: KnownDocuments
     const large = body.length >= HEAVY_BYTES;
     // JSON text that is refused (too deep, too many members, an inexact number) is refused by yoga's parsing (yoga.ts).
     const problem = jsonTextProblem(body);
-    if (large) await aTurn();
+    if (large) await nextTurn();
     const params = problem === null ? plainParams(body) : null;
-    if (large) await aTurn();
+    if (large) await nextTurn();
     const document = params && documents.valid(params.query);
     const operation = document && getOperationAST(document, params.operationName);
     if (!params || !document || !operation || operation.operation === 'subscription') return toYoga(req, res, body, { req });
@@ -180,7 +184,7 @@ export function createGraphQLPost(yoga: GraphQLServer, documents: KnownDocuments
     const { schema, contextFactory, execute } = yoga.getEnveloped({ req, params, viewer });
     const contextValue = await contextFactory();
     const result = (await execute({ schema, document, operationName: params.operationName, variableValues: params.variables, contextValue })) as ExecutionResult;
-    if (large || answerJsonBytes(contextValue) >= HEAVY_BYTES) await aTurn();
+    if (large || answerJsonBytes(contextValue) >= HEAVY_BYTES) await nextTurn();
     if (result.errors?.length || (result.extensions as { http?: unknown } | undefined)?.http) {
       await sendNodeResponse(await processRegularResult(result, yoga.fetchAPI, resultType), res, req, false);
       return;

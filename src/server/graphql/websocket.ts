@@ -9,7 +9,8 @@ import type { Logger } from '../../logger.ts';
 import { jsonTextProblem } from '../../store/documents.ts';
 import type { Authenticate, ClientAddress } from '../authentication.ts';
 import { MAX_BODY_BYTES } from '../body.ts';
-import { HEAVY_BYTES, type HeavyWork } from '../heavyWork.ts';
+import { nextTurn } from '../../turns.ts';
+import { HEAVY_BYTES, type HeavyWork, LONG_TEXT_CHARS } from '../heavyWork.ts';
 import { describeFailure } from '../failures.ts';
 import { SubscriptionBroadcaster } from './broadcast.ts';
 import { GRAPHQL_PATH, type GraphQLServer } from './yoga.ts';
@@ -185,13 +186,15 @@ export function attachGraphQLWebSocket(server: Server, options: WebSocketOptions
                 socket.close(CloseCode.InternalServerError, 'Internal server error');
               });
             };
-            // A large message takes its turn (its work on the event loop starts within that turn), and the
-            // socket's messages after it wait for it, so graphql-ws sees them in the order they came.
+            // A long message is worked on in a turn of its own (a large one waits for its turn among the
+            // large requests: heavyWork.ts), and the socket's messages after it wait for it, so graphql-ws
+            // sees them in the order they came.
             const large = text.length >= HEAVY_BYTES;
-            if (!large && state.waiting === 0) return work();
+            const long = text.length >= LONG_TEXT_CHARS;
+            if (!long && state.waiting === 0) return work();
             state.waiting++;
             state.inOrder = state.inOrder
-              .then(() => (large ? options.heavy.run(async () => work()) : work()))
+              .then(() => (large ? options.heavy.run(async () => work()) : long ? nextTurn().then(work) : work()))
               .finally(() => state.waiting--);
           }),
       },
