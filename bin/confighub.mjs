@@ -4,4 +4,5 @@ import { register } from 'tsx/esm/api';
 
 register();
 const { main } = await import('../src/cli/main.ts');
-await main(process.argv.slice(2));
+// The CLI imports no server: `confighub serve` starts the gateway this package brings.
+await main(process.argv.slice(2), { startGateway: () => import('../src/main.ts') });

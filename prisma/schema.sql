@@ -314,7 +314,9 @@ BEGIN
         INSERT INTO config_audit_log (config_id, service_name, environment, version, action,
                                       old_config, new_config, changed_by, reason)
         VALUES (NEW.id, NEW.service_name, NEW.environment, NEW.version, 'CREATE',
-                NULL, NEW.config, NEW.updated_by, confighub_reason())
+                NULL, NEW.config, NEW.updated_by,
+                CASE WHEN confighub_row_author(NEW.id) IS NULL THEN confighub_reason()
+                     ELSE nullif(confighub_row_author(NEW.id) ->> 'reason', '') END)
         RETURNING revision INTO change_revision;
     ELSIF TG_OP = 'DELETE' THEN
         -- A hard DELETE (only possible from SQL): recorded as the config's last version.
@@ -387,7 +389,7 @@ BEGIN
         NEW.version := 1;
         NEW.created_at := now();
         NEW.updated_at := now();
-        NEW.updated_by := confighub_actor();
+        NEW.updated_by := coalesce(nullif(confighub_row_author(NEW.id) ->> 'actor', ''), confighub_actor());
         RETURN NEW;
     END IF;
     IF NEW.id <> OLD.id OR NEW.service_name <> OLD.service_name OR NEW.environment <> OLD.environment THEN

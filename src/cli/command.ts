@@ -22,6 +22,8 @@ export interface CommandContext {
   stdin: NodeJS.ReadStream;
   /** Standard error, for progress on a terminal. */
   stderr: NodeJS.WriteStream;
+  /** Starts a gateway in this process (`serve`), when the program that runs the CLI has one (bin/confighub.mjs). */
+  startGateway?: () => Promise<unknown>;
 }
 
 export interface Command {

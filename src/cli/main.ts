@@ -83,8 +83,13 @@ function version(): string {
   return pkg.version;
 }
 
+/** What the program running the CLI brings: the gateway, for `serve` (the CLI itself imports no server). */
+export interface CliHost {
+  startGateway?: () => Promise<unknown>;
+}
+
 /** Runs one command line; returns the exit code (errors are printed, never thrown). */
-export async function runCli(argv: string[]): Promise<number> {
+export async function runCli(argv: string[], host: CliHost = {}): Promise<number> {
   const json = argv.includes('--json');
   const output = new Output(json);
   try {
@@ -103,7 +108,7 @@ export async function runCli(argv: string[]): Promise<number> {
       process.stdout.write(commandHelp(command));
       return ExitCode.OK;
     }
-    const context = command.rawArgs ? rawContext(rest, output) : parseContext(command, rest, output);
+    const context = { ...(command.rawArgs ? rawContext(rest, output) : parseContext(command, rest, output)), startGateway: host.startGateway };
     if (context.options.help) {
       process.stdout.write(commandHelp(command));
       return ExitCode.OK;
@@ -159,8 +164,8 @@ function asCliError(error: unknown): CliError {
  * The `confighub` process: runs the command line and exits with its code once stdout is flushed;
  * `serve` leaves the process to the gateway it started.
  */
-export async function main(argv: string[] = process.argv.slice(2)): Promise<void> {
-  const code = await runCli(argv);
+export async function main(argv: string[] = process.argv.slice(2), host: CliHost = {}): Promise<void> {
+  const code = await runCli(argv, host);
   if (argv[0] === 'serve' && code === ExitCode.OK) return;
   // Exit rather than wait for idle keep-alive sockets to time out; after stdout has taken everything.
   process.stdout.write('', () => process.exit(code));

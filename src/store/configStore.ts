@@ -21,7 +21,7 @@ import { ConfigInstances } from './instances.ts';
 import { MAX_DESCRIPTION_BYTES, MAX_REASON_BYTES, requireTexts } from './texts.ts';
 import { SECRET_ADVICE } from './secretGuard.ts';
 import { type ConfigKey, configKey, keyString } from './names.ts';
-import { RETURNING_COLUMNS, WriteBatcher, type WriteBatcherOptions } from './writeBatch.ts';
+import { CREATE_SQL, RETURNING_COLUMNS, WriteBatcher, type WriteBatcherOptions } from './writeBatch.ts';
 
 export type { ServiceConfig };
 
@@ -227,14 +227,14 @@ export class ConfigStore {
     const config = requireObject(input.config, '/config', 'config');
     await aTurnForOthersIfLarge(config);
     await this.checkDocument(key.service, config);
-    const rows = await this.db.query<ServiceConfig>(
-      `WITH author AS (${AUTHOR_SETTINGS})
-       INSERT INTO service_configs AS c (service_name, environment, config, description, updated_by)
-       SELECT $4, $5, $6::jsonb, $7, $1 FROM author
-       ON CONFLICT (service_name, environment) DO NOTHING
-       RETURNING ${RETURNING_COLUMNS}`,
-      [author.actor, author.reason ?? '', 'CREATE', key.service, key.environment, documentText(config), input.description ?? null],
-    );
+    const rows = await this.db.query<ServiceConfig>(CREATE_SQL, [
+      author.actor,
+      author.reason ?? null,
+      key.service,
+      key.environment,
+      documentText(config),
+      input.description ?? null,
+    ]);
     const created = rows[0];
     if (!created) {
       const existing = await this.load(key);
@@ -518,12 +518,3 @@ function withDiff(write: Omit<ConfigWrite, 'diff'>, diff: () => PatchOperation[]
 function preview(current: ServiceConfig, config: JsonObject, description: string | null): ServiceConfig {
   return { ...current, config, description, version: current.version + 1, deletedAt: null };
 }
-
-/**
- * A one-row SELECT that sets the author for the audit trigger ($1 actor, $2 reason, $3 action),
- * transaction-locally. Joined into the writing statement, so the settings are in place before the row
- * changes and vanish at commit: one statement, one round trip, for an audited write.
- */
-const AUTHOR_SETTINGS = `SELECT set_config('confighub.actor', $1, true) AS actor,
-                                set_config('confighub.reason', $2, true) AS reason,
-                                set_config('confighub.action', $3, true) AS action`;

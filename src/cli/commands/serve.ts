@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import type { Command } from '../command.ts';
-import { usageError } from '../errors.ts';
+import { CliError, ExitCode, usageError } from '../errors.ts';
 
 export const serveCommand: Command = {
   name: 'serve',
@@ -17,7 +17,9 @@ export const serveCommand: Command = {
     if (positionals.length > 0) throw usageError(`unexpected argument "${positionals[0]}"`);
     if (values.port !== undefined) process.env.PORT = values.port;
     if (values.host !== undefined) process.env.HOST = values.host;
-    // The gateway's own entry point: it reads the environment, listens and handles SIGTERM/SIGINT.
-    await import('../../main.ts');
+    if (!context.startGateway) throw new CliError('this confighub command has no gateway to start: run `npx confighub serve` or `npm start` in the confighub package', ExitCode.USAGE, 'NO_GATEWAY');
+    // The gateway's own entry point (src/main.ts, brought by bin/confighub.mjs): it reads the environment,
+    // listens and handles SIGTERM/SIGINT.
+    await context.startGateway();
   },
 };
