@@ -204,6 +204,28 @@ function startBurst(options: BurstOptions): WriteBurst {
 
 const reached = (version: number) => (events: ReceivedEvent[]) => (lastVersion(events) ?? 0) >= version;
 
+/**
+ * Writes one more change of each service through `endpoint` and waits for every subscriber to have it;
+ * then each subscriber must hold every version of its service after `start`, once each, in order.
+ */
+async function expectEveryVersionOnce(
+  endpoint: Endpoint,
+  via: 'graphql' | 'rest',
+  start: Map<string, number>,
+  subscribers: { service: string; instance: string; subscriber: ConfigSubscriber }[],
+): Promise<void> {
+  const sentinel = new Map<string, number>();
+  for (const service of start.keys()) sentinel.set(service, await writeChange(endpoint, service, -2, via));
+  for (const { service, subscriber } of subscribers) await subscriber.waitFor(reached(sentinel.get(service)!), WAIT_MS);
+  for (const { service, instance, subscriber } of subscribers) {
+    expect({ instance, service, versions: versionsOf(subscriber.events, service) }).toEqual({
+      instance,
+      service,
+      versions: range(start.get(service)! + 1, sentinel.get(service)!),
+    });
+  }
+}
+
 describe('change propagation across gateway instances', () => {
   let nats: NatsServer;
   let databaseUrl: string;
@@ -349,16 +371,7 @@ describe('change propagation across gateway instances', () => {
     for (const { service, subscriber } of subscribers) await subscriber.waitFor(reached(final.get(service)!), WAIT_MS);
     await expect.poll(async () => (await first.test.app.relay.backlog()).count, { timeout: WAIT_MS }).toBe(0);
 
-    const sentinel = new Map<string, number>();
-    for (const service of services) sentinel.set(service, await writeChange(first, service, -2, 'rest'));
-    for (const { service, subscriber } of subscribers) await subscriber.waitFor(reached(sentinel.get(service)!), WAIT_MS);
-    for (const { service, instance, subscriber } of subscribers) {
-      expect({ instance, service, versions: versionsOf(subscriber.events, service) }).toEqual({
-        instance,
-        service,
-        versions: range(start.get(service)! + 1, sentinel.get(service)!),
-      });
-    }
+    await expectEveryVersionOnce(first, 'rest', start, subscribers);
   });
 
   it('while NATS is down, gets each change to every subscriber on every instance within a second of its commit, in order; none twice once NATS is back', async () => {
@@ -388,16 +401,7 @@ describe('change propagation across gateway instances', () => {
     await nats.startProcess();
     natsDown = false;
     await expect.poll(async () => (await first.test.app.relay.backlog()).count, { timeout: WAIT_MS }).toBe(0);
-    const sentinel = new Map<string, number>();
-    for (const service of services) sentinel.set(service, await writeChange(second, service, -3, 'graphql'));
-    for (const { service, subscriber } of subscribers) await subscriber.waitFor(reached(sentinel.get(service)!), WAIT_MS);
-    for (const { service, instance, subscriber } of subscribers) {
-      expect({ instance, service, versions: versionsOf(subscriber.events, service) }).toEqual({
-        instance,
-        service,
-        versions: range(start.get(service)! + 1, sentinel.get(service)!),
-      });
-    }
+    await expectEveryVersionOnce(second, 'graphql', start, subscribers);
   });
 
   it('delivers what other instances published while its own NATS link was down, without a later change', async () => {
