@@ -161,7 +161,7 @@ export class ConfigFeed {
       for (const change of changes) {
         // Each replayed change may carry large documents: their patch is worked out off the event loop
         // (the worker thread), and each change is sent in a turn of the event loop of its own.
-        const patch = await this.store.history.patchOf(change);
+        const patch = await this.store.history.largePatchOf(change);
         await nextTurn();
         yield configEventFrom(change, patch);
       }

@@ -1,6 +1,7 @@
 import type { Database } from '../db/database.ts';
 import { type ConfigChange, Prisma, type PrismaClient } from '../generated/prisma/client.ts';
 import { type JsonObject, type JsonValue, type PatchOperation, diffDocuments, documentText } from './documents.ts';
+import { WORKER_THRESHOLD_CHARS } from './documentChecks.ts';
 import { NotFoundError, PageTooLargeError, ValidationError } from './errors.ts';
 import { type ConfigKey, keyString } from './names.ts';
 
@@ -183,12 +184,14 @@ export class ConfigHistory {
   }
 
   /**
-   * The RFC 6902 operations a change made, worked out on the worker thread when its documents are large
-   * (as changePatch would on the event loop).
+   * The RFC 6902 operations of a change whose documents are large, worked out on the worker thread;
+   * undefined for a small one, whose patch `changePatch` works out when (and if) it is asked for.
    */
-  patchOf(change: Pick<ConfigChange, 'oldConfig' | 'newConfig'>): Promise<PatchOperation[]> {
+  async largePatchOf(change: Pick<ConfigChange, 'oldConfig' | 'newConfig'>): Promise<PatchOperation[] | undefined> {
     const text = (document: unknown) => (document === null ? null : documentText(document as JsonObject));
-    return this.diff(text(change.oldConfig), text(change.newConfig));
+    const [from, to] = [text(change.oldConfig), text(change.newConfig)];
+    if ((from?.length ?? 0) + (to?.length ?? 0) < WORKER_THRESHOLD_CHARS) return undefined;
+    return this.diff(from, to);
   }
 
   /** The RFC 6902 operations that turn the content at `fromVersion` into the content at `toVersion`. */

@@ -73,7 +73,8 @@ export const BATCH_UPDATE_SQL = `WITH author AS (
 /**
  * The audited insert of a new config, in the same shape: its author in confighub.authors, keyed by the
  * row's id, which the statement takes from the sequence first ($1 actor, $2 reason, $3 service,
- * $4 environment, $5 config, $6 description). A config that exists already is not touched: no row returned.
+ * $4 environment, $5 config, $6 description); the version trigger sets updated_by from it, as for an
+ * update. A config that exists already is not touched: no row returned.
  */
 export const CREATE_SQL = `WITH new_row AS (
     SELECT nextval('service_configs_id_seq')::int AS id
@@ -81,8 +82,8 @@ export const CREATE_SQL = `WITH new_row AS (
     SELECT set_config('confighub.authors', jsonb_build_object(n.id::text, jsonb_build_object('actor', $1::text, 'reason', $2::text))::text, true) AS authors
       FROM new_row AS n
   )
-  INSERT INTO service_configs AS c (id, service_name, environment, config, description, updated_by)
-  SELECT n.id, $3, $4, $5::jsonb, $6, $1 FROM new_row AS n, author
+  INSERT INTO service_configs AS c (id, service_name, environment, config, description)
+  SELECT n.id, $3, $4, $5::jsonb, $6 FROM new_row AS n, author
   ON CONFLICT (service_name, environment) DO NOTHING
   RETURNING ${RETURNING_COLUMNS}`;
 
