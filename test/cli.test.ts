@@ -239,6 +239,27 @@ describe('history, diff and rollback', () => {
     const old = await cli(['get', service, '--version', '2', '--json']);
     expect(old.json()).toMatchObject({ version: 2, config: { limit: 2, mode: 'b' } });
   });
+
+  it('diff reads a long diff whole, in pages; set and history show the first operations and how many more', async () => {
+    const service = 'long-diff-demo';
+    const settings = (round: number) => Object.fromEntries(Array.from({ length: 2_500 }, (_, index) => [`s${index}`, round * 10_000 + index]));
+    await hub.graphql(`mutation($config: JSON!) { createConfig(input: { service: "${service}", config: $config }) { __typename } }`, { config: settings(1) });
+    const document = file('long-diff.json', settings(2));
+    const set = await cli(['patch', service, document, '--replace']);
+    expect(set.code, set.stderr).toBe(0);
+    expect(set.stdout).toContain('... and 2400 more operations');
+
+    const diff = await cli(['diff', service, '1', '2', '--json']);
+    expect(diff.code, diff.stderr).toBe(0);
+    const operations = diff.json().operations as { path: string; value: number }[];
+    expect(operations).toHaveLength(2_500);
+    expect(new Set(operations.map((operation) => operation.path)).size).toBe(2_500);
+    expect(operations.find((operation) => operation.path === '/s1234')).toEqual({ op: 'replace', path: '/s1234', from: null, value: 21_234 });
+
+    const history = await cli(['history', service]);
+    expect(history.code, history.stderr).toBe(0);
+    expect(history.stdout).toContain('... and 2400 more operations');
+  });
 });
 
 describe('watch', () => {

@@ -435,6 +435,76 @@ describe('reads of the audit log carry at most 1 MiB of documents at a time', ()
     expect(one.errors).toBeUndefined();
   });
 
+  it('answers at most 1,000 patch operations in one answer: a longer diff is refused with its length, and read whole in pages', async () => {
+    // Every one of the 16,000 symbols changed from version 1 to 2.
+    const DIFF = `query($offset: Int, $limit: Int) { configDiff(service: "${service}", fromVersion: 1, toVersion: 2) {
+      ... on ConfigDiff { operationCount operations(offset: $offset, limit: $limit) { op path value } } } }`;
+    const refused = await t.graphql(DIFF, {});
+    expect(refused.data.configDiff).toBeNull();
+    expect(refused.errors![0]).toMatchObject({ message: expect.stringMatching(/16000 patch operations, more than 1000: ask for them in pages/), extensions: { code: 'ANSWER_TOO_LARGE' } });
+    const tooLong = await t.graphql(DIFF, { limit: 1001 });
+    expect(tooLong.errors![0]).toMatchObject({ message: 'limit must be from 1 to 1000, not 1001', extensions: { code: 'BAD_USER_INPUT' } });
+    const negative = await t.graphql(DIFF, { offset: -1, limit: 10 });
+    expect(negative.errors![0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT' } });
+
+    const pages: any[] = [];
+    for (let offset = 0; ; offset += 1000) {
+      const { data, errors } = await t.graphql(DIFF, { offset, limit: 1000 });
+      expect(errors).toBeUndefined();
+      expect(data.configDiff.operationCount).toBe(16_000);
+      if (data.configDiff.operations.length === 0) break;
+      pages.push(...data.configDiff.operations);
+    }
+    expect(pages).toHaveLength(16_000);
+    // (fast-json-patch lists an array's operations from its end.)
+    expect(pages[0]).toEqual({ op: 'replace', path: '/symbols/15999', value: `S1${(15_999).toString(36).toUpperCase()}` });
+    expect(pages.at(-1)).toEqual({ op: 'replace', path: '/symbols/0', value: 'S10' });
+    expect(new Set(pages.map((operation) => operation.path)).size).toBe(16_000);
+  });
+
+  it('counts the patch operations of every field and alias of an answer together: a history page, a write, an event', async () => {
+    const history = await t.graphql(`{ configHistory(service: "${service}", first: 2) { edges { node { version patchOperationCount patch(limit: 600) { op } } } } }`);
+    expect(history.errors![0]).toMatchObject({ message: expect.stringMatching(/1200 patch operations, more than 1000/), extensions: { code: 'ANSWER_TOO_LARGE' } });
+    const fitting = await t.graphql(`{ configHistory(service: "${service}", first: 2) { edges { node { version patchOperationCount patch(limit: 500) { op } } } } }`);
+    expect(fitting.errors).toBeUndefined();
+    expect(fitting.data.configHistory.edges.map((edge: any) => [edge.node.version, edge.node.patchOperationCount, edge.node.patch.length])).toEqual([
+      [7, 16_000, 500],
+      [6, 16_000, 500],
+    ]);
+    const aliases = await t.graphql(`{ configDiff(service: "${service}", fromVersion: 1, toVersion: 3) { ... on ConfigDiff { a: operations(limit: 600) { op } b: operations(offset: 600, limit: 600) { op } } } }`);
+    expect(aliases.errors![0]).toMatchObject({ extensions: { code: 'ANSWER_TOO_LARGE' } });
+    // A dry run that would replace every symbol: its diff is paged as well.
+    const symbols = Array.from({ length: 16_000 }, (_, index) => `D${index}`);
+    const write = await t.graphql(`mutation($config: JSON!) { updateConfig(input: { service: "${service}", config: $config, dryRun: true }) {
+      ... on ConfigWrite { dryRun diffOperationCount diff(limit: 2) { op path value } } } }`, { config: { symbols } });
+    expect(write.errors).toBeUndefined();
+    expect(write.data.updateConfig).toEqual({ dryRun: true, diffOperationCount: 16_000, diff: [{ op: 'replace', path: '/symbols/15999', value: 'D15999' }, { op: 'replace', path: '/symbols/15998', value: 'D15998' }] });
+  });
+
+  it('refuses an event of a long patch to a subscriber asking for all of it, and sends a page of it to one asking for a page', async () => {
+    const client = createClient({ url: `${base.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, connectionParams: adminAuth, retryAttempts: 0 });
+    const collect = (query: string) =>
+      new Promise<any>((resolve, reject) => {
+        const unsubscribe = client.subscribe({ query }, {
+          next: (result) => {
+            unsubscribe();
+            resolve(result);
+          },
+          error: reject,
+          complete: () => undefined,
+        });
+      });
+    try {
+      const whole = await collect(`subscription { configChanged(service: "${service}", afterVersion: 1) { version patch { op } } }`);
+      expect(whole.errors![0]).toMatchObject({ message: expect.stringMatching(/16000 patch operations, more than 1000/), extensions: { code: 'ANSWER_TOO_LARGE' } });
+      const page = await collect(`subscription { configChanged(service: "${service}", afterVersion: 1) { version patchOperationCount patch(offset: 15999, limit: 5) { op path } } }`);
+      expect(page.errors).toBeUndefined();
+      expect(page.data.configChanged).toEqual({ version: 2, patchOperationCount: 16_000, patch: [{ op: 'replace', path: '/symbols/0' }] });
+    } finally {
+      await client.dispose();
+    }
+  });
+
   it('replays every version to a subscriber resuming from the start, reading a part at a time', async () => {
     const { ConfigSubscriber } = await import('./support/subscriber.ts');
     const subscriber = new ConfigSubscriber(base).subscribe({ service, afterVersion: 0 });

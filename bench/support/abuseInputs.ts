@@ -777,6 +777,10 @@ const HISTORY_VERSIONS = Math.min(500, Math.max(2, Number.parseInt(process.env.B
 /** What one configHistory page may ask for. */
 const HISTORY_PAGE = 100;
 const HISTORY_SERVICE = 'abuse-history';
+/** The most patch operations one answer may carry: a diff's page, a replayed event's. */
+const MAX_PATCH = 1000;
+/** Patch operations of each change on a history page, so that the page's fit in one answer. */
+const PAGE_PATCH = MAX_PATCH / HISTORY_PAGE;
 
 /** Version `version` of the history config: every value changes from one version to the next. */
 function historyDocument(version: number): Record<string, unknown> {
@@ -814,16 +818,16 @@ const historyGroup: InputGroup = {
     }
     const settingsCount = Object.keys(historyDocument(1).settings as object).length;
     const note = `${HISTORY_SERVICE}: ${HISTORY_VERSIONS} versions of ${kib(documentBytes(historyDocument(1)))} (${count(settingsCount)} settings, every one changed by every version), written in ${((performance.now() - started) / 1000).toFixed(1)} s`;
-    const page = `query AbuseHistory { configHistory(service: "${HISTORY_SERVICE}", first: ${HISTORY_PAGE}) { edges { node { version oldConfig newConfig patch { op path value } } } } }`;
-    const diff = `query AbuseDiff { configDiff(service: "${HISTORY_SERVICE}", fromVersion: 1, toVersion: ${HISTORY_VERSIONS}) { __typename ... on ConfigDiff { operations { op path value } } ... on Error { message } } }`;
-    const replay = JSON.stringify({ query: `subscription AbuseReplay { configChanged(service: "${HISTORY_SERVICE}", afterVersion: 0) { version config patch { op path value } } }` });
+    const page = `query AbuseHistory { configHistory(service: "${HISTORY_SERVICE}", first: ${HISTORY_PAGE}) { edges { node { version oldConfig newConfig patch(limit: ${PAGE_PATCH}) { op path value } } } } }`;
+    const diff = `query AbuseDiff { configDiff(service: "${HISTORY_SERVICE}", fromVersion: 1, toVersion: ${HISTORY_VERSIONS}) { __typename ... on ConfigDiff { operations(limit: ${MAX_PATCH}) { op path value } } ... on Error { message } } }`;
+    const replay = JSON.stringify({ query: `subscription AbuseReplay { configChanged(service: "${HISTORY_SERVICE}", afterVersion: 0) { version config patch(limit: ${MAX_PATCH}) { op path value } } }` });
     return {
       notes: [note],
       inputs: [
         {
           id: 'history-page',
           label: `configHistory first: ${HISTORY_PAGE}`,
-          detail: `admin: configHistory(first: ${HISTORY_PAGE}) of a config with ${HISTORY_VERSIONS} versions, with oldConfig, newConfig and patch`,
+          detail: `admin: configHistory(first: ${HISTORY_PAGE}) of a config with ${HISTORY_VERSIONS} versions, with oldConfig, newConfig and ${PAGE_PATCH} patch operations each`,
           attack: http(context.attackers, inTurn([graphqlPost(JSON.stringify({ query: page }))])),
         },
         {
@@ -834,14 +838,14 @@ const historyGroup: InputGroup = {
         },
         {
           id: 'history-diff',
-          label: `configDiff 1 -> ${HISTORY_VERSIONS}`,
-          detail: `admin: the RFC 6902 diff between versions 1 and ${HISTORY_VERSIONS} (${count(settingsCount)} replaced values)`,
+          label: `configDiff 1 -> ${HISTORY_VERSIONS}, ${MAX_PATCH} operations`,
+          detail: `admin: a page of ${MAX_PATCH} operations (the most an answer carries) of the RFC 6902 diff between versions 1 and ${HISTORY_VERSIONS} (${count(settingsCount)} replaced values)`,
           attack: http(context.attackers, inTurn([graphqlPost(JSON.stringify({ query: diff }))])),
         },
         {
           id: 'history-replay',
           label: `subscription replaying ${HISTORY_VERSIONS} versions`,
-          detail: `graphql-ws (admin): configChanged(afterVersion: 0), every version replayed with config and patch, then complete`,
+          detail: `graphql-ws (admin): configChanged(afterVersion: 0), every version replayed with config and ${MAX_PATCH} patch operations, then complete`,
           attack: {
             kind: 'ws',
             connections: context.attackers,

@@ -34,7 +34,8 @@ export const UpdateConfig = graphql(`
         previousVersion
         changed
         dryRun
-        diff { op path from value }
+        diff(limit: 100) { op path from value }
+        diffOperationCount
         config { ...ServiceConfigFields }
         change { revision version action changedBy reason }
       }
@@ -52,7 +53,8 @@ export const RollbackConfig = graphql(`
       ... on ConfigWrite {
         previousVersion
         dryRun
-        diff { op path from value }
+        diff(limit: 100) { op path from value }
+        diffOperationCount
         config { ...ServiceConfigFields }
         change { revision version action changedBy reason }
       }
@@ -76,7 +78,8 @@ export const ConfigHistory = graphql(`
           reason
           oldConfig
           newConfig
-          patch { op path from value }
+          patch(limit: 100) { op path from value }
+          patchOperationCount
         }
       }
     }
@@ -84,10 +87,10 @@ export const ConfigHistory = graphql(`
 `);
 
 export const ConfigDiff = graphql(`
-  query ConfigDiff($service: String!, $environment: String, $fromVersion: Int!, $toVersion: Int!) {
+  query ConfigDiff($service: String!, $environment: String, $fromVersion: Int!, $toVersion: Int!, $offset: Int = 0) {
     configDiff(service: $service, environment: $environment, fromVersion: $fromVersion, toVersion: $toVersion) {
       __typename
-      ... on ConfigDiff { operations { op path from value } }
+      ... on ConfigDiff { operationCount operations(offset: $offset, limit: 1000) { op path from value } }
       ... on Error { message }
     }
   }
@@ -164,7 +167,8 @@ export const WatchConfig = graphql(`
       changedAt
       reason
       config
-      patch { op path from value }
+      patch(limit: 100) { op path from value }
+      patchOperationCount
     }
   }
 `);

@@ -58,10 +58,14 @@ export class Output {
     return `\u001b[${codes[color]}m${text}\u001b[0m`;
   }
 
-  /** RFC 6902 operations, one a line: `+ /path: value`, `- /path`, `~ /path: value`. */
-  patch(operations: readonly PatchOperation[], indent = ''): string {
+  /**
+   * RFC 6902 operations, one a line: `+ /path: value`, `- /path`, `~ /path: value`; the first ones of a
+   * patch of `total` (the hub sends a long patch in pages) end with how many more there are.
+   */
+  patch(operations: readonly PatchOperation[], indent = '', total = operations.length): string {
     if (operations.length === 0) return `${indent}${this.paint('(no changes)', 'dim')}`;
-    return operations
+    const more = total > operations.length ? [`${indent}${this.paint(`... and ${total - operations.length} more operations`, 'dim')}`] : [];
+    const lines = operations
       .map((operation) => {
         const value = operation.value === undefined ? '' : `: ${compact(operation.value)}`;
         switch (operation.op) {
@@ -74,8 +78,8 @@ export class Output {
           default:
             return `${indent}${operation.op} ${operation.from ? `${operation.from} -> ` : ''}${operation.path}${value}`;
         }
-      })
-      .join('\n');
+      });
+    return [...lines, ...more].join('\n');
   }
 }
 

@@ -1,4 +1,4 @@
-import { GraphQLError, type GraphQLSchema, defaultFieldResolver, getNamedType, isObjectType } from 'graphql';
+import { GraphQLError, type GraphQLResolveInfo, type GraphQLSchema, defaultFieldResolver, getNamedType, isObjectType } from 'graphql';
 
 /**
  * The most JSON (config documents, schemas, patch values) one answer to a query or mutation may carry.
@@ -41,14 +41,56 @@ export function answerJsonBytes(context: object): number {
   return carried.get(context) ?? 0;
 }
 
-/** Counts every JSON field's value against its answer's MAX_ANSWER_JSON_BYTES (fields past it are errors). */
+/**
+ * The most RFC 6902 operations one answer may carry (a subscription's: each event). Every operation is an
+ * object graphql-js completes field by field, on the event loop in one piece: a diff of ten thousand
+ * held it tens of milliseconds. Longer patches are read in pages (`offset`, `limit`).
+ */
+export const MAX_ANSWER_PATCH_OPERATIONS = 1_000;
+
+/** Patch operations each answer carries so far: by context, and for a subscription by event too. */
+const operationsCarried = new WeakMap<object, number>();
+const eventOperationsCarried = new WeakMap<object, WeakMap<object, number>>();
+
+function chargeOperations<T>(context: object, info: GraphQLResolveInfo, operations: T): T {
+  const count = Array.isArray(operations) ? operations.length : 0;
+  const event = info.operation.operation === 'subscription' && typeof info.rootValue === 'object' && info.rootValue !== null ? info.rootValue : null;
+  let answers = operationsCarried;
+  if (event) {
+    answers = eventOperationsCarried.get(event) ?? new WeakMap<object, number>();
+    eventOperationsCarried.set(event, answers);
+  }
+  const total = (answers.get(context) ?? 0) + count;
+  if (total > MAX_ANSWER_PATCH_OPERATIONS) {
+    throw new GraphQLError(
+      `the answer would carry ${total} patch operations, more than ${MAX_ANSWER_PATCH_OPERATIONS}: ask for them in pages (offset, limit) or read the documents`,
+      { extensions: { code: 'ANSWER_TOO_LARGE' } },
+    );
+  }
+  answers.set(context, total);
+  return operations;
+}
+
+/**
+ * Counts every JSON field's value against its answer's MAX_ANSWER_JSON_BYTES and every list of patch
+ * operations against MAX_ANSWER_PATCH_OPERATIONS (fields past either are errors).
+ */
 export function withAnswerBudget(schema: GraphQLSchema): GraphQLSchema {
   for (const type of Object.values(schema.getTypeMap())) {
     if (!isObjectType(type) || type.name.startsWith('__')) continue;
     for (const field of Object.values(type.getFields())) {
       const named = getNamedType(field.type).name;
-      if (named !== 'JSON' && named !== 'JSONObject') continue;
       const resolve = field.resolve ?? defaultFieldResolver;
+      if (named === 'JsonPatchOperation') {
+        field.resolve = (source, args, context: object, info) => {
+          const operations: unknown = resolve(source, args, context, info);
+          return operations instanceof Promise
+            ? operations.then((resolved) => chargeOperations(context, info, resolved))
+            : chargeOperations(context, info, operations);
+        };
+        continue;
+      }
+      if (named !== 'JSON' && named !== 'JSONObject') continue;
       field.resolve = (source, args, context: object, info) => {
         const value: unknown = resolve(source, args, context, info);
         if (info.operation.operation === 'subscription') return value;

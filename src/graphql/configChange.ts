@@ -1,10 +1,9 @@
-import { nextTurn } from '../turns.ts';
 import { changePatch } from '../store/history.ts';
 import { configKey, keyString, parseKeyString } from '../store/names.ts';
 import { builder } from './builder.ts';
 import { withCursorOf } from './cursors.ts';
 import { readErrors } from './errors.ts';
-import { JsonPatchOperationRef } from './scalars.ts';
+import { JsonPatchOperationRef, patchPage, patchPageArgs } from './scalars.ts';
 import { ServiceConfigRef } from './serviceConfig.ts';
 
 const ConfigActionRef = builder.enumType('ConfigAction', {
@@ -30,8 +29,14 @@ builder.prismaObject('ConfigChange', {
     patch: t.field({
       type: [JsonPatchOperationRef],
       description: 'The RFC 6902 operations this change made (from oldConfig to newConfig).',
+      args: patchPageArgs,
       select: { oldConfig: true, newConfig: true },
-      resolve: (change) => changePatch(change),
+      resolve: (change, args) => patchPage(changePatch(change), args),
+    }),
+    patchOperationCount: t.int({
+      description: 'How many operations the whole patch has.',
+      select: { oldConfig: true, newConfig: true },
+      resolve: (change) => changePatch(change).length,
     }),
     config: t.loadable({
       type: ServiceConfigRef,
@@ -52,12 +57,16 @@ const ConfigDiffRef = builder
       environment: t.exposeString('environment'),
       fromVersion: t.exposeInt('fromVersion'),
       toVersion: t.exposeInt('toVersion'),
-      operations: t.field({ type: [JsonPatchOperationRef], description: 'RFC 6902 operations.', resolve: (diff) => diff.operations as never }),
+      operations: t.field({
+        type: [JsonPatchOperationRef],
+        description: 'RFC 6902 operations.',
+        args: patchPageArgs,
+        resolve: (diff, args) => patchPage(diff.operations, args) as never,
+      }),
+      operationCount: t.int({ description: 'How many operations the whole diff has.', resolve: (diff) => diff.operations.length }),
     }),
   });
 
-/** A diff this long is answered in a turn of the event loop of its own (turns.ts). */
-const LONG_DIFF = 1_000;
 
 const keyArgs = (t: Parameters<Parameters<typeof builder.queryFields>[0]>[0]) => ({
   service: t.arg.string({ required: true }),
@@ -93,8 +102,6 @@ builder.queryFields((t) => ({
     resolve: async (_root, args, ctx) => {
       const key = configKey(args.service, args.environment);
       const operations = await ctx.store.history.diffVersions(key, args.fromVersion, args.toVersion);
-      // Thousands of operations cost the event loop milliseconds to complete: in a turn of their own.
-      if (operations.length >= LONG_DIFF) await nextTurn();
       return { ...key, fromVersion: args.fromVersion, toVersion: args.toVersion, operations };
     },
   }),

@@ -3,7 +3,7 @@ import { configKey } from '../store/names.ts';
 import { mayRead } from '../access/principal.ts';
 import { untilTokenEnds } from '../access/sessions.ts';
 import { builder } from './builder.ts';
-import { JsonPatchOperationRef } from './scalars.ts';
+import { JsonPatchOperationRef, patchPage, patchPageArgs } from './scalars.ts';
 
 const ConfigEventRef = builder.objectRef<ConfigEvent>('ConfigChangeEvent').implement({
   description: 'A committed change, as it reaches subscribers (the same payload as on NATS config.update.<service>).',
@@ -14,7 +14,13 @@ const ConfigEventRef = builder.objectRef<ConfigEvent>('ConfigChangeEvent').imple
     revision: t.exposeInt('revision', { description: 'Global change number.' }),
     action: t.exposeString('action', { description: 'CREATE, UPDATE, ROLLBACK, DELETE or RESTORE.' }),
     config: t.field({ type: 'JSONObject', nullable: true, description: 'The full new document (null after a deletion).', resolve: (event) => event.config }),
-    patch: t.field({ type: [JsonPatchOperationRef], description: 'RFC 6902 operations from the previous version.', resolve: (event) => event.patch }),
+    patch: t.field({
+      type: [JsonPatchOperationRef],
+      description: 'RFC 6902 operations from the previous version.',
+      args: patchPageArgs,
+      resolve: (event, args) => patchPage(event.patch, args),
+    }),
+    patchOperationCount: t.int({ description: 'How many operations the whole patch has.', resolve: (event) => event.patch.length }),
     changedBy: t.exposeString('changedBy'),
     changedAt: t.field({ type: 'DateTime', resolve: (event) => new Date(event.changedAt) }),
     reason: t.exposeString('reason', { nullable: true }),

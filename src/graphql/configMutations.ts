@@ -2,7 +2,7 @@ import type { ConfigWrite } from '../store/configStore.ts';
 import { AlreadyExistsError } from '../store/errors.ts';
 import { builder } from './builder.ts';
 import { writeErrors } from './errors.ts';
-import { JsonPatchOperationRef } from './scalars.ts';
+import { JsonPatchOperationRef, patchPage, patchPageArgs } from './scalars.ts';
 import { ServiceConfigRef } from './serviceConfig.ts';
 
 const ConfigWriteRef = builder.objectRef<ConfigWrite>('ConfigWrite').implement({
@@ -10,7 +10,13 @@ const ConfigWriteRef = builder.objectRef<ConfigWrite>('ConfigWrite').implement({
   fields: (t) => ({
     config: t.field({ type: ServiceConfigRef, resolve: (write) => write.config }),
     previousVersion: t.exposeInt('previousVersion', { description: 'The version before the change (0 for a new config).' }),
-    diff: t.field({ type: [JsonPatchOperationRef], description: 'RFC 6902 operations from the previous content.', resolve: (write) => write.diff }),
+    diff: t.field({
+      type: [JsonPatchOperationRef],
+      description: 'RFC 6902 operations from the previous content.',
+      args: patchPageArgs,
+      resolve: (write, args) => patchPage(write.diff, args),
+    }),
+    diffOperationCount: t.int({ description: 'How many operations the whole diff has.', resolve: (write) => write.diff.length }),
     dryRun: t.exposeBoolean('dryRun', { description: 'True when nothing was written.' }),
     changed: t.exposeBoolean('changed', { description: 'False when the write would change nothing (then nothing is written).' }),
     change: t.prismaField({

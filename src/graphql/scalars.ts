@@ -1,4 +1,5 @@
 import { GraphQLError, GraphQLScalarType, Kind, type ValueNode } from 'graphql';
+import { MAX_ANSWER_PATCH_OPERATIONS } from './answerBudget.ts';
 import { DateTimeResolver, JSONObjectResolver, JSONResolver, SafeIntResolver } from 'graphql-scalars';
 import { numberRoundTrips } from '../store/documents.ts';
 import { builder } from './builder.ts';
@@ -49,3 +50,23 @@ export const JsonPatchOperationRef = builder
       value: t.field({ type: 'JSON', nullable: true, resolve: (operation) => operation.value ?? null }),
     }),
   });
+
+/**
+ * The page arguments of every list of patch operations. An answer carries at most
+ * MAX_ANSWER_PATCH_OPERATIONS of them in all (answerBudget.ts): a longer patch is read in pages.
+ */
+export const patchPageArgs = builder.args((t) => ({
+  offset: t.int({ defaultValue: 0, description: 'Skip this many operations.' }),
+  limit: t.int({ description: `At most this many operations (1 to ${MAX_ANSWER_PATCH_OPERATIONS}); all when omitted. One answer carries at most ${MAX_ANSWER_PATCH_OPERATIONS} in all.` }),
+}));
+
+/** The page of `operations` the arguments ask for (a typed refusal for arguments out of range). */
+export function patchPage<T>(operations: readonly T[], args: { offset?: number | null; limit?: number | null }): readonly T[] {
+  const offset = args.offset ?? 0;
+  const limit = args.limit ?? operations.length;
+  if (offset < 0) throw new GraphQLError(`offset must be 0 or more, not ${offset}`, { extensions: { code: 'BAD_USER_INPUT' } });
+  if (args.limit !== undefined && args.limit !== null && (limit < 1 || limit > MAX_ANSWER_PATCH_OPERATIONS)) {
+    throw new GraphQLError(`limit must be from 1 to ${MAX_ANSWER_PATCH_OPERATIONS}, not ${limit}`, { extensions: { code: 'BAD_USER_INPUT' } });
+  }
+  return offset === 0 && limit >= operations.length ? operations : operations.slice(offset, offset + limit);
+}

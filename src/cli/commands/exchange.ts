@@ -55,6 +55,8 @@ interface PlannedChange {
   /** The version the hub had when the plan was made (0: none); applied with it as expectedVersion. */
   fromVersion: number;
   diff: PatchOperation[];
+  /** How many operations the whole diff has (the hub sends the first ones). */
+  operationCount: number;
   config: JsonObject;
   description?: string | null;
   /** Set once applied. */
@@ -109,12 +111,12 @@ async function planImport(context: CommandContext, hub: HubConnection, environme
       const current = existing.get(service);
       const description = entry.description === undefined ? undefined : entry.description;
       if (!current) {
-        plan.push({ service, action: 'create', fromVersion: 0, diff: [{ op: 'add', path: '', value: entry.config }], config: entry.config, description });
+        plan.push({ service, action: 'create', fromVersion: 0, diff: [{ op: 'add', path: '', value: entry.config }], operationCount: 1, config: entry.config, description });
         continue;
       }
       const input = { service, environment, config: entry.config, description: description ?? current.description, expectedVersion: current.version, dryRun: true };
       const write = expectType((await request(hub, UpdateConfig, { input })).updateConfig, 'ConfigWrite');
-      plan.push({ service, action: write.changed ? 'update' : 'unchanged', fromVersion: current.version, diff: write.diff, config: entry.config, description: input.description });
+      plan.push({ service, action: write.changed ? 'update' : 'unchanged', fromVersion: current.version, diff: write.diff, operationCount: write.diffOperationCount, config: entry.config, description: input.description });
     }
   } catch (error) {
     if (error instanceof CliError) error.details.unshift('while checking the file against the hub; nothing was written');
@@ -165,7 +167,7 @@ function renderPlan(context: CommandContext, environment: string, plan: PlannedC
   for (const change of plan) {
     if (change.action === 'unchanged') lines.push(output.paint(`  = ${change.service} (unchanged, version ${change.fromVersion})`, 'dim'));
     else if (change.action === 'create') lines.push(output.paint(`  + ${change.service} (new config)`, 'green'));
-    else lines.push(`  ~ ${change.service} (version ${change.fromVersion})`, output.patch(change.diff, '      '));
+    else lines.push(`  ~ ${change.service} (version ${change.fromVersion})`, output.patch(change.diff, '      ', change.operationCount));
   }
   const pending = plan.filter((change) => change.action !== 'unchanged').length;
   lines.push(pending === 0 ? 'nothing to change' : `${pending} of ${plan.length} configs would change`);

@@ -3,7 +3,7 @@ import { type Command, dryRunOption, expectedVersionOption, intOption, parseInte
 import { CliError, ExitCode } from '../errors.ts';
 import { expectType, fittingPage, request } from '../connection.ts';
 import { answered, hubRequest } from '../../client/index.ts';
-import { shortTime } from '../output.ts';
+import { type PatchOperation, shortTime } from '../output.ts';
 import type { ConfigHistoryQuery } from '../generated/graphql.ts';
 
 export const historyCommand: Command = {
@@ -34,7 +34,7 @@ export const historyCommand: Command = {
         .map((change) => {
           const reason = change.reason ? ` "${change.reason}"` : '';
           const headline = `${output.paint(`v${change.version}`, 'bold')}  ${change.action.padEnd(8)}  ${shortTime(change.changedAt)}  ${change.changedBy}${reason}`;
-          return change.action === 'CREATE' ? headline : `${headline}\n${output.patch(change.patch, '    ')}`;
+          return change.action === 'CREATE' ? headline : `${headline}\n${output.patch(change.patch, '    ', change.patchOperationCount)}`;
         })
         .join('\n'),
     );
@@ -50,10 +50,18 @@ export const diffCommand: Command = {
     const { environment, output } = context;
     const fromVersion = parseInteger(from, '<from-version>', 1);
     const toVersion = parseInteger(to, '<to-version>', 1);
-    const data = await request(context.hub(), ConfigDiff, { service, environment, fromVersion, toVersion });
-    const diff = expectType(data.configDiff, 'ConfigDiff');
-    output.result({ service, environment, fromVersion, toVersion, operations: diff.operations }, () =>
-      [`${service} (${environment}) v${fromVersion} -> v${toVersion}`, output.patch(diff.operations, '  ')].join('\n'),
+    // The hub answers a long diff in pages.
+    const operations: PatchOperation[] = [];
+    let total = 0;
+    do {
+      const data = await request(context.hub(), ConfigDiff, { service, environment, fromVersion, toVersion, offset: operations.length });
+      const page = expectType(data.configDiff, 'ConfigDiff');
+      total = page.operationCount;
+      if (page.operations.length === 0) break;
+      operations.push(...page.operations);
+    } while (operations.length < total);
+    output.result({ service, environment, fromVersion, toVersion, operations }, () =>
+      [`${service} (${environment}) v${fromVersion} -> v${toVersion}`, output.patch(operations, '  ')].join('\n'),
     );
   },
 };
@@ -80,7 +88,7 @@ export const rollbackCommand: Command = {
       const headline = write.dryRun
         ? `${service} (${environment}): dry run, rolling back to v${input.toVersion} would write version ${write.config.version}; nothing written`
         : `${service} (${environment}): version ${write.previousVersion} -> ${write.config.version} (the content of v${input.toVersion})`;
-      return [headline, output.patch(write.diff, '  ')].join('\n');
+      return [headline, output.patch(write.diff, '  ', write.diffOperationCount)].join('\n');
     });
   },
 };

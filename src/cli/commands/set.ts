@@ -52,6 +52,6 @@ async function writeConfig(context: CommandContext, service: string, change: { p
       : write.changed
         ? `${service} (${environment}): version ${write.previousVersion} -> ${version}`
         : `${service} (${environment}): no change, still version ${version}`;
-    return [headline, ...(write.changed ? [output.patch(write.diff, '  ')] : [])].join('\n');
+    return [headline, ...(write.changed ? [output.patch(write.diff, '  ', write.diffOperationCount)] : [])].join('\n');
   });
 }

@@ -108,6 +108,6 @@ function printEvent(context: CommandContext, event: ConfigChangeEvent): void {
   output.line(event, () => {
     const reason = event.reason ? ` "${event.reason}"` : '';
     const headline = `${output.paint(`v${event.version}`, 'bold')}  ${event.action.padEnd(8)}  ${shortTime(event.changedAt)}  ${event.changedBy}${reason}`;
-    return `${headline}\n${output.patch(event.patch, '    ')}`;
+    return `${headline}\n${output.patch(event.patch, '    ', event.patchOperationCount)}`;
   });
 }
