@@ -1,4 +1,4 @@
-import { jsonTextProblem } from '../store/documents.ts';
+import { jsonTextProblemInTurns } from '../store/documents.ts';
 import { RequestError } from './failures.ts';
 
 /** Requests larger than this are refused with 413 before they are parsed. */
@@ -41,7 +41,7 @@ export async function readJsonBody(request: Request): Promise<unknown> {
   } catch (error) {
     throw new RequestError(400, 'MALFORMED_JSON', `the body is not valid JSON: ${(error as Error).message}`);
   }
-  const problem = jsonTextProblem(text);
+  const problem = await jsonTextProblemInTurns(text);
   if (problem) throw new RequestError(400, 'BAD_USER_INPUT', problem.message);
   try {
     return JSON.parse(text);

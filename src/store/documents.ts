@@ -1,6 +1,7 @@
 import jsonPatch from 'fast-json-patch';
 import type { PatchOperation } from '../protocol/changes.ts';
 import { type JsonObject, type JsonValue, isJsonObject } from '../protocol/json.ts';
+import { nextTurn } from '../turns.ts';
 import { ValidationError } from './errors.ts';
 
 export type { JsonObject, JsonValue, PatchOperation };
@@ -195,38 +196,77 @@ export interface JsonTextProblem {
  * skipped; malformed JSON is left to the parser.
  */
 export function jsonTextProblem(text: string): JsonTextProblem | null {
-  let depth = 0;
-  let structure = 0;
-  for (let index = 0; index < text.length; index++) {
-    const char = text.charCodeAt(index);
-    if (char === 0x22 /* " */) {
-      for (index++; index < text.length; index++) {
-        const inner = text.charCodeAt(index);
-        if (inner === 0x5c /* \ */) index++;
-        else if (inner === 0x22) break;
+  const scan = new JsonTextScan(text);
+  scan.run(text.length);
+  return scan.problem;
+}
+
+/** How much of a text `jsonTextProblemInTurns` checks in one turn of the event loop. */
+const TEXT_CHARS_PER_TURN = 64 * 1024;
+
+/**
+ * The same, a part of a long text a turn of the event loop (turns.ts): checking the numbers of a
+ * MiB of them costs tens of milliseconds.
+ */
+export async function jsonTextProblemInTurns(text: string): Promise<JsonTextProblem | null> {
+  const scan = new JsonTextScan(text);
+  while (!scan.run(TEXT_CHARS_PER_TURN)) await nextTurn();
+  return scan.problem;
+}
+
+/** The pass of `jsonTextProblem`, resumable at the end of any token. */
+class JsonTextScan {
+  problem: JsonTextProblem | null = null;
+  private index = 0;
+  private depth = 0;
+  private structure = 0;
+
+  constructor(private readonly text: string) {}
+
+  /** Checks about `chars` more characters; true when the text is done (or refused). */
+  run(chars: number): boolean {
+    const text = this.text;
+    const stop = Math.min(text.length, this.index + chars);
+    let { index, depth, structure } = this;
+    for (; index < stop; index++) {
+      const char = text.charCodeAt(index);
+      if (char === 0x22 /* " */) {
+        for (index++; index < text.length; index++) {
+          const inner = text.charCodeAt(index);
+          if (inner === 0x5c /* \ */) index++;
+          else if (inner === 0x22) break;
+        }
+      } else if (char === 0x7b /* { */ || char === 0x5b /* [ */) {
+        structure++;
+        if (++depth > MAX_REQUEST_NESTING) return this.refuse({ kind: 'nesting', message: `the JSON nests deeper than ${MAX_REQUEST_NESTING} levels` });
+      } else if (char === 0x7d /* } */ || char === 0x5d /* ] */) {
+        depth--;
+      } else if (char === 0x2c /* , */ || char === 0x3a /* : */) {
+        structure++;
+      } else if (char === 0x2d /* - */ || (char >= 0x30 && char <= 0x39)) {
+        // The number's characters (the parser refuses a malformed one); up to 15 without an exponent always keep their value.
+        let end = index + 1;
+        let exponent = false;
+        for (; end < text.length; end++) {
+          const inner = text.charCodeAt(end);
+          if (inner === 0x65 || inner === 0x45) exponent = true;
+          else if (!((inner >= 0x30 && inner <= 0x39) || inner === 0x2e || inner === 0x2b || inner === 0x2d)) break;
+        }
+        if ((end - index > 15 || exponent) && !numberRoundTrips(text.slice(index, end))) {
+          return this.refuse({ kind: 'number', message: `the number ${text.slice(index, Math.min(end, index + 40))} cannot be kept exactly (JSON numbers are IEEE 754 doubles): send it as a string` });
+        }
+        index = end - 1;
       }
-    } else if (char === 0x7b /* { */ || char === 0x5b /* [ */) {
-      structure++;
-      if (++depth > MAX_REQUEST_NESTING) return { kind: 'nesting', message: `the JSON nests deeper than ${MAX_REQUEST_NESTING} levels` };
-    } else if (char === 0x7d /* } */ || char === 0x5d /* ] */) {
-      depth--;
-    } else if (char === 0x2c /* , */ || char === 0x3a /* : */) {
-      structure++;
-    } else if (char === 0x2d /* - */ || (char >= 0x30 && char <= 0x39)) {
-      // The number's characters (the parser refuses a malformed one); up to 15 without an exponent always keep their value.
-      let end = index + 1;
-      let exponent = false;
-      for (; end < text.length; end++) {
-        const inner = text.charCodeAt(end);
-        if (inner === 0x65 || inner === 0x45) exponent = true;
-        else if (!((inner >= 0x30 && inner <= 0x39) || inner === 0x2e || inner === 0x2b || inner === 0x2d)) break;
-      }
-      if ((end - index > 15 || exponent) && !numberRoundTrips(text.slice(index, end))) {
-        return { kind: 'number', message: `the number ${text.slice(index, Math.min(end, index + 40))} cannot be kept exactly (JSON numbers are IEEE 754 doubles): send it as a string` };
-      }
-      index = end - 1;
+      if (structure > MAX_REQUEST_STRUCTURE) return this.refuse({ kind: 'size', message: `the JSON holds more than ${MAX_REQUEST_STRUCTURE} members and elements` });
     }
-    if (structure > MAX_REQUEST_STRUCTURE) return { kind: 'size', message: `the JSON holds more than ${MAX_REQUEST_STRUCTURE} members and elements` };
+    this.index = index;
+    this.depth = depth;
+    this.structure = structure;
+    return index >= text.length;
   }
-  return null;
+
+  private refuse(problem: JsonTextProblem): true {
+    this.problem = problem;
+    return true;
+  }
 }

@@ -8,7 +8,7 @@ import { sendNodeResponse } from '@whatwg-node/server';
 import { type DocumentNode, type ExecutionResult, getOperationAST } from 'graphql';
 import { type Plugin, processRegularResult } from 'graphql-yoga';
 import type { Logger } from '../../logger.ts';
-import { jsonTextProblem } from '../../store/documents.ts';
+import { jsonTextProblem, jsonTextProblemInTurns } from '../../store/documents.ts';
 import type { Authenticate } from '../authentication.ts';
 import { GRAPHQL_PATH, type GraphQLServer, type ServerContext } from './yoga.ts';
 
@@ -167,7 +167,7 @@ export function createGraphQLPost(yoga: GraphQLServer, documents: KnownDocuments
     // them; large requests take their turns one at a time (heavyWork.ts).
     const large = body.length >= HEAVY_BYTES;
     // JSON text that is refused (too deep, too many members, an inexact number) is refused by yoga's parsing (yoga.ts).
-    const problem = jsonTextProblem(body);
+    const problem = large ? await jsonTextProblemInTurns(body) : jsonTextProblem(body);
     if (large) await nextTurn();
     const params = problem === null ? plainParams(body) : null;
     if (large) await nextTurn();

@@ -6,7 +6,7 @@ import { type WebSocket, WebSocketServer } from 'ws';
 import type { Principal } from '../../access/principal.ts';
 import type { TokenStore } from '../../access/tokens.ts';
 import type { Logger } from '../../logger.ts';
-import { jsonTextProblem } from '../../store/documents.ts';
+import { type JsonTextProblem, jsonTextProblem, jsonTextProblemInTurns } from '../../store/documents.ts';
 import type { Authenticate, ClientAddress } from '../authentication.ts';
 import { MAX_BODY_BYTES } from '../body.ts';
 import { nextTurn } from '../../turns.ts';
@@ -179,8 +179,8 @@ export function attachGraphQLWebSocket(server: Server, options: WebSocketOptions
             }
             const text = String(data);
             if (state.idleTimer) keepAnonymousIdleTimer(socket, state);
-            const work = () => {
-              if (refusedText(socket, text)) return;
+            const work = (problem = jsonTextProblem(text)) => {
+              if (refused(socket, text, problem)) return;
               (handle(text) as Promise<void>).catch((error: unknown) => {
                 logger.error({ err: error }, 'graphql-ws message handling failed');
                 socket.close(CloseCode.InternalServerError, 'Internal server error');
@@ -194,7 +194,7 @@ export function attachGraphQLWebSocket(server: Server, options: WebSocketOptions
             if (!long && state.waiting === 0) return work();
             state.waiting++;
             state.inOrder = state.inOrder
-              .then(() => (large ? options.heavy.run(async () => work()) : long ? nextTurn().then(work) : work()))
+              .then(() => (large ? options.heavy.run(async () => work(await jsonTextProblemInTurns(text))) : long ? nextTurn().then(() => work()) : work()))
               .finally(() => state.waiting--);
           }),
       },
@@ -213,8 +213,7 @@ export function attachGraphQLWebSocket(server: Server, options: WebSocketOptions
    * documents.ts): a subscribe is answered with an error for its id (as a validation error would be),
    * anything else closes the socket as an invalid message (4400).
    */
-  function refusedText(socket: WebSocket, text: string): boolean {
-    const refusal = jsonTextProblem(text);
+  function refused(socket: WebSocket, text: string, refusal: JsonTextProblem | null): boolean {
     if (refusal === null) return false;
     // Only a text within the nesting and size limits is worth parsing for its id.
     const message = refusal.kind === 'number' ? safeParse(text) : null;

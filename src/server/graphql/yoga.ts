@@ -14,7 +14,7 @@ import { schema } from '../../graphql/index.ts';
 import type { ConfigFeed } from '../../events/feed.ts';
 import type { ConfigStore } from '../../store/configStore.ts';
 import type { Authenticate } from '../authentication.ts';
-import { jsonTextProblem } from '../../store/documents.ts';
+import { type JsonTextProblem, jsonTextProblem, jsonTextProblemInTurns } from '../../store/documents.ts';
 import { RequestError, describeFailure } from '../failures.ts';
 import { graphiqlOptions } from '../graphiql.ts';
 import { graphiqlPageHeadersPlugin, renderGraphiQLPage } from '../graphiqlPage.ts';
@@ -103,19 +103,20 @@ const FORM_BODY = /^application\/x-www-form-urlencoded\s*(;|$)/i;
 const checkedJsonText: Plugin = {
   onRequestParse({ request, url, requestParser, setRequestParser, fetchAPI }) {
     if (!requestParser) return;
-    const refuseIfInexact = (text: string | null) => {
-      const problem = text === null ? null : jsonTextProblem(text);
+    const refuse = (problem: JsonTextProblem | null) => {
       if (problem !== null) throw new RequestError(400, 'BAD_USER_INPUT', problem.message);
     };
     if (request.method === 'GET') {
-      refuseIfInexact(url.searchParams.get('variables'));
+      const variables = url.searchParams.get('variables');
+      refuse(variables === null ? null : jsonTextProblem(variables));
       return;
     }
     const type = request.headers.get('content-type') ?? '';
     if (!JSON_BODY.test(type) && !FORM_BODY.test(type)) return;
     setRequestParser(async (incoming) => {
       const text = await incoming.text();
-      refuseIfInexact(JSON_BODY.test(type) ? text : new URLSearchParams(text).get('variables'));
+      const json = JSON_BODY.test(type) ? text : new URLSearchParams(text).get('variables');
+      refuse(json === null ? null : await jsonTextProblemInTurns(json));
       return requestParser(new fetchAPI.Request(incoming.url, { method: incoming.method, headers: incoming.headers, body: text }));
     });
   },

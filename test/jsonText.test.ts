@@ -1,0 +1,37 @@
+// The check of a request's JSON text before it is parsed: the pass that takes turns of the event loop
+// on a long text finds what the one-piece pass finds, wherever its parts end.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { MAX_REQUEST_NESTING, MAX_REQUEST_STRUCTURE, jsonTextProblem, jsonTextProblemInTurns } from '../src/store/documents.ts';
+
+/** Pieces of JSON text whose joins cross the 64 KiB parts of the pass in turns at every kind of token. */
+const piece = fc.oneof(
+  fc.constantFrom('{', '}', '[', ']', ',', ':', '"a\\"b"', '" [ { "', '0.1', '-1.50', '1e2', '12345678901234567890', '1e400', '0.30000000000000004'),
+  fc.string({ maxLength: 40 }).map((text) => JSON.stringify(text)),
+  fc.double({ noNaN: true, noDefaultInfinity: true }).map((value) => String(value)),
+);
+
+describe('the JSON text check', () => {
+  it('answers the same in turns as in one piece, for long texts of random tokens', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(piece, { minLength: 1, maxLength: 40 }), fc.integer({ min: 60_000, max: 140_000 }), async (pieces, padding) => {
+        // A long string in front moves the pieces across the boundaries of the parts.
+        const text = `["${'x'.repeat(padding)}",${pieces.join(' ')}`;
+        expect(await jsonTextProblemInTurns(text)).toEqual(jsonTextProblem(text));
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('finds each kind of problem past the first part of a long text', async () => {
+    const long = (tail: string) => `{"pad":"${'p'.repeat(200_000)}",${tail}}`;
+    expect(await jsonTextProblemInTurns(long('"n":12345678901234567890'))).toMatchObject({ kind: 'number', message: expect.stringContaining('12345678901234567890') });
+    expect(await jsonTextProblemInTurns(long('"d":' + '['.repeat(MAX_REQUEST_NESTING + 1)))).toMatchObject({ kind: 'nesting' });
+    expect(await jsonTextProblemInTurns(long(`"a":[${'1,'.repeat(MAX_REQUEST_STRUCTURE)}1]`))).toMatchObject({ kind: 'size' });
+    // Nesting and members counted across parts.
+    const spread = `${'['.repeat(40)}"${'q'.repeat(100_000)}",${'['.repeat(MAX_REQUEST_NESTING - 40 + 1)}`;
+    expect(jsonTextProblem(spread)).toMatchObject({ kind: 'nesting' });
+    expect(await jsonTextProblemInTurns(spread)).toMatchObject({ kind: 'nesting' });
+    expect(await jsonTextProblemInTurns(long('"ok":[0.1,1.5e300,"12345678901234567890"]'))).toBeNull();
+  });
+});
