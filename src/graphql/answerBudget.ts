@@ -3,10 +3,11 @@ import { GraphQLError, type GraphQLResolveInfo, type GraphQLSchema, defaultField
 /**
  * The most JSON (config documents, schemas, patch values) one answer to a query or mutation may carry.
  * Writing an answer out costs the event loop in proportion to its size, in one piece: twenty aliases of
- * one 256 KiB config made 5 MiB and held every other request for a third of a second. A subscription's
- * events are not counted (each carries one document, and the socket's own limits apply).
+ * one 256 KiB config made 5 MiB and held every other request for a third of a second. The same as a
+ * history page's documents (store/history.ts). A subscription's events are not counted (each carries one
+ * document, and the socket's own limits apply).
  */
-export const MAX_ANSWER_JSON_BYTES = 2 * 1024 * 1024;
+export const MAX_ANSWER_JSON_BYTES = 1024 * 1024;
 
 /** JSON text length of a value, measured once per object however many fields return it. */
 const measured = new WeakMap<object, number>();
@@ -28,7 +29,7 @@ function charge<T>(context: object, value: T): T {
   const total = (carried.get(context) ?? 0) + jsonLength(value);
   if (total > MAX_ANSWER_JSON_BYTES) {
     throw new GraphQLError(
-      `the answer would carry more than ${MAX_ANSWER_JSON_BYTES} bytes (2 MiB) of JSON: ask for fewer configs, versions or aliases at a time`,
+      `the answer would carry more than ${MAX_ANSWER_JSON_BYTES} bytes (1 MiB) of JSON: ask for fewer configs, versions or aliases at a time`,
       { extensions: { code: 'ANSWER_TOO_LARGE' } },
     );
   }
