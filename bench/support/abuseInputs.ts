@@ -4,6 +4,7 @@
 // from src/), so that each input sits just under the limit it tests, or just over where the refusal is
 // the point. Every group prepares what it needs (configs, schemas, a long history) through the gateway.
 import { MAX_BODY_BYTES } from '../../src/server/body.ts';
+import { MAX_DOCUMENT_TOKENS } from '../../src/server/graphql/yoga.ts';
 import { MAX_SCHEMA_OBJECTS } from '../../src/store/configSchemas.ts';
 import { MAX_DOCUMENT_BYTES, MAX_REQUEST_NESTING, MAX_REQUEST_STRUCTURE } from '../../src/store/documents.ts';
 import { MAX_PATTERNS, PATTERN_WORK_BUDGET, PatternCompiler, PatternMeter } from '../../src/store/schemaPatterns.ts';
@@ -585,24 +586,29 @@ const graphqlGroup: InputGroup = {
       inputs.push({ id, label, detail: `${detail} (${kib(next(0).body!.length)})`, attack: http(context.attackers, next) });
     };
     add('graphql-deep', 'document nested 2,000 deep', 'anonymous: a selection set nested 2,000 deep, new each request', freshDocuments((name) => `query ${name} ${'{ a '.repeat(2000)}${'}'.repeat(2000)}`, ANONYMOUS_JSON));
-    add('graphql-typenames', '4,990 x __typename', 'anonymous: 4,990 __typename fields in one selection (5,000 tokens), new each request', freshDocuments((name) => `query ${name} { ${'__typename '.repeat(4990)}}`, ANONYMOUS_JSON));
+    // Documents just under the token limit, each kind costing the parser or validation most per token.
+    const typenames = MAX_DOCUMENT_TOKENS - 10;
+    add('graphql-typenames', `${count(typenames)} x __typename`, `anonymous: ${count(typenames)} __typename fields in one selection (${count(MAX_DOCUMENT_TOKENS)} tokens), new each request`, freshDocuments((name) => `query ${name} { ${'__typename '.repeat(typenames)}}`, ANONYMOUS_JSON));
+    const spreads = Math.floor((MAX_DOCUMENT_TOKENS - 20) / 2);
     add(
       'graphql-fragments',
-      '2,490 fragment spreads',
-      'anonymous: 2,490 spreads of one fragment (5,000 tokens), new each request',
-      freshDocuments((name) => `query ${name} { ${'...F '.repeat(2490)}} fragment F on Query { __typename }`, ANONYMOUS_JSON),
+      `${count(spreads)} fragment spreads`,
+      `anonymous: ${count(spreads)} spreads of one fragment (${count(MAX_DOCUMENT_TOKENS)} tokens), new each request`,
+      freshDocuments((name) => `query ${name} { ${'...F '.repeat(spreads)}} fragment F on Query { __typename }`, ANONYMOUS_JSON),
     );
+    const conflicts = Math.floor((MAX_DOCUMENT_TOKENS - 10) / 9);
     add(
       'graphql-conflicts',
-      '550 conflicting fields',
-      'anonymous: 550 config fields with different arguments under one response name (5,000 tokens): every pair conflicts, new each request',
-      freshDocuments((name) => `query ${name} { ${Array.from({ length: 550 }, (_, index) => `config(service: "s${index}") { __typename }`).join(' ')} }`, ANONYMOUS_JSON),
+      `${count(conflicts)} conflicting fields`,
+      `anonymous: ${count(conflicts)} config fields with different arguments under one response name (${count(MAX_DOCUMENT_TOKENS)} tokens): every pair conflicts, new each request`,
+      freshDocuments((name) => `query ${name} { ${Array.from({ length: conflicts }, (_, index) => `config(service: "s${index}") { __typename }`).join(' ')} }`, ANONYMOUS_JSON),
     );
+    const variables = Math.floor((MAX_DOCUMENT_TOKENS - 10) / 4);
     add(
       'graphql-variables',
-      '1,240 variable definitions',
-      'anonymous: 1,240 variable definitions (5,000 tokens), new each request',
-      freshDocuments((name) => `query ${name}(${Array.from({ length: 1240 }, (_, index) => `$v${index}: Int`).join(' ')}) { __typename }`, ANONYMOUS_JSON),
+      `${count(variables)} variable definitions`,
+      `anonymous: ${count(variables)} variable definitions (${count(MAX_DOCUMENT_TOKENS)} tokens), new each request`,
+      freshDocuments((name) => `query ${name}(${Array.from({ length: variables }, (_, index) => `$v${index}: Int`).join(' ')}) { __typename }`, ANONYMOUS_JSON),
     );
     const unusedKeys = Math.floor((MAX_REQUEST_STRUCTURE - 200) / 2);
     const unusedLength = Math.floor((MAX_BODY_BYTES - 4096) / unusedKeys) - 5;

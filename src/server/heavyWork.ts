@@ -5,7 +5,7 @@ export const HEAVY_BYTES = 64 * 1024;
 
 /**
  * A GraphQL document (HTTP) or WebSocket message this long is worked on in a turn of the event loop of
- * its own (turns.ts): parsing and validating up to 5,000 tokens costs milliseconds, and several sent at
+ * its own (turns.ts): parsing and validating up to 2,000 tokens costs milliseconds, and several sent at
  * once were worked on one after another while everything else waited. Shorter ones cost too little to matter.
  */
 export const LONG_TEXT_CHARS = 2 * 1024;

@@ -112,11 +112,11 @@ function plainParams(body: string): Params | null {
 
 /**
  * The parsed documents kept, by text (yoga's cache, shared with the fast path): at most this many, and
- * this much text in all. A document of 5,000 tokens parses into a megabyte or so of nodes and tokens, so
+ * this much text in all. A document of 2,000 tokens parses into half a megabyte or so of nodes and tokens, so
  * a count alone let new documents sent one after another fill gigabytes.
  */
 const CACHED_DOCUMENTS = 1_024;
-const CACHED_DOCUMENT_TEXT = 4 * 1024 * 1024;
+const CACHED_DOCUMENT_TEXT = 1024 * 1024;
 
 /**
  * The documents yoga has parsed and validated without fault, by text: the only ones the fast path

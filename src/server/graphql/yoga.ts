@@ -124,6 +124,12 @@ const checkedJsonText: Plugin = {
 
 /** How deep a document may nest its braces, brackets and parentheses (graphql-js's parser recurses per level). */
 export const MAX_DOCUMENT_NESTING = 64;
+/**
+ * The most tokens a GraphQL document may hold (graphql-armor, counted while it is parsed). Parsing and
+ * validating a document is one piece of work on the event loop, in proportion to its tokens; the
+ * operations people and services send hold a few hundred (GraphiQL's introspection under 200).
+ */
+export const MAX_DOCUMENT_TOKENS = 2_000;
 
 /** The deepest nesting of `{`, `[` and `(` in a GraphQL document, strings and comments skipped; one pass. */
 export function documentNesting(source: string): number {
@@ -261,7 +267,7 @@ export function createGraphQLServer(options: GraphQLServerOptions): GraphQLServe
     maskedErrors: { maskError, isDev: options.developmentErrors ?? false },
     // Documents and validation results are cached; parse errors are not: yoga decorates a parse error
     // (code, HTTP status) only where the request is yoga's own, and a cached one would carry whichever
-    // transport parsed it first. A document that does not parse is parsed again (5,000 tokens at most).
+    // transport parsed it first. A document that does not parse is parsed again (MAX_DOCUMENT_TOKENS at most).
     parserAndValidationCache: { documentCache: options.documentCache, errorCache: { get: () => undefined, set: () => {} } },
     graphiql: graphiqlOptions,
     // GraphiQL from this package, not a CDN (it works offline and behind firewalls): a small page whose
@@ -287,7 +293,7 @@ export function createGraphQLServer(options: GraphQLServerOptions): GraphQLServe
       // Hostile documents are refused before they run (HTTP and WebSocket alike; results of validation
       // are cached per document, so honest repeated operations pay nothing).
       boundedDocuments,
-      maxTokensPlugin({ n: 5_000, onReject: [tooComplex] }),
+      maxTokensPlugin({ n: MAX_DOCUMENT_TOKENS, onReject: [tooComplex] }),
       maxDepthPlugin({ n: 12, ignoreIntrospection: true, flattenFragments: true, onReject: [tooComplex] }),
       maxAliasesPlugin({ n: 20, onReject: [tooComplex] }),
       costLimitPlugin({ maxCost: 5_000, ignoreIntrospection: true, onReject: [tooComplex] }),
