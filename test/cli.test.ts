@@ -277,6 +277,12 @@ describe('watch', () => {
       [2, 2, 'first'],
       [3, 3, null],
     ]);
+    // Both versions are in the audit log now: replayed from it, each with its patch.
+    const replayed = await cli(['watch', service, '--after-version', '1', '--count', '2', '--json']);
+    expect(replayed.stdout.trim().split('\n').map((line) => JSON.parse(line).patch)).toEqual([
+      [{ op: 'replace', path: '/level', from: null, value: 2 }],
+      [{ op: 'replace', path: '/level', from: null, value: 3 }],
+    ]);
   });
 
   it('follows live changes for people once it says it is watching', async () => {

@@ -107,8 +107,10 @@ export class ConfigFeed {
     this.queue = this.queue
       .then(async () => {
         if ((this.delivered.get(keyString(key)) ?? 0) >= version) return;
-        const [change] = await this.store.history.changesAfter(key, version - 1, version + 1);
-        if (change) await this.accept(configEventFrom(change));
+        const [row] = await this.store.history.changesAfter(key, version - 1, version + 1);
+        if (!row) return;
+        const { change, patch } = await this.store.history.parseChange(row);
+        await this.accept(configEventFrom(change, patch));
       })
       .catch((error: unknown) => {
         this.logger.error({ err: error, config: key, version }, 'announced change could not be read');
@@ -158,10 +160,10 @@ export class ConfigFeed {
     for (;;) {
       const changes = await this.store.history.changesAfter(key, cursor, beforeVersion);
       if (changes.length === 0) return;
-      for (const change of changes) {
+      for (const row of changes) {
         // Each replayed change may carry large documents: their patch is worked out off the event loop
         // (the worker thread), and each change is sent in a turn of the event loop of its own.
-        const patch = await this.store.history.largePatchOf(change);
+        const { change, patch } = await this.store.history.parseChange(row);
         await nextTurn();
         yield configEventFrom(change, patch);
       }

@@ -1,6 +1,6 @@
 import type { Database } from '../db/database.ts';
 import { type ConfigChange, Prisma, type PrismaClient } from '../generated/prisma/client.ts';
-import { type JsonObject, type JsonValue, type PatchOperation, diffDocuments, documentText } from './documents.ts';
+import { type JsonValue, type PatchOperation, diffDocuments } from './documents.ts';
 import { WORKER_THRESHOLD_CHARS } from './documentChecks.ts';
 import { NotFoundError, PageTooLargeError, ValidationError } from './errors.ts';
 import { type ConfigKey, keyString } from './names.ts';
@@ -26,6 +26,13 @@ const DOCUMENT_BYTES = '(coalesce(octet_length(old_config::text), 0) + coalesce(
 
 export const CHANGE_COLUMNS = `revision::text AS revision, config_id AS "configId", service_name AS "serviceName", environment, version,
   action::text AS action, old_config AS "oldConfig", new_config AS "newConfig", changed_by AS "changedBy",
+  reason, changed_at AS "changedAt"`;
+
+/** A change as `changesAfter` reads it: its documents as JSON text. */
+export type ChangeText = Omit<ConfigChange, 'oldConfig' | 'newConfig'> & { oldText: string | null; newText: string | null };
+
+const CHANGE_TEXT_COLUMNS = `revision::text AS revision, config_id AS "configId", service_name AS "serviceName", environment, version,
+  action::text AS action, old_config::text AS "oldText", new_config::text AS "newText", changed_by AS "changedBy",
   reason, changed_at AS "changedAt"`;
 
 type ChangeQuery = Omit<Prisma.ConfigChangeFindManyArgs, 'where' | 'orderBy'>;
@@ -110,9 +117,10 @@ export class ConfigHistory {
 
   /**
    * Changes of one config after `afterVersion` (and before `beforeVersion`), oldest first, as many as one
-   * read may carry (at least one): read on from the last one's version until none is left.
+   * read may carry (at least one): read on from the last one's version until none is left. Their
+   * documents come as JSON text, for `parseChange` to make into a change one at a time.
    */
-  async changesAfter(key: ConfigKey, afterVersion: number, beforeVersion?: number): Promise<ConfigChange[]> {
+  async changesAfter(key: ConfigKey, afterVersion: number, beforeVersion?: number): Promise<ChangeText[]> {
     // Straight through the driver: a replay of large documents costs Prisma several times as much.
     const next = await this.query<{ revision: string; bytes: number }>(
       `SELECT c.revision::text AS revision, ${DOCUMENT_BYTES} AS bytes
@@ -123,9 +131,26 @@ export class ConfigHistory {
     );
     if (next.length === 0) return [];
     const count = Math.max(1, fitting(next.map((change) => change.bytes)));
-    return this.query<ConfigChange>(`SELECT ${CHANGE_COLUMNS} FROM config_audit_log c WHERE c.revision = ANY($1::bigint[]) ORDER BY c.revision`, [
+    return this.query<ChangeText>(`SELECT ${CHANGE_TEXT_COLUMNS} FROM config_audit_log c WHERE c.revision = ANY($1::bigint[]) ORDER BY c.revision`, [
       next.slice(0, count).map((change) => change.revision),
     ]);
+  }
+
+  /**
+   * A change read as text, as a change, with its RFC 6902 operations when its documents are large (worked
+   * out on the worker thread from the text; a small change's `changePatch` works them out if asked).
+   * Its old document is parsed only if read: the patch is all a subscriber needs of it.
+   */
+  async parseChange({ oldText, newText, ...row }: ChangeText): Promise<{ change: ConfigChange; patch?: PatchOperation[] }> {
+    const large = (oldText?.length ?? 0) + (newText?.length ?? 0) >= WORKER_THRESHOLD_CHARS;
+    const patch = large ? await this.diff(oldText, newText) : undefined;
+    let oldConfig: JsonValue | undefined;
+    const change = { ...row, newConfig: newText === null ? null : JSON.parse(newText) } as Omit<ConfigChange, 'oldConfig'> as ConfigChange;
+    Object.defineProperty(change, 'oldConfig', {
+      enumerable: true,
+      get: () => (oldConfig ??= oldText === null ? null : (JSON.parse(oldText) as JsonValue)),
+    });
+    return { change, patch };
   }
 
   /** The size of each change's documents, as JSON text, in the order asked. */
@@ -181,17 +206,6 @@ export class ConfigHistory {
       throw ValidationError.at(pointer, `version ${version} of "${key.service}" is a deletion and holds no config`);
     }
     return JSON.parse(text) as JsonValue;
-  }
-
-  /**
-   * The RFC 6902 operations of a change whose documents are large, worked out on the worker thread;
-   * undefined for a small one, whose patch `changePatch` works out when (and if) it is asked for.
-   */
-  async largePatchOf(change: Pick<ConfigChange, 'oldConfig' | 'newConfig'>): Promise<PatchOperation[] | undefined> {
-    const text = (document: unknown) => (document === null ? null : documentText(document as JsonObject));
-    const [from, to] = [text(change.oldConfig), text(change.newConfig)];
-    if ((from?.length ?? 0) + (to?.length ?? 0) < WORKER_THRESHOLD_CHARS) return undefined;
-    return this.diff(from, to);
   }
 
   /** The RFC 6902 operations that turn the content at `fromVersion` into the content at `toVersion`. */
