@@ -1,10 +1,6 @@
 /**
- * Turns of the event loop for work that costs it milliseconds: parsing a large body, completing a long
- * list, writing out a large answer. `nextTurn()` resolves in a turn of the event loop of its own, after
- * the I/O waiting now (a probe, a small request), and only one waiter per turn, in the order they asked:
- * four large requests that arrive together are worked on in four turns, with everything else going
- * between them, instead of one after another in one turn (as four bare `setImmediate`s would be).
- * The work that follows the awaited turn runs in it up to its next wait for I/O.
+ * Turns of the event loop for work that costs it milliseconds: `nextTurn()` resolves in a turn of its own,
+ * one waiter per turn in the order they asked, so other I/O (probes, small requests) goes between them.
  */
 const waiting: (() => void)[] = [];
 let scheduled = false;

@@ -1,3 +1,5 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
 // Retry delays: exponential backoff with full jitter, capped. A fleet that restarts together spreads
 // its retries over the whole window instead of hitting the hub in waves.
 
@@ -31,15 +33,5 @@ export function backoffDelay(attempt: number, options: BackoffOptions = {}, rand
 
 /** Resolves after `ms`, or at once when `signal` aborts (never rejects); the timer does not hold the process. */
 export function pause(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    timer.unref?.();
-    signal?.addEventListener('abort', done, { once: true });
-  });
+  return sleep(ms, undefined, { signal, ref: false }).catch(() => {});
 }

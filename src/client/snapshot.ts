@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { isPlainObject, type JsonObject } from './documents.ts';
@@ -79,9 +79,4 @@ export class SnapshotWriter {
       throw error;
     }
   }
-}
-
-/** Creates the snapshot directory up front, so a permission problem shows at start. */
-export function ensureSnapshotDir(file: string): void {
-  mkdirSync(path.dirname(file), { recursive: true });
 }

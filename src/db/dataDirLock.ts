@@ -2,31 +2,16 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync, unlinkSync } from 'node:fs';
 import { link, mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import type { Logger } from '../logger.ts';
 import { StartupError } from '../startupError.ts';
 
-// One gateway per embedded data directory. PGlite keeps the whole database in its process and writes it
-// back as it goes; two processes on one directory both start, both acknowledge writes, and the one that
-// stops last overwrites what the other wrote. So the directory holds a lock file naming its owner, taken
-// before PGlite opens it and removed on close.
-//
-// Written here rather than taken from proper-lockfile: that one (mkdir, then an mtime refreshed on a
-// timer; stale after 10 s without refresh) records no owner, so the refusal could not name the process
-// to stop, and it needs a timer for the life of the process. Here the owner is checked directly: a
-// lock whose process is gone (SIGKILL, power loss) is taken over at the next start, however recent.
-//
-// - Atomic creation: the lock is written in full to a file of its own, then hard-linked to the lock's
-//   name; link() fails if the name exists, so of two processes starting at once exactly one wins, and no
-//   one ever reads a half-written lock.
-// - Owner alive: process.kill(pid, 0), and on Linux the process's start time (/proc/<pid>/stat) and the
-//   boot id, so that a pid reused by another process (after a crash, a reboot, or a container restart
-//   where the gateway is pid 1 again) does not keep the directory locked.
-// - Another host (a shared volume): its processes cannot be checked from here; refused, saying how to
-//   remove the lock.
-// - Taking over a stale lock: renamed away, then verified to be the lock judged stale (another process
-//   may have taken it over meanwhile: then it is put back); after taking one over, the new owner waits a
-//   moment and checks the lock is still its own before it goes on.
+// One gateway per embedded data directory: two PGlite processes on one directory would overwrite each
+// other's writes. So the directory holds a lock file naming its owner, taken before PGlite opens it and
+// removed on close. It is created atomically (written to a file of its own, then hard-linked to the lock's
+// name); a lock whose owner is gone (pid, and on Linux its start time and the boot id) is taken over, then
+// checked again; a lock from another host is refused, saying how to remove it.
 
 /** The lock's name inside the data directory. */
 export const LOCK_FILE = 'confighub.lock';
@@ -268,5 +253,3 @@ export function processStart(pid: number): string | undefined {
 }
 
 const isCode = (error: unknown, code: string) => (error as NodeJS.ErrnoException | null)?.code === code;
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

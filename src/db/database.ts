@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
+import { PGlite, type Transaction } from '@electric-sql/pglite';
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
@@ -86,29 +86,20 @@ async function openPglite(options: DatabaseOptions): Promise<Database> {
   }
   const db = pglite;
   const prisma = createPrisma(new PrismaPGlite(db), options.onQuery);
-  const session: SqlSession = {
+  const sessionOf = (connection: Pick<Transaction, 'exec' | 'query'>): SqlSession => ({
     async exec(sql) {
-      await db.exec(sql);
+      await connection.exec(sql);
     },
     async query<Row>(sql: string, params?: unknown[]) {
-      return (await db.query<Row>(sql, params)).rows;
+      return (await connection.query<Row>(sql, params)).rows;
     },
-  };
+  });
+  const session = sessionOf(db);
   return {
     kind: 'pglite',
     prisma,
     session: (work) => work(session),
-    transaction: (work) =>
-      db.transaction((tx) =>
-        work({
-          async exec(sql) {
-            await tx.exec(sql);
-          },
-          async query<Row>(sql: string, params?: unknown[]) {
-            return (await tx.query<Row>(sql, params)).rows;
-          },
-        }),
-      ),
+    transaction: (work) => db.transaction((tx) => work(sessionOf(tx))),
     query: <Row>(sql: string, params?: unknown[]) => {
       options.onQuery?.(sql);
       return session.query<Row>(sql, params);

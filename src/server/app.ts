@@ -85,7 +85,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     (options.announce ?? ((text) => process.stderr.write(text)))(adminTokenNotice(bootstrap.generated, bootstrap.file));
   }
   const authenticate = createAuthenticator({ tokens, failureLimit: options.authFailureLimit, trustProxy: settings.CONFIGHUB_TRUST_PROXY });
-  const store = new ConfigStore(database, undefined, logger);
+  const store = new ConfigStore(database, logger);
   await store.start();
   const bus = settings.NATS_URL ? createNatsBus(settings.NATS_URL, logger) : createInProcessBus();
   const feed = new ConfigFeed(bus, store, logger);

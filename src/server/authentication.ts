@@ -8,10 +8,8 @@ import { RequestError } from './failures.ts';
 
 export interface AuthenticatorOptions {
   tokens: TokenStore;
-  /** Failed authentications allowed per client address within `failureWindowSeconds`. @default 20 */
+  /** Failed authentications allowed per client address within FAILURE_WINDOW_SECONDS. @default 20 */
   failureLimit?: number;
-  /** @default 60 */
-  failureWindowSeconds?: number;
   /**
    * Which proxies in front of the gateway to believe about the client's address (X-Forwarded-For):
    * comma-separated addresses, subnets or `loopback`, `linklocal`, `uniquelocal` (proxy-addr's syntax).
@@ -22,6 +20,9 @@ export interface AuthenticatorOptions {
 
 /** Checks the token a request or a WebSocket carries: `Authorization: Bearer <token>`. */
 export type Authenticate = (authorization: string | null | undefined, client: IncomingMessage | undefined) => Promise<Principal | null>;
+
+/** The window in which an address's failed authentications are counted. */
+const FAILURE_WINDOW_SECONDS = 60;
 
 const BEARER = /^Bearer[ \t]+([\x21-\x7e]+)[ \t]*$/i;
 
@@ -42,10 +43,10 @@ export function clientAddressOf(trustProxy: string | undefined): ClientAddress {
  */
 export function createAuthenticator(options: AuthenticatorOptions): Authenticate {
   const points = options.failureLimit ?? 20;
-  const failures = new RateLimiterMemory({ points, duration: options.failureWindowSeconds ?? 60 });
+  const failures = new RateLimiterMemory({ points, duration: FAILURE_WINDOW_SECONDS });
   const addressOf = clientAddressOf(options.trustProxy);
 
-  const windowMs = (options.failureWindowSeconds ?? 60) * 1000;
+  const windowMs = FAILURE_WINDOW_SECONDS * 1000;
   // While no token was refused within the window, no address can be over the limit: the common case
   // (every caller presents a good token) skips working out the address and asking the limiter.
   let lastFailureAt = Number.NEGATIVE_INFINITY;

@@ -1,8 +1,5 @@
-// GraphiQL as a small page plus separate, content-hashed, immutable and compressed files, instead of
-// @graphql-yoga/render-graphiql's single 9 MB page. Nothing is loaded or computed at import: the first
-// page or file asked for loads the files (precompressed by scripts/build-graphiql-assets.ts when
-// `npm install` ran it, or else taken from the package in a worker thread and compressed on first
-// request, off the event loop).
+// GraphiQL as a small page plus separate, content-hashed, immutable and compressed files, instead of one large
+// page; they are loaded on first request (precompressed by scripts/build-graphiql-assets.ts, or off the event loop).
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readFile, stat } from 'node:fs/promises';
@@ -89,10 +86,8 @@ for (const piece of workerData.pieces) {
 parentPort.postMessage(extracted, Object.values(extracted).map(({ bytes }) => bytes.buffer));
 `;
 
-/**
- * The package's pieces as bytes. Its module is 9 MB of string literals that take about half a second to
- * compile: done in a worker thread, so requests in flight are not held up meanwhile.
- */
+/** The package's pieces as bytes, read in a worker thread: compiling its large module would otherwise
+ * hold up requests in flight. */
 export function extractPackagePieces(): Promise<Record<PackagePiece, ExtractedPiece>> {
   const workerData = { modulePath: require.resolve('@graphql-yoga/render-graphiql/graphiql'), pieces: packagePieces.map(({ piece }) => piece) };
   return new Promise((resolve, reject) => {

@@ -3,22 +3,15 @@ import { nextTurn } from '../turns.ts';
 /** Request bodies and WebSocket messages this large take turns (see HeavyWork). */
 export const HEAVY_BYTES = 64 * 1024;
 
-/**
- * A GraphQL document (HTTP) or WebSocket message this long is worked on in a turn of the event loop of
- * its own (turns.ts): parsing and validating up to 2,000 tokens costs milliseconds, and several sent at
- * once were worked on one after another while everything else waited. Shorter ones cost too little to matter.
- */
+/** A GraphQL document (HTTP) or WebSocket message this long is worked on in a turn of its own (turns.ts):
+ * parsing and validating it costs milliseconds; shorter ones cost too little to matter. */
 export const LONG_TEXT_CHARS = 2 * 1024;
 
 /** The longest one large request keeps the others waiting (a slow sender does not hold the queue). */
 export const HEAVY_TURN_MS = 1000;
 
-/**
- * Work on a large request (a body or message of HEAVY_BYTES or more) costs the event loop milliseconds to
- * parse, walk and write out; several at once made `/health` wait for all of them. Such work takes turns:
- * one at a time, each started in a turn of the event loop of its own (turns.ts), so that everything else,
- * small requests and probes, goes between them. A turn ends when the work does, or after HEAVY_TURN_MS.
- */
+/** Work on a large request (HEAVY_BYTES or more) takes turns: one at a time, each in a turn of the event loop
+ * of its own, so small requests and probes go between them; a turn ends with the work or after HEAVY_TURN_MS. */
 export class HeavyWork {
   private tail: Promise<void> = Promise.resolve();
 

@@ -30,58 +30,28 @@ export function createMetrics(sources: MetricSources) {
     help: 'GraphQL responses that carried errors (typed results are not errors).',
     registers: [registry],
   });
-  new Gauge({
-    name: 'confighub_subscriptions_open',
-    help: 'GraphQL subscriptions open on this instance.',
-    registers: [registry],
-    collect() {
-      this.set(sources.feed.openSubscriptions);
-    },
-  });
-  new Gauge({
-    name: 'confighub_websockets_open',
-    help: 'graphql-ws sockets open on this instance.',
-    registers: [registry],
-    collect() {
-      this.set(sources.webSocketCount());
-    },
-  });
-  new Counter({
-    name: 'confighub_events_published_total',
-    help: 'Changes this instance published from the outbox.',
-    registers: [registry],
-    collect() {
-      this.reset();
-      this.inc(sources.relay.publishedCount);
-    },
-  });
-  new Counter({
-    name: 'confighub_events_delivered_total',
-    help: 'Changes this instance received and fanned out to its subscribers.',
-    registers: [registry],
-    collect() {
-      this.reset();
-      this.inc(sources.feed.deliveredCount);
-    },
-  });
-  new Counter({
-    name: 'confighub_write_statements_total',
-    help: 'Statements that carried config writes and committed (group commit: several writes may share one; a write whose version moved meanwhile is in none of the rows).',
-    registers: [registry],
-    collect() {
-      this.reset();
-      this.inc(sources.batcher.stats.statements);
-    },
-  });
-  new Counter({
-    name: 'confighub_write_rows_total',
-    help: 'Config writes committed through those statements (rows per statement = writes / statements).',
-    registers: [registry],
-    collect() {
-      this.reset();
-      this.inc(sources.batcher.stats.rows);
-    },
-  });
+  const gaugeOf = (name: string, help: string, read: () => number) =>
+    new Gauge({ name, help, registers: [registry], collect() { this.set(read()); } });
+  const counterOf = (name: string, help: string, read: () => number) =>
+    new Counter({ name, help, registers: [registry], collect() { this.reset(); this.inc(read()); } });
+  gaugeOf('confighub_subscriptions_open', 'GraphQL subscriptions open on this instance.', () => sources.feed.openSubscriptions);
+  gaugeOf('confighub_websockets_open', 'graphql-ws sockets open on this instance.', () => sources.webSocketCount());
+  counterOf('confighub_events_published_total', 'Changes this instance published from the outbox.', () => sources.relay.publishedCount);
+  counterOf(
+    'confighub_events_delivered_total',
+    'Changes this instance received and fanned out to its subscribers.',
+    () => sources.feed.deliveredCount,
+  );
+  counterOf(
+    'confighub_write_statements_total',
+    'Statements that carried config writes and committed (group commit: several writes may share one; a write whose version moved meanwhile is in none of the rows).',
+    () => sources.batcher.stats.statements,
+  );
+  counterOf(
+    'confighub_write_rows_total',
+    'Config writes committed through those statements (rows per statement = writes / statements).',
+    () => sources.batcher.stats.rows,
+  );
   const backlog = new Gauge({
     name: 'confighub_outbox_backlog',
     help: 'Committed changes not yet published.',

@@ -5,7 +5,7 @@ import type { ConfigSchema, PrismaClient } from '../generated/prisma/client.ts';
 import type { Database } from '../db/database.ts';
 import type { Logger } from '../logger.ts';
 import { SCHEMA_CHANNEL } from '../protocol/changes.ts';
-import { type JsonObject, type JsonValue, documentText, isJsonObject, requireObject } from './documents.ts';
+import { type JsonObject, type JsonValue, documentText, escapeKey, isJsonObject, requireObject } from './documents.ts';
 import { findSecrets } from './secretGuard.ts';
 import { ValidationError, type ValidationIssue } from './errors.ts';
 import { configKey } from './names.ts';
@@ -26,11 +26,7 @@ export interface ConfigField {
   notSecret: boolean;
 }
 
-/**
- * The most JSON objects (subschemas, and any object inside them) a new schema may hold. Compiling costs
- * ~0.1-0.3 ms an object on this hardware, so a schema at the limit compiles in well under half a second
- * (8,000 properties, within the 256 KiB size limit, took 1.5 s).
- */
+/** The most JSON objects (subschemas, and any object inside them) a new schema may hold: compiling grows with them. */
 export const MAX_SCHEMA_OBJECTS = 1_000;
 
 /** A compiled schema: whether a document passes it, and Ajv's errors when it does not. */
@@ -79,8 +75,7 @@ function createAjv(patterns: PatternCompiler): Ajv2020 {
     strict: false,
     // Every `pattern` and `patternProperties` key runs on the linear-time engine (schemaPatterns.ts).
     code: { regExp },
-    // A referenced schema is compiled once and called: inlining copies it into every place that refers
-    // to it, and 4,000 references to one 3,000-property definition ran the process out of memory.
+    // A referenced schema is compiled once and called: inlining would copy it into every place that refers to it.
     inlineRefs: false,
     // Ajv prints the generated code of a schema that fails to compile to the console; the error goes
     // back to whoever set the schema instead.
@@ -88,14 +83,11 @@ function createAjv(patterns: PatternCompiler): Ajv2020 {
   });
   addFormats.default(ajv);
   ajv.addKeyword({ keyword: NOT_SECRET_KEYWORD, schemaType: 'boolean' });
-  // Ajv compares items pairwise unless they are typed as scalars: 20,000 distinct one-element arrays
-  // took 3.3 s, and a 256 KiB document holds more. This one keys each item by its canonical JSON.
+  // Ajv compares items pairwise unless they are typed as scalars; this one keys each item by its canonical JSON.
   ajv.removeKeyword('uniqueItems');
   ajv.addKeyword({ keyword: 'uniqueItems', type: 'array', schemaType: 'boolean', errors: true, validate: uniqueItems });
-  // Ajv compares a value with each allowed one in turn: 21,000 values against a 30,000-value enum took
-  // 5 s. This one looks each value up, by its canonical JSON, in a set made when the schema is compiled.
-  // (Generated code, not a validating function: Ajv adds a function keyword's errors by concatenating
-  // arrays, which is quadratic in their number.)
+  // Ajv compares a value with each allowed one in turn; this one looks it up, by its canonical JSON, in a set
+  // made at compile time (generated code: a function keyword's errors are concatenated, quadratically).
   ajv.removeKeyword('enum');
   ajv.addKeyword({
     keyword: 'enum',
@@ -174,13 +166,13 @@ function schemaPatterns(schema: JsonValue, pointer = ''): { pointer: string; sou
   if (!isJsonObject(schema)) return [];
   const found: { pointer: string; source: string }[] = [];
   for (const [keyword, value] of Object.entries(schema)) {
-    const at = `${pointer}/${escapePointer(keyword)}`;
+    const at = `${pointer}/${escapeKey(keyword)}`;
     if (keyword === 'pattern' && typeof value === 'string') found.push({ pointer: at, source: value });
     if (keyword === 'patternProperties' && isJsonObject(value)) {
-      for (const key of Object.keys(value)) found.push({ pointer: `${at}/${escapePointer(key)}`, source: key });
+      for (const key of Object.keys(value)) found.push({ pointer: `${at}/${escapeKey(key)}`, source: key });
     }
     if (SCHEMA_MAPS.has(keyword) && isJsonObject(value)) {
-      for (const [name, child] of Object.entries(value)) found.push(...schemaPatterns(child, `${at}/${escapePointer(name)}`));
+      for (const [name, child] of Object.entries(value)) found.push(...schemaPatterns(child, `${at}/${escapeKey(name)}`));
     } else if (SCHEMA_LISTS.has(keyword) && Array.isArray(value)) {
       for (const [index, child] of value.entries()) found.push(...schemaPatterns(child, `${at}/${index}`));
     } else if (SCHEMA_VALUES.has(keyword)) {
@@ -226,8 +218,6 @@ const briefly = (error: unknown) => {
   return message.length > 500 ? `${message.slice(0, 500)}…` : message;
 };
 
-const escapePointer = (segment: string) => segment.replaceAll('~', '~0').replaceAll('/', '~1');
-
 /** Every setting a schema describes, depth first. */
 export function schemaFields(schema: JsonObject, pointer = ''): ConfigField[] {
   const fields: ConfigField[] = [];
@@ -235,7 +225,7 @@ export function schemaFields(schema: JsonObject, pointer = ''): ConfigField[] {
   if (properties && typeof properties === 'object' && !Array.isArray(properties)) {
     for (const [name, child] of Object.entries(properties)) {
       if (!child || typeof child !== 'object' || Array.isArray(child)) continue;
-      const childPointer = `${pointer}/${escapePointer(name)}`;
+      const childPointer = `${pointer}/${escapeKey(name)}`;
       fields.push({
         pointer: childPointer,
         type: typeof child.type === 'string' ? child.type : Array.isArray(child.type) ? child.type.join('|') : null,
@@ -272,18 +262,18 @@ export function schemaSecrets(schema: JsonObject): ValidationIssue[] {
       const values = keyword === 'examples' || keyword === 'enum' ? (Array.isArray(given) ? given.map((value, index) => ({ value, at: `/${index}` })) : []) : [{ value: given, at: '' }];
       for (const { value, at } of values) {
         for (const issue of findSecrets(name === null ? value : { [name]: value })) {
-          const inner = name === null ? issue.pointer : issue.pointer.slice(`/${escapePointer(name)}`.length);
+          const inner = name === null ? issue.pointer : issue.pointer.slice(`/${escapeKey(name)}`.length);
           issues.push({ pointer: `${pointer}/${keyword}${at}${inner}`, message: issue.message });
         }
       }
     }
     for (const [key, child] of Object.entries(node)) {
       if ((VALUE_KEYWORDS as readonly string[]).includes(key)) continue;
-      const childPointer = `${pointer}/${escapePointer(key)}`;
+      const childPointer = `${pointer}/${escapeKey(key)}`;
       const isNamedMap = key === 'properties' || key === 'patternProperties' || key === '$defs' || key === 'definitions' || key === 'dependentSchemas';
       if (isJsonObject(child) && isNamedMap) {
         for (const [member, subschema] of Object.entries(child)) {
-          if (isJsonObject(subschema)) stack.push({ node: subschema, pointer: `${childPointer}/${escapePointer(member)}`, name: key === 'properties' ? member : null });
+          if (isJsonObject(subschema)) stack.push({ node: subschema, pointer: `${childPointer}/${escapeKey(member)}`, name: key === 'properties' ? member : null });
         }
       } else if (isJsonObject(child)) {
         stack.push({ node: child, pointer: childPointer, name: key === 'items' || key === 'additionalProperties' ? name : null });
@@ -376,7 +366,7 @@ export function vetNewSchema(schema: JsonObject, configs: readonly { environment
 function issuesOf(errors: ErrorObject[] | null | undefined, prefix: string): ValidationIssue[] {
   return (errors ?? []).map((error) => {
     // A missing required property is reported on its parent; point at the property itself.
-    const missing = error.keyword === 'required' ? `/${escapePointer(String(error.params.missingProperty))}` : '';
+    const missing = error.keyword === 'required' ? `/${escapeKey(String(error.params.missingProperty))}` : '';
     return { pointer: `${prefix}${error.instancePath}${missing}`, message: error.message ?? 'is invalid' };
   });
 }
@@ -412,7 +402,7 @@ export class ConfigSchemas {
 
   /** The newest schema of a service, or null. */
   async schemaOf(service: string): Promise<ConfigSchema | null> {
-    return (await this.compiled(service))?.row ?? null;
+    return (await this.stored(service))?.row ?? null;
   }
 
   /** The newest version of a service's schema in the database (0 when it has none). */
@@ -427,22 +417,6 @@ export class ConfigSchemas {
 
   /** The newest schema of a service, compiled (once per version), or null when it has none. */
   async stored(service: string): Promise<StoredSchema | null> {
-    return this.compiled(service);
-  }
-
-  /** Stores a new schema version for a service (validation of its configs is the caller's). */
-  async insert(service: string, schema: JsonObject, createdBy: string, reason: string | null, expectedVersion: number): Promise<ConfigSchema | null> {
-    const rows = await this.prisma.$queryRaw<ConfigSchema[]>`
-      INSERT INTO config_schemas (service_name, version, schema, created_by, reason)
-      SELECT ${service}, ${expectedVersion + 1}, ${documentText(schema)}::jsonb, ${createdBy}, ${reason}
-       WHERE coalesce((SELECT max(version) FROM config_schemas WHERE service_name = ${service}), 0) = ${expectedVersion}
-      ON CONFLICT (service_name, version) DO NOTHING
-      RETURNING id, service_name AS "serviceName", version, schema, created_by AS "createdBy", reason, created_at AS "createdAt"`;
-    this.current.delete(service);
-    return rows[0] ?? null;
-  }
-
-  private async compiled(service: string): Promise<StoredSchema | null> {
     if (this.current.has(service)) return this.current.get(service)!;
     const row = await this.prisma.configSchema.findFirst({ where: { serviceName: service }, orderBy: { version: 'desc' } });
     let compiled: StoredSchema | null = null;
@@ -458,5 +432,17 @@ export class ConfigSchemas {
     }
     this.current.set(service, compiled);
     return compiled;
+  }
+
+  /** Stores a new schema version for a service (validation of its configs is the caller's). */
+  async insert(service: string, schema: JsonObject, createdBy: string, reason: string | null, expectedVersion: number): Promise<ConfigSchema | null> {
+    const rows = await this.prisma.$queryRaw<ConfigSchema[]>`
+      INSERT INTO config_schemas (service_name, version, schema, created_by, reason)
+      SELECT ${service}, ${expectedVersion + 1}, ${documentText(schema)}::jsonb, ${createdBy}, ${reason}
+       WHERE coalesce((SELECT max(version) FROM config_schemas WHERE service_name = ${service}), 0) = ${expectedVersion}
+      ON CONFLICT (service_name, version) DO NOTHING
+      RETURNING id, service_name AS "serviceName", version, schema, created_by AS "createdBy", reason, created_at AS "createdAt"`;
+    this.current.delete(service);
+    return rows[0] ?? null;
   }
 }

@@ -21,7 +21,7 @@ import { ConfigInstances } from './instances.ts';
 import { MAX_DESCRIPTION_BYTES, MAX_REASON_BYTES, requireTexts } from './texts.ts';
 import { SECRET_ADVICE } from './secretGuard.ts';
 import { type ConfigKey, configKey, keyString } from './names.ts';
-import { CREATE_SQL, RETURNING_COLUMNS, WriteBatcher, type WriteBatcherOptions } from './writeBatch.ts';
+import { CREATE_SQL, RETURNING_COLUMNS, WriteBatcher } from './writeBatch.ts';
 
 export type { ServiceConfig };
 
@@ -111,11 +111,6 @@ export interface ChangeNotice {
 /** Attempts of a write whose read went stale under it (no expectedVersion given). */
 const MAX_WRITE_ATTEMPTS = 50;
 
-export interface ConfigStoreOptions {
-  /** Group commit of updates, deletes and restores (writeBatch.ts). */
-  batching?: WriteBatcherOptions;
-}
-
 /**
  * The domain: current configs, their reads (cached) and their audited writes. GraphQL and REST are
  * two faces of this class. Every write is one statement: the audit trigger records it in the same
@@ -143,13 +138,13 @@ export class ConfigStore {
   /** Who else follows the database's notices of committed changes (the change feed). */
   private readonly noticeListeners = new Set<(notice: ChangeNotice) => void>();
 
+  readonly cache = new ConfigCache();
+
   constructor(
     private readonly db: Database,
-    readonly cache: ConfigCache = new ConfigCache(),
     private readonly logger?: Logger,
-    options: ConfigStoreOptions = {},
   ) {
-    this.batcher = new WriteBatcher((sql, params, queryOptions) => db.query(sql, params, queryOptions), options.batching);
+    this.batcher = new WriteBatcher((sql, params, queryOptions) => db.query(sql, params, queryOptions));
     this.prisma = db.prisma;
     this.schemas = new ConfigSchemas(db, logger);
     this.checker = new DocumentChecker(this.schemas);
@@ -359,17 +354,16 @@ export class ConfigStore {
         const before = (current.deletedAt ? {} : current.config) as JsonValue;
         const changed =
           Boolean(current.deletedAt) !== next.deleted || next.description !== current.description || !sameJson(current.config as JsonValue, next.config);
-        // The RFC 6902 diff is worked out only if the caller reads it (most writers select the new version only).
-        const diff = lazyDiff(before, next.deleted ? {} : next.config);
+        const after = next.deleted ? {} : next.config;
         if (dryRun || !changed) {
           const config = changed ? preview(current, next.config, next.description) : current;
-          return withDiff({ config, previousVersion: current.version, dryRun: Boolean(dryRun), changed }, diff);
+          return withLazyDiff({ config, previousVersion: current.version, dryRun: Boolean(dryRun), changed }, before, after);
         }
         const written = await this.compareAndSwap(current, next, author);
         if (written) {
           this.cache.written(written);
           this.logger?.info({ ...key, version: written.version, actor: author.actor }, `config ${done}`);
-          return withDiff({ config: written, previousVersion: current.version, dryRun: false, changed: true }, diff);
+          return withLazyDiff({ config: written, previousVersion: current.version, dryRun: false, changed: true }, before, after);
         }
         current = await this.load(key);
         if (expectedVersion != null) {
@@ -504,14 +498,14 @@ function sameJson(a: JsonValue, b: JsonValue): boolean {
   return count === 0;
 }
 
-/** The diff from one document to another, worked out once, when first asked for. */
-function lazyDiff(from: JsonValue, to: JsonValue): () => PatchOperation[] {
+/**
+ * `write` with the RFC 6902 diff from `from` to `to`, worked out once, when first read: most writers
+ * select the new version only.
+ */
+function withLazyDiff(write: Omit<ConfigWrite, 'diff'>, from: JsonValue, to: JsonValue): ConfigWrite {
   let diff: PatchOperation[] | undefined;
-  return () => (diff ??= diffDocuments(from, to));
-}
-
-function withDiff(write: Omit<ConfigWrite, 'diff'>, diff: () => PatchOperation[]): ConfigWrite {
-  return Object.defineProperty(write, 'diff', { get: diff, enumerable: true, configurable: true }) as ConfigWrite;
+  const get = () => (diff ??= diffDocuments(from, to));
+  return Object.defineProperty(write, 'diff', { get, enumerable: true, configurable: true }) as ConfigWrite;
 }
 
 /** The row a change would produce, for dry runs. */

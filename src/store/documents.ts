@@ -54,7 +54,9 @@ export function documentText(document: JsonObject): string {
   return text;
 }
 
-const escapeKey = (key: string) => key.replaceAll('~', '~0').replaceAll('/', '~1');
+/** A key as a JSON pointer segment (RFC 6901). */
+export const escapeKey = (key: string) =>
+  key.includes('~') || key.includes('/') ? key.replaceAll('~', '~0').replaceAll('/', '~1') : key;
 const storable = (text: string) => text.isWellFormed() && !text.includes('\u0000');
 
 /**

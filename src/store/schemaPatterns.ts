@@ -1,22 +1,9 @@
 import { RE2JS } from 're2js';
 
-// JSON Schema `pattern`s and `patternProperties` keys run on RE2JS, a pure-JS port of RE2, instead of
-// JavaScript's backtracking RegExp: `^(a+)+$` against 'aaaa…a!' would otherwise hold the event loop for
-// seconds (and double with each extra 'a'), on every write of the service. Chosen over the native `re2`
-// addon (no prebuilt binary is reachable here, so every clean install compiles RE2 and abseil with
-// node-gyp, with a C++ toolchain on every machine) and over ReDoS checkers such as safe-regex2 or
-// recheck (a checker guesses: `a*b` is quadratic and passes star-height checks). A match on RE2JS costs
-// several times RegExp's, which is still nothing next to a write.
-//
-// Patterns are ECMAScript (what JSON Schema specifies); RE2 has another syntax and a few other
-// meanings (`\s` and `.` are narrower, `\uXXXX` is `\x{XXXX}`, no lookaround, no backreferences), so
-// each pattern is translated here, keeping ECMAScript's meaning, and one that RE2 cannot express is
-// refused with the reason, never run with another meaning.
-//
-// Linear time is linear in the text times the size of the compiled pattern, and with large counted
-// repetitions (`(\w+\s?){1,1000}`: 7,000 instructions) that product took 38 s over a 256 KiB string.
-// So a new pattern's size is capped, and every validation has a work budget (`PatternMeter`) that
-// refuses a document before the engine would spend long on it.
+// JSON Schema `pattern`s and `patternProperties` keys run on RE2JS (linear time) instead of backtracking
+// RegExp, so a pattern such as `^(a+)+$` cannot hold the event loop. Each ECMAScript pattern is translated
+// to RE2 keeping its meaning; one RE2 cannot express is refused with the reason. Since time is linear in the
+// text times the compiled pattern's size, pattern sizes are capped and each validation has a work budget.
 
 /** The longest pattern a new schema may hold, in UTF-16 code units. */
 export const MAX_PATTERN_LENGTH = 1_000;
@@ -33,14 +20,8 @@ export const MAX_TOTAL_PATTERN_SIZE = 10_000;
 /** The most different patterns a new schema may hold: Ajv's code generation grows with their square. */
 export const MAX_PATTERNS = 100;
 
-/**
- * Work one validation may spend in patterns. A match costs the pattern's size (at least 32) times the
- * text's length, plus 32 for the call, and is charged before it runs. The worst cases measured here
- * (patterns whose automaton the engine cannot cache, such as `(a|b)*a(a|b){20}$`) took ~12-25 ns a
- * unit, so one validation spends under a second in patterns whatever the schema. Ordinary documents
- * use a fraction: every string of a 256 KiB document against one small pattern is ~8.4 M; 1,000 host
- * names of 30 characters against a 255-instruction host name pattern, 7.7 M.
- */
+/** Work one validation may spend in patterns: a match costs the pattern's size (at least 32) times the
+ * text's length, plus 32 for the call, charged before it runs; this bounds a validation's pattern time. */
 export const PATTERN_WORK_BUDGET = 2 ** 25;
 
 /** A pattern that cannot run here; the message says why, for whoever wrote the schema. */

@@ -1,37 +1,9 @@
-import type { JsonValue } from './documents.ts';
+import { type JsonValue, escapeKey } from './documents.ts';
 import type { ValidationIssue } from './errors.ts';
 
-/*
- * The secret guard. Secrets never go in the hub: this finds what looks like one in a config document (keys
- * named like secrets, values and keys shaped like credentials) and in free text (reasons, descriptions).
- * The rules, what never counts as a secret and the escape hatch are described in docs/secret-guard.md.
- *
- * Linear time by construction. A text (a key, a string value, a free text) is read by a fixed number of
- * left-to-right passes, and each does bounded work per position:
- * - folding (NFKD, marks and invisible characters dropped, Cyrillic/Greek lookalikes mapped) is one
- *   replacement, one NFKD that expands no character more than a few times, and one scan;
- * - key words come from one scan of the key's last 512 characters, split at separators and case changes
- *   (a key naming nothing is looked at once more, lower-cased and de-leeted, and for a few non-Latin words);
- * - token formats are tried only where a word starts (a letter or digit after a non-alphanumeric), looked
- *   up by the first two characters (formats without a literal prefix are first anchored by a literal at a
- *   fixed offset); each reads at most a fixed number of characters (< 200), except the JWT check, which
- *   reads a run of base64url once and skips every later start inside it; hex words known by what is near
- *   them (Twilio, Datadog) read at most 41 characters and 64 back;
- * - base64 blobs are the maximal runs of base64 characters, each examined once, a bounded prefix (1,024
- *   characters) decoded; printable text decoded from one is run once through the word-level passes (token
- *   formats, URLs, assignments, elements), which never decode again;
- * - PEM headers, URLs, `name=value` assignments, XML elements and command lines are found by indexOf or by
- *   one scan for their separator, each looking a bounded distance around it (a name at most 64 characters
- *   back, a value at most 256 forward); a URL resumes the search after its own end, so no character is in
- *   two URLs, and so does a command line after its line (at most 256 characters);
- * - prose is one scan over words: a word that may be a credential (8+ characters of two kinds) looks back
- *   at most four words (each read at most 300 characters); a seed phrase is read forward from its name,
- *   at most 26 words, and no name inside words already read starts another read;
- * - a document is walked once; whether a container under a secret-named key holds a secret is worked out
- *   once per container; a small object's name/value pair and an array's flags are found in one look at it.
- * The regular expressions are anchored, applied to bounded or single tokens, and have no nested or
- * overlapping quantifiers.
- */
+// The secret guard: finds what looks like a secret in a config document (key names, credential-shaped
+// values and keys) and in free text. Rules and exceptions are in docs/secret-guard.md; every pass is
+// linear in the text, see "Linear time, by construction" there.
 
 // ---------------------------------------------------------------------------------------------------
 // The rules
@@ -171,27 +143,12 @@ const isSpace = (code: number) => code === 32 || code === 9 || code === 10 || co
 const AMPERSAND = 38;
 const APOSTROPHE = 39;
 const AT_SIGN = 64;
-const BACKSLASH = 92;
 const BACKTICK = 96;
-const CLOSE_BRACE = 125;
-const CLOSE_BRACKET = 93;
-const CLOSE_PAREN = 41;
 const COLON = 58;
-const COMMA = 44;
-const DOLLAR = 36;
-const OPEN_BRACE = 123;
 const EQUALS_SIGN = 61;
-const EXCLAMATION = 33;
 const GREATER_THAN = 62;
 const HYPHEN = 45;
 const LESS_THAN = 60;
-const LETTER_A = 65;
-const LETTER_B = 66;
-const LETTER_C = 67;
-const LETTER_b = 98;
-const LETTER_e = 101;
-const LETTER_Q = 81;
-const TILDE_CHAR = 126;
 const NUMBER_SIGN = 35;
 const PERIOD = 46;
 const QUESTION = 63;
@@ -949,13 +906,13 @@ function scanWords(text: string): SecretRuleId | null {
     if (!is(code, ALNUM) || (at > 0 && is(text.charCodeAt(at - 1), ALNUM))) continue;
     const format = formatAt(text, at, code);
     if (format) return format;
-    if (code === LETTER_A && text.charCodeAt(at + 1) === LETTER_C && run(text, at + 2, HEX, 33) === 32) {
+    if (code === 0x41 /* A */ && text.charCodeAt(at + 1) === 0x43 /* C */ && run(text, at + 2, HEX, 33) === 32) {
       twilioSidEnd = at + 34;
     } else if (is(code, HEX_LOWER)) {
       const rule = contextualHexAt(text, at, twilioSidEnd);
       if (rule) return rule;
     }
-    if (code === LETTER_e && at >= jwtReadUpTo && text.startsWith('eyJ', at)) {
+    if (code === 0x65 /* e */ && at >= jwtReadUpTo && text.startsWith('eyJ', at)) {
       const header = run(text, at, B64URL);
       jwtReadUpTo = at + header;
       const claims = jwtReadUpTo + 1;
@@ -966,10 +923,10 @@ function scanWords(text: string): SecretRuleId | null {
       }
     }
     // Azure AD client secrets: three characters, a digit, `Q~`, then 31 to 34 more.
-    if (text.charCodeAt(at + 4) === LETTER_Q && text.charCodeAt(at + 5) === TILDE_CHAR && is(text.charCodeAt(at + 3), DIGIT)) {
+    if (text.charCodeAt(at + 4) === 0x51 /* Q */ && text.charCodeAt(at + 5) === 0x7e /* ~ */ && is(text.charCodeAt(at + 3), DIGIT)) {
       if (run(text, at, WORD | TILDE | DOT, 3) === 3 && run(text, at + 6, B64URL | TILDE | DOT, 31) === 31) return 'azure-client-secret';
     }
-    if (code === LETTER_B || code === LETTER_b) {
+    if (code === 0x42 /* B */ || code === 0x62 /* b */) {
       if (hasWordAt(text, at, 'bearer') && isBearerCredential(text, at + 6)) return 'http-authorization';
       if (hasWordAt(text, at, 'basic') && isBasicCredential(text, at + 5)) return 'http-authorization';
     }
@@ -1141,7 +1098,7 @@ const endsAuthority = (code: number) => code === SOLIDUS || endsPath(code);
 const endsPath = (code: number) => code === QUESTION || code === NUMBER_SIGN || endsUrl(code);
 const endsUrl = (code: number) =>
   isSpace(code) || code === QUOTE || code === APOSTROPHE || code === LESS_THAN || code === GREATER_THAN || code === BACKTICK ||
-  code === BACKSLASH;
+  code === 0x5c /* \ */;
 const SCHEME = ALNUM | PLUS | DASH | DOT;
 
 /**
@@ -1280,13 +1237,13 @@ function isSecretParameter(name: string, encoded: string): boolean {
   return true;
 }
 
-const COMPARISONS = [EQUALS_SIGN, COLON, EXCLAMATION, LESS_THAN, GREATER_THAN];
+const COMPARISONS = [EQUALS_SIGN, COLON, 0x21 /* ! */, LESS_THAN, GREATER_THAN];
 const PASSWORD_LABELS = set('password passwd pwd pass passphrase passcode');
 const AZURE_KEY_NAMES = set('accountkey sharedaccesskey');
 /** Characters that end an unquoted value in `name=value`. */
 const endsValue = (code: number, templated: boolean) =>
-  isSpace(code) || code === SEMICOLON || code === COMMA || code === AMPERSAND || code === QUOTE || code === APOSTROPHE ||
-  code === CLOSE_PAREN || (code === CLOSE_BRACE && !templated) || code === CLOSE_BRACKET || code === LESS_THAN ||
+  isSpace(code) || code === SEMICOLON || code === 0x2c /* , */ || code === AMPERSAND || code === QUOTE || code === APOSTROPHE ||
+  code === 0x29 /* ) */ || (code === 0x7d /* } */ && !templated) || code === 0x5d /* ] */ || code === LESS_THAN ||
   code === GREATER_THAN || code === VERTICAL_BAR;
 
 /**
@@ -1380,7 +1337,7 @@ function assignedValue(text: string, from: number): { text: string; quoted: bool
   }
   let end = start;
   // A placeholder (`${DB_PASSWORD}`, `{{ password }}`) runs to its closing brace.
-  const templated = quote === DOLLAR || quote === OPEN_BRACE;
+  const templated = quote === 0x24 /* $ */ || quote === 0x7b /* { */;
   while (end < text.length && end - start < 256 && !endsValue(text.charCodeAt(end), templated)) end++;
   return { text: text.slice(start, end).replace(/[.,;:!?]$/, ''), quoted: false, end };
 }
@@ -1855,9 +1812,6 @@ function isPrivateJwk(object: { [key: string]: JsonValue }): boolean {
   return JWK_PRIVATE_MEMBERS.some((member) => typeof object[member] === 'string' && object[member] !== '');
 }
 
-const escapePointer = (segment: string) =>
-  segment.includes('~') || segment.includes('/') ? segment.replaceAll('~', '~0').replaceAll('/', '~1') : segment;
-
 /** A key as it can be shown in a message: short and plain, or not at all. */
 const shown = (key: string) => (key.length <= 64 && /^[\w .:@/-]+$/.test(key) ? ` "${key}"` : '');
 
@@ -1871,8 +1825,8 @@ export function findSecrets(document: JsonValue, allowed: ReadonlySet<string> = 
   const issues: ValidationIssue[] = [];
   // The way down to the value at hand, array indexes as numbers; made into pointers only when needed.
   const path: (string | number)[] = [];
-  const pointer = () => path.map((segment) => `/${typeof segment === 'number' ? segment : escapePointer(segment)}`).join('');
-  const pattern = () => path.map((segment) => `/${typeof segment === 'number' ? '*' : escapePointer(segment)}`).join('');
+  const pointer = () => path.map((segment) => `/${typeof segment === 'number' ? segment : escapeKey(segment)}`).join('');
+  const pattern = () => path.map((segment) => `/${typeof segment === 'number' ? '*' : escapeKey(segment)}`).join('');
   const isAllowed = () => allowed.size > 0 && (allowed.has(pattern()) || allowed.has(pointer()));
   const report = (message: string) => {
     issues.push({ pointer: pointer(), message });

@@ -30,12 +30,8 @@ export interface WriteBatcherOptions {
   /** Most statements under way at once. @default 4 */
   maxInFlight?: number;
   /**
-   * How long a statement under way holds the next one back. Writes that arrive meanwhile wait and go
-   * together as soon as it is done: the fewer, larger statements, the less CPU per write for both sides
-   * (fewer round trips, commits and wake-ups). A statement still under way after this long is taken to be
-   * stuck (a row lock held elsewhere, such as an operator's open transaction, or a slow disk): the next
-   * one goes without it, so that it holds up neither every other config nor the writes behind it, up to
-   * `maxInFlight` at once. @default 20
+   * How long a statement under way holds the next one back, so that writes arriving meanwhile go together
+   * in fewer, larger statements; after this long it is taken to be stuck and the next goes without it. @default 20
    */
   holdMs?: number;
 }
@@ -91,16 +87,10 @@ export const CREATE_SQL = `WITH new_row AS (
 const STATEMENT_NAME = 'confighub_batch_update';
 
 /**
- * Group commit for config writes. Writes that arrive in the same turn of the event loop, or while a
- * statement is under way (see `holdMs`), are sent together as one statement, one transaction, one round
- * trip: fewer statements, commits and wake-ups for PostgreSQL, and fewer socket writes for the gateway.
- * Each write keeps its own outcome:
- * - its own audit row, actor and reason (see BATCH_UPDATE_SQL);
- * - its own compare-and-swap: a write whose version moved resolves null and the others still commit;
- * - its own failure: when the database refuses a batch, each of its writes is tried again alone, so only
- *   the one at fault fails and, as always, a failed write writes nothing.
- * A batch never holds two writes of one config (a row changes once per statement): the later one waits
- * for the next batch, so writes of one config keep their order.
+ * Group commit for config writes: writes that arrive in the same turn of the event loop, or while a
+ * statement is under way (see `holdMs`), go together as one statement and one transaction. Each keeps its
+ * own audit row, its own compare-and-swap (null when its version moved) and its own failure (a refused
+ * batch is retried write by write). A batch holds at most one write per config, so their order is kept.
  */
 export class WriteBatcher {
   private readonly queue: Pending[] = [];
@@ -189,18 +179,10 @@ export class WriteBatcher {
   }
 
   /**
-   * Runs one batch's statement and settles each of its writes. `done` is called once the batch no longer
-   * needs the database (as soon as its statement committed, or after a refused batch's writes were tried
-   * one by one); `done(true)` sends the writes that waited for this batch at once and tells whether there
-   * were any, `done(false)` lets them go in the next turn of the event loop.
-   *
-   * When nothing waits for one of this batch's writes, the waiting writes go first, and this batch's
-   * writes are settled in the next turn: their statement is then on its way (the driver sends it on the
-   * next tick) and runs in the database while this instance answers the requests of this one, instead
-   * of after. When a write of the same config waits for one of them (`RowWrite.followed`: its store
-   * starts it only once this one is settled), this batch is settled first and the next statement goes a
-   * turn later, with that write in it: sent first, it would miss that statement, and a config written
-   * back to back while other configs keep the batcher busy would get a write in every other statement.
+   * Runs one batch's statement and settles its writes. `done` is called once the batch no longer needs the
+   * database; `done(true)` sends the waiting writes at once (and tells whether there were any), `done(false)`
+   * in the next turn. Waiting writes go before this batch is settled, so their statement runs meanwhile,
+   * unless one follows a write of this batch (`RowWrite.followed`): then this batch is settled first.
    */
   private async send(batch: Pending[], done: (sendNow: boolean) => boolean = () => false): Promise<void> {
     let rows: ServiceConfig[];

@@ -155,10 +155,8 @@ export function documentNesting(source: string): number {
   return deepest;
 }
 
-/**
- * How many fields of a document may share one response name (`id`, or an alias). graphql-js checks that
- * fields of one name can be merged by comparing them pairwise: 550 of one name took over 100 ms to validate.
- */
+/** How many fields of a document may share one response name (`id`, or an alias): graphql-js checks that
+ * fields of one name can be merged by comparing them pairwise. */
 export const MAX_FIELDS_PER_NAME = 100;
 /** How many variables an operation may define: graphql-js reports each unused one with an error of its own. */
 export const MAX_VARIABLES = 100;
@@ -265,9 +263,8 @@ export function createGraphQLServer(options: GraphQLServerOptions): GraphQLServe
     // every request body in another stream, at a cost on every request.
     maxRequestBodySize: false,
     maskedErrors: { maskError, isDev: options.developmentErrors ?? false },
-    // Documents and validation results are cached; parse errors are not: yoga decorates a parse error
-    // (code, HTTP status) only where the request is yoga's own, and a cached one would carry whichever
-    // transport parsed it first. A document that does not parse is parsed again (MAX_DOCUMENT_TOKENS at most).
+    // Documents and validation results are cached, parse errors not: yoga decorates a parse error per
+    // transport, and a cached one would carry whichever transport parsed it first.
     parserAndValidationCache: { documentCache: options.documentCache, errorCache: { get: () => undefined, set: () => {} } },
     graphiql: graphiqlOptions,
     // GraphiQL from this package, not a CDN (it works offline and behind firewalls): a small page whose
