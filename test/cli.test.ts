@@ -201,6 +201,33 @@ describe('writing', () => {
     }
     expect(results[5]!.stderr).toContain('unknown command "frobnicate"');
   });
+
+  it('takes the common options before the command as after it; help <command>; CONFIGHUB_ENVIRONMENT', async () => {
+    const service = 'habits-demo';
+    await hub.graphql(`mutation { createConfig(input: { service: "${service}", environment: "staging", config: { level: 1 } }) { __typename } }`);
+    const before = await cli(['--json', '-e', 'staging', 'get', service]);
+    expect(before.code, before.stderr).toBe(0);
+    expect(before.json()).toMatchObject({ service, environment: 'staging', config: { level: 1 } });
+    const withUrl = await cli(['--url', url, '--env=staging', 'get', service, '--json']);
+    expect(withUrl.json()).toMatchObject({ environment: 'staging' });
+
+    const fromEnvironment = await cli(['get', service, '--json'], { env: { CONFIGHUB_ENVIRONMENT: 'staging' } });
+    expect(fromEnvironment.code, fromEnvironment.stderr).toBe(0);
+    expect(fromEnvironment.json()).toMatchObject({ environment: 'staging' });
+    const overridden = await cli(['get', service, '-e', 'production'], { env: { CONFIGHUB_ENVIRONMENT: 'staging' } });
+    expect(overridden.code).toBe(2);
+
+    const help = await cli(['help', 'get']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^Usage: confighub get <service>/);
+    expect((await cli(['get', '--help'])).stdout).toBe(help.stdout);
+    const unknown = await cli(['help', 'frobnicate']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('unknown command "frobnicate"');
+    const general = await cli(['help']);
+    expect(general.code).toBe(0);
+    expect(general.stdout).toContain('Options may come before or after the command.');
+  });
 });
 
 describe('history, diff and rollback', () => {

@@ -59,9 +59,11 @@ ${commands.map((command) => `  ${command.name.padEnd(width)}  ${command.summary}
 Options:
   --url URL             the hub (default: CONFIGHUB_URL or http://127.0.0.1:4000)
   --token TOKEN         API token (default: CONFIGHUB_TOKEN or <CONFIGHUB_DATA_DIR or ./.confighub>/admin-token)
-  -e, --env NAME        environment (default: production)
+  -e, --env NAME        environment (default: CONFIGHUB_ENVIRONMENT or production)
   --json                machine-readable output on stdout
-  -h, --help            help for a command: confighub <command> --help
+  -h, --help            help for a command: confighub help <command>, or confighub <command> --help
+
+Options may come before or after the command.
 
 ${EXIT_CODES}
 `;
@@ -93,14 +95,21 @@ export async function runCli(argv: string[], host: CliHost = {}): Promise<number
   const json = argv.includes('--json');
   const output = new Output(json);
   try {
-    const [name, ...rest] = argv;
-    if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
-      (name === undefined ? process.stderr : process.stdout).write(usage());
-      return name === undefined ? ExitCode.USAGE : ExitCode.OK;
-    }
-    if (name === '--version' || name === '-V') {
+    const { name, rest } = commandLine(argv);
+    if (name === undefined && (rest.includes('--version') || rest.includes('-V'))) {
       process.stdout.write(`${version()}\n`);
       return ExitCode.OK;
+    }
+    if (name === 'help' && rest[0] !== undefined && !rest[0].startsWith('-')) {
+      const command = commands.find((candidate) => candidate.name === rest[0]);
+      if (!command) throw usageError(`unknown command "${rest[0]}" (confighub --help lists them)`);
+      process.stdout.write(commandHelp(command));
+      return ExitCode.OK;
+    }
+    if (name === undefined || name === 'help') {
+      const asked = name === 'help' || rest.includes('--help') || rest.includes('-h');
+      (asked ? process.stdout : process.stderr).write(usage());
+      return asked ? ExitCode.OK : ExitCode.USAGE;
     }
     const command = commands.find((candidate) => candidate.name === name);
     if (!command) throw usageError(`unknown command "${name}" (confighub --help lists them)`);
@@ -122,16 +131,31 @@ export async function runCli(argv: string[], host: CliHost = {}): Promise<number
   }
 }
 
+/**
+ * The command's name and the rest of the line: common options may come before the command
+ * (`confighub --json -e staging get svc`), as after it.
+ */
+function commandLine(argv: string[]): { name: string | undefined; rest: string[] } {
+  for (let index = 0; index < argv.length; index++) {
+    const arg = argv[index]!;
+    if (!arg.startsWith('-')) return { name: arg, rest: [...argv.slice(0, index), ...argv.slice(index + 1)] };
+    const option = arg.startsWith('--') ? commonOptions[arg.slice(2)] : Object.values(commonOptions).find((spec) => spec.short === arg.slice(1));
+    // A string option's value is the next word (unless written --name=value).
+    if (option?.type === 'string' && !arg.includes('=')) index++;
+  }
+  return { name: undefined, rest: argv };
+}
+
 function parseContext(command: Command, args: string[], output: Output): CommandContext {
   const { values, positionals } = parseArgs({ args, options: { ...commonOptions, ...command.options }, allowPositionals: true, strict: true });
-  const environment = typeof values.env === 'string' ? values.env : 'production';
+  const environment = typeof values.env === 'string' ? values.env : process.env.CONFIGHUB_ENVIRONMENT || 'production';
   if (!environment.trim()) throw usageError('--env must not be empty');
   let connection: ReturnType<typeof resolveConnection> | undefined;
   return {
     args: positionals,
     options: values,
     environment,
-    environmentGiven: values.env !== undefined,
+    environmentGiven: values.env !== undefined || Boolean(process.env.CONFIGHUB_ENVIRONMENT),
     output,
     hub: () => (connection ??= resolveConnection({ url: values.url as string | undefined, token: values.token as string | undefined })),
     stdin: process.stdin,
