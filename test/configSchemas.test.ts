@@ -309,6 +309,38 @@ describe.each(backends)('config schemas on %s', (backend) => {
     });
   });
 
+  it('checks small documents under a large schema on the worker thread, with the same answers', async () => {
+    const service = 'schema-large-stored';
+    // Some 6 KiB of schema: compiled and run on the worker only.
+    const properties = Object.fromEntries(Array.from({ length: 60 }, (_, index) => [`s${index}`, { type: 'string', pattern: `^[a-z]{1,${index + 1}}$`, description: `setting ${index} of the large schema` }]));
+    expect(JSON.stringify({ type: 'object', properties }).length).toBeGreaterThan(4 * 1024);
+    expect(await serviceWithSchema(service, { s3: 'abc' }, { type: 'object', properties })).toMatchObject({ __typename: 'ConfigSchema' });
+    const fine = await hub.graphql(UPDATE, { service, patch: { s3: 'abcd' } });
+    expect(fine.data.updateConfig.__typename).toBe('ConfigWrite');
+    const refused = await hub.graphql(UPDATE, { service, patch: { s3: 'abcde' } });
+    expect(refused.data.updateConfig).toEqual({ __typename: 'ValidationError', issues: [{ pointer: '/config/s3', message: expect.stringMatching(/must match pattern/) }] });
+    const secret = await hub.graphql(UPDATE, { service, patch: { api_key: 'sk_live_51HqLyjWDarjtT1zdp7dcXsDKlFjS5sN2xbBqZnT8' } });
+    expect(secret.data.updateConfig.__typename).toBe('SecretRejectedError');
+  });
+
+  it('refuses writes under a large stored schema that does not compile, from the worker, naming it', async () => {
+    const service = 'schema-large-stored-lookahead';
+    await hub.graphql(`mutation { createConfig(input: { service: "${service}", config: { name: "x" } }) { __typename } }`);
+    const padding = Object.fromEntries(Array.from({ length: 80 }, (_, index) => [`pad${index}`, { type: 'string', description: `padding ${index} of the schema` }]));
+    await hub.db.session((sql) =>
+      sql.query(`INSERT INTO config_schemas (service_name, version, schema, created_by, reason) VALUES ($1, 1, $2::jsonb, 'admin', null)`, [
+        service,
+        JSON.stringify({ type: 'object', properties: { ...padding, name: { type: 'string', pattern: '^(?!root).*$' } } }),
+      ]),
+    );
+    const write = async () => (await hub.graphql(UPDATE, { service, patch: { name: 'y' } })).data.updateConfig;
+    await expect.poll(async () => (await write()).__typename, { timeout: 10_000 }).toBe('ValidationError');
+    expect(await write()).toEqual({
+      __typename: 'ValidationError',
+      issues: [{ pointer: '', message: expect.stringMatching(/^the stored schema version 1 of "schema-large-stored-lookahead" does not compile \(.*lookahead.*\); set a new one$/) }],
+    });
+  });
+
   it('finds duplicate items by value, in linear time', async () => {
     const service = 'schema-unique-items';
     expect(await serviceWithSchema(service, { tags: [] }, { type: 'object', properties: { tags: { type: 'array', uniqueItems: true } } })).toMatchObject({

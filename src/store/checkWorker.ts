@@ -1,6 +1,6 @@
 // The worker thread of DocumentChecker (documentChecks.ts): the same checks, off the event loop.
 import { compileStoredSchema, type SchemaCheck, vetNewSchema } from './configSchemas.ts';
-import { type CheckTask, diffTexts, documentProblems } from './documentChecks.ts';
+import { type CheckTask, type UnusableSchema, diffTexts, documentProblems } from './documentChecks.ts';
 import { requireObject } from './documents.ts';
 
 /** Compiled schemas by service and version; a new version of a service replaces the old one. */
@@ -15,7 +15,11 @@ export default function check(task: CheckTask) {
     if (!schemaCheck) {
       const service = task.schemaKey.slice(0, task.schemaKey.lastIndexOf('@'));
       for (const key of compiled.keys()) if (key.startsWith(`${service}@`)) compiled.delete(key);
-      schemaCheck = compileStoredSchema(requireObject(task.schema, '/schema', 'schema'));
+      try {
+        schemaCheck = compileStoredSchema(requireObject(task.schema, '/schema', 'schema'));
+      } catch (error) {
+        return { unusable: error instanceof Error ? error.message : String(error) } satisfies UnusableSchema;
+      }
       compiled.set(task.schemaKey, schemaCheck);
     }
   }

@@ -49,8 +49,15 @@ export interface SchemaCheck {
 /** A service's newest schema and its compiled checks. */
 export interface StoredSchema {
   row: ConfigSchema;
-  check: SchemaCheck;
+  /** Null for a schema of WORKER_SCHEMA_CHARS or more: compiled and run on the worker thread only. */
+  check: SchemaCheck | null;
 }
+
+/**
+ * A schema whose JSON is at least this long is compiled on the worker thread only (documentChecks.ts),
+ * new or stored: compiling one with a hundred patterns holds the event loop some 100 ms.
+ */
+export const WORKER_SCHEMA_CHARS = 4 * 1024;
 
 const META_SCHEMA = 'https://json-schema.org/draft/2020-12/schema';
 
@@ -422,16 +429,22 @@ export class ConfigSchemas {
     let compiled: StoredSchema | null = null;
     if (row) {
       try {
-        compiled = { row, check: compileStoredSchema(requireObject(row.schema, '/schema', 'schema')) };
+        const schema = requireObject(row.schema, '/schema', 'schema');
+        compiled = { row, check: documentText(schema).length >= WORKER_SCHEMA_CHARS ? null : compileStoredSchema(schema) };
       } catch (error) {
         // A schema inserted by hand, or one with a pattern accepted before patterns ran on the linear-time
         // engine that this engine cannot run: refuse writes rather than skip checks.
-        this.logger?.error({ err: briefly(error), service, version: row.version }, 'stored schema does not compile');
-        throw ValidationError.at('', `the stored schema version ${row.version} of "${service}" does not compile (${briefly(error)}); set a new one`);
+        throw this.unusable(service, row.version, briefly(error));
       }
     }
     this.current.set(service, compiled);
     return compiled;
+  }
+
+  /** The refusal of a write whose stored schema does not compile (logged: someone must set a new one). */
+  unusable(service: string, version: number, reason: string): ValidationError {
+    this.logger?.error({ err: reason, service, version }, 'stored schema does not compile');
+    return ValidationError.at('', `the stored schema version ${version} of "${service}" does not compile (${reason}); set a new one`);
   }
 
   /** Stores a new schema version for a service (validation of its configs is the caller's). */

@@ -1,6 +1,6 @@
 import { Piscina } from 'piscina';
 import type { ConfigSchemas, SchemaCheck, SchemaVetting } from './configSchemas.ts';
-import { schemaViolations, vetNewSchema } from './configSchemas.ts';
+import { WORKER_SCHEMA_CHARS, schemaViolations, vetNewSchema } from './configSchemas.ts';
 import { type JsonObject, type JsonValue, type PatchOperation, diffDocuments, documentText } from './documents.ts';
 import { type ValidationIssue, listed } from './errors.ts';
 import { PatternBudgetError } from './schemaPatterns.ts';
@@ -47,6 +47,11 @@ export type CheckTask =
   | { kind: 'schema'; schema: JsonObject; configs: { environment: string; config: JsonValue }[] }
   | { kind: 'diff'; from: string | null; to: string | null };
 
+/** The worker's answer for a stored schema it cannot compile. */
+export interface UnusableSchema {
+  unusable: string;
+}
+
 /** The operations between two documents' JSON texts (null: a deletion, diffed as `{}`). */
 export function diffTexts(from: string | null, to: string | null): PatchOperation[] {
   return diffDocuments(from === null ? null : (JSON.parse(from) as JsonValue), to === null ? null : (JSON.parse(to) as JsonValue));
@@ -66,24 +71,26 @@ export class DocumentChecker {
   async check(service: string, document: JsonObject): Promise<DocumentProblems> {
     const stored = await this.schemas.stored(service);
     const text = documentText(document);
-    if (text.length < WORKER_THRESHOLD_CHARS) {
+    if (text.length < WORKER_THRESHOLD_CHARS && stored?.check !== null) {
       try {
         return documentProblems(stored?.check ?? null, document, EVENT_LOOP_PATTERN_BUDGET);
       } catch (error) {
         if (!(error instanceof PatternBudgetError)) throw error;
       }
     }
-    return this.worker().run({
+    const problems = (await this.worker().run({
       kind: 'document',
       schemaKey: stored ? `${service}@${stored.row.version}` : null,
       schema: (stored?.row.schema as JsonObject | undefined) ?? null,
       text,
-    } satisfies CheckTask) as Promise<DocumentProblems>;
+    } satisfies CheckTask)) as DocumentProblems | UnusableSchema;
+    if ('unusable' in problems) throw this.schemas.unusable(service, stored!.row.version, problems.unusable);
+    return problems;
   }
 
   /** The problems of a new schema for a service whose live configs are `configs` (compiling one costs up to a few hundred ms). */
   async vetSchema(schema: JsonObject, configs: { environment: string; config: JsonValue }[]): Promise<SchemaVetting> {
-    if (documentText(schema).length < WORKER_THRESHOLD_CHARS / 8) return vetNewSchema(schema, configs);
+    if (documentText(schema).length < WORKER_SCHEMA_CHARS) return vetNewSchema(schema, configs);
     return this.worker().run({ kind: 'schema', schema, configs } satisfies CheckTask) as Promise<SchemaVetting>;
   }
 
