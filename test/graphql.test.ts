@@ -221,6 +221,12 @@ describe.each(backends)('GraphQL API on %s', (backend) => {
       ]);
       const same = await run(ConfigDiff, { service: 'diff-target', fromVersion: 2, toVersion: 2 });
       expect(as(same.configDiff, 'ConfigDiff').operations).toEqual([]);
+      // A diff is kept once worked out: asked again, the same answer; another config's versions 1 and 2, its own.
+      const again = await run(ConfigDiff, { service: 'diff-target', fromVersion: 1, toVersion: 2 });
+      expect(as(again.configDiff, 'ConfigDiff').operations).toEqual(as(forward.configDiff, 'ConfigDiff').operations);
+      await createVersions('diff-other', [{ a: 1 }, { a: 2 }]);
+      const other = await run(ConfigDiff, { service: 'diff-other', fromVersion: 1, toVersion: 2 });
+      expect(as(other.configDiff, 'ConfigDiff').operations).toEqual([{ op: 'replace', path: '/a', from: null, value: 2 }]);
 
       const missing = await run<any, object>(
         `{ configDiff(service: "diff-target", fromVersion: 1, toVersion: 9) { __typename ... on NotFoundError { service environment version message } } }`,

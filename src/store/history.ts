@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import type { Database } from '../db/database.ts';
 import { type ConfigChange, Prisma, type PrismaClient } from '../generated/prisma/client.ts';
 import { type JsonValue, type PatchOperation, diffDocuments } from './documents.ts';
@@ -50,10 +51,15 @@ function fitting(bytes: readonly number[]): number {
   return bytes.length;
 }
 
+/** How many patch operations of diffs between versions are kept, in all (some 100 bytes each). */
+const CACHED_DIFF_OPERATIONS = 100_000;
+
 /** Reads the audit log: what changed, when, by whom, and the content at any version. */
 export class ConfigHistory {
   private readonly prisma: PrismaClient;
   private readonly query: Database['query'];
+  /** Diffs between two revisions, by `from>to`, bounded by their operations in all. */
+  private readonly diffs = new LRUCache<string, PatchOperation[]>({ maxSize: CACHED_DIFF_OPERATIONS, sizeCalculation: (operations) => operations.length + 1 });
 
   /**
    * `diff` works out the operations between two versions' JSON texts (null for a deletion): the store
@@ -186,22 +192,29 @@ export class ConfigHistory {
     });
   }
 
-  /**
-   * The JSON text of the document a version holds (null for a deletion), read straight through the
-   * driver as text: nothing is parsed on the event loop that a worker can parse (see diffVersions).
-   */
-  private async documentTextAt(key: ConfigKey, version: number): Promise<string | null> {
-    const [row] = await this.query<{ text: string | null }>(
-      `SELECT new_config::text AS text FROM config_audit_log WHERE service_name = $1 AND environment = $2 AND version = $3 ORDER BY revision DESC LIMIT 1`,
+  /** The revision of the change that produced `version`. */
+  private async revisionAt(key: ConfigKey, version: number): Promise<string> {
+    const [row] = await this.query<{ revision: string }>(
+      `SELECT revision::text AS revision FROM config_audit_log
+        WHERE service_name = $1 AND environment = $2 AND version = $3 ORDER BY revision DESC LIMIT 1`,
       [key.service, key.environment, version],
     );
     if (!row) throw new NotFoundError(key.service, key.environment, version);
-    return row.text;
+    return row.revision;
+  }
+
+  /**
+   * The JSON text of the document a revision wrote (null for a deletion), read straight through the
+   * driver as text: nothing is parsed on the event loop that a worker can parse (see diffVersions).
+   */
+  private async documentTextOf(revision: string): Promise<string | null> {
+    const [row] = await this.query<{ text: string | null }>(`SELECT new_config::text AS text FROM config_audit_log WHERE revision = $1::bigint`, [revision]);
+    return row?.text ?? null;
   }
 
   /** The content of a config at `version`; `pointer` names the input that asked for it. */
   async contentAt(key: ConfigKey, version: number, pointer = '/version'): Promise<JsonValue> {
-    const text = await this.documentTextAt(key, version);
+    const text = await this.documentTextOf(await this.revisionAt(key, version));
     if (text === null) {
       throw ValidationError.at(pointer, `version ${version} of "${key.service}" is a deletion and holds no config`);
     }
@@ -211,9 +224,17 @@ export class ConfigHistory {
   /** The RFC 6902 operations that turn the content at `fromVersion` into the content at `toVersion`. */
   async diffVersions(key: ConfigKey, fromVersion: number, toVersion: number): Promise<PatchOperation[]> {
     // Both read at once; when both are missing, the refusal names `fromVersion` whichever answer came first.
-    const [from, to] = await Promise.allSettled([this.documentTextAt(key, fromVersion), this.documentTextAt(key, toVersion)]);
+    const [from, to] = await Promise.allSettled([this.revisionAt(key, fromVersion), this.revisionAt(key, toVersion)]);
     if (from.status === 'rejected') throw from.reason;
     if (to.status === 'rejected') throw to.reason;
-    return this.diff(from.value, to.value);
+    // Audit rows never change: the diff of two revisions is worked out once (and shared: read-only).
+    const pair = `${from.value}>${to.value}`;
+    let operations = this.diffs.get(pair);
+    if (!operations) {
+      const [fromText, toText] = await Promise.all([this.documentTextOf(from.value), this.documentTextOf(to.value)]);
+      operations = await this.diff(fromText, toText);
+      this.diffs.set(pair, operations);
+    }
+    return operations;
   }
 }
