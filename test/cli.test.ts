@@ -83,11 +83,14 @@ describe('reading', () => {
     const live = await liveConfig(AGGREGATOR);
     const [human, machine] = await Promise.all([cli(['get', AGGREGATOR]), cli(['get', AGGREGATOR, '--json'])]);
     expect(human.code).toBe(0);
-    expect(human.stdout).toContain(`${AGGREGATOR} (production) version ${live.version}`);
-    expect(human.stdout).toContain('"worker_threads"');
+    // The document alone on stdout (`confighub get svc > svc.json`); who wrote it when, on stderr.
+    expect(JSON.parse(human.stdout)).toEqual(live.config);
+    expect(human.stderr).toContain(`${AGGREGATOR} (production) version ${live.version}`);
     expect(machine.code).toBe(0);
     expect(machine.stderr).toBe('');
     expect(machine.json()).toMatchObject({ service: AGGREGATOR, environment: 'production', version: live.version, config: live.config });
+    expect(machine.json()).not.toHaveProperty('__typename');
+    expect(machine.json()).not.toHaveProperty('id');
   });
 
   it('list names every config of an environment', async () => {

@@ -23,9 +23,9 @@ export class Output {
     this.color = !json && Boolean(stdout.isTTY) && !process.env.NO_COLOR;
   }
 
-  /** The result of a command: `machine` as JSON with `--json`, `human()` otherwise. */
+  /** The result of a command: `machine` as JSON with `--json` (without GraphQL's `__typename`), `human()` otherwise. */
   result(machine: unknown, human: () => string): void {
-    if (this.json) this.stdout.write(`${JSON.stringify(machine, null, 2)}\n`);
+    if (this.json) this.stdout.write(`${JSON.stringify(withoutTypename(machine), null, 2)}\n`);
     else {
       const text = human();
       if (text) this.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
@@ -34,7 +34,7 @@ export class Output {
 
   /** One JSON value per line with `--json` (streams such as `watch`), text otherwise. */
   line(machine: unknown, human: () => string): void {
-    if (this.json) this.stdout.write(`${JSON.stringify(machine)}\n`);
+    if (this.json) this.stdout.write(`${JSON.stringify(withoutTypename(machine))}\n`);
     else this.stdout.write(`${human()}\n`);
   }
 
@@ -81,6 +81,17 @@ export class Output {
       });
     return [...lines, ...more].join('\n');
   }
+}
+
+/**
+ * A result without GraphQL's `__typename` (on it, or on each item of a list); what it carries, config
+ * documents included, is left as it is.
+ */
+function withoutTypename(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutTypename);
+  if (value === null || typeof value !== 'object' || !('__typename' in value)) return value;
+  const { __typename: _typename, ...rest } = value as Record<string, unknown>;
+  return rest;
 }
 
 /** A value on one line, as JSON. */

@@ -7,7 +7,7 @@ import { pretty, shortTime } from '../output.ts';
 export const getCommand: Command = {
   name: 'get',
   usage: 'get <service> [--version N]',
-  summary: 'print the config of a service (its live version, or the content at --version)',
+  summary: 'print the config of a service (its live version, or the content at --version): the document alone on stdout',
   options: { version: { type: 'string' } },
   async run(context) {
     const [service] = takeArgs(context, ['service']) as [string];
@@ -16,15 +16,14 @@ export const getCommand: Command = {
     if (version !== undefined) {
       const data = await request(context.hub(), ConfigAtVersion, { service, environment, version });
       const change = expectType(data.configVersion, 'ConfigChange');
-      output.result({ service, environment, version: change.version, config: change.newConfig, changedAt: change.changedAt, changedBy: change.changedBy }, () =>
-        [output.paint(`${service} (${environment}) at version ${change.version}, written ${shortTime(change.changedAt)} by ${change.changedBy}`, 'dim'), pretty(change.newConfig)].join('\n'),
-      );
+      output.note(output.paint(`${service} (${environment}) at version ${change.version}, written ${shortTime(change.changedAt)} by ${change.changedBy}`, 'dim'));
+      output.result({ service, environment, version: change.version, config: change.newConfig, changedAt: change.changedAt, changedBy: change.changedBy }, () => pretty(change.newConfig));
       return;
     }
     const data = await request(context.hub(), GetConfig, { service, environment });
-    const config = expectType(data.config, 'ServiceConfig');
-    output.result(config, () =>
-      [output.paint(`${service} (${environment}) version ${config.version}, updated ${shortTime(config.updatedAt)} by ${config.updatedBy}`, 'dim'), pretty(config.config)].join('\n'),
-    );
+    const { id: _id, ...config } = expectType(data.config, 'ServiceConfig');
+    // The document alone on stdout (`confighub get svc > svc.json`); who wrote it when, on stderr.
+    output.note(output.paint(`${service} (${environment}) version ${config.version}, updated ${shortTime(config.updatedAt)} by ${config.updatedBy}`, 'dim'));
+    output.result(config, () => pretty(config.config));
   },
 };
