@@ -67,7 +67,6 @@ const ConfigDiffRef = builder
     }),
   });
 
-
 const keyArgs = (t: Parameters<Parameters<typeof builder.queryFields>[0]>[0]) => ({
   service: t.arg.string({ required: true }),
   environment: t.arg.string({ defaultValue: 'production' }),

@@ -8,9 +8,17 @@ import { type ConfigKey, keyString } from './names.ts';
 
 export type { ConfigChange };
 
+/** Each change's patch, worked out once however many fields (patch, its count, the event) ask. */
+const patches = new WeakMap<ConfigChange, PatchOperation[]>();
+
 /** The RFC 6902 operations a change made. */
 export function changePatch(change: ConfigChange): PatchOperation[] {
-  return diffDocuments(change.oldConfig as JsonValue, change.newConfig as JsonValue);
+  let patch = patches.get(change);
+  if (!patch) {
+    patch = diffDocuments(change.oldConfig as JsonValue, change.newConfig as JsonValue);
+    patches.set(change, patch);
+  }
+  return patch;
 }
 
 /**
@@ -58,7 +66,7 @@ const CACHED_DIFF_OPERATIONS = 100_000;
 export class ConfigHistory {
   private readonly prisma: PrismaClient;
   private readonly query: Database['query'];
-  /** Diffs between two revisions, by `from>to`, bounded by their operations in all. */
+  /** Diffs by revision (a change's own) or `from>to` (between two), bounded by their operations in all. */
   private readonly diffs = new LRUCache<string, PatchOperation[]>({ maxSize: CACHED_DIFF_OPERATIONS, sizeCalculation: (operations) => operations.length + 1 });
 
   /**
@@ -149,7 +157,8 @@ export class ConfigHistory {
    */
   async parseChange({ oldText, newText, ...row }: ChangeText): Promise<{ change: ConfigChange; patch?: PatchOperation[] }> {
     const large = (oldText?.length ?? 0) + (newText?.length ?? 0) >= WORKER_THRESHOLD_CHARS;
-    const patch = large ? await this.diff(oldText, newText) : undefined;
+    // Several subscribers replaying one config ask for the same changes: each is diffed once.
+    const patch = large ? await this.diffOnce(String(row.revision), async () => [oldText, newText]) : undefined;
     let oldConfig: JsonValue | undefined;
     const change = { ...row, newConfig: newText === null ? null : JSON.parse(newText) } as Omit<ConfigChange, 'oldConfig'> as ConfigChange;
     Object.defineProperty(change, 'oldConfig', {
@@ -192,15 +201,15 @@ export class ConfigHistory {
     });
   }
 
-  /** The revision of the change that produced `version`. */
-  private async revisionAt(key: ConfigKey, version: number): Promise<string> {
-    const [row] = await this.query<{ revision: string }>(
-      `SELECT revision::text AS revision FROM config_audit_log
+  /** A column of the change that produced `version` (the newest, should a version recur). */
+  private async atVersion(key: ConfigKey, version: number, column: string): Promise<string | null> {
+    const [row] = await this.query<{ value: string | null }>(
+      `SELECT ${column} AS value FROM config_audit_log
         WHERE service_name = $1 AND environment = $2 AND version = $3 ORDER BY revision DESC LIMIT 1`,
       [key.service, key.environment, version],
     );
     if (!row) throw new NotFoundError(key.service, key.environment, version);
-    return row.revision;
+    return row.value;
   }
 
   /**
@@ -212,9 +221,19 @@ export class ConfigHistory {
     return row?.text ?? null;
   }
 
+  /** The operations between two documents, worked out once per `key` (audit rows never change); shared: read-only. */
+  private async diffOnce(key: string, texts: () => Promise<[string | null, string | null]>): Promise<PatchOperation[]> {
+    let operations = this.diffs.get(key);
+    if (!operations) {
+      operations = await this.diff(...(await texts()));
+      this.diffs.set(key, operations);
+    }
+    return operations;
+  }
+
   /** The content of a config at `version`; `pointer` names the input that asked for it. */
   async contentAt(key: ConfigKey, version: number, pointer = '/version'): Promise<JsonValue> {
-    const text = await this.documentTextOf(await this.revisionAt(key, version));
+    const text = await this.atVersion(key, version, 'new_config::text');
     if (text === null) {
       throw ValidationError.at(pointer, `version ${version} of "${key.service}" is a deletion and holds no config`);
     }
@@ -224,17 +243,10 @@ export class ConfigHistory {
   /** The RFC 6902 operations that turn the content at `fromVersion` into the content at `toVersion`. */
   async diffVersions(key: ConfigKey, fromVersion: number, toVersion: number): Promise<PatchOperation[]> {
     // Both read at once; when both are missing, the refusal names `fromVersion` whichever answer came first.
-    const [from, to] = await Promise.allSettled([this.revisionAt(key, fromVersion), this.revisionAt(key, toVersion)]);
+    const [from, to] = await Promise.allSettled([this.atVersion(key, fromVersion, 'revision::text'), this.atVersion(key, toVersion, 'revision::text')]);
     if (from.status === 'rejected') throw from.reason;
     if (to.status === 'rejected') throw to.reason;
-    // Audit rows never change: the diff of two revisions is worked out once (and shared: read-only).
-    const pair = `${from.value}>${to.value}`;
-    let operations = this.diffs.get(pair);
-    if (!operations) {
-      const [fromText, toText] = await Promise.all([this.documentTextOf(from.value), this.documentTextOf(to.value)]);
-      operations = await this.diff(fromText, toText);
-      this.diffs.set(pair, operations);
-    }
-    return operations;
+    const [fromRevision, toRevision] = [from.value!, to.value!];
+    return this.diffOnce(`${fromRevision}>${toRevision}`, () => Promise.all([this.documentTextOf(fromRevision), this.documentTextOf(toRevision)]));
   }
 }
