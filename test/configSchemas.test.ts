@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileNewSchema } from '../src/store/configSchemas.ts';
 import { WORKER_THRESHOLD_CHARS } from '../src/store/documentChecks.ts';
-import { PATTERN_WORK_BUDGET, PatternCompiler, PatternMeter } from '../src/store/schemaPatterns.ts';
+import { PATTERN_WORK_BUDGET, PatternCompiler, PatternMeter } from '../src/protocol/schemaPatterns.ts';
 import { adminAuth, createTestApp, type TestApp } from './support/app.ts';
 import { backends, tablesDigest } from './support/databases.ts';
 

@@ -7,7 +7,7 @@ import { MAX_BODY_BYTES } from '../../src/server/body.ts';
 import { MAX_DOCUMENT_TOKENS } from '../../src/server/graphql/yoga.ts';
 import { MAX_SCHEMA_OBJECTS } from '../../src/store/configSchemas.ts';
 import { MAX_DOCUMENT_BYTES, MAX_REQUEST_NESTING, MAX_REQUEST_STRUCTURE } from '../../src/store/documents.ts';
-import { MAX_PATTERNS, PATTERN_WORK_BUDGET, PatternCompiler, PatternMeter } from '../../src/store/schemaPatterns.ts';
+import { MAX_PATTERNS, PATTERN_WORK_BUDGET, PatternCompiler, PatternMeter } from '../../src/protocol/schemaPatterns.ts';
 import { MAX_DESCRIPTION_BYTES, MAX_REASON_BYTES } from '../../src/store/texts.ts';
 import { type Attack, GraphQLSocket, type HttpRequestSpec, type WebSocketSession, sendHttp, wsOutcomeOf } from './abuseClients.ts';
 import { BENCH_ADMIN_TOKEN, benchAuth } from './auth.ts';

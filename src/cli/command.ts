@@ -1,5 +1,5 @@
 import type { ParseArgsConfig } from 'node:util';
-import type { HubConnection } from '../client/index.ts';
+import type { HubConnection } from '@confighub/client';
 import { usageError } from './errors.ts';
 import type { Output } from './output.ts';
 

@@ -1,9 +1,8 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { type HubConnection, answered, hubRequest } from '../client/index.ts';
+import { type HubConnection, type JsonObject, answered, hubRequest, isJsonObject } from '@confighub/client';
 import { usageError } from './errors.ts';
 import { fittingPage } from './connection.ts';
-import { type JsonObject, isJsonObject } from '../protocol/json.ts';
 import { ListConfigs } from './operations.ts';
 
 export type FileFormat = 'json' | 'yaml';

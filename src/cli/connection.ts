@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { type HubConnection, HubRequestError, type TypedDocument, hubRequest } from '../client/index.ts';
+import { type HubConnection, HubRequestError, type TypedDocument, hubRequest } from '@confighub/client';
 import { CliError, ExitCode, type ApiFailure, failureToError } from './errors.ts';
 
 /** The hub the CLI talks to when neither `--url` nor CONFIGHUB_URL names one. */

@@ -15,6 +15,8 @@ export const ExitCode = {
   AUTH: 4,
   /** The hub did not answer (down, unreachable, timed out). */
   UNREACHABLE: 5,
+  /** A generated file no longer matches the hub (`types --check`). */
+  OUT_OF_DATE: 6,
 } as const;
 
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
@@ -49,7 +51,8 @@ export interface ApiFailure {
 /** Turns a typed failure of a result union into a CliError with the right exit code. */
 export function failureToError(failure: ApiFailure): CliError {
   const message = failure.message ?? failure.__typename;
-  const issues = (failure.issues ?? []).map((issue) => `${issue.pointer || '(document)'}: ${issue.message}`);
+  // Each issue once: the hub's message already is the issue when there is one.
+  const issues = (failure.issues ?? []).map((issue) => `${issue.pointer || '(document)'}: ${issue.message}`).filter((line) => line !== message);
   switch (failure.__typename) {
     case 'NotFoundError':
       return new CliError(message, ExitCode.NOT_FOUND, 'NOT_FOUND');

@@ -3,6 +3,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Command, CommandContext, OptionSpec } from './command.ts';
 import { getCommand } from './commands/get.ts';
+import { initCommand } from './commands/init.ts';
 import { diffCommand, historyCommand, rollbackCommand } from './commands/history.ts';
 import { exportCommand, importCommand } from './commands/exchange.ts';
 import { listCommand } from './commands/list.ts';
@@ -10,6 +11,7 @@ import { schemaCommand } from './commands/schema.ts';
 import { serveCommand } from './commands/serve.ts';
 import { patchCommand, setCommand } from './commands/set.ts';
 import { tokensCommand, whoamiCommand } from './commands/tokens.ts';
+import { typesCommand } from './commands/types.ts';
 import { watchCommand } from './commands/watch.ts';
 import { CliError, ExitCode, usageError } from './errors.ts';
 import { resolveConnection } from './connection.ts';
@@ -17,6 +19,7 @@ import { Output } from './output.ts';
 
 const commands: Command[] = [
   serveCommand,
+  initCommand,
   getCommand,
   listCommand,
   setCommand,
@@ -28,6 +31,7 @@ const commands: Command[] = [
   tokensCommand,
   whoamiCommand,
   schemaCommand,
+  typesCommand,
   exportCommand,
   importCommand,
 ];
@@ -47,7 +51,8 @@ const EXIT_CODES = `Exit codes:
   2  not found (service, config, version, schema or token)
   3  refused: version conflict, validation error or suspected secret (nothing written)
   4  authentication or permission refused
-  5  hub unreachable or timed out`;
+  5  hub unreachable or timed out
+  6  out of date: a generated file no longer matches the hub (types --check)`;
 
 function usage(): string {
   const width = Math.max(...commands.map((command) => command.name.length));
@@ -80,14 +85,15 @@ ${EXIT_CODES}
 `;
 }
 
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
+/** What the program running the CLI brings: its package's version, the gateway for `serve` (the CLI itself imports no server). */
+export interface CliHost {
+  packageJson?: URL;
+  startGateway?: () => Promise<unknown>;
 }
 
-/** What the program running the CLI brings: the gateway, for `serve` (the CLI itself imports no server). */
-export interface CliHost {
-  startGateway?: () => Promise<unknown>;
+function version(host: CliHost): string {
+  if (!host.packageJson) return 'unknown';
+  return (JSON.parse(readFileSync(host.packageJson, 'utf8')) as { version: string }).version;
 }
 
 /** Runs one command line; returns the exit code (errors are printed, never thrown). */
@@ -97,7 +103,7 @@ export async function runCli(argv: string[], host: CliHost = {}): Promise<number
   try {
     const { name, rest } = commandLine(argv);
     if (name === undefined && (rest.includes('--version') || rest.includes('-V'))) {
-      process.stdout.write(`${version()}\n`);
+      process.stdout.write(`${version(host)}\n`);
       return ExitCode.OK;
     }
     if (name === 'help' && rest[0] !== undefined && !rest[0].startsWith('-')) {
@@ -196,4 +202,4 @@ export async function main(argv: string[] = process.argv.slice(2), host: CliHost
 }
 
 // Run when executed directly (`tsx src/cli/main.ts ...`); bin/confighub.mjs calls main() itself.
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) void main();
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) void main(undefined, { packageJson: new URL('../../package.json', import.meta.url) });

@@ -1,4 +1,4 @@
-import { type JsonObject, type JsonValue, isJsonObject } from '../protocol/json.ts';
+import { type JsonObject, type JsonValue, isJsonObject } from '@confighub/client';
 import { usageError } from './errors.ts';
 
 /**

@@ -1,6 +1,5 @@
 import { hostname } from 'node:os';
 import path from 'node:path';
-import type { NodeConnectionOptions } from '@nats-io/transport-node';
 import { type BackoffOptions, backoffDelay } from './backoff.ts';
 import {
   type ConfigPath,
@@ -11,7 +10,7 @@ import {
   overlay,
   valueAt,
 } from './documents.ts';
-import { type LiveChange, type LiveFeed, followNats, followWebSocket } from './live.ts';
+import { type LiveChange, type LiveFeed, type NatsOptions, followNats, followWebSocket } from './live.ts';
 import { FleetReporter, reportableError } from './fleetReport.ts';
 import { ClientConfig } from './operations.ts';
 import { SnapshotWriter, readSnapshot } from './snapshot.ts';
@@ -56,7 +55,8 @@ export type LiveUpdates =
       /** Pings the hub this often; a hub that does not answer within as long again is taken for gone. @default 15_000 */
       keepAliveMs?: number;
     }
-  | { via: 'nats'; servers: string | string[]; options?: Partial<NodeConnectionOptions> }
+  /** Needs the optional package @nats-io/transport-node next to this one. */
+  | { via: 'nats'; servers: string | string[]; options?: NatsOptions }
   | { via: 'none' };
 
 export interface ConfigClientOptions<T> {

@@ -80,11 +80,11 @@ export type ConfigPath<T, D extends number = 8> = [D] extends [never]
       ? { [K in keyof T & string]: K | (ConfigPath<T[K], Depth[D]> extends infer P extends string ? `${K}.${P}` : never) }[keyof T & string]
       : never;
 
-/** The type of the value at a dotted path. */
+/** The type of the value at a dotted path (possibly undefined below an optional setting). */
 export type ConfigPathValue<T, P extends string> = P extends `${infer K}.${infer Rest}`
-  ? K extends keyof T
-    ? ConfigPathValue<T[K], Rest>
+  ? K extends keyof NonNullable<T>
+    ? ConfigPathValue<NonNullable<T>[K], Rest> | (undefined extends T ? undefined : never)
     : unknown
-  : P extends keyof T
-    ? T[P]
+  : P extends keyof NonNullable<T>
+    ? NonNullable<T>[P] | (undefined extends T ? undefined : never)
     : unknown;

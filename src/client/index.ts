@@ -1,4 +1,4 @@
-// The package entry `confighub/client`: what a service embeds. Nothing here loads server code.
+// The package entry of `@confighub/client` (packages/client): what a service embeds. Nothing here loads server code.
 export { ConfigClient } from './configClient.ts';
 export type {
   ChangeListener,
@@ -15,3 +15,6 @@ export type { HubConnection, HubErrorCode, HubGraphQLError, TypedDocument } from
 export { backoffCeiling, backoffDelay } from './backoff.ts';
 export type { BackoffOptions } from './backoff.ts';
 export type { ConfigPath, ConfigPathValue } from './documents.ts';
+export type { NatsOptions } from './live.ts';
+export { isJsonObject } from '../protocol/json.ts';
+export type { JsonObject, JsonValue } from '../protocol/json.ts';

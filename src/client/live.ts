@@ -1,4 +1,4 @@
-import type { NatsConnection, NodeConnectionOptions } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import type { Client as GraphQLWsClient } from 'graphql-ws';
 import type WebSocket from 'ws';
 import { type BackoffOptions, backoffDelay, pause } from './backoff.ts';
@@ -42,16 +42,28 @@ const describe = (error: unknown): string => {
   return String(error);
 };
 
+/**
+ * Options passed to nats.js's `connect()` (`user`, `pass`, `token`, `tls`, `authenticator`, ...). Typed
+ * loosely on purpose: NATS is an optional dependency, and a service's types must not need its package.
+ */
+export type NatsOptions = Record<string, unknown>;
+
 /** Follows `config.update.<service>` on NATS, reconnecting forever. */
 export function followNats(
-  target: FeedTarget & { servers: string[]; name: string; options?: Partial<NodeConnectionOptions> },
+  target: FeedTarget & { servers: string[]; name: string; options?: NatsOptions },
   handlers: LiveHandlers,
 ): LiveFeed {
   const stop = new AbortController();
   let connection: NatsConnection | undefined;
 
   const run = async () => {
-    const { connect } = await import('@nats-io/transport-node');
+    let connect: typeof import('@nats-io/transport-node').connect;
+    try {
+      ({ connect } = await import('@nats-io/transport-node'));
+    } catch {
+      handlers.down('NATS: the package @nats-io/transport-node is not installed (npm install @nats-io/transport-node)');
+      return;
+    }
     for (let attempt = 0; !stop.signal.aborted; ) {
       try {
         connection = await connect({

@@ -1,6 +1,4 @@
-import { Ajv2020, type ErrorObject, type ValidateFunction, _ } from 'ajv/dist/2020.js';
-import type { SchemaValidateFunction } from 'ajv/dist/types/index.js';
-import addFormats from 'ajv-formats';
+import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import type { ConfigSchema, PrismaClient } from '../generated/prisma/client.ts';
 import type { Database } from '../db/database.ts';
 import type { Logger } from '../logger.ts';
@@ -9,12 +7,12 @@ import { type JsonObject, type JsonValue, documentText, escapeKey, isJsonObject,
 import { findSecrets } from './secretGuard.ts';
 import { ValidationError, type ValidationIssue } from './errors.ts';
 import { configKey } from './names.ts';
-import { PATTERN_WORK_BUDGET, PatternBudgetError, PatternCompiler, PatternMeter, UnsupportedPatternError } from './schemaPatterns.ts';
+import { NOT_SECRET_KEYWORD, createAjv } from '../protocol/schemaDialect.ts';
+import { PATTERN_WORK_BUDGET, PatternBudgetError, PatternCompiler, PatternMeter, UnsupportedPatternError } from '../protocol/schemaPatterns.ts';
 
 export type { ConfigSchema };
 
-/** A schema keyword that marks a field as not secret, silencing the secret guard there. */
-export const NOT_SECRET_KEYWORD = 'x-confighub-not-secret';
+export { NOT_SECRET_KEYWORD };
 
 /** One documented setting, read from a schema's `properties`. */
 export interface ConfigField {
@@ -59,88 +57,8 @@ export interface StoredSchema {
  */
 export const WORKER_SCHEMA_CHARS = 4 * 1024;
 
-const META_SCHEMA = 'https://json-schema.org/draft/2020-12/schema';
-
 /** The most refused patterns one answer lists. */
 const MAX_PATTERN_ISSUES = 20;
-
-function createAjv(patterns: PatternCompiler): Ajv2020 {
-  const regExp = Object.assign(
-    (source: string) => {
-      try {
-        return patterns.compile(source);
-      } catch (error) {
-        // A pattern the walk in `patternIssues` did not reach (under an unknown keyword, through a $ref).
-        if (error instanceof UnsupportedPatternError) throw new UnsupportedPatternError(`pattern ${JSON.stringify(source)}: ${error.message}`);
-        throw error;
-      }
-    },
-    { code: 'schemaPatterns' },
-  );
-  const ajv = new Ajv2020({
-    allErrors: true,
-    strict: false,
-    // Every `pattern` and `patternProperties` key runs on the linear-time engine (schemaPatterns.ts).
-    code: { regExp },
-    // A referenced schema is compiled once and called: inlining would copy it into every place that refers to it.
-    inlineRefs: false,
-    // Ajv prints the generated code of a schema that fails to compile to the console; the error goes
-    // back to whoever set the schema instead.
-    logger: false,
-  });
-  addFormats.default(ajv);
-  ajv.addKeyword({ keyword: NOT_SECRET_KEYWORD, schemaType: 'boolean' });
-  // Ajv compares items pairwise unless they are typed as scalars; this one keys each item by its canonical JSON.
-  ajv.removeKeyword('uniqueItems');
-  ajv.addKeyword({ keyword: 'uniqueItems', type: 'array', schemaType: 'boolean', errors: true, validate: uniqueItems });
-  // Ajv compares a value with each allowed one in turn; this one looks it up, by its canonical JSON, in a set
-  // made at compile time (generated code: a function keyword's errors are concatenated, quadratically).
-  ajv.removeKeyword('enum');
-  ajv.addKeyword({
-    keyword: 'enum',
-    schemaType: 'array',
-    error: { message: 'must be equal to one of the allowed values', params: ({ schemaCode }) => _`{allowedValues: ${schemaCode}}` },
-    code(cxt) {
-      const allowed = cxt.gen.scopeValue('func', { ref: enumOf(cxt.schema as JsonValue[]) });
-      cxt.fail(_`!${allowed}(${cxt.data})`);
-    },
-  });
-  // Compiled now, so that the meta-schema's own patterns come before any limit on the schema's.
-  ajv.getSchema(META_SCHEMA);
-  return ajv;
-}
-
-const uniqueItems: SchemaValidateFunction = (unique: boolean, items: JsonValue[]) => {
-  if (!unique) return true;
-  const seen = new Map<string, number>();
-  for (const [i, item] of items.entries()) {
-    const key = canonicalJson(item);
-    const j = seen.get(key);
-    if (j !== undefined) {
-      uniqueItems.errors = [
-        { keyword: 'uniqueItems', message: `must NOT have duplicate items (items ## ${j} and ${i} are identical)`, params: { i, j } },
-      ];
-      return false;
-    }
-    seen.set(key, i);
-  }
-  return true;
-};
-
-/** Whether a value is one of `allowed`: scalars looked up as they are, objects and arrays by canonical JSON. */
-function enumOf(allowed: JsonValue[]): (value: JsonValue) => boolean {
-  const scalars = new Set(allowed.filter((value) => typeof value !== 'object' || value === null));
-  const composites = new Set(allowed.filter((value) => typeof value === 'object' && value !== null).map(canonicalJson));
-  return (value) => (typeof value !== 'object' || value === null ? scalars.has(value) : composites.has(canonicalJson(value)));
-}
-
-/** JSON text with object keys sorted: equal for JSON values exactly when they are deeply equal. */
-function canonicalJson(value: JsonValue): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (!isJsonObject(value)) return JSON.stringify(value);
-  const keys = Object.keys(value).sort();
-  return `{${keys.map((key) => `${JSON.stringify(key)}:${canonicalJson(value[key]!)}`).join(',')}}`;
-}
 
 /** A compiled Ajv function behind the pattern work budget. */
 function budgeted(validate: ValidateFunction, meter: PatternMeter): SchemaValidator {

@@ -3,7 +3,7 @@ import type { ConfigSchemas, SchemaCheck, SchemaVetting } from './configSchemas.
 import { WORKER_SCHEMA_CHARS, schemaViolations, vetNewSchema } from './configSchemas.ts';
 import { type JsonObject, type JsonValue, type PatchOperation, diffDocuments, documentText } from './documents.ts';
 import { type ValidationIssue, listed } from './errors.ts';
-import { PatternBudgetError } from './schemaPatterns.ts';
+import { PatternBudgetError } from '../protocol/schemaPatterns.ts';
 import { findSecrets } from './secretGuard.ts';
 
 /** What a document breaks, pointers into `/config`: its schema's rules, then (only when it passes them) the secret guard's. */

@@ -1,6 +1,6 @@
-// In this checkout `confighub/client` resolves to the client's source (tsconfig paths, honoured by tsx);
-// an installed package resolves it to its built dist/client.
-import { ConfigClient } from 'confighub/client';
+// In this checkout `@confighub/client` resolves to the client's source (tsconfig paths, honoured by tsx);
+// elsewhere it is the installed package (packages/client).
+import { ConfigClient } from '@confighub/client';
 import { type BarStore, openBarStore } from './barStore.ts';
 import { log } from './log.ts';
 import { IntervalSchedule } from './schedule.ts';

@@ -1,5 +1,5 @@
 import { UpdateConfig } from '../operations.ts';
-import type { HubConnection } from '../../client/index.ts';
+import type { HubConnection, JsonObject } from '@confighub/client';
 import { type Command, type CommandContext, dryRunOption, reasonOption, stringOption, takeArgs } from '../command.ts';
 import {
   type ExportDocument,
@@ -14,7 +14,6 @@ import {
 } from '../configFile.ts';
 import { CliError, ExitCode, usageError } from '../errors.ts';
 import { expectType, request } from '../connection.ts';
-import type { JsonObject } from '../../protocol/json.ts';
 import { CreateConfig } from '../operations.ts';
 import type { PatchOperation } from '../output.ts';
 import { Progress, confirm } from '../terminal.ts';

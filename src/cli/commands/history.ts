@@ -2,7 +2,7 @@ import { ConfigDiff, ConfigHistory, RollbackConfig } from '../operations.ts';
 import { type Command, dryRunOption, expectedVersionOption, intOption, parseInteger, reasonOption, stringOption, takeArgs } from '../command.ts';
 import { CliError, ExitCode } from '../errors.ts';
 import { expectType, fittingPage, request } from '../connection.ts';
-import { answered, hubRequest } from '../../client/index.ts';
+import { answered, hubRequest } from '@confighub/client';
 import { type PatchOperation, shortTime } from '../output.ts';
 import type { ConfigHistoryQuery } from '../generated/graphql.ts';
 

@@ -2,7 +2,7 @@ import { type Command, expectedVersionOption, intOption, reasonOption, stringOpt
 import { readDocumentFile } from '../configFile.ts';
 import { CliError, ExitCode, usageError } from '../errors.ts';
 import { expectType, request } from '../connection.ts';
-import { isJsonObject } from '../../protocol/json.ts';
+import { isJsonObject } from '@confighub/client';
 import { GetConfigSchema, SetConfigSchema } from '../operations.ts';
 import { pretty, shortTime } from '../output.ts';
 

@@ -2,7 +2,7 @@ import { UpdateConfig } from '../operations.ts';
 import { type Command, dryRunOption, expectedVersionOption, intOption, reasonOption, stringOption, takeArgs } from '../command.ts';
 import { usageError } from '../errors.ts';
 import { expectType, request } from '../connection.ts';
-import { type JsonObject, isJsonObject } from '../../protocol/json.ts';
+import { type JsonObject, isJsonObject } from '@confighub/client';
 import { mergePatchFromAssignments } from '../mergePatch.ts';
 import type { CommandContext } from '../command.ts';
 import { readDocumentFile } from '../configFile.ts';

@@ -2,7 +2,7 @@ import type { CliApiTokenFieldsFragment } from '../generated/graphql.ts';
 import { type Command, type CommandContext, listOption, stringOption } from '../command.ts';
 import { CliError, ExitCode, usageError } from '../errors.ts';
 import { expectType, request } from '../connection.ts';
-import { answered } from '../../client/index.ts';
+import { answered } from '@confighub/client';
 import { CreateToken, ListTokens, RevokeToken, Viewer } from '../operations.ts';
 import { shortTime, table } from '../output.ts';
 
