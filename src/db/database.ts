@@ -1,11 +1,12 @@
 import path from 'node:path';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
-import { PrismaPg } from '@prisma/adapter-pg';
-import pg from 'pg';
+import type { PrismaPg } from '@prisma/adapter-pg';
+import type pg from 'pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { PrismaClient } from '../generated/prisma/client.ts';
 import type { Logger } from '../logger.ts';
 import { DataDirLock } from './dataDirLock.ts';
+import { seedFromPreparedImage } from './preparedImage.ts';
 
 export type { PrismaClient };
 
@@ -69,6 +70,13 @@ function createPrisma(adapter: PrismaPg | PrismaPGlite, onQuery?: (sql: string) 
   return prisma;
 }
 
+/**
+ * The embedded database's settings: 16 MB of shared buffers instead of Postgres's 128 MB. Configs are
+ * small and the files stay in the system's page cache; PGlite then opens in ~0.6 s instead of ~1 s and
+ * holds ~120 MiB less (measured: 166 against 284 MiB resident for a bare open).
+ */
+const EMBEDDED_POSTGRES_CONF = ['shared_buffers=16MB'];
+
 async function openPglite(options: DatabaseOptions): Promise<Database> {
   let pglite = options.pglite;
   const owned = !pglite;
@@ -78,7 +86,8 @@ async function openPglite(options: DatabaseOptions): Promise<Database> {
     lock = await DataDirLock.acquire(options.dataDir, { logger: options.logger });
   }
   try {
-    pglite ??= lock ? new PGlite(path.join(lock.directory, 'pgdata')) : new PGlite();
+    if (lock) seedFromPreparedImage(path.join(lock.directory, 'pgdata'), options.logger);
+    pglite ??= new PGlite(lock ? path.join(lock.directory, 'pgdata') : undefined, { postgresqlconf: EMBEDDED_POSTGRES_CONF });
     await pglite.waitReady;
   } catch (error) {
     lock?.release();
@@ -125,10 +134,12 @@ async function openPglite(options: DatabaseOptions): Promise<Database> {
 }
 
 async function openPostgres(url: string, options: DatabaseOptions): Promise<Database> {
+  // Loaded only here: the embedded default starts without them.
+  const [{ PrismaPg }, { default: pg }] = await Promise.all([import('@prisma/adapter-pg'), import('pg')]);
   const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 10 });
   pool.on('error', (error) => options.logger?.warn({ err: error }, 'idle PostgreSQL connection failed'));
   const prisma = createPrisma(new PrismaPg(pool), options.onQuery);
-  const listener = new PostgresListener(url, options.logger);
+  const listener = new PostgresListener(url, pg.Client, options.logger);
   const sessionOf = (client: pg.PoolClient): SqlSession => ({
     async exec(sql) {
       await client.query(sql);
@@ -229,6 +240,7 @@ class PostgresListener {
 
   constructor(
     private readonly url: string,
+    private readonly Client: typeof pg.Client,
     private readonly logger?: Logger,
   ) {}
 
@@ -261,7 +273,7 @@ class PostgresListener {
   }
 
   private async connect(): Promise<pg.Client> {
-    const client = new pg.Client({ connectionString: this.url });
+    const client = new this.Client({ connectionString: this.url });
     client.on('notification', (message) => {
       for (const listener of this.channels.get(message.channel) ?? []) listener.onNotify(message.payload ?? '');
     });
