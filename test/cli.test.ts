@@ -170,7 +170,7 @@ describe('writing', () => {
     const result = await cli(['set', DOWNLOADER, 'operational.retry_attempts=9', '--dry-run']);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toContain('dry run');
-    expect(result.stdout).toContain('~ /operational/retry_attempts: 9');
+    expect(result.stdout).toMatch(/~ \/operational\/retry_attempts: \d+ -> 9/);
     expect(await liveConfig(DOWNLOADER)).toEqual(before);
   });
 
@@ -405,7 +405,7 @@ describe('export and import', () => {
       const environment = `roundtrip-${format}`;
       await seedEnvironment(environment);
       const target = path.join(workDir, `export-${format}.${format}`);
-      const exported = await cli(['export', '--env', environment, '--output', target]);
+      const exported = await cli(['export', '--env', environment, '--out', target]);
       expect(exported.code, exported.stderr).toBe(0);
       expect(exported.stdout).toBe('');
       const original = await exportedConfigs(environment, format);
@@ -445,7 +445,7 @@ describe('export and import', () => {
 
     const asked = await cli(['import', edited]);
     expect(asked.code).toBe(1);
-    expect(asked.stdout).toContain('~ /rate: 42');
+    expect(asked.stdout).toMatch(/~ \/rate: \S+ -> 42/);
     expect(asked.stdout).toContain(`+ ${environment}-gamma (new config)`);
     expect(asked.stdout).toContain('2 of 3 configs would change');
     expect(asked.stderr).toContain('--yes');

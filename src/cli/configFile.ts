@@ -54,6 +54,7 @@ export interface ListedConfig {
   version: number;
   description?: string | null;
   updatedAt?: string;
+  updatedBy?: string;
   config: JsonObject;
 }
 

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { type HubConnection, HubRequestError, type TypedDocument, hubRequest } from '@confighub/client';
 import { CliError, ExitCode, type ApiFailure, failureToError } from './errors.ts';
+import { ConfigAtVersion } from './operations.ts';
 
 /** The hub the CLI talks to when neither `--url` nor CONFIGHUB_URL names one. */
 export const DEFAULT_HUB_URL = 'http://127.0.0.1:4000';
@@ -92,4 +93,18 @@ export function expectType<T extends { __typename: string }, N extends T['__type
   if (result === null) throw new CliError('the hub answered without a result', ExitCode.USAGE, 'GRAPHQL');
   if (result.__typename === typename) return result as Extract<T, { __typename: N }>;
   throw failureToError(result as unknown as ApiFailure);
+}
+
+/**
+ * The content of a version, for showing old -> new to a person; undefined when it cannot be read (the
+ * change itself is what matters: its display then shows new values only).
+ */
+export async function contentAt(connection: HubConnection, service: string, environment: string, version: number): Promise<unknown> {
+  try {
+    const data = await hubRequest(connection, ConfigAtVersion, { service, environment, version });
+    const change = data.configVersion;
+    return change?.__typename === 'ConfigChange' ? (change.newConfig ?? undefined) : undefined;
+  } catch {
+    return undefined;
+  }
 }

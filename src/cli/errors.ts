@@ -17,6 +17,8 @@ export const ExitCode = {
   UNREACHABLE: 5,
   /** A generated file no longer matches the hub (`types --check`). */
   OUT_OF_DATE: 6,
+  /** Written, but instances running the config refused the new version (`set`, `patch`). */
+  REFUSED_BY_INSTANCES: 7,
 } as const;
 
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];

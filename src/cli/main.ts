@@ -4,6 +4,8 @@ import { parseArgs } from 'node:util';
 import type { Command, CommandContext, OptionSpec } from './command.ts';
 import { getCommand } from './commands/get.ts';
 import { initCommand } from './commands/init.ts';
+import { instancesCommand } from './commands/instances.ts';
+import { createCommand, deleteCommand, restoreCommand } from './commands/lifecycle.ts';
 import { diffCommand, historyCommand, rollbackCommand } from './commands/history.ts';
 import { exportCommand, importCommand } from './commands/exchange.ts';
 import { listCommand } from './commands/list.ts';
@@ -15,19 +17,23 @@ import { typesCommand } from './commands/types.ts';
 import { watchCommand } from './commands/watch.ts';
 import { CliError, ExitCode, usageError } from './errors.ts';
 import { resolveConnection } from './connection.ts';
-import { Output } from './output.ts';
+import { OUTPUT_FORMATS, Output, type OutputFormat } from './output.ts';
 
 const commands: Command[] = [
   serveCommand,
   initCommand,
   getCommand,
   listCommand,
+  createCommand,
   setCommand,
   patchCommand,
+  deleteCommand,
+  restoreCommand,
   historyCommand,
   diffCommand,
   rollbackCommand,
   watchCommand,
+  instancesCommand,
   tokensCommand,
   whoamiCommand,
   schemaCommand,
@@ -42,6 +48,7 @@ const commonOptions: Record<string, OptionSpec> = {
   token: { type: 'string' },
   env: { type: 'string', short: 'e' },
   json: { type: 'boolean' },
+  output: { type: 'string', short: 'o' },
   help: { type: 'boolean', short: 'h' },
 };
 
@@ -52,7 +59,8 @@ const EXIT_CODES = `Exit codes:
   3  refused: version conflict, validation error or suspected secret (nothing written)
   4  authentication or permission refused
   5  hub unreachable or timed out
-  6  out of date: a generated file no longer matches the hub (types --check)`;
+  6  out of date: a generated file no longer matches the hub (types --check)
+  7  written, but instances running the config refused the new version (set, patch; --no-wait skips the check)`;
 
 function usage(): string {
   const width = Math.max(...commands.map((command) => command.name.length));
@@ -65,7 +73,8 @@ Options:
   --url URL             the hub (default: CONFIGHUB_URL or http://127.0.0.1:4000)
   --token TOKEN         API token (default: CONFIGHUB_TOKEN or <CONFIGHUB_DATA_DIR or ./.confighub>/admin-token)
   -e, --env NAME        environment (default: CONFIGHUB_ENVIRONMENT or production)
-  --json                machine-readable output on stdout
+  -o, --output FORMAT   text (tables and documents, the default; also: table), json or yaml on stdout
+  --json                the same as -o json
   -h, --help            help for a command: confighub help <command>, or confighub <command> --help
 
 Options may come before or after the command.
@@ -79,7 +88,7 @@ function commandHelp(command: Command): string {
   return `Usage: confighub ${command.usage}
 
 ${command.summary}
-${own.length ? `\nOptions: ${own.join(', ')}\n` : ''}Common options: --url, --token, --env/-e, --json
+${own.length ? `\nOptions: ${own.join(', ')}\n` : ''}Common options: --url, --token, --env/-e, -o json|yaml|text, --json
 
 ${EXIT_CODES}
 `;
@@ -98,9 +107,10 @@ function version(host: CliHost): string {
 
 /** Runs one command line; returns the exit code (errors are printed, never thrown). */
 export async function runCli(argv: string[], host: CliHost = {}): Promise<number> {
-  const json = argv.includes('--json');
-  const output = new Output(json);
+  let output = new Output(argv.includes('--json') ? 'json' : 'text');
   try {
+    output = new Output(outputFormat(argv));
+    await output.prepare();
     const { name, rest } = commandLine(argv);
     if (name === undefined && (rest.includes('--version') || rest.includes('-V'))) {
       process.stdout.write(`${version(host)}\n`);
@@ -135,6 +145,23 @@ export async function runCli(argv: string[], host: CliHost = {}): Promise<number
     output.error(failure);
     return failure.exitCode;
   }
+}
+
+/** The format `-o`/`--output` (or `--json`) asks for, wherever it stands on the line. */
+function outputFormat(argv: string[]): OutputFormat {
+  let asked: string | undefined;
+  for (let index = 0; index < argv.length; index++) {
+    const arg = argv[index]!;
+    if (arg === '--') break;
+    if (arg === '--json') asked = 'json';
+    else if (arg === '-o' || arg === '--output') asked = argv[++index] ?? '';
+    else if (arg.startsWith('--output=')) asked = arg.slice('--output='.length);
+    else if (/^-o./.test(arg)) asked = arg.slice(2);
+  }
+  if (asked === undefined) return 'text';
+  const format = OUTPUT_FORMATS[asked];
+  if (!format) throw usageError(`-o must be text, table, json or yaml, not "${asked}"`);
+  return format;
 }
 
 /**

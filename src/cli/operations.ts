@@ -100,7 +100,7 @@ export const ListConfigs = graphql(`
   query CliListConfigs($environment: String, $first: Int, $after: String) {
     configs(environment: $environment, first: $first, after: $after) {
       pageInfo { hasNextPage endCursor }
-      edges { node { service environment version description config } }
+      edges { node { service environment version description config updatedAt updatedBy } }
     }
   }
 `);
@@ -113,6 +113,44 @@ export const CreateConfig = graphql(`
       ... on VersionConflictError { currentVersion expectedVersion }
       ... on ValidationError { issues { pointer message } }
       ... on SecretRejectedError { issues { pointer message } }
+      ... on Error { message }
+    }
+  }
+`);
+
+export const DeleteConfig = graphql(`
+  mutation CliDeleteConfig($input: ConfigLifecycleInput!) {
+    deleteConfig(input: $input) {
+      __typename
+      ... on ConfigWrite { previousVersion config { service environment version } }
+      ... on VersionConflictError { currentVersion expectedVersion }
+      ... on ValidationError { issues { pointer message } }
+      ... on Error { message }
+    }
+  }
+`);
+
+export const RestoreConfig = graphql(`
+  mutation CliRestoreConfig($input: ConfigLifecycleInput!) {
+    restoreConfig(input: $input) {
+      __typename
+      ... on ConfigWrite { previousVersion config { service environment version } }
+      ... on VersionConflictError { currentVersion expectedVersion }
+      ... on ValidationError { issues { pointer message } }
+      ... on SecretRejectedError { issues { pointer message } }
+      ... on Error { message }
+    }
+  }
+`);
+
+export const ConfigInstances = graphql(`
+  query CliConfigInstances($service: String!, $environment: String) {
+    config(service: $service, environment: $environment) {
+      __typename
+      ... on ServiceConfig {
+        version
+        instances { instance status appliedVersion rejectedVersion error reportedAt }
+      }
       ... on Error { message }
     }
   }

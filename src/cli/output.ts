@@ -8,44 +8,65 @@ export interface PatchOperation {
   value?: unknown;
 }
 
+/** What `-o` asks for: text (tables and documents) for people, JSON or YAML for scripts. */
+export type OutputFormat = 'text' | 'json' | 'yaml';
+export const OUTPUT_FORMATS: Record<string, OutputFormat> = { text: 'text', table: 'text', json: 'json', yaml: 'yaml' };
+
 /**
- * Where the CLI writes: results on stdout (JSON with `--json`, text for people otherwise), notes and
- * errors on stderr. With `--json`, stdout carries nothing but the one JSON result.
+ * Where the CLI writes: results on stdout (JSON or YAML with `-o json|yaml`, text for people otherwise),
+ * notes and errors on stderr. In JSON or YAML, stdout carries nothing but the result.
  */
 export class Output {
   private readonly color: boolean;
+  private yaml: typeof import('yaml') | undefined;
 
   constructor(
-    readonly json: boolean,
+    readonly format: OutputFormat,
     private readonly stdout: NodeJS.WriteStream = process.stdout,
     private readonly stderr: NodeJS.WriteStream = process.stderr,
   ) {
-    this.color = !json && Boolean(stdout.isTTY) && !process.env.NO_COLOR;
+    this.color = format === 'text' && Boolean(stdout.isTTY) && !process.env.NO_COLOR;
   }
 
-  /** The result of a command: `machine` as JSON with `--json` (without GraphQL's `__typename`), `human()` otherwise. */
+  /** True for JSON and YAML: output for a program, not a person. */
+  get json(): boolean {
+    return this.format !== 'text';
+  }
+
+  /** Loads what the format needs (YAML's library, only when asked for). */
+  async prepare(): Promise<void> {
+    if (this.format === 'yaml') this.yaml ??= await import('yaml');
+  }
+
+  private serialize(value: unknown, oneLine: boolean): string {
+    if (this.format === 'yaml') return this.yaml!.stringify(value, { lineWidth: 0 });
+    return `${JSON.stringify(value, null, oneLine ? undefined : 2)}\n`;
+  }
+
+  /** The result of a command: `machine` as JSON or YAML (without GraphQL's `__typename`), `human()` as text. */
   result(machine: unknown, human: () => string): void {
-    if (this.json) this.stdout.write(`${JSON.stringify(withoutTypename(machine), null, 2)}\n`);
+    if (this.json) this.stdout.write(this.serialize(withoutTypename(machine), false));
     else {
       const text = human();
       if (text) this.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
     }
   }
 
-  /** One JSON value per line with `--json` (streams such as `watch`), text otherwise. */
+  /** One value per line in JSON, one document each in YAML (streams such as `watch`), text otherwise. */
   line(machine: unknown, human: () => string): void {
-    if (this.json) this.stdout.write(`${JSON.stringify(withoutTypename(machine))}\n`);
+    if (this.format === 'yaml') this.stdout.write(`---\n${this.serialize(withoutTypename(machine), true)}`);
+    else if (this.json) this.stdout.write(this.serialize(withoutTypename(machine), true));
     else this.stdout.write(`${human()}\n`);
   }
 
-  /** A note for a person (progress, hints); never on stdout, silent with `--json`. */
+  /** A note for a person (progress, hints); never on stdout, silent in JSON or YAML. */
   note(text: string): void {
     if (!this.json) this.stderr.write(`${text}\n`);
   }
 
   error(error: CliError): void {
     if (this.json) {
-      this.stderr.write(`${JSON.stringify({ error: { code: error.code, message: error.message, details: error.details } })}\n`);
+      this.stderr.write(this.serialize({ error: { code: error.code, message: error.message, details: error.details } }, true));
       return;
     }
     this.stderr.write(`confighub: ${error.message}\n`);
@@ -59,24 +80,27 @@ export class Output {
   }
 
   /**
-   * RFC 6902 operations, one a line: `+ /path: value`, `- /path`, `~ /path: value`; the first ones of a
-   * patch of `total` (the hub sends a long patch in pages) end with how many more there are.
+   * RFC 6902 operations, one a line: `+ /path: value`, `- /path: old`, `~ /path: old -> new` (old values
+   * read from `before`, the document the operations apply to, when given); the first ones of a patch of
+   * `total` (the hub sends a long patch in pages) end with how many more there are.
    */
-  patch(operations: readonly PatchOperation[], indent = '', total = operations.length): string {
+  patch(operations: readonly PatchOperation[], indent = '', total = operations.length, before?: unknown): string {
     if (operations.length === 0) return `${indent}${this.paint('(no changes)', 'dim')}`;
     const more = total > operations.length ? [`${indent}${this.paint(`... and ${total - operations.length} more operations`, 'dim')}`] : [];
+    const old = (path: string) => (before === undefined ? undefined : valueAtPointer(before, path));
     const lines = operations
       .map((operation) => {
-        const value = operation.value === undefined ? '' : `: ${compact(operation.value)}`;
+        const value = operation.value === undefined ? '' : compact(operation.value);
+        const previous = old(operation.path);
         switch (operation.op) {
           case 'add':
-            return `${indent}${this.paint(`+ ${operation.path}${value}`, 'green')}`;
+            return `${indent}${this.paint(`+ ${operation.path}: ${value}`, 'green')}`;
           case 'remove':
-            return `${indent}${this.paint(`- ${operation.path}`, 'red')}`;
+            return `${indent}${this.paint(`- ${operation.path}${previous === undefined ? '' : `: ${compact(previous)}`}`, 'red')}`;
           case 'replace':
-            return `${indent}${this.paint(`~ ${operation.path}${value}`, 'yellow')}`;
+            return `${indent}${this.paint(`~ ${operation.path}: ${previous === undefined ? '' : `${compact(previous)} -> `}${value}`, 'yellow')}`;
           default:
-            return `${indent}${operation.op} ${operation.from ? `${operation.from} -> ` : ''}${operation.path}${value}`;
+            return `${indent}${operation.op} ${operation.from ? `${operation.from} -> ` : ''}${operation.path}${value ? `: ${value}` : ''}`;
         }
       });
     return [...lines, ...more].join('\n');
@@ -92,6 +116,18 @@ function withoutTypename(value: unknown): unknown {
   if (value === null || typeof value !== 'object' || !('__typename' in value)) return value;
   const { __typename: _typename, ...rest } = value as Record<string, unknown>;
   return rest;
+}
+
+/** The value at a JSON pointer (RFC 6901), or undefined where there is none. */
+export function valueAtPointer(document: unknown, pointer: string): unknown {
+  if (pointer === '') return document;
+  let node: unknown = document;
+  for (const raw of pointer.slice(1).split('/')) {
+    const key = raw.replaceAll('~1', '/').replaceAll('~0', '~');
+    if (node === null || typeof node !== 'object' || !Object.hasOwn(node, key)) return undefined;
+    node = (node as Record<string, unknown>)[key];
+  }
+  return node;
 }
 
 /** A value on one line, as JSON. */

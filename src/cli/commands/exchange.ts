@@ -20,13 +20,14 @@ import { Progress, confirm } from '../terminal.ts';
 
 export const exportCommand: Command = {
   name: 'export',
-  usage: 'export [--output FILE] [--format json|yaml]',
-  summary: 'write every config of an environment to one JSON or YAML file (stdout without --output)',
-  options: { output: { type: 'string', short: 'o' }, format: { type: 'string' } },
+  usage: 'export [--out FILE] [--format json|yaml]',
+  summary: 'write every config of an environment to one JSON or YAML file (stdout without --out)',
+  options: { out: { type: 'string' }, format: { type: 'string' } },
   async run(context) {
     takeArgs(context, []);
-    const file = stringOption(context, 'output');
-    const format = chooseFormat(stringOption(context, 'format'), file);
+    const file = stringOption(context, 'out');
+    // --format, else the file's extension, else -o yaml on stdout, else JSON.
+    const format = chooseFormat(stringOption(context, 'format') ?? (context.output.format === 'yaml' && !file ? 'yaml' : undefined), file);
     const configs = await listConfigs(context.hub(), context.environment);
     const document = toExportDocument(context.environment, configs);
     const text = await serialize(document, format);
@@ -57,6 +58,8 @@ interface PlannedChange {
   /** How many operations the whole diff has (the hub sends the first ones). */
   operationCount: number;
   config: JsonObject;
+  /** What the hub has now (for old -> new). */
+  before?: JsonObject;
   description?: string | null;
   /** Set once applied. */
   toVersion?: number;
@@ -115,7 +118,7 @@ async function planImport(context: CommandContext, hub: HubConnection, environme
       }
       const input = { service, environment, config: entry.config, description: description ?? current.description, expectedVersion: current.version, dryRun: true };
       const write = expectType((await request(hub, UpdateConfig, { input })).updateConfig, 'ConfigWrite');
-      plan.push({ service, action: write.changed ? 'update' : 'unchanged', fromVersion: current.version, diff: write.diff, operationCount: write.diffOperationCount, config: entry.config, description: input.description });
+      plan.push({ service, action: write.changed ? 'update' : 'unchanged', fromVersion: current.version, diff: write.diff, operationCount: write.diffOperationCount, config: entry.config, before: current.config, description: input.description });
     }
   } catch (error) {
     if (error instanceof CliError) error.details.unshift('while checking the file against the hub; nothing was written');
@@ -166,7 +169,7 @@ function renderPlan(context: CommandContext, environment: string, plan: PlannedC
   for (const change of plan) {
     if (change.action === 'unchanged') lines.push(output.paint(`  = ${change.service} (unchanged, version ${change.fromVersion})`, 'dim'));
     else if (change.action === 'create') lines.push(output.paint(`  + ${change.service} (new config)`, 'green'));
-    else lines.push(`  ~ ${change.service} (version ${change.fromVersion})`, output.patch(change.diff, '      ', change.operationCount));
+    else lines.push(`  ~ ${change.service} (version ${change.fromVersion})`, output.patch(change.diff, '      ', change.operationCount, change.before));
   }
   const pending = plan.filter((change) => change.action !== 'unchanged').length;
   lines.push(pending === 0 ? 'nothing to change' : `${pending} of ${plan.length} configs would change`);

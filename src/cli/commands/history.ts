@@ -1,7 +1,7 @@
 import { ConfigDiff, ConfigHistory, RollbackConfig } from '../operations.ts';
 import { type Command, dryRunOption, expectedVersionOption, intOption, parseInteger, reasonOption, stringOption, takeArgs } from '../command.ts';
 import { CliError, ExitCode } from '../errors.ts';
-import { expectType, fittingPage, request } from '../connection.ts';
+import { contentAt, expectType, fittingPage, request } from '../connection.ts';
 import { answered, hubRequest } from '@confighub/client';
 import { type PatchOperation, shortTime } from '../output.ts';
 import type { ConfigHistoryQuery } from '../generated/graphql.ts';
@@ -34,7 +34,7 @@ export const historyCommand: Command = {
         .map((change) => {
           const reason = change.reason ? ` "${change.reason}"` : '';
           const headline = `${output.paint(`v${change.version}`, 'bold')}  ${change.action.padEnd(8)}  ${shortTime(change.changedAt)}  ${change.changedBy}${reason}`;
-          return change.action === 'CREATE' ? headline : `${headline}\n${output.patch(change.patch, '    ', change.patchOperationCount)}`;
+          return change.action === 'CREATE' ? headline : `${headline}\n${output.patch(change.patch, '    ', change.patchOperationCount, change.oldConfig)}`;
         })
         .join('\n'),
     );
@@ -60,8 +60,9 @@ export const diffCommand: Command = {
       if (page.operations.length === 0) break;
       operations.push(...page.operations);
     } while (operations.length < total);
+    const before = output.json ? undefined : await contentAt(context.hub(), service, environment, fromVersion);
     output.result({ service, environment, fromVersion, toVersion, operations }, () =>
-      [`${service} (${environment}) v${fromVersion} -> v${toVersion}`, output.patch(operations, '  ')].join('\n'),
+      [`${service} (${environment}) v${fromVersion} -> v${toVersion}`, output.patch(operations, '  ', operations.length, before)].join('\n'),
     );
   },
 };
@@ -84,11 +85,12 @@ export const rollbackCommand: Command = {
     };
     const data = await request(context.hub(), RollbackConfig, { input });
     const write = expectType(data.rollbackConfig, 'ConfigWrite');
+    const before = output.json || write.previousVersion == null ? undefined : await contentAt(context.hub(), service, environment, write.previousVersion);
     output.result(write, () => {
       const headline = write.dryRun
         ? `${service} (${environment}): dry run, rolling back to v${input.toVersion} would write version ${write.config.version}; nothing written`
         : `${service} (${environment}): version ${write.previousVersion} -> ${write.config.version} (the content of v${input.toVersion})`;
-      return [headline, output.patch(write.diff, '  ', write.diffOperationCount)].join('\n');
+      return [headline, output.patch(write.diff, '  ', write.diffOperationCount, before)].join('\n');
     });
   },
 };

@@ -1,17 +1,18 @@
 import { UpdateConfig } from '../operations.ts';
 import { type Command, dryRunOption, expectedVersionOption, intOption, reasonOption, stringOption, takeArgs } from '../command.ts';
 import { usageError } from '../errors.ts';
-import { expectType, request } from '../connection.ts';
+import { contentAt, expectType, request } from '../connection.ts';
 import { type JsonObject, isJsonObject } from '@confighub/client';
 import { mergePatchFromAssignments } from '../mergePatch.ts';
 import type { CommandContext } from '../command.ts';
 import { readDocumentFile } from '../configFile.ts';
+import { REFUSAL_WAIT_MS, checkInstancesTook } from './instances.ts';
 
 export const setCommand: Command = {
   name: 'set',
-  usage: 'set <service> key.path=value ... [--reason R] [--expected-version N] [--dry-run]',
+  usage: 'set <service> key.path=value ... [--reason R] [--expected-version N] [--dry-run] [--no-wait]',
   summary: 'change settings (values are JSON when they parse, text otherwise; key=null removes a key)',
-  options: { ...reasonOption, ...expectedVersionOption, ...dryRunOption },
+  options: { ...reasonOption, ...expectedVersionOption, ...dryRunOption, 'no-wait': { type: 'boolean' } },
   async run(context) {
     const [service, ...assignments] = context.args;
     if (!service) throw usageError('missing <service>');
@@ -21,9 +22,9 @@ export const setCommand: Command = {
 
 export const patchCommand: Command = {
   name: 'patch',
-  usage: 'patch <service> <file.json|file.yaml|-> [--replace] [--reason R] [--expected-version N] [--dry-run]',
+  usage: 'patch <service> <file.json|file.yaml|-> [--replace] [--reason R] [--expected-version N] [--dry-run] [--no-wait]',
   summary: 'apply an RFC 7396 merge patch from a file (or replace the whole config with --replace)',
-  options: { ...reasonOption, ...expectedVersionOption, ...dryRunOption, replace: { type: 'boolean' } },
+  options: { ...reasonOption, ...expectedVersionOption, ...dryRunOption, replace: { type: 'boolean' }, 'no-wait': { type: 'boolean' } },
   async run(context) {
     const [service, file] = takeArgs(context, ['service', 'file']) as [string, string];
     const document = await readDocumentFile(file, context.stdin);
@@ -32,7 +33,11 @@ export const patchCommand: Command = {
   },
 };
 
-/** One updateConfig with the common options; prints the versions and the diff. */
+/**
+ * One updateConfig with the common options; prints the versions and the diff, then (unless --no-wait)
+ * waits a few seconds for the instances running the config to take the new version, and exits 7 when
+ * one refused it.
+ */
 async function writeConfig(context: CommandContext, service: string, change: { patch: JsonObject } | { config: JsonObject }): Promise<void> {
   const { environment, output } = context;
   const input = {
@@ -45,6 +50,7 @@ async function writeConfig(context: CommandContext, service: string, change: { p
   };
   const data = await request(context.hub(), UpdateConfig, { input });
   const write = expectType(data.updateConfig, 'ConfigWrite');
+  const before = output.json || !write.changed || write.previousVersion == null ? undefined : await contentAt(context.hub(), service, environment, write.previousVersion);
   output.result(write, () => {
     const version = write.config.version;
     const headline = write.dryRun
@@ -52,6 +58,9 @@ async function writeConfig(context: CommandContext, service: string, change: { p
       : write.changed
         ? `${service} (${environment}): version ${write.previousVersion} -> ${version}`
         : `${service} (${environment}): no change, still version ${version}`;
-    return [headline, ...(write.changed ? [output.patch(write.diff, '  ', write.diffOperationCount)] : [])].join('\n');
+    return [headline, ...(write.changed ? [output.patch(write.diff, '  ', write.diffOperationCount, before)] : [])].join('\n');
   });
+  if (write.changed && !write.dryRun && !context.options['no-wait']) {
+    await checkInstancesTook(context.hub(), service, environment, write.config.version, REFUSAL_WAIT_MS);
+  }
 }
