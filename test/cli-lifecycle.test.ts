@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -138,5 +138,83 @@ describe('the fleet', () => {
     } finally {
       await client.close();
     }
+  });
+});
+
+describe('tokens, timeouts and contexts', () => {
+  it('tokens rotate gives a new secret with the same scope and refuses the old one; --expires-in sets the expiry', async () => {
+    const before = Date.now();
+    const created = await cli(['tokens', 'create', 'rotating', '--role', 'READER', '--services', 'formats', '--expires-in', '30d', '--json']);
+    expect(created.code).toBe(0);
+    const first = created.json<{ token: string; expiresAt: string }>();
+    const expiry = Date.parse(first.expiresAt) - before;
+    expect(expiry).toBeGreaterThan(30 * 86_400_000 - 60_000);
+    expect(expiry).toBeLessThan(30 * 86_400_000 + 60_000);
+    expect((await cli(['whoami'], { env: { CONFIGHUB_TOKEN: first.token } })).code).toBe(0);
+
+    const rotated = await cli(['tokens', 'rotate', 'rotating', '--json']);
+    expect(rotated.code).toBe(0);
+    const second = rotated.json<{ token: string; role: string; services: string[]; expiresAt: string }>();
+    expect(second.token).not.toBe(first.token);
+    expect(second).toMatchObject({ role: 'READER', services: ['formats'], expiresAt: first.expiresAt });
+    expect((await cli(['whoami'], { env: { CONFIGHUB_TOKEN: first.token } })).code).toBe(4);
+    expect((await cli(['get', 'formats'], { env: { CONFIGHUB_TOKEN: second.token } })).code).toBe(0);
+
+    expect((await cli(['tokens', 'rotate', 'no-such-token'])).code).toBe(3);
+    const badDuration = await cli(['tokens', 'create', 'x', '--role', 'READER', '--expires-in', '30 days']);
+    expect(badDuration.code).toBe(1);
+    expect(badDuration.stderr).toMatch(/--expires-in must be a duration such as 90m, 12h, 30d or 8w/);
+  });
+
+  it('--timeout bounds a request; a malformed one is a usage error', async () => {
+    // A port that accepts connections and never answers.
+    const { createServer } = await import('node:net');
+    const silent = createServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as { port: number }).port;
+    try {
+      const started = Date.now();
+      const result = await cli(['get', 'formats', '--timeout', '300ms', '--url', `http://127.0.0.1:${port}`]);
+      expect(result.code).toBe(5);
+      expect(Date.now() - started).toBeLessThan(15_000);
+    } finally {
+      silent.close();
+    }
+    expect((await cli(['get', 'formats', '--timeout', 'soon'])).code).toBe(1);
+  });
+
+  it('contexts: set, list and use name hubs; the flags and the environment still win', async () => {
+    const config = path.join(workDir, 'contexts.json');
+    const env = { CONFIGHUB_CONFIG: config, CONFIGHUB_URL: undefined, CONFIGHUB_TOKEN: undefined };
+    expect((await cli(['context', 'set', 'test-hub', '--url', url, '--token', hub.adminToken, '-e', 'ctx-env'], { env })).code).toBe(0);
+    expect((await cli(['context', 'set', 'elsewhere', '--url', 'http://127.0.0.1:9'], { env })).code).toBe(0);
+    const listed = await cli(['context', 'list'], { env });
+    expect(listed.stdout).toMatch(/\*\s+test-hub\s+http:\/\/127\.0\.0\.1:\d+\s+ctx-env\s+set/);
+    // The context gives the hub, the token and the environment.
+    const created = await cli(['create', 'ctx-service', 'a=1'], { env });
+    expect(created.stdout).toMatch(/ctx-service \(ctx-env\): created/);
+    expect((await cli(['use-nothing'], { env })).code).toBe(1);
+    expect((await cli(['context', 'use', 'elsewhere'], { env })).code).toBe(0);
+    expect((await cli(['get', 'ctx-service', '-e', 'ctx-env'], { env })).code).toBe(5);
+    // A flag wins; the other context's token is not sent to a hub the flag names.
+    expect((await cli(['get', 'ctx-service', '-e', 'ctx-env', '--url', url], { env })).code).toBe(4);
+    expect((await cli(['get', 'ctx-service', '-e', 'ctx-env'], { env: { ...env, CONFIGHUB_CONTEXT: 'test-hub' } })).code).toBe(0);
+    expect((await cli(['context', 'use', 'nowhere'], { env })).code).toBe(2);
+    expect((await cli(['context', 'delete', 'elsewhere'], { env })).code).toBe(0);
+    expect(JSON.parse(readFileSync(config, 'utf8'))).toEqual({ current: undefined, contexts: { 'test-hub': { url, token: hub.adminToken, environment: 'ctx-env' } } });
+    expect(statSync(config).mode & 0o777).toBe(0o600);
+  });
+
+  it('completion bash completes commands, actions and options', async () => {
+    const script = await cli(['completion', 'bash']);
+    expect(script.code).toBe(0);
+    const scriptFile = path.join(workDir, 'completion.bash');
+    writeFileSync(scriptFile, script.stdout);
+    const complete = (words: string[]) =>
+      runCli(['bash', '-c', `source ${scriptFile}; COMP_WORDS=(${words.map((word) => `'${word}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _confighub; echo "\${COMPREPLY[@]}"`], { raw: true });
+    expect((await complete(['confighub', 'inst'])).stdout.trim()).toBe('instances');
+    expect((await complete(['confighub', 'tokens', 'ro'])).stdout.trim()).toBe('rotate');
+    expect((await complete(['confighub', 'set', 'svc', '--no-'])).stdout.trim()).toBe('--no-wait');
+    expect((await complete(['confighub', '-o', 'json', 'ty'])).stdout.trim()).toBe('types');
   });
 });

@@ -221,6 +221,30 @@ export class TokenStore {
     return { token, apiToken: toApiToken(row) };
   }
 
+  /**
+   * Gives a live token a new secret (same name, role and scope; a new expiry when given): the old secret
+   * is refused from the next request on, on every instance (NOTIFY api_tokens), and sessions opened with
+   * it end. The returned `token` is shown this once.
+   */
+  async rotate(name: string, actor: string, expiresAt?: Date): Promise<{ token: string; apiToken: ApiToken }> {
+    if (expiresAt && expiresAt.getTime() <= Date.now()) throw new ValidationError([{ pointer: '/expiresAt', message: 'must be in the future' }]);
+    const token = `${TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
+    const rows = await this.db.query<TokenRow>(
+      `UPDATE api_tokens SET prefix = $2, token_hash = $3, expires_at = coalesce($4, expires_at)
+       WHERE name = $1 AND revoked_at IS NULL AND (coalesce($4, expires_at) IS NULL OR coalesce($4, expires_at) > now())
+       RETURNING ${COLUMNS}`,
+      [name, token.slice(0, VISIBLE_PREFIX_LENGTH), digest(token), expiresAt ?? null],
+    );
+    const row = rows[0];
+    if (!row) {
+      throw new ValidationError([{ pointer: '/name', message: `no live token named "${name}" (a revoked one stays revoked; an expired one needs a new expiry)` }]);
+    }
+    this.forgetAccepted();
+    await this.recheckWatched();
+    this.logger?.info({ token: name, actor }, 'token rotated');
+    return { token, apiToken: toApiToken(row) };
+  }
+
   /** Every token, revoked ones included, newest first. */
   async list(): Promise<ApiToken[]> {
     const rows = await this.db.query<TokenRow>(`SELECT ${COLUMNS} FROM api_tokens ORDER BY id DESC`);

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { type HubConnection, HubRequestError, type TypedDocument, hubRequest } from '@confighub/client';
 import { CliError, ExitCode, type ApiFailure, failureToError } from './errors.ts';
 import { ConfigAtVersion } from './operations.ts';
+import { activeContext } from './contexts.ts';
 
 /** The hub the CLI talks to when neither `--url` nor CONFIGHUB_URL names one. */
 export const DEFAULT_HUB_URL = 'http://127.0.0.1:4000';
@@ -13,18 +14,37 @@ const REQUEST_TIMEOUT_MS = 15_000;
 export interface ConnectionOptions {
   url?: string;
   token?: string;
+  /** `--timeout`: `15s`, `500ms`, `2m`, or seconds. */
+  timeout?: string;
+}
+
+/** The longest and shortest `--timeout`. */
+const MAX_TIMEOUT_MS = 600_000;
+const MIN_TIMEOUT_MS = 100;
+
+/** `--timeout` (or CONFIGHUB_TIMEOUT) in milliseconds: `15s`, `500ms`, `2m`, or a number of seconds. */
+export function parseTimeout(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
+  const ms = match ? Number(match[1]) * ({ ms: 1, s: 1_000, m: 60_000 } as const)[(match[2] ?? 's') as 'ms' | 's' | 'm'] : NaN;
+  if (!(ms >= MIN_TIMEOUT_MS && ms <= MAX_TIMEOUT_MS)) throw new CliError(`--timeout must be a duration from 100ms to 10m (such as 30s), not "${text}"`, ExitCode.USAGE, 'USAGE');
+  return ms;
 }
 
 /**
- * Where the hub is and which token to send: `--url`, else CONFIGHUB_URL, else the local default;
- * `--token`, else CONFIGHUB_TOKEN, else the admin token a local hub wrote to
- * `<CONFIGHUB_DATA_DIR or ./.confighub>/admin-token`.
+ * Where the hub is and which token to send: `--url`, else CONFIGHUB_URL, else the context in use
+ * (contexts.ts), else the local default; `--token`, else CONFIGHUB_TOKEN, else the context's token (sent
+ * to the context's own hub only), else the admin token a local hub wrote to
+ * `<CONFIGHUB_DATA_DIR or ./.confighub>/admin-token`. Each request may take `--timeout` (CONFIGHUB_TIMEOUT, 15 s).
  */
 export function resolveConnection(options: ConnectionOptions, env: NodeJS.ProcessEnv = process.env): HubConnection {
-  const url = options.url ?? nonEmpty(env.CONFIGHUB_URL) ?? DEFAULT_HUB_URL;
+  const hubContext = activeContext(env);
+  const givenUrl = options.url ?? nonEmpty(env.CONFIGHUB_URL);
+  const url = givenUrl ?? hubContext?.url ?? DEFAULT_HUB_URL;
   if (!/^https?:\/\//.test(url)) throw new CliError(`--url must be an http(s) URL, not "${url}"`, ExitCode.USAGE, 'USAGE');
-  const token = options.token ?? nonEmpty(env.CONFIGHUB_TOKEN) ?? readAdminTokenFile(env);
-  return { url, token, timeoutMs: REQUEST_TIMEOUT_MS };
+  const contextToken = givenUrl === undefined || givenUrl === hubContext?.url ? hubContext?.token : undefined;
+  const token = options.token ?? nonEmpty(env.CONFIGHUB_TOKEN) ?? contextToken ?? readAdminTokenFile(env);
+  const timeout = options.timeout ?? nonEmpty(env.CONFIGHUB_TIMEOUT);
+  return { url, token, timeoutMs: timeout === undefined ? REQUEST_TIMEOUT_MS : parseTimeout(timeout) };
 }
 
 function readAdminTokenFile(env: NodeJS.ProcessEnv): string | undefined {

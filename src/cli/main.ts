@@ -17,6 +17,9 @@ import { typesCommand } from './commands/types.ts';
 import { watchCommand } from './commands/watch.ts';
 import { CliError, ExitCode, usageError } from './errors.ts';
 import { resolveConnection } from './connection.ts';
+import { activeContext } from './contexts.ts';
+import { contextCommand } from './commands/context.ts';
+import { completionCommand } from './commands/completion.ts';
 import { OUTPUT_FORMATS, Output, type OutputFormat } from './output.ts';
 
 const commands: Command[] = [
@@ -36,6 +39,7 @@ const commands: Command[] = [
   instancesCommand,
   tokensCommand,
   whoamiCommand,
+  contextCommand,
   schemaCommand,
   typesCommand,
   exportCommand,
@@ -49,8 +53,11 @@ const commonOptions: Record<string, OptionSpec> = {
   env: { type: 'string', short: 'e' },
   json: { type: 'boolean' },
   output: { type: 'string', short: 'o' },
+  timeout: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 };
+
+commands.push(completionCommand(commands, commonOptions));
 
 const EXIT_CODES = `Exit codes:
   0  ok
@@ -75,6 +82,9 @@ Options:
   -e, --env NAME        environment (default: CONFIGHUB_ENVIRONMENT or production)
   -o, --output FORMAT   text (tables and documents, the default; also: table), json or yaml on stdout
   --json                the same as -o json
+  --timeout DURATION    how long one request may take: 30s, 500ms, 2m (default: CONFIGHUB_TIMEOUT or 15s)
+
+The hub, token and environment may also come from a context: confighub context set|use|list.
   -h, --help            help for a command: confighub help <command>, or confighub <command> --help
 
 Options may come before or after the command.
@@ -88,7 +98,7 @@ function commandHelp(command: Command): string {
   return `Usage: confighub ${command.usage}
 
 ${command.summary}
-${own.length ? `\nOptions: ${own.join(', ')}\n` : ''}Common options: --url, --token, --env/-e, -o json|yaml|text, --json
+${own.length ? `\nOptions: ${own.join(', ')}\n` : ''}Common options: --url, --token, --env/-e, -o json|yaml|text, --json, --timeout
 
 ${EXIT_CODES}
 `;
@@ -181,7 +191,7 @@ function commandLine(argv: string[]): { name: string | undefined; rest: string[]
 
 function parseContext(command: Command, args: string[], output: Output): CommandContext {
   const { values, positionals } = parseArgs({ args, options: { ...commonOptions, ...command.options }, allowPositionals: true, strict: true });
-  const environment = typeof values.env === 'string' ? values.env : process.env.CONFIGHUB_ENVIRONMENT || 'production';
+  const environment = typeof values.env === 'string' ? values.env : process.env.CONFIGHUB_ENVIRONMENT || activeContext()?.environment || 'production';
   if (!environment.trim()) throw usageError('--env must not be empty');
   let connection: ReturnType<typeof resolveConnection> | undefined;
   return {
@@ -190,7 +200,7 @@ function parseContext(command: Command, args: string[], output: Output): Command
     environment,
     environmentGiven: values.env !== undefined || Boolean(process.env.CONFIGHUB_ENVIRONMENT),
     output,
-    hub: () => (connection ??= resolveConnection({ url: values.url as string | undefined, token: values.token as string | undefined })),
+    hub: () => (connection ??= resolveConnection({ url: values.url as string | undefined, token: values.token as string | undefined, timeout: values.timeout as string | undefined })),
     stdin: process.stdin,
     stderr: process.stderr,
   };

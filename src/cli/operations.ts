@@ -244,6 +244,17 @@ export const CreateToken = graphql(`
   }
 `);
 
+export const RotateToken = graphql(`
+  mutation CliRotateToken($input: RotateTokenInput!) {
+    rotateToken(input: $input) {
+      __typename
+      ... on CreatedToken { token apiToken { ...CliApiTokenFields } }
+      ... on ValidationError { issues { pointer message } }
+      ... on Error { message }
+    }
+  }
+`);
+
 export const RevokeToken = graphql(`
   mutation CliRevokeToken($input: RevokeTokenInput!) {
     revokeToken(input: $input) {

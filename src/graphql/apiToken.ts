@@ -54,6 +54,13 @@ const CreateTokenInput = builder.inputType('CreateTokenInput', {
   }),
 });
 
+const RotateTokenInput = builder.inputType('RotateTokenInput', {
+  fields: (t) => ({
+    name: t.string({ required: true }),
+    expiresAt: t.field({ type: 'DateTime', description: "Omitted: the token's expiry stays as it was." }),
+  }),
+});
+
 const RevokeTokenInput = builder.inputType('RevokeTokenInput', {
   fields: (t) => ({ name: t.string({ required: true }) }),
 });
@@ -82,6 +89,15 @@ builder.mutationFields((t) => ({
     authScopes: { manageTokens: true },
     errors: { types: [...accessErrors, ValidationError], directResult: true, union: { name: 'CreateTokenResult' } },
     resolve: (_root, { input }, ctx) => ctx.tokens.create({ ...input, role: input.role as Role }, ctx.actor),
+  }),
+  rotateToken: t.field({
+    type: CreatedTokenRef,
+    description:
+      'Gives a token a new secret, with the same name, role and scope; the old secret is refused at once on every instance, and sessions opened with it end (admins). Shown this once.',
+    args: { input: t.arg({ type: RotateTokenInput, required: true }) },
+    authScopes: { manageTokens: true },
+    errors: { types: [...accessErrors, ValidationError], directResult: true, union: { name: 'RotateTokenResult' } },
+    resolve: (_root, { input }, ctx) => ctx.tokens.rotate(input.name, ctx.actor, input.expiresAt ?? undefined),
   }),
   revokeToken: t.field({
     type: ApiTokenRef,

@@ -1,4 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -28,6 +30,8 @@ export interface CliOptions {
 export function cliEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
   for (const name of Object.keys(env)) if (name.startsWith('CONFIGHUB_')) delete env[name];
+  // No contexts of the user's: a file that does not exist, unless a test names one.
+  env.CONFIGHUB_CONFIG = path.join(os.tmpdir(), 'confighub-tests-no-contexts.json');
   for (const [name, value] of Object.entries(extra)) {
     if (value === undefined) delete env[name];
     else env[name] = value;

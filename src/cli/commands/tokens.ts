@@ -3,7 +3,7 @@ import { type Command, type CommandContext, listOption, stringOption } from '../
 import { CliError, ExitCode, usageError } from '../errors.ts';
 import { expectType, request } from '../connection.ts';
 import { answered } from '@confighub/client';
-import { CreateToken, ListTokens, RevokeToken, Viewer } from '../operations.ts';
+import { CreateToken, ListTokens, RevokeToken, RotateToken, Viewer } from '../operations.ts';
 import { shortTime, table } from '../output.ts';
 
 const ROLES = ['READER', 'EDITOR', 'ADMIN'] as const;
@@ -12,9 +12,15 @@ type Role = (typeof ROLES)[number];
 export const tokensCommand: Command = {
   name: 'tokens',
   usage:
-    'tokens create <name> --role READER|EDITOR|ADMIN [--services a,b] [--environments x,y] [--expires-at ISO-8601] | tokens list | tokens revoke <name>',
-  summary: 'create, list and revoke API tokens (admin)',
-  options: { role: { type: 'string' }, services: { type: 'string', multiple: true }, environments: { type: 'string', multiple: true }, 'expires-at': { type: 'string' } },
+    'tokens create <name> --role READER|EDITOR|ADMIN [--services a,b] [--environments x,y] [--expires-in 30d | --expires-at ISO-8601] | tokens rotate <name> [--expires-in 30d | --expires-at ISO-8601] | tokens list | tokens revoke <name>',
+  summary: 'create, rotate, list and revoke API tokens (admin)',
+  options: {
+    role: { type: 'string' },
+    services: { type: 'string', multiple: true },
+    environments: { type: 'string', multiple: true },
+    'expires-at': { type: 'string' },
+    'expires-in': { type: 'string' },
+  },
   async run(context) {
     const [action, name, ...rest] = context.args;
     if (rest.length > 0) throw usageError(`unexpected argument "${rest[0]}"`);
@@ -25,11 +31,14 @@ export const tokensCommand: Command = {
       case 'list':
         if (name) throw usageError(`unexpected argument "${name}"`);
         return listTokens(context);
+      case 'rotate':
+        if (!name) throw usageError('missing <name>');
+        return rotateToken(context, name);
       case 'revoke':
         if (!name) throw usageError('missing <name>');
         return revokeToken(context, name);
       default:
-        throw usageError(`tokens needs "create", "list" or "revoke", not ${action ? `"${action}"` : 'nothing'}`);
+        throw usageError(`tokens needs "create", "rotate", "list" or "revoke", not ${action ? `"${action}"` : 'nothing'}`);
     }
   },
 };
@@ -52,14 +61,13 @@ async function createToken(context: CommandContext, name: string): Promise<void>
   const role = stringOption(context, 'role')?.toUpperCase();
   if (!role) throw usageError('missing --role READER|EDITOR|ADMIN');
   if (!ROLES.includes(role as Role)) throw usageError(`--role must be READER, EDITOR or ADMIN, not "${role}"`);
-  const expiresAt = stringOption(context, 'expires-at');
-  if (expiresAt !== undefined && Number.isNaN(Date.parse(expiresAt))) throw usageError(`--expires-at must be a date-time such as 2027-01-31T00:00:00Z, not "${expiresAt}"`);
+  const expiresAt = expiryOption(context);
   const input = {
     name,
     role: role as Role,
     services: listOption(context, 'services'),
     environments: listOption(context, 'environments'),
-    expiresAt: expiresAt === undefined ? undefined : new Date(expiresAt).toISOString(),
+    expiresAt,
   };
   const { createToken: result } = await request(context.hub(), CreateToken, { input });
   const created = expectType(result, 'CreatedToken');
@@ -68,6 +76,33 @@ async function createToken(context: CommandContext, name: string): Promise<void>
     context.output.note(`created token "${name}" (${created.apiToken.role}; services: ${scope(created.apiToken.services)}; environments: ${scope(created.apiToken.environments)})`);
     context.output.note('it is shown this once: keep it now');
     return created.token;
+  });
+}
+
+const DURATION_UNITS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000 };
+
+/** `--expires-in 30d` (minutes, hours, days or weeks) or `--expires-at ISO-8601`, as an ISO date-time; undefined when neither. */
+export function expiryOption(context: CommandContext, now = Date.now()): string | undefined {
+  const at = stringOption(context, 'expires-at');
+  const within = stringOption(context, 'expires-in');
+  if (at !== undefined && within !== undefined) throw usageError('--expires-at and --expires-in: give one');
+  if (at !== undefined) {
+    if (Number.isNaN(Date.parse(at))) throw usageError(`--expires-at must be a date-time such as 2027-01-31T00:00:00Z, not "${at}"`);
+    return new Date(at).toISOString();
+  }
+  if (within === undefined) return undefined;
+  const match = /^(\d{1,6})([mhdw])$/.exec(within.trim());
+  if (!match || Number(match[1]) === 0) throw usageError(`--expires-in must be a duration such as 90m, 12h, 30d or 8w, not "${within}"`);
+  return new Date(now + Number(match[1]) * DURATION_UNITS[match[2]!]!).toISOString();
+}
+
+async function rotateToken(context: CommandContext, name: string): Promise<void> {
+  const { rotateToken: result } = await request(context.hub(), RotateToken, { input: { name, expiresAt: expiryOption(context) } });
+  const rotated = expectType(result, 'CreatedToken');
+  context.output.result({ token: rotated.token, ...rotated.apiToken }, () => {
+    context.output.note(`rotated token "${name}": the old secret is refused from now on; expires ${rotated.apiToken.expiresAt ? shortTime(rotated.apiToken.expiresAt) : 'never'}`);
+    context.output.note('it is shown this once: keep it now');
+    return rotated.token;
   });
 }
 
