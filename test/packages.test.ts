@@ -52,7 +52,7 @@ beforeAll(async () => {
   client = await pack('client', packs.dir);
   cli = await pack('cli', packs.dir);
   // The service's own tools come from the same lockfile; NATS, Ajv and RE2JS are the client's optional peers.
-  await installOffline(project.dir, [client, cli], ['typescript', '@types/node', '@nats-io/transport-node', 'ajv', 'ajv-formats', 're2js']);
+  await installOffline(project.dir, [client, cli], ['typescript', '@types/node', '@nats-io/transport-node', 'ajv', 'ajv-formats', 're2js', '@openfeature/server-sdk']);
   nats = await NatsServer.start();
   hub = await createTestApp('pglite', { natsUrl: nats.url });
   hubUrl = await hub.app.start();
@@ -74,7 +74,7 @@ describe('the packed packages', () => {
       expect(file).toMatch(/^(package\.json|README\.md|bin\/confighub\.js|dist\/.+\.(js|d\.ts))$/);
     }
     expect(Object.keys(client.manifest.dependencies ?? {}).sort()).toEqual(['graphql-ws', 'ws']);
-    expect(Object.keys(client.manifest.peerDependenciesMeta ?? {}).sort()).toEqual(['@nats-io/transport-node', 'ajv', 'ajv-formats', 're2js']);
+    expect(Object.keys(client.manifest.peerDependenciesMeta ?? {}).sort()).toEqual(['@nats-io/transport-node', '@openfeature/server-sdk', 'ajv', 'ajv-formats', 're2js']);
     expect(cli.manifest.dependencies?.['@confighub/client']).toBe(client.manifest.version);
     // What installing the client alone brings (no NATS): under the 5 MB goal.
     const installed = installedClosure(project.dir, '@confighub/client');
@@ -165,6 +165,47 @@ process.on('SIGTERM', () => void config.close().then(() => process.exit(0)));
       service.kill('SIGTERM');
     }
     expect(await new Promise((resolve) => service.once('exit', resolve))).toBe(0);
+  });
+
+  it("the OpenFeature provider evaluates the features section with the SDK's own API and follows changes", async () => {
+    writeFileSync(
+      path.join(project.dir, 'flags.mjs'),
+      `import { OpenFeature, ProviderEvents } from '@openfeature/server-sdk';
+import { ConfigClient } from '@confighub/client';
+import { ConfighubProvider } from '@confighub/client/openfeature';
+const config = new ConfigClient({ service: ${JSON.stringify(SERVICE)}, hub: { url: process.env.HUB_URL, token: process.env.HUB_TOKEN }, defaults: { features: { fast_path: true } }, snapshotFile: false }).start();
+await config.ready(15_000);
+await OpenFeature.setProviderAndWait(new ConfighubProvider(config));
+const flags = OpenFeature.getClient();
+const before = await flags.getBooleanDetails('fast_path', true);
+const missing = await flags.getBooleanDetails('no_such_flag', true);
+const mismatch = await flags.getStringDetails('fast_path', 'fallback');
+const changed = new Promise((resolve) => flags.addHandler(ProviderEvents.ConfigurationChanged, (details) => resolve(details.flagsChanged)));
+console.log('following');
+const flagsChanged = await changed;
+const after = await flags.getBooleanDetails('fast_path', false);
+const pick = ({ value, reason, errorCode }) => ({ value, reason, errorCode: errorCode ?? null });
+console.log(JSON.stringify({ before: pick(before), missing: pick(missing), mismatch: pick(mismatch), flagsChanged, after: pick(after) }));
+await OpenFeature.close();
+await config.close();
+`,
+    );
+    const child = spawn(process.execPath, ['flags.mjs'], { cwd: project.dir, env: { PATH: process.env.PATH ?? '', HUB_URL: hubUrl, HUB_TOKEN: hub.adminToken }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    await waitForOutput(child, 'stdout', /following/);
+    const reported = waitForOutput(child, 'stdout', /"after"/);
+    expect((await confighub(['set', SERVICE, 'features.fast_path=true', '--no-wait'])).code).toBe(0);
+    const report = JSON.parse((await reported).trim().split('\n').at(-1)!);
+    expect(await exited, stderr).toBe(0);
+    expect(report).toEqual({
+      before: { value: false, reason: 'STATIC', errorCode: null },
+      missing: { value: true, reason: 'ERROR', errorCode: 'FLAG_NOT_FOUND' },
+      mismatch: { value: 'fallback', reason: 'ERROR', errorCode: 'TYPE_MISMATCH' },
+      flagsChanged: ['fast_path'],
+      after: { value: true, reason: 'STATIC', errorCode: null },
+    });
   });
 
   it('types --check tells when the hub has moved on from the generated settings', async () => {
