@@ -58,7 +58,7 @@ describe('ConfigClient over graphql-ws', () => {
     const client = startClient('cold-start');
 
     expect(client.get()).toEqual(defaults);
-    expect(client.status).toMatchObject({ state: 'ERROR', source: 'defaults', version: null });
+    expect(client.status).toMatchObject({ state: 'STARTING', source: 'defaults', version: null });
     // The first fetch is refused by the closed port: the status says why.
     await until(client, () => /fetch failed: cannot reach the hub/.test(client.status.reason ?? ''));
     expect(client.status.state).toBe('ERROR');
@@ -91,8 +91,11 @@ describe('ConfigClient over graphql-ws', () => {
     const startMs = performance.now() - started;
     expect(client.get()).toEqual(hubConfig(300));
     expect(startMs).toBeLessThan(200);
-    expect(client.status).toMatchObject({ state: 'STALE', source: 'snapshot', version });
+    expect(client.status).toMatchObject({ state: 'STARTING', source: 'snapshot', version });
     expect(client.status.reason).toMatch(/snapshot version 1 saved 2026-11-26T00:00:00.000Z/);
+    // The hub does not answer: the start ends STALE, on the snapshot.
+    await until(client, () => client.status.state === 'STALE');
+    expect(client.status.reason).toMatch(/^serving snapshot version 1 saved 2026-11-26T00:00:00.000Z: .*fetch failed/);
 
     const changes: string[][] = [];
     client.onChange((_next, _previous, paths) => changes.push(paths));
@@ -110,8 +113,24 @@ describe('ConfigClient over graphql-ws', () => {
     onTestFinished(() => relay.restore());
     const client = startClient('bad-snapshot', { snapshotFile });
     expect(client.get()).toEqual(defaults);
-    expect(client.status.state).toBe('ERROR');
     expect(client.status.reason).toMatch(/snapshot version 4 fails the schema: operational.batch_size/);
+    await until(client, () => client.status.state === 'ERROR');
+  });
+
+  it('a normal start goes STARTING -> READY: never STALE or ERROR, with a snapshot or without', async () => {
+    await createConfig(hub, 'normal-start', hubConfig(40));
+    const snapshotFile = path.join(scratch.dir, 'normal-start.json');
+    for (const withSnapshot of [false, true]) {
+      const client = startClient('normal-start', { snapshotFile });
+      const states = [client.status.state];
+      client.onStatus((status) => states.push(status.state));
+      await client.ready(15_000);
+      expect(states[0]).toBe('STARTING');
+      expect(states.at(-1)).toBe('READY');
+      expect(states.filter((state) => state === 'STALE' || state === 'ERROR'), `with${withSnapshot ? '' : 'out'} a snapshot`).toEqual([]);
+      await client.close();
+    }
+    expect(existsSync(snapshotFile)).toBe(true);
   });
 
   it('keeps its values when the hub goes away, goes STALE, and recovers (with what it missed) without a restart', async () => {

@@ -16,8 +16,15 @@ import { ClientConfig } from './operations.ts';
 import { SnapshotWriter, readSnapshot } from './snapshot.ts';
 import { type HubConnection, answered, hubRequest } from './transport.ts';
 
-/** READY: runs the hub's config and follows its changes. STALE: runs a cached or snapshot config. ERROR: runs its defaults only. */
-export type ClientState = 'READY' | 'STALE' | 'ERROR';
+/**
+ * STARTING: its first fetch or first live connection is under way (it runs its snapshot or defaults
+ * meanwhile; a normal start goes STARTING -> READY). READY: runs the hub's config and follows its changes.
+ * STALE: runs a cached or snapshot config, the hub or its live updates away. ERROR: runs its defaults only.
+ */
+export type ClientState = 'STARTING' | 'READY' | 'STALE' | 'ERROR';
+
+const NOT_FETCHED_YET = 'no config fetched from the hub yet';
+const NOT_CONNECTED_YET = 'live updates not connected yet';
 
 /** Where the config a client runs came from. */
 export type ConfigSource = 'defaults' | 'snapshot' | 'hub';
@@ -111,7 +118,7 @@ export class ConfigClient<T extends object> {
   private rejection: ConfigRejection | null = null;
   private snapshotSavedAt: string | undefined;
 
-  private fetchProblem: string | null = 'no config fetched from the hub yet';
+  private fetchProblem: string | null = NOT_FETCHED_YET;
   private liveProblem: string | null;
   private statusValue: ClientStatus;
 
@@ -136,7 +143,7 @@ export class ConfigClient<T extends object> {
     this.instanceId = options.instanceId ?? `${hostname()}:${process.pid}`;
     this.ttlMs = options.ttlMs ?? DEFAULT_TTL_MS;
     this.reporter = new FleetReporter(options.hub, this.stop.signal);
-    this.liveProblem = (options.live?.via ?? 'graphql-ws') === 'none' ? null : 'live updates not connected yet';
+    this.liveProblem = (options.live?.via ?? 'graphql-ws') === 'none' ? null : NOT_CONNECTED_YET;
     this.defaults = structuredClone(options.defaults) as T;
     const checkedDefaults = this.check({});
     // Defaults that fail the service's own schema are a bug in the service: say so at once.
@@ -391,8 +398,15 @@ export class ConfigClient<T extends object> {
   private computeStatus(): { state: ClientState; reason: string | null } {
     const problem = [this.fetchProblem, this.liveProblem].filter((reason) => reason !== null).join('; ') || null;
     if (this.source === 'hub' && problem === null) return { state: 'READY', reason: null };
-    if (this.source === 'defaults') return { state: 'ERROR', reason: `running on defaults only: ${problem ?? 'no config from the hub'}` };
     const from = this.source === 'snapshot' ? `snapshot version ${this.version} saved ${this.snapshotSavedAt}` : `version ${this.version}`;
+    // Until the first fetch and the first live connection have each come through, unless one failed.
+    const fetchPending = this.fetchProblem?.startsWith(NOT_FETCHED_YET) ?? false;
+    const livePending = this.liveProblem === NOT_CONNECTED_YET;
+    const failed = (this.fetchProblem !== null && !fetchPending) || (this.liveProblem !== null && !livePending);
+    if ((fetchPending || livePending) && !failed) {
+      return { state: 'STARTING', reason: `starting, serving ${this.source === 'defaults' ? 'defaults' : from}: ${problem}` };
+    }
+    if (this.source === 'defaults') return { state: 'ERROR', reason: `running on defaults only: ${problem ?? 'no config from the hub'}` };
     return { state: 'STALE', reason: `serving ${from}: ${problem}` };
   }
 
@@ -407,14 +421,16 @@ export class ConfigClient<T extends object> {
 
   /** Tells the hub what this instance runs (or why it refused a version). */
   private report(heartbeat = false): void {
-    if (this.options.report === false || !this.started) return;
+    // STARTING is not reported: the fleet hears of the state the start ends in.
+    if (this.options.report === false || !this.started || this.computeStatus().state === 'STARTING') return;
     this.reporter.report(() => {
       const status = this.computeStatus();
       return {
         service: this.service,
         environment: this.environment,
         instance: this.instanceId,
-        status: status.state,
+        // Never STARTING: a start, once ended, does not come back (checked before this was queued).
+        status: status.state === 'STARTING' ? (this.source === 'defaults' ? 'ERROR' : 'STALE') : status.state,
         appliedVersion: this.version,
         rejectedVersion: this.rejection?.version ?? null,
         error: reportableError(this.rejection ? `refused version ${this.rejection.version}: ${this.rejection.reason}` : status.reason),
