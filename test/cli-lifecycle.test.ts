@@ -218,3 +218,41 @@ describe('tokens, timeouts and contexts', () => {
     expect((await complete(['confighub', '-o', 'json', 'ty'])).stdout.trim()).toBe('types');
   });
 });
+
+describe('catalog', () => {
+  it("lists each service's settings from its schema, for the services the token may read", async () => {
+    await createConfig(hub, 'catalogued', { operational: { batch_size: 100, mode: 'safe' } });
+    const schema = {
+      type: 'object',
+      required: ['operational'],
+      properties: {
+        operational: {
+          type: 'object',
+          required: ['batch_size'],
+          properties: {
+            batch_size: { type: 'integer', minimum: 1, maximum: 1000, default: 100, description: 'Bars per batch' },
+            mode: { type: 'string', enum: ['fast', 'safe'], default: 'safe' },
+          },
+        },
+      },
+    };
+    const set = await hub.graphql(`mutation($input: SetConfigSchemaInput!) { setConfigSchema(input: $input) { __typename } }`, { input: { service: 'catalogued', schema } });
+    expect(set.data).toEqual({ setConfigSchema: { __typename: 'ConfigSchema' } });
+
+    const human = await cli(['catalog', 'catalogued']);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/^catalogued \(schema version 1\)/);
+    expect(human.stdout).toMatch(/operational\.batch_size\s+integer\s+100\s+>= 1, <= 1000\s+Bars per batch/);
+    expect(human.stdout).toMatch(/operational\.mode\?\s+string\s+"safe"\s+one of "fast", "safe"/);
+    const [entry] = (await cli(['catalog', '-o', 'json'])).json<{ service: string; fields: { pointer: string; required: boolean; maximum: number | null }[] }[]>().filter((item) => item.service === 'catalogued');
+    expect(entry!.fields).toContainEqual(expect.objectContaining({ pointer: '/operational/batch_size', required: true, maximum: 1000 }));
+
+    // A reader of another service does not see it.
+    const token = (await cli(['tokens', 'create', 'catalog-reader', '--role', 'READER', '--services', 'formats', '--json'])).json<{ token: string }>().token;
+    const scoped = await cli(['catalog', '-o', 'json'], { env: { CONFIGHUB_TOKEN: token } });
+    expect(scoped.json<{ service: string }[]>().map((item) => item.service)).not.toContain('catalogued');
+    expect((await cli(['catalog', 'no-schema-here'])).code).toBe(2);
+    const tooMany = await hub.graphql(`query($services: [String!]) { configCatalog(services: $services) { service } }`, { services: Array.from({ length: 101 }, (_, i) => `s${i}`) });
+    expect(tooMany.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+  });
+});

@@ -19,6 +19,7 @@ import { CliError, ExitCode, usageError } from './errors.ts';
 import { resolveConnection } from './connection.ts';
 import { activeContext } from './contexts.ts';
 import { contextCommand } from './commands/context.ts';
+import { catalogCommand } from './commands/catalog.ts';
 import { completionCommand } from './commands/completion.ts';
 import { OUTPUT_FORMATS, Output, type OutputFormat } from './output.ts';
 
@@ -42,6 +43,7 @@ const commands: Command[] = [
   contextCommand,
   schemaCommand,
   typesCommand,
+  catalogCommand,
   exportCommand,
   importCommand,
 ];

@@ -180,6 +180,16 @@ export const GetConfigSchema = graphql(`
   }
 `);
 
+export const ConfigCatalog = graphql(`
+  query CliConfigCatalog($services: [String!]) {
+    configCatalog(services: $services) {
+      service
+      version
+      fields { pointer type description default required minimum maximum exclusiveMinimum exclusiveMaximum allowed }
+    }
+  }
+`);
+
 export const SetConfigSchema = graphql(`
   mutation CliSetConfigSchema($input: SetConfigSchemaInput!) {
     setConfigSchema(input: $input) {

@@ -2,6 +2,8 @@ import type { ConfigField } from '../store/configSchemas.ts';
 import { schemaFields } from '../store/configSchemas.ts';
 import type { JsonObject } from '../store/documents.ts';
 import { configKey } from '../store/names.ts';
+import { GraphQLError } from 'graphql';
+import { coversService } from '../access/principal.ts';
 import { builder } from './builder.ts';
 import { writeErrors } from './errors.ts';
 import { ServiceConfigRef } from './serviceConfig.ts';
@@ -14,6 +16,12 @@ const ConfigFieldRef = builder.objectRef<ConfigField>('ConfigField').implement({
     description: t.exposeString('description', { nullable: true }),
     default: t.field({ type: 'JSON', nullable: true, resolve: (field) => field.default }),
     notSecret: t.exposeBoolean('notSecret', { description: 'Marked x-confighub-not-secret: the secret guard lets it through.' }),
+    required: t.exposeBoolean('required', { description: "Listed in its parent object's `required`." }),
+    minimum: t.exposeFloat('minimum', { nullable: true }),
+    maximum: t.exposeFloat('maximum', { nullable: true }),
+    exclusiveMinimum: t.exposeFloat('exclusiveMinimum', { nullable: true }),
+    exclusiveMaximum: t.exposeFloat('exclusiveMaximum', { nullable: true }),
+    allowed: t.field({ type: ['JSON'], nullable: true, description: 'The values the schema allows (its `enum`); null: any.', resolve: (field) => field.allowed }),
   }),
 });
 
@@ -58,6 +66,27 @@ builder.queryField('configSchema', (t) =>
     },
   }),
 );
+
+builder.queryField('configCatalog', (t) =>
+  t.field({
+    type: [ConfigSchemaRef],
+    description:
+      "The catalog of services: each service's newest schema with the settings it documents (descriptions, types, bounds, defaults), of the services the token may read (of `services` only, when given).",
+    args: { services: t.arg.stringList({ description: 'At most 100 names; omitted: every service.' }) },
+    authScopes: { signedIn: true },
+    resolve: async (_root, args, ctx) => {
+      if (args.services && args.services.length > MAX_CATALOG_NAMES) {
+        throw new GraphQLError(`services: at most ${MAX_CATALOG_NAMES} names, not ${args.services.length}`, { extensions: { code: 'BAD_USER_INPUT' } });
+      }
+      const names = args.services?.map((service) => configKey(service).service);
+      const rows = await ctx.store.schemas.newestOfEach(names);
+      return rows.filter((row) => ctx.viewer !== null && coversService(ctx.viewer, row.serviceName));
+    },
+  }),
+);
+
+/** The most services one catalog request may name. */
+const MAX_CATALOG_NAMES = 100;
 
 const SetConfigSchemaInput = builder.inputType('SetConfigSchemaInput', {
   fields: (t) => ({

@@ -22,6 +22,14 @@ export interface ConfigField {
   description: string | null;
   default: JsonValue | null;
   notSecret: boolean;
+  /** Listed in its parent's `required`. */
+  required: boolean;
+  minimum: number | null;
+  maximum: number | null;
+  exclusiveMinimum: number | null;
+  exclusiveMaximum: number | null;
+  /** The values `enum` allows (null: any). */
+  allowed: JsonValue[] | null;
 }
 
 /** The most JSON objects (subschemas, and any object inside them) a new schema may hold: compiling grows with them. */
@@ -147,6 +155,8 @@ const briefly = (error: unknown) => {
 export function schemaFields(schema: JsonObject, pointer = ''): ConfigField[] {
   const fields: ConfigField[] = [];
   const properties = schema.properties;
+  const required = new Set(Array.isArray(schema.required) ? schema.required : []);
+  const numberOrNull = (value: JsonValue | undefined) => (typeof value === 'number' ? value : null);
   if (properties && typeof properties === 'object' && !Array.isArray(properties)) {
     for (const [name, child] of Object.entries(properties)) {
       if (!child || typeof child !== 'object' || Array.isArray(child)) continue;
@@ -157,6 +167,12 @@ export function schemaFields(schema: JsonObject, pointer = ''): ConfigField[] {
         description: typeof child.description === 'string' ? child.description : null,
         default: child.default ?? null,
         notSecret: child[NOT_SECRET_KEYWORD] === true,
+        required: required.has(name),
+        minimum: numberOrNull(child.minimum),
+        maximum: numberOrNull(child.maximum),
+        exclusiveMinimum: numberOrNull(child.exclusiveMinimum),
+        exclusiveMaximum: numberOrNull(child.exclusiveMaximum),
+        allowed: Array.isArray(child.enum) ? child.enum : null,
       });
       fields.push(...schemaFields(child, childPointer));
     }
@@ -334,6 +350,15 @@ export class ConfigSchemas {
   async newestVersion(service: string): Promise<number> {
     const { _max } = await this.prisma.configSchema.aggregate({ where: { serviceName: service }, _max: { version: true } });
     return _max.version ?? 0;
+  }
+
+  /** The newest schema of each service (of `services` only, when given), by service name. */
+  async newestOfEach(services?: readonly string[]): Promise<ConfigSchema[]> {
+    return this.prisma.configSchema.findMany({
+      where: services ? { serviceName: { in: [...services] } } : {},
+      distinct: ['serviceName'],
+      orderBy: [{ serviceName: 'asc' }, { version: 'desc' }],
+    });
   }
 
   async versions(service: string): Promise<ConfigSchema[]> {
