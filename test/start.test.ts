@@ -17,7 +17,12 @@ beforeAll(async () => {
   await run('npm', ['run', '--silent', 'build'], { cwd: PROJECT_ROOT });
 }, 180_000);
 
-afterAll(() => dataDir.remove());
+afterAll(() => {
+  dataDir.remove();
+  imageDataDir.remove();
+});
+
+const imageDataDir = temporaryDir('confighub-image-start-');
 
 const startScript = (JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.start!;
 
@@ -40,6 +45,18 @@ async function npmStart() {
     return exited;
   };
   return { url, log, stop };
+}
+
+/** The final stage of the Dockerfile: its ENV, CMD and HEALTHCHECK command. */
+function dockerfileRuntime() {
+  const text = readFileSync(path.join(PROJECT_ROOT, 'Dockerfile'), 'utf8');
+  const finalStage = text.slice(text.lastIndexOf('\nFROM '));
+  const env: Record<string, string> = {};
+  for (const line of finalStage.split('\n').filter((candidate) => candidate.startsWith('ENV '))) {
+    for (const [, name, value] of line.slice(4).matchAll(/(\w+)=(\S+)/g)) env[name!] = value!;
+  }
+  const exec = (instruction: string) => JSON.parse(new RegExp(`^${instruction} (\\[.*\\])$`, 'm').exec(finalStage)![1]!) as string[];
+  return { env, cmd: exec('CMD'), healthcheck: exec('HEALTHCHECK(?: --\\S+)* CMD') };
 }
 
 describe('npm start', () => {
@@ -71,6 +88,26 @@ describe('npm start', () => {
       expect(await read.json()).toMatchObject({ service: 'started', config: { a: 1 } });
     } finally {
       expect(await second.stop()).toBe(0);
+    }
+  });
+});
+
+describe('the container image', () => {
+  it("runs its command here as the container would (its ENV, a data volume), and its HEALTHCHECK passes", async () => {
+    const { env, cmd, healthcheck } = dockerfileRuntime();
+    expect(cmd).toEqual(['node', '--no-warnings', 'dist/main.js']);
+    const port = await freePort();
+    const runtimeEnv = { PATH: process.env.PATH ?? '', ...env, PORT: String(port), CONFIGHUB_DATA_DIR: imageDataDir.dir };
+    const child = spawn(cmd[0]!, cmd.slice(1), { cwd: PROJECT_ROOT, env: runtimeEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      await waitForOutput(child, 'stdout', /confighub listening/, 60_000);
+      expect((await fetch(`http://127.0.0.1:${port}/ready`)).status).toBe(200);
+      const check = await run(healthcheck[0]!, healthcheck.slice(1), { env: runtimeEnv }).then(() => 0, (error: { code?: number }) => error.code ?? 1);
+      expect(check).toBe(0);
+    } finally {
+      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
     }
   });
 });
