@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -254,5 +255,14 @@ describe('catalog', () => {
     expect((await cli(['catalog', 'no-schema-here'])).code).toBe(2);
     const tooMany = await hub.graphql(`query($services: [String!]) { configCatalog(services: $services) { service } }`, { services: Array.from({ length: 101 }, (_, i) => `s${i}`) });
     expect(tooMany.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+  });
+});
+
+describe("the pilot's generated settings", () => {
+  it("match the hub's schema of the service (confighub types --check), so the pilot and the hub agree", async () => {
+    const file = path.join(fileURLToPath(new URL('../', import.meta.url)), 'examples/polygon-historical-downloader/src/settings.generated.ts');
+    const checked = await cli(['types', 'polygon-historical-downloader', '--check', file]);
+    expect(checked.stderr).toBe('');
+    expect(checked.code).toBe(0);
   });
 });

@@ -219,7 +219,7 @@ await config.close();
     expect(stale.code).toBe(6);
     expect(stale.stderr).toMatch(/out of date: packaged-service's schema is at version 2/);
     expect((await confighub(['types', SERVICE, '--out', file])).code).toBe(0);
-    expect(readFileSync(path.join(project.dir, file), 'utf8')).toMatch(/retries\?: number;/);
+    expect(readFileSync(path.join(project.dir, file), 'utf8')).toMatch(/ retries: number;/);
     expect((await confighub(['types', SERVICE, '--check', file])).code).toBe(0);
     // Without --out: the module on stdout.
     const printed = await confighub(['types', SERVICE]);

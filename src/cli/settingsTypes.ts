@@ -55,7 +55,11 @@ const BOUNDS = [
 const VALUE_KEYWORDS = new Set(['default', 'const', 'enum', 'examples', 'required']);
 const SCHEMA_MAPS = new Set(['properties', 'patternProperties', '$defs', 'definitions', 'dependentSchemas']);
 
-/** A copy of the schema whose descriptions also say each setting's bounds and default (they become the type's doc comments). */
+/**
+ * A copy of the schema for typing: descriptions also say each setting's bounds and default (they become the
+ * type's doc comments), and a setting the defaults always fill (it has a default, or is an object whose
+ * settings all have one) counts as required, since the client overlays the defaults under every config.
+ */
 function documented(schema: JsonValue): JsonValue {
   if (Array.isArray(schema)) return schema.map(documented);
   if (!isJsonObject(schema)) return schema;
@@ -68,6 +72,11 @@ function documented(schema: JsonValue): JsonValue {
   const notes = BOUNDS.filter(([keyword]) => schema[keyword] !== undefined).map(([keyword, word]) => `${word} ${JSON.stringify(schema[keyword])}`);
   if (schema.default !== undefined) notes.push(`default ${JSON.stringify(schema.default)}`);
   if (notes.length > 0) copy.description = [typeof schema.description === 'string' ? schema.description : '', `(${notes.join(', ')})`].filter(Boolean).join(' ');
+  if (isJsonObject(schema.properties)) {
+    const filled = Object.keys(schemaDefaults(schema).value);
+    const required = Array.isArray(schema.required) ? schema.required.filter((name) => typeof name === 'string') : [];
+    if (filled.length > 0) copy.required = [...new Set([...required, ...filled])];
+  }
   return copy;
 }
 
@@ -76,7 +85,9 @@ export async function settingsModule(source: SchemaVersion): Promise<string> {
   // Loaded here only: the other commands start without it.
   const { compile } = await import('json-schema-to-typescript');
   const typeName = settingsTypeName(source.service);
-  const declarations = await compile(documented(source.schema) as Parameters<typeof compile>[0], typeName, {
+  // The type is named after the service, whatever the schema's title says.
+  const { title: _title, ...typed } = documented(source.schema) as JsonObject;
+  const declarations = await compile(typed as Parameters<typeof compile>[0], typeName, {
     bannerComment: '',
     // A setting the schema does not name is a typo in the service's code, not a setting.
     additionalProperties: false,

@@ -1,10 +1,14 @@
 // In this checkout `@confighub/client` resolves to the client's source (tsconfig paths, honoured by tsx);
 // elsewhere it is the installed package (packages/client).
 import { ConfigClient } from '@confighub/client';
+import { jsonSchemaSettings } from '@confighub/client/json-schema';
 import { type BarStore, openBarStore } from './barStore.ts';
 import { log } from './log.ts';
 import { IntervalSchedule } from './schedule.ts';
-import { type DownloaderSettings, UNIVERSES, defaultSettings, downloaderSettings } from './settings.ts';
+import { UNIVERSES } from './settings.ts';
+// The settings' type, schema and defaults, generated from the hub's schema (`confighub types`): the
+// service cannot disagree with the hub about what a valid config is.
+import { type Settings as DownloaderSettings, defaults as defaultSettings, schema } from './settings.generated.ts';
 
 /**
  * polygon-historical-downloader, the pilot of confighub: scans its own database for missing daily bars
@@ -38,7 +42,7 @@ async function main() {
     environment: env.environment,
     hub: { url: env.hubUrl, token: env.token },
     defaults: defaultSettings,
-    schema: downloaderSettings,
+    schema: jsonSchemaSettings<DownloaderSettings>(schema),
     snapshotFile: env.snapshotFile,
     live: env.natsUrl ? { via: 'nats', servers: env.natsUrl } : { via: 'graphql-ws' },
     // A service should find a hub that comes back within seconds, not after half a minute.
