@@ -578,8 +578,11 @@ class DocumentWriter {
       selections.push(this.field(root, this.d.pick(fields), 1, scope, { subscriptionRoot: true })!);
     } else {
       const count = this.d.weighted(kind === 'mutation' ? [[6, 1], [3, 2], [1, 3]] : [[5, 1], [3, 2], [2, 3]]);
-      // Fields taking JSON (updateConfig's patch...) weigh more: variables inside JSON literals are the bug class.
-      const weights = fields.map((field) => (field.args.some((arg) => takesJson(arg.type)) ? 3 : 1));
+      // Fields taking JSON (updateConfig's patch...) weigh more: variables inside JSON literals are the bug
+      // class: together twice as likely as all the others (token mutations and the like), however many.
+      const takingJson = fields.filter((field) => field.args.some((arg) => takesJson(arg.type))).length;
+      const jsonWeight = Math.max(1, Math.ceil((fields.length - takingJson) / Math.max(1, takingJson))) * 2;
+      const weights = fields.map((field) => (field.args.some((arg) => takesJson(arg.type)) ? jsonWeight : 1));
       for (let index = 0; index < count; index++) selections.push(...this.fieldWithTwin(root, fields[this.weightedIndex(weights)]!, 1, scope));
       if (this.d.chance(0.08)) selections.push(this.fragmentOn(root, root, 1, scope));
       if (this.d.chance(0.1)) selections.push(`__typename${this.directive(0.3)}`);
