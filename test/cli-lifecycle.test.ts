@@ -144,8 +144,9 @@ describe('the fleet', () => {
 
 describe('tokens, timeouts and contexts', () => {
   it('tokens rotate gives a new secret with the same scope and refuses the old one; --expires-in sets the expiry', async () => {
+    await createConfig(hub, 'rotated-for', { a: 1 });
     const before = Date.now();
-    const created = await cli(['tokens', 'create', 'rotating', '--role', 'READER', '--services', 'formats', '--expires-in', '30d', '--json']);
+    const created = await cli(['tokens', 'create', 'rotating', '--role', 'READER', '--services', 'rotated-for', '--expires-in', '30d', '--json']);
     expect(created.code).toBe(0);
     const first = created.json<{ token: string; expiresAt: string }>();
     const expiry = Date.parse(first.expiresAt) - before;
@@ -157,9 +158,9 @@ describe('tokens, timeouts and contexts', () => {
     expect(rotated.code).toBe(0);
     const second = rotated.json<{ token: string; role: string; services: string[]; expiresAt: string }>();
     expect(second.token).not.toBe(first.token);
-    expect(second).toMatchObject({ role: 'READER', services: ['formats'], expiresAt: first.expiresAt });
+    expect(second).toMatchObject({ role: 'READER', services: ['rotated-for'], expiresAt: first.expiresAt });
     expect((await cli(['whoami'], { env: { CONFIGHUB_TOKEN: first.token } })).code).toBe(4);
-    expect((await cli(['get', 'formats'], { env: { CONFIGHUB_TOKEN: second.token } })).code).toBe(0);
+    expect((await cli(['get', 'rotated-for'], { env: { CONFIGHUB_TOKEN: second.token } })).code).toBe(0);
 
     expect((await cli(['tokens', 'rotate', 'no-such-token'])).code).toBe(3);
     const badDuration = await cli(['tokens', 'create', 'x', '--role', 'READER', '--expires-in', '30 days']);

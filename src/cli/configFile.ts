@@ -1,4 +1,4 @@
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { type HubConnection, type JsonObject, answered, hubRequest, isJsonObject } from '@confighub/client';
 import { usageError } from './errors.ts';
@@ -34,13 +34,6 @@ async function readStream(stream: NodeJS.ReadStream): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of stream) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString('utf8');
-}
-
-/** Writes a file whole or not at all (a temporary file renamed over it). */
-export async function writeFileAtomically(file: string, text: string): Promise<void> {
-  const temporary = `${file}.${process.pid}.tmp`;
-  await writeFile(temporary, text, 'utf8');
-  await rename(temporary, file);
 }
 
 export async function serialize(document: unknown, format: FileFormat): Promise<string> {

@@ -1,7 +1,7 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { writeFileAtomically } from './configFile.ts';
+import { writeFileAtomically } from './files.ts';
 import { usageError } from './errors.ts';
 
 // Contexts: named hubs in a file of the user's (`confighub context use staging`), as kubectl's. What the
@@ -46,8 +46,7 @@ export function readContexts(env: NodeJS.ProcessEnv = process.env): ContextsFile
 export async function writeContexts(contexts: ContextsFile, env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const file = contextsPath(env);
   mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-  await writeFileAtomically(file, `${JSON.stringify(contexts, null, 2)}\n`);
-  chmodSync(file, 0o600);
+  await writeFileAtomically(file, `${JSON.stringify(contexts, null, 2)}\n`, 0o600);
 }
 
 /** The context in use: CONFIGHUB_CONTEXT, else the file's current one; undefined when there is none. */

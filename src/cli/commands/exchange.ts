@@ -10,9 +10,9 @@ import {
   readDocumentFile,
   serialize,
   toExportDocument,
-  writeFileAtomically,
 } from '../configFile.ts';
 import { CliError, ExitCode, usageError } from '../errors.ts';
+import { writeFileAtomically } from '../files.ts';
 import { expectType, request } from '../connection.ts';
 import { CreateConfig } from '../operations.ts';
 import type { PatchOperation } from '../output.ts';

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { isJsonObject } from '@confighub/client';
 import { type Command, intOption, stringOption, takeArgs } from '../command.ts';
-import { writeFileAtomically } from '../configFile.ts';
+import { writeFileAtomically } from '../files.ts';
 import { CliError, ExitCode } from '../errors.ts';
 import { request } from '../connection.ts';
 import { GetConfigSchema } from '../operations.ts';
