@@ -4,6 +4,9 @@
 // tsx (as `npm run dev`, and as `npm start` did before it ran compiled code) and a bare Node.js HTTP
 // server (the floor: what any Node.js service pays to start). Goals (issue 17): first start <= 2 s,
 // restart <= 1 s, idle resident memory <= 250 MiB.
+// Then the `confighub` command as an outside project installs it (@confighub/cli packed and installed
+// offline into a temporary project), against the same command through tsx in this checkout and a bare
+// `node -e ''` (goal: under 300 ms a call).
 // Settings (environment): BENCH_RUNS (3 of each), BENCH_IDLE_SECONDS (3: idle time before memory is read).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -11,6 +14,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { execFileSync } from 'node:child_process';
+import { installOffline, pack } from '../test/support/packages.ts';
 import { runBenchmark } from './support/cleanup.ts';
 import { describeMachine, intSetting, median, ratio, table } from './support/stats.ts';
 
@@ -103,6 +108,41 @@ const row = (name: string, starts: Start[]) => [
   `${Math.round(median(starts.map((start) => start.peakMiB)))} MiB`,
 ];
 
+/** Wall time of one run of a command, in milliseconds. */
+function timeCommand(command: string[], cwd: string): number {
+  const started = performance.now();
+  execFileSync(command[0]!, command.slice(1), { cwd, stdio: 'ignore' });
+  return performance.now() - started;
+}
+
+/** The installed CLI against the checkout's and a bare Node.js, `--version` and `help get`, 5 runs each after one. */
+async function measureCli(): Promise<void> {
+  const work = mkdtempSync(path.join(tmpdir(), 'confighub-bench-cli-'));
+  try {
+    const packs = path.join(work, 'packs');
+    const project = path.join(work, 'project');
+    execFileSync('mkdir', ['-p', packs, project]);
+    await installOffline(project, [await pack('client', packs), await pack('cli', packs)]);
+    const installed = path.join(project, 'node_modules', '.bin', 'confighub');
+    const commands: [string, string[]][] = [
+      ['installed confighub --version', [installed, '--version']],
+      ['installed confighub help get', [installed, 'help', 'get']],
+      ['checkout (tsx) confighub --version', [process.execPath, path.join(ROOT, 'bin', 'confighub.mjs'), '--version']],
+      ["bare node -e '' (floor)", [process.execPath, '-e', '']],
+    ];
+    const rows = commands.map(([name, command]) => {
+      timeCommand(command, project);
+      const times = Array.from({ length: 5 }, () => timeCommand(command, project));
+      return [name, `${Math.round(median(times))} ms`, `${Math.round(Math.min(...times))}-${Math.round(Math.max(...times))} ms`];
+    });
+    console.log(`\n${table(['command', 'wall (median of 5)', 'range'], rows)}`);
+    const installedMs = Number.parseInt(rows[0]![1]!, 10);
+    console.log(`goal CLI call: ${installedMs} ms (goal < 300 ms) ${installedMs < 300 ? 'met' : 'NOT met'}`);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
 await runBenchmark('bench:start', 600, async () => {
   console.log(describeMachine());
   console.log(`${RUNS} first starts and ${RUNS} restarts of each, memory read after ${IDLE_SECONDS} s idle\n`);
@@ -124,4 +164,5 @@ await runBenchmark('bench:start', 600, async () => {
   goal('first start', readyOf(compiled.first), 2000, 'ms');
   goal('restart', readyOf(compiled.restart), 1000, 'ms');
   goal('idle RSS', median(compiled.restart.map((start) => start.rssMiB)), 250, 'MiB');
+  await measureCli();
 });
