@@ -1,7 +1,7 @@
 import './nodeEnv.ts';
-import { openDatabase } from './db/database.ts';
 import { loadSettings } from './env.ts';
 import { createLogger, routeProcessOutputTo } from './logger.ts';
+import { buildApp } from './server/app.ts';
 import { StartupError } from './startupError.ts';
 
 /** Starts the gateway from the environment and stops it cleanly on SIGTERM/SIGINT. */
@@ -9,15 +9,7 @@ async function main() {
   const settings = loadSettings();
   const logger = createLogger(settings.LOG_LEVEL);
   routeProcessOutputTo(logger);
-  // The database opens (PGlite compiles and boots Postgres) while the rest of the gateway loads.
-  const [database, { buildApp }] = await Promise.all([
-    openDatabase({ url: settings.DATABASE_URL, dataDir: settings.CONFIGHUB_DATA_DIR, logger }),
-    import('./server/app.ts'),
-  ]);
-  const app = await buildApp({ settings, logger, database }).catch(async (error: unknown) => {
-    await database.close();
-    throw error;
-  });
+  const app = await buildApp({ settings, logger });
   await app.start();
   let stopping = false;
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
@@ -27,7 +19,7 @@ async function main() {
       stopping = true;
       logger.info({ signal }, 'shutting down');
       app.stop().then(
-        () => database.close().then(() => process.exit(0)),
+        () => process.exit(0),
         (error: unknown) => {
           logger.error({ err: error }, 'shutdown failed');
           process.exit(1);

@@ -1,7 +1,8 @@
 import type { ParseArgsConfig } from 'node:util';
 import type { HubConnection } from '@confighub/client';
-import { usageError } from './errors.ts';
+import { CliError, ExitCode, usageError } from './errors.ts';
 import type { Output } from './output.ts';
+import { confirm } from './terminal.ts';
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>[string];
 export type OptionValues = Record<string, string | boolean | (string | boolean)[] | undefined>;
@@ -33,6 +34,8 @@ export interface Command {
   summary: string;
   /** Options beyond the common ones (--url, --token, --env, --json, --help). */
   options?: Record<string, OptionSpec>;
+  /** The words its first argument may be (`tokens create|rotate|...`), for completion. */
+  actions?: readonly string[];
   /** Takes its own arguments unparsed (serve). */
   rawArgs?: boolean;
   run(context: CommandContext): Promise<void>;
@@ -75,4 +78,15 @@ export function listOption(context: CommandContext, name: string): string[] | un
   const parts = (Array.isArray(value) ? value : [value]).flatMap((item) => (typeof item === 'string' ? item.split(',') : []));
   const items = parts.map((item) => item.trim()).filter(Boolean);
   return value === undefined ? undefined : items;
+}
+
+/**
+ * Goes on with --yes, or once a person answers yes on a terminal; otherwise refuses (exit 1) before
+ * anything is written. `action` names what is refused ("change 3 configs"), `command` what is cancelled.
+ * A command reading its input from stdin cannot also ask there (`stdinTaken`).
+ */
+export async function confirmed(context: CommandContext, question: string, action: string, command: string, stdinTaken = false): Promise<void> {
+  if (context.options.yes) return;
+  if (!context.stdin.isTTY || stdinTaken) throw usageError(`refusing to ${action} without confirmation: add --yes (stdin is not a terminal)`);
+  if (!(await confirm(question, context.stdin, context.stderr))) throw new CliError(`${command} cancelled; nothing written`, ExitCode.USAGE, 'CANCELLED');
 }

@@ -4,6 +4,7 @@ import { type HubConnection, HubRequestError, type TypedDocument, hubRequest } f
 import { CliError, ExitCode, type ApiFailure, failureToError } from './errors.ts';
 import { ConfigAtVersion } from './operations.ts';
 import { activeContext } from './contexts.ts';
+import { durationMs } from './durations.ts';
 
 /** The hub the CLI talks to when neither `--url` nor CONFIGHUB_URL names one. */
 export const DEFAULT_HUB_URL = 'http://127.0.0.1:4000';
@@ -24,8 +25,7 @@ const MIN_TIMEOUT_MS = 100;
 
 /** `--timeout` (or CONFIGHUB_TIMEOUT) in milliseconds: `15s`, `500ms`, `2m`, or a number of seconds. */
 export function parseTimeout(text: string): number {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
-  const ms = match ? Number(match[1]) * ({ ms: 1, s: 1_000, m: 60_000 } as const)[(match[2] ?? 's') as 'ms' | 's' | 'm'] : NaN;
+  const ms = durationMs(text, 's');
   if (!(ms >= MIN_TIMEOUT_MS && ms <= MAX_TIMEOUT_MS)) throw new CliError(`--timeout must be a duration from 100ms to 10m (such as 30s), not "${text}"`, ExitCode.USAGE, 'USAGE');
   return ms;
 }

@@ -1,3 +1,4 @@
+import { pointerSegments } from '@confighub/client';
 import { CliError } from './errors.ts';
 
 /** One RFC 6902 operation as the hub reports it. */
@@ -120,10 +121,8 @@ function withoutTypename(value: unknown): unknown {
 
 /** The value at a JSON pointer (RFC 6901), or undefined where there is none. */
 export function valueAtPointer(document: unknown, pointer: string): unknown {
-  if (pointer === '') return document;
   let node: unknown = document;
-  for (const raw of pointer.slice(1).split('/')) {
-    const key = raw.replaceAll('~1', '/').replaceAll('~0', '~');
+  for (const key of pointerSegments(pointer)) {
     if (node === null || typeof node !== 'object' || !Object.hasOwn(node, key)) return undefined;
     node = (node as Record<string, unknown>)[key];
   }

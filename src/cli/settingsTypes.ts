@@ -1,4 +1,4 @@
-import { type JsonObject, type JsonValue, isJsonObject } from '@confighub/client';
+import { type JsonObject, type JsonValue, escapeKey, isJsonObject } from '@confighub/client';
 
 // Typed settings from a service's JSON Schema on the hub: the TypeScript type (json-schema-to-typescript),
 // the schema itself for `jsonSchemaSettings` (@confighub/client/json-schema) and the defaults the schema
@@ -29,7 +29,7 @@ export function schemaDefaults(schema: JsonObject, pointer = ''): { value: JsonO
   const required = new Set(Array.isArray(schema.required) ? schema.required.filter((name) => typeof name === 'string') : []);
   for (const [name, child] of Object.entries(properties)) {
     if (!isJsonObject(child)) continue;
-    const at = `${pointer}/${name.replaceAll('~', '~0').replaceAll('/', '~1')}`;
+    const at = `${pointer}/${escapeKey(name)}`;
     if (child.default !== undefined) {
       value[name] = child.default;
     } else if (isJsonObject(child.properties)) {

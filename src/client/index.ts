@@ -16,5 +16,5 @@ export { backoffCeiling, backoffDelay } from './backoff.ts';
 export type { BackoffOptions } from './backoff.ts';
 export type { ConfigPath, ConfigPathValue } from './documents.ts';
 export type { NatsOptions } from './live.ts';
-export { isJsonObject } from '../protocol/json.ts';
+export { escapeKey, isJsonObject, pointerSegments } from '../protocol/json.ts';
 export type { JsonObject, JsonValue } from '../protocol/json.ts';

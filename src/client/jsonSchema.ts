@@ -1,4 +1,4 @@
-import type { JsonObject } from '../protocol/json.ts';
+import { type JsonObject, pointerSegments } from '../protocol/json.ts';
 import { createAjv } from '../protocol/schemaDialect.ts';
 import { PatternBudgetError, PatternCompiler, PatternMeter } from '../protocol/schemaPatterns.ts';
 import type { SettingsSchema } from './configClient.ts';
@@ -6,15 +6,6 @@ import type { SettingsSchema } from './configClient.ts';
 // The entry `@confighub/client/json-schema`: a service's settings checked with its hub's JSON Schema, by the
 // validator the hub itself uses (the dialect in protocol/schemaDialect.ts). It needs Ajv and RE2JS beside
 // the client (`npm install ajv ajv-formats re2js`): they are optional, so the client alone stays small.
-
-/** The segments of a JSON pointer (`/operational/batch_size` -> ['operational', 'batch_size']). */
-function pointerPath(pointer: string): string[] {
-  if (pointer === '') return [];
-  return pointer
-    .slice(1)
-    .split('/')
-    .map((segment) => segment.replaceAll('~1', '/').replaceAll('~0', '~'));
-}
 
 /**
  * A settings schema for `ConfigClient` (its `schema` option) from the service's JSON Schema on the hub,
@@ -34,7 +25,7 @@ export function jsonSchemaSettings<T>(schema: JsonObject): SettingsSchema<T> {
         return { success: false, error: { issues: [{ path: [], message: error.message }] } };
       }
       const issues = (validate.errors ?? []).map((error) => ({
-        path: pointerPath(error.instancePath),
+        path: pointerSegments(error.instancePath),
         message: error.message ?? `fails ${error.keyword}`,
       }));
       return { success: false, error: { issues } };

@@ -1,11 +1,11 @@
 import jsonPatch from 'fast-json-patch';
 import type { PatchOperation } from '../protocol/changes.ts';
-import { type JsonObject, type JsonValue, isJsonObject } from '../protocol/json.ts';
+import { type JsonObject, type JsonValue, escapeKey, isJsonObject } from '../protocol/json.ts';
 import { nextTurn } from '../turns.ts';
 import { ValidationError } from './errors.ts';
 
 export type { JsonObject, JsonValue, PatchOperation };
-export { isJsonObject };
+export { escapeKey, isJsonObject };
 
 /** The largest config document the hub keeps (serialised as JSON). */
 export const MAX_DOCUMENT_BYTES = 256 * 1024;
@@ -55,8 +55,6 @@ export function documentText(document: JsonObject): string {
 }
 
 /** A key as a JSON pointer segment (RFC 6901). */
-export const escapeKey = (key: string) =>
-  key.includes('~') || key.includes('/') ? key.replaceAll('~', '~0').replaceAll('/', '~1') : key;
 const storable = (text: string) => text.isWellFormed() && !text.includes('\u0000');
 
 /**

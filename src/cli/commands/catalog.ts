@@ -1,3 +1,4 @@
+import { pointerSegments } from '@confighub/client';
 import type { Command } from '../command.ts';
 import { request } from '../connection.ts';
 import { CliError, ExitCode } from '../errors.ts';
@@ -8,12 +9,7 @@ import { compact, table } from '../output.ts';
 type Field = CliConfigCatalogQuery['configCatalog'][number]['fields'][number];
 
 /** `/operational/batch_size` -> `operational.batch_size`. */
-const settingName = (pointer: string) =>
-  pointer
-    .slice(1)
-    .split('/')
-    .map((segment) => segment.replaceAll('~1', '/').replaceAll('~0', '~'))
-    .join('.');
+const settingName = (pointer: string) => pointerSegments(pointer).join('.');
 
 function bounds(field: Field): string {
   const parts: string[] = [];

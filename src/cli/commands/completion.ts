@@ -5,14 +5,6 @@ import { usageError } from '../errors.ts';
 // (bash's completion through zsh's bashcompinit). Commands, their actions and options are written into
 // the script: completing never starts the CLI.
 
-/** The first words a command takes (tokens create|rotate|..., schema get|set, context ...). */
-const ACTIONS: Record<string, string[]> = {
-  tokens: ['create', 'rotate', 'list', 'revoke'],
-  schema: ['get', 'set'],
-  context: ['list', 'use', 'set', 'delete'],
-  completion: ['bash', 'zsh'],
-};
-
 function optionWords(options: Record<string, OptionSpec>): string[] {
   return Object.entries(options).flatMap(([name, spec]) => [`--${name}`, ...(spec.short ? [`-${spec.short}`] : [])]);
 }
@@ -24,7 +16,7 @@ function valued(options: Record<string, OptionSpec>): string {
 
 export function bashCompletion(commands: Command[], common: Record<string, OptionSpec>): string {
   const cases = commands
-    .map((command) => `    ${command.name}) actions="${(ACTIONS[command.name] ?? []).join(' ')}"; options="${optionWords(command.options ?? {}).join(' ')}" ;;`)
+    .map((command) => `    ${command.name}) actions="${(command.actions ?? []).join(' ')}"; options="${optionWords(command.options ?? {}).join(' ')}" ;;`)
     .join('\n');
   return `# confighub completion for bash (zsh: autoload -U +X bashcompinit && bashcompinit first)
 _confighub() {
@@ -61,6 +53,7 @@ export function completionCommand(commands: Command[], common: Record<string, Op
   return {
     name: 'completion',
     usage: 'completion bash|zsh',
+    actions: ['bash', 'zsh'],
     summary: 'print the shell completion script: source <(confighub completion bash)',
     async run(context) {
       const [shell, extra] = context.args;

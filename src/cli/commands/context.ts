@@ -7,6 +7,7 @@ export const contextCommand: Command = {
   name: 'context',
   usage: 'context list | context use <name> | context set <name> --url URL [--token T] [-e ENV] | context delete <name>',
   summary: 'named hubs (kept in ~/.config/confighub/contexts.json, or CONFIGHUB_CONFIG): list, switch, add, remove',
+  actions: ['list', 'use', 'set', 'delete'],
   async run(context) {
     const [action, name, ...rest] = context.args;
     if (rest.length > 0) throw usageError(`unexpected argument "${rest[0]}"`);

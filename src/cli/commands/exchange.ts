@@ -1,6 +1,6 @@
 import { UpdateConfig } from '../operations.ts';
 import type { HubConnection, JsonObject } from '@confighub/client';
-import { type Command, type CommandContext, dryRunOption, reasonOption, stringOption, takeArgs } from '../command.ts';
+import { type Command, type CommandContext, confirmed, dryRunOption, reasonOption, stringOption, takeArgs } from '../command.ts';
 import {
   type ExportDocument,
   type FileFormat,
@@ -11,12 +11,12 @@ import {
   serialize,
   toExportDocument,
 } from '../configFile.ts';
-import { CliError, ExitCode, usageError } from '../errors.ts';
+import { CliError, usageError } from '../errors.ts';
 import { writeFileAtomically } from '../files.ts';
 import { expectType, request } from '../connection.ts';
 import { CreateConfig } from '../operations.ts';
 import type { PatchOperation } from '../output.ts';
-import { Progress, confirm } from '../terminal.ts';
+import { Progress } from '../terminal.ts';
 
 export const exportCommand: Command = {
   name: 'export',
@@ -86,14 +86,8 @@ export const importCommand: Command = {
       output.result(summary, () => '');
       return;
     }
-    if (!context.options.yes) {
-      if (!context.stdin.isTTY || file === '-') {
-        throw usageError(`refusing to change ${pending.length} configs without confirmation: add --yes (stdin is not a terminal)`);
-      }
-      if (!(await confirm(`Apply ${pending.length} change${pending.length === 1 ? '' : 's'} to ${environment}?`, context.stdin, context.stderr))) {
-        throw new CliError('import cancelled; nothing written', ExitCode.USAGE, 'CANCELLED');
-      }
-    }
+    const question = `Apply ${pending.length} change${pending.length === 1 ? '' : 's'} to ${environment}?`;
+    await confirmed(context, question, `change ${pending.length} configs`, 'import', file === '-');
     await applyImport(context, hub, environment, pending);
     summary.applied = true;
     summary.changes = plan.map(describeChange);

@@ -1,11 +1,10 @@
 import { isJsonObject } from '@confighub/client';
-import { type Command, type CommandContext, expectedVersionOption, intOption, reasonOption, stringOption } from '../command.ts';
+import { type Command, confirmed, expectedVersionOption, intOption, reasonOption, stringOption } from '../command.ts';
 import { readDocumentFile } from '../configFile.ts';
-import { CliError, ExitCode, usageError } from '../errors.ts';
+import { usageError } from '../errors.ts';
 import { expectType, request } from '../connection.ts';
 import { mergePatchFromAssignments } from '../mergePatch.ts';
 import { CreateConfig, DeleteConfig, RestoreConfig } from '../operations.ts';
-import { confirm } from '../terminal.ts';
 
 // A config's life: created (from a file or key=value settings), deleted (softly: audited, restorable)
 // and restored.
@@ -33,13 +32,6 @@ export const createCommand: Command = {
   },
 };
 
-/** Deleting takes a yes: --yes, or an answer on a terminal. */
-async function confirmed(context: CommandContext, question: string): Promise<void> {
-  if (context.options.yes) return;
-  if (!context.stdin.isTTY) throw usageError('refusing to delete without confirmation: add --yes (stdin is not a terminal)');
-  if (!(await confirm(question, context.stdin, context.stderr))) throw new CliError('delete cancelled; nothing written', ExitCode.USAGE, 'CANCELLED');
-}
-
 export const deleteCommand: Command = {
   name: 'delete',
   usage: 'delete <service> [--yes] [--expected-version N] [--reason R]',
@@ -50,7 +42,7 @@ export const deleteCommand: Command = {
     if (!service) throw usageError('missing <service>');
     if (extra !== undefined) throw usageError(`unexpected argument "${extra}"`);
     const { environment, output } = context;
-    await confirmed(context, `Delete ${service} (${environment})? Services reading it keep their last config.`);
+    await confirmed(context, `Delete ${service} (${environment})? Services reading it keep their last config.`, 'delete', 'delete');
     const input = { service, environment, expectedVersion: intOption(context, 'expected-version'), reason: stringOption(context, 'reason') };
     const write = expectType((await request(context.hub(), DeleteConfig, { input })).deleteConfig, 'ConfigWrite');
     output.result(write.config, () => `${service} (${environment}): deleted at version ${write.config.version} (confighub restore ${service} brings it back)`);

@@ -10,6 +10,7 @@ export const schemaCommand: Command = {
   name: 'schema',
   usage: 'schema get <service> [--version N] | schema set <service> <file|-> [--expected-version N] [--reason R]',
   summary: "read or replace a service's JSON Schema (every write of its configs is checked against it)",
+  actions: ['get', 'set'],
   options: { ...reasonOption, ...expectedVersionOption, version: { type: 'string' } },
   async run(context) {
     const [action, service, file, ...rest] = context.args;

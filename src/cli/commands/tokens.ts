@@ -5,6 +5,7 @@ import { expectType, request } from '../connection.ts';
 import { answered } from '@confighub/client';
 import { CreateToken, ListTokens, RevokeToken, RotateToken, Viewer } from '../operations.ts';
 import { shortTime, table } from '../output.ts';
+import { durationMs } from '../durations.ts';
 
 const ROLES = ['READER', 'EDITOR', 'ADMIN'] as const;
 type Role = (typeof ROLES)[number];
@@ -14,6 +15,7 @@ export const tokensCommand: Command = {
   usage:
     'tokens create <name> --role READER|EDITOR|ADMIN [--services a,b] [--environments x,y] [--expires-in 30d | --expires-at ISO-8601] | tokens rotate <name> [--expires-in 30d | --expires-at ISO-8601] | tokens list | tokens revoke <name>',
   summary: 'create, rotate, list and revoke API tokens (admin)',
+  actions: ['create', 'rotate', 'list', 'revoke'],
   options: {
     role: { type: 'string' },
     services: { type: 'string', multiple: true },
@@ -79,7 +81,8 @@ async function createToken(context: CommandContext, name: string): Promise<void>
   });
 }
 
-const DURATION_UNITS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000 };
+/** The furthest --expires-in reaches. */
+const MAX_EXPIRY_MS = 100 * 365 * 86_400_000;
 
 /** `--expires-in 30d` (minutes, hours, days or weeks) or `--expires-at ISO-8601`, as an ISO date-time; undefined when neither. */
 export function expiryOption(context: CommandContext, now = Date.now()): string | undefined {
@@ -91,9 +94,9 @@ export function expiryOption(context: CommandContext, now = Date.now()): string 
     return new Date(at).toISOString();
   }
   if (within === undefined) return undefined;
-  const match = /^(\d{1,6})([mhdw])$/.exec(within.trim());
-  if (!match || Number(match[1]) === 0) throw usageError(`--expires-in must be a duration such as 90m, 12h, 30d or 8w, not "${within}"`);
-  return new Date(now + Number(match[1]) * DURATION_UNITS[match[2]!]!).toISOString();
+  const ms = durationMs(within);
+  if (!(ms > 0 && ms <= MAX_EXPIRY_MS)) throw usageError(`--expires-in must be a duration such as 90m, 12h, 30d or 8w (at most 100 years), not "${within}"`);
+  return new Date(now + ms).toISOString();
 }
 
 async function rotateToken(context: CommandContext, name: string): Promise<void> {
