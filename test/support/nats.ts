@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { aptInstall } from './debian.ts';
 import { freePort } from './waiting.ts';
 
 const CANDIDATES = ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server'];
@@ -22,16 +23,7 @@ function findNatsServer(): string | undefined {
 export function ensureNatsServer(): string {
   const found = findNatsServer();
   if (found) return found;
-  const isRoot = process.getuid?.() === 0;
-  const hasApt = existsSync('/usr/bin/apt-get');
-  if (isRoot && hasApt) {
-    const apt = (args: string[]) => execFileSync('apt-get', args, { stdio: 'ignore', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-    try {
-      apt(['install', '-y', '-qq', 'nats-server']);
-    } catch {
-      apt(['update', '-qq']);
-      apt(['install', '-y', '-qq', 'nats-server']);
-    }
+  if (aptInstall(['nats-server'])) {
     const installed = findNatsServer();
     if (installed) return installed;
   }
