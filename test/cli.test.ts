@@ -264,6 +264,19 @@ describe('history, diff and rollback', () => {
     expect(human.stdout).toMatch(/v4\s+ROLLBACK .* "undo"/);
     expect(human.stdout).toContain('~ /limit: 1');
 
+    // Blame: the rollback set both settings last (version 4), with its reason.
+    await cli(['set', service, 'mode=c', '--reason', 'mode c']);
+    const blame = await cli(['blame', service, '--json']);
+    expect(blame.code, blame.stderr).toBe(0);
+    expect(blame.json()).toMatchObject({ version: 5, complete: true });
+    expect(blame.json().settings.map((setting: { pointer: string; version: number; reason: string | null }) => [setting.pointer, setting.version, setting.reason])).toEqual(
+      expect.arrayContaining([['/limit', 4, 'undo'], ['/mode', 5, 'mode c']]),
+    );
+    const blameText = await cli(['blame', service]);
+    expect(blameText.stdout).toMatch(/SETTING\s+VALUE\s+SET IN\s+BY\s+WHEN\s+REASON/);
+    expect(blameText.stdout).toMatch(/mode\s+"c"\s+v5\s+\S+\s+.*mode c/);
+    expect((await cli(['blame', 'no-such-service'])).code).toBe(2);
+
     const missing = await cli(['diff', service, '1', '99']);
     expect(missing.code).toBe(2);
     const old = await cli(['get', service, '--version', '2', '--json']);

@@ -4,7 +4,7 @@ import { type HubConnection, HubRequestError, type TypedDocument, hubRequest } f
 import { CliError, ExitCode, type ApiFailure, failureToError } from './errors.ts';
 import { ConfigAtVersion } from './operations.ts';
 import { activeContext } from './contexts.ts';
-import { durationMs } from './durations.ts';
+import { durationMs } from '@confighub/client';
 
 /** The hub the CLI talks to when neither `--url` nor CONFIGHUB_URL names one. */
 export const DEFAULT_HUB_URL = 'http://127.0.0.1:4000';

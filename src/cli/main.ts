@@ -6,7 +6,7 @@ import { getCommand } from './commands/get.ts';
 import { initCommand } from './commands/init.ts';
 import { instancesCommand } from './commands/instances.ts';
 import { createCommand, deleteCommand, restoreCommand } from './commands/lifecycle.ts';
-import { diffCommand, historyCommand, rollbackCommand } from './commands/history.ts';
+import { blameCommand, diffCommand, historyCommand, rollbackCommand } from './commands/history.ts';
 import { exportCommand, importCommand } from './commands/exchange.ts';
 import { listCommand } from './commands/list.ts';
 import { schemaCommand } from './commands/schema.ts';
@@ -35,6 +35,7 @@ const commands: Command[] = [
   restoreCommand,
   historyCommand,
   diffCommand,
+  blameCommand,
   rollbackCommand,
   watchCommand,
   instancesCommand,

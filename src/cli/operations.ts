@@ -156,6 +156,20 @@ export const ConfigInstances = graphql(`
   }
 `);
 
+export const ConfigBlame = graphql(`
+  query CliConfigBlame($service: String!, $environment: String) {
+    configBlame(service: $service, environment: $environment) {
+      __typename
+      ... on ConfigBlame {
+        version
+        complete
+        settings { pointer value version action changedBy changedAt reason }
+      }
+      ... on Error { message }
+    }
+  }
+`);
+
 export const ConfigAtVersion = graphql(`
   query CliConfigAtVersion($service: String!, $environment: String, $version: Int!) {
     configVersion(service: $service, environment: $environment, version: $version) {

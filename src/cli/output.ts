@@ -120,6 +120,9 @@ function withoutTypename(value: unknown): unknown {
 }
 
 /** The value at a JSON pointer (RFC 6901), or undefined where there is none. */
+/** A setting's name as people write it (`/operational/batch_size` -> `operational.batch_size`). */
+export const settingName = (pointer: string) => pointerSegments(pointer).join('.');
+
 export function valueAtPointer(document: unknown, pointer: string): unknown {
   let node: unknown = document;
   for (const key of pointerSegments(pointer)) {

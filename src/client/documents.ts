@@ -1,10 +1,10 @@
 // Plain JSON documents: the overlay of defaults, snapshot and hub config, what changed between two
 // configs, and reading a dotted path.
 
-import { type JsonObject, type JsonValue, isJsonObject as isPlainObject } from '../protocol/json.ts';
+import { type JsonObject, type JsonValue, isJsonObject as isPlainObject, sameValue } from '../protocol/json.ts';
 
 export type { JsonObject };
-export { isPlainObject };
+export { isPlainObject, sameValue };
 
 /** `overlay` on top of `base`: objects merge key by key, anything else (arrays included) replaces. */
 export function overlay<T>(base: T, overlayValue: unknown): T {
@@ -37,16 +37,6 @@ function collect(previous: unknown, next: unknown, prefix: string, paths: Set<st
   if (sameValue(previous, next)) return false;
   if (prefix) paths.add(prefix);
   return true;
-}
-
-export function sameValue(a: unknown, b: unknown): boolean {
-  if (Object.is(a, b)) return true;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((item, index) => sameValue(item, b[index]));
-  const aKeys = Object.keys(a);
-  const bObject = b as JsonObject;
-  return aKeys.length === Object.keys(b).length && aKeys.every((key) => key in bObject && sameValue((a as JsonObject)[key], bObject[key]));
 }
 
 /** The value at a dotted path (`operational.batch_size`); undefined when any step is missing. */

@@ -18,3 +18,4 @@ export type { ConfigPath, ConfigPathValue } from './documents.ts';
 export type { NatsOptions } from './live.ts';
 export { escapeKey, isJsonObject, pointerSegments } from '../protocol/json.ts';
 export type { JsonObject, JsonValue } from '../protocol/json.ts';
+export { durationMs } from '../protocol/durations.ts';

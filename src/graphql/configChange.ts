@@ -6,7 +6,7 @@ import { readErrors } from './errors.ts';
 import { JsonPatchOperationRef, patchPage, patchPageArgs } from './scalars.ts';
 import { ServiceConfigRef } from './serviceConfig.ts';
 
-const ConfigActionRef = builder.enumType('ConfigAction', {
+export const ConfigActionRef = builder.enumType('ConfigAction', {
   values: ['CREATE', 'UPDATE', 'ROLLBACK', 'DELETE', 'RESTORE'] as const,
 });
 
@@ -67,7 +67,7 @@ const ConfigDiffRef = builder
     }),
   });
 
-const keyArgs = (t: Parameters<Parameters<typeof builder.queryFields>[0]>[0]) => ({
+export const keyArgs = (t: Parameters<Parameters<typeof builder.queryFields>[0]>[0]) => ({
   service: t.arg.string({ required: true }),
   environment: t.arg.string({ defaultValue: 'production' }),
 });

@@ -5,6 +5,7 @@ import './scalars.ts';
 import './errors.ts';
 import './serviceConfig.ts';
 import './configChange.ts';
+import './configBlame.ts';
 import './configMutations.ts';
 import './configEvent.ts';
 import './configSchema.ts';

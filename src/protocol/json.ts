@@ -20,3 +20,14 @@ export function pointerSegments(pointer: string): string[] {
     .split('/')
     .map((segment) => segment.replaceAll('~1', '/').replaceAll('~0', '~'));
 }
+
+/** JSON equality: objects by their keys and values in any order, arrays item by item. */
+export function sameValue(a: unknown, b: unknown): boolean {
+  if (Object.is(a, b)) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((item, index) => sameValue(item, b[index]));
+  const aKeys = Object.keys(a);
+  const bObject = b as JsonObject;
+  return aKeys.length === Object.keys(b).length && aKeys.every((key) => key in bObject && sameValue((a as JsonObject)[key], bObject[key]));
+}

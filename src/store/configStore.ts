@@ -16,6 +16,7 @@ import {
 import { AlreadyExistsError, NotFoundError, SecretRejectedError, ValidationError, VersionConflictError } from './errors.ts';
 import { type ConfigSchema, ConfigSchemas } from './configSchemas.ts';
 import { DocumentChecker, WORKER_THRESHOLD_CHARS } from './documentChecks.ts';
+import { BlameReader } from './blame.ts';
 import { ConfigHistory } from './history.ts';
 import { ConfigInstances } from './instances.ts';
 import { MAX_DESCRIPTION_BYTES, MAX_REASON_BYTES, requireTexts } from './texts.ts';
@@ -120,6 +121,8 @@ const MAX_WRITE_ATTEMPTS = 50;
  */
 export class ConfigStore {
   readonly history: ConfigHistory;
+  /** Blame per setting: the change that last set each leaf. */
+  readonly blame: BlameReader;
   /** The fleet report: which instance of a service runs which version. */
   readonly instances: ConfigInstances;
   readonly schemas: ConfigSchemas;
@@ -149,6 +152,7 @@ export class ConfigStore {
     this.schemas = new ConfigSchemas(db, logger);
     this.checker = new DocumentChecker(this.schemas);
     this.history = new ConfigHistory(db, (from, to) => this.checker.diff(from, to));
+    this.blame = new BlameReader(db);
     this.instances = new ConfigInstances(db.prisma);
   }
 

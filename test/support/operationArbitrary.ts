@@ -582,7 +582,11 @@ class DocumentWriter {
       // class: together twice as likely as all the others (token mutations and the like), however many.
       const takingJson = fields.filter((field) => field.args.some((arg) => takesJson(arg.type))).length;
       const jsonWeight = Math.max(1, Math.ceil((fields.length - takingJson) / Math.max(1, takingJson))) * 2;
-      const weights = fields.map((field) => (field.args.some((arg) => takesJson(arg.type)) ? jsonWeight : 1));
+      // Connections (paging, cursors) weigh double among the queries: a new plain root field must not
+      // dilute them.
+      const weights = fields.map((field) =>
+        field.args.some((arg) => takesJson(arg.type)) ? jsonWeight : getNamedType(field.type).name.endsWith('Connection') ? 2 : 1,
+      );
       for (let index = 0; index < count; index++) selections.push(...this.fieldWithTwin(root, fields[this.weightedIndex(weights)]!, 1, scope));
       if (this.d.chance(0.08)) selections.push(this.fragmentOn(root, root, 1, scope));
       if (this.d.chance(0.1)) selections.push(`__typename${this.directive(0.3)}`);

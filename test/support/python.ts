@@ -20,7 +20,7 @@ const DEBIAN_PACKAGES = [
   'python3-pytest-asyncio',
   'python3-mypy',
 ];
-const MODULES = ['venv', 'setuptools', 'httpx', 'websockets', 'pydantic', 'pytest', 'pytest_asyncio', 'mypy'];
+const MODULES = ['ensurepip', 'setuptools', 'httpx', 'websockets', 'pydantic', 'pytest', 'pytest_asyncio', 'mypy'];
 
 export interface PythonEnvironment {
   /** The venv's python. */

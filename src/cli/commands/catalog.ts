@@ -1,15 +1,12 @@
-import { pointerSegments } from '@confighub/client';
 import type { Command } from '../command.ts';
 import { request } from '../connection.ts';
 import { CliError, ExitCode } from '../errors.ts';
 import type { CliConfigCatalogQuery } from '../generated/graphql.ts';
 import { ConfigCatalog } from '../operations.ts';
-import { compact, table } from '../output.ts';
+import { compact, settingName, table } from '../output.ts';
 
 type Field = CliConfigCatalogQuery['configCatalog'][number]['fields'][number];
 
-/** `/operational/batch_size` -> `operational.batch_size`. */
-const settingName = (pointer: string) => pointerSegments(pointer).join('.');
 
 function bounds(field: Field): string {
   const parts: string[] = [];

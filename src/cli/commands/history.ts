@@ -1,9 +1,9 @@
-import { ConfigDiff, ConfigHistory, RollbackConfig } from '../operations.ts';
+import { ConfigBlame, ConfigDiff, ConfigHistory, RollbackConfig } from '../operations.ts';
 import { type Command, dryRunOption, expectedVersionOption, intOption, parseInteger, reasonOption, stringOption, takeArgs } from '../command.ts';
 import { CliError, ExitCode } from '../errors.ts';
 import { contentAt, expectType, fittingPage, request } from '../connection.ts';
 import { answered, hubRequest } from '@confighub/client';
-import { type PatchOperation, shortTime } from '../output.ts';
+import { type PatchOperation, compact, settingName, shortTime, table } from '../output.ts';
 import type { ConfigHistoryQuery } from '../generated/graphql.ts';
 
 export const historyCommand: Command = {
@@ -91,6 +91,30 @@ export const rollbackCommand: Command = {
         ? `${service} (${environment}): dry run, rolling back to v${input.toVersion} would write version ${write.config.version}; nothing written`
         : `${service} (${environment}): version ${write.previousVersion} -> ${write.config.version} (the content of v${input.toVersion})`;
       return [headline, output.patch(write.diff, '  ', write.diffOperationCount, before)].join('\n');
+    });
+  },
+};
+
+export const blameCommand: Command = {
+  name: 'blame',
+  usage: 'blame <service>',
+  summary: 'who last set each setting of a config: version, actor, time and reason',
+  async run(context) {
+    const [service] = takeArgs(context, ['service']) as [string];
+    const { environment, output } = context;
+    const blame = expectType((await request(context.hub(), ConfigBlame, { service, environment })).configBlame, 'ConfigBlame');
+    output.result({ service, environment, ...blame }, () => {
+      const rows = blame.settings.map((setting) => [
+        settingName(setting.pointer),
+        compact(setting.value),
+        `v${setting.version}`,
+        setting.changedBy,
+        shortTime(setting.changedAt),
+        setting.reason ?? '',
+      ]);
+      const lines = [`${service} (${environment}), version ${blame.version}`, table(['SETTING', 'VALUE', 'SET IN', 'BY', 'WHEN', 'REASON'], rows)];
+      if (!blame.complete) lines.push('(the history is too long to read whole: older settings are left out)');
+      return lines.join('\n');
     });
   },
 };

@@ -5,7 +5,7 @@ import { expectType, request } from '../connection.ts';
 import { answered } from '@confighub/client';
 import { CreateToken, ListTokens, RevokeToken, RotateToken, Viewer } from '../operations.ts';
 import { shortTime, table } from '../output.ts';
-import { durationMs } from '../durations.ts';
+import { durationMs } from '@confighub/client';
 
 const ROLES = ['READER', 'EDITOR', 'ADMIN'] as const;
 type Role = (typeof ROLES)[number];

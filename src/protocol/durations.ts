@@ -1,4 +1,5 @@
-// Durations on the command line: `500ms`, `30s`, `90m`, `12h`, `30d`, `8w` (--timeout, --expires-in).
+// Durations as people write them: `500ms`, `30s`, `90m`, `12h`, `30d`, `8w` (the CLI's --timeout and
+// --expires-in, the API's expiresIn).
 
 const UNITS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 } as const;
 type Unit = keyof typeof UNITS;

@@ -1,0 +1,197 @@
+import { LRUCache } from 'lru-cache';
+import type { Database } from '../db/database.ts';
+import type { ConfigAction } from '../generated/prisma/enums.ts';
+import { type JsonValue, escapeKey, isJsonObject, sameValue } from '../protocol/json.ts';
+import { NotFoundError } from './errors.ts';
+import { type ConfigKey, keyString } from './names.ts';
+
+// Blame per setting: for every leaf of a config (a value that is not an object, or an empty object),
+// the change that last set it — the newest audited change whose old and new documents differ there.
+// Worked out in one pass over the audit log, newest first, that stops once every leaf has its change,
+// reading the log in pages of at most PAGE_BYTES of JSON (the event loop is free between pages), at most
+// MAX_SCAN_BYTES in all. The last answer of each config is kept: the audit log never changes, so the
+// next version's blame reads only the changes made since.
+
+/** What set one leaf. */
+export interface SettingBlame {
+  /** JSON pointer of the setting (`/operational/batch_size`). */
+  pointer: string;
+  value: JsonValue;
+  version: number;
+  action: ConfigAction;
+  changedBy: string;
+  changedAt: Date;
+  reason: string | null;
+}
+
+export interface ConfigBlame extends ConfigKey {
+  /** The version blamed (the newest). */
+  version: number;
+  /** Every leaf, in document order. */
+  settings: SettingBlame[];
+  /** False when the scan stopped at MAX_SCAN_BYTES with leaves left: those are absent from `settings`. */
+  complete: boolean;
+}
+
+interface Leaf {
+  pointer: string;
+  path: string[];
+  value: JsonValue;
+}
+
+/** The leaves of a document, in document order (arrays and empty objects are leaves). */
+export function leavesOf(document: JsonValue, path: string[] = [], pointer = ''): Leaf[] {
+  if (!isJsonObject(document) || (Object.keys(document).length === 0 && path.length > 0)) return [{ pointer, path, value: document }];
+  return Object.entries(document).flatMap(([key, value]) => leavesOf(value, [...path, key], `${pointer}/${escapeKey(key)}`));
+}
+
+/** The value at a path; undefined when a step is missing (or not an object). */
+function valueAtPath(document: JsonValue | undefined, path: readonly string[]): JsonValue | undefined {
+  let value = document;
+  for (const key of path) {
+    if (!isJsonObject(value) || !Object.hasOwn(value, key)) return undefined;
+    value = value[key];
+  }
+  return value;
+}
+
+/** One change as the scan needs it. */
+export interface BlameChange {
+  version: number;
+  action: ConfigAction;
+  changedBy: string;
+  changedAt: Date;
+  reason: string | null;
+  oldConfig: JsonValue | null;
+  newConfig: JsonValue | null;
+}
+
+/**
+ * Attributes the leaves of `current` to changes offered newest first; `offer` answers true once every
+ * leaf has its change.
+ */
+export class BlameScan {
+  private readonly open: Map<string, Leaf>;
+  private readonly found = new Map<string, SettingBlame>();
+
+  constructor(private readonly current: JsonValue) {
+    this.open = new Map(leavesOf(current).map((leaf) => [leaf.pointer, leaf]));
+  }
+
+  offer(change: BlameChange): boolean {
+    for (const [pointer, leaf] of this.open) {
+      const before = valueAtPath(change.oldConfig ?? undefined, leaf.path);
+      const after = valueAtPath(change.newConfig ?? undefined, leaf.path);
+      if (before !== undefined && after !== undefined && sameValue(before, after)) continue;
+      const { version, action, changedBy, changedAt, reason } = change;
+      this.found.set(pointer, { pointer, value: leaf.value, version, action, changedBy, changedAt, reason });
+      this.open.delete(pointer);
+    }
+    return this.open.size === 0;
+  }
+
+  /** The leaves still open take their change from an earlier blame (no change since touched them). */
+  inherit(earlier: readonly SettingBlame[]): void {
+    for (const setting of earlier) {
+      const leaf = this.open.get(setting.pointer);
+      if (!leaf) continue;
+      this.found.set(setting.pointer, { ...setting, value: leaf.value });
+      this.open.delete(setting.pointer);
+    }
+  }
+
+  get done(): boolean {
+    return this.open.size === 0;
+  }
+
+  /** The leaves found, in document order. */
+  settings(): SettingBlame[] {
+    return leavesOf(this.current).flatMap((leaf) => this.found.get(leaf.pointer) ?? []);
+  }
+}
+
+/** The most JSON text one page of the scan reads (old and new documents of its changes). */
+const PAGE_BYTES = 1024 * 1024;
+/** The most JSON text one blame reads in all. */
+export const MAX_SCAN_BYTES = 64 * 1024 * 1024;
+
+interface BlameRow {
+  revision: string;
+  version: number;
+  action: ConfigAction;
+  changedBy: string;
+  reason: string | null;
+  changedAt: Date;
+  oldText: string | null;
+  newText: string | null;
+}
+
+export class BlameReader {
+  /** The last answer per config: the next version's blame reads only the changes since. */
+  private readonly answers = new LRUCache<string, ConfigBlame>({ max: 500 });
+
+  constructor(private readonly db: Pick<Database, 'query'>) {}
+
+  /** Blame of the config's current version; NotFoundError when there is no such config (or it is deleted). */
+  async blame(key: ConfigKey): Promise<ConfigBlame> {
+    const [head] = await this.db.query<{ version: number; text: string }>(
+      `SELECT version, config::text AS text FROM service_configs WHERE service_name = $1 AND environment = $2 AND deleted_at IS NULL`,
+      [key.service, key.environment],
+    );
+    if (!head) throw new NotFoundError(key.service, key.environment);
+    const cacheKey = keyString(key);
+    const previous = this.answers.get(cacheKey);
+    if (previous?.version === head.version) return previous;
+    // Changes up to a complete earlier answer's version need not be read again: a setting no later change
+    // touched was set where that answer says.
+    const known = previous?.complete && previous.version < head.version ? previous : undefined;
+
+    const scan = new BlameScan(JSON.parse(head.text) as JsonValue);
+    let before: string | null = null;
+    let scanned = 0;
+    reading: while (!scan.done && scanned < MAX_SCAN_BYTES) {
+      const page = await this.page(key, before);
+      if (page.length === 0) break;
+      for (const row of page) {
+        if (known && row.version <= known.version) break reading;
+        scanned += row.bytes;
+        const change = {
+          ...row,
+          oldConfig: row.oldText === null ? null : (JSON.parse(row.oldText) as JsonValue),
+          newConfig: row.newText === null ? null : (JSON.parse(row.newText) as JsonValue),
+        };
+        if (scan.offer(change)) break reading;
+      }
+      before = page.at(-1)!.revision;
+    }
+    if (known) scan.inherit(known.settings);
+    const answer: ConfigBlame = { ...key, version: head.version, settings: scan.settings(), complete: scan.done };
+    this.answers.set(cacheKey, answer);
+    return answer;
+  }
+
+  // The revision is read as text (a bigint does not fit a JS number): order by the column (c.revision),
+  // not the text alias, or "100" sorts before "95".
+  /** The next changes, newest first, older than revision `before`: as many as fit PAGE_BYTES (at least one). */
+  private async page(key: ConfigKey, before: string | null): Promise<(BlameRow & { bytes: number })[]> {
+    const sizes = await this.db.query<{ revision: string; bytes: number }>(
+      `SELECT revision::text AS revision,
+              (coalesce(octet_length(old_config::text), 0) + coalesce(octet_length(new_config::text), 0))::int AS bytes
+         FROM config_audit_log c
+        WHERE c.service_name = $1 AND c.environment = $2 AND ($3::bigint IS NULL OR c.revision < $3::bigint)
+        ORDER BY c.revision DESC LIMIT 500`,
+      [key.service, key.environment, before],
+    );
+    let count = 0;
+    for (let total = 0; count < sizes.length && (count === 0 || total + sizes[count]!.bytes <= PAGE_BYTES); count++) total += sizes[count]!.bytes;
+    if (count === 0) return [];
+    const rows = await this.db.query<BlameRow>(
+      `SELECT revision::text AS revision, version, action::text AS action, changed_by AS "changedBy", reason, changed_at AS "changedAt",
+              old_config::text AS "oldText", new_config::text AS "newText"
+         FROM config_audit_log c WHERE c.revision = ANY($1::bigint[]) ORDER BY c.revision DESC`,
+      [sizes.slice(0, count).map((row) => row.revision)],
+    );
+    const bytes = new Map(sizes.map((row) => [row.revision, row.bytes]));
+    return rows.map((row) => ({ ...row, bytes: bytes.get(row.revision)! }));
+  }
+}
