@@ -75,6 +75,26 @@ CREATE TABLE config_outbox (
   CONSTRAINT config_outbox_pkey PRIMARY KEY (revision)
 );
 
+CREATE TABLE config_overrides (
+  id bigint NOT NULL DEFAULT nextval('config_overrides_id_seq'::regclass),
+  service_name character varying(128) NOT NULL,
+  environment character varying(128) NOT NULL,
+  version integer NOT NULL,
+  changes jsonb NOT NULL,
+  expires_at timestamp with time zone NOT NULL,
+  created_by text NOT NULL,
+  reason text,
+  created_at timestamp with time zone NOT NULL DEFAULT now(),
+  state text NOT NULL DEFAULT 'open'::text,
+  claimed_at timestamp with time zone,
+  reverted_at timestamp with time zone,
+  reverted_version integer,
+  outcome text,
+  CONSTRAINT config_overrides_changes_check CHECK ((jsonb_typeof(changes) = 'array'::text)),
+  CONSTRAINT config_overrides_pkey PRIMARY KEY (id),
+  CONSTRAINT config_overrides_state_check CHECK ((state = ANY (ARRAY['open'::text, 'reverting'::text, 'reverted'::text])))
+);
+
 CREATE TABLE config_schemas (
   id integer NOT NULL DEFAULT nextval('config_schemas_id_seq'::regclass),
   service_name character varying(128) NOT NULL,
@@ -127,6 +147,12 @@ CREATE INDEX config_audit_log_service_name_environment_version_idx ON public.con
 CREATE UNIQUE INDEX config_instances_pkey ON public.config_instances USING btree (service_name, environment, instance_id);
 
 CREATE UNIQUE INDEX config_outbox_pkey ON public.config_outbox USING btree (revision);
+
+CREATE INDEX config_overrides_config ON public.config_overrides USING btree (service_name, environment, created_at DESC);
+
+CREATE INDEX config_overrides_due ON public.config_overrides USING btree (expires_at) WHERE (state <> 'reverted'::text);
+
+CREATE UNIQUE INDEX config_overrides_pkey ON public.config_overrides USING btree (id);
 
 CREATE UNIQUE INDEX config_schemas_pkey ON public.config_schemas USING btree (id);
 

@@ -277,6 +277,17 @@ describe('history, diff and rollback', () => {
     expect(blameText.stdout).toMatch(/mode\s+"c"\s+v5\s+\S+\s+.*mode c/);
     expect((await cli(['blame', 'no-such-service'])).code).toBe(2);
 
+    // A temporary override: the hub reverts it at expiry.
+    const override = await cli(['set', service, 'limit=9', '--expires-in', '2s', '--reason', 'a short test', '--no-wait']);
+    expect(override.code, override.stderr).toBe(0);
+    expect(override.stdout).toMatch(/an override: reverted at .* unless changed again since/);
+    expect((await cli(['set', service, 'limit=8', '--expires-in', 'soon'])).code).toBe(3);
+    for (const deadline = Date.now() + 15_000; (await liveConfig(service)).version < 7; ) {
+      if (Date.now() > deadline) throw new Error('the override was not reverted');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(await liveConfig(service)).toMatchObject({ version: 7, config: { limit: 1 } });
+
     const missing = await cli(['diff', service, '1', '99']);
     expect(missing.code).toBe(2);
     const old = await cli(['get', service, '--version', '2', '--json']);

@@ -43,6 +43,8 @@ export interface Command {
 
 /** Options several commands share. */
 export const reasonOption = { reason: { type: 'string' } } satisfies Record<string, OptionSpec>;
+/** A temporary override: the hub reverts the change this long after it (`90m`, `2h`, `3d`). */
+export const expiresInOption = { 'expires-in': { type: 'string' } } satisfies Record<string, OptionSpec>;
 export const expectedVersionOption = { 'expected-version': { type: 'string' } } satisfies Record<string, OptionSpec>;
 export const dryRunOption = { 'dry-run': { type: 'boolean' } } satisfies Record<string, OptionSpec>;
 

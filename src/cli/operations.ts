@@ -38,6 +38,7 @@ export const UpdateConfig = graphql(`
         diffOperationCount
         config { ...ServiceConfigFields }
         change { revision version action changedBy reason }
+        override { id expiresAt settings }
       }
       ... on VersionConflictError { currentVersion expectedVersion }
       ... on ValidationError { issues { pointer message } }

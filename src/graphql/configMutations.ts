@@ -1,9 +1,19 @@
 import type { ConfigWrite } from '../store/configStore.ts';
-import { AlreadyExistsError } from '../store/errors.ts';
+import { durationMs } from '../protocol/durations.ts';
+import { AlreadyExistsError, ValidationError } from '../store/errors.ts';
 import { builder } from './builder.ts';
 import { writeErrors } from './errors.ts';
 import { JsonPatchOperationRef, patchPage, patchPageArgs } from './scalars.ts';
+import { ConfigOverrideRef } from './configOverride.ts';
 import { ServiceConfigRef } from './serviceConfig.ts';
+
+/** `expiresIn` in milliseconds (null when not given). */
+function expiresInMs(text: string | null | undefined): number | null {
+  if (text == null) return null;
+  const ms = durationMs(text);
+  if (Number.isNaN(ms)) throw ValidationError.at('/expiresIn', 'a duration such as 90m, 2h or 3d');
+  return ms;
+}
 
 const ConfigWriteRef = builder.objectRef<ConfigWrite>('ConfigWrite').implement({
   description: 'A write: the config as it is now (or would be, on a dry run) and what changed.',
@@ -19,6 +29,12 @@ const ConfigWriteRef = builder.objectRef<ConfigWrite>('ConfigWrite').implement({
     diffOperationCount: t.int({ description: 'How many operations the whole diff has.', resolve: (write) => write.diff.length }),
     dryRun: t.exposeBoolean('dryRun', { description: 'True when nothing was written.' }),
     changed: t.exposeBoolean('changed', { description: 'False when the write would change nothing (then nothing is written).' }),
+    override: t.field({
+      type: ConfigOverrideRef,
+      nullable: true,
+      description: 'The override this write opened (an update with expiresIn or expiresAt that changed something).',
+      resolve: (write) => write.override ?? null,
+    }),
     change: t.prismaField({
       type: 'ConfigChange',
       nullable: true,
@@ -52,6 +68,10 @@ const UpdateConfigInput = builder.inputType('UpdateConfigInput', {
     expectedVersion: t.int({ description: 'Refuse the change unless the config is at this version.' }),
     reason: t.string({ description: 'Why; kept in the audit log.' }),
     dryRun: t.boolean({ defaultValue: false, description: 'Validate and return the diff; write nothing.' }),
+    expiresIn: t.string({
+      description: 'Makes the change a temporary override, reverted by the hub this long after it is written: `90m`, `2h`, `3d` (1 second to 90 days).',
+    }),
+    expiresAt: t.field({ type: 'DateTime', description: 'Makes the change a temporary override, reverted by the hub at this time.' }),
   }),
 });
 
@@ -89,7 +109,7 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: UpdateConfigInput, required: true }) },
     authScopes: (_root, { input }) => ({ write: input }),
     errors: { types: writeErrors, directResult: true, union: { name: 'UpdateConfigResult' } },
-    resolve: (_root, { input }, ctx) => ctx.store.updateConfig(input, { actor: ctx.actor, reason: input.reason }),
+    resolve: (_root, { input }, ctx) => ctx.store.updateConfig({ ...input, expiresInMs: expiresInMs(input.expiresIn) }, { actor: ctx.actor, reason: input.reason }),
   }),
   rollbackConfig: t.field({
     type: ConfigWriteRef,

@@ -6,6 +6,7 @@ import './errors.ts';
 import './serviceConfig.ts';
 import './configChange.ts';
 import './configBlame.ts';
+import './configOverride.ts';
 import './configMutations.ts';
 import './configEvent.ts';
 import './configSchema.ts';

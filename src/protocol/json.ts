@@ -31,3 +31,13 @@ export function sameValue(a: unknown, b: unknown): boolean {
   const bObject = b as JsonObject;
   return aKeys.length === Object.keys(b).length && aKeys.every((key) => key in bObject && sameValue((a as JsonObject)[key], bObject[key]));
 }
+
+/** The value at a path of keys; undefined when a step is missing or not an object. */
+export function valueAtPath(document: JsonValue | undefined, path: readonly string[]): JsonValue | undefined {
+  let value = document;
+  for (const key of path) {
+    if (!isJsonObject(value) || !Object.hasOwn(value, key)) return undefined;
+    value = value[key];
+  }
+  return value;
+}

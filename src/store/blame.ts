@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import type { Database } from '../db/database.ts';
 import type { ConfigAction } from '../generated/prisma/enums.ts';
-import { type JsonValue, escapeKey, isJsonObject, sameValue } from '../protocol/json.ts';
+import { type JsonValue, escapeKey, isJsonObject, sameValue, valueAtPath } from '../protocol/json.ts';
 import { NotFoundError } from './errors.ts';
 import { type ConfigKey, keyString } from './names.ts';
 
@@ -45,15 +45,6 @@ export function leavesOf(document: JsonValue, path: string[] = [], pointer = '')
   return Object.entries(document).flatMap(([key, value]) => leavesOf(value, [...path, key], `${pointer}/${escapeKey(key)}`));
 }
 
-/** The value at a path; undefined when a step is missing (or not an object). */
-function valueAtPath(document: JsonValue | undefined, path: readonly string[]): JsonValue | undefined {
-  let value = document;
-  for (const key of path) {
-    if (!isJsonObject(value) || !Object.hasOwn(value, key)) return undefined;
-    value = value[key];
-  }
-  return value;
-}
 
 /** One change as the scan needs it. */
 export interface BlameChange {

@@ -17,6 +17,7 @@ import { AlreadyExistsError, NotFoundError, SecretRejectedError, ValidationError
 import { type ConfigSchema, ConfigSchemas } from './configSchemas.ts';
 import { DocumentChecker, WORKER_THRESHOLD_CHARS } from './documentChecks.ts';
 import { BlameReader } from './blame.ts';
+import { type ConfigOverride, ConfigOverrides, OVERRIDE_ACTOR, overrideChanges, overrideExpiry } from './overrides.ts';
 import { ConfigHistory } from './history.ts';
 import { ConfigInstances } from './instances.ts';
 import { MAX_DESCRIPTION_BYTES, MAX_REASON_BYTES, requireTexts } from './texts.ts';
@@ -51,6 +52,10 @@ export interface UpdateConfigInput {
   expectedVersion?: number | null;
   /** Validate and compute the diff, write nothing. */
   dryRun?: boolean | null;
+  /** A temporary override: reverted by the hub at this time (see overrides.ts). */
+  expiresAt?: Date | null;
+  /** A temporary override: reverted by the hub this long after the write. */
+  expiresInMs?: number | null;
 }
 
 export interface RollbackConfigInput {
@@ -88,6 +93,8 @@ export interface ConfigWrite {
   dryRun: boolean;
   /** False when the write would change nothing; then nothing was written. */
   changed: boolean;
+  /** The override this write opened (an update with an expiry that changed something). */
+  override?: ConfigOverride;
 }
 
 export interface ListConfigsFilter {
@@ -123,6 +130,8 @@ export class ConfigStore {
   readonly history: ConfigHistory;
   /** Blame per setting: the change that last set each leaf. */
   readonly blame: BlameReader;
+  /** Temporary overrides, and their reverts at expiry. */
+  readonly overrides: ConfigOverrides;
   /** The fleet report: which instance of a service runs which version. */
   readonly instances: ConfigInstances;
   readonly schemas: ConfigSchemas;
@@ -153,12 +162,29 @@ export class ConfigStore {
     this.checker = new DocumentChecker(this.schemas);
     this.history = new ConfigHistory(db, (from, to) => this.checker.diff(from, to));
     this.blame = new BlameReader(db);
+    this.overrides = new ConfigOverrides(db);
     this.instances = new ConfigInstances(db.prisma);
   }
 
   /** Follows changes committed by anyone (psql, other instances) so the cache never goes stale. */
   async start(): Promise<void> {
     await this.schemas.start();
+    this.overrides.start(
+      {
+        current: async (key) => {
+          const [row] = await this.db.query<{ version: number; config: JsonObject; deleted: boolean }>(
+            `SELECT version, config, deleted_at IS NOT NULL AS deleted FROM service_configs WHERE service_name = $1 AND environment = $2`,
+            [key.service, key.environment],
+          );
+          return row ?? null;
+        },
+        replace: async (key, config, expectedVersion, reason) => {
+          const write = await this.updateConfig({ service: key.service, environment: key.environment, config, expectedVersion }, { actor: OVERRIDE_ACTOR, reason });
+          return write.changed ? write.config.version : null;
+        },
+      },
+      (error) => this.logger?.error({ err: error }, 'an expired override could not be reverted; retrying'),
+    );
     this.stopListening = await this.db.listen(CHANGE_CHANNEL, (payload) => {
       try {
         const notice = JSON.parse(payload) as ChangeNotice;
@@ -177,6 +203,7 @@ export class ConfigStore {
   }
 
   async stop(): Promise<void> {
+    await this.overrides.stop();
     await this.schemas.stop();
     await this.checker.close();
     await this.stopListening?.();
@@ -255,9 +282,12 @@ export class ConfigStore {
     }
     const patch = hasPatch ? requireObject(input.patch, '/patch', 'patch') : undefined;
     const replacement = hasConfig ? requireObject(input.config, '/config', 'config') : undefined;
+    const expiresAt = overrideExpiry(input.expiresAt, input.expiresInMs);
     await aTurnForOthersIfLarge(patch ?? replacement!);
-    return this.write(key, input.expectedVersion, author, input.dryRun, 'updated', (current) => {
+    let before: JsonObject | undefined;
+    const write = await this.write(key, input.expectedVersion, author, input.dryRun, 'updated', (current) => {
       if (current.deletedAt) throw new NotFoundError(key.service, key.environment);
+      before = current.config as JsonObject;
       return {
         config: patch ? applyMergePatch(current.config as JsonObject, patch) : replacement!,
         description: input.description === undefined ? current.description : input.description,
@@ -265,6 +295,9 @@ export class ConfigStore {
         checked: true,
       };
     });
+    if (!expiresAt || write.dryRun || !write.changed) return write;
+    const changes = overrideChanges(before!, write.config.config as JsonObject);
+    return { ...write, override: await this.overrides.record(key, write.config.version, changes, expiresAt, { actor: author.actor, reason: author.reason ?? null }) };
   }
 
   /** Writes a new version whose content equals `toVersion`'s (a deleted config comes back with it). */

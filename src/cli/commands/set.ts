@@ -1,7 +1,8 @@
 import { UpdateConfig } from '../operations.ts';
-import { type Command, dryRunOption, expectedVersionOption, intOption, reasonOption, stringOption, takeArgs } from '../command.ts';
+import { type Command, dryRunOption, expectedVersionOption, expiresInOption, intOption, reasonOption, stringOption, takeArgs } from '../command.ts';
 import { usageError } from '../errors.ts';
 import { contentAt, expectType, request } from '../connection.ts';
+import { shortTime } from '../output.ts';
 import { type JsonObject, isJsonObject } from '@confighub/client';
 import { mergePatchFromAssignments } from '../mergePatch.ts';
 import type { CommandContext } from '../command.ts';
@@ -10,9 +11,9 @@ import { REFUSAL_WAIT_MS, checkInstancesTook } from './instances.ts';
 
 export const setCommand: Command = {
   name: 'set',
-  usage: 'set <service> key.path=value ... [--reason R] [--expected-version N] [--dry-run] [--no-wait]',
+  usage: 'set <service> key.path=value ... [--reason R] [--expires-in 2h] [--expected-version N] [--dry-run] [--no-wait]',
   summary: 'change settings (values are JSON when they parse, text otherwise; key=null removes a key)',
-  options: { ...reasonOption, ...expectedVersionOption, ...dryRunOption, 'no-wait': { type: 'boolean' } },
+  options: { ...reasonOption, ...expectedVersionOption, ...dryRunOption, ...expiresInOption, 'no-wait': { type: 'boolean' } },
   async run(context) {
     const [service, ...assignments] = context.args;
     if (!service) throw usageError('missing <service>');
@@ -24,7 +25,7 @@ export const patchCommand: Command = {
   name: 'patch',
   usage: 'patch <service> <file.json|file.yaml|-> [--replace] [--reason R] [--expected-version N] [--dry-run] [--no-wait]',
   summary: 'apply an RFC 7396 merge patch from a file (or replace the whole config with --replace)',
-  options: { ...reasonOption, ...expectedVersionOption, ...dryRunOption, replace: { type: 'boolean' }, 'no-wait': { type: 'boolean' } },
+  options: { ...reasonOption, ...expectedVersionOption, ...dryRunOption, ...expiresInOption, replace: { type: 'boolean' }, 'no-wait': { type: 'boolean' } },
   async run(context) {
     const [service, file] = takeArgs(context, ['service', 'file']) as [string, string];
     const document = await readDocumentFile(file, context.stdin);
@@ -47,6 +48,7 @@ async function writeConfig(context: CommandContext, service: string, change: { p
     reason: stringOption(context, 'reason'),
     expectedVersion: intOption(context, 'expected-version'),
     dryRun: Boolean(context.options['dry-run']),
+    expiresIn: stringOption(context, 'expires-in'),
   };
   const data = await request(context.hub(), UpdateConfig, { input });
   const write = expectType(data.updateConfig, 'ConfigWrite');
@@ -58,7 +60,8 @@ async function writeConfig(context: CommandContext, service: string, change: { p
       : write.changed
         ? `${service} (${environment}): version ${write.previousVersion} -> ${version}`
         : `${service} (${environment}): no change, still version ${version}`;
-    return [headline, ...(write.changed ? [output.patch(write.diff, '  ', write.diffOperationCount, before)] : [])].join('\n');
+    const expiry = write.override ? [`  an override: reverted at ${shortTime(write.override.expiresAt)} unless changed again since`] : [];
+    return [headline, ...(write.changed ? [output.patch(write.diff, '  ', write.diffOperationCount, before)] : []), ...expiry].join('\n');
   });
   if (write.changed && !write.dryRun && !context.options['no-wait']) {
     await checkInstancesTook(context.hub(), service, environment, write.config.version, REFUSAL_WAIT_MS);
