@@ -147,6 +147,22 @@ describe.each(backends)('REST over HTTP on %s', (backend) => {
     expect((await (await fetch(configUrl('rest-dry'))).json()).version).toBe(1);
   });
 
+  it('?expiresIn= makes the change a temporary override the hub reverts; an expiry it cannot keep is a 422', async () => {
+    await create('rest-override', { retries: 3 });
+    const response = await post('rest-override', { retries: 9 }, '?expiresIn=2s&reason=burst');
+    expect(response.status).toBe(200);
+    const write = await response.json();
+    expect(write).toMatchObject({ version: 2, config: { retries: 9 }, override: { settings: ['/retries'] } });
+    expect(Date.parse(write.override.expiresAt) - Date.now()).toBeLessThanOrEqual(2_000);
+    const tooLong = await post('rest-override', { retries: 8 }, '?expiresIn=365d');
+    expect(tooLong.status).toBe(422);
+    for (const deadline = Date.now() + 15_000; (await (await fetch(configUrl('rest-override'))).json()).version < 3; ) {
+      if (Date.now() > deadline) throw new Error('not reverted');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(await (await fetch(configUrl('rest-override'))).json()).toMatchObject({ version: 3, config: { retries: 3 }, updatedBy: 'override' });
+  });
+
   it('history lists changes newest first with reason and patch; ?limit= caps it', async () => {
     await create('rest-history', { batch: 10, mode: 'a' });
     expect((await post('rest-history', { batch: 20 }, '?reason=' + encodeURIComponent('load test: bigger batches'))).status).toBe(200);
@@ -326,6 +342,8 @@ describe.each(backends)('REST over HTTP on %s', (backend) => {
       ['?environment=', /^environment must match/],
       ['?environment=staging&environment=production', /^environment is given more than once/],
       ['?limit=5', /^limit: not a parameter of this route/],
+      ['?expiresIn=soon', /^expiresIn must be a duration/],
+      ['?expiresIn=', /^expiresIn must be a duration/],
     ])('POST with %s: 400 naming the parameter, nothing written', async (query, message) => {
       const error = await expectRefused(() => post('tick-aggregator', { operational: { strict_probe: 1 } }, query), 400, 'BAD_PARAMETER');
       expect(error.message).toMatch(message);

@@ -5,6 +5,8 @@ import type { ConfigChange } from '../generated/prisma/client.ts';
 import type { ConfigStore, ConfigWrite, ServiceConfig } from '../store/configStore.ts';
 import { NotFoundError } from '../store/errors.ts';
 import { changePatch } from '../store/history.ts';
+import { changePointer } from '../store/overrides.ts';
+import { durationMs } from '../protocol/durations.ts';
 import { z } from 'zod';
 import { type ConfigKey, NAME_PATTERN, configKey } from '../store/names.ts';
 import type { Authenticate } from './authentication.ts';
@@ -29,7 +31,7 @@ export function createRestHandler({ store, authenticate }: RestOptions) {
     const config = history ? null : CONFIG_ROUTE.exec(url.pathname);
     if (!history && !config) throw new RequestError(404, 'NO_ROUTE', `no route ${request.method} ${url.pathname}`);
     allow(request, history ? ['GET'] : ['GET', 'POST']);
-    const params = queryParams(url, history ? ['environment', 'limit'] : request.method === 'POST' ? ['environment', 'expectedVersion', 'dryRun', 'reason'] : ['environment']);
+    const params = queryParams(url, history ? ['environment', 'limit'] : request.method === 'POST' ? ['environment', 'expectedVersion', 'dryRun', 'reason', 'expiresIn'] : ['environment']);
     const viewer = await authenticate(request.headers.get('authorization'), client);
     if (!viewer) throw new UnauthenticatedError();
     const key = configKey(pathName((history ?? config)![1]!), params.environment);
@@ -51,6 +53,7 @@ export function createRestHandler({ store, authenticate }: RestOptions) {
         patch,
         expectedVersion: params.expectedVersion ?? versionFromIfMatch(request),
         dryRun: params.dryRun ?? false,
+        expiresInMs: params.expiresIn,
       },
       { actor: viewer.name, reason: params.reason ?? request.headers.get('x-change-reason') },
     );
@@ -106,6 +109,12 @@ const PARAMS = z.strictObject({
   dryRun: booleanParam.optional(),
   reason: z.string().optional(),
   limit: wholeNumber(1, 500).optional(),
+  /** A temporary override (see store/overrides.ts): `90m`, `2h`, `3d`. */
+  expiresIn: z
+    .string()
+    .transform((text) => durationMs(text))
+    .pipe(z.number({ error: 'must be a duration such as 90m, 2h or 3d' }))
+    .optional(),
 });
 type ParamName = keyof z.input<typeof PARAMS>;
 
@@ -155,6 +164,7 @@ const writeView = (write: ConfigWrite) => ({
   changed: write.changed,
   dryRun: write.dryRun,
   diff: write.diff,
+  ...(write.override ? { override: { id: write.override.id, settings: write.override.changes.map(changePointer), expiresAt: write.override.expiresAt } } : {}),
 });
 
 const changeView = (change: ConfigChange) => ({
