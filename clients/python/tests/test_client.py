@@ -231,3 +231,50 @@ def test_close_ends_the_thread_and_keeps_the_last_config(hub: Hub, service: str,
     assert not any(thread.name.startswith("confighub") for thread in threading.enumerate())
     assert client.get("operational.batch_size") == 77
     client.close()  # twice is fine
+
+
+def test_a_check_that_fails_on_a_config_refuses_it_and_the_client_goes_on(hub: Hub, service: str, workdir: Path) -> None:
+    hub.create(service, {"operational": {"batch_size": 5}})
+
+    def positive(config: dict[str, Any]) -> None:
+        if not config["operational"]["batch_size"] > 0:  # a TypeError on a text
+            raise ValueError("batch_size must be positive")
+
+    rejections: list[ConfigRejection] = []
+    with ConfigClient(service, hub=hub.url, token=hub.admin_token, defaults=DEFAULTS, schema=positive) as client:
+        client.on_reject(rejections.append)
+        client.ready(15)
+        hub.update(service, {"operational": {"batch_size": "lots"}})
+        wait_for(lambda: len(rejections) == 1, what="the refusal")
+        assert "TypeError" in rejections[0].reason and client.get("operational.batch_size") == 5
+        # Live updates still work: the next good version arrives.
+        hub.update(service, {"operational": {"batch_size": 6}})
+        wait_for(lambda: client.get("operational.batch_size") == 6, what="the next version")
+        assert client.status.state == "READY"
+
+
+def test_close_from_a_callback_ends_the_client(hub: Hub, service: str, workdir: Path) -> None:
+    hub.create(service, {"operational": {"batch_size": 1}})
+    client = ConfigClient(service, hub=hub.url, token=hub.admin_token, defaults=DEFAULTS).start()
+    client.ready(15)
+    client.on_change(lambda new, old, paths: client.close())
+    hub.update(service, {"operational": {"batch_size": 2}})
+    wait_for(lambda: not any(thread.name.startswith("confighub") for thread in threading.enumerate()), what="the thread's end")
+    assert client.get("operational.batch_size") == 2
+    client.refresh()  # closed: returns at once
+    client.close()
+
+
+def test_callbacks_and_settings_get_copies(hub: Hub, service: str, workdir: Path) -> None:
+    hub.create(service, {"operational": {"batch_size": 1}})
+    with ConfigClient(service, hub=hub.url, token=hub.admin_token, defaults=DEFAULTS) as client:
+        client.ready(15)
+        client.settings["operational"]["batch_size"] = 99
+
+        def meddle(new: dict[str, Any], old: dict[str, Any], paths: list[str]) -> None:
+            new["operational"]["batch_size"] = -1
+
+        client.on_change(meddle)
+        hub.update(service, {"operational": {"batch_size": 2}})
+        wait_for(lambda: client.version == 2, what="version 2")
+        assert client.get("operational.batch_size") == 2 and client.settings["operational"]["batch_size"] == 2

@@ -112,3 +112,18 @@ def test_the_generated_module_type_checks_a_service_with_mypy(workdir: Path) -> 
     assert result.returncode == 1, result.stdout + result.stderr
     errors = [line for line in result.stdout.splitlines() if ": error:" in line]
     assert len(errors) == 1 and "service.py:5" in errors[0] and "int" in errors[0], result.stdout
+
+
+def test_names_that_would_shadow_the_module_and_object_defaults(workdir: Path) -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "any": {"type": "object", "properties": {"x": {"type": "integer", "default": 1}}},
+            "tags": {"type": "object", "additionalProperties": {"type": "string"}},
+            "nested": {"type": "object", "properties": {"y": {"type": "integer"}}, "default": {"y": 5}},
+        },
+    }
+    (workdir / "shadow.py").write_text(generate("svc", 1, schema))
+    module = load(workdir / "shadow.py")
+    settings = module.Settings(tags={"a": "b"})
+    assert settings.any.x == 1 and settings.tags == {"a": "b"} and settings.nested.y == 5

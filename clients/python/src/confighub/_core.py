@@ -192,14 +192,17 @@ class Engine(Generic[T]):
             return self.status
         if self.closed or self._ready is None:
             raise RuntimeError(f"the client is {'closed' if self.closed else 'not started'}")
-        try:
-            await asyncio.wait_for(self._ready.wait(), timeout)
-        except asyncio.TimeoutError:
-            raise TimeoutError(f"not READY within {timeout:g} s: {self.status.state} ({self.status.reason})") from None
-        status: ClientStatus = self.status
-        if status.state != "READY":
-            raise RuntimeError(f"closed before READY: {status.state} ({status.reason})")
-        return status
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            try:
+                await asyncio.wait_for(self._ready.wait(), max(0.0, deadline - asyncio.get_running_loop().time()))
+            except asyncio.TimeoutError:
+                raise TimeoutError(f"not READY within {timeout:g} s: {self.status.state} ({self.status.reason})") from None
+            status: ClientStatus = self.status
+            if status.state == "READY":
+                return status
+            if self.closed:
+                raise RuntimeError(f"closed before READY: {status.state} ({status.reason})")
 
     async def refresh(self) -> None:
         """Fetches the config now; returns once a fetch that started after this call has finished."""
@@ -254,10 +257,13 @@ class Engine(Generic[T]):
                 pass
             self._wake.clear()
             serving = self._requested
-            fetched = await self._fetch_once()
-            self._completed = serving
-            async with self._fetched:
-                self._fetched.notify_all()
+            try:
+                fetched = await self._fetch_once()
+            finally:
+                # Waiters of refresh() are let go however the fetch ended.
+                self._completed = serving
+                async with self._fetched:
+                    self._fetched.notify_all()
             if fetched:
                 attempt, delay = 0, self.options.ttl
             else:
@@ -269,6 +275,8 @@ class Engine(Generic[T]):
         variables = {"service": self.options.service, "environment": self.options.environment}
         try:
             data = await hub_request(self._http, self.options.hub, CLIENT_CONFIG, variables)
+            if self.closed:
+                return False
             result = data.get("config")
             if not isinstance(result, dict):
                 raise HubRequestError("the hub answered no config", "GRAPHQL")
@@ -285,6 +293,8 @@ class Engine(Generic[T]):
             self.fetch_problem = f"fetch failed: {error}"
         except (ValueError, KeyError, TypeError) as error:
             self.fetch_problem = f"fetch failed: the hub's answer is not a config: {error}"
+        except Exception as error:  # noqa: BLE001 - the fetch loop must outlive any one failure
+            self.fetch_problem = f"fetch failed: {error!r}"
         self._update_status()
         return False
 
@@ -362,7 +372,8 @@ class Engine(Generic[T]):
         self._update_status()
         if paths:
             for change_listener in list(self.change_listeners):
-                self._call(change_listener, checked.config, previous, paths)
+                # Copies: what a callback changes is not the config in effect.
+                self._call(change_listener, copy.deepcopy(checked.config), copy.deepcopy(previous), paths)
         self._report()
 
     def _snapshot_written(self, write: asyncio.Future[None]) -> None:
@@ -454,7 +465,7 @@ class Engine(Generic[T]):
         assert self._http is not None
         try:
             data = await hub_request(self._http, self.options.hub, REPORT_INSTANCE, {"input": state})
-        except HubRequestError:
+        except Exception:  # noqa: BLE001
             # The hub is away: the next report (at the latest the next successful fetch) tries again.
             return
         if (data.get("reportInstance") or {}).get("__typename") == "ConfigInstance":
@@ -466,10 +477,12 @@ class Engine(Generic[T]):
         try:
             listener(*arguments)
         except Exception as error:  # noqa: BLE001 - a service's callback must not stop the client
-            if self.options.on_listener_error is not None:
+            try:
+                if self.options.on_listener_error is None:
+                    raise error
                 self.options.on_listener_error(error)
-            else:
-                warnings.warn(f"a confighub callback raised: {error!r}", RuntimeWarning, stacklevel=2)
+            except Exception as unhandled:  # noqa: BLE001 - nor may the handler of its errors
+                warnings.warn(f"a confighub callback raised: {unhandled!r}", RuntimeWarning, stacklevel=2)
 
 
 def snapshot_path(snapshot_file: str | None | Literal[False], service: str, environment: str) -> str | None:

@@ -131,7 +131,7 @@ async def _session(
             await socket.send(json.dumps({"type": "connection_init", "payload": authorization(connection)}))
             try:
                 if not await asyncio.wait_for(_acknowledged(socket), connection.timeout):
-                    return _closed(socket.close_code, socket.close_reason)
+                    return _closed_socket(socket)
             except asyncio.TimeoutError:
                 return f"graphql-ws: no connection_ack within {connection.timeout:g} s"
             session.connected_at = time.monotonic()
@@ -159,7 +159,7 @@ async def _session(
                     return f"graphql-ws: {_describe(payload)}"
                 elif kind == "complete":
                     return "graphql-ws: the hub ended the subscription"
-            return _closed(socket.close_code, socket.close_reason)
+            return _closed_socket(socket)
     except ConnectionClosed as closed:
         return _closed(closed.rcvd.code if closed.rcvd else 1006, closed.rcvd.reason if closed.rcvd else "")
     except (InvalidHandshake, InvalidURI) as error:
@@ -168,6 +168,8 @@ async def _session(
         return f"cannot reach the hub at {url}: {error or type(error).__name__}"
     except ValueError as error:
         return f"graphql-ws: the hub sent a message that is not JSON: {error}"
+    except Exception as error:  # noqa: BLE001 - whatever fails ends this session, never the following
+        return f"live updates failed: {error!r}"
 
 
 async def _acknowledged(socket: Any) -> bool:
@@ -179,6 +181,11 @@ async def _acknowledged(socket: Any) -> bool:
         if isinstance(message, dict) and message.get("type") == "ping":
             await socket.send('{"type":"pong"}')
     return False
+
+
+def _closed_socket(socket: Any) -> str:
+    # close_code/close_reason: websockets 10-12 and 14.1+ (absent on 13.x and 14.0).
+    return _closed(getattr(socket, "close_code", None), getattr(socket, "close_reason", None))
 
 
 def _closed(code: int | None, reason: str | None) -> str:

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import copy
 import os
 import threading
 from collections.abc import Callable, Coroutine, Mapping
 from types import TracebackType
-from typing import Any, Generic, Literal, TypeVar, overload
+from typing import Any, Generic, Literal, TypeVar, cast, overload
 
 from ._backoff import Backoff
 from ._documents import value_at
@@ -166,8 +167,10 @@ class _Client(Generic[T]):
 
     @property
     def settings(self) -> T:
-        """The config in effect as the schema made it: the model instance (read-only), or the config."""
-        return self._engine.settings
+        """The config in effect as the schema made it: the model instance (read-only), or a copy of the config."""
+        settings = self._engine.settings
+        # A plain dict (no model) is the engine's own: hand out a copy.
+        return cast(T, copy.deepcopy(settings)) if isinstance(settings, dict) else settings
 
     @property
     def version(self) -> int | None:
@@ -278,6 +281,8 @@ class ConfigClient(_Client[T]):
 
     def refresh(self) -> None:
         """Fetches the config now; returns once a fetch that started after this call has finished."""
+        if self._engine.closed:
+            return
         self._run(self._engine.refresh())
 
     def close(self, timeout: float = 30.0) -> None:
@@ -287,7 +292,16 @@ class ConfigClient(_Client[T]):
         if self._loop is None or self._thread is None:
             self._engine.closed = True
             return
-        if not self._loop.is_closed() and self._thread.is_alive():
+        loop = self._loop
+        if threading.current_thread() is self._thread:
+            # From a callback: the close runs on the loop after it, then the loop ends.
+            async def close_here() -> None:
+                await self._engine.close()
+                loop.stop()
+
+            loop.create_task(close_here())
+            return
+        if not loop.is_closed() and self._thread.is_alive() and not self._engine.closed:
             try:
                 self._run(self._engine.close(), timeout)
             finally:

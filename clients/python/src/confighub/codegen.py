@@ -58,10 +58,14 @@ def _literal(value: Any) -> str:
     return repr(json.loads(json.dumps(value)))
 
 
+# The module's own names: no class may take one.
+_MODULE_NAMES = {"Any", "Dict", "List", "Literal", "Optional", "Union", "SettingsModel", "setting", "SERVICE", "SCHEMA_VERSION", "Settings"}
+
+
 @dataclass
 class _Module:
     classes: list[str] = field(default_factory=list)
-    names: set[str] = field(default_factory=set)
+    names: set[str] = field(default_factory=lambda: set(_MODULE_NAMES))
 
     def unique(self, name: str) -> str:
         candidate, number = name, 2
@@ -144,7 +148,10 @@ def _model(schema: dict[str, Any], module: _Module, hint: str) -> str:
         used.add(python_name)
         annotation = _annotation(child, module, setting)
         arguments: list[str] = []
-        if "default" in child:
+        if "default" in child and isinstance(child["default"], dict) and annotation in module.names:
+            # An object's default as its model (pydantic does not validate defaults).
+            arguments.append(f"factory=lambda: {annotation}(**{_literal(child['default'])})")
+        elif "default" in child:
             arguments.append(_literal(child["default"]))
         elif isinstance(child.get("properties"), dict) and _has_defaults(child) and annotation.isidentifier():
             arguments.append(f"factory={annotation}")

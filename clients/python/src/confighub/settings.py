@@ -78,6 +78,8 @@ def model_check(model: type[T]) -> SettingsCheck[T]:
             raise SettingsInvalid(
                 [Issue(".".join(str(step) for step in entry.get("loc", ())), str(entry.get("msg"))) for entry in error.errors()]
             ) from None
+        except Exception as error:  # noqa: BLE001 - a validator that fails on a config refuses it
+            raise SettingsInvalid([Issue("", f"{type(error).__name__}: {error}")]) from None
         return Checked(plain, instance)
 
     return SettingsCheck(check)
@@ -92,8 +94,8 @@ def function_check(function: Callable[[dict[str, Any]], Any]) -> SettingsCheck[A
             result = function(candidate)
         except SettingsInvalid:
             raise
-        except ValueError as error:
-            raise SettingsInvalid([Issue("", str(error))]) from None
+        except Exception as error:  # noqa: BLE001 - a check that fails on a config refuses it
+            raise SettingsInvalid([Issue("", f"{type(error).__name__}: {error}")]) from None
         value = candidate if result is None else result
         if not isinstance(value, dict):
             raise SettingsInvalid([Issue("", f"the check returned {type(value).__name__}, not a config")])
@@ -112,7 +114,8 @@ if PYDANTIC_MAJOR >= 2:
     class SettingsModel(_pydantic.BaseModel):
         """The base of generated settings models: read-only, unknown keys ignored."""
 
-        model_config = {"frozen": True, "extra": "ignore", "populate_by_name": True}
+        # Patterns on Python's re (pydantic 2's default engine has no lookaround, ECMAScript patterns may).
+        model_config = {"frozen": True, "extra": "ignore", "populate_by_name": True, "regex_engine": "python-re"}
 
 elif PYDANTIC_MAJOR == 1:
     import pydantic as _pydantic
