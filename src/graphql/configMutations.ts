@@ -1,19 +1,10 @@
 import type { ConfigWrite } from '../store/configStore.ts';
-import { durationMs } from '../protocol/durations.ts';
-import { AlreadyExistsError, ValidationError } from '../store/errors.ts';
+import { AlreadyExistsError } from '../store/errors.ts';
 import { builder } from './builder.ts';
 import { writeErrors } from './errors.ts';
 import { JsonPatchOperationRef, patchPage, patchPageArgs } from './scalars.ts';
 import { ConfigOverrideRef } from './configOverride.ts';
 import { ServiceConfigRef } from './serviceConfig.ts';
-
-/** `expiresIn` in milliseconds (null when not given). */
-function expiresInMs(text: string | null | undefined): number | null {
-  if (text == null) return null;
-  const ms = durationMs(text);
-  if (Number.isNaN(ms)) throw ValidationError.at('/expiresIn', 'a duration such as 90m, 2h or 3d');
-  return ms;
-}
 
 const ConfigWriteRef = builder.objectRef<ConfigWrite>('ConfigWrite').implement({
   description: 'A write: the config as it is now (or would be, on a dry run) and what changed.',
@@ -109,7 +100,7 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: UpdateConfigInput, required: true }) },
     authScopes: (_root, { input }) => ({ write: input }),
     errors: { types: writeErrors, directResult: true, union: { name: 'UpdateConfigResult' } },
-    resolve: (_root, { input }, ctx) => ctx.store.updateConfig({ ...input, expiresInMs: expiresInMs(input.expiresIn) }, { actor: ctx.actor, reason: input.reason }),
+    resolve: (_root, { input }, ctx) => ctx.store.updateConfig(input, { actor: ctx.actor, reason: input.reason }),
   }),
   rollbackConfig: t.field({
     type: ConfigWriteRef,

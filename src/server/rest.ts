@@ -53,7 +53,7 @@ export function createRestHandler({ store, authenticate }: RestOptions) {
         patch,
         expectedVersion: params.expectedVersion ?? versionFromIfMatch(request),
         dryRun: params.dryRun ?? false,
-        expiresInMs: params.expiresIn,
+        expiresIn: params.expiresIn,
       },
       { actor: viewer.name, reason: params.reason ?? request.headers.get('x-change-reason') },
     );
@@ -112,8 +112,7 @@ const PARAMS = z.strictObject({
   /** A temporary override (see store/overrides.ts): `90m`, `2h`, `3d`. */
   expiresIn: z
     .string()
-    .transform((text) => durationMs(text))
-    .pipe(z.number({ error: 'must be a duration such as 90m, 2h or 3d' }))
+    .refine((text) => !Number.isNaN(durationMs(text)), { error: 'must be a duration such as 90m, 2h or 3d' })
     .optional(),
 });
 type ParamName = keyof z.input<typeof PARAMS>;

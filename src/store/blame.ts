@@ -62,11 +62,13 @@ export interface BlameChange {
  * leaf has its change.
  */
 export class BlameScan {
+  private readonly leaves: Leaf[];
   private readonly open: Map<string, Leaf>;
   private readonly found = new Map<string, SettingBlame>();
 
-  constructor(private readonly current: JsonValue) {
-    this.open = new Map(leavesOf(current).map((leaf) => [leaf.pointer, leaf]));
+  constructor(current: JsonValue) {
+    this.leaves = leavesOf(current);
+    this.open = new Map(this.leaves.map((leaf) => [leaf.pointer, leaf]));
   }
 
   offer(change: BlameChange): boolean {
@@ -97,7 +99,7 @@ export class BlameScan {
 
   /** The leaves found, in document order. */
   settings(): SettingBlame[] {
-    return leavesOf(this.current).flatMap((leaf) => this.found.get(leaf.pointer) ?? []);
+    return this.leaves.flatMap((leaf) => this.found.get(leaf.pointer) ?? []);
   }
 }
 
@@ -121,15 +123,16 @@ export class BlameReader {
   /** The last answer per config: the next version's blame reads only the changes since. */
   private readonly answers = new LRUCache<string, ConfigBlame>({ max: 500 });
 
-  constructor(private readonly db: Pick<Database, 'query'>) {}
+  /** `current` reads a config's row now (uncached: the scan starts at the audit log's newest change). */
+  constructor(
+    private readonly db: Pick<Database, 'query'>,
+    private readonly current: (key: ConfigKey) => Promise<{ version: number; config: unknown; deletedAt: Date | null } | null>,
+  ) {}
 
   /** Blame of the config's current version; NotFoundError when there is no such config (or it is deleted). */
   async blame(key: ConfigKey): Promise<ConfigBlame> {
-    const [head] = await this.db.query<{ version: number; text: string }>(
-      `SELECT version, config::text AS text FROM service_configs WHERE service_name = $1 AND environment = $2 AND deleted_at IS NULL`,
-      [key.service, key.environment],
-    );
-    if (!head) throw new NotFoundError(key.service, key.environment);
+    const head = await this.current(key);
+    if (!head || head.deletedAt) throw new NotFoundError(key.service, key.environment);
     const cacheKey = keyString(key);
     const previous = this.answers.get(cacheKey);
     if (previous?.version === head.version) return previous;
@@ -137,7 +140,7 @@ export class BlameReader {
     // touched was set where that answer says.
     const known = previous?.complete && previous.version < head.version ? previous : undefined;
 
-    const scan = new BlameScan(JSON.parse(head.text) as JsonValue);
+    const scan = new BlameScan(head.config as JsonValue);
     let before: string | null = null;
     let scanned = 0;
     reading: while (!scan.done && scanned < MAX_SCAN_BYTES) {

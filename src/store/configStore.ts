@@ -54,8 +54,8 @@ export interface UpdateConfigInput {
   dryRun?: boolean | null;
   /** A temporary override: reverted by the hub at this time (see overrides.ts). */
   expiresAt?: Date | null;
-  /** A temporary override: reverted by the hub this long after the write. */
-  expiresInMs?: number | null;
+  /** A temporary override: reverted by the hub this long after the write (`90m`, `2h`, `3d`). */
+  expiresIn?: string | null;
 }
 
 export interface RollbackConfigInput {
@@ -161,7 +161,7 @@ export class ConfigStore {
     this.schemas = new ConfigSchemas(db, logger);
     this.checker = new DocumentChecker(this.schemas);
     this.history = new ConfigHistory(db, (from, to) => this.checker.diff(from, to));
-    this.blame = new BlameReader(db);
+    this.blame = new BlameReader(db, (key) => this.load(key));
     this.overrides = new ConfigOverrides(db);
     this.instances = new ConfigInstances(db.prisma);
   }
@@ -172,11 +172,8 @@ export class ConfigStore {
     this.overrides.start(
       {
         current: async (key) => {
-          const [row] = await this.db.query<{ version: number; config: JsonObject; deleted: boolean }>(
-            `SELECT version, config, deleted_at IS NOT NULL AS deleted FROM service_configs WHERE service_name = $1 AND environment = $2`,
-            [key.service, key.environment],
-          );
-          return row ?? null;
+          const row = await this.load(key);
+          return row && { version: row.version, config: row.config as JsonObject, deleted: row.deletedAt !== null };
         },
         replace: async (key, config, expectedVersion, reason) => {
           const write = await this.updateConfig({ service: key.service, environment: key.environment, config, expectedVersion }, { actor: OVERRIDE_ACTOR, reason });
@@ -282,7 +279,7 @@ export class ConfigStore {
     }
     const patch = hasPatch ? requireObject(input.patch, '/patch', 'patch') : undefined;
     const replacement = hasConfig ? requireObject(input.config, '/config', 'config') : undefined;
-    const expiresAt = overrideExpiry(input.expiresAt, input.expiresInMs);
+    const expiresAt = overrideExpiry(input.expiresAt, input.expiresIn);
     await aTurnForOthersIfLarge(patch ?? replacement!);
     let before: JsonObject | undefined;
     const write = await this.write(key, input.expectedVersion, author, input.dryRun, 'updated', (current) => {

@@ -1,4 +1,5 @@
 import type { Database } from '../db/database.ts';
+import { durationMs } from '../protocol/durations.ts';
 import { type JsonObject, type JsonValue, escapeKey, isJsonObject, sameValue, valueAtPath } from '../protocol/json.ts';
 import { leavesOf } from './blame.ts';
 import { NotFoundError, ValidationError, VersionConflictError } from './errors.ts';
@@ -97,12 +98,17 @@ export function revertedDocument(current: JsonObject, changes: readonly Override
   return { document, reverted, kept };
 }
 
-/** When an override asked for ends: `expiresAt` as given, or now plus `expiresInMs`; refused outside the limits. */
-export function overrideExpiry(expiresAt: Date | null | undefined, expiresInMs: number | null | undefined, now = Date.now()): Date | undefined {
-  if (expiresAt == null && expiresInMs == null) return undefined;
-  if (expiresAt != null && expiresInMs != null) throw ValidationError.at('/expiresIn', 'give expiresIn or expiresAt, not both');
+/**
+ * When an override asked for ends: `expiresAt` as given, or now plus `expiresIn` (`90m`, `2h`, `3d`);
+ * refused outside the limits.
+ */
+export function overrideExpiry(expiresAt: Date | null | undefined, expiresIn: string | null | undefined, now = Date.now()): Date | undefined {
+  if (expiresAt == null && expiresIn == null) return undefined;
+  if (expiresAt != null && expiresIn != null) throw ValidationError.at('/expiresIn', 'give expiresIn or expiresAt, not both');
   const pointer = expiresAt != null ? '/expiresAt' : '/expiresIn';
-  const at = expiresAt != null ? expiresAt.getTime() : now + expiresInMs!;
+  const inMs = expiresIn == null ? 0 : durationMs(expiresIn);
+  if (Number.isNaN(inMs)) throw ValidationError.at(pointer, 'a duration such as 90m, 2h or 3d');
+  const at = expiresAt != null ? expiresAt.getTime() : now + inMs;
   if (!Number.isFinite(at) || at - now < MIN_OVERRIDE_MS) throw ValidationError.at(pointer, 'an override must last at least a second');
   if (at - now > MAX_OVERRIDE_MS) throw ValidationError.at(pointer, 'an override may last at most 90 days');
   return new Date(at);
