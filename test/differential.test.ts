@@ -7,7 +7,8 @@
 import { createHash } from 'node:crypto';
 import { appendFileSync, readFileSync } from 'node:fs';
 import fc from 'fast-check';
-import { buildSchema } from 'graphql';
+import { type DefinitionNode, Kind, buildASTSchema, buildSchema, parse } from 'graphql';
+import { PURE_FIELDS } from '../src/server/graphql/answers.ts';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type GeneratedOperation, defaultDomainValues, operationArbitrary } from './support/operationArbitrary.ts';
@@ -19,6 +20,27 @@ const schema = buildSchema(readFileSync(new URL('../schema.graphql', import.meta
 const FUZZ_SECONDS = Number(process.env.CONFIGHUB_FUZZ_SECONDS ?? 0);
 const RUNS = FUZZ_SECONDS > 0 ? Number.MAX_SAFE_INTEGER : Number(process.env.CONFIGHUB_DIFFERENTIAL_RUNS ?? 200);
 const SEED = process.env.CONFIGHUB_DIFFERENTIAL_SEED ? Number(process.env.CONFIGHUB_DIFFERENTIAL_SEED) : undefined;
+
+/**
+ * The schema cut down to the reads whose answers the fast gateway keeps (server/graphql/answers.ts):
+ * operations over it are the ones answered from kept answers when asked again.
+ */
+function keptAnswerSchema() {
+  const document = parse(readFileSync(new URL('../schema.graphql', import.meta.url), 'utf8'));
+  const definitions = document.definitions.flatMap((definition): DefinitionNode[] => {
+    if (definition.kind !== Kind.OBJECT_TYPE_DEFINITION) return [definition];
+    if (definition.name.value === 'Mutation' || definition.name.value === 'Subscription') return [];
+    const pure = PURE_FIELDS[definition.name.value];
+    return [pure ? { ...definition, fields: definition.fields?.filter((field) => pure.has(field.name.value)) } : definition];
+  });
+  return buildASTSchema({ ...document, definitions });
+}
+
+/** Services whose configs are changed in SQL now and then (the pilot configs). */
+const SQL_CHANGED_SERVICES = ['polygon-historical-downloader', 'polygon-live-collector', 'tick-aggregator'];
+
+/** How many of the latest reads answered from a kept answer are asked again after each change. */
+const KEPT_READS_ASKED_AGAIN = 12;
 
 /** Callers, with fixed secrets so that both databases know the same tokens. */
 const CALLERS = {
@@ -174,12 +196,35 @@ describe('the fast paths answer as stock yoga and graphql-ws do', () => {
     }
   });
 
-  /** Every variable set of a query or mutation over HTTP, on both gateways in turn (the same order of writes). */
+  /**
+   * Every variable set of a query or mutation over HTTP, on both gateways in turn (the same order of
+   * writes). A query is asked of the fast gateway twice: the second answer may be one it kept
+   * (server/graphql/answers.ts), and must still be stock yoga's.
+   */
   async function compareOverHttp(operation: GeneratedOperation, caller: Caller, accept: string | undefined): Promise<void> {
     for (const [index, variables] of operation.variableSets.entries()) {
       const fromFast = await postOperation(fastUrl, operation, variables, caller, accept);
       const fromStock = await postOperation(stockUrl, operation, variables, caller, accept);
       expect(fromFast, `variable set ${index}: ${JSON.stringify(variables)}`).toEqual(fromStock);
+      if (operation.kind === 'query') {
+        const served = fast.app.keptAnswerCount();
+        const again = await postOperation(fastUrl, operation, variables, caller, accept);
+        expect(again, `variable set ${index}, asked again: ${JSON.stringify(variables)}`).toEqual(fromStock);
+        if (fast.app.keptAnswerCount() > served) keptReads = [{ operation, variables, caller, accept }, ...keptReads.slice(0, KEPT_READS_ASKED_AGAIN - 1)];
+      }
+    }
+    if (operation.kind === 'mutation') await askKeptReadsAgain();
+  }
+
+  /** The latest reads the fast gateway answered from a kept answer: asked again after every change. */
+  let keptReads: { operation: GeneratedOperation; variables: Record<string, unknown>; caller: Caller; accept: string | undefined }[] = [];
+
+  /** After a change: each read whose answer the fast gateway kept still gets stock yoga's answer. */
+  async function askKeptReadsAgain(): Promise<void> {
+    for (const { operation, variables, caller, accept } of keptReads) {
+      const fromFast = await postOperation(fastUrl, operation, variables, caller, accept);
+      const fromStock = await postOperation(stockUrl, operation, variables, caller, accept);
+      expect(fromFast, `a kept read after a change, ${JSON.stringify(variables)}:\n${operation.query}`).toEqual(fromStock);
     }
   }
 
@@ -238,6 +283,27 @@ describe('the fast paths answer as stock yoga and graphql-ws do', () => {
     }
   }
 
+  /**
+   * A change of a service's production config made in SQL on both databases, as psql would; returns once
+   * neither gateway's cache serves an older version (each learns of it from PostgreSQL, not from a write
+   * of its own).
+   */
+  async function changeInSql(service: string): Promise<void> {
+    tick++;
+    for (const t of [fast, stock]) {
+      const [row] = await t.db.session((sql) =>
+        sql.query<{ version: number }>(
+          `UPDATE service_configs SET config = config || jsonb_build_object('differential_sql', $2::int) WHERE service_name = $1 AND environment = 'production' RETURNING version`,
+          [service, tick],
+        ),
+      );
+      if (!row) continue;
+      const key = { service, environment: 'production' };
+      await expect.poll(() => (t.app.store.cache.get(key)?.version ?? row.version) >= row.version, { timeout: 10_000, interval: 10 }).toBe(true);
+    }
+    await askKeptReadsAgain();
+  }
+
   it(
     FUZZ_SECONDS > 0 ? `for ${FUZZ_SECONDS} s of generated operations` : `for ${RUNS} generated operations`,
     async () => {
@@ -246,12 +312,16 @@ describe('the fast paths answer as stock yoga and graphql-ws do', () => {
         fc.oneof(
           { weight: 19, arbitrary: operationArbitrary(schema, values, { kinds: ['query', 'mutation'] }) },
           { weight: 1, arbitrary: operationArbitrary(schema, values, { kinds: ['subscription'] }) },
+          // Reads whose answers the fast gateway keeps, and changes made behind both gateways' backs.
+          { weight: 6, arbitrary: operationArbitrary(keptAnswerSchema(), values, { kinds: ['query'] }) },
+          { weight: 2, arbitrary: fc.constantFrom(...SQL_CHANGED_SERVICES) },
         ),
         fc.constantFrom<Caller>('admin', 'admin', 'admin', 'admin', 'admin', 'editor', 'reader', 'none', 'unknown'),
         fc.constantFrom(...ACCEPTS),
         async (operation, caller, accept) => {
           if (process.env.CONFIGHUB_DIFFERENTIAL_TRACE) appendFileSync(process.env.CONFIGHUB_DIFFERENTIAL_TRACE, `${JSON.stringify({ operation, caller, accept })}\n`);
-          if (operation.kind === 'subscription') await compareSubscriptions(operation, caller);
+          if (typeof operation === 'string') await changeInSql(operation);
+          else if (operation.kind === 'subscription') await compareSubscriptions(operation, caller);
           else await compareOverHttp(operation, caller, accept);
         },
       );
@@ -264,6 +334,8 @@ describe('the fast paths answer as stock yoga and graphql-ws do', () => {
         endOnFailure: true,
         verbose: 1,
       });
+      // The kept answers were really served, not only offered.
+      expect(fast.app.keptAnswerCount()).toBeGreaterThan(0);
     },
     FUZZ_SECONDS > 0 ? FUZZ_SECONDS * 1000 + 120_000 : 600_000,
   );

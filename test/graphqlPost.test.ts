@@ -5,6 +5,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAuthenticator } from '../src/server/authentication.ts';
+import { schema } from '../src/graphql/index.ts';
+import { KeptAnswers } from '../src/server/graphql/answers.ts';
 import { createGraphQLServer } from '../src/server/graphql/yoga.ts';
 import { createGraphQLPost, knownDocuments, plainGraphQLPost, plainResultType } from '../src/server/graphql/post.ts';
 import { adminAuth, createTestApp, silentLogger, type TestApp } from './support/app.ts';
@@ -170,7 +172,7 @@ describe('which requests the GraphQL POST path answers itself', () => {
             }
           : Reflect.get(target, property),
     });
-    const post = createGraphQLPost(counted, documents, authenticate, silentLogger);
+    const post = createGraphQLPost(counted, documents, new KeptAnswers(schema, t.app.store.cache), authenticate, silentLogger);
     server = createServer((req, res) => {
       const resultType = plainGraphQLPost(req);
       if (resultType) post(req, res, resultType);

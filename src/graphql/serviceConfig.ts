@@ -103,7 +103,7 @@ builder.queryFields((t) => ({
     },
     authScopes: (_root, args) => ({ read: args }),
     errors: { types: readErrors, directResult: true, union: { name: 'ConfigResult' } },
-    resolve: (_root, args, ctx) => ctx.store.getConfig(args.service, args.environment),
+    resolve: (_root, args, ctx) => ctx.store.getConfig(args.service, args.environment, ctx.reads),
   }),
   configs: t.prismaConnection({
     type: 'ServiceConfig',

@@ -14,6 +14,8 @@ import { clientAddressOf, createAuthenticator } from './authentication.ts';
 import { MAX_BODY_BYTES, readBodyWithLimit } from './body.ts';
 import { describeFailure } from './failures.ts';
 import { GRAPHQL_PATH, type ServerContext, corsFor, createGraphQLServer } from './graphql/yoga.ts';
+import { schema } from '../graphql/index.ts';
+import { KeptAnswers } from './graphql/answers.ts';
 import { createGraphQLPost, knownDocuments, plainGraphQLPost } from './graphql/post.ts';
 import { GRAPHIQL_ASSET_PATH, serveGraphiQLAsset, writeGraphiQLAsset } from './graphiqlPage.ts';
 import { HEAVY_BYTES, HeavyWork } from './heavyWork.ts';
@@ -68,6 +70,8 @@ export interface App {
   subscriptionGroupCount(): number;
   /** graphql-ws subscriptions served by those. */
   webSocketSubscriptionCount(): number;
+  /** Answers of the direct POST path served as kept (server/graphql/answers.ts). */
+  keptAnswerCount(): number;
 }
 
 /** Opens (and migrates) the database and assembles the gateway; listens only on `start()`. */
@@ -94,7 +98,8 @@ export async function buildApp(options: AppOptions): Promise<App> {
   await relay.start();
 
   let webSockets: ReturnType<typeof attachGraphQLWebSocket> | undefined;
-  const metrics = createMetrics({ relay, feed, bus, batcher: store.batcher, webSocketCount: () => webSockets?.socketCount() ?? 0 });
+  const answers = new KeptAnswers(schema, store.cache);
+  const metrics = createMetrics({ relay, feed, bus, batcher: store.batcher, webSocketCount: () => webSockets?.socketCount() ?? 0, keptAnswerCount: () => answers.hits });
   const corsOrigins = settings.CONFIGHUB_CORS_ORIGINS ?? [];
   const fastPaths = (settings.CONFIGHUB_FAST_PATHS ?? 'on') === 'on';
   const documents = knownDocuments();
@@ -110,7 +115,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     onErrors: () => metrics.countGraphQLError(),
     developmentErrors: settings.NODE_ENV === 'development',
   });
-  const post = createGraphQLPost(yoga, documents, authenticate, logger);
+  const post = createGraphQLPost(yoga, documents, answers, authenticate, logger);
   const heavy = new HeavyWork();
   const rest = createRestHandler({ store, authenticate });
 
@@ -218,6 +223,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     feed,
     subscriptionGroupCount: () => webSockets?.groupCount() ?? 0,
     webSocketSubscriptionCount: () => webSockets?.memberCount() ?? 0,
+    keptAnswerCount: () => answers.hits,
     async start() {
       // Idle keep-alive connections outlive a client's or load balancer's (60 s is common): with Node's
       // 5 s default, a request sent on a connection the server is just closing fails ("other side closed").

@@ -12,6 +12,8 @@ export interface MetricSources {
   batcher: WriteBatcher;
   /** Open graphql-ws sockets. */
   webSocketCount: () => number;
+  /** GraphQL answers served as kept (server/graphql/answers.ts). */
+  keptAnswerCount: () => number;
 }
 
 /** The gateway's Prometheus metrics (GET /metrics), one registry per app. */
@@ -36,6 +38,11 @@ export function createMetrics(sources: MetricSources) {
     new Counter({ name, help, registers: [registry], collect() { this.reset(); this.inc(read()); } });
   gaugeOf('confighub_subscriptions_open', 'GraphQL subscriptions open on this instance.', () => sources.feed.openSubscriptions);
   gaugeOf('confighub_websockets_open', 'graphql-ws sockets open on this instance.', () => sources.webSocketCount());
+  counterOf(
+    'confighub_graphql_kept_answers_total',
+    'GraphQL reads answered from a kept answer (the same request, caller and config rows as an earlier one) instead of executed.',
+    () => sources.keptAnswerCount(),
+  );
   counterOf('confighub_events_published_total', 'Changes this instance published from the outbox.', () => sources.relay.publishedCount);
   counterOf(
     'confighub_events_delivered_total',

@@ -2,6 +2,12 @@ import type { ServiceConfig } from '../generated/prisma/client.ts';
 import { type ConfigKey, keyString } from './names.ts';
 
 /**
+ * What an operation's answer was made of: each config it asked for (by key string) and the row it found
+ * (null: none). An answer stays true while the cache serves the same rows (see `ConfigCache.isCurrent`).
+ */
+export type ConfigReads = { key: string; row: ServiceConfig | null }[];
+
+/**
  * The configs this instance has read or written, by (service, environment).
  * It never goes back in time: once a version is known to be committed (written here or announced
  * by the database), no older row is served or stored, even from a read that was already under way.
@@ -42,6 +48,11 @@ export class ConfigCache {
     this.raiseFloor(k, version);
     const cached = this.rows.get(k);
     if (cached && cached.version < version) this.rows.delete(k);
+  }
+
+  /** Whether `row` is what the cache serves for a config (by its key string) right now. */
+  isCurrent(key: string, row: ServiceConfig): boolean {
+    return this.rows.get(key) === row;
   }
 
   clear(): void {

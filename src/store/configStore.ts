@@ -3,7 +3,7 @@ import type { Database } from '../db/database.ts';
 import type { Logger } from '../logger.ts';
 import { nextTurn } from '../turns.ts';
 import { CHANGE_CHANNEL } from '../protocol/changes.ts';
-import { ConfigCache } from './cache.ts';
+import { ConfigCache, type ConfigReads } from './cache.ts';
 import {
   type JsonObject,
   type JsonValue,
@@ -207,10 +207,14 @@ export class ConfigStore {
     this.stopListening = undefined;
   }
 
-  /** The live config; deleted and unknown configs are not found. Served from the cache when it can. */
-  async getConfig(service: unknown, environment?: unknown): Promise<ServiceConfig> {
+  /**
+   * The live config; deleted and unknown configs are not found. Served from the cache when it can. `reads`,
+   * when given, records what was read (an answer cache checks later that it is still what is served).
+   */
+  async getConfig(service: unknown, environment?: unknown, reads?: ConfigReads): Promise<ServiceConfig> {
     const key = configKey(service, environment);
     const row = this.cache.get(key) ?? (await this.load(key));
+    reads?.push({ key: keyString(key), row: row ?? null });
     if (!row || row.deletedAt) throw new NotFoundError(key.service, key.environment);
     return row;
   }

@@ -10,6 +10,7 @@ import { type Plugin, processRegularResult } from 'graphql-yoga';
 import type { Logger } from '../../logger.ts';
 import { jsonTextProblem, jsonTextProblemInTurns } from '../../store/documents.ts';
 import type { Authenticate } from '../authentication.ts';
+import type { KeptAnswers } from './answers.ts';
 import { GRAPHQL_PATH, type GraphQLServer, type ServerContext } from './yoga.ts';
 
 /**
@@ -149,7 +150,13 @@ export function knownDocuments() {
 
 export type KnownDocuments = ReturnType<typeof knownDocuments>;
 
-export function createGraphQLPost(yoga: GraphQLServer, documents: KnownDocuments, authenticate: Authenticate, logger: Logger): GraphQLPost {
+/** A clean result, as yoga writes one. */
+function sendJson(res: ServerResponse, resultType: ResultType, body: string | Buffer): void {
+  res.writeHead(200, { 'content-type': `${resultType}; charset=utf-8`, 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+export function createGraphQLPost(yoga: GraphQLServer, documents: KnownDocuments, answers: KeptAnswers, authenticate: Authenticate, logger: Logger): GraphQLPost {
   /** Hands the request, body already read, to yoga: it answers everything not answered here. */
   const toYoga = async (req: IncomingMessage, res: ServerResponse, body: string, serverContext: ServerContext) => {
     const headers = new Headers();
@@ -181,8 +188,12 @@ export function createGraphQLPost(yoga: GraphQLServer, documents: KnownDocuments
       // Yoga answers the refusal as it answers a failed context, without checking the token again.
       return toYoga(req, res, body, { req, refusal: error });
     }
+    const answerKey = large ? null : answers.keyOf(document, params, viewer);
+    const kept = answerKey === null ? undefined : answers.get(answerKey);
+    if (kept) return sendJson(res, resultType, kept);
     const { schema, contextFactory, execute } = yoga.getEnveloped({ req, params, viewer });
     const contextValue = await contextFactory();
+    if (answerKey !== null) contextValue.reads = [];
     const result = (await execute({ schema, document, operationName: params.operationName, variableValues: params.variables, contextValue })) as ExecutionResult;
     if (large || answerJsonBytes(contextValue) >= HEAVY_BYTES) await nextTurn();
     if (result.errors?.length || (result.extensions as { http?: unknown } | undefined)?.http) {
@@ -190,8 +201,8 @@ export function createGraphQLPost(yoga: GraphQLServer, documents: KnownDocuments
       return;
     }
     const text = JSON.stringify(result);
-    res.writeHead(200, { 'content-type': `${resultType}; charset=utf-8`, 'content-length': Buffer.byteLength(text) });
-    res.end(text);
+    if (answerKey !== null) answers.offer(answerKey, text, contextValue.reads!);
+    sendJson(res, resultType, text);
   };
 
   return function post(req, res, resultType) {
