@@ -39,6 +39,42 @@ CREATE TABLE api_tokens (
   CONSTRAINT api_tokens_token_hash_key UNIQUE (token_hash)
 );
 
+CREATE TABLE change_request_reviews (
+  id bigint NOT NULL DEFAULT nextval('change_request_reviews_id_seq'::regclass),
+  request_id bigint NOT NULL,
+  reviewer text NOT NULL,
+  verdict text NOT NULL,
+  comment text,
+  created_at timestamp with time zone NOT NULL DEFAULT now(),
+  CONSTRAINT change_request_reviews_pkey PRIMARY KEY (id),
+  CONSTRAINT change_request_reviews_request_id_fkey FOREIGN KEY (request_id) REFERENCES change_requests(id),
+  CONSTRAINT change_request_reviews_verdict_check CHECK ((verdict = ANY (ARRAY['approve'::text, 'reject'::text, 'comment'::text])))
+);
+
+CREATE TABLE change_requests (
+  id bigint NOT NULL DEFAULT nextval('change_requests_id_seq'::regclass),
+  service_name character varying(128) NOT NULL,
+  environment character varying(128) NOT NULL,
+  base_version integer NOT NULL,
+  patch jsonb,
+  config jsonb,
+  description text,
+  proposed jsonb NOT NULL,
+  reason text NOT NULL,
+  author text NOT NULL,
+  required_approvals integer NOT NULL,
+  state text NOT NULL DEFAULT 'open'::text,
+  created_at timestamp with time zone NOT NULL DEFAULT now(),
+  expires_at timestamp with time zone NOT NULL,
+  claimed_at timestamp with time zone,
+  closed_at timestamp with time zone,
+  applied_version integer,
+  outcome text,
+  CONSTRAINT change_requests_check CHECK (((patch IS NULL) <> (config IS NULL))),
+  CONSTRAINT change_requests_pkey PRIMARY KEY (id),
+  CONSTRAINT change_requests_state_check CHECK ((state = ANY (ARRAY['open'::text, 'applying'::text, 'applied'::text, 'rejected'::text, 'withdrawn'::text, 'stale'::text])))
+);
+
 CREATE TABLE config_audit_log (
   revision bigint NOT NULL DEFAULT nextval('config_audit_log_revision_seq'::regclass),
   config_id integer NOT NULL,
@@ -108,6 +144,16 @@ CREATE TABLE config_schemas (
   CONSTRAINT config_schemas_service_name_check CHECK (((service_name)::text ~ '^[a-z0-9][a-z0-9._-]*$'::text))
 );
 
+CREATE TABLE protected_environments (
+  environment character varying(128) NOT NULL,
+  required_approvals integer NOT NULL,
+  protected_by text NOT NULL,
+  protected_at timestamp with time zone NOT NULL DEFAULT now(),
+  reason text,
+  CONSTRAINT protected_environments_pkey PRIMARY KEY (environment),
+  CONSTRAINT protected_environments_required_approvals_check CHECK (((required_approvals >= 1) AND (required_approvals <= 10)))
+);
+
 CREATE TABLE service_configs (
   id integer NOT NULL DEFAULT nextval('service_configs_id_seq'::regclass),
   service_name character varying(128) NOT NULL,
@@ -136,6 +182,18 @@ CREATE INDEX api_tokens_prefix_idx ON public.api_tokens USING btree (prefix);
 
 CREATE UNIQUE INDEX api_tokens_token_hash_key ON public.api_tokens USING btree (token_hash);
 
+CREATE UNIQUE INDEX change_request_reviews_one_approval ON public.change_request_reviews USING btree (request_id, reviewer) WHERE (verdict = 'approve'::text);
+
+CREATE UNIQUE INDEX change_request_reviews_pkey ON public.change_request_reviews USING btree (id);
+
+CREATE INDEX change_request_reviews_request ON public.change_request_reviews USING btree (request_id, id);
+
+CREATE INDEX change_requests_config ON public.change_requests USING btree (service_name, environment, id DESC);
+
+CREATE INDEX change_requests_open ON public.change_requests USING btree (id) WHERE (state = ANY (ARRAY['open'::text, 'applying'::text]));
+
+CREATE UNIQUE INDEX change_requests_pkey ON public.change_requests USING btree (id);
+
 CREATE UNIQUE INDEX config_audit_log_config_id_version_key ON public.config_audit_log USING btree (config_id, version);
 
 CREATE UNIQUE INDEX config_audit_log_pkey ON public.config_audit_log USING btree (revision);
@@ -157,6 +215,8 @@ CREATE UNIQUE INDEX config_overrides_pkey ON public.config_overrides USING btree
 CREATE UNIQUE INDEX config_schemas_pkey ON public.config_schemas USING btree (id);
 
 CREATE UNIQUE INDEX config_schemas_service_name_version_key ON public.config_schemas USING btree (service_name, version);
+
+CREATE UNIQUE INDEX protected_environments_pkey ON public.protected_environments USING btree (environment);
 
 CREATE UNIQUE INDEX service_configs_pkey ON public.service_configs USING btree (id);
 
@@ -270,6 +330,16 @@ AS $function$
      WHERE service_name = p_service AND environment = p_environment
      ORDER BY revision DESC
      LIMIT greatest(p_limit, 0)
+$function$;
+
+CREATE OR REPLACE FUNCTION public.protected_environments_notify()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+    PERFORM pg_notify('protected_environments', '');
+    RETURN NULL;
+END
 $function$;
 
 CREATE OR REPLACE FUNCTION public.rollback_config(p_service text, p_version integer, p_actor text DEFAULT NULL::text, p_environment text DEFAULT 'production'::text, p_reason text DEFAULT NULL::text, p_expected_version integer DEFAULT NULL::integer)
@@ -454,6 +524,8 @@ CREATE TRIGGER config_schemas_append_only BEFORE DELETE OR UPDATE ON public.conf
 CREATE TRIGGER config_schemas_no_truncate BEFORE TRUNCATE ON public.config_schemas FOR EACH STATEMENT EXECUTE FUNCTION confighub_refuse_truncate();
 
 CREATE TRIGGER config_schemas_notify AFTER INSERT ON public.config_schemas FOR EACH ROW EXECUTE FUNCTION config_schemas_notify();
+
+CREATE TRIGGER protected_environments_notify AFTER INSERT OR DELETE OR UPDATE ON public.protected_environments FOR EACH STATEMENT EXECUTE FUNCTION protected_environments_notify();
 
 CREATE TRIGGER service_configs_audit AFTER INSERT OR DELETE ON public.service_configs FOR EACH ROW EXECUTE FUNCTION service_configs_audit();
 

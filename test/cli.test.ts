@@ -605,6 +605,41 @@ describe('connection failures', () => {
     expect(result.code, result.stderr).toBe(0);
   });
 
+  it('requests: a change to a protected environment waits for an approval by someone else, then lands', async () => {
+    const environment = 'guarded';
+    const service = 'guarded-demo';
+    await hub.graphql(`mutation { createConfig(input: { service: "${service}", environment: "${environment}", config: { limit: 1 } }) { __typename } }`);
+    await hub.graphql(`mutation { protectEnvironment(input: { environment: "${environment}", requiredApprovals: 1 }) { __typename } }`);
+    const tokenOf = async (name: string) =>
+      (await hub.graphql(`mutation { createToken(input: { name: "${name}", role: EDITOR }) { ... on CreatedToken { token } } }`)).data.createToken.token as string;
+    const as = (token: string) => (args: string[]) => cli([...args, '-e', environment], { env: { CONFIGHUB_TOKEN: token } });
+    const alice = as(await tokenOf('cli-alice'));
+    const bob = as(await tokenOf('cli-bob'));
+
+    const asked = await alice(['set', service, 'limit=2', '--reason', 'more room']);
+    expect(asked.code, asked.stderr).toBe(0);
+    const id = /change request (\d+) needs 1 approval/.exec(asked.stdout)?.[1];
+    expect(id, asked.stdout).toBeDefined();
+    expect(asked.stdout).toMatch(/limit: 1 -> 2/);
+    expect((await liveConfig(service, environment)).version).toBe(1);
+
+    const listed = await bob(['requests', 'list']);
+    expect(listed.stdout).toMatch(new RegExp(`${id}\\s+${service}\\s+${environment}\\s+OPEN\\s+0/1\\s+cli-alice`));
+    const own = await alice(['requests', 'approve', id!]);
+    expect(own.code).toBe(3);
+    expect(own.stderr).toMatch(/author .* cannot approve/);
+    const approved = await bob(['requests', 'approve', id!, '--comment', 'fine']);
+    expect(approved.code, approved.stderr).toBe(0);
+    expect(approved.stdout).toMatch(new RegExp(`change request ${id}: ${service} \\(${environment}\\) on version 1, by cli-alice: applied as version 2`));
+    expect(approved.stdout).toMatch(/cli-bob approve: fine/);
+    expect(await liveConfig(service, environment)).toMatchObject({ version: 2, config: { limit: 2 } });
+    expect((await bob(['requests', 'show', id!, '--json'])).json()).toMatchObject({ state: 'APPLIED', appliedVersion: 2 });
+
+    // Breaking glass is an admin's: an editor is refused, and nothing is written.
+    expect((await alice(['set', service, 'limit=3', '--break-glass', '--reason', 'now'])).code).toBe(3);
+    expect((await liveConfig(service, environment)).version).toBe(2);
+  });
+
   it('reads the admin token file of the data directory when no token is given', async () => {
     const dataDir = mkdtempSync(path.join(workDir, 'data-'));
     const withoutToken = await cli(['get', AGGREGATOR, '--json'], { env: { CONFIGHUB_TOKEN: undefined, CONFIGHUB_DATA_DIR: dataDir } });

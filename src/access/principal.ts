@@ -64,6 +64,12 @@ export const mayManageSchema = (principal: Principal, service: string) =>
 export const mayManageTokens = (principal: Principal) =>
   hasRole(principal, 'admin') && principal.services === null && principal.environments === null;
 
+/** Protecting environments (changes there need approvals): an admin without restrictions, as for tokens. */
+export const mayProtectEnvironments = mayManageTokens;
+
+/** Writing a config of a protected environment at once, without approvals: an admin whose scope covers it. */
+export const mayBreakGlass = (principal: Principal, key: ConfigKey) => hasRole(principal, 'admin') && coversConfig(principal, key);
+
 /** What the principal may see of a list of services: null when it sees them all. */
 export function visibleServices(principal: Principal, services: readonly string[]): string[] | null {
   return principal.services === null ? null : services.filter((service) => coversService(principal, service));

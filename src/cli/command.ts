@@ -47,6 +47,8 @@ export const reasonOption = { reason: { type: 'string' } } satisfies Record<stri
 export const expiresInOption = { 'expires-in': { type: 'string' } } satisfies Record<string, OptionSpec>;
 export const expectedVersionOption = { 'expected-version': { type: 'string' } } satisfies Record<string, OptionSpec>;
 export const dryRunOption = { 'dry-run': { type: 'boolean' } } satisfies Record<string, OptionSpec>;
+/** In a protected environment: write at once (an admin, with --reason), or how long the change request stays open. */
+export const protectedOptions = { 'break-glass': { type: 'boolean' }, 'request-expires-in': { type: 'string' } } satisfies Record<string, OptionSpec>;
 
 /** The positional arguments a command needs, by name; too few or too many is a usage error. */
 export function takeArgs(context: CommandContext, names: string[], optional: string[] = []): string[] {

@@ -75,6 +75,8 @@ export function failureToError(failure: ApiFailure): CliError {
       return new CliError(`the token may not do this: ${message}`, ExitCode.AUTH, 'FORBIDDEN');
     case 'AlreadyExistsError':
       return new CliError(message, ExitCode.CONFLICT, 'ALREADY_EXISTS');
+    case 'ChangeRequestError':
+      return new CliError(message, ExitCode.CONFLICT, 'CHANGE_REQUEST');
     default:
       return new CliError(message, ExitCode.USAGE, failure.__typename.replace(/Error$/, '').toUpperCase() || 'ERROR');
   }

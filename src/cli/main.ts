@@ -5,6 +5,7 @@ import type { Command, CommandContext, OptionSpec } from './command.ts';
 import { getCommand } from './commands/get.ts';
 import { initCommand } from './commands/init.ts';
 import { instancesCommand } from './commands/instances.ts';
+import { requestsCommand } from './commands/requests.ts';
 import { createCommand, deleteCommand, restoreCommand } from './commands/lifecycle.ts';
 import { blameCommand, diffCommand, historyCommand, rollbackCommand } from './commands/history.ts';
 import { exportCommand, importCommand } from './commands/exchange.ts';
@@ -39,6 +40,7 @@ const commands: Command[] = [
   rollbackCommand,
   watchCommand,
   instancesCommand,
+  requestsCommand,
   tokensCommand,
   whoamiCommand,
   contextCommand,

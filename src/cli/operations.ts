@@ -39,6 +39,7 @@ export const UpdateConfig = graphql(`
         config { ...ServiceConfigFields }
         change { revision version action changedBy reason }
         override { id expiresAt settings }
+        request { id requiredApprovals expiresAt }
       }
       ... on VersionConflictError { currentVersion expectedVersion }
       ... on ValidationError { issues { pointer message } }
@@ -294,5 +295,54 @@ export const RevokeToken = graphql(`
 export const Viewer = graphql(`
   query CliViewer {
     viewer { name role services environments expiresAt }
+  }
+`);
+
+export const ChangeRequestFields = graphql(`
+  fragment CliChangeRequestFields on ChangeRequest {
+    id service environment baseVersion state author reason requiredApprovals approvals
+    createdAt expiresAt closedAt appliedVersion outcome
+    diff(limit: 100) { op path from value }
+    reviews { reviewer verdict comment createdAt }
+  }
+`);
+
+export const ListChangeRequests = graphql(`
+  query CliChangeRequests($service: String, $environment: String, $states: [ChangeRequestState!]) {
+    changeRequests(service: $service, environment: $environment, states: $states) { ...CliChangeRequestFields }
+  }
+`);
+
+export const GetChangeRequest = graphql(`
+  query CliChangeRequest($id: String!) {
+    changeRequest(id: $id) {
+      __typename
+      ... on ChangeRequest { ...CliChangeRequestFields }
+      ... on ValidationError { issues { pointer message } }
+      ... on Error { message }
+    }
+  }
+`);
+
+export const ReviewChangeRequest = graphql(`
+  mutation CliReviewChangeRequest($input: ReviewChangeRequestInput!) {
+    reviewChangeRequest(input: $input) {
+      __typename
+      ... on ChangeRequest { ...CliChangeRequestFields }
+      ... on ValidationError { issues { pointer message } }
+      ... on SecretRejectedError { issues { pointer message } }
+      ... on Error { message }
+    }
+  }
+`);
+
+export const WithdrawChangeRequest = graphql(`
+  mutation CliWithdrawChangeRequest($input: WithdrawChangeRequestInput!) {
+    withdrawChangeRequest(input: $input) {
+      __typename
+      ... on ChangeRequest { ...CliChangeRequestFields }
+      ... on ValidationError { issues { pointer message } }
+      ... on Error { message }
+    }
   }
 `);

@@ -1,6 +1,6 @@
 import type { AuthFailure } from '@pothos/plugin-scope-auth';
 import { ForbiddenError, UnauthenticatedError, configAction } from '../access/errors.ts';
-import { type Principal, coversService, mayManageSchema, mayManageTokens, mayRead, mayWrite } from '../access/principal.ts';
+import { type Principal, coversService, mayManageSchema, mayManageTokens, mayProtectEnvironments, mayRead, mayWrite } from '../access/principal.ts';
 import { type ConfigKey, DEFAULT_ENVIRONMENT } from '../store/names.ts';
 import type { Context } from './context.ts';
 
@@ -19,6 +19,7 @@ export interface AuthScopes {
   write: ConfigScope;
   manageSchema: string;
   manageTokens: boolean;
+  protectEnvironments: boolean;
 }
 
 const keyOf = (scope: ConfigScope): ConfigKey => ({ service: scope.service, environment: scope.environment ?? DEFAULT_ENVIRONMENT });
@@ -35,6 +36,7 @@ function scopesFor(viewer: Principal | null) {
     write: (scope: ConfigScope) => when(viewer, (principal) => mayWrite(principal, keyOf(scope))),
     manageSchema: (service: string) => when(viewer, (principal) => mayManageSchema(principal, service)),
     manageTokens: when(viewer, mayManageTokens),
+    protectEnvironments: when(viewer, mayProtectEnvironments),
   };
 }
 
@@ -73,6 +75,8 @@ function describeFailure(failure: AuthFailure): string {
         return `set the schema of "${String(parameter)}" (an admin whose scope covers the service in every environment)`;
       case 'manageTokens':
         return 'manage tokens (an admin without service or environment restrictions)';
+      case 'protectEnvironments':
+        return 'protect environments (an admin without service or environment restrictions)';
       default:
         return 'do this';
     }

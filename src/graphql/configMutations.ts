@@ -4,6 +4,9 @@ import { builder } from './builder.ts';
 import { writeErrors } from './errors.ts';
 import { JsonPatchOperationRef, patchPage, patchPageArgs } from './scalars.ts';
 import { ConfigOverrideRef } from './configOverride.ts';
+import { ChangeRequestRef } from './changeRequest.ts';
+import { mayBreakGlass } from '../access/principal.ts';
+import type { Context } from './context.ts';
 import { ServiceConfigRef } from './serviceConfig.ts';
 
 const ConfigWriteRef = builder.objectRef<ConfigWrite>('ConfigWrite').implement({
@@ -20,6 +23,12 @@ const ConfigWriteRef = builder.objectRef<ConfigWrite>('ConfigWrite').implement({
     diffOperationCount: t.int({ description: 'How many operations the whole diff has.', resolve: (write) => write.diff.length }),
     dryRun: t.exposeBoolean('dryRun', { description: 'True when nothing was written.' }),
     changed: t.exposeBoolean('changed', { description: 'False when the write would change nothing (then nothing is written).' }),
+    request: t.field({
+      type: ChangeRequestRef,
+      nullable: true,
+      description: 'In a protected environment: nothing was written (changed is false); this request holds the change until it is approved.',
+      resolve: (write) => write.request ?? null,
+    }),
     override: t.field({
       type: ConfigOverrideRef,
       nullable: true,
@@ -46,6 +55,7 @@ const CreateConfigInput = builder.inputType('CreateConfigInput', {
     config: t.field({ type: 'JSON', required: true, description: 'The document: a JSON object.' }),
     description: t.string(),
     reason: t.string({ description: 'Why; kept in the audit log.' }),
+    breakGlass: t.boolean({ description: 'In a protected environment: write at once, without approvals (an admin, with a reason; audited as such).' }),
   }),
 });
 
@@ -63,6 +73,8 @@ const UpdateConfigInput = builder.inputType('UpdateConfigInput', {
       description: 'Makes the change a temporary override, reverted by the hub this long after it is written: `90m`, `2h`, `3d` (1 second to 90 days).',
     }),
     expiresAt: t.field({ type: 'DateTime', description: 'Makes the change a temporary override, reverted by the hub at this time.' }),
+    breakGlass: t.boolean({ description: 'In a protected environment: write at once, without approvals (an admin, with a reason; audited as such).' }),
+    requestExpiresIn: t.string({ description: 'In a protected environment: how long the change request stays open (`2h`, `3d`; 7 days when not given, at most 30).' }),
   }),
 });
 
@@ -74,6 +86,8 @@ const RollbackConfigInput = builder.inputType('RollbackConfigInput', {
     expectedVersion: t.int({ description: 'Refuse the rollback unless the config is at this version.' }),
     reason: t.string(),
     dryRun: t.boolean({ defaultValue: false }),
+    breakGlass: t.boolean({ description: 'In a protected environment: write at once, without approvals (an admin, with a reason; audited as such).' }),
+    requestExpiresIn: t.string({ description: 'In a protected environment: how long the change request stays open.' }),
   }),
 });
 
@@ -83,7 +97,15 @@ const LifecycleInput = builder.inputType('ConfigLifecycleInput', {
     environment: t.string({ defaultValue: 'production' }),
     expectedVersion: t.int(),
     reason: t.string(),
+    breakGlass: t.boolean({ description: 'In a protected environment: write at once, without approvals (an admin, with a reason; audited as such).' }),
   }),
+});
+
+/** The author of a write: the caller, with its reason, and whether it may break glass on this config. */
+const authorOf = (ctx: Context, input: { service: string; environment?: string | null; reason?: string | null }) => ({
+  actor: ctx.actor,
+  reason: input.reason,
+  mayBreakGlass: ctx.viewer !== null && mayBreakGlass(ctx.viewer, { service: input.service, environment: input.environment ?? 'production' }),
 });
 
 builder.mutationFields((t) => ({
@@ -92,7 +114,7 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: CreateConfigInput, required: true }) },
     authScopes: (_root, { input }) => ({ write: input }),
     errors: { types: [...writeErrors, AlreadyExistsError], directResult: true, union: { name: 'CreateConfigResult' } },
-    resolve: (_root, { input }, ctx) => ctx.store.createConfig(input, { actor: ctx.actor, reason: input.reason }),
+    resolve: (_root, { input }, ctx) => ctx.store.createConfig(input, authorOf(ctx, input)),
   }),
   updateConfig: t.field({
     type: ConfigWriteRef,
@@ -100,7 +122,7 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: UpdateConfigInput, required: true }) },
     authScopes: (_root, { input }) => ({ write: input }),
     errors: { types: writeErrors, directResult: true, union: { name: 'UpdateConfigResult' } },
-    resolve: (_root, { input }, ctx) => ctx.store.updateConfig(input, { actor: ctx.actor, reason: input.reason }),
+    resolve: (_root, { input }, ctx) => ctx.store.updateConfig(input, authorOf(ctx, input)),
   }),
   rollbackConfig: t.field({
     type: ConfigWriteRef,
@@ -108,7 +130,7 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: RollbackConfigInput, required: true }) },
     authScopes: (_root, { input }) => ({ write: input }),
     errors: { types: writeErrors, directResult: true, union: { name: 'RollbackConfigResult' } },
-    resolve: (_root, { input }, ctx) => ctx.store.rollbackConfig(input, { actor: ctx.actor, reason: input.reason }),
+    resolve: (_root, { input }, ctx) => ctx.store.rollbackConfig(input, authorOf(ctx, input)),
   }),
   deleteConfig: t.field({
     type: ConfigWriteRef,
@@ -116,7 +138,7 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: LifecycleInput, required: true }) },
     authScopes: (_root, { input }) => ({ write: input }),
     errors: { types: writeErrors, directResult: true, union: { name: 'DeleteConfigResult' } },
-    resolve: (_root, { input }, ctx) => ctx.store.deleteConfig(input, { actor: ctx.actor, reason: input.reason }),
+    resolve: (_root, { input }, ctx) => ctx.store.deleteConfig(input, authorOf(ctx, input)),
   }),
   restoreConfig: t.field({
     type: ConfigWriteRef,
@@ -124,6 +146,6 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: LifecycleInput, required: true }) },
     authScopes: (_root, { input }) => ({ write: input }),
     errors: { types: writeErrors, directResult: true, union: { name: 'RestoreConfigResult' } },
-    resolve: (_root, { input }, ctx) => ctx.store.restoreConfig(input, { actor: ctx.actor, reason: input.reason }),
+    resolve: (_root, { input }, ctx) => ctx.store.restoreConfig(input, authorOf(ctx, input)),
   }),
 }));

@@ -1,5 +1,6 @@
 import {
   AlreadyExistsError,
+  ChangeRequestError,
   NotFoundError,
   SecretRejectedError,
   ValidationError,
@@ -89,9 +90,17 @@ builder.objectType(ForbiddenError, {
   fields: () => ({}),
 });
 
+builder.objectType(ChangeRequestError, {
+  name: 'ChangeRequestError',
+  description: 'A change request cannot be reviewed, withdrawn or applied as asked, or a change in a protected environment needs one (or an admin breaking glass).',
+  interfaces: [ErrorInterface],
+  isTypeOf: (value) => value instanceof ChangeRequestError,
+  fields: (t) => ({ requestId: t.exposeString('requestId', { nullable: true }) }),
+});
+
 /** Refusals of the caller, possible on every field that asks for a scope. */
 export const accessErrors = [UnauthenticatedError, ForbiddenError];
 /** The failures of a read of one config. */
 export const readErrors = [...accessErrors, NotFoundError, ValidationError];
 /** The failures of a write. */
-export const writeErrors = [...accessErrors, NotFoundError, ValidationError, VersionConflictError, SecretRejectedError];
+export const writeErrors = [...accessErrors, NotFoundError, ValidationError, VersionConflictError, SecretRejectedError, ChangeRequestError];

@@ -7,6 +7,7 @@ import './serviceConfig.ts';
 import './configChange.ts';
 import './configBlame.ts';
 import './configOverride.ts';
+import './changeRequest.ts';
 import './configMutations.ts';
 import './configEvent.ts';
 import './configSchema.ts';

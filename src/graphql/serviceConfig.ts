@@ -122,7 +122,7 @@ builder.queryFields((t) => ({
 }));
 
 /** The services and environments the caller may see, as a listing filter. */
-async function visibleTo(ctx: Context) {
+export async function visibleTo(ctx: Context) {
   const viewer = ctx.viewer!;
   const services = viewer.services === null ? null : visibleServices(viewer, await ctx.store.serviceNames());
   return { services, environments: viewer.environments };

@@ -57,7 +57,8 @@ export function createRestHandler({ store, authenticate }: RestOptions) {
       },
       { actor: viewer.name, reason: params.reason ?? request.headers.get('x-change-reason') },
     );
-    return json(200, writeView(write), { etag: `"${write.config.version}"` });
+    // In a protected environment nothing was written: 202, and the change request that holds the change.
+    return json(write.request ? 202 : 200, writeView(write), { etag: `"${write.config.version}"` });
   }
 
   return async function handleRest(request: Request, client?: IncomingMessage): Promise<Response> {
@@ -163,6 +164,9 @@ const writeView = (write: ConfigWrite) => ({
   changed: write.changed,
   dryRun: write.dryRun,
   diff: write.diff,
+  ...(write.request
+    ? { request: { id: write.request.id, state: write.request.state, requiredApprovals: write.request.requiredApprovals, expiresAt: write.request.expiresAt } }
+    : {}),
   ...(write.override ? { override: { id: write.override.id, settings: write.override.changes.map(changePointer), expiresAt: write.override.expiresAt } } : {}),
 });
 

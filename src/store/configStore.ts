@@ -13,14 +13,17 @@ import {
   documentText,
   requireObject,
 } from './documents.ts';
-import { AlreadyExistsError, NotFoundError, SecretRejectedError, ValidationError, VersionConflictError } from './errors.ts';
+import { AlreadyExistsError, ChangeRequestError, NotFoundError, SecretRejectedError, ValidationError, VersionConflictError } from './errors.ts';
+import { type ChangeRequest, ChangeRequests, ProtectedEnvironments, type RequestWriter, type Verdict, approvalsOf, requestExpiry } from './approvals.ts';
+import { durationMs } from '../protocol/durations.ts';
+import { isJsonObject } from '../protocol/json.ts';
 import { type ConfigSchema, ConfigSchemas } from './configSchemas.ts';
 import { DocumentChecker, WORKER_THRESHOLD_CHARS } from './documentChecks.ts';
 import { BlameReader } from './blame.ts';
 import { type ConfigOverride, ConfigOverrides, OVERRIDE_ACTOR, overrideChanges, overrideExpiry } from './overrides.ts';
 import { ConfigHistory } from './history.ts';
 import { ConfigInstances } from './instances.ts';
-import { MAX_DESCRIPTION_BYTES, MAX_REASON_BYTES, requireTexts } from './texts.ts';
+import { MAX_DESCRIPTION_BYTES, MAX_REASON_BYTES, reasonWithin, requireTexts } from './texts.ts';
 import { SECRET_ADVICE } from './secretGuard.ts';
 import { type ConfigKey, configKey, keyString } from './names.ts';
 import { CREATE_SQL, RETURNING_COLUMNS, WriteBatcher } from './writeBatch.ts';
@@ -31,16 +34,23 @@ export type { ServiceConfig };
 export interface ChangeAuthor {
   actor: string;
   reason?: string | null;
+  /** Whether the author may break glass in a protected environment (an admin; the faces decide). */
+  mayBreakGlass?: boolean;
 }
 
-export interface CreateConfigInput {
+/** Written at once in a protected environment, by an admin with a reason (recorded as such). */
+interface BreakGlass {
+  breakGlass?: boolean | null;
+}
+
+export interface CreateConfigInput extends BreakGlass {
   service: string;
   environment?: string | null;
   config?: unknown;
   description?: string | null;
 }
 
-export interface UpdateConfigInput {
+export interface UpdateConfigInput extends BreakGlass {
   service: string;
   environment?: string | null;
   /** An RFC 7396 merge patch; give this or `config`. */
@@ -56,17 +66,20 @@ export interface UpdateConfigInput {
   expiresAt?: Date | null;
   /** A temporary override: reverted by the hub this long after the write (`90m`, `2h`, `3d`). */
   expiresIn?: string | null;
+  /** In a protected environment: how long the change request stays open (`2h`, `3d`; 7 days if not given). */
+  requestExpiresIn?: string | null;
 }
 
-export interface RollbackConfigInput {
+export interface RollbackConfigInput extends BreakGlass {
   service: string;
   environment?: string | null;
   toVersion: number;
   expectedVersion?: number | null;
   dryRun?: boolean | null;
+  requestExpiresIn?: string | null;
 }
 
-export interface LifecycleInput {
+export interface LifecycleInput extends BreakGlass {
   service: string;
   environment?: string | null;
   expectedVersion?: number | null;
@@ -95,6 +108,8 @@ export interface ConfigWrite {
   changed: boolean;
   /** The override this write opened (an update with an expiry that changed something). */
   override?: ConfigOverride;
+  /** In a protected environment: nothing was written; this request holds the change until it is approved. */
+  request?: ChangeRequest;
 }
 
 export interface ListConfigsFilter {
@@ -135,6 +150,9 @@ export class ConfigStore {
   /** The fleet report: which instance of a service runs which version. */
   readonly instances: ConfigInstances;
   readonly schemas: ConfigSchemas;
+  /** Environments whose changes need approvals, and the change requests that hold them. */
+  readonly protection: ProtectedEnvironments;
+  readonly requests: ChangeRequests;
   /** Where documents and new schemas are checked (on a worker thread when large). */
   private readonly checker: DocumentChecker;
   /** For the GraphQL layer's Prisma plugin, which plans selections; writes go through this class. */
@@ -164,11 +182,14 @@ export class ConfigStore {
     this.blame = new BlameReader(db, (key) => this.load(key));
     this.overrides = new ConfigOverrides(db);
     this.instances = new ConfigInstances(db.prisma);
+    this.protection = new ProtectedEnvironments(db);
+    this.requests = new ChangeRequests(db);
   }
 
   /** Follows changes committed by anyone (psql, other instances) so the cache never goes stale. */
   async start(): Promise<void> {
     await this.schemas.start();
+    await this.protection.start();
     this.overrides.start(
       {
         current: async (key) => {
@@ -176,7 +197,7 @@ export class ConfigStore {
           return row && { version: row.version, config: row.config as JsonObject, deleted: row.deletedAt !== null };
         },
         replace: async (key, config, expectedVersion, reason) => {
-          const write = await this.updateConfig({ service: key.service, environment: key.environment, config, expectedVersion }, { actor: OVERRIDE_ACTOR, reason });
+          const write = await this.writeUpdate({ service: key.service, environment: key.environment, config, expectedVersion }, { actor: OVERRIDE_ACTOR, reason });
           return write.changed ? write.config.version : null;
         },
       },
@@ -201,6 +222,7 @@ export class ConfigStore {
 
   async stop(): Promise<void> {
     await this.overrides.stop();
+    await this.protection.stop();
     await this.schemas.stop();
     await this.checker.close();
     await this.stopListening?.();
@@ -251,6 +273,7 @@ export class ConfigStore {
   async createConfig(input: CreateConfigInput, author: ChangeAuthor): Promise<ConfigWrite> {
     const key = configKey(input.service, input.environment);
     requireAuthorTexts(author, input.description);
+    author = this.unlessProtected(key, input, author, 'create');
     const config = requireObject(input.config, '/config', 'config');
     await aTurnForOthersIfLarge(config);
     await this.checkDocument(key.service, config);
@@ -272,10 +295,27 @@ export class ConfigStore {
     return { config: created, previousVersion: 0, diff: diffDocuments({}, config), dryRun: false, changed: true };
   }
 
-  /** Applies a merge patch or replaces the document; optimistic, retried while no expectedVersion binds it. */
+  /**
+   * Applies a merge patch or replaces the document; optimistic, retried while no expectedVersion binds it.
+   * In a protected environment nothing is written: a change request holds the change (see approvals.ts).
+   */
   async updateConfig(input: UpdateConfigInput, author: ChangeAuthor): Promise<ConfigWrite> {
     const key = configKey(input.service, input.environment);
     requireAuthorTexts(author, input.description);
+    const approvals = input.dryRun ? 0 : this.approvalsNeeded(key, input);
+    if (approvals === 0) return this.writeUpdate(input, this.breakingGlass(key, input, author));
+    if (input.expiresAt != null || input.expiresIn != null) {
+      throw ValidationError.at(input.expiresAt != null ? '/expiresAt' : '/expiresIn', `an override in protected environment "${key.environment}" needs breakGlass`);
+    }
+    const expiresAt = this.requestExpiresAt(input.requestExpiresIn);
+    const preview = await this.writeUpdate({ ...input, dryRun: true }, author);
+    const asked = input.patch != null ? { patch: input.patch as JsonObject } : { config: input.config as JsonObject };
+    return this.openRequest(key, preview, { ...asked, description: input.description ?? null }, approvals, author, expiresAt);
+  }
+
+  /** The write of updateConfig, without the protection's check (also the override reverts' and approved requests'). */
+  private async writeUpdate(input: UpdateConfigInput, author: ChangeAuthor): Promise<ConfigWrite> {
+    const key = configKey(input.service, input.environment);
     const hasPatch = input.patch !== undefined && input.patch !== null;
     const hasConfig = input.config !== undefined && input.config !== null;
     if (hasPatch === hasConfig) {
@@ -308,7 +348,13 @@ export class ConfigStore {
     if (!(await this.load(key))) throw new NotFoundError(key.service, key.environment);
     const target = requireObject(await this.history.contentAt(key, input.toVersion, '/toVersion'), '/toVersion', 'that version');
     const reason = author.reason ?? `rollback to version ${input.toVersion}`;
-    return this.write(key, input.expectedVersion, { ...author, reason }, input.dryRun, 'rolled back', (current) => ({
+    const approvals = input.dryRun ? 0 : this.approvalsNeeded(key, input);
+    if (approvals > 0) {
+      const expiresAt = this.requestExpiresAt(input.requestExpiresIn);
+      const preview = await this.rollbackConfig({ ...input, dryRun: true }, author);
+      return this.openRequest(key, preview, { config: target, description: null }, approvals, { ...author, reason }, expiresAt);
+    }
+    return this.write(key, input.expectedVersion, this.breakingGlass(key, input, { ...author, reason }), input.dryRun, 'rolled back', (current) => ({
       config: target,
       description: current.description,
       deleted: false,
@@ -321,6 +367,7 @@ export class ConfigStore {
   async deleteConfig(input: LifecycleInput, author: ChangeAuthor): Promise<ConfigWrite> {
     const key = configKey(input.service, input.environment);
     requireAuthorTexts(author);
+    author = this.unlessProtected(key, input, author, 'delete');
     return this.write(key, input.expectedVersion, author, false, 'deleted', (current) => {
       if (current.deletedAt) throw new NotFoundError(key.service, key.environment);
       return { config: current.config as JsonObject, description: current.description, deleted: true, checked: false };
@@ -330,6 +377,7 @@ export class ConfigStore {
   async restoreConfig(input: LifecycleInput, author: ChangeAuthor): Promise<ConfigWrite> {
     const key = configKey(input.service, input.environment);
     requireAuthorTexts(author);
+    author = this.unlessProtected(key, input, author, 'restore');
     return this.write(key, input.expectedVersion, author, false, 'restored', (current) => {
       if (!current.deletedAt) throw new NotFoundError(key.service, key.environment, null, `config "${key.service}" in "${key.environment}" is not deleted`);
       return { config: current.config as JsonObject, description: current.description, deleted: false, checked: false };
@@ -471,6 +519,82 @@ export class ConfigStore {
     }
     this.logger?.info({ service, version: inserted.version, actor: author.actor }, 'config schema set');
     return inserted;
+  }
+
+  /** Reviews a change request; the approval that completes the count applies it (see approvals.ts). */
+  async reviewRequest(id: string, reviewer: string, verdict: Verdict, comment?: string | null): Promise<ChangeRequest> {
+    return this.requests.review(id, reviewer, verdict, comment, this.requestWriter);
+  }
+
+  /** What a change request would change: RFC 6902 operations from its base's content to its document. */
+  async requestDiff(request: ChangeRequest): Promise<PatchOperation[]> {
+    const base = await this.requestWriter.contentAt({ service: request.service, environment: request.environment }, request.baseVersion);
+    return this.checker.diff(documentText(base ?? {}), documentText(request.proposed));
+  }
+
+  /** What applying a change request needs: the config now, its content at a version, and the write. */
+  private readonly requestWriter: RequestWriter = {
+    current: async (key) => {
+      const row = await this.load(key);
+      return row && { version: row.version, config: row.config as JsonObject, deleted: row.deletedAt !== null };
+    },
+    contentAt: async (key, version) => {
+      const content: JsonValue = await this.history.contentAt(key, version).catch(() => null);
+      return isJsonObject(content) ? content : null;
+    },
+    applyPatch: applyMergePatch,
+    write: async (request, config, expectedVersion) => {
+      const approvers = approvalsOf(request).map((review) => review.reviewer);
+      const reason = reasonWithin('', request.reason, ` (change request ${request.id}, approved by ${approvers.join(', ')})`);
+      const key = { service: request.service, environment: request.environment };
+      const write = await this.writeUpdate({ ...key, config, description: request.description ?? undefined, expectedVersion }, { actor: request.author, reason });
+      return write.config.version;
+    },
+  };
+
+  /** How many approvals a change needs now: 0 when the environment is not protected or the author breaks glass. */
+  private approvalsNeeded(key: ConfigKey, input: BreakGlass): number {
+    return input.breakGlass ? 0 : this.protection.approvalsFor(key.environment);
+  }
+
+  /** The author of a write that breaks glass (in a protected environment), its reason marked so; refused unless allowed and explained. */
+  private breakingGlass(key: ConfigKey, input: BreakGlass, author: ChangeAuthor): ChangeAuthor {
+    if (!input.breakGlass || this.protection.approvalsFor(key.environment) === 0) return author;
+    if (!author.mayBreakGlass) throw new ChangeRequestError(null, `only an admin may break glass (in "${key.environment}")`);
+    if (!author.reason) throw ValidationError.at('/reason', 'breaking glass needs a reason');
+    return { ...author, reason: reasonWithin('break glass: ', author.reason) };
+  }
+
+  /** A create, delete or restore in a protected environment: only by breaking glass. */
+  private unlessProtected(key: ConfigKey, input: BreakGlass, author: ChangeAuthor, action: string): ChangeAuthor {
+    if (this.protection.approvalsFor(key.environment) > 0 && !input.breakGlass) {
+      throw new ChangeRequestError(null, `"${key.environment}" is protected: to ${action} a config there, an admin breaks glass (breakGlass, with a reason)`);
+    }
+    return this.breakingGlass(key, input, author);
+  }
+
+  private requestExpiresAt(expiresIn: string | null | undefined): Date {
+    if (expiresIn == null) return requestExpiry(undefined);
+    const ms = durationMs(expiresIn);
+    if (Number.isNaN(ms)) throw ValidationError.at('/requestExpiresIn', 'a duration such as 90m, 2h or 3d');
+    return requestExpiry(ms);
+  }
+
+  /** Opens the request for a change previewed by a dry run; nothing is written. A change that changes nothing opens none. */
+  private async openRequest(
+    key: ConfigKey,
+    preview: ConfigWrite,
+    asked: { patch?: JsonObject; config?: JsonObject; description: string | null },
+    approvals: number,
+    author: ChangeAuthor,
+    expiresAt: Date,
+  ): Promise<ConfigWrite> {
+    const current = (await this.load(key))!;
+    const unchanged = { config: current, previousVersion: current.version, diff: preview.diff, dryRun: false, changed: false };
+    if (!preview.changed) return unchanged;
+    const request = await this.requests.open(key, asked, preview.previousVersion, preview.config.config as JsonObject, approvals, author, expiresAt);
+    this.logger?.info({ service: key.service, environment: key.environment, actor: author.actor, request: request.id }, 'change request opened');
+    return { ...unchanged, request };
   }
 
   /** Reads one config from the database (deleted ones too) and offers it to the cache. */

@@ -63,6 +63,17 @@ export class VersionConflictError extends ConfigError {
   }
 }
 
+/** A change request cannot be reviewed, withdrawn or applied as asked (see approvals.ts); or a change needs one. */
+export class ChangeRequestError extends ConfigError {
+  override name = 'ChangeRequestError';
+  constructor(
+    readonly requestId: string | null,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 export class ValidationError extends ConfigError {
   override name = 'ValidationError';
   readonly issues: ValidationIssue[];

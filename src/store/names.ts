@@ -27,6 +27,13 @@ export function configKey(service: unknown, environment: unknown = DEFAULT_ENVIR
   return { service: service as string, environment: env as string };
 }
 
+/** Checks an environment name alone. */
+export function environmentName(environment: unknown): string {
+  const issue = nameIssue('environment', environment);
+  if (issue) throw new ValidationError([issue]);
+  return environment as string;
+}
+
 export const keyString = (key: ConfigKey) => `${key.service}\u0000${key.environment}`;
 
 export const parseKeyString = (key: string): ConfigKey => {

@@ -4,7 +4,7 @@ import { type JsonObject, type JsonValue, escapeKey, isJsonObject, sameValue, va
 import { leavesOf } from './blame.ts';
 import { NotFoundError, ValidationError, VersionConflictError } from './errors.ts';
 import type { ConfigKey } from './names.ts';
-import { MAX_REASON_BYTES } from './texts.ts';
+import { reasonWithin } from './texts.ts';
 
 // Temporary overrides: a change with an expiry. The change is written as any other; beside it the hub
 // keeps which settings it changed, from what to what. At expiry a gateway writes the revert as a new
@@ -117,10 +117,7 @@ export function overrideExpiry(expiresAt: Date | null | undefined, expiresIn: st
 /** The reason of a revert: which override expired, and its own reason, cut to fit the audit log's limit. */
 export function revertReason(override: Pick<ConfigOverride, 'version' | 'reason'>): string {
   const head = `override of version ${override.version} expired`;
-  if (!override.reason) return head;
-  let reason = override.reason;
-  while (Buffer.byteLength(`${head} (${reason})`) > MAX_REASON_BYTES) reason = `${[...reason].slice(0, -8).join('')}…`.replace(/……$/, '…');
-  return `${head} (${reason})`;
+  return override.reason ? reasonWithin(`${head} (`, override.reason, ')') : head;
 }
 
 const COLUMNS = `id::text AS id, service_name AS service, environment, version, changes, expires_at AS "expiresAt", created_by AS "createdBy",

@@ -37,3 +37,18 @@ export function requireTexts(texts: { text: string | null | undefined; pointer: 
   });
   if (secrets.length > 0) throw new SecretRejectedError(secrets, SECRET_ADVICE);
 }
+
+/**
+ * A reason made of the hub's own words around a caller's text, within MAX_REASON_BYTES: the caller's
+ * text is cut (ending in "…") when the whole would not fit.
+ */
+export function reasonWithin(before: string, text: string, after = ''): string {
+  const room = MAX_REASON_BYTES - Buffer.byteLength(before) - Buffer.byteLength(after);
+  let cut = text;
+  if (Buffer.byteLength(cut) > room) {
+    const characters = [...text];
+    while (characters.length > 0 && Buffer.byteLength(`${characters.join('')}…`) > room) characters.splice(-Math.max(1, Math.ceil(characters.length / 16)));
+    cut = `${characters.join('')}…`;
+  }
+  return `${before}${cut}${after}`;
+}

@@ -1,5 +1,5 @@
 import { UpdateConfig } from '../operations.ts';
-import { type Command, dryRunOption, expectedVersionOption, expiresInOption, intOption, reasonOption, stringOption, takeArgs } from '../command.ts';
+import { type Command, dryRunOption, expectedVersionOption, expiresInOption, intOption, protectedOptions, reasonOption, stringOption, takeArgs } from '../command.ts';
 import { usageError } from '../errors.ts';
 import { contentAt, expectType, request } from '../connection.ts';
 import { shortTime } from '../output.ts';
@@ -11,9 +11,9 @@ import { REFUSAL_WAIT_MS, checkInstancesTook } from './instances.ts';
 
 export const setCommand: Command = {
   name: 'set',
-  usage: 'set <service> key.path=value ... [--reason R] [--expires-in 2h] [--expected-version N] [--dry-run] [--no-wait]',
+  usage: 'set <service> key.path=value ... [--reason R] [--expires-in 2h] [--expected-version N] [--dry-run] [--no-wait] [--break-glass | --request-expires-in 3d]',
   summary: 'change settings (values are JSON when they parse, text otherwise; key=null removes a key)',
-  options: { ...reasonOption, ...expectedVersionOption, ...dryRunOption, ...expiresInOption, 'no-wait': { type: 'boolean' } },
+  options: { ...reasonOption, ...expectedVersionOption, ...dryRunOption, ...expiresInOption, ...protectedOptions, 'no-wait': { type: 'boolean' } },
   async run(context) {
     const [service, ...assignments] = context.args;
     if (!service) throw usageError('missing <service>');
@@ -25,7 +25,7 @@ export const patchCommand: Command = {
   name: 'patch',
   usage: 'patch <service> <file.json|file.yaml|-> [--replace] [--reason R] [--expected-version N] [--dry-run] [--no-wait]',
   summary: 'apply an RFC 7396 merge patch from a file (or replace the whole config with --replace)',
-  options: { ...reasonOption, ...expectedVersionOption, ...dryRunOption, ...expiresInOption, replace: { type: 'boolean' }, 'no-wait': { type: 'boolean' } },
+  options: { ...reasonOption, ...expectedVersionOption, ...dryRunOption, ...expiresInOption, ...protectedOptions, replace: { type: 'boolean' }, 'no-wait': { type: 'boolean' } },
   async run(context) {
     const [service, file] = takeArgs(context, ['service', 'file']) as [string, string];
     const document = await readDocumentFile(file, context.stdin);
@@ -49,12 +49,19 @@ async function writeConfig(context: CommandContext, service: string, change: { p
     expectedVersion: intOption(context, 'expected-version'),
     dryRun: Boolean(context.options['dry-run']),
     expiresIn: stringOption(context, 'expires-in'),
+    breakGlass: Boolean(context.options['break-glass']),
+    requestExpiresIn: stringOption(context, 'request-expires-in'),
   };
   const data = await request(context.hub(), UpdateConfig, { input });
   const write = expectType(data.updateConfig, 'ConfigWrite');
-  const before = output.json || !write.changed || write.previousVersion == null ? undefined : await contentAt(context.hub(), service, environment, write.previousVersion);
+  const before = output.json || !(write.changed || write.request) || write.previousVersion == null ? undefined : await contentAt(context.hub(), service, environment, write.previousVersion);
   output.result(write, () => {
     const version = write.config.version;
+    if (write.request) {
+      const { id, requiredApprovals, expiresAt } = write.request;
+      const headline = `${service} (${environment}) is protected: nothing written yet; change request ${id} needs ${requiredApprovals} approval${requiredApprovals === 1 ? '' : 's'} (until ${shortTime(expiresAt)}): confighub requests show ${id}`;
+      return [headline, output.patch(write.diff, '  ', write.diffOperationCount, before)].join('\n');
+    }
     const headline = write.dryRun
       ? `${service} (${environment}): dry run, ${write.changed ? `version ${write.previousVersion} would become ${version}` : `no change from version ${version}`}; nothing written`
       : write.changed

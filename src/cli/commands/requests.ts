@@ -1,0 +1,91 @@
+import type { CliChangeRequestFieldsFragment, ChangeRequestState, ReviewVerdict } from '../generated/graphql.ts';
+import { type Command, type CommandContext, listOption, stringOption } from '../command.ts';
+import { expectType, request } from '../connection.ts';
+import { usageError } from '../errors.ts';
+import { GetChangeRequest, ListChangeRequests, ReviewChangeRequest, WithdrawChangeRequest } from '../operations.ts';
+import { shortTime, table } from '../output.ts';
+
+const STATES = ['OPEN', 'APPLYING', 'APPLIED', 'REJECTED', 'WITHDRAWN', 'STALE', 'EXPIRED'] as const;
+const VERDICTS: Record<string, ReviewVerdict> = { approve: 'APPROVE', reject: 'REJECT', comment: 'COMMENT' };
+
+export const requestsCommand: Command = {
+  name: 'requests',
+  usage:
+    'requests list [<service>] [--state OPEN,APPLIED,...] | requests show <id> | requests approve|reject <id> [--comment text] | requests comment <id> --comment text | requests withdraw <id>',
+  summary: 'change requests of protected environments: list, show, approve, reject, comment, withdraw',
+  actions: ['list', 'show', 'approve', 'reject', 'comment', 'withdraw'],
+  options: { comment: { type: 'string' }, state: { type: 'string', multiple: true } },
+  async run(context) {
+    const [action, argument, ...rest] = context.args;
+    if (rest.length > 0) throw usageError(`unexpected argument "${rest[0]}"`);
+    switch (action) {
+      case 'list':
+        return listRequests(context, argument);
+      case 'show':
+        return showRequest(context, required(argument));
+      case 'approve':
+      case 'reject':
+      case 'comment':
+        if (action === 'comment' && !stringOption(context, 'comment')) throw usageError('comment needs --comment <text>');
+        return reviewRequest(context, required(argument), VERDICTS[action]!);
+      case 'withdraw':
+        return withdrawRequest(context, required(argument));
+      default:
+        throw usageError(`requests needs "list", "show", "approve", "reject", "comment" or "withdraw", not ${action ? `"${action}"` : 'nothing'}`);
+    }
+  },
+};
+
+function required(id: string | undefined): string {
+  if (!id) throw usageError('missing <id> (as `confighub requests list` shows it)');
+  return id;
+}
+
+async function listRequests(context: CommandContext, service: string | undefined): Promise<void> {
+  const states = (listOption(context, 'state') ?? []).map((state) => state.toUpperCase());
+  for (const state of states) if (!(STATES as readonly string[]).includes(state)) throw usageError(`--state: one of ${STATES.join(', ')}, not "${state}"`);
+  const variables = { service: service ?? null, environment: context.environmentGiven ? context.environment : null, states: states.length > 0 ? (states as ChangeRequestState[]) : null };
+  const { changeRequests } = await request(context.hub(), ListChangeRequests, variables);
+  const requests = changeRequests ?? [];
+  context.output.result(requests, () =>
+    requests.length === 0
+      ? `no change requests${states.length > 0 ? ` ${states.join(', ').toLowerCase()}` : ' open'}`
+      : table(
+          ['ID', 'SERVICE', 'ENVIRONMENT', 'STATE', 'APPROVALS', 'AUTHOR', 'EXPIRES', 'REASON'],
+          requests.map((one) => [one.id, one.service, one.environment, one.state, `${one.approvals}/${one.requiredApprovals}`, one.author, shortTime(one.expiresAt), one.reason]),
+        ),
+  );
+}
+
+async function showRequest(context: CommandContext, id: string): Promise<void> {
+  const found = expectType((await request(context.hub(), GetChangeRequest, { id })).changeRequest, 'ChangeRequest');
+  context.output.result(found, () => describe(context, found));
+}
+
+async function reviewRequest(context: CommandContext, id: string, verdict: ReviewVerdict): Promise<void> {
+  const input = { id, verdict, comment: stringOption(context, 'comment') ?? null };
+  const reviewed = expectType((await request(context.hub(), ReviewChangeRequest, { input })).reviewChangeRequest, 'ChangeRequest');
+  context.output.result(reviewed, () => describe(context, reviewed));
+}
+
+async function withdrawRequest(context: CommandContext, id: string): Promise<void> {
+  const withdrawn = expectType((await request(context.hub(), WithdrawChangeRequest, { input: { id } })).withdrawChangeRequest, 'ChangeRequest');
+  context.output.result(withdrawn, () => describe(context, withdrawn));
+}
+
+/** A request for a person: where it stands, what it changes, who said what. */
+function describe(context: CommandContext, one: CliChangeRequestFieldsFragment): string {
+  const standing =
+    one.state === 'APPLIED'
+      ? `applied as version ${one.appliedVersion}`
+      : one.state === 'OPEN'
+        ? `open, ${one.approvals} of ${one.requiredApprovals} approvals, until ${shortTime(one.expiresAt)}`
+        : one.state.toLowerCase();
+  return [
+    `change request ${one.id}: ${one.service} (${one.environment}) on version ${one.baseVersion}, by ${one.author}: ${standing}`,
+    ...(one.outcome ? [`  ${one.outcome}`] : []),
+    `  reason: ${one.reason}`,
+    context.output.patch(one.diff, '  ', one.diff.length),
+    ...one.reviews.map((review) => `  ${shortTime(review.createdAt)} ${review.reviewer} ${review.verdict.toLowerCase()}${review.comment ? `: ${review.comment}` : ''}`),
+  ].join('\n');
+}
