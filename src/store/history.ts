@@ -1,4 +1,5 @@
 import { LRUCache } from 'lru-cache';
+import { nextTurn } from '../turns.ts';
 import type { Database } from '../db/database.ts';
 import { type ConfigChange, Prisma, type PrismaClient } from '../generated/prisma/client.ts';
 import { type JsonValue, type PatchOperation, diffDocuments } from './documents.ts';
@@ -159,6 +160,9 @@ export class ConfigHistory {
     const large = (oldText?.length ?? 0) + (newText?.length ?? 0) >= WORKER_THRESHOLD_CHARS;
     // Several subscribers replaying one config ask for the same changes: each is diffed once.
     const patch = large ? await this.diffOnce(String(row.revision), async () => [oldText, newText]) : undefined;
+    // Parsing a large document costs milliseconds: in a turn of its own, not on top of whatever else the
+    // turn the worker's answer came in has to do.
+    if (large) await nextTurn();
     let oldConfig: JsonValue | undefined;
     const change = { ...row, newConfig: newText === null ? null : JSON.parse(newText) } as Omit<ConfigChange, 'oldConfig'> as ConfigChange;
     Object.defineProperty(change, 'oldConfig', {
