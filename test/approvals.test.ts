@@ -144,6 +144,21 @@ describe.each(backends)('approvals on %s', (backend) => {
     expect(staging).toMatchObject({ changed: true, request: null });
   });
 
+  it('bounds what callers pile up: open requests per config, reviews per request', async () => {
+    await t.db.query(
+      `INSERT INTO change_requests (service_name, environment, base_version, patch, proposed, reason, author, required_approvals, expires_at)
+       SELECT 'appr-a', 'production', 1, '{"n": 1}', '{"n": 1}', 'filler', 'alice', 2, now() + interval '1 day' FROM generate_series(1, 50)`,
+    );
+    expect(await update('bob', { service: 'appr-a', patch: { workers: 6 }, reason: 'one more' })).toMatchObject({
+      __typename: 'ChangeRequestError',
+      message: expect.stringContaining('50 change requests'),
+    });
+    const [filler] = await t.db.query<{ id: string }>(`SELECT id::text AS id FROM change_requests WHERE reason = 'filler' LIMIT 1`);
+    await t.db.query(`INSERT INTO change_request_reviews (request_id, reviewer, verdict, comment) SELECT $1::bigint, 'someone', 'comment', 'x' FROM generate_series(1, 200)`, [filler!.id]);
+    expect(await review('bob', filler!.id, 'COMMENT', 'the 201st')).toMatchObject({ __typename: 'ChangeRequestError', message: expect.stringContaining('200 reviews') });
+    await t.db.query(`UPDATE change_requests SET state = 'withdrawn' WHERE reason = 'filler'`);
+  });
+
   it('lifts the protection: changes are written again, while open requests stay', async () => {
     const open = (await update('alice', { service: 'appr-e', patch: { workers: 5 }, reason: 'p' })).request;
     // REST: 202, nothing written, the request that holds the change.

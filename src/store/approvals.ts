@@ -21,6 +21,9 @@ const STALE_CLAIM_SECONDS = 60;
 const MAX_COMMENT_BYTES = 4096;
 /** The longest listing of requests. */
 export const MAX_REQUESTS_LISTED = 100;
+/** The most requests of one config open at once, and the most reviews (comments included) one request takes. */
+export const MAX_OPEN_REQUESTS = 50;
+export const MAX_REVIEWS = 200;
 
 export type ChangeRequestState = 'open' | 'applying' | 'applied' | 'rejected' | 'withdrawn' | 'stale' | 'expired';
 export type Verdict = 'approve' | 'reject' | 'comment';
@@ -183,7 +186,9 @@ export class ChangeRequests {
     if (!author.reason) throw ValidationError.at('/reason', 'a change to a protected environment needs a reason: it is what the approvers read');
     const [row] = await this.db.query<{ id: string }>(
       `INSERT INTO change_requests (service_name, environment, base_version, patch, config, description, proposed, reason, author, required_approvals, expires_at)
-       VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7::jsonb, $8, $9, $10, $11) RETURNING id::text AS id`,
+       SELECT $1::text, $2::text, $3::int, $4::jsonb, $5::jsonb, $6::text, $7::jsonb, $8::text, $9::text, $10::int, $11::timestamptz
+        WHERE (SELECT count(*) FROM change_requests WHERE service_name = $1::text AND environment = $2::text AND state = 'open' AND expires_at > now()) < ${MAX_OPEN_REQUESTS}
+       RETURNING id::text AS id`,
       [
         key.service,
         key.environment,
@@ -198,7 +203,8 @@ export class ChangeRequests {
         expiresAt,
       ],
     );
-    return (await this.find(row!.id))!;
+    if (!row) throw new ChangeRequestError(null, `${MAX_OPEN_REQUESTS} change requests of "${key.service}" in "${key.environment}" are open: review or withdraw some first`);
+    return (await this.find(row.id))!;
   }
 
   async find(id: string): Promise<ChangeRequest | null> {
@@ -238,10 +244,13 @@ export class ChangeRequests {
     const [added] = await this.db.query<{ id: string }>(
       `INSERT INTO change_request_reviews (request_id, reviewer, verdict, comment)
        SELECT id, $2, $3, $4 FROM change_requests WHERE id = $1::bigint AND ($3 = 'comment' OR (state = 'open' AND expires_at > now()))
+          AND (SELECT count(*) FROM change_request_reviews WHERE request_id = $1::bigint) < ${MAX_REVIEWS}
        ON CONFLICT DO NOTHING RETURNING id::text AS id`,
       [id, reviewer, verdict, comment ?? null],
     );
-    if (!added) throw new ChangeRequestError(id, `change request ${id} is no longer open, or "${reviewer}" has already approved it`);
+    if (!added) {
+      throw new ChangeRequestError(id, `change request ${id} is no longer open, "${reviewer}" has already approved it, or it has ${MAX_REVIEWS} reviews already`);
+    }
     if (verdict === 'reject') {
       await this.db.query(`UPDATE change_requests SET state = 'rejected', closed_at = now(), outcome = $2 WHERE id = $1::bigint AND state = 'open'`, [
         id,
