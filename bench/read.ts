@@ -1,6 +1,8 @@
 // npm run bench:read: requests/s of one cached config read through the gateway, against a stock
 // graphql-yoga server and raw node:http that return the same bytes. Each server runs in its own
-// child process; autocannon loads them from this process, interleaved over several rounds.
+// child process; autocannon loads them from this process, interleaved over several rounds. The gateway
+// is measured twice: the read repeated (answered from a kept answer after the first), and the same read
+// with a variable of its own per request (executed every time).
 // Settings (environment): BENCH_CONNECTIONS (32), BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (3),
 // BENCH_FIRST_WARMUP_SECONDS (10), BENCH_ROUNDS (3).
 import { type ChildServer, serverScript, startChildServer } from './support/children.ts';
@@ -23,13 +25,26 @@ const settings = {
   rounds: intSetting('BENCH_ROUNDS', 3, 1, 9),
 };
 
-type TargetName = 'gateway' | 'stock yoga' | 'raw node:http';
+type TargetName = 'gateway' | 'gateway, executed' | 'stock yoga' | 'raw node:http';
 
 interface Target {
   name: TargetName;
   server: ChildServer;
   endpoint: string;
+  /**
+   * Each request carries a variable of its own that the operation does not declare: the answer is the
+   * same, but no two requests are alike, so none is answered from a kept answer (server/graphql/answers.ts)
+   * and each read is executed.
+   */
+  executed?: boolean;
 }
+
+let nonce = 0;
+/** The load of a target: the one body, or for an executed read a body of its own per request. */
+const loadOf = (target: Target) =>
+  target.executed
+    ? { requests: [{ method: 'POST' as const, setupRequest: (request: object) => ({ ...request, body: JSON.stringify({ query: READ_QUERY, variables: { nonce: ++nonce } }) }) }] }
+    : { body: REQUEST_BODY };
 
 interface Answer {
   body: string;
@@ -75,7 +90,8 @@ async function startTargets(): Promise<{ targets: Target[]; reference: Answer }>
       throw new Error(`${baseline.name} does not answer the gateway's bytes:\n${answer.body}\nvs\n${reference.body}`);
     }
   }
-  return { targets: [gateway, yoga, raw], reference };
+  const executed: Target = { ...gateway, name: 'gateway, executed', executed: true };
+  return { targets: [gateway, executed, yoga, raw], reference };
 }
 
 interface Measurement extends LoadResult {
@@ -86,14 +102,14 @@ interface Measurement extends LoadResult {
 /** Load that also checks every answer byte for byte; not measured. */
 async function warmUp(target: Target, reference: Answer, seconds: number): Promise<void> {
   if (seconds <= 0) return;
-  const warmup = await runLoad({ url: target.endpoint, connections: settings.connections, body: REQUEST_BODY, seconds, expectBody: reference.body });
+  const warmup = await runLoad({ url: target.endpoint, connections: settings.connections, ...loadOf(target), seconds, expectBody: reference.body });
   if (warmup.failed > 0) console.warn(`  ${target.name}: ${warmup.failed} failed or unexpected answers during warm-up`);
   if (warmup.succeeded === 0) throw new Error(`${target.name} answered nothing correctly during warm-up`);
 }
 
 /** A short warm-up (the other targets ran meanwhile), then the measured run (no body checks). */
 async function measureTarget(target: Target, reference: Answer): Promise<Measurement> {
-  const load = { url: target.endpoint, connections: settings.connections, body: REQUEST_BODY };
+  const load = { url: target.endpoint, connections: settings.connections, ...loadOf(target) };
   await warmUp(target, reference, settings.warmupSeconds);
   const { result, cpuMs } = await withCpuOf(target.server.pid, () => runLoad({ ...load, seconds: settings.seconds }));
   const serverCpuUsPerRequest = cpuMs === undefined || result.succeeded === 0 ? undefined : (cpuMs * 1000) / result.succeeded;
@@ -102,7 +118,7 @@ async function measureTarget(target: Target, reference: Answer): Promise<Measure
 
 const microseconds = (value: number | undefined) => (value === undefined || Number.isNaN(value) ? 'n/a' : `${Math.round(value)} µs`);
 
-/** Round r starts with target r (mod 3), so no target always runs first or last. */
+/** Round r starts with target r (mod the number of targets), so no target always runs first or last. */
 function orderOfRound(targets: Target[], round: number): Target[] {
   const shift = round % targets.length;
   return [...targets.slice(shift), ...targets.slice(0, shift)];
@@ -150,6 +166,7 @@ function report(summaries: Summary[]): void {
     ),
   );
   console.log(`\ngateway / stock yoga: ${ratio(vsYoga)}`);
+  console.log(`gateway executing each read (no kept answer) / stock yoga: ${ratio(byName('gateway, executed').requestsPerSecond / byName('stock yoga').requestsPerSecond)}`);
   console.log(`gateway / raw node:http: ${ratio(vsRaw)}`);
   const gatewayCpu = gateway.serverCpuUsPerRequest;
   const yogaCpu = byName('stock yoga').serverCpuUsPerRequest;
@@ -185,5 +202,5 @@ async function benchmarkReads(): Promise<void> {
   console.log(`\nload average after: ${describeMachine().split('load average ')[1]}`);
 }
 
-const maxSeconds = 120 + 3 * settings.firstWarmupSeconds + settings.rounds * 3 * (settings.seconds + settings.warmupSeconds + 5);
+const maxSeconds = 120 + 4 * settings.firstWarmupSeconds + settings.rounds * 4 * (settings.seconds + settings.warmupSeconds + 5);
 await runBenchmark('bench:read', maxSeconds, benchmarkReads);

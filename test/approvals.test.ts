@@ -144,6 +144,19 @@ describe.each(backends)('approvals on %s', (backend) => {
     expect(staging).toMatchObject({ changed: true, request: null });
   });
 
+  it('settles an apply a gateway left half done: open again when nothing was written, applied when its write landed', async () => {
+    const nothingWritten = (await update('alice', { service: 'appr-c', patch: { workers: 11 }, reason: 'left' })).request;
+    const written = (await update('bob', { service: 'appr-d', patch: { workers: 12 }, reason: 'landed' })).request;
+    // A gateway claimed both and died: one before its write, one after it.
+    await t.db.query(`UPDATE change_requests SET state = 'applying', claimed_at = now() - interval '2 minutes' WHERE id IN ($1::bigint, $2::bigint)`, [nothingWritten.id, written.id]);
+    await t.app.store.updateConfig({ service: 'appr-d', config: written.proposed, expectedVersion: written.baseVersion, breakGlass: true }, { actor: 'bob', reason: 'landed', mayBreakGlass: true });
+    const listed = await t.graphql(`{ changeRequests(states: [OPEN, APPLIED, APPLYING]) { id state appliedVersion } }`);
+    const stateOf = (id: string) => listed.data.changeRequests.find((request: { id: string }) => request.id === id);
+    expect(stateOf(nothingWritten.id)).toMatchObject({ state: 'OPEN' });
+    expect(stateOf(written.id)).toMatchObject({ state: 'APPLIED', appliedVersion: written.baseVersion + 1 });
+    await t.graphql(`mutation($id: String!) { withdrawChangeRequest(input: { id: $id }) { __typename } }`, { id: nothingWritten.id }, as.alice);
+  });
+
   it('bounds what callers pile up: open requests per config, reviews per request', async () => {
     await t.db.query(
       `INSERT INTO change_requests (service_name, environment, base_version, patch, proposed, reason, author, required_approvals, expires_at)

@@ -151,7 +151,7 @@ builder.mutationFields((t) => ({
     errors: { types: [...writeErrors, ChangeRequestError], directResult: true, union: { name: 'ReviewChangeRequestResult' } },
     resolve: async (_root, { input }, ctx) => {
       const request = await requestFor(ctx, input.id, input.verdict === 'comment' ? 'read' : 'write');
-      return ctx.store.reviewRequest(request.id, ctx.actor, input.verdict, input.comment);
+      return ctx.store.requests.review(request.id, ctx.actor, input.verdict, input.comment);
     },
   }),
   withdrawChangeRequest: t.field({

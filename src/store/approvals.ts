@@ -171,7 +171,10 @@ export interface ListRequestsFilter {
 
 /** The change requests in the database: opened, reviewed, applied here. */
 export class ChangeRequests {
-  constructor(private readonly db: Pick<Database, 'query'>) {}
+  constructor(
+    private readonly db: Pick<Database, 'query'>,
+    private readonly writer: RequestWriter,
+  ) {}
 
   /** Opens a request for a change already checked (the document it would write, on `baseVersion`). */
   async open(
@@ -214,6 +217,7 @@ export class ChangeRequests {
 
   /** Requests, newest first, at most MAX_REQUESTS_LISTED. */
   async list(filter: ListRequestsFilter): Promise<ChangeRequest[]> {
+    await this.settleAbandonedApplies();
     const states = filter.states?.length ? filter.states : ['open'];
     const rows = await this.db.query<RequestRow>(
       `SELECT * FROM (SELECT ${COLUMNS} FROM change_requests r
@@ -229,9 +233,9 @@ export class ChangeRequests {
    * A review by `reviewer`: an approval or a rejection by anyone but the author of an open request, or a
    * comment by anyone. Returns the request as it is after it (the approval that completes the count applies it).
    */
-  async review(id: string, reviewer: string, verdict: Verdict, comment: string | null | undefined, writer: RequestWriter): Promise<ChangeRequest> {
+  async review(id: string, reviewer: string, verdict: Verdict, comment?: string | null): Promise<ChangeRequest> {
     requireTexts([{ text: comment, pointer: '/comment', maxBytes: MAX_COMMENT_BYTES }]);
-    await this.settleAbandonedApplies(writer);
+    await this.settleAbandonedApplies();
     const request = await this.required(id);
     if (verdict !== 'comment') {
       if (request.author === reviewer) throw new ChangeRequestError(id, `the author of change request ${id} cannot ${verdict} it: another principal must`);
@@ -258,7 +262,7 @@ export class ChangeRequests {
       ]);
     }
     const reviewed = (await this.find(id))!;
-    if (verdict === 'approve' && approvalsOf(reviewed).length >= reviewed.requiredApprovals) return this.apply(reviewed, writer);
+    if (verdict === 'approve' && approvalsOf(reviewed).length >= reviewed.requiredApprovals) return this.apply(reviewed);
     return reviewed;
   }
 
@@ -277,7 +281,8 @@ export class ChangeRequests {
    * Applies an approved request once: claimed first (one gateway wins), rebased if its base moved and it
    * still applies cleanly, written as its author's change, then closed with the version it wrote.
    */
-  async apply(request: ChangeRequest, writer: RequestWriter): Promise<ChangeRequest> {
+  async apply(request: ChangeRequest): Promise<ChangeRequest> {
+    const { writer } = this;
     const [claimed] = await this.db.query(
       `UPDATE change_requests SET state = 'applying', claimed_at = now() WHERE id = $1::bigint AND state = 'open' AND expires_at > now() RETURNING id`,
       [request.id],
@@ -318,9 +323,10 @@ export class ChangeRequests {
   /**
    * Claims to apply left by a gateway that died: if the config is still at the request's base, nothing
    * was written and the request is open again; if the version after its base is the request's own write
-   * (its author, its document), it is applied; otherwise it is stale.
+   * (its author, its document), it is applied; otherwise it is stale. Run before each listing and review.
    */
-  async settleAbandonedApplies(writer: RequestWriter): Promise<void> {
+  async settleAbandonedApplies(): Promise<void> {
+    const { writer } = this;
     const abandoned = await this.db.query<{ id: string }>(
       `SELECT id::text AS id FROM change_requests WHERE state = 'applying' AND claimed_at < now() - interval '${STALE_CLAIM_SECONDS} seconds'`,
     );

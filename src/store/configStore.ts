@@ -14,7 +14,7 @@ import {
   requireObject,
 } from './documents.ts';
 import { AlreadyExistsError, ChangeRequestError, NotFoundError, SecretRejectedError, ValidationError, VersionConflictError } from './errors.ts';
-import { type ChangeRequest, ChangeRequests, ProtectedEnvironments, type RequestWriter, type Verdict, approvalsOf, requestExpiry } from './approvals.ts';
+import { type ChangeRequest, ChangeRequests, ProtectedEnvironments, type RequestWriter, approvalsOf, requestExpiry } from './approvals.ts';
 import { durationMs } from '../protocol/durations.ts';
 import { isJsonObject } from '../protocol/json.ts';
 import { type ConfigSchema, ConfigSchemas } from './configSchemas.ts';
@@ -183,7 +183,7 @@ export class ConfigStore {
     this.overrides = new ConfigOverrides(db);
     this.instances = new ConfigInstances(db.prisma);
     this.protection = new ProtectedEnvironments(db);
-    this.requests = new ChangeRequests(db);
+    this.requests = new ChangeRequests(db, this.requestWriter);
   }
 
   /** Follows changes committed by anyone (psql, other instances) so the cache never goes stale. */
@@ -519,11 +519,6 @@ export class ConfigStore {
     }
     this.logger?.info({ service, version: inserted.version, actor: author.actor }, 'config schema set');
     return inserted;
-  }
-
-  /** Reviews a change request; the approval that completes the count applies it (see approvals.ts). */
-  async reviewRequest(id: string, reviewer: string, verdict: Verdict, comment?: string | null): Promise<ChangeRequest> {
-    return this.requests.review(id, reviewer, verdict, comment, this.requestWriter);
   }
 
   /** What a change request would change: RFC 6902 operations from its base's content to its document. */
