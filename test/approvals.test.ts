@@ -89,6 +89,14 @@ describe.each(backends)('approvals on %s', (backend) => {
     expect(glass).toMatchObject({ changed: true, config: { version: base + 1 }, request: null });
     expect((await auditRows('appr-b')).at(-1)).toMatchObject({ changedBy: 'ada', reason: 'break glass: incident 42' });
 
+    // What an approver sees before approving: whether it would apply, rebased, or close as stale.
+    const REBASE = `query($id: String!) { changeRequest(id: $id) { ... on ChangeRequest { rebase { currentVersion clean detail } } } }`;
+    expect((await t.graphql(REBASE, { id: overlapping.id }, as.bob)).data.changeRequest.rebase).toEqual({
+      currentVersion: base + 1,
+      clean: false,
+      detail: 'settings it changes moved since: /batch_size',
+    });
+    expect((await t.graphql(REBASE, { id: clean.id }, as.bob)).data.changeRequest.rebase).toMatchObject({ currentVersion: base + 1, clean: true });
     await review('bob', overlapping.id, 'APPROVE');
     expect(await review('carol', overlapping.id, 'APPROVE')).toMatchObject({
       state: 'STALE',
@@ -174,6 +182,19 @@ describe.each(backends)('approvals on %s', (backend) => {
 
   it('lifts the protection: changes are written again, while open requests stay', async () => {
     const open = (await update('alice', { service: 'appr-e', patch: { workers: 5 }, reason: 'p' })).request;
+    // REST: the requests, one, and its reviews, with the same rules.
+    const restCall = async (method: string, pathAndQuery: string, who: string) => {
+      const response = await t.app.fetch(new Request(`http://confighub.test/api/v1/${pathAndQuery}`, { method, headers: as[who] }));
+      return { status: response.status, body: (await response.json()) as any };
+    };
+    expect((await restCall('GET', 'requests?service=appr-e', 'rita')).body.requests).toMatchObject([{ id: open.id, state: 'open', approvals: 0 }]);
+    expect(await restCall('GET', `requests/${open.id}`, 'rita')).toMatchObject({ status: 200, body: { id: open.id, author: 'alice' } });
+    expect(await restCall('GET', 'requests/999999', 'rita')).toMatchObject({ status: 404 });
+    expect(await restCall('POST', `requests/${open.id}/approve`, 'alice')).toMatchObject({ status: 409, body: { error: { code: 'CHANGE_REQUEST' } } });
+    expect(await restCall('POST', `requests/${open.id}/approve`, 'rita')).toMatchObject({ status: 403 });
+    expect(await restCall('POST', `requests/${open.id}/comment?comment=from%20curl`, 'rita')).toMatchObject({ status: 200, body: { reviews: [{ reviewer: 'rita', comment: 'from curl' }] } });
+    expect(await restCall('POST', `requests/${open.id}/approve?comment=ok`, 'bob')).toMatchObject({ status: 200, body: { state: 'open', approvals: 1 } });
+    expect(await restCall('GET', `requests/${open.id}/approve`, 'bob')).toMatchObject({ status: 405 });
     // REST: 202, nothing written, the request that holds the change.
     const rest = await t.app.fetch(
       new Request('http://confighub.test/api/v1/config/appr-e?reason=from%20a%20script', { method: 'POST', headers: { 'content-type': 'application/json', ...as.alice }, body: '{"workers": 6}' }),

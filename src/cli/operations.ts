@@ -304,6 +304,7 @@ export const ChangeRequestFields = graphql(`
     createdAt expiresAt closedAt appliedVersion outcome
     diff(limit: 100) { op path from value }
     reviews { reviewer verdict comment createdAt }
+    rebase { currentVersion clean detail }
   }
 `);
 

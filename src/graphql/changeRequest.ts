@@ -34,6 +34,15 @@ const ChangeReviewRef = builder.objectRef<ChangeReview>('ChangeReview').implemen
   }),
 });
 
+const RebaseRef = builder.objectRef<{ currentVersion: number; clean: boolean; detail: string }>('ChangeRequestRebase').implement({
+  description: 'What approving a request whose config moved since its base would do.',
+  fields: (t) => ({
+    currentVersion: t.exposeInt('currentVersion'),
+    clean: t.exposeBoolean('clean', { description: 'True: it applies onto currentVersion (the settings it changes did not move). False: approving closes it as stale.' }),
+    detail: t.exposeString('detail'),
+  }),
+});
+
 export const ChangeRequestRef = builder.objectRef<ChangeRequest>('ChangeRequest').implement({
   description:
     'A change to a config in a protected environment, held until enough principals other than its author approve it; the approval that completes the count writes it, as its author\'s change.',
@@ -62,6 +71,12 @@ export const ChangeRequestRef = builder.objectRef<ChangeRequest>('ChangeRequest'
     closedAt: t.expose('closedAt', { type: 'DateTime', nullable: true }),
     appliedVersion: t.exposeInt('appliedVersion', { nullable: true }),
     outcome: t.exposeString('outcome', { nullable: true, description: 'Why it closed as it did; "rebased from version …" when it was.' }),
+    rebase: t.field({
+      type: RebaseRef,
+      nullable: true,
+      description: 'While open: null when the config is still at baseVersion; otherwise whether approving would apply it rebased onto the current version or close it as stale, and why.',
+      resolve: (request, _args, ctx) => ctx.store.requestRebase(request),
+    }),
     reviews: t.field({ type: [ChangeReviewRef], description: 'Approvals, rejections and comments, oldest first.', resolve: (request) => request.reviews }),
   }),
 });

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { ForbiddenError, UnauthenticatedError, configAction } from '../access/errors.ts';
-import { type Principal, mayRead, mayWrite } from '../access/principal.ts';
+import { type Principal, mayManageTokens, mayRead, mayWrite, visibleServices } from '../access/principal.ts';
+import { type ChangeRequest, approvalsOf, requestId } from '../store/approvals.ts';
 import type { ConfigChange } from '../generated/prisma/client.ts';
 import type { ConfigStore, ConfigWrite, ServiceConfig } from '../store/configStore.ts';
 import { NotFoundError } from '../store/errors.ts';
@@ -22,11 +23,14 @@ export interface RestOptions {
 
 const HISTORY_ROUTE = /^\/api\/v1\/config\/history\/([^/]+)\/?$/;
 const CONFIG_ROUTE = /^\/api\/v1\/config\/([^/]+)\/?$/;
+const REQUESTS_ROUTE = /^\/api\/v1\/requests\/?$/;
+const REQUEST_ROUTE = /^\/api\/v1\/requests\/([^/]+)(?:\/(approve|reject|comment|withdraw))?\/?$/;
 
 export const isRestPath = (pathname: string) => pathname.startsWith('/api/');
 
 export function createRestHandler({ store, authenticate }: RestOptions) {
   async function route(request: Request, url: URL, client: IncomingMessage | undefined): Promise<Response> {
+    if (REQUESTS_ROUTE.test(url.pathname) || REQUEST_ROUTE.test(url.pathname)) return changeRequests(request, url, client);
     const history = HISTORY_ROUTE.exec(url.pathname);
     const config = history ? null : CONFIG_ROUTE.exec(url.pathname);
     if (!history && !config) throw new RequestError(404, 'NO_ROUTE', `no route ${request.method} ${url.pathname}`);
@@ -59,6 +63,35 @@ export function createRestHandler({ store, authenticate }: RestOptions) {
     );
     // In a protected environment nothing was written: 202, and the change request that holds the change.
     return json(write.request ? 202 : 200, writeView(write), { etag: `"${write.config.version}"` });
+  }
+
+  /**
+   * Change requests of protected environments: `GET /api/v1/requests` (open ones, or `?state=`), `GET
+   * /api/v1/requests/<id>`, `POST /api/v1/requests/<id>/approve|reject|comment|withdraw` (`?comment=`). The
+   * same rules as GraphQL's: approve and reject need write access and not to be the author.
+   */
+  async function changeRequests(request: Request, url: URL, client: IncomingMessage | undefined): Promise<Response> {
+    const one = REQUEST_ROUTE.exec(url.pathname);
+    const action = one?.[2] as 'approve' | 'reject' | 'comment' | 'withdraw' | undefined;
+    allow(request, action ? ['POST'] : ['GET']);
+    const params = queryParams(url, one ? (action ? ['comment'] : []) : ['service', 'environment', 'state']);
+    const viewer = await authenticate(request.headers.get('authorization'), client);
+    if (!viewer) throw new UnauthenticatedError();
+    if (!one) {
+      const services = viewer.services === null ? null : visibleServices(viewer, await store.serviceNames());
+      const listed = await store.requests.list({ service: params.service, environment: params.environment, states: params.state && [params.state], services, environments: viewer.environments });
+      return json(200, { requests: listed.map(requestView) });
+    }
+    const found = await store.requests.find(requestId(pathName(one[1]!), '/id'));
+    if (!found) throw new RequestError(404, 'NOT_FOUND', `no change request ${pathName(one[1]!)}`);
+    const key = { service: found.service, environment: found.environment };
+    authorize(viewer, action === 'approve' || action === 'reject' ? 'write' : 'read', key);
+    if (!action) return json(200, requestView(found));
+    if (action === 'withdraw') {
+      if (found.author !== viewer.name && !mayManageTokens(viewer)) throw new ForbiddenError(viewer, `withdraw change request ${found.id} (its author's, or an admin's)`);
+      return json(200, requestView(await store.requests.withdraw(found.id, viewer.name)));
+    }
+    return json(200, requestView(await store.requests.review(found.id, viewer.name, action, params.comment)));
   }
 
   return async function handleRest(request: Request, client?: IncomingMessage): Promise<Response> {
@@ -110,6 +143,9 @@ const PARAMS = z.strictObject({
   dryRun: booleanParam.optional(),
   reason: z.string().optional(),
   limit: wholeNumber(1, 500).optional(),
+  service: z.string().regex(NAME_PATTERN, { error: `must match ${NAME_PATTERN.source}` }).optional(),
+  state: z.enum(['open', 'applying', 'applied', 'rejected', 'withdrawn', 'stale', 'expired'], { error: 'must be open, applying, applied, rejected, withdrawn, stale or expired' }).optional(),
+  comment: z.string().optional(),
   /** A temporary override (see store/overrides.ts): `90m`, `2h`, `3d`. */
   expiresIn: z
     .string()
@@ -168,6 +204,11 @@ const writeView = (write: ConfigWrite) => ({
     ? { request: { id: write.request.id, state: write.request.state, requiredApprovals: write.request.requiredApprovals, expiresAt: write.request.expiresAt } }
     : {}),
   ...(write.override ? { override: { id: write.override.id, settings: write.override.changes.map(changePointer), expiresAt: write.override.expiresAt } } : {}),
+});
+
+const requestView = (request: ChangeRequest) => ({
+  ...request,
+  approvals: approvalsOf(request).length,
 });
 
 const changeView = (change: ConfigChange) => ({

@@ -14,7 +14,7 @@ import {
   requireObject,
 } from './documents.ts';
 import { AlreadyExistsError, ChangeRequestError, NotFoundError, SecretRejectedError, ValidationError, VersionConflictError } from './errors.ts';
-import { type ChangeRequest, ChangeRequests, ProtectedEnvironments, type RequestWriter, approvalsOf, requestExpiry } from './approvals.ts';
+import { type ChangeRequest, ChangeRequests, ProtectedEnvironments, type RequestWriter, approvalsOf, rebased, requestExpiry } from './approvals.ts';
 import { durationMs } from '../protocol/durations.ts';
 import { isJsonObject } from '../protocol/json.ts';
 import { type ConfigSchema, ConfigSchemas } from './configSchemas.ts';
@@ -525,6 +525,23 @@ export class ConfigStore {
   async requestDiff(request: ChangeRequest): Promise<PatchOperation[]> {
     const base = await this.requestWriter.contentAt({ service: request.service, environment: request.environment }, request.baseVersion);
     return this.checker.diff(documentText(base ?? {}), documentText(request.proposed));
+  }
+
+  /**
+   * For an open request whose config moved since its base: whether approving it now applies it rebased
+   * onto the current version, or closes it as stale, and why (what the approver sees). Null otherwise.
+   */
+  async requestRebase(request: ChangeRequest): Promise<{ currentVersion: number; clean: boolean; detail: string } | null> {
+    if (request.state !== 'open') return null;
+    const key = { service: request.service, environment: request.environment };
+    const current = await this.requestWriter.current(key);
+    if (!current || current.deleted) return { currentVersion: current?.version ?? request.baseVersion, clean: false, detail: 'the config was deleted' };
+    if (current.version === request.baseVersion) return null;
+    const base = await this.requestWriter.contentAt(key, request.baseVersion);
+    const next = base ? rebased(request, base, current.config, applyMergePatch) : { refused: 'its base version is gone' };
+    return 'refused' in next
+      ? { currentVersion: current.version, clean: false, detail: next.refused }
+      : { currentVersion: current.version, clean: true, detail: `the settings it changes did not move since version ${request.baseVersion}: it applies onto version ${current.version}` };
   }
 
   /** What applying a change request needs: the config now, its content at a version, and the write. */

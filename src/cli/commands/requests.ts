@@ -84,6 +84,7 @@ function describe(context: CommandContext, one: CliChangeRequestFieldsFragment):
   return [
     `change request ${one.id}: ${one.service} (${one.environment}) on version ${one.baseVersion}, by ${one.author}: ${standing}`,
     ...(one.outcome ? [`  ${one.outcome}`] : []),
+    ...(one.rebase ? [`  the config is at version ${one.rebase.currentVersion} now: ${one.rebase.clean ? '' : 'approving closes it as stale: '}${one.rebase.detail}`] : []),
     `  reason: ${one.reason}`,
     context.output.patch(one.diff, '  ', one.diff.length),
     ...one.reviews.map((review) => `  ${shortTime(review.createdAt)} ${review.reviewer} ${review.verdict.toLowerCase()}${review.comment ? `: ${review.comment}` : ''}`),
