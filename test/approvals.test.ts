@@ -94,7 +94,7 @@ describe.each(backends)('approvals on %s', (backend) => {
     expect((await t.graphql(REBASE, { id: overlapping.id }, as.bob)).data.changeRequest.rebase).toEqual({
       currentVersion: base + 1,
       clean: false,
-      detail: 'settings it changes moved since: /batch_size',
+      detail: `the config moved from version ${base} to ${base + 1}: settings it changes moved since: /batch_size`,
     });
     expect((await t.graphql(REBASE, { id: clean.id }, as.bob)).data.changeRequest.rebase).toMatchObject({ currentVersion: base + 1, clean: true });
     await review('bob', overlapping.id, 'APPROVE');

@@ -1,6 +1,6 @@
 import { ConfigError } from '../store/errors.ts';
 import type { ConfigKey } from '../store/names.ts';
-import type { Principal } from './principal.ts';
+import { type Principal, mayActOnRequest } from './principal.ts';
 
 /** No token, or one the hub does not accept (unknown, expired, revoked). Nothing was written. */
 export class UnauthenticatedError extends ConfigError {
@@ -26,4 +26,9 @@ function describeGrant(principal: Principal): string {
   const services = principal.services ? `services ${principal.services.join(', ')}` : 'all services';
   const environments = principal.environments ? `environments ${principal.environments.join(', ')}` : 'all environments';
   return `${principal.role}; ${services}; ${environments}`;
+}
+
+/** Refuses an action on a change request the principal may not take (see mayActOnRequest). */
+export function requireRequestAccess(principal: Principal, request: ConfigKey & { id: string; author: string }, action: 'see' | 'review' | 'withdraw'): void {
+  if (!mayActOnRequest(principal, request, action)) throw new ForbiddenError(principal, `${action} change request ${request.id} (of config "${request.service}" in "${request.environment}")`);
 }

@@ -70,7 +70,24 @@ export const mayProtectEnvironments = mayManageTokens;
 /** Writing a config of a protected environment at once, without approvals: an admin whose scope covers it. */
 export const mayBreakGlass = (principal: Principal, key: ConfigKey) => hasRole(principal, 'admin') && coversConfig(principal, key);
 
+/**
+ * Acting on a change request: seeing it (and commenting) needs read access to its config; approving or
+ * rejecting needs write access; withdrawing it is its author's, or an admin's without restrictions.
+ */
+export function mayActOnRequest(principal: Principal, request: ConfigKey & { author: string }, action: 'see' | 'review' | 'withdraw'): boolean {
+  if (!mayRead(principal, request)) return false;
+  if (action === 'review') return mayWrite(principal, request);
+  if (action === 'withdraw') return principal.name === request.author || mayManageTokens(principal);
+  return true;
+}
+
 /** What the principal may see of a list of services: null when it sees them all. */
 export function visibleServices(principal: Principal, services: readonly string[]): string[] | null {
   return principal.services === null ? null : services.filter((service) => coversService(principal, service));
+}
+
+/** The services and environments a principal may see, as a listing filter (null: all); reads the names only when it must. */
+export async function visibleScope(principal: Principal, serviceNames: () => Promise<readonly string[]>) {
+  const services = principal.services === null ? null : visibleServices(principal, await serviceNames());
+  return { services, environments: principal.environments };
 }

@@ -1,5 +1,4 @@
-import { ForbiddenError, configAction } from '../access/errors.ts';
-import { mayManageTokens, mayRead, mayWrite } from '../access/principal.ts';
+import { requireRequestAccess } from '../access/errors.ts';
 import { type ChangeRequest, type ChangeReview, type ProtectedEnvironment, approvalsOf, requestId } from '../store/approvals.ts';
 import { ChangeRequestError, ValidationError } from '../store/errors.ts';
 import { builder } from './builder.ts';
@@ -75,7 +74,7 @@ export const ChangeRequestRef = builder.objectRef<ChangeRequest>('ChangeRequest'
       type: RebaseRef,
       nullable: true,
       description: 'While open: null when the config is still at baseVersion; otherwise whether approving would apply it rebased onto the current version or close it as stale, and why.',
-      resolve: (request, _args, ctx) => ctx.store.requestRebase(request),
+      resolve: (request, _args, ctx) => ctx.store.requests.rebase(request),
     }),
     reviews: t.field({ type: [ChangeReviewRef], description: 'Approvals, rejections and comments, oldest first.', resolve: (request) => request.reviews }),
   }),
@@ -96,13 +95,11 @@ const UnprotectedEnvironmentRef = builder.objectRef<{ environment: string; wasPr
   fields: (t) => ({ environment: t.exposeString('environment'), wasProtected: t.exposeBoolean('wasProtected') }),
 });
 
-/** The request, if the caller may read its config (write, for `action` other than read). */
-async function requestFor(ctx: Context, id: string, action: 'read' | 'write'): Promise<ChangeRequest> {
+/** The request, if the caller may take `action` on it (access/principal.ts, mayActOnRequest). */
+async function requestFor(ctx: Context, id: string, action: 'see' | 'review' | 'withdraw'): Promise<ChangeRequest> {
   const request = await ctx.store.requests.find(requestId(id));
   if (!request) throw new ChangeRequestError(id, `no change request ${id}`);
-  const key = { service: request.service, environment: request.environment };
-  const allowed = action === 'read' ? mayRead(ctx.viewer!, key) : mayWrite(ctx.viewer!, key);
-  if (!allowed) throw new ForbiddenError(ctx.viewer!, `${action === 'read' ? 'see' : 'review'} change requests of ${configAction(action, key).replace(/^\w+ /, '')}`);
+  requireRequestAccess(ctx.viewer!, request, action);
   return request;
 }
 
@@ -127,7 +124,7 @@ builder.queryFields((t) => ({
     args: { id: t.arg.string({ required: true }) },
     authScopes: { signedIn: true },
     errors: { types: requestErrors, directResult: true, union: { name: 'ChangeRequestResult' } },
-    resolve: (_root, args, ctx) => requestFor(ctx, args.id, 'read'),
+    resolve: (_root, args, ctx) => requestFor(ctx, args.id, 'see'),
   }),
   protectedEnvironments: t.field({
     type: [ProtectedEnvironmentRef],
@@ -165,7 +162,7 @@ builder.mutationFields((t) => ({
     authScopes: { signedIn: true },
     errors: { types: [...writeErrors, ChangeRequestError], directResult: true, union: { name: 'ReviewChangeRequestResult' } },
     resolve: async (_root, { input }, ctx) => {
-      const request = await requestFor(ctx, input.id, input.verdict === 'comment' ? 'read' : 'write');
+      const request = await requestFor(ctx, input.id, input.verdict === 'comment' ? 'see' : 'review');
       return ctx.store.requests.review(request.id, ctx.actor, input.verdict, input.comment);
     },
   }),
@@ -176,8 +173,7 @@ builder.mutationFields((t) => ({
     authScopes: { signedIn: true },
     errors: { types: requestErrors, directResult: true, union: { name: 'WithdrawChangeRequestResult' } },
     resolve: async (_root, { input }, ctx) => {
-      const request = await requestFor(ctx, input.id, 'read');
-      if (request.author !== ctx.actor && !mayManageTokens(ctx.viewer!)) throw new ForbiddenError(ctx.viewer!, `withdraw change request ${request.id} (its author's, or an admin's)`);
+      const request = await requestFor(ctx, input.id, 'withdraw');
       return ctx.store.requests.withdraw(request.id, ctx.actor);
     },
   }),

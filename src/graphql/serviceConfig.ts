@@ -6,7 +6,7 @@ import type { ConfigStore } from '../store/configStore.ts';
 import type { ConfigKey } from '../store/names.ts';
 import { builder } from './builder.ts';
 import { withCursorOf } from './cursors.ts';
-import { visibleServices } from '../access/principal.ts';
+import { visibleScope } from '../access/principal.ts';
 import type { Context } from './context.ts';
 import { readErrors } from './errors.ts';
 
@@ -122,8 +122,4 @@ builder.queryFields((t) => ({
 }));
 
 /** The services and environments the caller may see, as a listing filter. */
-export async function visibleTo(ctx: Context) {
-  const viewer = ctx.viewer!;
-  const services = viewer.services === null ? null : visibleServices(viewer, await ctx.store.serviceNames());
-  return { services, environments: viewer.environments };
-}
+export const visibleTo = (ctx: Context) => visibleScope(ctx.viewer!, () => ctx.store.serviceNames());

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
-import { ForbiddenError, UnauthenticatedError, configAction } from '../access/errors.ts';
-import { type Principal, mayManageTokens, mayRead, mayWrite, visibleServices } from '../access/principal.ts';
+import { ForbiddenError, UnauthenticatedError, configAction, requireRequestAccess } from '../access/errors.ts';
+import { type Principal, mayRead, mayWrite, visibleScope } from '../access/principal.ts';
 import { type ChangeRequest, approvalsOf, requestId } from '../store/approvals.ts';
 import type { ConfigChange } from '../generated/prisma/client.ts';
 import type { ConfigStore, ConfigWrite, ServiceConfig } from '../store/configStore.ts';
@@ -78,19 +78,15 @@ export function createRestHandler({ store, authenticate }: RestOptions) {
     const viewer = await authenticate(request.headers.get('authorization'), client);
     if (!viewer) throw new UnauthenticatedError();
     if (!one) {
-      const services = viewer.services === null ? null : visibleServices(viewer, await store.serviceNames());
-      const listed = await store.requests.list({ service: params.service, environment: params.environment, states: params.state && [params.state], services, environments: viewer.environments });
+      const scope = await visibleScope(viewer, () => store.serviceNames());
+      const listed = await store.requests.list({ service: params.service, environment: params.environment, states: params.state && [params.state], ...scope });
       return json(200, { requests: listed.map(requestView) });
     }
     const found = await store.requests.find(requestId(pathName(one[1]!), '/id'));
     if (!found) throw new RequestError(404, 'NOT_FOUND', `no change request ${pathName(one[1]!)}`);
-    const key = { service: found.service, environment: found.environment };
-    authorize(viewer, action === 'approve' || action === 'reject' ? 'write' : 'read', key);
+    requireRequestAccess(viewer, found, action === 'approve' || action === 'reject' ? 'review' : action === 'withdraw' ? 'withdraw' : 'see');
     if (!action) return json(200, requestView(found));
-    if (action === 'withdraw') {
-      if (found.author !== viewer.name && !mayManageTokens(viewer)) throw new ForbiddenError(viewer, `withdraw change request ${found.id} (its author's, or an admin's)`);
-      return json(200, requestView(await store.requests.withdraw(found.id, viewer.name)));
-    }
+    if (action === 'withdraw') return json(200, requestView(await store.requests.withdraw(found.id, viewer.name)));
     return json(200, requestView(await store.requests.review(found.id, viewer.name, action, params.comment)));
   }
 

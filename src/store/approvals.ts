@@ -1,5 +1,7 @@
 import type { Database } from '../db/database.ts';
+import { durationMs } from '../protocol/durations.ts';
 import { type JsonObject, sameValue } from '../protocol/json.ts';
+import { applyMergePatch } from './documents.ts';
 import { ChangeRequestError, ConfigError, ValidationError } from './errors.ts';
 import { type ConfigKey, environmentName } from './names.ts';
 import { changePointer, overrideChanges } from './overrides.ts';
@@ -86,13 +88,13 @@ export function requestId(id: unknown, pointer = '/id'): string {
  * The document a request writes on `current`, when its base moved there: its merge patch applied again,
  * if no setting it changes moved meanwhile; otherwise why not.
  */
-export function rebased(request: Pick<ChangeRequest, 'patch' | 'config' | 'proposed'>, base: JsonObject, current: JsonObject, apply: (document: JsonObject, patch: JsonObject) => JsonObject): { document: JsonObject } | { refused: string } {
+export function rebased(request: Pick<ChangeRequest, 'patch' | 'config' | 'proposed'>, base: JsonObject, current: JsonObject): { document: JsonObject } | { refused: string } {
   if (request.patch === null) return { refused: 'a whole-document request cannot be rebased' };
   const own = overrideChanges(base, request.proposed).map(changePointer);
   const moved = overrideChanges(base, current).map(changePointer);
   const overlap = moved.filter((pointer) => own.some((mine) => mine === pointer || mine.startsWith(`${pointer}/`) || pointer.startsWith(`${mine}/`)));
   if (overlap.length > 0) return { refused: `settings it changes moved since: ${overlap.slice(0, 10).join(', ')}${overlap.length > 10 ? ', …' : ''}` };
-  return { document: apply(current, request.patch) };
+  return { document: applyMergePatch(current, request.patch) };
 }
 
 /** The protected environments, kept in memory and reloaded when any gateway (or psql) changes them. */
@@ -100,10 +102,15 @@ export class ProtectedEnvironments {
   private required = new Map<string, number>();
   private stopListening: (() => Promise<void>) | undefined;
 
-  constructor(private readonly db: Pick<Database, 'query' | 'listen'>) {}
+  constructor(
+    private readonly db: Pick<Database, 'query' | 'listen'>,
+    /** A reload on a notice failed: the set kept is the last one read. */
+    private readonly onError: (error: unknown) => void,
+  ) {}
 
   async start(): Promise<void> {
-    this.stopListening = await this.db.listen('protected_environments', () => void this.reload(), () => void this.reload());
+    const reload = () => void this.reload().catch(this.onError);
+    this.stopListening = await this.db.listen('protected_environments', reload, reload);
     await this.reload();
   }
 
@@ -154,7 +161,6 @@ export class ProtectedEnvironments {
 export interface RequestWriter {
   current(key: ConfigKey): Promise<{ version: number; config: JsonObject; deleted: boolean } | null>;
   contentAt(key: ConfigKey, version: number): Promise<JsonObject | null>;
-  applyPatch(document: JsonObject, patch: JsonObject): JsonObject;
   /** Writes `config` as the request's author, pinned to `expectedVersion`; returns the new version. */
   write(request: ChangeRequest, config: JsonObject, expectedVersion: number): Promise<number>;
 }
@@ -289,26 +295,20 @@ export class ChangeRequests {
     );
     if (!claimed) return (await this.find(request.id))!;
     try {
-      const key = { service: request.service, environment: request.environment };
-      const current = await writer.current(key);
-      if (!current || current.deleted) return await this.close(request.id, 'stale', 'the config was deleted');
-      let document = request.proposed;
-      let outcome: string | null = null;
-      if (current.version !== request.baseVersion) {
-        const base = await writer.contentAt(key, request.baseVersion);
-        const next = base ? rebased(request, base, current.config, writer.applyPatch) : { refused: 'its base version is gone' };
-        if ('refused' in next) return await this.close(request.id, 'stale', `the config moved from version ${request.baseVersion} to ${current.version}: ${next.refused}`);
-        document = next.document;
-        outcome = `rebased from version ${request.baseVersion} onto ${current.version}`;
+      const now = await this.onCurrent(request);
+      if ('refused' in now) return await this.close(request.id, 'stale', now.refused);
+      const { document, currentVersion } = now;
+      if (currentVersion !== request.baseVersion) {
+        const outcome = `rebased from version ${request.baseVersion} onto ${currentVersion}`;
         // Recorded before the write: a gateway that dies now leaves a claim whose base is the one written on.
         await this.db.query(`UPDATE change_requests SET base_version = $2, proposed = $3::jsonb, outcome = $4 WHERE id = $1::bigint`, [
           request.id,
-          current.version,
+          currentVersion,
           JSON.stringify(document),
           outcome,
         ]);
       }
-      const version = await writer.write(request, document, current.version);
+      const version = await writer.write(request, document, currentVersion);
       await this.db.query(`UPDATE change_requests SET state = 'applied', closed_at = now(), applied_version = $2 WHERE id = $1::bigint`, [request.id, version]);
       return (await this.find(request.id))!;
     } catch (error) {
@@ -318,6 +318,31 @@ export class ChangeRequests {
       await this.db.query(`UPDATE change_requests SET state = 'open', claimed_at = NULL WHERE id = $1::bigint AND state = 'applying'`, [request.id]);
       throw error;
     }
+  }
+
+  /**
+   * What approving an open request would do now: null while its config is still at its base version;
+   * otherwise whether it applies onto the current version (rebased) or closes as stale, and why.
+   */
+  async rebase(request: ChangeRequest): Promise<{ currentVersion: number; clean: boolean; detail: string } | null> {
+    if (request.state !== 'open') return null;
+    const now = await this.onCurrent(request);
+    if (now.currentVersion === request.baseVersion && !('refused' in now)) return null;
+    return 'refused' in now
+      ? { currentVersion: now.currentVersion, clean: false, detail: now.refused }
+      : { currentVersion: now.currentVersion, clean: true, detail: `the settings it changes did not move since version ${request.baseVersion}: it applies onto version ${now.currentVersion}` };
+  }
+
+  /** The document the request writes on the config as it is now, or why it can no longer be written. */
+  private async onCurrent(request: ChangeRequest): Promise<{ currentVersion: number; document: JsonObject } | { currentVersion: number; refused: string }> {
+    const key = { service: request.service, environment: request.environment };
+    const current = await this.writer.current(key);
+    if (!current || current.deleted) return { currentVersion: current?.version ?? request.baseVersion, refused: 'the config was deleted' };
+    if (current.version === request.baseVersion) return { currentVersion: current.version, document: request.proposed };
+    const base = await this.writer.contentAt(key, request.baseVersion);
+    const next = base ? rebased(request, base, current.config) : { refused: 'its base version is gone' };
+    if ('refused' in next) return { currentVersion: current.version, refused: `the config moved from version ${request.baseVersion} to ${current.version}: ${next.refused}` };
+    return { currentVersion: current.version, document: next.document };
   }
 
   /**
@@ -367,9 +392,10 @@ export class ChangeRequests {
   }
 }
 
-/** When a request asked for ends: now plus `expiresIn` (default 7 days, at most 30). */
-export function requestExpiry(expiresInMs: number | undefined, now = Date.now()): Date {
-  const ms = expiresInMs ?? DEFAULT_REQUEST_MS;
+/** When a request asked for ends: now plus `expiresIn` (`2h`, `3d`; 7 days when not given; a minute to 30 days). */
+export function requestExpiry(expiresIn: string | null | undefined, now = Date.now()): Date {
+  const ms = expiresIn == null ? DEFAULT_REQUEST_MS : durationMs(expiresIn);
+  if (Number.isNaN(ms)) throw ValidationError.at('/requestExpiresIn', 'a duration such as 90m, 2h or 3d');
   if (!(ms >= 60_000 && ms <= MAX_REQUEST_MS)) throw ValidationError.at('/requestExpiresIn', 'a change request may stay open from a minute to 30 days');
   return new Date(now + ms);
 }

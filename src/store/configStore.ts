@@ -14,8 +14,7 @@ import {
   requireObject,
 } from './documents.ts';
 import { AlreadyExistsError, ChangeRequestError, NotFoundError, SecretRejectedError, ValidationError, VersionConflictError } from './errors.ts';
-import { type ChangeRequest, ChangeRequests, ProtectedEnvironments, type RequestWriter, approvalsOf, rebased, requestExpiry } from './approvals.ts';
-import { durationMs } from '../protocol/durations.ts';
+import { type ChangeRequest, ChangeRequests, ProtectedEnvironments, type RequestWriter, approvalsOf, requestExpiry } from './approvals.ts';
 import { isJsonObject } from '../protocol/json.ts';
 import { type ConfigSchema, ConfigSchemas } from './configSchemas.ts';
 import { DocumentChecker, WORKER_THRESHOLD_CHARS } from './documentChecks.ts';
@@ -182,7 +181,7 @@ export class ConfigStore {
     this.blame = new BlameReader(db, (key) => this.load(key));
     this.overrides = new ConfigOverrides(db);
     this.instances = new ConfigInstances(db.prisma);
-    this.protection = new ProtectedEnvironments(db);
+    this.protection = new ProtectedEnvironments(db, (error) => logger?.error({ err: error }, 'the protected environments could not be read again; the last ones read still apply'));
     this.requests = new ChangeRequests(db, this.requestWriter);
   }
 
@@ -307,7 +306,7 @@ export class ConfigStore {
     if (input.expiresAt != null || input.expiresIn != null) {
       throw ValidationError.at(input.expiresAt != null ? '/expiresAt' : '/expiresIn', `an override in protected environment "${key.environment}" needs breakGlass`);
     }
-    const expiresAt = this.requestExpiresAt(input.requestExpiresIn);
+    const expiresAt = requestExpiry(input.requestExpiresIn);
     const preview = await this.writeUpdate({ ...input, dryRun: true }, author);
     const asked = input.patch != null ? { patch: input.patch as JsonObject } : { config: input.config as JsonObject };
     return this.openRequest(key, preview, { ...asked, description: input.description ?? null }, approvals, author, expiresAt);
@@ -348,19 +347,14 @@ export class ConfigStore {
     if (!(await this.load(key))) throw new NotFoundError(key.service, key.environment);
     const target = requireObject(await this.history.contentAt(key, input.toVersion, '/toVersion'), '/toVersion', 'that version');
     const reason = author.reason ?? `rollback to version ${input.toVersion}`;
+    const next = (current: ServiceConfig): NextRow => ({ config: target, description: current.description, deleted: false, checked: true, rollback: true });
     const approvals = input.dryRun ? 0 : this.approvalsNeeded(key, input);
     if (approvals > 0) {
-      const expiresAt = this.requestExpiresAt(input.requestExpiresIn);
-      const preview = await this.rollbackConfig({ ...input, dryRun: true }, author);
+      const expiresAt = requestExpiry(input.requestExpiresIn);
+      const preview = await this.write(key, input.expectedVersion, { ...author, reason }, true, 'rolled back', next);
       return this.openRequest(key, preview, { config: target, description: null }, approvals, { ...author, reason }, expiresAt);
     }
-    return this.write(key, input.expectedVersion, this.breakingGlass(key, input, { ...author, reason }), input.dryRun, 'rolled back', (current) => ({
-      config: target,
-      description: current.description,
-      deleted: false,
-      checked: true,
-      rollback: true,
-    }));
+    return this.write(key, input.expectedVersion, this.breakingGlass(key, input, { ...author, reason }), input.dryRun, 'rolled back', next);
   }
 
   /** Soft delete: the row and its history stay; `restoreConfig` or a rollback brings it back. */
@@ -527,23 +521,6 @@ export class ConfigStore {
     return this.checker.diff(documentText(base ?? {}), documentText(request.proposed));
   }
 
-  /**
-   * For an open request whose config moved since its base: whether approving it now applies it rebased
-   * onto the current version, or closes it as stale, and why (what the approver sees). Null otherwise.
-   */
-  async requestRebase(request: ChangeRequest): Promise<{ currentVersion: number; clean: boolean; detail: string } | null> {
-    if (request.state !== 'open') return null;
-    const key = { service: request.service, environment: request.environment };
-    const current = await this.requestWriter.current(key);
-    if (!current || current.deleted) return { currentVersion: current?.version ?? request.baseVersion, clean: false, detail: 'the config was deleted' };
-    if (current.version === request.baseVersion) return null;
-    const base = await this.requestWriter.contentAt(key, request.baseVersion);
-    const next = base ? rebased(request, base, current.config, applyMergePatch) : { refused: 'its base version is gone' };
-    return 'refused' in next
-      ? { currentVersion: current.version, clean: false, detail: next.refused }
-      : { currentVersion: current.version, clean: true, detail: `the settings it changes did not move since version ${request.baseVersion}: it applies onto version ${current.version}` };
-  }
-
   /** What applying a change request needs: the config now, its content at a version, and the write. */
   private readonly requestWriter: RequestWriter = {
     current: async (key) => {
@@ -554,7 +531,6 @@ export class ConfigStore {
       const content: JsonValue = await this.history.contentAt(key, version).catch(() => null);
       return isJsonObject(content) ? content : null;
     },
-    applyPatch: applyMergePatch,
     write: async (request, config, expectedVersion) => {
       const approvers = approvalsOf(request).map((review) => review.reviewer);
       const reason = reasonWithin('', request.reason, ` (change request ${request.id}, approved by ${approvers.join(', ')})`);
@@ -583,13 +559,6 @@ export class ConfigStore {
       throw new ChangeRequestError(null, `"${key.environment}" is protected: to ${action} a config there, an admin breaks glass (breakGlass, with a reason)`);
     }
     return this.breakingGlass(key, input, author);
-  }
-
-  private requestExpiresAt(expiresIn: string | null | undefined): Date {
-    if (expiresIn == null) return requestExpiry(undefined);
-    const ms = durationMs(expiresIn);
-    if (Number.isNaN(ms)) throw ValidationError.at('/requestExpiresIn', 'a duration such as 90m, 2h or 3d');
-    return requestExpiry(ms);
   }
 
   /** Opens the request for a change previewed by a dry run; nothing is written. A change that changes nothing opens none. */
