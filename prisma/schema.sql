@@ -131,6 +131,50 @@ CREATE TABLE config_overrides (
   CONSTRAINT config_overrides_state_check CHECK ((state = ANY (ARRAY['open'::text, 'reverting'::text, 'reverted'::text])))
 );
 
+CREATE TABLE config_rollout_events (
+  id bigint NOT NULL DEFAULT nextval('config_rollout_events_id_seq'::regclass),
+  rollout_id bigint NOT NULL,
+  at timestamp with time zone NOT NULL DEFAULT now(),
+  actor text NOT NULL,
+  kind text NOT NULL,
+  percent integer NOT NULL,
+  detail text,
+  CONSTRAINT config_rollout_events_kind_check CHECK ((kind = ANY (ARRAY['started'::text, 'advanced'::text, 'promoted'::text, 'completed'::text, 'rolled_back'::text, 'aborted'::text, 'superseded'::text]))),
+  CONSTRAINT config_rollout_events_pkey PRIMARY KEY (id),
+  CONSTRAINT config_rollout_events_rollout_id_fkey FOREIGN KEY (rollout_id) REFERENCES config_rollouts(id)
+);
+
+CREATE TABLE config_rollouts (
+  id bigint NOT NULL DEFAULT nextval('config_rollouts_id_seq'::regclass),
+  service_name character varying(128) NOT NULL,
+  environment character varying(128) NOT NULL,
+  stable_version integer NOT NULL,
+  stable_config jsonb NOT NULL,
+  stable_updated_at timestamp with time zone NOT NULL,
+  stable_updated_by text NOT NULL,
+  candidate_version integer NOT NULL,
+  steps integer[] NOT NULL,
+  bake_ms integer NOT NULL,
+  max_errors integer NOT NULL DEFAULT 0,
+  step_index integer NOT NULL DEFAULT 0,
+  step_started_at timestamp with time zone NOT NULL DEFAULT now(),
+  state text NOT NULL DEFAULT 'active'::text,
+  created_by text NOT NULL,
+  reason text,
+  created_at timestamp with time zone NOT NULL DEFAULT now(),
+  claimed_at timestamp with time zone,
+  ended_at timestamp with time zone,
+  ended_by text,
+  rollback_version integer,
+  outcome text,
+  CONSTRAINT config_rollouts_bake_ms_check CHECK ((bake_ms > 0)),
+  CONSTRAINT config_rollouts_check CHECK ((candidate_version = (stable_version + 1))),
+  CONSTRAINT config_rollouts_max_errors_check CHECK ((max_errors >= 0)),
+  CONSTRAINT config_rollouts_pkey PRIMARY KEY (id),
+  CONSTRAINT config_rollouts_state_check CHECK ((state = ANY (ARRAY['active'::text, 'rolling_back'::text, 'completed'::text, 'rolled_back'::text, 'aborted'::text, 'superseded'::text]))),
+  CONSTRAINT config_rollouts_steps_check CHECK (((cardinality(steps) >= 1) AND (cardinality(steps) <= 10)))
+);
+
 CREATE TABLE config_schemas (
   id integer NOT NULL DEFAULT nextval('config_schemas_id_seq'::regclass),
   service_name character varying(128) NOT NULL,
@@ -212,6 +256,16 @@ CREATE INDEX config_overrides_due ON public.config_overrides USING btree (expire
 
 CREATE UNIQUE INDEX config_overrides_pkey ON public.config_overrides USING btree (id);
 
+CREATE UNIQUE INDEX config_rollout_events_pkey ON public.config_rollout_events USING btree (id);
+
+CREATE INDEX config_rollout_events_rollout ON public.config_rollout_events USING btree (rollout_id, id);
+
+CREATE INDEX config_rollouts_config ON public.config_rollouts USING btree (service_name, environment, id DESC);
+
+CREATE UNIQUE INDEX config_rollouts_one_active ON public.config_rollouts USING btree (service_name, environment) WHERE (state = ANY (ARRAY['active'::text, 'rolling_back'::text]));
+
+CREATE UNIQUE INDEX config_rollouts_pkey ON public.config_rollouts USING btree (id);
+
 CREATE UNIQUE INDEX config_schemas_pkey ON public.config_schemas USING btree (id);
 
 CREATE UNIQUE INDEX config_schemas_service_name_version_key ON public.config_schemas USING btree (service_name, version);
@@ -245,6 +299,16 @@ BEGIN
     PERFORM pg_notify('api_tokens', NEW.id::text);
     RETURN NULL;
 END;
+$function$;
+
+CREATE OR REPLACE FUNCTION public.config_rollouts_notify()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+    PERFORM pg_notify('config_rollouts', '');
+    RETURN NULL;
+END
 $function$;
 
 CREATE OR REPLACE FUNCTION public.config_schemas_notify()
@@ -518,6 +582,8 @@ CREATE TRIGGER config_audit_log_immutable BEFORE UPDATE ON public.config_audit_l
 CREATE TRIGGER config_audit_log_no_delete BEFORE DELETE ON public.config_audit_log FOR EACH ROW EXECUTE FUNCTION confighub_refuse_change();
 
 CREATE TRIGGER config_audit_log_no_truncate BEFORE TRUNCATE ON public.config_audit_log FOR EACH STATEMENT EXECUTE FUNCTION confighub_refuse_truncate();
+
+CREATE TRIGGER config_rollouts_notify AFTER INSERT OR DELETE OR UPDATE ON public.config_rollouts FOR EACH STATEMENT EXECUTE FUNCTION config_rollouts_notify();
 
 CREATE TRIGGER config_schemas_append_only BEFORE DELETE OR UPDATE ON public.config_schemas FOR EACH ROW EXECUTE FUNCTION confighub_refuse_change();
 

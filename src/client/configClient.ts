@@ -167,7 +167,9 @@ export class ConfigClient<T extends object> {
     const live = this.options.live ?? { via: 'graphql-ws' };
     const backoff = this.options.backoff ?? {};
     const handlers = {
-      change: (change: LiveChange) => this.onLiveChange(change),
+      // Over NATS every instance hears every change, a rollout's candidate included: a change there is a
+      // cue to ask the hub what this instance is served. graphql-ws brings only what is meant for it.
+      change: (change: LiveChange) => (live.via === 'nats' ? this.onLiveChange({ ...change, config: null }) : this.onLiveChange(change)),
       up: () => {
         this.liveProblem = null;
         this.updateStatus();
@@ -193,6 +195,7 @@ export class ConfigClient<T extends object> {
           backoff,
           connection: this.options.hub,
           afterVersion: () => this.version,
+          instance: this.instanceId,
           keepAliveMs: live.keepAliveMs ?? DEFAULT_KEEPALIVE_MS,
         },
         handlers,
@@ -316,7 +319,7 @@ export class ConfigClient<T extends object> {
 
   private async fetchOnce(): Promise<void> {
     try {
-      const data = await hubRequest(this.options.hub, ClientConfig, { service: this.service, environment: this.environment }, this.stop.signal);
+      const data = await hubRequest(this.options.hub, ClientConfig, { service: this.service, environment: this.environment, instance: this.instanceId }, this.stop.signal);
       if (this.stop.signal.aborted) return;
       const result = answered(data.config, 'config');
       if (result.__typename !== 'ServiceConfig') {

@@ -136,7 +136,7 @@ export function followNats(
  * what it missed). A closed socket ends the attempt; the next one starts after a backoff.
  */
 export function followWebSocket(
-  target: FeedTarget & { connection: HubConnection; afterVersion: () => number | null; keepAliveMs: number },
+  target: FeedTarget & { connection: HubConnection; afterVersion: () => number | null; instance: string; keepAliveMs: number },
   handlers: LiveHandlers,
 ): LiveFeed {
   const stop = new AbortController();
@@ -185,7 +185,7 @@ export function followWebSocket(
       const unsubscribe = client.subscribe<{ configChanged: LiveChange }>(
         {
           query: String(ClientConfigChanged),
-          variables: { service: target.service, environment: target.environment, ...(afterVersion === null ? {} : { afterVersion }) },
+          variables: { service: target.service, environment: target.environment, instance: target.instance, ...(afterVersion === null ? {} : { afterVersion }) },
         },
         {
           next: (result) => {

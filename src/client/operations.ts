@@ -4,8 +4,8 @@ import { graphql } from './generated/gql.ts';
 // typed by graphql-codegen (codegen.ts).
 
 export const ClientConfig = graphql(`
-  query ClientConfig($service: String!, $environment: String) {
-    config(service: $service, environment: $environment) {
+  query ClientConfig($service: String!, $environment: String, $instance: String) {
+    config(service: $service, environment: $environment, instance: $instance) {
       __typename
       ... on ServiceConfig { version config }
       ... on Error { message }
@@ -14,8 +14,8 @@ export const ClientConfig = graphql(`
 `);
 
 export const ClientConfigChanged = graphql(`
-  subscription ClientConfigChanged($service: String!, $environment: String, $afterVersion: Int) {
-    configChanged(service: $service, environment: $environment, afterVersion: $afterVersion) {
+  subscription ClientConfigChanged($service: String!, $environment: String, $afterVersion: Int, $instance: String) {
+    configChanged(service: $service, environment: $environment, afterVersion: $afterVersion, instance: $instance) {
       service
       environment
       version

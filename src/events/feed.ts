@@ -2,6 +2,8 @@ import type { Logger } from '../logger.ts';
 import { nextTurn } from '../turns.ts';
 import type { ConfigStore } from '../store/configStore.ts';
 import { type ConfigKey, keyString, parseKeyString } from '../store/names.ts';
+import { instanceName } from '../store/instances.ts';
+import { holdsBack } from '../store/rollouts.ts';
 import { type ConfigEvent, parseConfigEvent } from '../protocol/changes.ts';
 import { configEventFrom } from './configEvent.ts';
 import type { EventBus } from './bus.ts';
@@ -175,14 +177,58 @@ export class ConfigFeed {
    * The changes of one config: with `afterVersion`, every later version from the audit log first, then
    * live ones, each exactly once, in order, with no gap at the seam. Listens from the moment it is called.
    */
-  subscribe(key: ConfigKey, afterVersion?: number | null): ChangeStream {
+  subscribe(key: ConfigKey, afterVersion?: number | null, instance?: string | null): ChangeStream {
+    const name = instanceName(instance);
     // Listen before reading the log: whatever commits after the read is then already waiting.
     const k = keyString(key);
     const queue = this.follow(new ChangeQueue(), this.followers.get(k) ?? this.followers.set(k, new Set()).get(k)!);
     queue.whenEnded(() => {
       if (this.followers.get(k)?.size === 0) this.followers.delete(k);
     });
-    return changeStream(this.resume(key, afterVersion ?? undefined, queue), queue);
+    return changeStream(this.forInstance(key, name, this.resume(key, afterVersion ?? undefined, queue)), queue);
+  }
+
+  /**
+   * `events` as one instance is to see them: a rollout's candidate that does not serve the instance yet is
+   * held until it does (its step comes, or the rollout completes), and dropped when a later version (the
+   * rollback) follows it.
+   */
+  private async *forInstance(key: ConfigKey, instance: string | null, events: AsyncGenerator<ConfigEvent>): AsyncGenerator<ConfigEvent> {
+    const rollouts = this.store.rollouts;
+    const k = keyString(key);
+    let held: ConfigEvent | undefined;
+    let wake: (() => void) | undefined;
+    const stopWatching = rollouts.onChange((changed) => {
+      if (keyString(changed) === k) wake?.();
+    });
+    try {
+      let pending: Promise<IteratorResult<ConfigEvent>> | undefined;
+      for (;;) {
+        if (held && !holdsBack(rollouts.underWayFor(key), held.version, instance)) {
+          const event = held;
+          held = undefined;
+          yield event;
+          continue;
+        }
+        pending ??= events.next();
+        const woken = held ? new Promise<'woken'>((resolve) => (wake = () => resolve('woken'))) : undefined;
+        const result = woken ? await Promise.race([pending, woken]) : await pending;
+        wake = undefined;
+        if (result === 'woken') continue;
+        pending = undefined;
+        if (result.done) return;
+        // A rollout the database announced before this change is known here before the change is sent on.
+        if (rollouts.pending) await rollouts.settled();
+        if (holdsBack(rollouts.underWayFor(key), result.value.version, instance)) held = result.value;
+        else {
+          held = undefined;
+          yield result.value;
+        }
+      }
+    } finally {
+      stopWatching();
+      await events.return(undefined);
+    }
   }
 
   private async *resume(key: ConfigKey, afterVersion: number | undefined, live: ChangeQueue): AsyncGenerator<ConfigEvent> {

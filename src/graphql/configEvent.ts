@@ -36,10 +36,13 @@ builder.subscriptionFields((t) => ({
       service: t.arg.string({ required: true }),
       environment: t.arg.string({ defaultValue: 'production' }),
       afterVersion: t.arg.int({ description: 'Resume after this version (the last one you applied).' }),
+      instance: t.arg.string({
+        description: 'The id of the instance subscribing: while a rollout is under way, its candidate comes only once the instance is in its step.',
+      }),
     },
     authScopes: (_root, args) => ({ read: args }),
     subscribe: (_root, args, ctx) =>
-      untilTokenEnds(ctx.tokens, ctx.viewer, ctx.feed.subscribe(configKey(args.service, args.environment), args.afterVersion)),
+      untilTokenEnds(ctx.tokens, ctx.viewer, ctx.feed.subscribe(configKey(args.service, args.environment), args.afterVersion, args.instance)),
     resolve: (event) => event,
   }),
   configsChanged: t.field({

@@ -5,6 +5,7 @@ import { writeErrors } from './errors.ts';
 import { JsonPatchOperationRef, patchPage, patchPageArgs } from './scalars.ts';
 import { ConfigOverrideRef } from './configOverride.ts';
 import { ChangeRequestRef } from './changeRequest.ts';
+import { RolloutInput, RolloutRef } from './rollout.ts';
 import { mayBreakGlass } from '../access/principal.ts';
 import type { Context } from './context.ts';
 import { ServiceConfigRef } from './serviceConfig.ts';
@@ -28,6 +29,12 @@ const ConfigWriteRef = builder.objectRef<ConfigWrite>('ConfigWrite').implement({
       nullable: true,
       description: 'In a protected environment: nothing was written (changed is false); this request holds the change until it is approved.',
       resolve: (write) => write.request ?? null,
+    }),
+    rollout: t.field({
+      type: RolloutRef,
+      nullable: true,
+      description: 'The rollout this write began (an update with a rollout that changed something).',
+      resolve: (write) => write.rollout ?? null,
     }),
     override: t.field({
       type: ConfigOverrideRef,
@@ -75,6 +82,10 @@ const UpdateConfigInput = builder.inputType('UpdateConfigInput', {
     expiresAt: t.field({ type: 'DateTime', description: 'Makes the change a temporary override, reverted by the hub at this time.' }),
     breakGlass: t.boolean({ description: 'In a protected environment: write at once, without approvals (an admin, with a reason; audited as such).' }),
     requestExpiresIn: t.string({ description: 'In a protected environment: how long the change request stays open (`2h`, `3d`; 7 days when not given, at most 30).' }),
+    rollout: t.field({
+      type: RolloutInput,
+      description: 'Serve the new version in steps (a share of the instances at a time), rolled back on its own when an instance refuses it.',
+    }),
   }),
 });
 

@@ -1,6 +1,7 @@
 import {
   AlreadyExistsError,
   ChangeRequestError,
+  RolloutError,
   NotFoundError,
   SecretRejectedError,
   ValidationError,
@@ -98,9 +99,17 @@ builder.objectType(ChangeRequestError, {
   fields: (t) => ({ requestId: t.exposeString('requestId', { nullable: true }) }),
 });
 
+builder.objectType(RolloutError, {
+  name: 'RolloutError',
+  description: 'A rollout cannot be promoted or aborted as asked, or a change waits for the rollout under way to end.',
+  interfaces: [ErrorInterface],
+  isTypeOf: (value) => value instanceof RolloutError,
+  fields: (t) => ({ rolloutId: t.exposeString('rolloutId', { nullable: true }) }),
+});
+
 /** Refusals of the caller, possible on every field that asks for a scope. */
 export const accessErrors = [UnauthenticatedError, ForbiddenError];
 /** The failures of a read of one config. */
 export const readErrors = [...accessErrors, NotFoundError, ValidationError];
 /** The failures of a write. */
-export const writeErrors = [...accessErrors, NotFoundError, ValidationError, VersionConflictError, SecretRejectedError, ChangeRequestError];
+export const writeErrors = [...accessErrors, NotFoundError, ValidationError, VersionConflictError, SecretRejectedError, ChangeRequestError, RolloutError];

@@ -8,6 +8,7 @@ import './configChange.ts';
 import './configBlame.ts';
 import './configOverride.ts';
 import './changeRequest.ts';
+import './rollout.ts';
 import './configMutations.ts';
 import './configEvent.ts';
 import './configSchema.ts';

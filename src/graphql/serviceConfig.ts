@@ -100,10 +100,13 @@ builder.queryFields((t) => ({
     args: {
       service: t.arg.string({ required: true }),
       environment: t.arg.string({ defaultValue: 'production' }),
+      instance: t.arg.string({
+        description: 'The id of the instance asking (as in its fleet reports): while a rollout is under way, it decides whether the candidate or the stable version is served.',
+      }),
     },
     authScopes: (_root, args) => ({ read: args }),
     errors: { types: readErrors, directResult: true, union: { name: 'ConfigResult' } },
-    resolve: (_root, args, ctx) => ctx.store.getConfig(args.service, args.environment, ctx.reads),
+    resolve: (_root, args, ctx) => ctx.store.getConfig(args.service, args.environment, ctx.reads, args.instance),
   }),
   configs: t.prismaConnection({
     type: 'ServiceConfig',

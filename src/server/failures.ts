@@ -1,5 +1,5 @@
 import { ForbiddenError, UnauthenticatedError } from '../access/errors.ts';
-import { AlreadyExistsError, ChangeRequestError, ConfigError, NotFoundError, PageTooLargeError, SecretRejectedError, ValidationError, VersionConflictError } from '../store/errors.ts';
+import { AlreadyExistsError, ChangeRequestError, ConfigError, NotFoundError, PageTooLargeError, RolloutError, SecretRejectedError, ValidationError, VersionConflictError } from '../store/errors.ts';
 
 /** An HTTP-facing description of a refused request, shared by GraphQL (extensions) and REST (body). */
 export interface Failure {
@@ -51,6 +51,9 @@ export function describeFailure(error: unknown): Failure | null {
   }
   if (error instanceof ChangeRequestError) {
     return { code: 'CHANGE_REQUEST', status: 409, message: error.message, details: { requestId: error.requestId } };
+  }
+  if (error instanceof RolloutError) {
+    return { code: 'ROLLOUT', status: 409, message: error.message, details: { rolloutId: error.rolloutId } };
   }
   return { code: 'REFUSED', status: 400, message: error.message };
 }

@@ -21,7 +21,8 @@ import { DocumentChecker, WORKER_THRESHOLD_CHARS } from './documentChecks.ts';
 import { BlameReader } from './blame.ts';
 import { type ConfigOverride, ConfigOverrides, OVERRIDE_ACTOR, overrideChanges, overrideExpiry } from './overrides.ts';
 import { ConfigHistory } from './history.ts';
-import { ConfigInstances } from './instances.ts';
+import { ConfigInstances, instanceName } from './instances.ts';
+import { ConfigRollouts, type Rollout, type RolloutInput, type RolloutWriter, rolloutPlan } from './rollouts.ts';
 import { MAX_DESCRIPTION_BYTES, MAX_REASON_BYTES, reasonWithin, requireTexts } from './texts.ts';
 import { SECRET_ADVICE } from './secretGuard.ts';
 import { type ConfigKey, configKey, keyString } from './names.ts';
@@ -67,6 +68,8 @@ export interface UpdateConfigInput extends BreakGlass {
   expiresIn?: string | null;
   /** In a protected environment: how long the change request stays open (`2h`, `3d`; 7 days if not given). */
   requestExpiresIn?: string | null;
+  /** Roll the change out in steps (see rollouts.ts) instead of serving it to every instance at once. */
+  rollout?: RolloutInput | null;
 }
 
 export interface RollbackConfigInput extends BreakGlass {
@@ -109,6 +112,8 @@ export interface ConfigWrite {
   override?: ConfigOverride;
   /** In a protected environment: nothing was written; this request holds the change until it is approved. */
   request?: ChangeRequest;
+  /** The rollout this write began (an update with a rollout that changed something). */
+  rollout?: Rollout;
 }
 
 export interface ListConfigsFilter {
@@ -152,6 +157,8 @@ export class ConfigStore {
   /** Environments whose changes need approvals, and the change requests that hold them. */
   readonly protection: ProtectedEnvironments;
   readonly requests: ChangeRequests;
+  /** Progressive rollouts: which instances are served a candidate version, and its steps. */
+  readonly rollouts: ConfigRollouts;
   /** Where documents and new schemas are checked (on a worker thread when large). */
   private readonly checker: DocumentChecker;
   /** For the GraphQL layer's Prisma plugin, which plans selections; writes go through this class. */
@@ -183,12 +190,15 @@ export class ConfigStore {
     this.instances = new ConfigInstances(db.prisma);
     this.protection = new ProtectedEnvironments(db, (error) => logger?.error({ err: error }, 'the protected environments could not be read again; the last ones read still apply'));
     this.requests = new ChangeRequests(db, this.requestWriter);
+    this.rollouts = new ConfigRollouts(db, (error) => logger?.error({ err: error }, 'a rollout could not be read or moved on; retrying'));
   }
 
   /** Follows changes committed by anyone (psql, other instances) so the cache never goes stale. */
   async start(): Promise<void> {
     await this.schemas.start();
     await this.protection.start();
+    await this.rollouts.start();
+    this.rollouts.tick(this.rolloutWriter);
     this.overrides.start(
       {
         current: async (key) => {
@@ -221,6 +231,7 @@ export class ConfigStore {
 
   async stop(): Promise<void> {
     await this.overrides.stop();
+    await this.rollouts.stop();
     await this.protection.stop();
     await this.schemas.stop();
     await this.checker.close();
@@ -231,13 +242,19 @@ export class ConfigStore {
   /**
    * The live config; deleted and unknown configs are not found. Served from the cache when it can. `reads`,
    * when given, records what was read (an answer cache checks later that it is still what is served).
+   * While a rollout is under way, an instance outside its step (and a caller naming none) is served the
+   * stable version (see rollouts.ts).
    */
-  async getConfig(service: unknown, environment?: unknown, reads?: ConfigReads): Promise<ServiceConfig> {
+  async getConfig(service: unknown, environment?: unknown, reads?: ConfigReads, instance?: string | null): Promise<ServiceConfig> {
     const key = configKey(service, environment);
+    const name = instanceName(instance);
+    // A rollout the database announced before this config's change is known here before the change is served.
+    if (this.rollouts.pending) await this.rollouts.settled();
     const row = this.cache.get(key) ?? (await this.load(key));
-    reads?.push({ key: keyString(key), row: row ?? null });
-    if (!row || row.deletedAt) throw new NotFoundError(key.service, key.environment);
-    return row;
+    const served = row && this.rollouts.served(row, name);
+    reads?.push({ key: keyString(key), row: served ?? null });
+    if (!served || served.deletedAt) throw new NotFoundError(key.service, key.environment);
+    return served;
   }
 
   /** Configs by key in the order asked (null where there is none), one query for the cache misses. */
@@ -301,6 +318,8 @@ export class ConfigStore {
   async updateConfig(input: UpdateConfigInput, author: ChangeAuthor): Promise<ConfigWrite> {
     const key = configKey(input.service, input.environment);
     requireAuthorTexts(author, input.description);
+    if (input.rollout != null) return this.rollOut(key, input, author);
+    this.unlessRollingOut(key, input.dryRun);
     const approvals = input.dryRun ? 0 : this.approvalsNeeded(key, input);
     if (approvals === 0) return this.writeUpdate(input, this.breakingGlass(key, input, author));
     if (input.expiresAt != null || input.expiresIn != null) {
@@ -340,10 +359,72 @@ export class ConfigStore {
     return { ...write, override: await this.overrides.record(key, write.config.version, changes, expiresAt, { actor: author.actor, reason: author.reason ?? null }) };
   }
 
+  /**
+   * An update rolled out in steps: checked like any update (a dry run), its rollout recorded on the version
+   * it was checked on, then written pinned to that version. A write that fails drops the rollout.
+   */
+  private async rollOut(key: ConfigKey, input: UpdateConfigInput, author: ChangeAuthor): Promise<ConfigWrite> {
+    const plan = rolloutPlan(input.rollout!);
+    if (input.expiresAt != null || input.expiresIn != null) throw ValidationError.at('/rollout', 'a rollout cannot also be a temporary override');
+    if (this.approvalsNeeded(key, input) > 0) {
+      throw new ChangeRequestError(null, `"${key.environment}" is protected: a rollout there needs an admin breaking glass (change requests carry no rollout)`);
+    }
+    if (!input.dryRun && this.rollouts.underWayFor(key)) throw this.rollouts.busy(key);
+    const current = await this.load(key);
+    if (!current || current.deletedAt) throw new NotFoundError(key.service, key.environment);
+    const pinned = input.expectedVersion ?? current.version;
+    const preview = await this.writeUpdate({ ...input, rollout: null, dryRun: true, expectedVersion: pinned }, author);
+    if (input.dryRun || !preview.changed) return preview;
+    author = this.breakingGlass(key, input, author);
+    const rollout = await this.rollouts.begin(key, current, plan, author);
+    const steps = plan.steps.map((step) => `${step}%`).join(', ');
+    const reason = reasonWithin('', author.reason ?? 'rolled out', ` (rollout ${rollout.id}: ${steps}, bake ${plan.bakeMs / 1000}s)`);
+    try {
+      const write = await this.writeUpdate(
+        { service: key.service, environment: key.environment, config: preview.config.config, description: input.description, expectedVersion: current.version },
+        { ...author, reason },
+      );
+      return { ...write, rollout };
+    } catch (error) {
+      await this.rollouts.cancel(rollout.id);
+      throw error;
+    }
+  }
+
+  /** A change by hand while a rollout is under way is refused (promote or abort it first); a dry run is not. */
+  private unlessRollingOut(key: ConfigKey, dryRun?: boolean | null): void {
+    if (!dryRun && this.rollouts.underWayFor(key)) throw this.rollouts.busy(key);
+  }
+
+  /** What the rollouts need of the store: the config now, the audited rollback of a candidate, the fleet report. */
+  private readonly rolloutWriter: RolloutWriter = {
+    current: async (key) => {
+      const row = await this.load(key);
+      return row && { version: row.version, deleted: row.deletedAt !== null };
+    },
+    rollBack: async (key, config, _toVersion, expectedVersion, author) => {
+      const write = await this.write(key, expectedVersion, author, false, 'rolled back', (current) => ({
+        config,
+        description: current.description,
+        deleted: false,
+        checked: false,
+        rollback: true,
+      }));
+      return write.config.version;
+    },
+    instances: async (key) => (await this.instances.ofConfigs([key]))[0]!,
+  };
+
+  /** Ends a rollout by hand, writing the stable version back. */
+  abortRollout(id: string, author: ChangeAuthor): Promise<Rollout> {
+    return this.rollouts.abort(id, author, this.rolloutWriter);
+  }
+
   /** Writes a new version whose content equals `toVersion`'s (a deleted config comes back with it). */
   async rollbackConfig(input: RollbackConfigInput, author: ChangeAuthor): Promise<ConfigWrite> {
     const key = configKey(input.service, input.environment);
     requireAuthorTexts(author);
+    this.unlessRollingOut(key, input.dryRun);
     if (!(await this.load(key))) throw new NotFoundError(key.service, key.environment);
     const target = requireObject(await this.history.contentAt(key, input.toVersion, '/toVersion'), '/toVersion', 'that version');
     const reason = author.reason ?? `rollback to version ${input.toVersion}`;
@@ -361,6 +442,7 @@ export class ConfigStore {
   async deleteConfig(input: LifecycleInput, author: ChangeAuthor): Promise<ConfigWrite> {
     const key = configKey(input.service, input.environment);
     requireAuthorTexts(author);
+    this.unlessRollingOut(key);
     author = this.unlessProtected(key, input, author, 'delete');
     return this.write(key, input.expectedVersion, author, false, 'deleted', (current) => {
       if (current.deletedAt) throw new NotFoundError(key.service, key.environment);
@@ -371,6 +453,7 @@ export class ConfigStore {
   async restoreConfig(input: LifecycleInput, author: ChangeAuthor): Promise<ConfigWrite> {
     const key = configKey(input.service, input.environment);
     requireAuthorTexts(author);
+    this.unlessRollingOut(key);
     author = this.unlessProtected(key, input, author, 'restore');
     return this.write(key, input.expectedVersion, author, false, 'restored', (current) => {
       if (!current.deletedAt) throw new NotFoundError(key.service, key.environment, null, `config "${key.service}" in "${key.environment}" is not deleted`);

@@ -74,6 +74,17 @@ export class ChangeRequestError extends ConfigError {
   }
 }
 
+/** A rollout cannot be promoted or aborted as asked, or a change waits for one to end (see rollouts.ts). */
+export class RolloutError extends ConfigError {
+  override name = 'RolloutError';
+  constructor(
+    readonly rolloutId: string | null,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 export class ValidationError extends ConfigError {
   override name = 'ValidationError';
   readonly issues: ValidationIssue[];

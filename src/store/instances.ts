@@ -22,6 +22,14 @@ export interface InstanceReport {
 
 /** Instance ids are free text, within reason. */
 const MAX_INSTANCE_CHARS = 256;
+
+/** An instance id as a read or a subscription names it (trimmed as reports are); refused past the limit. */
+export function instanceName(instance: string | null | undefined): string | null {
+  if (instance == null) return null;
+  const name = instance.trim();
+  if (name.length > MAX_INSTANCE_CHARS) throw ValidationError.at('/instance', `instance must hold at most ${MAX_INSTANCE_CHARS} characters`);
+  return name === '' ? null : name;
+}
 /** An instance silent this long is dropped from the report: a replaced pod does not say goodbye. */
 export const INSTANCE_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
 /** How often (at most, per gateway) reports also sweep out silent instances. */
