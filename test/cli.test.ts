@@ -640,6 +640,35 @@ describe('connection failures', () => {
     expect((await liveConfig(service, environment)).version).toBe(2);
   });
 
+  it('rollout: set --rollout serves the change in steps; status shows it, promote moves it, abort writes the stable version back', async () => {
+    const service = 'rollout-demo';
+    await hub.graphql(`mutation { createConfig(input: { service: "${service}", config: { limit: 1 } }) { __typename } }`);
+    const usage = await cli(['set', service, 'limit=2', '--rollout', '10,50,100']);
+    expect(usage.code).toBe(1);
+    expect(usage.stderr).toContain('--rollout needs --bake');
+    const started = await cli(['set', service, 'limit=2', '--rollout', '10,50,100', '--bake', '1h', '--reason', 'canary first']);
+    expect(started.code, started.stderr).toBe(0);
+    expect(started.stdout).toMatch(/version 1 -> 2/);
+    expect(started.stdout).toMatch(/rollout \d+: version 2 served to 10%, then 50%, then 100% of the instances, 3600s each; the others keep version 1/);
+    const busy = await cli(['set', service, 'limit=3']);
+    expect(busy.code).toBe(3);
+    expect(busy.stderr).toMatch(/rollout \d+ of version 2 .* is under way: promote or abort it first/);
+
+    const status = await cli(['rollout', 'status', service]);
+    expect(status.code, status.stderr).toBe(0);
+    expect(status.stdout).toMatch(/rollout \d+: rollout-demo \(production\) version 1 -> 2, by admin: step 1 of 3 \(10%\)/);
+    expect(status.stdout).toContain('steps [10%] -> 50% -> 100%, bake 3600s, errors tolerated 0');
+    const promoted = await cli(['rollout', 'promote', service, '--reason', 'canaries fine']);
+    expect(promoted.stdout).toMatch(/step 2 of 3 \(50%\)/);
+    expect(promoted.stdout).toMatch(/admin promoted \(50%\): canaries fine/);
+    expect((await cli(['rollout', 'abort', service])).code).toBe(1);
+    const aborted = await cli(['rollout', 'abort', service, '--reason', 'wrong limit', '--json']);
+    expect(aborted.code, aborted.stderr).toBe(0);
+    expect(aborted.json()).toMatchObject({ state: 'ABORTED', rollbackVersion: 3, outcome: 'aborted by admin: wrong limit' });
+    expect(await liveConfig(service)).toMatchObject({ version: 3, config: { limit: 1 } });
+    expect((await cli(['rollout', 'promote', service])).stderr).toContain('no rollout of rollout-demo (production) is under way');
+  });
+
   it('reads the admin token file of the data directory when no token is given', async () => {
     const dataDir = mkdtempSync(path.join(workDir, 'data-'));
     const withoutToken = await cli(['get', AGGREGATOR, '--json'], { env: { CONFIGHUB_TOKEN: undefined, CONFIGHUB_DATA_DIR: dataDir } });

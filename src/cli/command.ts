@@ -49,6 +49,8 @@ export const expectedVersionOption = { 'expected-version': { type: 'string' } } 
 export const dryRunOption = { 'dry-run': { type: 'boolean' } } satisfies Record<string, OptionSpec>;
 /** In a protected environment: write at once (an admin, with --reason), or how long the change request stays open. */
 export const protectedOptions = { 'break-glass': { type: 'boolean' }, 'request-expires-in': { type: 'string' } } satisfies Record<string, OptionSpec>;
+/** Serve the change in steps: `--rollout 10,50,100 --bake 5m [--max-errors N]`. */
+export const rolloutOptions = { rollout: { type: 'string' }, bake: { type: 'string' }, 'max-errors': { type: 'string' } } satisfies Record<string, OptionSpec>;
 
 /** The positional arguments a command needs, by name; too few or too many is a usage error. */
 export function takeArgs(context: CommandContext, names: string[], optional: string[] = []): string[] {

@@ -77,6 +77,8 @@ export function failureToError(failure: ApiFailure): CliError {
       return new CliError(message, ExitCode.CONFLICT, 'ALREADY_EXISTS');
     case 'ChangeRequestError':
       return new CliError(message, ExitCode.CONFLICT, 'CHANGE_REQUEST');
+    case 'RolloutError':
+      return new CliError(message, ExitCode.CONFLICT, 'ROLLOUT', ['confighub rollout status <service> shows the rollout under way']);
     default:
       return new CliError(message, ExitCode.USAGE, failure.__typename.replace(/Error$/, '').toUpperCase() || 'ERROR');
   }

@@ -6,6 +6,7 @@ import { getCommand } from './commands/get.ts';
 import { initCommand } from './commands/init.ts';
 import { instancesCommand } from './commands/instances.ts';
 import { requestsCommand } from './commands/requests.ts';
+import { rolloutCommand } from './commands/rollout.ts';
 import { createCommand, deleteCommand, restoreCommand } from './commands/lifecycle.ts';
 import { blameCommand, diffCommand, historyCommand, rollbackCommand } from './commands/history.ts';
 import { exportCommand, importCommand } from './commands/exchange.ts';
@@ -41,6 +42,7 @@ const commands: Command[] = [
   watchCommand,
   instancesCommand,
   requestsCommand,
+  rolloutCommand,
   tokensCommand,
   whoamiCommand,
   contextCommand,

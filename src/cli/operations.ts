@@ -40,6 +40,7 @@ export const UpdateConfig = graphql(`
         change { revision version action changedBy reason }
         override { id expiresAt settings }
         request { id requiredApprovals expiresAt }
+        rollout { id steps bakeSeconds stableVersion candidateVersion }
       }
       ... on VersionConflictError { currentVersion expectedVersion }
       ... on ValidationError { issues { pointer message } }
@@ -342,6 +343,47 @@ export const WithdrawChangeRequest = graphql(`
     withdrawChangeRequest(input: $input) {
       __typename
       ... on ChangeRequest { ...CliChangeRequestFields }
+      ... on ValidationError { issues { pointer message } }
+      ... on Error { message }
+    }
+  }
+`);
+
+export const RolloutFields = graphql(`
+  fragment CliRolloutFields on Rollout {
+    id service environment state stableVersion candidateVersion steps stepIndex percent bakeSeconds maxErrors
+    stepStartedAt nextStepAt createdBy reason createdAt endedAt endedBy rollbackVersion outcome
+    instances { instance inStep servedVersion status appliedVersion rejectedVersion error }
+    events { at actor kind percent detail }
+  }
+`);
+
+export const ConfigRollouts = graphql(`
+  query CliConfigRollouts($service: String!, $environment: String, $first: Int) {
+    config(service: $service, environment: $environment) {
+      __typename
+      ... on ServiceConfig { rollouts(first: $first) { ...CliRolloutFields } }
+      ... on Error { message }
+    }
+  }
+`);
+
+export const PromoteRollout = graphql(`
+  mutation CliPromoteRollout($input: RolloutActionInput!) {
+    promoteRollout(input: $input) {
+      __typename
+      ... on Rollout { ...CliRolloutFields }
+      ... on ValidationError { issues { pointer message } }
+      ... on Error { message }
+    }
+  }
+`);
+
+export const AbortRollout = graphql(`
+  mutation CliAbortRollout($input: RolloutActionInput!) {
+    abortRollout(input: $input) {
+      __typename
+      ... on Rollout { ...CliRolloutFields }
       ... on ValidationError { issues { pointer message } }
       ... on Error { message }
     }

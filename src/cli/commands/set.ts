@@ -1,5 +1,5 @@
 import { UpdateConfig } from '../operations.ts';
-import { type Command, dryRunOption, expectedVersionOption, expiresInOption, intOption, protectedOptions, reasonOption, stringOption, takeArgs } from '../command.ts';
+import { type Command, dryRunOption, expectedVersionOption, expiresInOption, intOption, protectedOptions, reasonOption, rolloutOptions, stringOption, takeArgs } from '../command.ts';
 import { usageError } from '../errors.ts';
 import { contentAt, expectType, request } from '../connection.ts';
 import { shortTime } from '../output.ts';
@@ -11,9 +11,10 @@ import { REFUSAL_WAIT_MS, checkInstancesTook } from './instances.ts';
 
 export const setCommand: Command = {
   name: 'set',
-  usage: 'set <service> key.path=value ... [--reason R] [--expires-in 2h] [--expected-version N] [--dry-run] [--no-wait] [--break-glass | --request-expires-in 3d]',
+  usage:
+    'set <service> key.path=value ... [--reason R] [--expires-in 2h] [--rollout 10,50,100 --bake 5m [--max-errors N]] [--expected-version N] [--dry-run] [--no-wait] [--break-glass | --request-expires-in 3d]',
   summary: 'change settings (values are JSON when they parse, text otherwise; key=null removes a key)',
-  options: { ...reasonOption, ...expectedVersionOption, ...dryRunOption, ...expiresInOption, ...protectedOptions, 'no-wait': { type: 'boolean' } },
+  options: { ...reasonOption, ...expectedVersionOption, ...dryRunOption, ...expiresInOption, ...protectedOptions, ...rolloutOptions, 'no-wait': { type: 'boolean' } },
   async run(context) {
     const [service, ...assignments] = context.args;
     if (!service) throw usageError('missing <service>');
@@ -23,9 +24,9 @@ export const setCommand: Command = {
 
 export const patchCommand: Command = {
   name: 'patch',
-  usage: 'patch <service> <file.json|file.yaml|-> [--replace] [--reason R] [--expected-version N] [--dry-run] [--no-wait]',
+  usage: 'patch <service> <file.json|file.yaml|-> [--replace] [--reason R] [--rollout 10,50,100 --bake 5m] [--expected-version N] [--dry-run] [--no-wait]',
   summary: 'apply an RFC 7396 merge patch from a file (or replace the whole config with --replace)',
-  options: { ...reasonOption, ...expectedVersionOption, ...dryRunOption, ...expiresInOption, ...protectedOptions, replace: { type: 'boolean' }, 'no-wait': { type: 'boolean' } },
+  options: { ...reasonOption, ...expectedVersionOption, ...dryRunOption, ...expiresInOption, ...protectedOptions, ...rolloutOptions, replace: { type: 'boolean' }, 'no-wait': { type: 'boolean' } },
   async run(context) {
     const [service, file] = takeArgs(context, ['service', 'file']) as [string, string];
     const document = await readDocumentFile(file, context.stdin);
@@ -51,6 +52,7 @@ async function writeConfig(context: CommandContext, service: string, change: { p
     expiresIn: stringOption(context, 'expires-in'),
     breakGlass: Boolean(context.options['break-glass']),
     requestExpiresIn: stringOption(context, 'request-expires-in'),
+    rollout: rolloutFrom(context),
   };
   const data = await request(context.hub(), UpdateConfig, { input });
   const write = expectType(data.updateConfig, 'ConfigWrite');
@@ -68,9 +70,30 @@ async function writeConfig(context: CommandContext, service: string, change: { p
         ? `${service} (${environment}): version ${write.previousVersion} -> ${version}`
         : `${service} (${environment}): no change, still version ${version}`;
     const expiry = write.override ? [`  an override: reverted at ${shortTime(write.override.expiresAt)} unless changed again since`] : [];
-    return [headline, ...(write.changed ? [output.patch(write.diff, '  ', write.diffOperationCount, before)] : []), ...expiry].join('\n');
+    const rollout = write.rollout
+      ? [
+          `  rollout ${write.rollout.id}: version ${write.rollout.candidateVersion} served to ${write.rollout.steps.map((step) => `${step}%`).join(', then ')} of the instances, ${write.rollout.bakeSeconds}s each; the others keep version ${write.rollout.stableVersion}: confighub rollout status ${service}`,
+        ]
+      : [];
+    return [headline, ...(write.changed ? [output.patch(write.diff, '  ', write.diffOperationCount, before)] : []), ...expiry, ...rollout].join('\n');
   });
-  if (write.changed && !write.dryRun && !context.options['no-wait']) {
+  // A rollout reaches most instances later, step by step: `rollout status` follows it.
+  if (write.changed && !write.dryRun && !write.rollout && !context.options['no-wait']) {
     await checkInstancesTook(context.hub(), service, environment, write.config.version, REFUSAL_WAIT_MS);
   }
+}
+
+/** `--rollout 10,50,100 --bake 5m [--max-errors N]` as the API takes it; the bake is required with steps. */
+function rolloutFrom(context: CommandContext): { steps: number[]; bake: string; maxErrors: number | null } | null {
+  const steps = stringOption(context, 'rollout');
+  const bake = stringOption(context, 'bake');
+  const maxErrors = intOption(context, 'max-errors');
+  if (steps === undefined) {
+    if (bake !== undefined || maxErrors !== undefined) throw usageError('--bake and --max-errors go with --rollout <steps>');
+    return null;
+  }
+  const percents = steps.split(',').map((step) => step.trim().replace(/%$/, ''));
+  if (percents.some((step) => !/^\d{1,3}$/.test(step))) throw usageError(`--rollout: percentages separated by commas, e.g. 10,50,100 (not "${steps}")`);
+  if (bake === undefined) throw usageError('--rollout needs --bake <duration>, e.g. --bake 5m');
+  return { steps: percents.map(Number), bake, maxErrors: maxErrors ?? null };
 }
