@@ -3,6 +3,7 @@
 import { Agent, request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_BODY_BYTES } from '../src/server/body.ts';
+import { instanceBucket } from '../src/store/rollouts.ts';
 import { adminAuth, createTestApp, type TestApp } from './support/app.ts';
 import { backends, tablesDigest } from './support/databases.ts';
 
@@ -161,6 +162,41 @@ describe.each(backends)('REST over HTTP on %s', (backend) => {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     expect(await (await fetch(configUrl('rest-override'))).json()).toMatchObject({ version: 3, config: { retries: 3 }, updatedBy: 'override' });
+  });
+
+  it('?rollout=&bake= rolls a change out in steps: ?instance= reads what an instance is served; rollouts are listed, promoted and aborted', async () => {
+    const service = 'rest-rollout';
+    await create(service, { retries: 3 });
+    const key = { service, environment: 'production' };
+    let inside = '';
+    let outside = '';
+    for (let n = 0; !inside || !outside; n++) {
+      const id = `pod-${n}`;
+      if (instanceBucket(key, id) < 5000) inside ||= id;
+      else outside ||= id;
+    }
+    expect((await post(service, { retries: 9 }, '?rollout=50,100')).status).toBe(422);
+    expect((await post(service, { retries: 9 }, '?rollout=50;100&bake=1h')).status).toBe(400);
+    const response = await post(service, { retries: 9 }, '?rollout=50,100&bake=1h&maxErrors=2&reason=canary');
+    expect(response.status).toBe(200);
+    const write = await response.json();
+    expect(write).toMatchObject({ version: 2, rollout: { state: 'active', stableVersion: 1, candidateVersion: 2, steps: [50, 100], percent: 50, maxErrors: 2 } });
+    expect(write.rollout.stableConfig).toBeUndefined();
+    const served = async (instance?: string) => (await (await fetch(`${configUrl(service)}${instance ? `?instance=${instance}` : ''}`)).json()).version;
+    expect(await served(inside)).toBe(2);
+    expect(await served(outside)).toBe(1);
+    expect(await served()).toBe(1);
+    expect((await post(service, { retries: 1 })).status).toBe(409);
+
+    const promoted = await fetch(`${base}/api/v1/rollouts/${service}/promote?reason=fine`, { method: 'POST' });
+    expect(promoted.status).toBe(200);
+    expect(await promoted.json()).toMatchObject({ state: 'active', percent: 100, events: [{ kind: 'started' }, { kind: 'promoted', percent: 100, detail: 'fine' }] });
+    const aborted = await fetch(`${base}/api/v1/rollouts/${service}/abort?reason=after%20all`, { method: 'POST' });
+    expect(await aborted.json()).toMatchObject({ state: 'aborted', rollbackVersion: 3 });
+    expect((await fetch(`${base}/api/v1/rollouts/${service}/abort`, { method: 'POST' })).status).toBe(404);
+    const listed = await (await fetch(`${base}/api/v1/rollouts/${service}`)).json();
+    expect(listed.rollouts.map((rollout: { state: string }) => rollout.state)).toEqual(['aborted']);
+    expect(await served(inside)).toBe(3);
   });
 
   it('history lists changes newest first with reason and patch; ?limit= caps it', async () => {

@@ -7,6 +7,7 @@ import type { ConfigStore, ConfigWrite, ServiceConfig } from '../store/configSto
 import { NotFoundError } from '../store/errors.ts';
 import { changePatch } from '../store/history.ts';
 import { changePointer } from '../store/overrides.ts';
+import { type Rollout, type RolloutEvent, rolloutPercent } from '../store/rollouts.ts';
 import { durationMs } from '../protocol/durations.ts';
 import { z } from 'zod';
 import { type ConfigKey, NAME_PATTERN, configKey } from '../store/names.ts';
@@ -25,17 +26,27 @@ const HISTORY_ROUTE = /^\/api\/v1\/config\/history\/([^/]+)\/?$/;
 const CONFIG_ROUTE = /^\/api\/v1\/config\/([^/]+)\/?$/;
 const REQUESTS_ROUTE = /^\/api\/v1\/requests\/?$/;
 const REQUEST_ROUTE = /^\/api\/v1\/requests\/([^/]+)(?:\/(approve|reject|comment|withdraw))?\/?$/;
+const ROLLOUTS_ROUTE = /^\/api\/v1\/rollouts\/([^/]+)(?:\/(promote|abort))?\/?$/;
 
 export const isRestPath = (pathname: string) => pathname.startsWith('/api/');
 
 export function createRestHandler({ store, authenticate }: RestOptions) {
   async function route(request: Request, url: URL, client: IncomingMessage | undefined): Promise<Response> {
     if (REQUESTS_ROUTE.test(url.pathname) || REQUEST_ROUTE.test(url.pathname)) return changeRequests(request, url, client);
+    const rollouts = ROLLOUTS_ROUTE.exec(url.pathname);
+    if (rollouts) return rolloutsOf(request, url, client, rollouts);
     const history = HISTORY_ROUTE.exec(url.pathname);
     const config = history ? null : CONFIG_ROUTE.exec(url.pathname);
     if (!history && !config) throw new RequestError(404, 'NO_ROUTE', `no route ${request.method} ${url.pathname}`);
     allow(request, history ? ['GET'] : ['GET', 'POST']);
-    const params = queryParams(url, history ? ['environment', 'limit'] : request.method === 'POST' ? ['environment', 'expectedVersion', 'dryRun', 'reason', 'expiresIn'] : ['environment']);
+    const params = queryParams(
+      url,
+      history
+        ? ['environment', 'limit']
+        : request.method === 'POST'
+          ? ['environment', 'expectedVersion', 'dryRun', 'reason', 'expiresIn', 'rollout', 'bake', 'maxErrors']
+          : ['environment', 'instance'],
+    );
     const viewer = await authenticate(request.headers.get('authorization'), client);
     if (!viewer) throw new UnauthenticatedError();
     const key = configKey(pathName((history ?? config)![1]!), params.environment);
@@ -47,7 +58,7 @@ export function createRestHandler({ store, authenticate }: RestOptions) {
       return json(200, { ...key, changes: changes.map(changeView) });
     }
     if (request.method === 'GET') {
-      const row = await store.getConfig(key.service, key.environment);
+      const row = await store.getConfig(key.service, key.environment, undefined, params.instance);
       return json(200, configView(row), { etag: `"${row.version}"` });
     }
     const patch = await readJsonBody(request);
@@ -58,6 +69,7 @@ export function createRestHandler({ store, authenticate }: RestOptions) {
         expectedVersion: params.expectedVersion ?? versionFromIfMatch(request),
         dryRun: params.dryRun ?? false,
         expiresIn: params.expiresIn,
+        rollout: params.rollout ? { steps: params.rollout, bake: params.bake ?? '', maxErrors: params.maxErrors } : undefined,
       },
       { actor: viewer.name, reason: params.reason ?? request.headers.get('x-change-reason') },
     );
@@ -88,6 +100,30 @@ export function createRestHandler({ store, authenticate }: RestOptions) {
     if (!action) return json(200, requestView(found));
     if (action === 'withdraw') return json(200, requestView(await store.requests.withdraw(found.id, viewer.name)));
     return json(200, requestView(await store.requests.review(found.id, viewer.name, action, params.comment)));
+  }
+
+  /**
+   * The rollouts of a config: `GET /api/v1/rollouts/<service>` (newest first, with their events), `POST
+   * /api/v1/rollouts/<service>/promote|abort` (`?reason=`) on the one under way.
+   */
+  async function rolloutsOf(request: Request, url: URL, client: IncomingMessage | undefined, route: RegExpExecArray): Promise<Response> {
+    const action = route[2] as 'promote' | 'abort' | undefined;
+    allow(request, action ? ['POST'] : ['GET']);
+    const params = queryParams(url, action ? ['environment', 'reason'] : ['environment', 'limit']);
+    const viewer = await authenticate(request.headers.get('authorization'), client);
+    if (!viewer) throw new UnauthenticatedError();
+    const key = configKey(pathName(route[1]!), params.environment);
+    authorize(viewer, action ? 'write' : 'read', key);
+    if (!action) {
+      const listed = await store.rollouts.list(key, params.limit ?? 20);
+      return json(200, { ...key, rollouts: await Promise.all(listed.map(async (rollout) => rolloutView(rollout, await store.rollouts.events(rollout.id)))) });
+    }
+    await store.rollouts.settled();
+    const underWay = store.rollouts.underWayFor(key);
+    if (!underWay || underWay.state !== 'active') throw new RequestError(404, 'NOT_FOUND', `no rollout of "${key.service}" in "${key.environment}" is under way`);
+    const author = { actor: viewer.name, reason: params.reason ?? request.headers.get('x-change-reason') };
+    const moved = action === 'promote' ? await store.rollouts.promote(underWay.id, author) : await store.abortRollout(underWay.id, author);
+    return json(200, rolloutView(moved, await store.rollouts.events(moved.id)));
   }
 
   return async function handleRest(request: Request, client?: IncomingMessage): Promise<Response> {
@@ -142,6 +178,19 @@ const PARAMS = z.strictObject({
   service: z.string().regex(NAME_PATTERN, { error: `must match ${NAME_PATTERN.source}` }).optional(),
   state: z.enum(['open', 'applying', 'applied', 'rejected', 'withdrawn', 'stale', 'expired'], { error: 'must be open, applying, applied, rejected, withdrawn, stale or expired' }).optional(),
   comment: z.string().optional(),
+  /** Which instance asks: while a rollout is under way, it decides the version served (see store/rollouts.ts). */
+  instance: z.string().max(256, { error: 'must hold at most 256 characters' }).optional(),
+  /** A progressive rollout: percentages of the instances, e.g. `10,50,100`, with `bake` and `maxErrors`. */
+  rollout: z
+    .string()
+    .regex(/^\d{1,3}(,\d{1,3}){0,9}$/, { error: 'must be percentages separated by commas, e.g. 10,50,100' })
+    .transform((text) => text.split(',').map(Number))
+    .optional(),
+  bake: z
+    .string()
+    .refine((text) => !Number.isNaN(durationMs(text)), { error: 'must be a duration such as 30s, 5m or 1h' })
+    .optional(),
+  maxErrors: wholeNumber(0, 10_000).optional(),
   /** A temporary override (see store/overrides.ts): `90m`, `2h`, `3d`. */
   expiresIn: z
     .string()
@@ -199,7 +248,14 @@ const writeView = (write: ConfigWrite) => ({
   ...(write.request
     ? { request: { id: write.request.id, state: write.request.state, requiredApprovals: write.request.requiredApprovals, expiresAt: write.request.expiresAt } }
     : {}),
+  ...(write.rollout ? { rollout: rolloutView(write.rollout) } : {}),
   ...(write.override ? { override: { id: write.override.id, settings: write.override.changes.map(changePointer), expiresAt: write.override.expiresAt } } : {}),
+});
+
+const rolloutView = ({ stableConfig: _stable, stableUpdatedAt: _at, stableUpdatedBy: _by, ...rollout }: Rollout, events?: RolloutEvent[]) => ({
+  ...rollout,
+  percent: rolloutPercent(rollout),
+  ...(events ? { events } : {}),
 });
 
 const requestView = (request: ChangeRequest) => ({
