@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import stat
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -283,3 +285,33 @@ def test_callbacks_and_settings_get_copies(hub: Hub, service: str, workdir: Path
         hub.update(service, {"operational": {"batch_size": 2}})
         wait_for(lambda: client.version == 2, what="version 2")
         assert client.get("operational.batch_size") == 2 and client.settings["operational"]["batch_size"] == 2
+
+
+def _bucket(service: str, instance: str, environment: str = "production") -> int:
+    """Where the hub puts an instance of a config (store/rollouts.ts, instanceBucket): 0..9999."""
+    digest = hashlib.sha256(f"{service}\0{environment}\0{instance}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") % 10_000
+
+
+def test_a_rollout_reaches_this_instance_only_once_its_step_comes(hub: Hub, service: str, workdir: Path) -> None:
+    hub.create(service, {"operational": {"batch_size": 250}})
+    ids = [f"{service}-pod-{n}" for n in range(64)]
+    early = next(instance for instance in ids if _bucket(service, instance) < 5_000)
+    late = next(instance for instance in ids if _bucket(service, instance) >= 5_000)
+    with ConfigClient(service, hub=hub.url, token=hub.admin_token, defaults=DEFAULTS, instance_id=early, snapshot_file=False) as first, ConfigClient(
+        service, hub=hub.url, token=hub.admin_token, defaults=DEFAULTS, instance_id=late, snapshot_file=False
+    ) as second:
+        first.ready(15)
+        second.ready(15)
+        write = hub.write(
+            "updateConfig",
+            {"service": service, "patch": {"operational": {"batch_size": 500}}, "reason": "canary", "rollout": {"steps": [50, 100], "bake": "1h"}},
+            "... on ConfigWrite { config { version } rollout { id } }",
+        )
+        wait_for(lambda: first.version == 2, what="the candidate in the first step")
+        time.sleep(0.5)
+        # Outside the step: the stable version, read and live.
+        assert second.version == 1 and second.get("operational.batch_size") == 250
+        hub.write("promoteRollout", {"id": write["rollout"]["id"]}, "... on Rollout { percent }", "RolloutActionInput")
+        wait_for(lambda: second.version == 2, what="the candidate once the step came")
+        assert second.get("operational.batch_size") == 500

@@ -175,6 +175,7 @@ class Engine(Generic[T]):
                         self.options.hub,
                         self.options.service,
                         self.options.environment,
+                        self.options.instance_id,
                         lambda: self.version,
                         self.options.keepalive,
                         self.options.backoff,
@@ -272,7 +273,8 @@ class Engine(Generic[T]):
 
     async def _fetch_once(self) -> bool:
         assert self._http is not None
-        variables = {"service": self.options.service, "environment": self.options.environment}
+        # The instance id decides, while a rollout is under way, whether the candidate or the stable version is served.
+        variables = {"service": self.options.service, "environment": self.options.environment, "instance": self.options.instance_id}
         try:
             data = await hub_request(self._http, self.options.hub, CLIENT_CONFIG, variables)
             if self.closed:

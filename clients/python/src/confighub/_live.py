@@ -82,6 +82,7 @@ async def follow_websocket(
     connection: HubConnection,
     service: str,
     environment: str,
+    instance: str,
     after_version: Callable[[], int | None],
     keepalive: float,
     backoff: Backoff,
@@ -93,7 +94,7 @@ async def follow_websocket(
     attempt = 0
     while running():
         session = _Session()
-        reason = await _session(connection, service, environment, after_version(), keepalive, handlers, session)
+        reason = await _session(connection, service, environment, instance, after_version(), keepalive, handlers, session)
         # A subscription refused right after connecting (no such config, a token without the right)
         # must not retry at the fastest pace forever: only a session that worked resets the backoff.
         if session.worked():
@@ -109,6 +110,7 @@ async def _session(
     connection: HubConnection,
     service: str,
     environment: str,
+    instance: str,
     after_version: int | None,
     keepalive: float,
     handlers: LiveHandlers,
@@ -136,7 +138,8 @@ async def _session(
                 return f"graphql-ws: no connection_ack within {connection.timeout:g} s"
             session.connected_at = time.monotonic()
             handlers.up()
-            variables: dict[str, Any] = {"service": service, "environment": environment}
+            # The instance id: while a rollout is under way, its candidate comes once this instance is in its step.
+            variables: dict[str, Any] = {"service": service, "environment": environment, "instance": instance}
             if after_version is not None:
                 variables["afterVersion"] = after_version
             subscribe = {"id": "1", "type": "subscribe", "payload": {"query": CLIENT_CONFIG_CHANGED, "variables": variables}}
