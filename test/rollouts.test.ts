@@ -219,6 +219,18 @@ describe.each(backends)('rollouts on %s', (backend) => {
       await t.app.store.rollouts.promote(write.rollout!.id, { actor: 'release' });
       await until(async () => seen.outside.length === 1, 5_000, 'the candidate outside, once its step came');
       expect(seen.outside[0]).toMatchObject({ version: 2, config: { batch: 200 } });
+      expect(await t.app.store.rollouts.promote(write.rollout!.id, { actor: 'release' })).toMatchObject({ state: 'completed' });
+
+      // A rollout aborted (or rolled back): the candidate never reaches the instance outside its step, only
+      // the version that writes the stable content back; inside, the candidate and then that version.
+      const second = await t.app.store.updateConfig({ service, patch: { batch: 300 }, rollout: { steps: [40, 100], bake: '1h' } }, author);
+      await until(async () => seen.inside.length === 2, 5_000, 'the second candidate inside');
+      await t.app.store.abortRollout(second.rollout!.id, { actor: 'release', reason: 'no' });
+      await until(async () => seen.outside.length === 2 && seen.inside.length === 3, 5_000, 'the rollback everywhere');
+      await sleep(300);
+      expect(seen.outside.map((event) => event.version)).toEqual([2, 4]);
+      expect(seen.inside.map((event) => event.version)).toEqual([2, 3, 4]);
+      expect(seen.outside[1]).toMatchObject({ action: 'ROLLBACK', config: { batch: 200 } });
     } finally {
       for (const stream of streams) await stream.return();
     }

@@ -3,7 +3,7 @@ import { nextTurn } from '../turns.ts';
 import type { ConfigStore } from '../store/configStore.ts';
 import { type ConfigKey, keyString, parseKeyString } from '../store/names.ts';
 import { instanceName } from '../store/instances.ts';
-import { holdsBack } from '../store/rollouts.ts';
+import { rolloutChanges } from './rolloutChanges.ts';
 import { type ConfigEvent, parseConfigEvent } from '../protocol/changes.ts';
 import { configEventFrom } from './configEvent.ts';
 import type { EventBus } from './bus.ts';
@@ -190,8 +190,8 @@ export class ConfigFeed {
 
   /**
    * `events` as one instance is to see them: a rollout's candidate that does not serve the instance yet is
-   * held until it does (its step comes, or the rollout completes), and dropped when a later version (the
-   * rollback) follows it.
+   * held until it does (its step comes, or the rollout completes); one rolled back (or aborted) is
+   * dropped, as is a held one a later version (the rollback) follows.
    */
   private async *forInstance(key: ConfigKey, instance: string | null, events: AsyncGenerator<ConfigEvent>): AsyncGenerator<ConfigEvent> {
     const rollouts = this.store.rollouts;
@@ -204,10 +204,11 @@ export class ConfigFeed {
     try {
       let pending: Promise<IteratorResult<ConfigEvent>> | undefined;
       for (;;) {
-        if (held && !holdsBack(rollouts.underWayFor(key), held.version, instance)) {
+        const delivery = held && rollouts.deliveryOf(key, held.version, instance);
+        if (held && delivery !== 'hold') {
           const event = held;
           held = undefined;
-          yield event;
+          if (delivery === 'send') yield event;
           continue;
         }
         pending ??= events.next();
@@ -219,11 +220,9 @@ export class ConfigFeed {
         if (result.done) return;
         // A rollout the database announced before this change is known here before the change is sent on.
         if (rollouts.pending) await rollouts.settled();
-        if (holdsBack(rollouts.underWayFor(key), result.value.version, instance)) held = result.value;
-        else {
-          held = undefined;
-          yield result.value;
-        }
+        const next = rollouts.deliveryOf(key, result.value.version, instance);
+        held = next === 'hold' ? result.value : undefined;
+        if (next === 'send') yield result.value;
       }
     } finally {
       stopWatching();
@@ -250,6 +249,14 @@ export class ConfigFeed {
       cursor = event.version;
       yield event;
     }
+  }
+
+  /** The rollouts of one config as they begin, move a step and end; counted as an open subscription. */
+  subscribeRollouts(key: ConfigKey): ReturnType<typeof rolloutChanges> {
+    const stream = rolloutChanges(this.store.rollouts, key);
+    this.openSubscriptions++;
+    stream.whenEnded(() => this.openSubscriptions--);
+    return stream;
   }
 
   /** Live changes of several configs (or all, when `accept` takes everything). Listens from the moment it is called. */

@@ -4,7 +4,6 @@ import { untilTokenEnds } from '../access/sessions.ts';
 import { RolloutError, ValidationError } from '../store/errors.ts';
 import { type ConfigKey, configKey } from '../store/names.ts';
 import { type Rollout, type RolloutEvent, holdsBack, inStep, instanceBucket, rolloutPercent } from '../store/rollouts.ts';
-import { rolloutChanges } from '../events/rolloutChanges.ts';
 import type { ConfigInstance } from '../generated/prisma/client.ts';
 import { builder } from './builder.ts';
 import type { Context } from './context.ts';
@@ -198,7 +197,7 @@ builder.subscriptionFields((t) => ({
       environment: t.arg.string({ defaultValue: 'production' }),
     },
     authScopes: (_root, args) => ({ read: args }),
-    subscribe: (_root, args, ctx) => untilTokenEnds(ctx.tokens, ctx.viewer, rolloutChanges(ctx.store.rollouts, configKey(args.service, args.environment))),
+    subscribe: (_root, args, ctx) => untilTokenEnds(ctx.tokens, ctx.viewer, ctx.feed.subscribeRollouts(configKey(args.service, args.environment))),
     resolve: (rollout) => rollout,
   }),
 }));

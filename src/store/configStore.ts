@@ -319,7 +319,7 @@ export class ConfigStore {
     const key = configKey(input.service, input.environment);
     requireAuthorTexts(author, input.description);
     if (input.rollout != null) return this.rollOut(key, input, author);
-    this.unlessRollingOut(key, input.dryRun);
+    await this.unlessRollingOut(key, input.dryRun);
     const approvals = input.dryRun ? 0 : this.approvalsNeeded(key, input);
     if (approvals === 0) return this.writeUpdate(input, this.breakingGlass(key, input, author));
     if (input.expiresAt != null || input.expiresIn != null) {
@@ -369,7 +369,7 @@ export class ConfigStore {
     if (this.approvalsNeeded(key, input) > 0) {
       throw new ChangeRequestError(null, `"${key.environment}" is protected: a rollout there needs an admin breaking glass (change requests carry no rollout)`);
     }
-    if (!input.dryRun && this.rollouts.underWayFor(key)) throw this.rollouts.busy(key);
+    if (!input.dryRun) await this.rollouts.requireNoneUnderWay(key);
     const current = await this.load(key);
     if (!current || current.deletedAt) throw new NotFoundError(key.service, key.environment);
     const pinned = input.expectedVersion ?? current.version;
@@ -392,8 +392,8 @@ export class ConfigStore {
   }
 
   /** A change by hand while a rollout is under way is refused (promote or abort it first); a dry run is not. */
-  private unlessRollingOut(key: ConfigKey, dryRun?: boolean | null): void {
-    if (!dryRun && this.rollouts.underWayFor(key)) throw this.rollouts.busy(key);
+  private async unlessRollingOut(key: ConfigKey, dryRun?: boolean | null): Promise<void> {
+    if (!dryRun) await this.rollouts.requireNoneUnderWay(key);
   }
 
   /** What the rollouts need of the store: the config now, the audited rollback of a candidate, the fleet report. */
@@ -424,7 +424,7 @@ export class ConfigStore {
   async rollbackConfig(input: RollbackConfigInput, author: ChangeAuthor): Promise<ConfigWrite> {
     const key = configKey(input.service, input.environment);
     requireAuthorTexts(author);
-    this.unlessRollingOut(key, input.dryRun);
+    await this.unlessRollingOut(key, input.dryRun);
     if (!(await this.load(key))) throw new NotFoundError(key.service, key.environment);
     const target = requireObject(await this.history.contentAt(key, input.toVersion, '/toVersion'), '/toVersion', 'that version');
     const reason = author.reason ?? `rollback to version ${input.toVersion}`;
@@ -442,7 +442,7 @@ export class ConfigStore {
   async deleteConfig(input: LifecycleInput, author: ChangeAuthor): Promise<ConfigWrite> {
     const key = configKey(input.service, input.environment);
     requireAuthorTexts(author);
-    this.unlessRollingOut(key);
+    await this.unlessRollingOut(key);
     author = this.unlessProtected(key, input, author, 'delete');
     return this.write(key, input.expectedVersion, author, false, 'deleted', (current) => {
       if (current.deletedAt) throw new NotFoundError(key.service, key.environment);
@@ -453,7 +453,7 @@ export class ConfigStore {
   async restoreConfig(input: LifecycleInput, author: ChangeAuthor): Promise<ConfigWrite> {
     const key = configKey(input.service, input.environment);
     requireAuthorTexts(author);
-    this.unlessRollingOut(key);
+    await this.unlessRollingOut(key);
     author = this.unlessProtected(key, input, author, 'restore');
     return this.write(key, input.expectedVersion, author, false, 'restored', (current) => {
       if (!current.deletedAt) throw new NotFoundError(key.service, key.environment, null, `config "${key.service}" in "${key.environment}" is not deleted`);

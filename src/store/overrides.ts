@@ -148,7 +148,7 @@ export class ConfigOverrides {
   /** The overrides of a config not reverted yet, soonest to expire first. */
   async open(key: ConfigKey): Promise<ConfigOverride[]> {
     return this.db.query<ConfigOverride>(
-      `SELECT ${COLUMNS} FROM config_overrides WHERE service_name = $1 AND environment = $2 AND state <> 'reverted' ORDER BY expires_at, id`,
+      `SELECT ${COLUMNS} FROM config_overrides WHERE service_name = $1 AND environment = $2 AND state <> 'reverted' ORDER BY expires_at, config_overrides.id`,
       [key.service, key.environment],
     );
   }

@@ -115,6 +115,13 @@ export function inStep(rollout: Rollout, instance: string | null | undefined): b
   return instance != null && instance !== '' && instanceBucket(rollout, instance) < (percent * BUCKETS) / 100;
 }
 
+/**
+ * What a stream of changes does with `version` for `instance`: send it; hold it (the candidate of a rollout
+ * whose step does not serve the instance yet); or drop it (the candidate of a rollout being or already
+ * rolled back or aborted: the rollback that follows it replaces it).
+ */
+export type Delivery = 'send' | 'hold' | 'drop';
+
 /** Whether `version` of a config is kept from `instance`: the candidate of a rollout under way, the instance not in its step. */
 export function holdsBack(rollout: Rollout | undefined, version: number, instance: string | null | undefined): boolean {
   return rollout !== undefined && version === rollout.candidateVersion && !inStep(rollout, instance);
@@ -158,6 +165,8 @@ const COLUMNS = `id::text AS id, service_name AS service, environment, stable_ve
 /** The rollouts of the configs: those under way kept in memory (reloaded on every gateway's notice), and their ticks. */
 export class ConfigRollouts {
   private underWay = new Map<string, Rollout>();
+  /** Per config, the candidates of rollouts that were rolled back or aborted: never delivered. */
+  private withdrawn = new Map<string, Set<number>>();
   private reloading: Promise<void> | undefined;
   private reloadAgain = false;
   private readonly listeners = new Set<(rollout: Rollout) => void>();
@@ -215,6 +224,16 @@ export class ConfigRollouts {
     return () => this.listeners.delete(listener);
   }
 
+  /** What a stream of changes of a config does with `version` for `instance` (see Delivery). */
+  deliveryOf(key: ConfigKey, version: number, instance: string | null): Delivery {
+    const k = keyString(key);
+    if (this.withdrawn.get(k)?.has(version)) return 'drop';
+    const rollout = this.underWay.get(k);
+    if (!rollout || version !== rollout.candidateVersion) return 'send';
+    if (rollout.state === 'rolling_back') return 'drop';
+    return inStep(rollout, instance) ? 'send' : 'hold';
+  }
+
   /**
    * The row to serve `instance` for a config's current row: the stable version's while the current one is
    * the candidate of a rollout that does not serve the instance yet, else the row itself.
@@ -266,6 +285,20 @@ export class ConfigRollouts {
     await this.reload();
   }
 
+  /**
+   * Refuses a change to a config whose rollout is under way. What this gateway holds in memory may be a
+   * moment behind the database (the rollout ended elsewhere, or here a moment ago): it is asked before refusing.
+   */
+  async requireNoneUnderWay(key: ConfigKey): Promise<void> {
+    if (!this.underWayFor(key)) return;
+    await this.settled();
+    const known = this.underWayFor(key);
+    if (!known) return;
+    const fresh = await this.find(known.id);
+    if (fresh && (fresh.state === 'active' || fresh.state === 'rolling_back')) throw this.busy(key, fresh);
+    await this.reload();
+  }
+
   /** The refusal of a change to a config while its rollout is under way. */
   busy(key: ConfigKey, rollout = this.underWayFor(key)): RolloutError {
     const which = rollout ? `rollout ${rollout.id} of version ${rollout.candidateVersion}` : 'a rollout';
@@ -279,7 +312,7 @@ export class ConfigRollouts {
 
   /** The rollouts of a config, newest first. */
   async list(key: ConfigKey, take = 20): Promise<Rollout[]> {
-    return this.db.query<Rollout>(`SELECT ${COLUMNS} FROM config_rollouts WHERE service_name = $1 AND environment = $2 ORDER BY id DESC LIMIT $3`, [
+    return this.db.query<Rollout>(`SELECT ${COLUMNS} FROM config_rollouts WHERE service_name = $1 AND environment = $2 ORDER BY config_rollouts.id DESC LIMIT $3`, [
       key.service,
       key.environment,
       Math.min(Math.max(take, 1), 100),
@@ -287,7 +320,7 @@ export class ConfigRollouts {
   }
 
   async events(id: string): Promise<RolloutEvent[]> {
-    return this.db.query<RolloutEvent>(`SELECT id::text AS id, at, actor, kind, percent, detail FROM config_rollout_events WHERE rollout_id = $1::bigint ORDER BY id`, [id]);
+    return this.db.query<RolloutEvent>(`SELECT id::text AS id, at, actor, kind, percent, detail FROM config_rollout_events WHERE rollout_id = $1::bigint ORDER BY config_rollout_events.id`, [id]);
   }
 
   /** Moves a rollout to its next step at once (the last step: completes it); by hand, audited. */
@@ -320,7 +353,7 @@ export class ConfigRollouts {
     const rows = await this.db.query<Rollout & { bakedMs: number; claimAge: number | null; age: number }>(
       `SELECT ${COLUMNS}, (EXTRACT(EPOCH FROM now() - step_started_at) * 1000)::float8 AS "bakedMs",
               (EXTRACT(EPOCH FROM now() - claimed_at))::float8 AS "claimAge", (EXTRACT(EPOCH FROM now() - created_at))::float8 AS age
-         FROM config_rollouts WHERE state IN ('active', 'rolling_back') ORDER BY id`,
+         FROM config_rollouts WHERE state IN ('active', 'rolling_back') ORDER BY config_rollouts.id`,
     );
     for (const rollout of rows) {
       if (rollout.state === 'rolling_back') {
@@ -435,8 +468,16 @@ export class ConfigRollouts {
         do {
           this.reloadAgain = false;
           const rows = await this.db.query<Rollout>(`SELECT ${COLUMNS} FROM config_rollouts WHERE state IN ('active', 'rolling_back')`);
+          const withdrawn = await this.db.query<ConfigKey & { version: number }>(
+            `SELECT service_name AS service, environment, candidate_version AS version FROM config_rollouts WHERE state IN ('rolled_back', 'aborted')`,
+          );
           const before = this.underWay;
           this.underWay = new Map(rows.map((row) => [keyString(row), row]));
+          this.withdrawn = new Map();
+          for (const row of withdrawn) {
+            const k = keyString(row);
+            (this.withdrawn.get(k) ?? this.withdrawn.set(k, new Set()).get(k)!).add(row.version);
+          }
           for (const key of new Set([...before.keys(), ...this.underWay.keys()])) {
             const was = before.get(key);
             const now = this.underWay.get(key);
