@@ -18,6 +18,7 @@ import { schema } from '../graphql/index.ts';
 import { KeptAnswers } from './graphql/answers.ts';
 import { createGraphQLPost, knownDocuments, plainGraphQLPost } from './graphql/post.ts';
 import { GRAPHIQL_ASSET_PATH, serveGraphiQLAsset, writeGraphiQLAsset } from './graphiqlPage.ts';
+import { createConsole, isConsolePath } from './consolePage.ts';
 import { HEAVY_BYTES, HeavyWork } from './heavyWork.ts';
 import { createMetrics } from './metrics.ts';
 import { createRestHandler, isRestPath, json } from './rest.ts';
@@ -118,6 +119,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   const post = createGraphQLPost(yoga, documents, answers, authenticate, logger);
   const heavy = new HeavyWork();
   const rest = createRestHandler({ store, authenticate });
+  const webConsole = createConsole();
 
   async function fetch(request: Request, serverContext: ServerContext = {}): Promise<Response> {
     try {
@@ -129,6 +131,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
         return new Response(body, { status: 200, headers: { 'content-type': contentType } });
       }
       if (pathname.startsWith(GRAPHIQL_ASSET_PATH)) return (await serveGraphiQLAsset(request))!;
+      if (isConsolePath(pathname)) return await webConsole.serve(request);
       // A body without a declared length is read here, within the limit, before anyone parses it.
       if (request.body && !request.headers.has('content-length')) {
         const body = await readBodyWithLimit(request);
@@ -197,6 +200,13 @@ export async function buildApp(options: AppOptions): Promise<App> {
     if (req.url?.startsWith(GRAPHIQL_ASSET_PATH)) {
       writeGraphiQLAsset(req, res).catch((error: unknown) => {
         logger.error({ err: error }, 'GraphiQL file could not be served');
+        if (!res.headersSent) res.writeHead(500).end();
+      });
+      return;
+    }
+    if (isConsolePath((req.url ?? '/').split('?', 1)[0]!)) {
+      webConsole.write(req, res).catch((error: unknown) => {
+        logger.error({ err: error }, 'console file could not be served');
         if (!res.headersSent) res.writeHead(500).end();
       });
       return;
@@ -310,6 +320,7 @@ function routeOf(url: string): string {
   if (pathname.startsWith('/api/v1/config/history/')) return 'rest_history';
   if (pathname.startsWith('/api/v1/config/')) return 'rest_config';
   if (pathname === '/health' || pathname === '/ready' || pathname === '/metrics') return pathname.slice(1);
+  if (isConsolePath(pathname)) return 'console';
   return 'other';
 }
 

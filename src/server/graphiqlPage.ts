@@ -25,7 +25,7 @@ export const packagePieces = [
 
 export type PackagePiece = (typeof packagePieces)[number]['piece'];
 export type ContentCoding = 'br' | 'gzip';
-type Representation = ContentCoding | 'identity';
+export type Representation = ContentCoding | 'identity';
 
 /** A piece's bytes and the first 16 hex digits of their SHA-256, which name it in URLs and ETags. */
 export interface ExtractedPiece {
@@ -257,11 +257,11 @@ function pageHtml({ urls }: AssetTable, options: GraphiQLOptions): string {
 `;
 }
 
-const IMMUTABLE = 'public, max-age=31536000, immutable';
+export const IMMUTABLE = 'public, max-age=31536000, immutable';
 const ASSET_FILE = /^[a-z-]+\.[0-9a-f]{16}\.(js|css|svg)$/;
 
 /** The coding to send: br when accepted, else gzip, else none. */
-function chooseCoding(acceptEncoding: string | null): Representation {
+export function chooseCoding(acceptEncoding: string | null): Representation {
   const weights = new Map<string, number>();
   for (const entry of (acceptEncoding ?? '').toLowerCase().split(',')) {
     const [coding = '', ...parameters] = entry.split(';').map((part) => part.trim());
@@ -275,7 +275,7 @@ function chooseCoding(acceptEncoding: string | null): Representation {
 }
 
 /** If-None-Match, compared weakly (RFC 9110 13.1.2). */
-function matchesEtag(ifNoneMatch: string | null, etag: string): boolean {
+export function matchesEtag(ifNoneMatch: string | null, etag: string): boolean {
   if (ifNoneMatch === null) return false;
   return ifNoneMatch.split(',').some((tag) => {
     const trimmed = tag.trim();

@@ -1,0 +1,85 @@
+// The console's one way to the hub: the public GraphQL API, over POST for queries and mutations and over
+// graphql-ws for live changes, with the token the person signed in with (kept in sessionStorage only).
+import { type Client, createClient } from 'graphql-ws';
+
+export interface ApiFailure {
+  message: string;
+  extensions?: { code?: string };
+}
+
+/** A request the hub refused outright (a GraphQL error, not a member of a result union). */
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    readonly code: string | undefined,
+  ) {
+    super(message);
+  }
+}
+
+const TOKEN_KEY = 'confighub.console.token';
+
+export const storedToken = (): string | null => sessionStorage.getItem(TOKEN_KEY);
+export const storeToken = (token: string | null): void => (token === null ? sessionStorage.removeItem(TOKEN_KEY) : sessionStorage.setItem(TOKEN_KEY, token));
+
+export class Hub {
+  private socket: Client | undefined;
+
+  constructor(readonly token: string) {}
+
+  async request<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
+    const response = await fetch('/graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json', authorization: `Bearer ${this.token}` },
+      body: JSON.stringify({ query, variables }),
+    });
+    const body = (await response.json()) as { data?: T; errors?: ApiFailure[] };
+    if (body.errors?.length) throw new ApiError(body.errors.map((error) => error.message).join('; '), body.errors[0]!.extensions?.code);
+    if (!body.data) throw new ApiError(`the hub answered ${response.status} without data`, undefined);
+    return body.data;
+  }
+
+  /** Calls `onData` with each result of a subscription until the returned function is called. */
+  subscribe<T>(query: string, variables: Record<string, unknown>, onData: (data: T) => void): () => void {
+    this.socket ??= createClient({
+      url: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/graphql`,
+      connectionParams: { authorization: `Bearer ${this.token}` },
+      lazy: true,
+      retryAttempts: Number.POSITIVE_INFINITY,
+      shouldRetry: () => true,
+    });
+    return this.socket.subscribe<T>(
+      { query, variables },
+      {
+        next: (result) => {
+          if (result.data) onData(result.data as T);
+        },
+        error: () => {},
+        complete: () => {},
+      },
+    );
+  }
+
+  close(): void {
+    void this.socket?.dispose();
+  }
+}
+
+export interface Viewer {
+  name: string;
+  role: 'ADMIN' | 'EDITOR' | 'READER';
+  services: string[] | null;
+  environments: string[] | null;
+}
+
+/** A service name against a grant's names and globs (`polygon-*`), as the hub reads them. */
+function matches(patterns: string[], name: string): boolean {
+  return patterns.some((pattern) => new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`).test(name));
+}
+
+/** Whether the viewer may change a config: the same rule as the hub's (which refuses anyway). */
+export function mayWrite(viewer: Viewer, service: string, environment: string): boolean {
+  return (
+    viewer.role !== 'READER' && (viewer.services === null || matches(viewer.services, service)) && (viewer.environments === null || viewer.environments.includes(environment))
+  );
+}

@@ -1,0 +1,122 @@
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import type { Hub } from './api.ts';
+import { type Json, type JsonObject, show } from './json.ts';
+
+/** A query's data, reloaded by `reload()` (and whenever its variables change); errors are shown, not thrown. */
+export function useQuery<T>(hub: Hub, query: string, variables: Record<string, unknown>): { data: T | null; error: string | null; reload: () => Promise<void> } {
+  const [state, setState] = useState<{ data: T | null; error: string | null }>({ data: null, error: null });
+  const key = JSON.stringify(variables);
+  const latest = useRef(0);
+  const reload = useCallback(async () => {
+    const ticket = ++latest.current;
+    try {
+      const data = await hub.request<T>(query, variables);
+      if (ticket === latest.current) setState({ data, error: null });
+    } catch (error) {
+      if (ticket === latest.current) setState((before) => ({ data: before.data, error: (error as Error).message }));
+    }
+  }, [hub, query, key]);
+  useEffect(() => {
+    void reload();
+  }, [reload]);
+  return { ...state, reload };
+}
+
+/** Calls `onChange` (at most every 150 ms) while a subscription delivers. */
+export function useLive(hub: Hub, query: string, variables: Record<string, unknown>, onChange: () => void): void {
+  const callback = useRef(onChange);
+  callback.current = onChange;
+  const key = JSON.stringify(variables);
+  useEffect(() => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const stop = hub.subscribe(query, variables, () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => callback.current(), 50);
+    });
+    return () => {
+      clearTimeout(timer);
+      stop();
+    };
+  }, [hub, query, key]);
+}
+
+export const when = (time: string | null | undefined) => (time ? new Date(time).toLocaleString(undefined, { dateStyle: 'short', timeStyle: 'medium' }) : '—');
+
+export function Value({ value }: { value: Json | undefined }) {
+  return <code class="value">{show(value)}</code>;
+}
+
+export function Problem({ text }: { text: string | null }) {
+  return text ? (
+    <p class="error" role="alert">
+      {text}
+    </p>
+  ) : null;
+}
+
+export interface PatchOperation {
+  op: string;
+  path: string;
+  from?: string | null;
+  value?: Json;
+}
+
+/** An RFC 6902 diff as people read it: each setting, old -> new. */
+export function Diff({ operations, before }: { operations: PatchOperation[]; before: Json | undefined }) {
+  if (operations.length === 0) return <p class="hint">No change.</p>;
+  return (
+    <table class="diff">
+      <caption>Changes</caption>
+      <thead>
+        <tr>
+          <th scope="col">Setting</th>
+          <th scope="col">Before</th>
+          <th scope="col">After</th>
+        </tr>
+      </thead>
+      <tbody>
+        {operations.map((operation) => (
+          <tr key={`${operation.op}${operation.path}`} class={`op-${operation.op}`}>
+            <td>{operation.path.slice(1).split('/').join('.')}</td>
+            <td>{operation.op === 'add' ? <em>absent</em> : <Value value={pick(before, operation.path)} />}</td>
+            <td>{operation.op === 'remove' ? <em>removed</em> : <Value value={operation.value} />}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function pick(document: Json | undefined, pointer: string): Json | undefined {
+  let value = document;
+  for (const key of pointer.slice(1).split('/').map((token) => token.replace(/~1/g, '/').replace(/~0/g, '~'))) {
+    if (value === null || typeof value !== 'object') return undefined;
+    value = (value as Record<string, Json>)[key];
+  }
+  return value;
+}
+
+/** What changed from one version to another, as a diff. */
+export function Compare({ hub, service, environment, from, to }: { hub: Hub; service: string; environment: string; from: number; to: number }) {
+  const { data, error } = useQuery<{
+    configDiff: { __typename: string; operations?: PatchOperation[]; message?: string };
+    configVersion: { __typename: string; newConfig?: JsonObject | null };
+  }>(
+    hub,
+    `query ConsoleCompare($service: String!, $environment: String!, $from: Int!, $to: Int!) {
+      configDiff(service: $service, environment: $environment, fromVersion: $from, toVersion: $to) { __typename ... on ConfigDiff { operations(limit: 500) { op path from value } } ... on Error { message } }
+      configVersion(service: $service, environment: $environment, version: $from) { __typename ... on ConfigChange { newConfig } }
+    }`,
+    { service, environment, from, to },
+  );
+  return (
+    <section aria-label={`Version ${from} compared with version ${to}`}>
+      <h2>
+        v{from} → v{to}
+      </h2>
+      <Problem text={error ?? data?.configDiff.message ?? null} />
+      {data?.configDiff.operations && <Diff operations={data.configDiff.operations} before={data.configVersion.newConfig ?? undefined} />}
+    </section>
+  );
+}
+

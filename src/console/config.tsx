@@ -1,0 +1,474 @@
+import { useState } from 'preact/hooks';
+import { type Hub, type Viewer, mayWrite } from './api.ts';
+import { Compare, Diff, type PatchOperation, Problem, Value, useLive, useQuery, when } from './common.tsx';
+import { Editor } from './editor.tsx';
+import { type Json, type JsonObject, leaves, settingName, valueAt } from './json.ts';
+import { ChangeSafety, type ConfigRollout } from './safety.tsx';
+
+const CONFIG = `query ConsoleConfig($service: String!, $environment: String!) {
+  config(service: $service, environment: $environment) {
+    __typename
+    ... on ServiceConfig {
+      version config description updatedAt updatedBy
+      instances { instance status appliedVersion rejectedVersion error reportedAt }
+      overrides { id version settings expiresAt createdBy reason }
+      rollout { id state stableVersion candidateVersion steps stepIndex percent nextStepAt bakeSeconds maxErrors createdBy reason
+                instances { instance inStep servedVersion status appliedVersion rejectedVersion error } }
+    }
+    ... on Error { message }
+  }
+  configSchema(service: $service) { version fields { pointer type description default minimum maximum exclusiveMinimum exclusiveMaximum allowed required } }
+  configBlame(service: $service, environment: $environment) { __typename ... on ConfigBlame { settings { pointer version changedBy changedAt reason } } }
+}`;
+
+const DELETED = `query ConsoleDeleted($service: String!, $environment: String!) {
+  configs(first: 1, nameContains: $service, environment: $environment, includeDeleted: true) { edges { node { service version deletedAt updatedBy } } }
+}`;
+
+const CHANGED = `subscription ConsoleConfigChanged($service: String!, $environment: String!) {
+  configChanged(service: $service, environment: $environment) { version }
+}`;
+
+export interface SchemaField {
+  pointer: string;
+  type: string | null;
+  description: string | null;
+  default: Json | null;
+  minimum: number | null;
+  maximum: number | null;
+  exclusiveMinimum: number | null;
+  exclusiveMaximum: number | null;
+  allowed: Json[] | null;
+  required: boolean;
+}
+
+export interface Instance {
+  instance: string;
+  status: string;
+  appliedVersion: number | null;
+  rejectedVersion: number | null;
+  error: string | null;
+  reportedAt: string;
+}
+
+interface ConfigData {
+  config:
+    | {
+        __typename: 'ServiceConfig';
+        version: number;
+        config: JsonObject;
+        description: string | null;
+        updatedAt: string;
+        updatedBy: string;
+        instances: Instance[];
+        overrides: { id: string; version: number; settings: string[]; expiresAt: string; createdBy: string; reason: string | null }[];
+        rollout: ConfigRollout | null;
+      }
+    | { __typename: string; message: string };
+  configSchema: { version: number; fields: SchemaField[] } | null;
+  configBlame: { __typename: string; settings?: { pointer: string; version: number; changedBy: string; changedAt: string; reason: string | null }[] } | null;
+}
+
+type Tab = 'settings' | 'history' | 'fleet' | 'safety';
+const TABS: [Tab, string][] = [
+  ['settings', 'Settings'],
+  ['history', 'History'],
+  ['fleet', 'Fleet'],
+  ['safety', 'Change safety'],
+];
+
+export interface Setting {
+  pointer: string;
+  field: SchemaField | undefined;
+  value: Json | undefined;
+}
+
+/** The settings of a config: its schema's leaves, and any other leaf its document has. */
+export function settingsOf(document: JsonObject, fields: SchemaField[]): Setting[] {
+  const described = fields.filter((field) => field.type !== 'object' && field.pointer !== '');
+  const byPointer = new Map(described.map((field) => [field.pointer, field]));
+  const pointers = [...described.map((field) => field.pointer), ...leaves(document).map((leaf) => leaf.pointer).filter((pointer) => !byPointer.has(pointer))];
+  return pointers.sort().map((pointer) => ({ pointer, field: byPointer.get(pointer), value: valueAt(document, pointer) }));
+}
+
+export function bounds(field: SchemaField | undefined): string {
+  if (!field) return '';
+  const parts: string[] = [];
+  if (field.minimum !== null) parts.push(`≥ ${field.minimum}`);
+  if (field.exclusiveMinimum !== null) parts.push(`> ${field.exclusiveMinimum}`);
+  if (field.maximum !== null) parts.push(`≤ ${field.maximum}`);
+  if (field.exclusiveMaximum !== null) parts.push(`< ${field.exclusiveMaximum}`);
+  if (field.allowed) parts.push(`one of ${field.allowed.map((value) => JSON.stringify(value)).join(', ')}`);
+  return parts.join(', ');
+}
+
+export function ConfigPage({ hub, viewer, service, environment }: { hub: Hub; viewer: Viewer; service: string; environment: string }) {
+  const variables = { service, environment };
+  const { data, error, reload } = useQuery<ConfigData>(hub, CONFIG, variables);
+  const [tab, setTab] = useState<Tab>('settings');
+  // The version being edited, fixed when editing starts: a change that lands meanwhile is a conflict at save.
+  const [editing, setEditing] = useState<{ version: number; config: JsonObject } | null>(null);
+  const [historyTick, setHistoryTick] = useState(0);
+  useLive(hub, CHANGED, variables, () => {
+    void reload();
+    setHistoryTick((tick) => tick + 1);
+  });
+  const writable = mayWrite(viewer, service, environment);
+  const config = data?.config.__typename === 'ServiceConfig' ? (data.config as Extract<ConfigData['config'], { __typename: 'ServiceConfig' }>) : null;
+
+  if (!data) return <main>{error ? <Problem text={error} /> : <p class="loading">Loading…</p>}</main>;
+  if (!config) return <Missing hub={hub} service={service} environment={environment} writable={writable} message={(data.config as { message: string }).message} onRestored={reload} />;
+
+  const fields = data.configSchema?.fields ?? [];
+  const blame = new Map((data.configBlame?.settings ?? []).map((setting) => [setting.pointer, setting]));
+  const settings = settingsOf(config.config, fields);
+  return (
+    <main>
+      <p class="crumbs">
+        <a href="#/">Services</a> / {service}
+      </p>
+      <h1>
+        {service} <span class="env">{environment}</span>
+      </h1>
+      <p class="meta">
+        <strong data-testid="config-version">version {config.version}</strong>, by {config.updatedBy}, {when(config.updatedAt)}
+        {config.description && <> — {config.description}</>}
+        {data.configSchema ? <> · schema v{data.configSchema.version}</> : <> · no schema</>}
+      </p>
+      {config.rollout && (
+        <p class="notice" role="status">
+          Rollout {config.rollout.id} under way: version {config.rollout.candidateVersion} served to {config.rollout.percent}% of the instances.
+        </p>
+      )}
+      <div role="tablist" aria-label="Config views" class="tabs">
+        {TABS.map(([name, label]) => (
+          <button key={name} type="button" role="tab" id={`tab-${name}`} aria-selected={tab === name} aria-controls={`panel-${name}`} onClick={() => setTab(name)}>
+            {label}
+          </button>
+        ))}
+      </div>
+      <section role="tabpanel" id={`panel-${tab}`} aria-labelledby={`tab-${tab}`}>
+        {tab === 'settings' &&
+          (editing ? (
+            <Editor
+              hub={hub}
+              service={service}
+              environment={environment}
+              base={editing}
+              currentVersion={config.version}
+              settings={settings}
+              onDone={() => {
+                setEditing(null);
+                void reload();
+              }}
+            />
+          ) : (
+            <>
+              {writable && !config.rollout && (
+                <button type="button" onClick={() => setEditing({ version: config.version, config: config.config })}>
+                  Edit settings
+                </button>
+              )}
+              <div class="scroll" tabIndex={0}>
+                <table class="settings">
+                  <caption>Settings of version {config.version}</caption>
+                  <thead>
+                    <tr>
+                      <th scope="col">Setting</th>
+                      <th scope="col">Value</th>
+                      <th scope="col">Type and bounds</th>
+                      <th scope="col">Default</th>
+                      <th scope="col">Last set</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {settings.map(({ pointer, field, value }) => {
+                      const last = blame.get(pointer);
+                      return (
+                        <tr key={pointer} data-setting={pointer}>
+                          <th scope="row">
+                            {settingName(pointer)}
+                            {field?.description && <span class="description">{field.description}</span>}
+                          </th>
+                          <td>
+                            <Value value={value} />
+                          </td>
+                          <td>
+                            {field?.type ?? (value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value)}
+                            {bounds(field) && <span class="hint"> {bounds(field)}</span>}
+                          </td>
+                          <td>{field && field.default !== null ? <Value value={field.default} /> : '—'}</td>
+                          <td class="blame">{last ? `v${last.version} by ${last.changedBy}, ${when(last.changedAt)}${last.reason ? `: ${last.reason}` : ''}` : '—'}</td>
+                        </tr>
+                      );
+                    })}
+                  </tbody>
+                </table>
+              </div>
+              <details>
+                <summary>Raw JSON</summary>
+                <pre class="json" data-testid="raw-json">
+                  {JSON.stringify(config.config, null, 2)}
+                </pre>
+              </details>
+            </>
+          ))}
+        {tab === 'history' && (
+          <History key={historyTick} hub={hub} service={service} environment={environment} writable={writable && !config.rollout} currentVersion={config.version} current={config.config} onChanged={reload} />
+        )}
+        {tab === 'fleet' && <Fleet instances={config.instances} version={config.version} />}
+        {tab === 'safety' && <ChangeSafety hub={hub} service={service} environment={environment} writable={writable} rollout={config.rollout} overrides={config.overrides} onChanged={reload} />}
+      </section>
+    </main>
+  );
+}
+
+function Missing({ hub, service, environment, writable, message, onRestored }: { hub: Hub; service: string; environment: string; writable: boolean; message: string; onRestored: () => void }) {
+  const { data } = useQuery<{ configs: { edges: { node: { service: string; version: number; deletedAt: string | null; updatedBy: string } }[] } | null }>(hub, DELETED, { service, environment });
+  const deleted = data?.configs?.edges.map((edge) => edge.node).find((node) => node.service === service && node.deletedAt);
+  const [reason, setReason] = useState('');
+  const [problem, setProblem] = useState<string | null>(null);
+  const restore = async () => {
+    const { restoreConfig } = await hub.request<{ restoreConfig: { __typename: string; message?: string } }>(
+      `mutation ConsoleRestore($input: ConfigLifecycleInput!) { restoreConfig(input: $input) { __typename ... on Error { message } } }`,
+      { input: { service, environment, expectedVersion: deleted!.version, reason } },
+    );
+    if (restoreConfig.__typename === 'ConfigWrite') onRestored();
+    else setProblem(restoreConfig.message ?? restoreConfig.__typename);
+  };
+  return (
+    <main>
+      <p class="crumbs">
+        <a href="#/">Services</a> / {service}
+      </p>
+      <h1>
+        {service} <span class="env">{environment}</span>
+      </h1>
+      {deleted ? (
+        <>
+          <p>
+            Deleted by {deleted.updatedBy}, {when(deleted.deletedAt)} (version {deleted.version}). Its history stays; restoring brings it back with the content it had.
+          </p>
+          {writable && (
+            <div class="form-row">
+              <label>
+                Reason <input value={reason} onInput={(event) => setReason(event.currentTarget.value)} />
+              </label>
+              <button type="button" disabled={reason.trim() === ''} onClick={() => void restore()}>
+                Restore
+              </button>
+            </div>
+          )}
+          <Problem text={problem} />
+        </>
+      ) : (
+        <Problem text={message} />
+      )}
+    </main>
+  );
+}
+
+const HISTORY = `query ConsoleHistory($service: String!, $environment: String!) {
+  configHistory(service: $service, environment: $environment, first: 50) {
+    edges { node { version action changedBy changedAt reason patch(limit: 12) { op path } patchOperationCount } }
+  }
+}`;
+
+interface HistoryRow {
+  version: number;
+  action: string;
+  changedBy: string;
+  changedAt: string;
+  reason: string | null;
+  patch: { op: string; path: string }[];
+  patchOperationCount: number;
+}
+
+function History({
+  hub,
+  service,
+  environment,
+  writable,
+  currentVersion,
+  current,
+  onChanged,
+}: {
+  hub: Hub;
+  service: string;
+  environment: string;
+  writable: boolean;
+  currentVersion: number;
+  current: JsonObject;
+  onChanged: () => void;
+}) {
+  const { data, error } = useQuery<{ configHistory: { edges: { node: HistoryRow }[] } | null }>(hub, HISTORY, { service, environment });
+  const rows = data?.configHistory?.edges.map((edge) => edge.node) ?? [];
+  const [from, setFrom] = useState<number | null>(null);
+  const [to, setTo] = useState<number | null>(null);
+  const [rollbackTo, setRollbackTo] = useState<number | null>(null);
+  return (
+    <>
+      <Problem text={error} />
+      <div class="scroll" tabIndex={0}>
+        <table class="history">
+          <caption>Versions, newest first</caption>
+          <thead>
+            <tr>
+              <th scope="col">Version</th>
+              <th scope="col">Change</th>
+              <th scope="col">Who, when, why</th>
+              <th scope="col">Settings changed</th>
+              <th scope="col">Compare</th>
+              {writable && <th scope="col">Roll back</th>}
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((row) => (
+              <tr key={row.version}>
+                <td>v{row.version}</td>
+                <td>{row.action.toLowerCase()}</td>
+                <td>
+                  {row.changedBy}, {when(row.changedAt)}
+                  {row.reason && <span class="reason">: {row.reason}</span>}
+                </td>
+                <td>
+                  {row.patch
+                    .map((operation) => operation.path.slice(1).split('/').join('.'))
+                    .sort()
+                    .join(', ')}
+                  {row.patchOperationCount > row.patch.length && ` and ${row.patchOperationCount - row.patch.length} more`}
+                </td>
+                <td class="compare">
+                  <label>
+                    <input type="radio" name="from" checked={from === row.version} onChange={() => setFrom(row.version)} /> from
+                  </label>
+                  <label>
+                    <input type="radio" name="to" checked={to === row.version} onChange={() => setTo(row.version)} /> to
+                  </label>
+                </td>
+                {writable && (
+                  <td>
+                    {row.version !== currentVersion && (
+                      <button type="button" class="quiet" onClick={() => setRollbackTo(row.version)}>
+                        Roll back to v{row.version}
+                      </button>
+                    )}
+                  </td>
+                )}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      {from !== null && to !== null && <Compare hub={hub} service={service} environment={environment} from={from} to={to} />}
+      {rollbackTo !== null && (
+        <Rollback
+          hub={hub}
+          service={service}
+          environment={environment}
+          toVersion={rollbackTo}
+          currentVersion={currentVersion}
+          current={current}
+          onDone={() => {
+            setRollbackTo(null);
+            onChanged();
+          }}
+        />
+      )}
+    </>
+  );
+}
+
+function Rollback({
+  hub,
+  service,
+  environment,
+  toVersion,
+  currentVersion,
+  current,
+  onDone,
+}: {
+  hub: Hub;
+  service: string;
+  environment: string;
+  toVersion: number;
+  currentVersion: number;
+  current: JsonObject;
+  onDone: () => void;
+}) {
+  const [reason, setReason] = useState('');
+  const [problem, setProblem] = useState<string | null>(null);
+  const preview = useQuery<{ rollbackConfig: { __typename: string; diff?: PatchOperation[]; message?: string } }>(
+    hub,
+    `mutation ConsoleRollbackPreview($input: RollbackConfigInput!) {
+      rollbackConfig(input: $input) { __typename ... on ConfigWrite { diff(limit: 500) { op path from value } } ... on Error { message } }
+    }`,
+    { input: { service, environment, toVersion, expectedVersion: currentVersion, dryRun: true } },
+  );
+  const confirm = async () => {
+    const { rollbackConfig } = await hub.request<{ rollbackConfig: { __typename: string; message?: string; config?: { version: number }; request?: { id: string } | null } }>(
+      `mutation ConsoleRollback($input: RollbackConfigInput!) { rollbackConfig(input: $input) { __typename ... on ConfigWrite { config { version } request { id } } ... on Error { message } } }`,
+      { input: { service, environment, toVersion, expectedVersion: currentVersion, reason } },
+    );
+    if (rollbackConfig.__typename === 'ConfigWrite') onDone();
+    else setProblem(rollbackConfig.message ?? rollbackConfig.__typename);
+  };
+  const diff = preview.data?.rollbackConfig.diff;
+  return (
+    <section class="panel" aria-label={`Roll back to version ${toVersion}`}>
+      <h2>Roll back to v{toVersion}</h2>
+      <p>A new version with the content of v{toVersion}; history is never rewritten.</p>
+      <Problem text={preview.error ?? preview.data?.rollbackConfig.message ?? null} />
+      {diff && <Diff operations={diff} before={current} />}
+      <div class="form-row">
+        <label>
+          Reason <input value={reason} onInput={(event) => setReason(event.currentTarget.value)} required />
+        </label>
+        <button type="button" disabled={reason.trim() === '' || !diff} onClick={() => void confirm()}>
+          Roll back
+        </button>
+        <button type="button" class="quiet" onClick={onDone}>
+          Cancel
+        </button>
+      </div>
+      <Problem text={problem} />
+    </section>
+  );
+}
+
+function Fleet({ instances, version }: { instances: Instance[]; version: number }) {
+  if (instances.length === 0) return <p class="hint">No instance of this service has reported yet.</p>;
+  return (
+    <div class="scroll" tabIndex={0}>
+      <table class="fleet">
+        <caption>Instances, most recently reported first</caption>
+        <thead>
+          <tr>
+            <th scope="col">Instance</th>
+            <th scope="col">Status</th>
+            <th scope="col">Applied</th>
+            <th scope="col">Refused</th>
+            <th scope="col">Reported</th>
+          </tr>
+        </thead>
+        <tbody>
+          {instances.map((instance) => {
+            const behind = instance.appliedVersion !== version;
+            return (
+              <tr key={instance.instance} class={instance.rejectedVersion !== null ? 'refused' : behind ? 'behind' : undefined}>
+                <td>{instance.instance}</td>
+                <td>{instance.status.toLowerCase()}</td>
+                <td>
+                  {instance.appliedVersion === null ? 'defaults' : `v${instance.appliedVersion}`}
+                  {behind && <span class="badge">behind</span>}
+                </td>
+                <td>{instance.rejectedVersion === null ? '—' : `v${instance.rejectedVersion}: ${instance.error ?? ''}`}</td>
+                <td>{when(instance.reportedAt)}</td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+    </div>
+  );
+}

@@ -1,0 +1,218 @@
+import { useState } from 'preact/hooks';
+import type { Hub } from './api.ts';
+import { Diff, type PatchOperation, Problem, useQuery, when } from './common.tsx';
+
+export interface ConfigRollout {
+  id: string;
+  state: string;
+  stableVersion: number;
+  candidateVersion: number;
+  steps: number[];
+  stepIndex: number;
+  percent: number;
+  nextStepAt: string | null;
+  bakeSeconds: number;
+  maxErrors: number;
+  createdBy: string;
+  reason: string | null;
+  instances: { instance: string; inStep: boolean; servedVersion: number; status: string; appliedVersion: number | null; rejectedVersion: number | null; error: string | null }[];
+}
+
+interface Override {
+  id: string;
+  version: number;
+  settings: string[];
+  expiresAt: string;
+  createdBy: string;
+  reason: string | null;
+}
+
+export interface ChangeRequest {
+  id: string;
+  service: string;
+  environment: string;
+  state: string;
+  author: string;
+  reason: string;
+  requiredApprovals: number;
+  approvals: number;
+  baseVersion: number;
+  createdAt: string;
+  expiresAt: string;
+  proposed: Record<string, unknown>;
+  diff: PatchOperation[];
+  rebase: { currentVersion: number; clean: boolean; detail: string } | null;
+}
+
+export const REQUEST_FIELDS = `id service environment state author reason requiredApprovals approvals baseVersion createdAt expiresAt proposed
+  diff(limit: 200) { op path from value } rebase { currentVersion clean detail }`;
+
+/** Change requests, each with its diff and, for those who may, approve, reject and comment. */
+export function RequestList({ hub, requests, onChanged, mayReview }: { hub: Hub; requests: ChangeRequest[]; onChanged: () => void; mayReview: (request: ChangeRequest) => boolean }) {
+  const [comment, setComment] = useState<Record<string, string>>({});
+  const [problem, setProblem] = useState<string | null>(null);
+  const review = async (id: string, verdict: 'APPROVE' | 'REJECT' | 'COMMENT') => {
+    const { reviewChangeRequest } = await hub.request<{ reviewChangeRequest: { __typename: string; message?: string } }>(
+      `mutation ConsoleReview($input: ReviewChangeRequestInput!) { reviewChangeRequest(input: $input) { __typename ... on Error { message } } }`,
+      { input: { id, verdict, comment: comment[id]?.trim() || null } },
+    );
+    setProblem(reviewChangeRequest.__typename === 'ChangeRequest' ? null : (reviewChangeRequest.message ?? reviewChangeRequest.__typename));
+    onChanged();
+  };
+  if (requests.length === 0) return <p class="hint">No open change request.</p>;
+  return (
+    <>
+      <Problem text={problem} />
+      {requests.map((request) => (
+        <article class="panel" key={request.id} aria-label={`Change request ${request.id}`}>
+          <h3>
+            Request {request.id}: {request.service} ({request.environment}) on v{request.baseVersion}
+          </h3>
+          <p>
+            By {request.author}, {when(request.createdAt)}: {request.reason}. {request.approvals} of {request.requiredApprovals} approvals; open until {when(request.expiresAt)}.
+          </p>
+          {request.rebase && (
+            <p class={request.rebase.clean ? 'notice' : 'warn'}>
+              The config is at v{request.rebase.currentVersion} now: {request.rebase.detail}
+            </p>
+          )}
+          <Diff operations={request.diff} before={undefined} />
+          {mayReview(request) && (
+            <div class="form-row">
+              <label>
+                Comment <input value={comment[request.id] ?? ''} onInput={(event) => setComment({ ...comment, [request.id]: event.currentTarget.value })} />
+              </label>
+              <button type="button" onClick={() => void review(request.id, 'APPROVE')}>
+                Approve
+              </button>
+              <button type="button" class="danger" onClick={() => void review(request.id, 'REJECT')}>
+                Reject
+              </button>
+              <button type="button" class="quiet" disabled={!comment[request.id]?.trim()} onClick={() => void review(request.id, 'COMMENT')}>
+                Comment
+              </button>
+            </div>
+          )}
+        </article>
+      ))}
+    </>
+  );
+}
+
+/** A config's rollout under way, its open overrides and change requests. */
+export function ChangeSafety({
+  hub,
+  service,
+  environment,
+  writable,
+  rollout,
+  overrides,
+  onChanged,
+}: {
+  hub: Hub;
+  service: string;
+  environment: string;
+  writable: boolean;
+  rollout: ConfigRollout | null;
+  overrides: Override[];
+  onChanged: () => void;
+}) {
+  const requests = useQuery<{ changeRequests: ChangeRequest[] | null }>(
+    hub,
+    `query ConsoleConfigRequests($service: String!, $environment: String!) { changeRequests(service: $service, environment: $environment) { ${REQUEST_FIELDS} } }`,
+    { service, environment },
+  );
+  const [reason, setReason] = useState('');
+  const [problem, setProblem] = useState<string | null>(null);
+  const act = async (field: 'promoteRollout' | 'abortRollout') => {
+    const data = await hub.request<Record<string, { __typename: string; message?: string }>>(
+      `mutation ConsoleRollout($input: RolloutActionInput!) { ${field}(input: $input) { __typename ... on Error { message } } }`,
+      { input: { id: rollout!.id, reason: reason.trim() || null } },
+    );
+    const result = data[field]!;
+    setProblem(result.__typename === 'Rollout' ? null : (result.message ?? result.__typename));
+    onChanged();
+  };
+  return (
+    <>
+      <h2>Rollout</h2>
+      {rollout ? (
+        <section aria-label="Rollout under way">
+          <p>
+            Rollout {rollout.id} by {rollout.createdBy}: v{rollout.stableVersion} → v{rollout.candidateVersion}, step {rollout.stepIndex + 1} of {rollout.steps.length} (
+            {rollout.steps.map((step) => `${step}%`).join(' → ')}), {rollout.percent}% served now; next step {when(rollout.nextStepAt)}; bake {rollout.bakeSeconds}s; errors tolerated{' '}
+            {rollout.maxErrors}.
+          </p>
+          <div class="scroll" tabIndex={0}>
+            <table>
+              <caption>Instances</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Instance</th>
+                  <th scope="col">In step</th>
+                  <th scope="col">Served</th>
+                  <th scope="col">Applied</th>
+                  <th scope="col">Report</th>
+                </tr>
+              </thead>
+              <tbody>
+                {rollout.instances.map((instance) => (
+                  <tr key={instance.instance} class={instance.rejectedVersion === rollout.candidateVersion ? 'refused' : undefined}>
+                    <td>{instance.instance}</td>
+                    <td>{instance.inStep ? 'yes' : 'no'}</td>
+                    <td>v{instance.servedVersion}</td>
+                    <td>{instance.appliedVersion === null ? '—' : `v${instance.appliedVersion}`}</td>
+                    <td>
+                      {instance.status.toLowerCase()}
+                      {instance.rejectedVersion !== null && `: refused v${instance.rejectedVersion} ${instance.error ?? ''}`}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+          {writable && (
+            <div class="form-row">
+              <label>
+                Reason <input value={reason} onInput={(event) => setReason(event.currentTarget.value)} />
+              </label>
+              <button type="button" onClick={() => void act('promoteRollout')}>
+                Promote to the next step
+              </button>
+              <button type="button" class="danger" disabled={reason.trim() === ''} onClick={() => void act('abortRollout')}>
+                Abort (write v{rollout.stableVersion} back)
+              </button>
+            </div>
+          )}
+          <Problem text={problem} />
+        </section>
+      ) : (
+        <p class="hint">No rollout under way.</p>
+      )}
+      <h2>Temporary overrides</h2>
+      {overrides.length === 0 ? (
+        <p class="hint">No open override.</p>
+      ) : (
+        <ul>
+          {overrides.map((override) => (
+            <li key={override.id}>
+              v{override.version} by {override.createdBy} ({override.settings.join(', ')}), reverted at {when(override.expiresAt)}
+              {override.reason && `: ${override.reason}`}
+            </li>
+          ))}
+        </ul>
+      )}
+      <h2>Change requests</h2>
+      <Problem text={requests.error} />
+      <RequestList
+        hub={hub}
+        requests={requests.data?.changeRequests ?? []}
+        mayReview={() => writable}
+        onChanged={() => {
+          void requests.reload();
+          onChanged();
+        }}
+      />
+    </>
+  );
+}

@@ -1,0 +1,176 @@
+import { useEffect, useMemo, useState } from 'preact/hooks';
+import type { Hub } from './api.ts';
+import { Problem, useLive, useQuery, when } from './common.tsx';
+
+// A page of 40 configs keeps the query well under the hub's cost limit; the filters are the API's own.
+const SERVICES = `query ConsoleServices($after: String, $nameContains: String, $environment: String) {
+  configs(first: 40, after: $after, nameContains: $nameContains, environment: $environment, includeDeleted: true) {
+    pageInfo { hasNextPage endCursor }
+    edges { node {
+      service environment version updatedAt updatedBy deletedAt
+      history(first: 1) { edges { node { reason } } }
+      instances { status appliedVersion rejectedVersion }
+    } }
+  }
+}`;
+
+const EVERY_CHANGE = `subscription ConsoleEveryChange { configsChanged { service environment version } }`;
+
+interface Row {
+  service: string;
+  environment: string;
+  version: number;
+  updatedAt: string;
+  updatedBy: string;
+  deletedAt: string | null;
+  history: { edges: { node: { reason: string | null } }[] };
+  instances: { status: string; appliedVersion: number | null; rejectedVersion: number | null }[];
+}
+
+/** How the instances of a config stand: on its version, refusing one, or behind. */
+export function health(row: Pick<Row, 'version' | 'instances'>): { applied: number; refused: number; behind: number } {
+  let applied = 0;
+  let refused = 0;
+  let behind = 0;
+  for (const instance of row.instances) {
+    if (instance.rejectedVersion !== null && instance.rejectedVersion >= (instance.appliedVersion ?? 0)) refused++;
+    else if (instance.appliedVersion === row.version && instance.status === 'READY') applied++;
+    else behind++;
+  }
+  return { applied, refused, behind };
+}
+
+interface Page {
+  configs: { pageInfo: { hasNextPage: boolean; endCursor: string | null }; edges: { node: Row }[] } | null;
+}
+
+export function ServicesPage({ hub }: { hub: Hub }) {
+  const [search, setSearch] = useState('');
+  const [environment, setEnvironment] = useState('');
+  const filter = { nameContains: search.trim().toLowerCase() || null, environment: environment || null };
+  // Cursors of the pages shown after the first ("Show more").
+  const [cursors, setCursors] = useState<string[]>([]);
+  const [last, setLast] = useState<Page['configs'] | null>(null);
+  const environments = useQuery<Page>(hub, SERVICES, { after: null, nameContains: null, environment: null });
+  const known = useMemo(() => [...new Set((environments.data?.configs?.edges ?? []).map((edge) => edge.node.environment))].sort(), [environments.data]);
+  const pages = [null, ...cursors];
+  return (
+    <main>
+      <h1>Services</h1>
+      <div class="filters">
+        <label>
+          Search{' '}
+          <input
+            type="search"
+            value={search}
+            onInput={(event) => {
+              setSearch(event.currentTarget.value);
+              setCursors([]);
+            }}
+            placeholder="service name"
+          />
+        </label>
+        <label>
+          Environment{' '}
+          <select
+            value={environment}
+            onChange={(event) => {
+              setEnvironment(event.currentTarget.value);
+              setCursors([]);
+            }}
+          >
+            <option value="">all</option>
+            {[...new Set([...known, ...(environment ? [environment] : [])])].map((name) => (
+              <option key={name}>{name}</option>
+            ))}
+          </select>
+        </label>
+      </div>
+      <div class="scroll" tabIndex={0}>
+        <table class="services">
+          <thead>
+            <tr>
+              <th scope="col">Service</th>
+              <th scope="col">Environment</th>
+              <th scope="col">Version</th>
+              <th scope="col">Last change</th>
+              <th scope="col">Instances</th>
+            </tr>
+          </thead>
+          {pages.map((after, index) => (
+            <ServiceRows key={`${after ?? ''}`} hub={hub} variables={{ ...filter, after }} onPage={index === pages.length - 1 ? setLast : undefined} />
+          ))}
+        </table>
+      </div>
+      {last?.edges.length === 0 && cursors.length === 0 && <p class="hint">No config matches.</p>}
+      {last?.pageInfo.hasNextPage && last.pageInfo.endCursor && (
+        <button type="button" class="quiet" onClick={() => setCursors([...cursors, last.pageInfo.endCursor!])}>
+          Show more
+        </button>
+      )}
+    </main>
+  );
+}
+
+/** One page of the listing, kept live by the feed of every change. */
+function ServiceRows({ hub, variables, onPage }: { hub: Hub; variables: Record<string, unknown>; onPage?: (page: Page['configs']) => void }) {
+  const { data, error, reload } = useQuery<Page>(hub, SERVICES, variables);
+  useLive(hub, EVERY_CHANGE, {}, () => void reload());
+  const page = data?.configs ?? null;
+  useEffect(() => onPage?.(page), [page, onPage]);
+  if (error) {
+    return (
+      <tbody>
+        <tr>
+          <td colSpan={5}>
+            <Problem text={error} />
+          </td>
+        </tr>
+      </tbody>
+    );
+  }
+  if (!page) {
+    return (
+      <tbody>
+        <tr>
+          <td colSpan={5} class="loading">
+            Loading…
+          </td>
+        </tr>
+      </tbody>
+    );
+  }
+  return (
+    <tbody>
+      {page.edges.map(({ node: row }) => {
+        const { applied, refused, behind } = health(row);
+        const reason = row.history.edges[0]?.node.reason;
+        return (
+          <tr key={`${row.service}/${row.environment}`} class={row.deletedAt ? 'deleted' : undefined}>
+            <td>
+              <a href={`#/config/${encodeURIComponent(row.service)}/${encodeURIComponent(row.environment)}`}>{row.service}</a>
+              {row.deletedAt && <span class="badge">deleted</span>}
+            </td>
+            <td>{row.environment}</td>
+            <td>v{row.version}</td>
+            <td>
+              {row.updatedBy}, {when(row.updatedAt)}
+              {reason && <span class="reason">: {reason}</span>}
+            </td>
+            <td class="health">
+              {row.instances.length === 0 ? (
+                <span class="hint">none reported</span>
+              ) : (
+                <>
+                  <span class="ok">{applied} applied</span>
+                  {refused > 0 && <span class="bad">{refused} refused</span>}
+                  {behind > 0 && <span class="warn">{behind} behind or stale</span>}
+                </>
+              )}
+            </td>
+          </tr>
+        );
+      })}
+    </tbody>
+  );
+}
