@@ -236,6 +236,52 @@ describe.each(backends)('rollouts on %s', (backend) => {
     }
   });
 
+  it('holds the candidate on the SSE stream too, until the instance is in the step', async () => {
+    const service = `rollout-sse-${backend}`;
+    await t.app.store.createConfig({ service, config: { batch: 100 } }, author);
+    const { outside } = instancesAround(service, 30, 0, 1);
+    const abort = new AbortController();
+    const response = await t.app.fetch(
+      new Request('http://confighub.test/graphql', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${t.adminToken}` },
+        body: JSON.stringify({
+          query: 'subscription($service: String!, $instance: String) { configChanged(service: $service, afterVersion: 1, instance: $instance) { version config } }',
+          variables: { service, instance: outside[0] },
+        }),
+        signal: abort.signal,
+      }),
+    );
+    expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const received: { version: number; config: { batch: number } }[] = [];
+    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+    const reading = (async () => {
+      let buffer = '';
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        buffer += value;
+        for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
+          const data = buffer.slice(0, end).split('\n').filter((line) => line.startsWith('data:')).map((line) => line.slice(5).trim()).join('');
+          buffer = buffer.slice(end + 2);
+          if (data) received.push(JSON.parse(data).data.configChanged);
+        }
+      }
+    })().catch(() => {});
+    try {
+      const write = await t.app.store.updateConfig({ service, patch: { batch: 300 }, rollout: { steps: [30, 100], bake: '1h' } }, author);
+      await sleep(700);
+      expect(received).toEqual([]);
+      await t.app.store.rollouts.promote(write.rollout!.id, { actor: 'release' });
+      await until(async () => received.length === 1, 5_000, 'the candidate over SSE once the step came');
+      expect(received[0]).toEqual({ version: 2, config: { batch: 300 } });
+    } finally {
+      abort.abort();
+      await reader.cancel();
+      await reading;
+    }
+  });
+
   it('refuses a rollout it cannot run: an override, a bad plan, a protected environment', async () => {
     const service = `rollout-refusals-${backend}`;
     await t.app.store.createConfig({ service, config: { batch: 100 } }, author);

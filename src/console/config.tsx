@@ -124,12 +124,7 @@ export function ConfigPage({ hub, viewer, service, environment }: { hub: Hub; vi
   const settings = settingsOf(config.config, fields);
   return (
     <main>
-      <p class="crumbs">
-        <a href="#/">Services</a> / {service}
-      </p>
-      <h1>
-        {service} <span class="env">{environment}</span>
-      </h1>
+      <ConfigTitle service={service} environment={environment} />
       <p class="meta">
         <strong data-testid="config-version">version {config.version}</strong>, by {config.updatedBy}, {when(config.updatedAt)}
         {config.description && <> — {config.description}</>}
@@ -223,6 +218,19 @@ export function ConfigPage({ hub, viewer, service, environment }: { hub: Hub; vi
   );
 }
 
+function ConfigTitle({ service, environment }: { service: string; environment: string }) {
+  return (
+    <>
+      <p class="crumbs">
+        <a href="#/">Services</a> / {service}
+      </p>
+      <h1>
+        {service} <span class="env">{environment}</span>
+      </h1>
+    </>
+  );
+}
+
 function Missing({ hub, service, environment, writable, message, onRestored }: { hub: Hub; service: string; environment: string; writable: boolean; message: string; onRestored: () => void }) {
   const { data } = useQuery<{ configs: { edges: { node: { service: string; version: number; deletedAt: string | null; updatedBy: string } }[] } | null }>(hub, DELETED, { service, environment });
   const deleted = data?.configs?.edges.map((edge) => edge.node).find((node) => node.service === service && node.deletedAt);
@@ -238,12 +246,7 @@ function Missing({ hub, service, environment, writable, message, onRestored }: {
   };
   return (
     <main>
-      <p class="crumbs">
-        <a href="#/">Services</a> / {service}
-      </p>
-      <h1>
-        {service} <span class="env">{environment}</span>
-      </h1>
+      <ConfigTitle service={service} environment={environment} />
       {deleted ? (
         <>
           <p>
