@@ -1,4 +1,4 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { type Hub, type Viewer, mayWrite } from './api.ts';
 import { Compare, Diff, type PatchOperation, Problem, Value, useLive, useQuery, when } from './common.tsx';
 import { Editor } from './editor.tsx';
@@ -23,6 +23,10 @@ const CONFIG = `query ConsoleConfig($service: String!, $environment: String!) {
 
 const DELETED = `query ConsoleDeleted($service: String!, $environment: String!) {
   configs(first: 1, nameContains: $service, environment: $environment, includeDeleted: true) { edges { node { service version deletedAt updatedBy } } }
+}`;
+
+const ROLLOUT_CHANGED = `subscription ConsoleRolloutChanged($service: String!, $environment: String!) {
+  rolloutChanged(service: $service, environment: $environment) { id state stepIndex }
 }`;
 
 const CHANGED = `subscription ConsoleConfigChanged($service: String!, $environment: String!) {
@@ -113,6 +117,14 @@ export function ConfigPage({ hub, viewer, service, environment }: { hub: Hub; vi
     void reload();
     setHistoryTick((tick) => tick + 1);
   });
+  // A rollout moving a step changes no version: its own subscription says so.
+  useLive(hub, ROLLOUT_CHANGED, variables, () => void reload());
+  // Instances report without changing the config: while the fleet or a rollout is on screen, read them again every few seconds.
+  useEffect(() => {
+    if (tab !== 'fleet' && tab !== 'safety') return;
+    const timer = setInterval(() => void reload(), 3_000);
+    return () => clearInterval(timer);
+  }, [tab, reload]);
   const writable = mayWrite(viewer, service, environment);
   const config = data?.config.__typename === 'ServiceConfig' ? (data.config as Extract<ConfigData['config'], { __typename: 'ServiceConfig' }>) : null;
 
