@@ -9,6 +9,8 @@ import { Settings, fastBackoff } from './support/client.ts';
 import { type TestDatabase, createPostgresDatabase } from './support/databases.ts';
 import { NatsServer } from './support/nats.ts';
 import { freePort } from './support/waiting.ts';
+import { connect } from '@nats-io/transport-node';
+import { type ConfigEvent, type RolloutNotice, rolloutSubjectFor, subjectFor } from '../src/protocol/changes.ts';
 
 // The fleet: a three-step rollout to 20 running ConfigClients (each its own instance id, half on each
 // of two gateways on one PostgreSQL, with NATS between the gateways). Only the first step's clients get
@@ -97,8 +99,8 @@ describe('a rollout to a fleet of 20 clients on two gateways', () => {
     await nats?.stop();
   });
 
-  async function startFleet(service: string, cautious?: string): Promise<Member[]> {
-    const members = fleetIds(service).map(({ id, step }, index): Member => {
+  async function startFleet(service: string, cautious?: string, options: { live?: 'nats'; only?: (step: number) => boolean } = {}): Promise<Member[]> {
+    const members = fleetIds(service).filter(({ step }) => options.only?.(step) ?? true).map(({ id, step }, index): Member => {
       const applied: { version: number; at: number }[] = [];
       const client = new ConfigClient<Settings>({
         service,
@@ -106,7 +108,7 @@ describe('a rollout to a fleet of 20 clients on two gateways', () => {
         defaults: document,
         schema: id === cautious ? Cautious : Settings,
         snapshotFile: false,
-        live: { via: 'graphql-ws', keepAliveMs: 1_000 },
+        live: options.live === 'nats' ? { via: 'nats', servers: nats.url } : { via: 'graphql-ws', keepAliveMs: 1_000 },
         backoff: fastBackoff,
         instanceId: id,
       });
@@ -188,4 +190,42 @@ describe('a rollout to a fleet of 20 clients on two gateways', () => {
       await stopFleet(members);
     }
   }, 120_000);
+
+  it('on NATS: the candidate goes out marked with who it is for, each move is announced, and ConfigClients on NATS follow the steps', async () => {
+    const service = 'fleet-nats';
+    await gateways[0]!.test.app.store.createConfig({ service, config: document }, { actor: 'test' });
+    const observer = await connect({ servers: nats.url, name: 'rollout-observer' });
+    const updates: ConfigEvent[] = [];
+    const notices: RolloutNotice[] = [];
+    observer.subscribe(subjectFor(service), { callback: (_error, message) => void updates.push(message.json<ConfigEvent>()) });
+    observer.subscribe(rolloutSubjectFor(service), { callback: (_error, message) => void notices.push(message.json<RolloutNotice>()) });
+    await observer.flush();
+    // Two clients of the first step and two of the last, following NATS (not graphql-ws).
+    const taken = [0, 0, 0];
+    const members = await startFleet(service, undefined, { live: 'nats', only: (step) => step !== 1 && taken[step]!++ < 2 });
+    try {
+      expect(members.map((member) => member.step).sort()).toEqual([0, 0, 2, 2]);
+      const id = await rollOut(service, { operational: { batch_size: 700 } }, '1h');
+      await until(() => members.filter((member) => member.step === 0).every((member) => member.client.status.version === 2), 5_000, 'the first step on the candidate');
+      await until(() => updates.some((event) => event.version === 2), 5_000, 'the candidate on NATS');
+      expect(updates.find((event) => event.version === 2)!.rollout).toEqual({ id, stableVersion: 1, percent: 10 });
+      await sleep(700);
+      for (const member of members) expect(member.client.status.version, member.id).toBe(member.step === 0 ? 2 : 1);
+
+      const promote = `mutation($id: String!) { promoteRollout(input: { id: $id }) { __typename ... on Rollout { percent state } } }`;
+      await gateways[1]!.test.graphql(promote, { id });
+      await until(() => notices.some((notice) => notice.percent === 50), 5_000, 'the notice of the second step');
+      await sleep(700);
+      for (const member of members) expect(member.client.status.version, member.id).toBe(member.step === 0 ? 2 : 1);
+      await gateways[1]!.test.graphql(promote, { id });
+      await until(() => members.every((member) => member.client.status.version === 2), 5_000, 'every client on the candidate at 100%');
+      await gateways[1]!.test.graphql(promote, { id });
+      await until(() => notices.some((notice) => notice.state === 'completed'), 5_000, 'the notice of the completion');
+      expect(notices.map((notice) => `${notice.state} ${notice.percent}`)).toEqual(['active 50', 'active 100', 'completed 100']);
+      expect(notices[0]).toMatchObject({ service, environment: 'production', id, stableVersion: 1, candidateVersion: 2 });
+    } finally {
+      await stopFleet(members);
+      await observer.close();
+    }
+  }, 90_000);
 });

@@ -2,7 +2,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { Client as GraphQLWsClient } from 'graphql-ws';
 import type WebSocket from 'ws';
 import { type BackoffOptions, backoffDelay, pause } from './backoff.ts';
-import { type ConfigEvent, parseConfigEvent, subjectFor } from '../protocol/changes.ts';
+import { type ConfigEvent, type RolloutNotice, parseConfigEvent, rolloutSubjectFor, subjectFor } from '../protocol/changes.ts';
 import { ClientConfigChanged } from './operations.ts';
 import { type HubConnection, graphqlEndpoint } from './transport.ts';
 
@@ -98,6 +98,20 @@ export function followNats(
             // Not JSON: nothing to apply.
           }
           if (change && change.service === target.service && change.environment === target.environment) handlers.change(change);
+        },
+      });
+      // A rollout moving a step (or ending) writes no version: its notice is the cue to ask the hub again.
+      nc.subscribe(rolloutSubjectFor(target.service), {
+        callback: (error, message) => {
+          if (error) return;
+          let notice: Partial<RolloutNotice> | null = null;
+          try {
+            notice = message.json<Partial<RolloutNotice>>();
+          } catch {
+            // Not JSON: nothing to do.
+          }
+          if (notice?.service !== target.service || notice.environment !== target.environment || !Number.isInteger(notice.candidateVersion)) return;
+          handlers.change({ service: target.service, environment: target.environment, version: notice.candidateVersion!, action: 'UPDATE', config: null });
         },
       });
       const flushedUp = () =>

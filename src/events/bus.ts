@@ -18,6 +18,8 @@ export interface EventBus {
   listen(listener: BusListener): () => void;
   /** Publishes in order; resolves once the events are out of this process (NATS has them). */
   publish(events: ConfigEvent[]): Promise<void>;
+  /** Publishes a message on a subject for services on NATS, once, not kept (nothing on the in-process bus). */
+  announce(subject: string, message: unknown): void;
   /** Whether events can travel now; readiness reflects it. */
   isConnected(): boolean;
   /** Calls back whenever events travel again after a gap (NATS reconnected): what was published meanwhile is lost to this instance. */
@@ -36,6 +38,7 @@ export function createInProcessBus(): EventBus {
     async publish(events) {
       for (const event of events) for (const listener of listeners) listener(event);
     },
+    announce() {},
     isConnected: () => true,
     onResumed: () => () => {},
     async close() {},
@@ -84,6 +87,9 @@ export function createNatsBus(servers: string, logger: Logger): EventBus {
         connection.publish(subjectFor(event.service), JSON.stringify(event), { headers: messageHeaders });
       }
       await link.flush();
+    },
+    announce(subject, message) {
+      link.current()?.publish(subject, JSON.stringify(message));
     },
     isConnected: () => link.isConnected(),
     onResumed: (callback) => link.whenResumed(callback),

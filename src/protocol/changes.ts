@@ -27,7 +27,38 @@ export interface ConfigEvent {
   changedBy: string;
   changedAt: string;
   reason: string | null;
+  /**
+   * On NATS, set on the event of a rollout's candidate: the instances it is for now (see RolloutNotice).
+   * A service that honours rollouts runs it only when its bucket is below `percent` × 100.
+   */
+  rollout?: RolloutMark;
 }
+
+/** Which rollout a candidate belongs to, and the share of instances it is served to. */
+export interface RolloutMark {
+  id: string;
+  stableVersion: number;
+  percent: number;
+}
+
+/**
+ * Published on `config.rollout.<service>` when a rollout begins, moves a step or ends. An instance is in
+ * the share `percent` when its bucket, the first four bytes of SHA-256(`<service>\0<environment>\0<instance id>`)
+ * read as a big-endian unsigned integer modulo 10,000, is below `percent` × 100. `state` `rolled_back` or
+ * `aborted`: the candidate is withdrawn (the version that writes the stable content back follows on
+ * `config.update`); `completed` or `superseded`: it is for everyone.
+ */
+export interface RolloutNotice extends RolloutMark {
+  service: string;
+  environment: string;
+  state: 'active' | 'rolling_back' | 'completed' | 'rolled_back' | 'aborted' | 'superseded';
+  candidateVersion: number;
+}
+
+export const ROLLOUT_SUBJECT_PREFIX = 'config.rollout';
+
+/** The NATS subject of a service's rollout notices. */
+export const rolloutSubjectFor = (service: string) => `${ROLLOUT_SUBJECT_PREFIX}.${service}`;
 
 export const SUBJECT_PREFIX = 'config.update';
 

@@ -10,6 +10,8 @@ import { ConfigFeed } from '../events/feed.ts';
 import { type EventBus, createInProcessBus, createNatsBus } from '../events/bus.ts';
 import { OutboxRelay } from '../events/relay.ts';
 import { ConfigStore } from '../store/configStore.ts';
+import { rolloutNotice } from '../store/rollouts.ts';
+import { rolloutSubjectFor } from '../protocol/changes.ts';
 import { clientAddressOf, createAuthenticator } from './authentication.ts';
 import { MAX_BODY_BYTES, readBodyWithLimit } from './body.ts';
 import { describeFailure } from './failures.ts';
@@ -95,7 +97,9 @@ export async function buildApp(options: AppOptions): Promise<App> {
   const bus = settings.NATS_URL ? createNatsBus(settings.NATS_URL, logger) : createInProcessBus();
   const feed = new ConfigFeed(bus, store, logger);
   feed.start();
-  const relay = new OutboxRelay({ db: database, publish: (events) => bus.publish(events), publishMayFail: bus.kind === 'nats', logger });
+  // A rollout's candidate goes out marked with who it is for; each move of a rollout made here is announced.
+  const relay = new OutboxRelay({ db: database, publish: async (events) => bus.publish(await store.rollouts.marked(events)), publishMayFail: bus.kind === 'nats', logger });
+  store.rollouts.onMoved = (rollout) => bus.announce(rolloutSubjectFor(rollout.service), rolloutNotice(rollout));
   await relay.start();
 
   let webSockets: ReturnType<typeof attachGraphQLWebSocket> | undefined;

@@ -3,6 +3,7 @@ import type { Database } from '../db/database.ts';
 import type { ConfigInstance, ServiceConfig } from '../generated/prisma/client.ts';
 import { durationMs } from '../protocol/durations.ts';
 import type { JsonObject } from '../protocol/json.ts';
+import type { RolloutMark, RolloutNotice } from '../protocol/changes.ts';
 import { RolloutError, ValidationError, VersionConflictError } from './errors.ts';
 import { type ConfigKey, keyString } from './names.ts';
 import { MAX_REASON_BYTES, reasonWithin, requireTexts } from './texts.ts';
@@ -108,6 +109,12 @@ export function rolloutPercent(rollout: Pick<Rollout, 'state' | 'steps' | 'stepI
   return rollout.state === 'completed' || rollout.state === 'superseded' ? 100 : 0;
 }
 
+/** What services on NATS are told of a rollout's move (protocol/changes.ts). */
+export function rolloutNotice(rollout: Rollout): RolloutNotice {
+  const { service, environment, id, state, stableVersion, candidateVersion } = rollout;
+  return { service, environment, id, state, stableVersion, candidateVersion, percent: rolloutPercent(rollout) };
+}
+
 /** Whether an instance is served the candidate now (an unnamed caller only once every instance is). */
 export function inStep(rollout: Rollout, instance: string | null | undefined): boolean {
   const percent = rolloutPercent(rollout);
@@ -173,6 +180,8 @@ export class ConfigRollouts {
   private stopListening: (() => Promise<void>) | undefined;
   private timer: NodeJS.Timeout | undefined;
   private sweeping: Promise<void> | undefined;
+  /** Told of every move this gateway makes (a rollout begun, a step, an end), once: for services on NATS. */
+  onMoved: ((rollout: Rollout) => void) | undefined;
 
   constructor(
     private readonly db: Pick<Database, 'query' | 'listen'>,
@@ -277,6 +286,28 @@ export class ConfigRollouts {
       });
     await this.reload();
     return rows[0]!;
+  }
+
+  /** Tells `onMoved` of a move this gateway made (never of a write failing because of it). */
+  private moved(rollout: Rollout | undefined | null): void {
+    if (!rollout) return;
+    try {
+      this.onMoved?.(rollout);
+    } catch (error) {
+      this.onError(error);
+    }
+  }
+
+  /** The candidates among `events`, marked with their rollout (a rollout announced before its change is known first). */
+  async marked<T extends { service: string; environment: string; version: number }>(events: T[]): Promise<(T & { rollout?: RolloutMark })[]> {
+    if (this.pending) await this.settled();
+    if (this.underWay.size === 0) return events;
+    return events.map((event) => {
+      const rollout = this.underWay.get(keyString(event));
+      if (!rollout || rollout.candidateVersion !== event.version) return event;
+      // A copy (an event's lazy patch is worked out here: it is about to be written out anyway).
+      return { ...event, rollout: { id: rollout.id, stableVersion: rollout.stableVersion, percent: rolloutPercent(rollout) } };
+    });
   }
 
   /** Drops a rollout whose candidate could not be written (nothing was served from it). */
@@ -392,6 +423,7 @@ export class ConfigRollouts {
       [rollout.id, rollout.stepIndex, last, actor, kind, last ? `served to every instance${kind === 'promoted' ? ` (promoted by ${actor})` : ''}` : null, detail],
     );
     if (moved) await this.reload();
+    this.moved(moved);
     return moved ?? null;
   }
 
@@ -406,6 +438,7 @@ export class ConfigRollouts {
       [rollout.id, state, actor, outcome, rollout.stepIndex, state === 'superseded' ? 100 : 0],
     );
     if (ended) await this.reload();
+    this.moved(ended);
     return ended ?? null;
   }
 
@@ -421,6 +454,7 @@ export class ConfigRollouts {
     );
     if (!claimed) return null;
     await this.reload();
+    this.moved(claimed);
     return this.finishRollback(claimed, writer);
   }
 
@@ -454,6 +488,7 @@ export class ConfigRollouts {
       [rollout.id, kind, version, actor, detail],
     );
     await this.reload();
+    this.moved(ended);
     return ended ?? (await this.find(rollout.id))!;
   }
 
