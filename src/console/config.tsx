@@ -2,7 +2,9 @@ import { useEffect, useState } from 'preact/hooks';
 import { type Hub, type Viewer, mayWrite } from './api.ts';
 import { Compare, Diff, type PatchOperation, Problem, Value, useLive, useQuery, when } from './common.tsx';
 import { Editor } from './editor.tsx';
-import { type Json, type JsonObject, leaves, settingName, valueAt } from './json.ts';
+import type { JsonObject } from './json.ts';
+import { settingName } from './json.ts';
+import { type SchemaField, bounds, settingsOf } from './settings.ts';
 import { ChangeSafety, type ConfigRollout } from './safety.tsx';
 
 const CONFIG = `query ConsoleConfig($service: String!, $environment: String!) {
@@ -32,19 +34,6 @@ const ROLLOUT_CHANGED = `subscription ConsoleRolloutChanged($service: String!, $
 const CHANGED = `subscription ConsoleConfigChanged($service: String!, $environment: String!) {
   configChanged(service: $service, environment: $environment) { version }
 }`;
-
-export interface SchemaField {
-  pointer: string;
-  type: string | null;
-  description: string | null;
-  default: Json | null;
-  minimum: number | null;
-  maximum: number | null;
-  exclusiveMinimum: number | null;
-  exclusiveMaximum: number | null;
-  allowed: Json[] | null;
-  required: boolean;
-}
 
 export interface Instance {
   instance: string;
@@ -80,31 +69,6 @@ const TABS: [Tab, string][] = [
   ['fleet', 'Fleet'],
   ['safety', 'Change safety'],
 ];
-
-export interface Setting {
-  pointer: string;
-  field: SchemaField | undefined;
-  value: Json | undefined;
-}
-
-/** The settings of a config: its schema's leaves, and any other leaf its document has. */
-export function settingsOf(document: JsonObject, fields: SchemaField[]): Setting[] {
-  const described = fields.filter((field) => field.type !== 'object' && field.pointer !== '');
-  const byPointer = new Map(described.map((field) => [field.pointer, field]));
-  const pointers = [...described.map((field) => field.pointer), ...leaves(document).map((leaf) => leaf.pointer).filter((pointer) => !byPointer.has(pointer))];
-  return pointers.sort().map((pointer) => ({ pointer, field: byPointer.get(pointer), value: valueAt(document, pointer) }));
-}
-
-export function bounds(field: SchemaField | undefined): string {
-  if (!field) return '';
-  const parts: string[] = [];
-  if (field.minimum !== null) parts.push(`≥ ${field.minimum}`);
-  if (field.exclusiveMinimum !== null) parts.push(`> ${field.exclusiveMinimum}`);
-  if (field.maximum !== null) parts.push(`≤ ${field.maximum}`);
-  if (field.exclusiveMaximum !== null) parts.push(`< ${field.exclusiveMaximum}`);
-  if (field.allowed) parts.push(`one of ${field.allowed.map((value) => JSON.stringify(value)).join(', ')}`);
-  return parts.join(', ');
-}
 
 export function ConfigPage({ hub, viewer, service, environment }: { hub: Hub; viewer: Viewer; service: string; environment: string }) {
   const variables = { service, environment };

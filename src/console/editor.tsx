@@ -1,8 +1,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { Hub } from './api.ts';
 import { Compare, Diff, type PatchOperation, Problem } from './common.tsx';
-import type { Setting } from './config.tsx';
-import { bounds } from './config.tsx';
+import { type Setting, bounds } from './settings.ts';
 import { type Json, type JsonObject, isObject, settingName, valueAt, withValue } from './json.ts';
 
 const WRITE = `mutation ConsoleWrite($input: UpdateConfigInput!) {
