@@ -56,6 +56,8 @@ export async function runCli(args: string[], options: CliOptions = {}): Promise<
   let stderr = '';
   child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  // A command that reads no input may exit before its input is written: the pipe is then closed (EPIPE), which is not the test's failure.
+  child.stdin!.on('error', () => {});
   child.stdin!.end(options.input ?? '');
   const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 30_000);
   const code = await new Promise<number | null>((resolve) => child.once('close', (exitCode) => resolve(exitCode)));
