@@ -113,6 +113,9 @@ describe.each(backends)('rollouts on %s', (backend) => {
     expect((await t.app.store.getConfig(service, undefined, undefined, inside[0])).version).toBe(2);
 
     const promote = `mutation($id: String!) { promoteRollout(input: { id: $id, reason: "looks fine" }) { __typename ... on Rollout { state stepIndex percent } ... on Error { message } } }`;
+    // A reason is checked as every text the hub keeps: a credential in it is refused, nothing moves.
+    const leaky = await t.graphql(`mutation($id: String!) { promoteRollout(input: { id: $id, reason: "ok, password=Hunter2-Secret-Value" }) { __typename } }`, { id });
+    expect(leaky.data.promoteRollout.__typename).toBe('SecretRejectedError');
     expect((await t.graphql(promote, { id })).data.promoteRollout).toMatchObject({ state: 'ACTIVE', stepIndex: 1, percent: 60 });
     expect((await t.graphql(promote, { id })).data.promoteRollout).toMatchObject({ state: 'ACTIVE', stepIndex: 2, percent: 100 });
     // At 100% every caller is served the candidate, named or not.

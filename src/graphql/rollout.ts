@@ -1,7 +1,7 @@
 import { ForbiddenError, configAction } from '../access/errors.ts';
 import { mayRead, mayWrite } from '../access/principal.ts';
 import { untilTokenEnds } from '../access/sessions.ts';
-import { RolloutError, ValidationError } from '../store/errors.ts';
+import { RolloutError, SecretRejectedError, ValidationError } from '../store/errors.ts';
 import { type ConfigKey, configKey } from '../store/names.ts';
 import { type Rollout, type RolloutEvent, holdsBack, inStep, instanceBucket, rolloutPercent } from '../store/rollouts.ts';
 import type { ConfigInstance } from '../generated/prisma/client.ts';
@@ -138,6 +138,8 @@ async function rolloutFor(ctx: Context, id: string, action: 'read' | 'write'): P
 }
 
 const rolloutErrors = [...accessErrors, RolloutError, ValidationError];
+/** A reason is checked like any text the hub keeps (size, text, the secret guard). */
+const moveErrors = [...rolloutErrors, SecretRejectedError];
 
 builder.queryFields((t) => ({
   rollout: t.field({
@@ -169,7 +171,7 @@ builder.mutationFields((t) => ({
     description: 'Moves a rollout to its next step now (from the last one: completes it).',
     args: { input: t.arg({ type: RolloutActionInput, required: true }) },
     authScopes: { signedIn: true },
-    errors: { types: rolloutErrors, directResult: true, union: { name: 'PromoteRolloutResult' } },
+    errors: { types: moveErrors, directResult: true, union: { name: 'PromoteRolloutResult' } },
     resolve: async (_root, { input }, ctx) => {
       const rollout = await rolloutFor(ctx, input.id, 'write');
       return ctx.store.rollouts.promote(rollout.id, { actor: ctx.actor, reason: input.reason });
@@ -180,7 +182,7 @@ builder.mutationFields((t) => ({
     description: 'Ends a rollout now: the stable version is written back as a new version (a ROLLBACK by the caller).',
     args: { input: t.arg({ type: RolloutActionInput, required: true }) },
     authScopes: { signedIn: true },
-    errors: { types: rolloutErrors, directResult: true, union: { name: 'AbortRolloutResult' } },
+    errors: { types: moveErrors, directResult: true, union: { name: 'AbortRolloutResult' } },
     resolve: async (_root, { input }, ctx) => {
       const rollout = await rolloutFor(ctx, input.id, 'write');
       return ctx.store.abortRollout(rollout.id, { actor: ctx.actor, reason: input.reason });
