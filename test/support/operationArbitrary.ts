@@ -579,9 +579,10 @@ class DocumentWriter {
     } else {
       const count = this.d.weighted(kind === 'mutation' ? [[6, 1], [3, 2], [1, 3]] : [[5, 1], [3, 2], [2, 3]]);
       // Fields taking JSON (updateConfig's patch...) weigh more: variables inside JSON literals are the bug
-      // class: together twice as likely as all the others (token mutations and the like), however many.
+      // class: together three times as likely as all the others (token, request and rollout mutations and
+      // the like), however many there are.
       const takingJson = fields.filter((field) => field.args.some((arg) => takesJson(arg.type))).length;
-      const jsonWeight = Math.max(1, Math.ceil((fields.length - takingJson) / Math.max(1, takingJson))) * 2;
+      const jsonWeight = Math.max(1, Math.ceil((fields.length - takingJson) / Math.max(1, takingJson))) * 3;
       // Connections (paging, cursors) weigh double among the queries: a new plain root field must not
       // dilute them.
       const weights = fields.map((field) =>
