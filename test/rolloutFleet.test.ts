@@ -8,7 +8,7 @@ import { type TestApp, createTestApp } from './support/app.ts';
 import { Settings, fastBackoff } from './support/client.ts';
 import { type TestDatabase, createPostgresDatabase } from './support/databases.ts';
 import { NatsServer } from './support/nats.ts';
-import { freePort } from './support/waiting.ts';
+import { eventually, freePort } from './support/waiting.ts';
 import { connect } from '@nats-io/transport-node';
 import { type ConfigEvent, type RolloutNotice, rolloutSubjectFor, subjectFor } from '../src/protocol/changes.ts';
 
@@ -51,13 +51,8 @@ function fleetIds(service: string): { id: string; step: number }[] {
   return found;
 }
 
-async function until(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs} ms`);
-    await sleep(50);
-  }
-}
+/** Waits until `condition` holds (the shared poll of support/waiting.ts). */
+const until = (condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string) => eventually(async () => condition(), Boolean, timeoutMs, what);
 
 describe('a rollout to a fleet of 20 clients on two gateways', () => {
   let nats: NatsServer;

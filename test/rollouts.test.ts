@@ -4,6 +4,7 @@ import { ROLLOUT_ACTOR, instanceBucket, rolloutPlan } from '../src/store/rollout
 import type { ConfigEvent } from '../src/protocol/changes.ts';
 import { type TestApp, createTestApp } from './support/app.ts';
 import { backends } from './support/databases.ts';
+import { eventually } from './support/waiting.ts';
 
 // Progressive rollouts: a change served to a share of the instances at a time, advanced after each bake,
 // rolled back on its own when an instance refuses it. This file holds the rules and one gateway on each
@@ -11,15 +12,9 @@ import { backends } from './support/databases.ts';
 
 const author = { actor: 'release', reason: 'bigger batches' };
 
-async function until<T>(probe: () => Promise<T | undefined | null | false>, timeoutMs = 15_000, what = 'the condition'): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`${what} did not hold within ${timeoutMs} ms`);
-    await sleep(50);
-  }
-}
+/** The first truthy value `probe` gives (the shared poll of support/waiting.ts). */
+const until = async <T>(probe: () => Promise<T | undefined | null | false>, timeoutMs = 15_000, what = 'the condition'): Promise<T> =>
+  (await eventually(probe, Boolean, timeoutMs, what)) as T;
 
 /** Instance ids of a config, the first `inside` of them below `percent` and `outside` at or above it. */
 export function instancesAround(service: string, percent: number, inside: number, outside: number, environment = 'production'): { inside: string[]; outside: string[] } {

@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import type { Hub } from './api.ts';
-import { type Json, type JsonObject, show } from './json.ts';
+import { type Json, type JsonObject, show, valueAt } from './json.ts';
 
 /** A query's data, reloaded by `reload()` (and whenever its variables change); errors are shown, not thrown. */
 export function useQuery<T>(hub: Hub, query: string, variables: Record<string, unknown>): { data: T | null; error: string | null; reload: () => Promise<void> } {
@@ -78,22 +78,13 @@ export function Diff({ operations, before }: { operations: PatchOperation[]; bef
         {operations.map((operation) => (
           <tr key={`${operation.op}${operation.path}`} class={`op-${operation.op}`}>
             <td>{operation.path.slice(1).split('/').join('.')}</td>
-            <td>{operation.op === 'add' ? <em>absent</em> : <Value value={pick(before, operation.path)} />}</td>
+            <td>{operation.op === 'add' ? <em>absent</em> : <Value value={valueAt(before, operation.path)} />}</td>
             <td>{operation.op === 'remove' ? <em>removed</em> : <Value value={operation.value} />}</td>
           </tr>
         ))}
       </tbody>
     </table>
   );
-}
-
-function pick(document: Json | undefined, pointer: string): Json | undefined {
-  let value = document;
-  for (const key of pointer.slice(1).split('/').map((token) => token.replace(/~1/g, '/').replace(/~0/g, '~'))) {
-    if (value === null || typeof value !== 'object') return undefined;
-    value = (value as Record<string, Json>)[key];
-  }
-  return value;
 }
 
 /** What changed from one version to another, as a diff. */

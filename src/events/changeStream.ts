@@ -5,9 +5,9 @@ import type { ConfigEvent } from '../protocol/changes.ts';
  * whichever comes first: its consumer leaves, or its owner ends it (with an error when its token ended).
  * Its end callbacks run then, however it ended.
  */
-export class ChangeQueue {
-  private readonly buffer: ConfigEvent[] = [];
-  private reader: ((result: IteratorResult<ConfigEvent>) => void) | undefined;
+export class ChangeQueue<T = ConfigEvent> {
+  private readonly buffer: T[] = [];
+  private reader: ((result: IteratorResult<T>) => void) | undefined;
   private ended = false;
   private readonly endCallbacks: (() => void)[] = [];
   private failWith!: (error: Error) => void;
@@ -16,11 +16,11 @@ export class ChangeQueue {
     this.failWith = reject;
   });
 
-  constructor(readonly accept: (event: ConfigEvent) => boolean = () => true) {
+  constructor(readonly accept: (event: T) => boolean = () => true) {
     this.failure.catch(() => {});
   }
 
-  push(event: ConfigEvent): void {
+  push(event: T): void {
     if (this.ended || !this.accept(event)) return;
     const reader = this.reader;
     this.reader = undefined;
@@ -29,7 +29,7 @@ export class ChangeQueue {
   }
 
   /** The next change pushed; done once the queue has ended. */
-  next(): Promise<IteratorResult<ConfigEvent>> {
+  next(): Promise<IteratorResult<T>> {
     const value = this.buffer.shift();
     if (value) return Promise.resolve({ done: false, value });
     if (this.ended) return Promise.resolve({ done: true, value: undefined });
@@ -56,8 +56,8 @@ export class ChangeQueue {
 }
 
 /** A subscription's stream of changes, as GraphQL reads it, that its owner can end. */
-export interface ChangeStream extends AsyncIterableIterator<ConfigEvent> {
-  return(): Promise<IteratorResult<ConfigEvent>>;
+export interface ChangeStream<T = ConfigEvent> extends AsyncIterableIterator<T> {
+  return(): Promise<IteratorResult<T>>;
   /** Ends the stream: a read under way or the next one is done, or fails with `error` (once). */
   end(error?: Error): void;
   /** Calls back once the stream has ended, however it ended. */
@@ -69,15 +69,15 @@ export interface ChangeStream extends AsyncIterableIterator<ConfigEvent> {
  * queue: when the consumer returns, when its owner calls `end` (a read under way is interrupted, even in
  * the middle of a replay), and when `events` runs out.
  */
-export function changeStream(events: AsyncGenerator<ConfigEvent>, queue: ChangeQueue): ChangeStream {
+export function changeStream<T, Q>(events: AsyncGenerator<T>, queue: ChangeQueue<Q>): ChangeStream<T> {
   let failed = false;
-  const finish = async (): Promise<IteratorResult<ConfigEvent>> => {
+  const finish = async (): Promise<IteratorResult<T>> => {
     queue.end();
     // Runs `events`' cleanup, or (never started) just marks it done.
     await events.return(undefined).catch(() => {});
     return { done: true, value: undefined };
   };
-  const stream: ChangeStream = {
+  const stream: ChangeStream<T> = {
     async next() {
       if (failed) return { done: true, value: undefined };
       try {

@@ -3,7 +3,7 @@ import { nextTurn } from '../turns.ts';
 import type { ConfigStore } from '../store/configStore.ts';
 import { type ConfigKey, keyString, parseKeyString } from '../store/names.ts';
 import { instanceName } from '../store/instances.ts';
-import { rolloutChanges } from './rolloutChanges.ts';
+import type { ConfigRollouts, Rollout } from '../store/rollouts.ts';
 import { type ConfigEvent, parseConfigEvent } from '../protocol/changes.ts';
 import { configEventFrom } from './configEvent.ts';
 import type { EventBus } from './bus.ts';
@@ -251,12 +251,18 @@ export class ConfigFeed {
     }
   }
 
-  /** The rollouts of one config as they begin, move a step and end; counted as an open subscription. */
-  subscribeRollouts(key: ConfigKey): ReturnType<typeof rolloutChanges> {
-    const stream = rolloutChanges(this.store.rollouts, key);
+  /**
+   * The rollouts of one config as they begin, move a step and end (each gateway reloads them on the
+   * database's notice), each read afresh; counted as an open subscription.
+   */
+  subscribeRollouts(key: ConfigKey): ChangeStream<Rollout> {
+    const rollouts = this.store.rollouts;
+    const k = keyString(key);
+    const queue = new ChangeQueue<Rollout>();
+    queue.whenEnded(rollouts.onChange((changed) => keyString(changed) === k && queue.push(changed)));
     this.openSubscriptions++;
-    stream.whenEnded(() => this.openSubscriptions--);
-    return stream;
+    queue.whenEnded(() => this.openSubscriptions--);
+    return changeStream(freshRollouts(queue, rollouts), queue);
   }
 
   /** Live changes of several configs (or all, when `accept` takes everything). Listens from the moment it is called. */
@@ -279,5 +285,13 @@ export class ConfigFeed {
       this.openSubscriptions--;
     });
     return queue;
+  }
+}
+
+/** Each rollout the queue is told of, as the database has it now. */
+async function* freshRollouts(queue: ChangeQueue<Rollout>, rollouts: ConfigRollouts): AsyncGenerator<Rollout> {
+  for (let next = await queue.next(); !next.done; next = await queue.next()) {
+    const fresh = await rollouts.find(next.value.id);
+    if (fresh) yield fresh;
   }
 }

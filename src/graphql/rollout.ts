@@ -3,7 +3,7 @@ import { mayRead, mayWrite } from '../access/principal.ts';
 import { untilTokenEnds } from '../access/sessions.ts';
 import { RolloutError, SecretRejectedError, ValidationError } from '../store/errors.ts';
 import { type ConfigKey, configKey } from '../store/names.ts';
-import { type Rollout, type RolloutEvent, holdsBack, inStep, instanceBucket, rolloutPercent } from '../store/rollouts.ts';
+import { type Rollout, type RolloutEvent, inStep, instanceBucket, rolloutPercent } from '../store/rollouts.ts';
 import type { ConfigInstance } from '../generated/prisma/client.ts';
 import { builder } from './builder.ts';
 import type { Context } from './context.ts';
@@ -55,7 +55,7 @@ const RolloutInstanceRef = builder.objectRef<RolloutInstance>('RolloutInstance')
     instance: t.string({ resolve: ({ row }) => row.instanceId }),
     bucket: t.int({ description: 'Where the instance falls (0..9999); a step of p% serves buckets below p×100.', resolve: ({ rollout, row }) => instanceBucket(rollout, row.instanceId) }),
     inStep: t.boolean({ description: 'Served the candidate now.', resolve: ({ rollout, row }) => inStep(rollout, row.instanceId) }),
-    servedVersion: t.int({ resolve: ({ rollout, row }) => (holdsBack(rollout, rollout.candidateVersion, row.instanceId) ? rollout.stableVersion : rollout.candidateVersion) }),
+    servedVersion: t.int({ resolve: ({ rollout, row }) => (inStep(rollout, row.instanceId) ? rollout.candidateVersion : rollout.stableVersion) }),
     status: t.string({ resolve: ({ row }) => row.status }),
     appliedVersion: t.int({ nullable: true, resolve: ({ row }) => row.appliedVersion }),
     rejectedVersion: t.int({ nullable: true, resolve: ({ row }) => row.rejectedVersion }),

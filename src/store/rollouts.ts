@@ -129,11 +129,6 @@ export function inStep(rollout: Rollout, instance: string | null | undefined): b
  */
 export type Delivery = 'send' | 'hold' | 'drop';
 
-/** Whether `version` of a config is kept from `instance`: the candidate of a rollout under way, the instance not in its step. */
-export function holdsBack(rollout: Rollout | undefined, version: number, instance: string | null | undefined): boolean {
-  return rollout !== undefined && version === rollout.candidateVersion && !inStep(rollout, instance);
-}
-
 /** The instances of the candidate that refused it, and those that report an error since the rollout began. */
 export function failuresOf(rollout: Rollout, instances: readonly ConfigInstance[]): { refused: ConfigInstance[]; errored: ConfigInstance[] } {
   const since = rollout.createdAt.getTime();
@@ -234,7 +229,7 @@ export class ConfigRollouts {
   }
 
   /** What a stream of changes of a config does with `version` for `instance` (see Delivery). */
-  deliveryOf(key: ConfigKey, version: number, instance: string | null): Delivery {
+  deliveryOf(key: ConfigKey, version: number, instance: string | null | undefined): Delivery {
     const k = keyString(key);
     if (this.withdrawn.get(k)?.has(version)) return 'drop';
     const rollout = this.underWay.get(k);
@@ -248,8 +243,9 @@ export class ConfigRollouts {
    * the candidate of a rollout that does not serve the instance yet, else the row itself.
    */
   served(row: ServiceConfig, instance: string | null | undefined): ServiceConfig {
-    const rollout = this.underWay.get(keyString({ service: row.serviceName, environment: row.environment }));
-    if (!rollout || !holdsBack(rollout, row.version, instance)) return row;
+    const key = { service: row.serviceName, environment: row.environment };
+    const rollout = this.underWay.get(keyString(key));
+    if (!rollout || this.deliveryOf(key, row.version, instance) === 'send') return row;
     return { ...row, version: rollout.stableVersion, config: rollout.stableConfig, updatedAt: rollout.stableUpdatedAt, updatedBy: rollout.stableUpdatedBy };
   }
 
@@ -381,6 +377,8 @@ export class ConfigRollouts {
 
   /** Acts on every rollout that is due: rolls back, advances, completes or drops it. */
   async sweep(writer: RolloutWriter): Promise<void> {
+    // Every rollout under way (or being rolled back) is in memory, reloaded on each notice: none, nothing to ask.
+    if (this.underWay.size === 0 && !this.pending) return;
     const rows = await this.db.query<Rollout & { bakedMs: number; claimAge: number | null; age: number }>(
       `SELECT ${COLUMNS}, (EXTRACT(EPOCH FROM now() - step_started_at) * 1000)::float8 AS "bakedMs",
               (EXTRACT(EPOCH FROM now() - claimed_at))::float8 AS "claimAge", (EXTRACT(EPOCH FROM now() - created_at))::float8 AS age
