@@ -1,4 +1,5 @@
 import './nodeEnv.ts';
+import { setFlagsFromString } from 'node:v8';
 import { loadSettings } from './env.ts';
 import { createLogger, routeProcessOutputTo } from './logger.ts';
 import { buildApp } from './server/app.ts';
@@ -7,6 +8,10 @@ import { StartupError } from './startupError.ts';
 /** Starts the gateway from the environment and stops it cleanly on SIGTERM/SIGINT. */
 async function main() {
   const settings = loadSettings();
+  // The embedded database is PostgreSQL compiled to WebAssembly. V8's optimising tier recompiles its hot
+  // functions on the other core, and while it does, the main thread waits on that work: a start took
+  // longer by a half and the embedded database's queries ran slower. Its baseline code (Liftoff) is enough.
+  if (!settings.DATABASE_URL) setFlagsFromString('--liftoff-only');
   const logger = createLogger(settings.LOG_LEVEL);
   routeProcessOutputTo(logger);
   const app = await buildApp({ settings, logger });

@@ -65,7 +65,8 @@ export class OutboxRelay {
     this.stopListening = await this.options.db.listen(CHANGE_CHANNEL, () => this.wake(), () => this.wake());
     this.sweepTimer = setInterval(() => void this.sweep(), this.options.sweepIntervalMs ?? 1000);
     this.sweepTimer.unref();
-    this.wake();
+    // What waits from before the start goes out now; an empty outbox costs one cheap look, not a claim.
+    void this.sweep();
   }
 
   /** Wakes the relay if anything waits; one cheap indexed look, no transaction. */

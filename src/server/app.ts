@@ -7,7 +7,7 @@ import { migrate } from '../db/migrate.ts';
 import type { Settings } from '../env.ts';
 import type { Logger } from '../logger.ts';
 import { ConfigFeed } from '../events/feed.ts';
-import { type EventBus, createInProcessBus, createNatsBus } from '../events/bus.ts';
+import { type EventBus, createInProcessBus } from '../events/bus.ts';
 import { OutboxRelay } from '../events/relay.ts';
 import { ConfigStore } from '../store/configStore.ts';
 import { rolloutNotice } from '../store/rollouts.ts';
@@ -94,7 +94,8 @@ export async function buildApp(options: AppOptions): Promise<App> {
   const authenticate = createAuthenticator({ tokens, failureLimit: options.authFailureLimit, trustProxy: settings.CONFIGHUB_TRUST_PROXY });
   const store = new ConfigStore(database, logger);
   await store.start();
-  const bus = settings.NATS_URL ? createNatsBus(settings.NATS_URL, logger) : createInProcessBus();
+  // NATS's packages load only when it is used: the embedded default starts without them.
+  const bus = settings.NATS_URL ? (await import('../events/natsBus.ts')).createNatsBus(settings.NATS_URL, logger) : createInProcessBus();
   const feed = new ConfigFeed(bus, store, logger);
   feed.start();
   // A rollout's candidate goes out marked with who it is for; each move of a rollout made here is announced.

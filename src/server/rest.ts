@@ -9,7 +9,7 @@ import { changePatch } from '../store/history.ts';
 import { changePointer } from '../store/overrides.ts';
 import { type Rollout, type RolloutEvent, rolloutPercent } from '../store/rollouts.ts';
 import { durationMs } from '../protocol/durations.ts';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { type ConfigKey, NAME_PATTERN, configKey } from '../store/names.ts';
 import type { Authenticate } from './authentication.ts';
 import { readJsonBody } from './body.ts';
@@ -159,43 +159,43 @@ function allow(request: Request, methods: string[]) {
 }
 
 /** `true` or `false`, exactly: `?dryRun=1` must not quietly write for real. */
-const booleanParam = z.enum(['true', 'false'], { error: 'must be true or false' }).transform((value) => value === 'true');
-const wholeNumber = (min: number, max: number) =>
-  z
-    .string()
-    .regex(/^\d{1,9}$/, { error: `must be a whole number from ${min} to ${max}` })
-    .transform(Number)
-    .pipe(z.number().min(min, { error: `must be a whole number from ${min} to ${max}` }).max(max, { error: `must be a whole number from ${min} to ${max}` }));
-const environmentParam = z.string().regex(NAME_PATTERN, { error: `must match ${NAME_PATTERN.source}` });
+const booleanParam = z.pipe(
+  z.enum(['true', 'false'], { error: 'must be true or false' }),
+  z.transform((value: 'true' | 'false') => value === 'true'),
+);
+const wholeNumber = (min: number, max: number) => {
+  const error = `must be a whole number from ${min} to ${max}`;
+  return z.pipe(z.string().check(z.regex(/^\d{1,9}$/, { error })), z.pipe(z.transform(Number), z.number().check(z.minimum(min, { error }), z.maximum(max, { error }))));
+};
+const nameParam = z.string().check(z.regex(NAME_PATTERN, { error: `must match ${NAME_PATTERN.source}` }));
+const durationParam = (example: string) =>
+  z.string().check(z.refine((text) => !Number.isNaN(durationMs(text)), { error: `must be a duration such as ${example}` }));
 
 /** Every query parameter of the REST routes, as documented; a value that is not one of these is a 400 naming it. */
 const PARAMS = z.strictObject({
-  environment: environmentParam.optional(),
-  expectedVersion: wholeNumber(1, 999_999_999).optional(),
-  dryRun: booleanParam.optional(),
-  reason: z.string().optional(),
-  limit: wholeNumber(1, 500).optional(),
-  service: z.string().regex(NAME_PATTERN, { error: `must match ${NAME_PATTERN.source}` }).optional(),
-  state: z.enum(['open', 'applying', 'applied', 'rejected', 'withdrawn', 'stale', 'expired'], { error: 'must be open, applying, applied, rejected, withdrawn, stale or expired' }).optional(),
-  comment: z.string().optional(),
+  environment: z.optional(nameParam),
+  expectedVersion: z.optional(wholeNumber(1, 999_999_999)),
+  dryRun: z.optional(booleanParam),
+  reason: z.optional(z.string()),
+  limit: z.optional(wholeNumber(1, 500)),
+  service: z.optional(nameParam),
+  state: z.optional(
+    z.enum(['open', 'applying', 'applied', 'rejected', 'withdrawn', 'stale', 'expired'], { error: 'must be open, applying, applied, rejected, withdrawn, stale or expired' }),
+  ),
+  comment: z.optional(z.string()),
   /** Which instance asks: while a rollout is under way, it decides the version served (see store/rollouts.ts). */
-  instance: z.string().max(256, { error: 'must hold at most 256 characters' }).optional(),
+  instance: z.optional(z.string().check(z.maxLength(256, { error: 'must hold at most 256 characters' }))),
   /** A progressive rollout: percentages of the instances, e.g. `10,50,100`, with `bake` and `maxErrors`. */
-  rollout: z
-    .string()
-    .regex(/^\d{1,3}(,\d{1,3}){0,9}$/, { error: 'must be percentages separated by commas, e.g. 10,50,100' })
-    .transform((text) => text.split(',').map(Number))
-    .optional(),
-  bake: z
-    .string()
-    .refine((text) => !Number.isNaN(durationMs(text)), { error: 'must be a duration such as 30s, 5m or 1h' })
-    .optional(),
-  maxErrors: wholeNumber(0, 10_000).optional(),
+  rollout: z.optional(
+    z.pipe(
+      z.string().check(z.regex(/^\d{1,3}(,\d{1,3}){0,9}$/, { error: 'must be percentages separated by commas, e.g. 10,50,100' })),
+      z.transform((text: string) => text.split(',').map(Number)),
+    ),
+  ),
+  bake: z.optional(durationParam('30s, 5m or 1h')),
+  maxErrors: z.optional(wholeNumber(0, 10_000)),
   /** A temporary override (see store/overrides.ts): `90m`, `2h`, `3d`. */
-  expiresIn: z
-    .string()
-    .refine((text) => !Number.isNaN(durationMs(text)), { error: 'must be a duration such as 90m, 2h or 3d' })
-    .optional(),
+  expiresIn: z.optional(durationParam('90m, 2h or 3d')),
 });
 type ParamName = keyof z.input<typeof PARAMS>;
 
@@ -207,7 +207,7 @@ function queryParams(url: URL, takes: ParamName[]): z.output<typeof PARAMS> {
     if (Object.hasOwn(raw, name)) throw new RequestError(400, 'BAD_PARAMETER', `${name} is given more than once`);
     raw[name] = value;
   }
-  const parsed = PARAMS.safeParse(raw);
+  const parsed = z.safeParse(PARAMS, raw);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0]!;
   throw new RequestError(400, 'BAD_PARAMETER', `${String(issue.path[0])} ${issue.message}`);

@@ -1,4 +1,4 @@
-import { Piscina } from 'piscina';
+import type { Piscina } from 'piscina';
 import type { ConfigSchemas, SchemaCheck, SchemaVetting } from './configSchemas.ts';
 import { WORKER_SCHEMA_CHARS, schemaViolations, vetNewSchema } from './configSchemas.ts';
 import { type JsonObject, type JsonValue, type PatchOperation, diffDocuments, documentText } from './documents.ts';
@@ -63,7 +63,7 @@ export function diffTexts(from: string | null, to: string | null): PatchOperatio
  * event loop with them. The same functions run in both places.
  */
 export class DocumentChecker {
-  private pool: Piscina | undefined;
+  private pool: Promise<Piscina> | undefined;
 
   constructor(private readonly schemas: ConfigSchemas) {}
 
@@ -78,7 +78,7 @@ export class DocumentChecker {
         if (!(error instanceof PatternBudgetError)) throw error;
       }
     }
-    const problems = (await this.worker().run({
+    const problems = (await (await this.worker()).run({
       kind: 'document',
       schemaKey: stored ? `${service}@${stored.row.version}` : null,
       schema: (stored?.row.schema as JsonObject | undefined) ?? null,
@@ -91,29 +91,34 @@ export class DocumentChecker {
   /** The problems of a new schema for a service whose live configs are `configs` (compiling one costs up to a few hundred ms). */
   async vetSchema(schema: JsonObject, configs: { environment: string; config: JsonValue }[]): Promise<SchemaVetting> {
     if (documentText(schema).length < WORKER_SCHEMA_CHARS) return vetNewSchema(schema, configs);
-    return this.worker().run({ kind: 'schema', schema, configs } satisfies CheckTask) as Promise<SchemaVetting>;
+    return (await this.worker()).run({ kind: 'schema', schema, configs } satisfies CheckTask) as Promise<SchemaVetting>;
   }
 
   /** The operations between two versions' JSON texts (null for a deletion); large ones worked out on the worker. */
   async diff(from: string | null, to: string | null): Promise<PatchOperation[]> {
     if ((from?.length ?? 0) + (to?.length ?? 0) < WORKER_THRESHOLD_CHARS) return diffTexts(from, to);
-    return this.worker().run({ kind: 'diff', from, to } satisfies CheckTask) as Promise<PatchOperation[]>;
+    return (await this.worker()).run({ kind: 'diff', from, to } satisfies CheckTask) as Promise<PatchOperation[]>;
   }
 
-  private worker(): Piscina {
-    this.pool ??= new Piscina({
-      filename: WORKER_FILE,
-      minThreads: 0,
-      maxThreads: 1,
-      idleTimeout: 60_000,
-      // Under tsx, the worker loads TypeScript the same way.
-      execArgv: WORKER_FILE.endsWith('.ts') ? ['--import', 'tsx'] : [],
-    });
+  /** The pool, and Piscina itself, loaded when first needed: most gateways never check a large document. */
+  private worker(): Promise<Piscina> {
+    this.pool ??= import('piscina').then(
+      ({ Piscina }) =>
+        new Piscina({
+          filename: WORKER_FILE,
+          minThreads: 0,
+          maxThreads: 1,
+          idleTimeout: 60_000,
+          // Under tsx, the worker loads TypeScript the same way.
+          execArgv: WORKER_FILE.endsWith('.ts') ? ['--import', 'tsx'] : [],
+        }),
+    );
     return this.pool;
   }
 
   async close(): Promise<void> {
-    await this.pool?.destroy();
+    const pool = this.pool;
     this.pool = undefined;
+    await (await pool)?.destroy();
   }
 }
