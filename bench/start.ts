@@ -42,6 +42,11 @@ interface Start {
   readyMs: number;
   rssMiB: number;
   peakMiB: number;
+  /** The gateway's own account of its start (the `startMs` of its `confighub listening` log line). */
+  phases?: Record<string, number>;
+  /** The gateway's JavaScript heap and memory outside it (PGlite's WebAssembly memory, buffers), from /metrics, in MiB. */
+  heapMiB?: number;
+  externalMiB?: number;
 }
 
 /** Memory figures of a running process, in MiB (VmRSS now, VmHWM its peak). */
@@ -63,10 +68,12 @@ async function startOnce(variant: Variant, dataDir: string | undefined): Promise
   const started = performance.now();
   const child = spawn(process.execPath, variant.args, {
     cwd: ROOT,
-    env: { ...process.env, PORT: String(PORT), HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...(dataDir ? { CONFIGHUB_DATA_DIR: dataDir } : {}) },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, PORT: String(PORT), HOST: '127.0.0.1', LOG_LEVEL: 'info', ...(dataDir ? { CONFIGHUB_DATA_DIR: dataDir } : {}) },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
+  let stdout = '';
   let stderr = '';
+  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk));
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk));
   try {
     const url = `http://127.0.0.1:${PORT}${variant.gateway ? '/ready' : '/'}`;
@@ -79,7 +86,15 @@ async function startOnce(variant: Variant, dataDir: string | undefined): Promise
     const readyMs = performance.now() - started;
     await sleep(IDLE_SECONDS * 1000);
     const memory = memoryOf(child.pid!);
-    return { readyMs, rssMiB: memory.rss, peakMiB: memory.peak };
+    const start: Start = { readyMs, rssMiB: memory.rss, peakMiB: memory.peak };
+    if (!variant.gateway) return start;
+    const listening = stdout.split('\n').find((line) => line.includes('"confighub listening"'));
+    start.phases = listening ? (JSON.parse(listening) as { startMs?: Record<string, number> }).startMs : undefined;
+    const metrics = await (await fetch(`http://127.0.0.1:${PORT}/metrics`)).text();
+    const metric = (name: string) => Number(new RegExp(`^confighub_process_${name} (\\S+)$`, 'm').exec(metrics)?.[1] ?? NaN) / 2 ** 20;
+    start.heapMiB = metric('nodejs_heap_size_total_bytes');
+    start.externalMiB = metric('nodejs_external_memory_bytes');
+    return start;
   } finally {
     await stop(child);
   }
@@ -143,6 +158,23 @@ async function measureCli(): Promise<void> {
   }
 }
 
+/** The compiled gateway's own account of its starts (median of each phase) and of its idle memory. */
+function printWhereItGoes(compiled: { first: Start[]; restart: Start[] }, floor: { restart: Start[] }): void {
+  const phaseNames = [...new Set([...compiled.first, ...compiled.restart].flatMap((start) => Object.keys(start.phases ?? {})))];
+  const phaseOf = (starts: Start[], name: string) => `${Math.round(median(starts.map((start) => start.phases?.[name] ?? NaN)))} ms`;
+  const rows = phaseNames.map((name) => [name, phaseOf(compiled.first, name), phaseOf(compiled.restart, name)]);
+  console.log(`\nwhere the compiled gateway's start goes (its own clock; the rest to /ready is the probe's polling and the answer)`);
+  console.log(table(['phase', 'first start', 'restart'], rows));
+  console.log('  process: Node.js starting and the gateway\'s modules loading; database: opening PGlite (WebAssembly, its files, catalog');
+  console.log('  reads); migrations: checking (a first start: a prepared image seeds the files); graphql: schema, yoga, transports');
+  const memory = (pick: (start: Start) => number | undefined) => `${Math.round(median(compiled.restart.map((start) => pick(start) ?? NaN)))} MiB`;
+  console.log(
+    `idle memory after a restart: ${memory((start) => start.rssMiB)} resident, of which a bare Node.js HTTP server holds ` +
+      `${Math.round(median(floor.restart.map((start) => start.rssMiB)))} MiB; JavaScript heap ${memory((start) => start.heapMiB)}, ` +
+      `outside it ${memory((start) => start.externalMiB)} (mostly PGlite's WebAssembly memory, reserved more than touched)`,
+  );
+}
+
 await runBenchmark('bench:start', 600, async () => {
   console.log(describeMachine());
   console.log(`${RUNS} first starts and ${RUNS} restarts of each, memory read after ${IDLE_SECONDS} s idle\n`);
@@ -164,5 +196,6 @@ await runBenchmark('bench:start', 600, async () => {
   goal('first start', readyOf(compiled.first), 2000, 'ms');
   goal('restart', readyOf(compiled.restart), 1000, 'ms');
   goal('idle RSS', median(compiled.restart.map((start) => start.rssMiB)), 250, 'MiB');
+  printWhereItGoes(compiled, floor);
   await measureCli();
 });
