@@ -23,6 +23,7 @@
 //                                 (BENCH_PROFILE_DIR keeps the .cpuprofile files)
 //   BENCH_PROBE_INTERVAL_MS (10)  how often /health is asked
 //   BENCH_HISTORY_VERSIONS (20)   versions of 256 KiB in the config the history inputs read (up to 500)
+//   BENCH_GATEWAY_NODE_FLAGS      Node/V8 flags for the gateway, space-separated (e.g. garbage-collector settings)
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -166,7 +167,8 @@ function startGateway(url: string | undefined): Promise<ForkedChild> {
   writeFileSync(logFile, '');
   // Logs go to a file (as write.ts does): read through a pipe they would cost this process CPU it attacks with.
   const env: Record<string, string> = url ? { BENCH_DATABASE_URL: url } : {};
-  return forkChild('gateway', serverScript('gateway.ts'), { env, logFile, execArgv: ['--expose-gc'] });
+  const flags = (process.env.BENCH_GATEWAY_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
+  return forkChild('gateway', serverScript('gateway.ts'), { env, logFile, execArgv: ['--expose-gc', ...flags] });
 }
 
 function report(results: PhaseResult[], skipped: string[]): void {
