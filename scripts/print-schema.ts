@@ -1,7 +1,6 @@
 // Prints the Pothos schema to schema.graphql (committed; test/schema.test.ts fails when it drifts).
 import { writeFileSync } from 'node:fs';
-import { printSchema } from 'graphql';
-import { schema } from '../src/graphql/index.ts';
+import { printedSchema } from '../src/graphql/index.ts';
 
-writeFileSync(new URL('../schema.graphql', import.meta.url), `${printSchema(schema)}\n`);
+writeFileSync(new URL('../schema.graphql', import.meta.url), printedSchema());
 console.log('schema.graphql written');

@@ -1,4 +1,4 @@
-import { lexicographicSortSchema } from 'graphql';
+import { lexicographicSortSchema, printSchema } from 'graphql';
 import { withAnswerBudget } from './answerBudget.ts';
 import { builder } from './builder.ts';
 import './scalars.ts';
@@ -22,4 +22,8 @@ builder.queryType({});
 builder.mutationType({});
 builder.subscriptionType({});
 
-export const schema = withAnswerBudget(lexicographicSortSchema(builder.toSchema()));
+export const schema = withAnswerBudget(builder.toSchema());
+
+/** The schema as committed in schema.graphql: sorted, so that the file's diffs stay small (sorted only here,
+ * not at every start). */
+export const printedSchema = () => `${printSchema(lexicographicSortSchema(schema))}\n`;
