@@ -6,7 +6,7 @@ import { adminAuth, createTestApp, type TestApp } from './support/app.ts';
 import { createPostgresDatabase, type TestDatabase } from './support/databases.ts';
 import { GatewayProcess, TcpProxy } from './support/gateway.ts';
 import { NatsServer } from './support/nats.ts';
-import { ConfigSubscriber, type ReceivedEvent } from './support/subscriber.ts';
+import { ConfigSubscriber, type ReceivedEvent, readServerSentEvents } from './support/subscriber.ts';
 
 // Invariants 2 and 3 end to end, over the wire: real nats-server, real PostgreSQL, real WebSockets.
 // Three gateway instances share one database and one NATS server, each with its own connection pool
@@ -543,38 +543,13 @@ describe('change propagation across gateway instances', () => {
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
 
-    const received: { service: string; version: number; action: string }[] = [];
-    const errors: unknown[] = [];
-    const reading = (async () => {
-      const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
-      let buffer = '';
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) return;
-        buffer += value;
-        for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
-          const block = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          const data = block
-            .split('\n')
-            .filter((line) => line.startsWith('data:'))
-            .map((line) => line.slice(5).trim())
-            .join('\n');
-          if (!data) continue;
-          const result = JSON.parse(data) as { data?: { configChanged: (typeof received)[number] }; errors?: unknown[] };
-          if (result.errors) errors.push(...result.errors);
-          if (result.data) received.push(result.data.configChanged);
-        }
-      }
-    })().catch((error: unknown) => {
-      if (!abort.signal.aborted) errors.push(error);
-    });
+    const { received, errors, stop } = readServerSentEvents<{ service: string; version: number; action: string }>(response, 'configChanged');
 
     await expect.poll(() => received.length, { timeout: WAIT_MS }).toBeGreaterThanOrEqual(3);
     for (let step = 3; step < 5; step++) await writeChange(first, service, step, 'rest');
     await expect.poll(() => received.at(-1)?.version ?? 0, { timeout: WAIT_MS }).toBeGreaterThanOrEqual(start + 5);
+    await stop();
     abort.abort();
-    await reading;
 
     expect(errors).toEqual([]);
     expect(received).toEqual(range(start + 1, start + 5).map((version) => ({ service, version, action: 'UPDATE' })));

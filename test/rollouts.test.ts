@@ -4,6 +4,7 @@ import { ROLLOUT_ACTOR, instanceBucket, rolloutPlan } from '../src/store/rollout
 import type { ConfigEvent } from '../src/protocol/changes.ts';
 import { type TestApp, createTestApp } from './support/app.ts';
 import { backends } from './support/databases.ts';
+import { readServerSentEvents } from './support/subscriber.ts';
 import { eventually } from './support/waiting.ts';
 
 // Progressive rollouts: a change served to a share of the instances at a time, advanced after each bake,
@@ -251,21 +252,7 @@ describe.each(backends)('rollouts on %s', (backend) => {
       }),
     );
     expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
-    const received: { version: number; config: { batch: number } }[] = [];
-    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
-    const reading = (async () => {
-      let buffer = '';
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) return;
-        buffer += value;
-        for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
-          const data = buffer.slice(0, end).split('\n').filter((line) => line.startsWith('data:')).map((line) => line.slice(5).trim()).join('');
-          buffer = buffer.slice(end + 2);
-          if (data) received.push(JSON.parse(data).data.configChanged);
-        }
-      }
-    })().catch(() => {});
+    const { received, errors, stop } = readServerSentEvents<{ version: number; config: { batch: number } }>(response, 'configChanged');
     try {
       const write = await t.app.store.updateConfig({ service, patch: { batch: 300 }, rollout: { steps: [30, 100], bake: '1h' } }, author);
       await sleep(700);
@@ -273,10 +260,10 @@ describe.each(backends)('rollouts on %s', (backend) => {
       await t.app.store.rollouts.promote(write.rollout!.id, { actor: 'release' });
       await until(async () => received.length === 1, 5_000, 'the candidate over SSE once the step came');
       expect(received[0]).toEqual({ version: 2, config: { batch: 300 } });
+      expect(errors).toEqual([]);
     } finally {
       abort.abort();
-      await reader.cancel();
-      await reading;
+      await stop();
     }
   });
 

@@ -82,3 +82,53 @@ export class ConfigSubscriber {
     await this.client.dispose();
   }
 }
+
+/** What a GraphQL subscription answered over SSE has brought so far, read as it comes. */
+export interface ServerSentEvents<T> {
+  /** Each event's `data[field]`, in order. */
+  readonly received: T[];
+  /** GraphQL errors in the events, and a failure of the stream itself (not the one `stop()` causes). */
+  readonly errors: unknown[];
+  /** Stops reading (cancels the stream) and resolves once the reading has ended. */
+  stop(): Promise<void>;
+}
+
+/** Reads a subscription's `text/event-stream` answer (yoga's GraphQL over SSE): one `data:` JSON result per event. */
+export function readServerSentEvents<T>(response: Response, field: string): ServerSentEvents<T> {
+  const received: T[] = [];
+  const errors: unknown[] = [];
+  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+  let stopped = false;
+  const reading = (async () => {
+    let buffer = '';
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      buffer += value;
+      for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
+        const data = buffer
+          .slice(0, end)
+          .split('\n')
+          .filter((line) => line.startsWith('data:'))
+          .map((line) => line.slice(5).trim())
+          .join('\n');
+        buffer = buffer.slice(end + 2);
+        if (!data) continue;
+        const result = JSON.parse(data) as { data?: Record<string, T>; errors?: unknown[] };
+        if (result.errors) errors.push(...result.errors);
+        if (result.data) received.push(result.data[field]!);
+      }
+    }
+  })().catch((error: unknown) => {
+    if (!stopped) errors.push(error);
+  });
+  return {
+    received,
+    errors,
+    async stop() {
+      stopped = true;
+      await reader.cancel().catch(() => {});
+      await reading;
+    },
+  };
+}
