@@ -1,13 +1,12 @@
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ConfigClient } from '../src/client/index.ts';
-import { type TestApp, createTestApp } from './support/app.ts';
-import { type CliOptions, runCli } from './support/cli.ts';
+import type { TestApp } from './support/app.ts';
+import { type CliHub, runCli, startCliHub } from './support/cli.ts';
 import { createConfig } from './support/client.ts';
 
 // The CLI's habits beyond reading and writing one config: output formats, a config's life (create,
@@ -16,24 +15,9 @@ import { createConfig } from './support/client.ts';
 
 vi.setConfig({ testTimeout: 180_000 });
 
-let hub: TestApp;
-let url: string;
-let workDir: string;
-
-beforeAll(async () => {
-  hub = await createTestApp('pglite');
-  url = await hub.app.start();
-  workDir = mkdtempSync(path.join(tmpdir(), 'confighub-cli-lifecycle-'));
-});
-
-afterAll(async () => {
-  await hub?.close();
-  if (workDir) rmSync(workDir, { recursive: true, force: true });
-});
-
-function cli(args: string[], options: CliOptions = {}) {
-  return runCli(args, { ...options, env: { CONFIGHUB_URL: url, CONFIGHUB_TOKEN: hub.adminToken, CONFIGHUB_DATA_DIR: workDir, ...options.env } });
-}
+let hub: TestApp, url: string, workDir: string, cli: CliHub['cli'], close: CliHub['close'] | undefined;
+beforeAll(async () => ({ hub, url, workDir, cli, close } = await startCliHub('cli-lifecycle')));
+afterAll(() => close?.());
 
 describe('output formats', () => {
   it('-o json|yaml|text on a read command, anywhere on the line; an unknown format is a usage error', async () => {

@@ -1,11 +1,10 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { mergePatchFromAssignments } from '../src/cli/mergePatch.ts';
-import { type TestApp, createTestApp } from './support/app.ts';
-import { type CliOptions, runCli, spawnCli, waitForOutput } from './support/cli.ts';
+import type { TestApp } from './support/app.ts';
+import { type CliHub, runCli, spawnCli, startCliHub, waitForOutput } from './support/cli.ts';
 import { freePort } from './support/waiting.ts';
 
 // The `confighub` command as users run it (bin/confighub.mjs, a child process) against a real gateway
@@ -18,25 +17,9 @@ const COLLECTOR = 'polygon-live-collector';
 // Every command is a new Node process (~1-2 s each on a quiet two-core machine, far more under load).
 vi.setConfig({ testTimeout: 180_000 });
 
-let hub: TestApp;
-let url: string;
-let workDir: string;
-
-beforeAll(async () => {
-  hub = await createTestApp('pglite');
-  url = await hub.app.start();
-  workDir = mkdtempSync(path.join(tmpdir(), 'confighub-cli-'));
-});
-
-afterAll(async () => {
-  await hub?.close();
-  if (workDir) rmSync(workDir, { recursive: true, force: true });
-});
-
-/** `confighub ...` as the admin, against the test hub; CONFIGHUB_DATA_DIR points at an empty directory. */
-function cli(args: string[], options: CliOptions = {}) {
-  return runCli(args, { ...options, env: { CONFIGHUB_URL: url, CONFIGHUB_TOKEN: hub.adminToken, CONFIGHUB_DATA_DIR: workDir, ...options.env } });
-}
+let hub: TestApp, url: string, workDir: string, cli: CliHub['cli'], close: CliHub['close'] | undefined;
+beforeAll(async () => ({ hub, url, workDir, cli, close } = await startCliHub('cli')));
+afterAll(() => close?.());
 
 /** The live config as the hub has it (read in-process, not through the CLI under test). */
 async function liveConfig(service: string, environment = 'production') {

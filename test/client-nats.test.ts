@@ -120,10 +120,7 @@ describe('ConfigClient over NATS', () => {
     const { client } = startClient('nats-away');
     await client.ready();
 
-    await nats.kill();
-    onTestFinished(async () => {
-      if (!(await natsListening())) await nats.startProcess();
-    });
+    await nats.killForThisTest();
     await until(client, () => client.status.state === 'STALE');
     expect(client.status.reason).toMatch(/live updates down: NATS disconnected/);
     expect(client.get('operational.batch_size')).toBe(30);
@@ -135,9 +132,3 @@ describe('ConfigClient over NATS', () => {
     expect(client.get('operational.batch_size')).toBe(31);
   });
 });
-
-async function natsListening(): Promise<boolean> {
-  const probe = await connect({ servers: nats.url, timeout: 500, maxReconnectAttempts: 0 }).catch(() => undefined);
-  await probe?.close();
-  return probe !== undefined;
-}

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileNewSchema } from '../src/store/configSchemas.ts';
 import { WORKER_THRESHOLD_CHARS } from '../src/store/documentChecks.ts';
 import { PATTERN_WORK_BUDGET, PatternCompiler, PatternMeter } from '../src/protocol/schemaPatterns.ts';
-import { adminAuth, createTestApp, type TestApp } from './support/app.ts';
+import { adminAuth, useTestApp } from './support/app.ts';
 import { backends, tablesDigest } from './support/databases.ts';
 
 const UPDATE = `mutation($service: String!, $patch: JSON) {
@@ -24,13 +24,7 @@ const SET_SCHEMA = `mutation($input: SetConfigSchemaInput!) {
 }`;
 
 describe.each(backends)('config schemas on %s', (backend) => {
-  let hub: TestApp;
-  beforeAll(async () => {
-    hub = await createTestApp(backend);
-  });
-  afterAll(async () => {
-    await hub?.close();
-  });
+  const hub = useTestApp(backend);
 
   it('documents each setting of the pilot services through the API', async () => {
     const result = await hub.graphql(`{ config(service: "polygon-historical-downloader") {

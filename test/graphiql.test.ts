@@ -15,7 +15,7 @@ import {
   defaultGraphiQLCacheDir,
   graphiqlPageHeadersPlugin,
 } from '../src/server/graphiqlPage.ts';
-import { adminAuth, type TestApp, createTestApp } from './support/app.ts';
+import { adminAuth, useTestApp } from './support/app.ts';
 import { backends } from './support/databases.ts';
 
 const pilot = 'polygon-historical-downloader';
@@ -66,14 +66,7 @@ const operationNames = parse(graphiqlExamples).definitions.flatMap((definition) 
 );
 
 describe('GraphiQL', () => {
-  let t: TestApp;
-
-  beforeAll(async () => {
-    t = await createTestApp('pglite');
-  });
-  afterAll(async () => {
-    await t?.close();
-  });
+  const t = useTestApp('pglite');
 
   it('a browser asking for /graphql gets GraphiQL, opened on the examples', async () => {
     const response = await t.app.fetch(new Request('http://confighub.test/graphql', { headers: { accept: 'text/html' } }));
@@ -91,14 +84,7 @@ describe('GraphiQL', () => {
 });
 
 describe.each(backends)('GraphiQL examples on %s', (backend) => {
-  let t: TestApp;
-
-  beforeAll(async () => {
-    t = await createTestApp(backend);
-  });
-  afterAll(async () => {
-    await t?.close();
-  });
+  const t = useTestApp(backend);
 
   // Each example runs on the state the previous ones left, as in GraphiQL: one test per example, in order.
   it.each(operationNames)('%s runs without errors and shows what it says', async (operationName) => {

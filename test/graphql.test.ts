@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TypedDocument } from '../src/client/index.ts';
 import { ConfigDiff, ConfigHistory, GetConfig, RollbackConfig, UpdateConfig } from '../src/cli/operations.ts';
-import { type TestApp, createTestApp } from './support/app.ts';
+import { useTestApp } from './support/app.ts';
 import { backends, tablesDigest } from './support/databases.ts';
 
 // Operations with selections of their own (neither the client's nor the CLI's); results are checked field by field.
@@ -67,14 +67,7 @@ function as<T extends { __typename: string }, N extends T['__typename']>(value: 
 }
 
 describe.each(backends)('GraphQL API on %s', (backend) => {
-  let t: TestApp;
-
-  beforeAll(async () => {
-    t = await createTestApp(backend);
-  });
-  afterAll(async () => {
-    await t?.close();
-  });
+  const t = useTestApp(backend);
 
   /** Runs an operation that must not fail at the top level: expected failures are union members. */
   async function run<R, V>(document: TypedDocument<R, V> | string, variables: V): Promise<R> {

@@ -1,16 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type TestApp } from './support/app.ts';
+import { useTestApp } from './support/app.ts';
 import { tablesDigest } from './support/databases.ts';
 
 // Documents built to exhaust the server are refused at validation, before anything runs or is written.
 describe('GraphQL limits', () => {
-  let hub: TestApp;
-  beforeAll(async () => {
-    hub = await createTestApp('pglite');
-  });
-  afterAll(async () => {
-    await hub?.close();
-  });
+  const hub = useTestApp('pglite');
 
   const refused = async (query: string) => {
     const before = await tablesDigest(hub.db);

@@ -11,7 +11,7 @@ import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { readMigrations } from '../src/db/migrate.ts';
-import { adminAuth, createTestApp, type TestApp } from './support/app.ts';
+import { adminAuth, createTestApp, type TestApp, useTestApp } from './support/app.ts';
 import { eventually, freePort } from './support/waiting.ts';
 
 const projectRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -124,14 +124,7 @@ describe('readiness when the database is gone', () => {
 });
 
 describe('graceful stop', () => {
-  let t: TestApp;
-
-  beforeAll(async () => {
-    t = await createTestApp('pglite');
-  });
-  afterAll(async () => {
-    await t?.close();
-  });
+  const t = useTestApp('pglite');
 
   it('lets an in-flight request finish with 200 and refuses new connections', async () => {
     const base = await t.app.start();

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../src/db/database.ts';
 import { OVERRIDE_ACTOR, overrideChanges, revertReason, revertedDocument } from '../src/store/overrides.ts';
-import { type TestApp, createTestApp } from './support/app.ts';
+import { createTestApp, type TestApp, useTestApp } from './support/app.ts';
 import { type TestDatabase, backends, createPostgresDatabase } from './support/databases.ts';
 
 // Temporary overrides: a change with an expiry is reverted by the hub, once, as an audited version,
@@ -45,12 +45,7 @@ describe('the revert of an override', () => {
 });
 
 describe.each(backends)('overrides on %s', (backend) => {
-  let t: TestApp;
-
-  beforeAll(async () => {
-    t = await createTestApp(backend);
-  });
-  afterAll(async () => t.close());
+  const t = useTestApp(backend);
 
   const update = `mutation($input: UpdateConfigInput!) { updateConfig(input: $input) {
     __typename ... on ConfigWrite { changed config { version } override { id version settings expiresAt state createdBy reason } }

@@ -195,6 +195,13 @@ function subscribe(endpoint: Endpoint, service: string, afterVersion: number): C
   return subscriber;
 }
 
+/** A subscriber on each of `instances` to each of `services`, after its version in `start`. */
+function subscribeOnEach(instances: Instance[], services: string[], start: Map<string, number>) {
+  return instances.flatMap((instance) =>
+    services.map((service) => ({ service, instance: instance.name, subscriber: subscribe(instance, service, start.get(service)!) })),
+  );
+}
+
 /** A burst stopped when the test finishes, whatever its outcome. */
 function startBurst(options: BurstOptions): WriteBurst {
   const burst = new WriteBurst(options);
@@ -300,9 +307,7 @@ describe('change propagation across gateway instances', () => {
   it('delivers every change of a concurrent burst through two instances once, in order, and publishes it once', async () => {
     const services = uniqueServices('burst', 4);
     const start = await createConfigs(services);
-    const subscribers = [first, second].flatMap((instance) =>
-      services.map((service) => ({ service, instance: instance.name, subscriber: subscribe(instance, service, start.get(service)!) })),
-    );
+    const subscribers = subscribeOnEach([first, second], services, start);
 
     const burst = startBurst({ services, targets: () => [first, second], workers: 8, maxWrites: 200 });
     await burst.committedAtLeast(60);
@@ -344,18 +349,11 @@ describe('change propagation across gateway instances', () => {
   it('keeps committing while NATS is down and delivers every change once NATS is back', async () => {
     const services = uniqueServices('outage', 3);
     const start = await createConfigs(services);
-    const subscribers = [first, second].flatMap((instance) =>
-      services.map((service) => ({ service, instance: instance.name, subscriber: subscribe(instance, service, start.get(service)!) })),
-    );
-    let natsDown = false;
-    onTestFinished(async () => {
-      if (natsDown) await nats.startProcess();
-    });
+    const subscribers = subscribeOnEach([first, second], services, start);
 
     const burst = startBurst({ services, targets: () => [first, second], workers: 6, maxWrites: 1_000 });
     await burst.committedAtLeast(30);
-    natsDown = true;
-    await nats.kill();
+    await nats.killForThisTest();
     const committedAtKill = burst.committed;
     // The writes go on, and wait in the outbox.
     await burst.committedAtLeast(committedAtKill + 60);
@@ -367,7 +365,6 @@ describe('change propagation across gateway instances', () => {
 
     // Nobody writes any more: the outbox alone must bring every subscriber up to date.
     await nats.startProcess();
-    natsDown = false;
     for (const { service, subscriber } of subscribers) await subscriber.waitFor(reached(final.get(service)!), WAIT_MS);
     await expect.poll(async () => (await first.test.app.relay.backlog()).count, { timeout: WAIT_MS }).toBe(0);
 
@@ -377,15 +374,8 @@ describe('change propagation across gateway instances', () => {
   it('while NATS is down, gets each change to every subscriber on every instance within a second of its commit, in order; none twice once NATS is back', async () => {
     const services = uniqueServices('nats-down', 2);
     const start = await createConfigs(services);
-    const subscribers = [first, second].flatMap((instance) =>
-      services.map((service) => ({ service, instance: instance.name, subscriber: subscribe(instance, service, start.get(service)!) })),
-    );
-    let natsDown = false;
-    onTestFinished(async () => {
-      if (natsDown) await nats.startProcess();
-    });
-    natsDown = true;
-    await nats.kill();
+    const subscribers = subscribeOnEach([first, second], services, start);
+    await nats.killForThisTest();
     await expect.poll(() => first.test.app.bus.isConnected() || second.test.app.bus.isConnected(), { timeout: WAIT_MS }).toBe(false);
     expect((await fetch(`${first.url}/ready`)).status).toBe(200);
 
@@ -399,7 +389,6 @@ describe('change propagation across gateway instances', () => {
     expect((await first.test.app.relay.backlog()).count).toBeGreaterThanOrEqual(20);
 
     await nats.startProcess();
-    natsDown = false;
     await expect.poll(async () => (await first.test.app.relay.backlog()).count, { timeout: WAIT_MS }).toBe(0);
     await expectEveryVersionOnce(second, 'graphql', start, subscribers);
   });

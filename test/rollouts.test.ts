@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROLLOUT_ACTOR, instanceBucket, rolloutPlan } from '../src/store/rollouts.ts';
 import type { ConfigEvent } from '../src/protocol/changes.ts';
-import { type TestApp, createTestApp } from './support/app.ts';
+import { useTestApp } from './support/app.ts';
 import { backends } from './support/databases.ts';
 import { readServerSentEvents } from './support/subscriber.ts';
 import { eventually } from './support/waiting.ts';
@@ -65,12 +65,7 @@ describe('the rules of a rollout', () => {
 });
 
 describe.each(backends)('rollouts on %s', (backend) => {
-  let t: TestApp;
-
-  beforeAll(async () => {
-    t = await createTestApp(backend);
-  });
-  afterAll(async () => t.close());
+  const t = useTestApp(backend);
 
   const update = `mutation($input: UpdateConfigInput!) { updateConfig(input: $input) {
     __typename ... on ConfigWrite { changed config { version config } rollout { id state stableVersion candidateVersion steps stepIndex percent bakeSeconds maxErrors createdBy } }

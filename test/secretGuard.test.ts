@@ -4,7 +4,7 @@ import type { JsonValue } from '../src/store/documents.ts';
 import { SECRET_RULES, findSecrets, secretInText } from '../src/store/secretGuard.ts';
 import { INNOCENT_DOCUMENTS, INNOCENT_TEXTS, SECRET_DOCUMENTS, SECRET_TEXTS } from './fixtures/secretCorpus.ts';
 import { holdoutInnocent, holdoutInnocentTexts, holdoutSecretTexts, holdoutSecrets } from './fixtures/secretHoldout.ts';
-import { adminAuth, createTestApp, type TestApp } from './support/app.ts';
+import { adminAuth, useTestApp } from './support/app.ts';
 import { tablesDigest } from './support/databases.ts';
 
 const PEM = '-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA1c7+9z5Pad7OejecsQ0bu3aumMeSoQ2Wd\n-----END RSA PRIVATE KEY-----';
@@ -325,13 +325,7 @@ describe('hostile input of 256 KiB', () => {
 });
 
 describe('the hub refuses secrets', () => {
-  let hub: TestApp;
-  beforeAll(async () => {
-    hub = await createTestApp('pglite');
-  });
-  afterAll(async () => {
-    await hub?.close();
-  });
+  const hub = useTestApp('pglite');
 
   it.each([
     ['a password key', { db_password: 'x' }, '/config/db_password'],

@@ -6,7 +6,7 @@
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TEST_ADMIN_TOKEN, adminAuth, createTestApp, type TestApp } from './support/app.ts';
+import { adminAuth, createTestApp, TEST_ADMIN_TOKEN, type TestApp, useTestApp } from './support/app.ts';
 
 const SERVICE = 'tick-aggregator';
 
@@ -94,13 +94,7 @@ describe('a variable inside a JSON literal, the same document run again and agai
 });
 
 describe('a rollback to the content the config has', () => {
-  let t: TestApp;
-  beforeAll(async () => {
-    t = await createTestApp('pglite');
-  });
-  afterAll(async () => {
-    await t?.close();
-  });
+  const t = useTestApp('pglite');
 
   const ROLLBACK = `mutation($input: RollbackConfigInput!) {
     rollbackConfig(input: $input) { __typename ... on ConfigWrite { changed dryRun previousVersion diff { op } config { version } change { version } } }
@@ -518,11 +512,7 @@ describe('reads of the audit log carry at most 1 MiB of documents at a time', ()
 });
 
 describe('a replay of large versions whose revisions gain a digit', () => {
-  let t: TestApp;
-  beforeAll(async () => {
-    t = await createTestApp('pglite');
-  });
-  afterAll(async () => t?.close());
+  const t = useTestApp('pglite');
 
   it('sends every version in order (revisions were once ordered as text: "100" before "97")', async () => {
     const base = await t.app.start();

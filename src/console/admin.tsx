@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { type Hub, type Viewer, mayWrite } from './api.ts';
-import { Problem, useQuery, when } from './common.tsx';
+import { Problem, Table, useQuery, when } from './common.tsx';
 import { type ChangeRequest, REQUEST_FIELDS, RequestList } from './safety.tsx';
 
 export function RequestsPage({ hub, viewer }: { hub: Hub; viewer: Viewer }) {
@@ -107,45 +107,32 @@ export function TokensPage({ hub }: { hub: Hub }) {
           </button>
         </div>
       </form>
-      <div class="scroll" tabIndex={0}>
-        <table>
-          <caption>Tokens</caption>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Role</th>
-              <th scope="col">Scope</th>
-              <th scope="col">Expires</th>
-              <th scope="col">Last used</th>
-              <th scope="col">Revoke</th>
+      <Table caption="Tokens" columns={['Name', 'Role', 'Scope', 'Expires', 'Last used', 'Revoke']}>
+        <tbody>
+          {(data?.tokens ?? []).map((token) => (
+            <tr key={token.id} class={token.revokedAt ? 'deleted' : undefined}>
+              <td>
+                {token.name} <code>{token.prefix}…</code>
+              </td>
+              <td>{token.role.toLowerCase()}</td>
+              <td>
+                {token.services?.join(', ') ?? 'all services'}; {token.environments?.join(', ') ?? 'all environments'}
+              </td>
+              <td>{when(token.expiresAt)}</td>
+              <td>{when(token.lastUsedAt)}</td>
+              <td>
+                {token.revokedAt ? (
+                  `revoked ${when(token.revokedAt)}`
+                ) : (
+                  <button type="button" class="danger" onClick={() => void revoke(token.name)}>
+                    Revoke {token.name}
+                  </button>
+                )}
+              </td>
             </tr>
-          </thead>
-          <tbody>
-            {(data?.tokens ?? []).map((token) => (
-              <tr key={token.id} class={token.revokedAt ? 'deleted' : undefined}>
-                <td>
-                  {token.name} <code>{token.prefix}…</code>
-                </td>
-                <td>{token.role.toLowerCase()}</td>
-                <td>
-                  {token.services?.join(', ') ?? 'all services'}; {token.environments?.join(', ') ?? 'all environments'}
-                </td>
-                <td>{when(token.expiresAt)}</td>
-                <td>{when(token.lastUsedAt)}</td>
-                <td>
-                  {token.revokedAt ? (
-                    `revoked ${when(token.revokedAt)}`
-                  ) : (
-                    <button type="button" class="danger" onClick={() => void revoke(token.name)}>
-                      Revoke {token.name}
-                    </button>
-                  )}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+          ))}
+        </tbody>
+      </Table>
     </main>
   );
 }

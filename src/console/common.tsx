@@ -1,3 +1,4 @@
+import type { ComponentChildren } from 'preact';
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import type { Hub } from './api.ts';
 import { type Json, type JsonObject, show, valueAt } from './json.ts';
@@ -62,18 +63,27 @@ export interface PatchOperation {
 }
 
 /** An RFC 6902 diff as people read it: each setting, old -> new. */
+/** A table with a caption and column headings, in a box that scrolls sideways (by keyboard too) when wide; `false` leaves a column out. */
+export function Table({ caption, columns, class: className, children }: { caption?: ComponentChildren; columns: (string | false)[]; class?: string; children: ComponentChildren }) {
+  return (
+    <div class="scroll" tabIndex={0}>
+      <table class={className}>
+        {caption !== undefined && <caption>{caption}</caption>}
+        <thead>
+          <tr>
+            {columns.map((column) => column !== false && <th scope="col" key={column}>{column}</th>)}
+          </tr>
+        </thead>
+        {children}
+      </table>
+    </div>
+  );
+}
+
 export function Diff({ operations, before }: { operations: PatchOperation[]; before: Json | undefined }) {
   if (operations.length === 0) return <p class="hint">No change.</p>;
   return (
-    <table class="diff">
-      <caption>Changes</caption>
-      <thead>
-        <tr>
-          <th scope="col">Setting</th>
-          <th scope="col">Before</th>
-          <th scope="col">After</th>
-        </tr>
-      </thead>
+    <Table caption="Changes" columns={['Setting', 'Before', 'After']} class="diff">
       <tbody>
         {operations.map((operation) => (
           <tr key={`${operation.op}${operation.path}`} class={`op-${operation.op}`}>
@@ -83,7 +93,7 @@ export function Diff({ operations, before }: { operations: PatchOperation[]; bef
           </tr>
         ))}
       </tbody>
-    </table>
+    </Table>
   );
 }
 

@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { type Hub, type Viewer, mayWrite } from './api.ts';
-import { Compare, Diff, type PatchOperation, Problem, Value, useLive, useQuery, when } from './common.tsx';
+import { Compare, Diff, type PatchOperation, Problem, Table, Value, useLive, useQuery, when } from './common.tsx';
 import { Editor } from './editor.tsx';
 import type { JsonObject } from './json.ts';
 import { settingName } from './json.ts';
@@ -140,42 +140,30 @@ export function ConfigPage({ hub, viewer, service, environment }: { hub: Hub; vi
                   Edit settings
                 </button>
               )}
-              <div class="scroll" tabIndex={0}>
-                <table class="settings">
-                  <caption>Settings of version {config.version}</caption>
-                  <thead>
-                    <tr>
-                      <th scope="col">Setting</th>
-                      <th scope="col">Value</th>
-                      <th scope="col">Type and bounds</th>
-                      <th scope="col">Default</th>
-                      <th scope="col">Last set</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {settings.map(({ pointer, field, value }) => {
-                      const last = blame.get(pointer);
-                      return (
-                        <tr key={pointer} data-setting={pointer}>
-                          <th scope="row">
-                            {settingName(pointer)}
-                            {field?.description && <span class="description">{field.description}</span>}
-                          </th>
-                          <td>
-                            <Value value={value} />
-                          </td>
-                          <td>
-                            {field?.type ?? (value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value)}
-                            {bounds(field) && <span class="hint"> {bounds(field)}</span>}
-                          </td>
-                          <td>{field && field.default !== null ? <Value value={field.default} /> : '—'}</td>
-                          <td class="blame">{last ? `v${last.version} by ${last.changedBy}, ${when(last.changedAt)}${last.reason ? `: ${last.reason}` : ''}` : '—'}</td>
-                        </tr>
-                      );
-                    })}
-                  </tbody>
-                </table>
-              </div>
+              <Table caption={<>Settings of version {config.version}</>} columns={['Setting', 'Value', 'Type and bounds', 'Default', 'Last set']} class="settings">
+                <tbody>
+                  {settings.map(({ pointer, field, value }) => {
+                    const last = blame.get(pointer);
+                    return (
+                      <tr key={pointer} data-setting={pointer}>
+                        <th scope="row">
+                          {settingName(pointer)}
+                          {field?.description && <span class="description">{field.description}</span>}
+                        </th>
+                        <td>
+                          <Value value={value} />
+                        </td>
+                        <td>
+                          {field?.type ?? (value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value)}
+                          {bounds(field) && <span class="hint"> {bounds(field)}</span>}
+                        </td>
+                        <td>{field && field.default !== null ? <Value value={field.default} /> : '—'}</td>
+                        <td class="blame">{last ? `v${last.version} by ${last.changedBy}, ${when(last.changedAt)}${last.reason ? `: ${last.reason}` : ''}` : '—'}</td>
+                      </tr>
+                    );
+                  })}
+                </tbody>
+              </Table>
               <details>
                 <summary>Raw JSON</summary>
                 <pre class="json" data-testid="raw-json">
@@ -288,57 +276,44 @@ function History({
   return (
     <>
       <Problem text={error} />
-      <div class="scroll" tabIndex={0}>
-        <table class="history">
-          <caption>Versions, newest first</caption>
-          <thead>
-            <tr>
-              <th scope="col">Version</th>
-              <th scope="col">Change</th>
-              <th scope="col">Who, when, why</th>
-              <th scope="col">Settings changed</th>
-              <th scope="col">Compare</th>
-              {writable && <th scope="col">Roll back</th>}
+      <Table caption="Versions, newest first" columns={['Version', 'Change', 'Who, when, why', 'Settings changed', 'Compare', writable && 'Roll back']} class="history">
+        <tbody>
+          {rows.map((row) => (
+            <tr key={row.version}>
+              <td>v{row.version}</td>
+              <td>{row.action.toLowerCase()}</td>
+              <td>
+                {row.changedBy}, {when(row.changedAt)}
+                {row.reason && <span class="reason">: {row.reason}</span>}
+              </td>
+              <td>
+                {row.patch
+                  .map((operation) => operation.path.slice(1).split('/').join('.'))
+                  .sort()
+                  .join(', ')}
+                {row.patchOperationCount > row.patch.length && ` and ${row.patchOperationCount - row.patch.length} more`}
+              </td>
+              <td class="compare">
+                <label>
+                  <input type="radio" name="from" checked={from === row.version} onChange={() => setFrom(row.version)} /> from
+                </label>
+                <label>
+                  <input type="radio" name="to" checked={to === row.version} onChange={() => setTo(row.version)} /> to
+                </label>
+              </td>
+              {writable && (
+                <td>
+                  {row.version !== currentVersion && (
+                    <button type="button" class="quiet" onClick={() => setRollbackTo(row.version)}>
+                      Roll back to v{row.version}
+                    </button>
+                  )}
+                </td>
+              )}
             </tr>
-          </thead>
-          <tbody>
-            {rows.map((row) => (
-              <tr key={row.version}>
-                <td>v{row.version}</td>
-                <td>{row.action.toLowerCase()}</td>
-                <td>
-                  {row.changedBy}, {when(row.changedAt)}
-                  {row.reason && <span class="reason">: {row.reason}</span>}
-                </td>
-                <td>
-                  {row.patch
-                    .map((operation) => operation.path.slice(1).split('/').join('.'))
-                    .sort()
-                    .join(', ')}
-                  {row.patchOperationCount > row.patch.length && ` and ${row.patchOperationCount - row.patch.length} more`}
-                </td>
-                <td class="compare">
-                  <label>
-                    <input type="radio" name="from" checked={from === row.version} onChange={() => setFrom(row.version)} /> from
-                  </label>
-                  <label>
-                    <input type="radio" name="to" checked={to === row.version} onChange={() => setTo(row.version)} /> to
-                  </label>
-                </td>
-                {writable && (
-                  <td>
-                    {row.version !== currentVersion && (
-                      <button type="button" class="quiet" onClick={() => setRollbackTo(row.version)}>
-                        Roll back to v{row.version}
-                      </button>
-                    )}
-                  </td>
-                )}
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+          ))}
+        </tbody>
+      </Table>
       {from !== null && to !== null && <Compare hub={hub} service={service} environment={environment} from={from} to={to} />}
       {rollbackTo !== null && (
         <Rollback
@@ -418,36 +393,24 @@ function Rollback({
 function Fleet({ instances, version }: { instances: Instance[]; version: number }) {
   if (instances.length === 0) return <p class="hint">No instance of this service has reported yet.</p>;
   return (
-    <div class="scroll" tabIndex={0}>
-      <table class="fleet">
-        <caption>Instances, most recently reported first</caption>
-        <thead>
-          <tr>
-            <th scope="col">Instance</th>
-            <th scope="col">Status</th>
-            <th scope="col">Applied</th>
-            <th scope="col">Refused</th>
-            <th scope="col">Reported</th>
-          </tr>
-        </thead>
-        <tbody>
-          {instances.map((instance) => {
-            const behind = instance.appliedVersion !== version;
-            return (
-              <tr key={instance.instance} class={instance.rejectedVersion !== null ? 'refused' : behind ? 'behind' : undefined}>
-                <td>{instance.instance}</td>
-                <td>{instance.status.toLowerCase()}</td>
-                <td>
-                  {instance.appliedVersion === null ? 'defaults' : `v${instance.appliedVersion}`}
-                  {behind && <span class="badge">behind</span>}
-                </td>
-                <td>{instance.rejectedVersion === null ? '—' : `v${instance.rejectedVersion}: ${instance.error ?? ''}`}</td>
-                <td>{when(instance.reportedAt)}</td>
-              </tr>
-            );
-          })}
-        </tbody>
-      </table>
-    </div>
+    <Table caption="Instances, most recently reported first" columns={['Instance', 'Status', 'Applied', 'Refused', 'Reported']} class="fleet">
+      <tbody>
+        {instances.map((instance) => {
+          const behind = instance.appliedVersion !== version;
+          return (
+            <tr key={instance.instance} class={instance.rejectedVersion !== null ? 'refused' : behind ? 'behind' : undefined}>
+              <td>{instance.instance}</td>
+              <td>{instance.status.toLowerCase()}</td>
+              <td>
+                {instance.appliedVersion === null ? 'defaults' : `v${instance.appliedVersion}`}
+                {behind && <span class="badge">behind</span>}
+              </td>
+              <td>{instance.rejectedVersion === null ? '—' : `v${instance.rejectedVersion}: ${instance.error ?? ''}`}</td>
+              <td>{when(instance.reportedAt)}</td>
+            </tr>
+          );
+        })}
+      </tbody>
+    </Table>
   );
 }

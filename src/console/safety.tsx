@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import type { Hub } from './api.ts';
-import { Diff, type PatchOperation, Problem, useQuery, when } from './common.tsx';
+import { Diff, type PatchOperation, Problem, Table, useQuery, when } from './common.tsx';
 
 export interface ConfigRollout {
   id: string;
@@ -143,34 +143,22 @@ export function ChangeSafety({
             {rollout.steps.map((step) => `${step}%`).join(' → ')}), {rollout.percent}% served now; next step {when(rollout.nextStepAt)}; bake {rollout.bakeSeconds}s; errors tolerated{' '}
             {rollout.maxErrors}.
           </p>
-          <div class="scroll" tabIndex={0}>
-            <table>
-              <caption>Instances</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Instance</th>
-                  <th scope="col">In step</th>
-                  <th scope="col">Served</th>
-                  <th scope="col">Applied</th>
-                  <th scope="col">Report</th>
+          <Table caption="Instances" columns={['Instance', 'In step', 'Served', 'Applied', 'Report']}>
+            <tbody>
+              {rollout.instances.map((instance) => (
+                <tr key={instance.instance} class={instance.rejectedVersion === rollout.candidateVersion ? 'refused' : undefined}>
+                  <td>{instance.instance}</td>
+                  <td>{instance.inStep ? 'yes' : 'no'}</td>
+                  <td>v{instance.servedVersion}</td>
+                  <td>{instance.appliedVersion === null ? '—' : `v${instance.appliedVersion}`}</td>
+                  <td>
+                    {instance.status.toLowerCase()}
+                    {instance.rejectedVersion !== null && `: refused v${instance.rejectedVersion} ${instance.error ?? ''}`}
+                  </td>
                 </tr>
-              </thead>
-              <tbody>
-                {rollout.instances.map((instance) => (
-                  <tr key={instance.instance} class={instance.rejectedVersion === rollout.candidateVersion ? 'refused' : undefined}>
-                    <td>{instance.instance}</td>
-                    <td>{instance.inStep ? 'yes' : 'no'}</td>
-                    <td>v{instance.servedVersion}</td>
-                    <td>{instance.appliedVersion === null ? '—' : `v${instance.appliedVersion}`}</td>
-                    <td>
-                      {instance.status.toLowerCase()}
-                      {instance.rejectedVersion !== null && `: refused v${instance.rejectedVersion} ${instance.error ?? ''}`}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+              ))}
+            </tbody>
+          </Table>
           {writable && (
             <div class="form-row">
               <label>

@@ -1,6 +1,6 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import type { Hub } from './api.ts';
-import { Problem, useLive, useQuery, when } from './common.tsx';
+import { Problem, Table, useLive, useQuery, when } from './common.tsx';
 
 // A page of 40 configs keeps the query well under the hub's cost limit; the filters are the API's own.
 const SERVICES = `query ConsoleServices($after: String, $nameContains: String, $environment: String) {
@@ -86,22 +86,11 @@ export function ServicesPage({ hub }: { hub: Hub }) {
           </select>
         </label>
       </div>
-      <div class="scroll" tabIndex={0}>
-        <table class="services">
-          <thead>
-            <tr>
-              <th scope="col">Service</th>
-              <th scope="col">Environment</th>
-              <th scope="col">Version</th>
-              <th scope="col">Last change</th>
-              <th scope="col">Instances</th>
-            </tr>
-          </thead>
-          {pages.map((after, index) => (
-            <ServiceRows key={`${after ?? ''}`} hub={hub} variables={{ ...filter, after }} onPage={index === pages.length - 1 ? setLast : undefined} />
-          ))}
-        </table>
-      </div>
+      <Table columns={['Service', 'Environment', 'Version', 'Last change', 'Instances']} class="services">
+        {pages.map((after, index) => (
+          <ServiceRows key={`${after ?? ''}`} hub={hub} variables={{ ...filter, after }} onPage={index === pages.length - 1 ? setLast : undefined} />
+        ))}
+      </Table>
       {last?.edges.length === 0 && cursors.length === 0 && <p class="hint">No config matches.</p>}
       {last?.pageInfo.hasNextPage && last.pageInfo.endCursor && (
         <button type="button" class="quiet" onClick={() => setCursors([...cursors, last.pageInfo.endCursor!])}>

@@ -1,3 +1,4 @@
+import { afterAll, beforeAll } from 'vitest';
 import { createLogger } from '../../src/logger.ts';
 import { type App, type AppSettings, buildApp } from '../../src/server/app.ts';
 import { type Backend, type TestDatabase, openTestDatabase } from './databases.ts';
@@ -74,4 +75,19 @@ export async function createTestApp(
       if (!options.database) await db.close();
     },
   };
+}
+
+/**
+ * A test gateway for the enclosing `describe` (or file): made in its beforeAll, closed in its afterAll.
+ * Its members are there from the first test on.
+ */
+export function useTestApp(backend: Backend, options: Parameters<typeof createTestApp>[1] = {}): TestApp {
+  const testApp = {} as TestApp;
+  beforeAll(async () => {
+    Object.assign(testApp, await createTestApp(backend, options));
+  });
+  afterAll(async () => {
+    await testApp.close?.();
+  });
+  return testApp;
 }

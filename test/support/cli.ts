@@ -1,7 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type TestApp, createTestApp } from './app.ts';
 
 const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const LAUNCHER = fileURLToPath(new URL('../../bin/confighub.mjs', import.meta.url));
@@ -96,4 +98,31 @@ export function waitForOutput(child: ChildProcess, stream: 'stdout' | 'stderr', 
     child[stream]!.on('data', onData);
     child.once('exit', onExit);
   });
+}
+
+/** A gateway (PGlite) listening on a port for CLI tests, and an empty directory for the commands' files. */
+export interface CliHub {
+  hub: TestApp;
+  url: string;
+  workDir: string;
+  /** `confighub ...` as the admin against this hub; CONFIGHUB_DATA_DIR is the work directory. */
+  cli(args: string[], options?: CliOptions): Promise<CliResult>;
+  close(): Promise<void>;
+}
+
+export async function startCliHub(name: string): Promise<CliHub> {
+  const hub = await createTestApp('pglite');
+  const url = await hub.app.start();
+  const workDir = mkdtempSync(path.join(os.tmpdir(), `confighub-${name}-`));
+  return {
+    hub,
+    url,
+    workDir,
+    cli: (args, options = {}) =>
+      runCli(args, { ...options, env: { CONFIGHUB_URL: url, CONFIGHUB_TOKEN: hub.adminToken, CONFIGHUB_DATA_DIR: workDir, ...options.env } }),
+    async close() {
+      await hub.close();
+      rmSync(workDir, { recursive: true, force: true });
+    },
+  };
 }

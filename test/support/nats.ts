@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { onTestFinished } from 'vitest';
 import { aptInstall } from './debian.ts';
 import { freePort } from './waiting.ts';
 
@@ -81,6 +82,14 @@ export class NatsServer {
     child.kill('SIGKILL');
     await exited;
     this.process = undefined;
+  }
+
+  /** `kill`, and the server is started again when the running test ends, however it ends (unless the test did). */
+  async killForThisTest(): Promise<void> {
+    await this.kill();
+    onTestFinished(async () => {
+      if (!this.process) await this.startProcess();
+    });
   }
 
   async stop(): Promise<void> {
