@@ -36,6 +36,7 @@ import { type ForkedChild, forkChild, serverScript } from './support/children.ts
 import { onCleanup, runBenchmark } from './support/cleanup.ts';
 import { cpuMillisecondsOf } from './support/cpu.ts';
 import { createDatabase, startPostgres } from './support/postgres.ts';
+import type { ControlReply } from './servers/fanout-control.ts';
 import { control, printProfile, summarizeProfile } from './support/profile.ts';
 import { describeMachine, intSetting, ms, table } from './support/stats.ts';
 
@@ -76,6 +77,8 @@ interface PhaseResult {
   cpuPerRequestMs: number | undefined;
   /** The gateway's peak resident memory so far (VmHWM), bytes. */
   peakRss: number | undefined;
+  /** Inside the gateway, over the phase: its event loop's longest delay and its garbage collector's longest pause. */
+  loop: NonNullable<ControlReply['loop']>;
 }
 
 /** VmHWM and VmRSS of a process, in bytes; undefined without /proc. */
@@ -111,9 +114,11 @@ async function measure(gateway: ForkedChild, prober: Prober, input: HostileInput
   const profiling = settings.profile.has(input.id);
   if (profiling) await control(gateway.process, { type: 'profile-start', intervalUs: 500 });
   const cpuBefore = cpuMillisecondsOf(gateway.pid);
+  await control(gateway.process, { type: 'loop-start' });
   await prober.start();
   const attack = await runAttack(gateway.url, input.attack, seconds);
   const probe = await prober.end(GOAL_MS);
+  const { loop } = await control(gateway.process, { type: 'loop-stop' });
   const cpuAfter = cpuMillisecondsOf(gateway.pid);
   if (gateway.process.exitCode !== null || gateway.process.signalCode !== null) {
     throw new Error(`the gateway exited during ${input.id} (code ${gateway.process.exitCode}, signal ${gateway.process.signalCode})`);
@@ -129,7 +134,7 @@ async function measure(gateway: ForkedChild, prober: Prober, input: HostileInput
     printProfile(`CPU profile of the gateway during ${input.id} (µs/unit = per request sent)`, summarizeProfile(file), attack.sent);
   }
   const cpuPerRequestMs = cpuBefore === undefined || cpuAfter === undefined || attack.sent === 0 ? undefined : (cpuAfter - cpuBefore) / attack.sent;
-  const result: PhaseResult = { input, baseline, attack, probe, cpuPerRequestMs, peakRss: memoryOf(gateway.pid)?.peak };
+  const result: PhaseResult = { input, baseline, attack, probe, cpuPerRequestMs, peakRss: memoryOf(gateway.pid)?.peak, loop: loop! };
   if (!baseline && settings.soloSeconds > 0) {
     await collectGarbage(gateway);
     await prober.start();
@@ -140,7 +145,8 @@ async function measure(gateway: ForkedChild, prober: Prober, input: HostileInput
   console.log(
     `  ${input.label}: sent ${attack.sent} in ${attack.seconds.toFixed(1)} s (${answers(attack)}); ` +
       `/health max ${msOrNa(probe.maxMs)}, p99 ${msOrNa(probe.p99Ms)}, p50 ${msOrNa(probe.p50Ms)}, ${probe.over} of ${probe.count} over ${GOAL_MS} ms; ` +
-      `gateway CPU ${msOrNa(cpuPerRequestMs)}/request, slowest answer ${ms(attack.slowestMs)}` +
+      `gateway CPU ${msOrNa(cpuPerRequestMs)}/request, slowest answer ${ms(attack.slowestMs)}; ` +
+      `inside the gateway: event loop held up to ${ms(loop!.maxDelayMs)}, GC pauses up to ${ms(loop!.gcMaxPauseMs)} (${loop!.gcMaxPauseKind}; ${ms(loop!.gcPauseTotalMs)} in all)` +
       (result.solo ? `; one connection alone: /health max ${msOrNa(result.solo.probe.maxMs)} over ${result.solo.attack.sent} requests` : '') +
       (probe.failures > 0 ? `; ${probe.failures} probes failed` : '') +
       (probe.ownDelayMaxMs >= GOAL_MS / 2 ? `; the prober itself was delayed up to ${ms(probe.ownDelayMaxMs)} (machine noise)` : '') +
@@ -182,12 +188,15 @@ function report(results: PhaseResult[], skipped: string[]): void {
     msOrNa(result.probe.p50Ms),
     `${result.probe.over}/${result.probe.count}`,
     result.solo ? msOrNa(result.solo.probe.maxMs) : '',
+    ms(result.loop.maxDelayMs),
+    `${ms(result.loop.gcMaxPauseMs)}${result.loop.gcMaxPauseKind ? ` ${result.loop.gcMaxPauseKind}` : ''}`,
     msOrNa(result.cpuPerRequestMs),
     mib(result.peakRss),
   ]);
   console.log(`\n/health while each input was sent (${settings.attackers} attackers, ${settings.seconds} s per input; baselines in parentheses):\n`);
-  console.log(table(['input', 'sent', 'answers', '/health max', 'p99', 'p50', `> ${GOAL_MS} ms`, 'max, 1 conn.', 'gateway CPU/req', 'peak RSS'], rows));
+  console.log(table(['input', 'sent', 'answers', '/health max', 'p99', 'p50', `> ${GOAL_MS} ms`, 'max, 1 conn.', 'loop held', 'GC pause', 'gateway CPU/req', 'peak RSS'], rows));
   console.log(`(max, 1 conn.: the worst /health while the same input came from one connection alone for ${settings.soloSeconds} s: what one request holds without queueing)`);
+  console.log(`(loop held, GC pause: inside the gateway during the phase, its event loop's longest delay and its garbage collector's longest pause)`);
   const baselines = results.filter((result) => result.baseline);
   if (baselines.length > 0) {
     const worstBaseline = Math.max(...baselines.map((result) => result.probe.maxMs));
@@ -203,7 +212,8 @@ function report(results: PhaseResult[], skipped: string[]): void {
     for (const result of over) {
       console.log(
         `  ${result.input.id.padEnd(30)} max ${ms(result.probe.maxMs).padStart(9)}, ${result.probe.over} probes over, ` +
-          `alone ${result.solo ? msOrNa(result.solo.probe.maxMs) : 'n/a'}, gateway CPU ${msOrNa(result.cpuPerRequestMs)}/request`,
+          `alone ${result.solo ? msOrNa(result.solo.probe.maxMs) : 'n/a'}, gateway CPU ${msOrNa(result.cpuPerRequestMs)}/request, ` +
+          `its event loop held up to ${ms(result.loop.maxDelayMs)}, GC pauses up to ${ms(result.loop.gcMaxPauseMs)}`,
       );
     }
   }
@@ -217,6 +227,9 @@ function report(results: PhaseResult[], skipped: string[]): void {
   }
   const met = worst.probe.maxMs < GOAL_MS && failed === 0 && skipped.length === 0;
   const incomplete = skipped.length > 0 ? `; groups not measured: ${skipped.join(', ')}` : '';
+  const held = hostile.reduce((a, b) => (b.loop.maxDelayMs > a.loop.maxDelayMs ? b : a));
+  const paused = hostile.reduce((a, b) => (b.loop.gcMaxPauseMs > a.loop.gcMaxPauseMs ? b : a));
+  console.log(`longest the gateway's event loop was held: ${ms(held.loop.maxDelayMs)} (${held.input.id}); longest GC pause: ${ms(paused.loop.gcMaxPauseMs)} (${paused.input.id})`);
   console.log(`goal (worst /health < ${GOAL_MS} ms): ${met ? 'MET' : 'NOT MET'} (${ms(worst.probe.maxMs)}${incomplete})`);
 }
 

@@ -60,6 +60,26 @@ describe('subscription broadcast', () => {
     }
   });
 
+  it('sends a late joiner a backlog of large versions a part at a time, then what came meanwhile, in order', async () => {
+    const service = 'tick-aggregator';
+    const start = await versionOf(service);
+    // Some 150 KiB a version: the backlog of four takes the late joiner several turns of the event loop.
+    const large = (value: number) => ({ notes: Object.fromEntries(Array.from({ length: 6000 }, (_, index) => [`note_${index}`, `value-${value}-${index}`])) });
+    const write = (value: number) =>
+      hub.graphql(`mutation($config: JSON!) { updateConfig(input: { service: "${service}", config: $config }) { __typename } }`, { config: large(value) });
+    const first = subscriber().subscribe({ service, afterVersion: start });
+    for (let value = 1; value <= 4; value++) await write(value);
+    await first.waitFor((received) => received.length === 4, 30_000);
+    const late = subscriber().subscribe({ service, afterVersion: start });
+    await write(5);
+    const expected = [1, 2, 3, 4, 5].map((value) => start + value);
+    for (const client of [first, late]) {
+      const events = await client.waitFor((received) => received.length === 5, 30_000);
+      expect(events.map((event) => event.version)).toEqual(expected);
+      expect(events.map((event) => (event.config as { notes: Record<string, string> }).notes.note_5999)).toEqual([1, 2, 3, 4, 5].map((value) => `value-${value}-5999`));
+    }
+  });
+
   it('a live-only joiner gets no earlier change, and the shared execution stops when the last socket leaves', async () => {
     const service = 'polygon-live-collector';
     const groupsBefore = hub.app.subscriptionGroupCount();

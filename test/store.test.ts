@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigStore } from '../src/store/configStore.ts';
+import { WORKER_THRESHOLD_CHARS } from '../src/store/documentChecks.ts';
+import { type JsonObject, diffDocuments } from '../src/store/documents.ts';
 import { NotFoundError, ValidationError, VersionConflictError } from '../src/store/errors.ts';
 import { backends, openTestDatabase, tablesDigest, type TestDatabase } from './support/databases.ts';
 
@@ -30,13 +32,13 @@ describe.each(backends)('config store on %s', (backend) => {
     const write = await store.updateConfig({ service: 'patch-target', patch: { a: { b: 5, c: null } } }, author);
     expect(write.config.version).toBe(2);
     expect(write.config.config).toEqual({ a: { b: 5 }, keep: true });
-    expect(write.diff).toEqual([
+    expect(await write.diff()).toEqual([
       { op: 'remove', path: '/a/c' },
       { op: 'replace', path: '/a/b', value: 5 },
     ]);
     const [latest] = await store.history.listChanges({ service: 'patch-target', environment: 'production' });
     expect(latest).toMatchObject({ version: 2, action: 'UPDATE', changedBy: 'store-test', reason: 'testing' });
-    expect(await store.history.diffVersions({ service: 'patch-target', environment: 'production' }, 1, 2)).toEqual(write.diff);
+    expect(await store.history.diffVersions({ service: 'patch-target', environment: 'production' }, 1, 2)).toEqual(await write.diff());
   });
 
   it('rolls back by writing a new version with the old content', async () => {
@@ -58,7 +60,7 @@ describe.each(backends)('config store on %s', (backend) => {
       store.updateConfig({ service: 'rollback-neighbour', patch: { level: 2 } }, author),
     ]);
     expect(rollback.config).toMatchObject({ version: 3, config: { level: 1 }, deletedAt: null, updatedBy: 'operator' });
-    expect(rollback.diff).toEqual([{ op: 'add', path: '/level', value: 1 }]);
+    expect(await rollback.diff()).toEqual([{ op: 'add', path: '/level', value: 1 }]);
     expect(update.config.version).toBe(2);
     const [latest] = await store.history.listChanges({ service: 'rollback-deleted', environment: 'production' });
     expect(latest).toMatchObject({ version: 3, action: 'ROLLBACK', changedBy: 'operator', reason: 'rollback to version 1' });
@@ -77,8 +79,22 @@ describe.each(backends)('config store on %s', (backend) => {
   it('a dry run returns the diff and writes nothing', async () => {
     const before = await tablesDigest(db);
     const dry = await store.updateConfig({ service: 'tick-aggregator', patch: { features: { enable_vwap: false } }, dryRun: true }, author);
-    expect(dry).toMatchObject({ dryRun: true, changed: true, diff: [{ op: 'replace', path: '/features/enable_vwap', value: false }] });
+    expect(dry).toMatchObject({ dryRun: true, changed: true });
+    expect(await dry.diff()).toEqual([{ op: 'replace', path: '/features/enable_vwap', value: false }]);
     expect(await tablesDigest(db)).toBe(before);
+  });
+
+  it("a large document's diff, worked out on the worker thread, is the one worked out in place", async () => {
+    const settings = (version: number) => Object.fromEntries(Array.from({ length: 3000 }, (_, index) => [`setting_${index}`, index % 7 === 0 ? version : index]));
+    const first = { settings: settings(1), gone: true };
+    const created = await store.createConfig({ service: 'large-diff', config: first }, author);
+    expect(JSON.stringify(created.config.config).length).toBeGreaterThan(WORKER_THRESHOLD_CHARS);
+    const next = { settings: settings(2), added: [1, 2] };
+    const write = await store.updateConfig({ service: 'large-diff', config: next, dryRun: true }, author);
+    const inPlace = diffDocuments(created.config.config as JsonObject, next);
+    expect(inPlace).toHaveLength(Math.ceil(3000 / 7) + 2);
+    expect(await write.diff()).toEqual(inPlace);
+    expect(await created.diff()).toEqual(diffDocuments({}, first));
   });
 
   // Invariant 4: a request that fails writes nothing.

@@ -1,12 +1,16 @@
-// What the servers of bench/fanout.ts answer over IPC besides "ready": their memory after a full GC
-// (run with --expose-gc) and a CPU profile of a window the parent chooses (node:inspector, in-process).
+// What the servers of bench/fanout.ts and bench/abuse.ts answer over IPC besides "ready": their memory
+// after a full GC (run with --expose-gc), a CPU profile of a window the parent chooses (node:inspector,
+// in-process), and how long their event loop was held in such a window, and by how long GC pauses.
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
+import { type IntervalHistogram, PerformanceObserver, monitorEventLoopDelay } from 'node:perf_hooks';
 
 export type ControlRequest =
   | { type: 'memory'; id: number }
   | { type: 'profile-start'; id: number; intervalUs: number }
-  | { type: 'profile-stop'; id: number; path: string };
+  | { type: 'profile-stop'; id: number; path: string }
+  | { type: 'loop-start'; id: number }
+  | { type: 'loop-stop'; id: number };
 
 export interface ControlReply {
   type: 'control-reply';
@@ -15,11 +19,13 @@ export interface ControlReply {
   memory?: { rss: number; heapUsed: number; external: number; arrayBuffers: number };
   /** Where the profile was written (profile-stop). */
   path?: string;
+  /** Since loop-start: the longest the event loop was held, and the longest and total garbage-collector pauses, ms. */
+  loop?: { maxDelayMs: number; gcMaxPauseMs: number; gcPauseTotalMs: number; gcMaxPauseKind: string };
 }
 
 const isControlRequest = (message: unknown): message is ControlRequest =>
   typeof message === 'object' && message !== null && typeof (message as ControlRequest).id === 'number' &&
-  ['memory', 'profile-start', 'profile-stop'].includes((message as ControlRequest).type);
+  ['memory', 'profile-start', 'profile-stop', 'loop-start', 'loop-stop'].includes((message as ControlRequest).type);
 
 type Gc = (options?: { type: 'major' | 'minor'; execution: 'sync' | 'async'; flavor?: 'regular' | 'last-resort' }) => void;
 
@@ -46,8 +52,38 @@ async function memoryAfterGc(): Promise<ControlReply['memory']> {
   return { rss, heapUsed, external, arrayBuffers };
 }
 
+/** perf_hooks' GC entry kinds (constants.NODE_PERFORMANCE_GC_*). */
+const GC_KINDS: Record<number, string> = { 1: 'minor', 4: 'major', 8: 'incremental', 16: 'weak callbacks' };
+
+/** The event loop's delays (sampled every 2 ms) and the garbage collector's pauses, from start() to stop(). */
+function watchLoop(): { stop(): NonNullable<ControlReply['loop']> } {
+  const delays: IntervalHistogram = monitorEventLoopDelay({ resolution: 2 });
+  let gcMaxPauseMs = 0;
+  let gcPauseTotalMs = 0;
+  let gcMaxPauseKind = '';
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      if (entry.duration > gcMaxPauseMs) {
+        gcMaxPauseMs = entry.duration;
+        gcMaxPauseKind = GC_KINDS[((entry as { detail?: { kind?: number } }).detail)?.kind ?? 0] ?? 'other';
+      }
+      gcPauseTotalMs += entry.duration;
+    }
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  delays.enable();
+  return {
+    stop() {
+      delays.disable();
+      observer.disconnect();
+      return { maxDelayMs: delays.max / 1e6, gcMaxPauseMs, gcPauseTotalMs, gcMaxPauseKind };
+    },
+  };
+}
+
 export function answerControlRequests(): void {
   let session: Session | undefined;
+  let loop: ReturnType<typeof watchLoop> | undefined;
   process.on('message', (message: unknown) => {
     if (!isControlRequest(message)) return;
     const reply = (fields: Omit<ControlReply, 'type' | 'id'>) => process.send?.({ type: 'control-reply', id: message.id, ...fields } satisfies ControlReply);
@@ -62,6 +98,15 @@ export function answerControlRequests(): void {
           await session.post('Profiler.setSamplingInterval', { interval: message.intervalUs });
           await session.post('Profiler.start');
           return reply({});
+        case 'loop-start':
+          loop = watchLoop();
+          return reply({});
+        case 'loop-stop': {
+          if (!loop) throw new Error('the loop is not watched');
+          const watched = loop.stop();
+          loop = undefined;
+          return reply({ loop: watched });
+        }
         case 'profile-stop': {
           if (!session) throw new Error('no profile is running');
           const { profile } = await session.post('Profiler.stop');

@@ -19,9 +19,9 @@ const ConfigWriteRef = builder.objectRef<ConfigWrite>('ConfigWrite').implement({
       type: [JsonPatchOperationRef],
       description: 'RFC 6902 operations from the previous content.',
       args: patchPageArgs,
-      resolve: (write, args) => patchPage(write.diff, args),
+      resolve: async (write, args) => patchPage(await write.diff(), args),
     }),
-    diffOperationCount: t.int({ description: 'How many operations the whole diff has.', resolve: (write) => write.diff.length }),
+    diffOperationCount: t.int({ description: 'How many operations the whole diff has.', resolve: async (write) => (await write.diff()).length }),
     dryRun: t.exposeBoolean('dryRun', { description: 'True when nothing was written.' }),
     changed: t.exposeBoolean('changed', { description: 'False when the write would change nothing (then nothing is written).' }),
     request: t.field({

@@ -74,7 +74,7 @@ export function createRestHandler({ store, authenticate }: RestOptions) {
       { actor: viewer.name, reason: params.reason ?? request.headers.get('x-change-reason') },
     );
     // In a protected environment nothing was written: 202, and the change request that holds the change.
-    return json(write.request ? 202 : 200, writeView(write), { etag: `"${write.config.version}"` });
+    return json(write.request ? 202 : 200, await writeView(write), { etag: `"${write.config.version}"` });
   }
 
   /**
@@ -239,12 +239,12 @@ const configView = (row: ServiceConfig) => ({
   updatedBy: row.updatedBy,
 });
 
-const writeView = (write: ConfigWrite) => ({
+const writeView = async (write: ConfigWrite) => ({
   ...configView(write.config),
   previousVersion: write.previousVersion,
   changed: write.changed,
   dryRun: write.dryRun,
-  diff: write.diff,
+  diff: await write.diff(),
   ...(write.request
     ? { request: { id: write.request.id, state: write.request.state, requiredApprovals: write.request.requiredApprovals, expiresAt: write.request.expiresAt } }
     : {}),

@@ -9,7 +9,6 @@ import {
   type JsonValue,
   type PatchOperation,
   applyMergePatch,
-  diffDocuments,
   documentText,
   requireObject,
 } from './documents.ts';
@@ -104,7 +103,8 @@ export interface ConfigWrite {
   config: ServiceConfig;
   /** The version before the change. */
   previousVersion: number;
-  diff: PatchOperation[];
+  /** The RFC 6902 operations from the previous content, worked out once, when first asked (most writers read the new version only). */
+  diff(): Promise<PatchOperation[]>;
   dryRun: boolean;
   /** False when the write would change nothing; then nothing was written. */
   changed: boolean;
@@ -308,7 +308,7 @@ export class ConfigStore {
     }
     this.cache.written(created);
     this.logger?.info({ service: key.service, environment: key.environment, actor: author.actor }, 'config created');
-    return { config: created, previousVersion: 0, diff: diffDocuments({}, config), dryRun: false, changed: true };
+    return this.withDiff({ config: created, previousVersion: 0, dryRun: false, changed: true }, {}, config);
   }
 
   /**
@@ -514,19 +514,19 @@ export class ConfigStore {
         }
         const next = change(current);
         if (next.checked) await this.checkDocument(key.service, next.config);
-        const before = (current.deletedAt ? {} : current.config) as JsonValue;
+        const before = (current.deletedAt ? {} : current.config) as JsonObject;
         const changed =
           Boolean(current.deletedAt) !== next.deleted || next.description !== current.description || !sameJson(current.config as JsonValue, next.config);
         const after = next.deleted ? {} : next.config;
         if (dryRun || !changed) {
           const config = changed ? preview(current, next.config, next.description) : current;
-          return withLazyDiff({ config, previousVersion: current.version, dryRun: Boolean(dryRun), changed }, before, after);
+          return this.withDiff({ config, previousVersion: current.version, dryRun: Boolean(dryRun), changed }, before, after);
         }
         const written = await this.compareAndSwap(current, next, author);
         if (written) {
           this.cache.written(written);
           this.logger?.info({ ...key, version: written.version, actor: author.actor }, `config ${done}`);
-          return withLazyDiff({ config: written, previousVersion: current.version, dryRun: false, changed: true }, before, after);
+          return this.withDiff({ config: written, previousVersion: current.version, dryRun: false, changed: true }, before, after);
         }
         current = await this.load(key);
         if (expectedVersion != null) {
@@ -637,6 +637,12 @@ export class ConfigStore {
   }
 
   /** A create, delete or restore in a protected environment: only by breaking glass. */
+  /** `write` with its diff from `from` to `to`, worked out once, when first asked; a large one on the worker thread. */
+  private withDiff(write: Omit<ConfigWrite, 'diff'>, from: JsonObject, to: JsonObject): ConfigWrite {
+    let diff: Promise<PatchOperation[]> | undefined;
+    return { ...write, diff: () => (diff ??= this.checker.diffDocuments(from, to)) };
+  }
+
   private unlessProtected(key: ConfigKey, input: BreakGlass, author: ChangeAuthor, action: string): ChangeAuthor {
     if (this.protection.approvalsFor(key.environment) > 0 && !input.breakGlass) {
       throw new ChangeRequestError(null, `"${key.environment}" is protected: to ${action} a config there, an admin breaks glass (breakGlass, with a reason)`);
@@ -722,16 +728,6 @@ function sameJson(a: JsonValue, b: JsonValue): boolean {
   }
   for (const key in b) if (Object.hasOwn(b, key)) count--;
   return count === 0;
-}
-
-/**
- * `write` with the RFC 6902 diff from `from` to `to`, worked out once, when first read: most writers
- * select the new version only.
- */
-function withLazyDiff(write: Omit<ConfigWrite, 'diff'>, from: JsonValue, to: JsonValue): ConfigWrite {
-  let diff: PatchOperation[] | undefined;
-  const get = () => (diff ??= diffDocuments(from, to));
-  return Object.defineProperty(write, 'diff', { get, enumerable: true, configurable: true }) as ConfigWrite;
 }
 
 /** The row a change would produce, for dry runs. */

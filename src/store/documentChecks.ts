@@ -94,6 +94,13 @@ export class DocumentChecker {
     return (await this.worker()).run({ kind: 'schema', schema, configs } satisfies CheckTask) as Promise<SchemaVetting>;
   }
 
+  /** The operations between two documents; large ones worked out on the worker, from their JSON texts. */
+  diffDocuments(from: JsonObject, to: JsonObject): Promise<PatchOperation[]> {
+    const [fromText, toText] = [documentText(from), documentText(to)];
+    if (fromText.length + toText.length < WORKER_THRESHOLD_CHARS) return Promise.resolve(diffDocuments(from, to));
+    return this.diff(fromText, toText);
+  }
+
   /** The operations between two versions' JSON texts (null for a deletion); large ones worked out on the worker. */
   async diff(from: string | null, to: string | null): Promise<PatchOperation[]> {
     if ((from?.length ?? 0) + (to?.length ?? 0) < WORKER_THRESHOLD_CHARS) return diffTexts(from, to);

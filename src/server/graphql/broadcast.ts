@@ -1,19 +1,25 @@
 import type { ExecutionArgs, ExecutionResult } from 'graphql';
 import { Kind, getOperationAST, getVariableValues, print } from 'graphql';
 import type { WebSocket } from 'ws';
+import { nextTurn } from '../../turns.ts';
 
 /** A socket whose unsent data passes this is too slow to keep up; it is closed. @default 8 MiB */
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 /** A resumed subscription's group keeps this many results for late joiners, then takes no more. */
 const MAX_REPLAY_LOG = 1_000;
+/** A late joiner is sent the results it missed about this many bytes a turn of the event loop. */
+const BACKLOG_BYTES_PER_TURN = 512 * 1024;
+const CLOSING_BRACE = Buffer.from('}');
 
 type Subscribe = (args: ExecutionArgs) => unknown;
 
 interface Member {
   socket: WebSocket;
   /** `{"id":<id>,"type":"next","payload":` — what differs between members' messages. */
-  prefix: string;
+  prefix: Buffer;
   end: () => void;
+  /** A late joiner's results still to send (what the group sent before it joined, then what came since). */
+  backlog?: Buffer[];
 }
 
 /**
@@ -25,7 +31,7 @@ interface Member {
 class SubscriptionGroup {
   readonly members = new Set<Member>();
   /** Serialised results so far (resumed groups only), replayed to late joiners. */
-  private readonly log: string[] | undefined;
+  private readonly log: Buffer[] | undefined;
   joinable = true;
   private iterator: AsyncIterator<ExecutionResult> | undefined;
 
@@ -51,7 +57,8 @@ class SubscriptionGroup {
       for (;;) {
         const next = await iterator.next();
         if (next.done) break;
-        const payload = JSON.stringify(next.value);
+        // As UTF-8 once: every member's message is then a copy of these bytes, not a string to measure and encode again.
+        const payload = Buffer.from(JSON.stringify(next.value));
         if (this.log) {
           this.log.push(payload);
           if (this.log.length >= MAX_REPLAY_LOG) this.joinable = false;
@@ -76,8 +83,11 @@ class SubscriptionGroup {
   }
 
   join(member: Member): void {
-    for (const payload of this.log ?? []) send(member, payload);
     this.members.add(member);
+    if (this.log?.length) {
+      member.backlog = [...this.log];
+      void sendBacklog(member);
+    }
   }
 
   leave(member: Member): void {
@@ -88,14 +98,40 @@ class SubscriptionGroup {
   }
 }
 
-function send(member: Member, payload: string): void {
+/** Sends a result to a member, after its backlog if it has one. */
+function send(member: Member, payload: Buffer): void {
+  if (member.backlog) member.backlog.push(payload);
+  else write(member, payload);
+}
+
+/**
+ * Sends a late joiner what the group sent before it joined (up to 1,000 results of up to some 256 KiB):
+ * a bounded part a turn of the event loop, so that no join holds it; results that come meanwhile wait
+ * behind them, in order.
+ */
+async function sendBacklog(member: Member): Promise<void> {
+  const backlog = member.backlog!;
+  for (;;) {
+    let bytes = 0;
+    while (backlog.length > 0 && bytes < BACKLOG_BYTES_PER_TURN) {
+      const payload = backlog.shift()!;
+      bytes += payload.length;
+      write(member, payload);
+    }
+    if (backlog.length === 0 || member.socket.readyState !== member.socket.OPEN) break;
+    await nextTurn();
+  }
+  member.backlog = undefined;
+}
+
+function write(member: Member, payload: Buffer): void {
   const { socket } = member;
   if (socket.readyState !== socket.OPEN) return;
   if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {
     socket.close(1013, 'subscriber too slow');
     return;
   }
-  socket.send(`${member.prefix}${payload}}`);
+  socket.send(Buffer.concat([member.prefix, payload, CLOSING_BRACE]), { binary: false });
 }
 
 /** What a graphql-ws subscription hands the broadcaster. */
@@ -134,7 +170,7 @@ export class SubscriptionBroadcaster {
     const key = groupKey(request);
     const member: Member = {
       socket: request.socket,
-      prefix: `{"id":${JSON.stringify(request.id)},"type":"next","payload":`,
+      prefix: Buffer.from(`{"id":${JSON.stringify(request.id)},"type":"next","payload":`),
       end: () => {},
     };
     let group = this.groups.get(key);
