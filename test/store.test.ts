@@ -1,3 +1,4 @@
+import { readFileSync, readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigStore } from '../src/store/configStore.ts';
 import { WORKER_THRESHOLD_CHARS } from '../src/store/documentChecks.ts';
@@ -95,6 +96,13 @@ describe.each(backends)('config store on %s', (backend) => {
     expect(inPlace).toHaveLength(Math.ceil(3000 / 7) + 2);
     expect(await write.diff()).toEqual(inPlace);
     expect(await created.diff()).toEqual(diffDocuments({}, first));
+  });
+
+  it.runIf(process.platform === 'linux')('works out large documents on a thread that yields the CPU to the event loop (nice 10)', async () => {
+    await store.updateConfig({ service: 'large-diff', patch: { nice: true }, dryRun: true }, author);
+    const niceness = readdirSync('/proc/self/task').map((thread) => Number(readFileSync(`/proc/self/task/${thread}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]));
+    expect(niceness).toContain(10);
+    expect(niceness[0]).toBe(0);
   });
 
   // Invariant 4: a request that fails writes nothing.

@@ -1,7 +1,21 @@
 // The worker thread of DocumentChecker (documentChecks.ts): the same checks, off the event loop.
+import { readlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { compileStoredSchema, type SchemaCheck, vetNewSchema } from './configSchemas.ts';
 import { type CheckTask, type UnusableSchema, diffTexts, documentProblems } from './documentChecks.ts';
 import { requireObject } from './documents.ts';
+
+/**
+ * This thread yields the CPU to the event loop's: on a busy machine a check of a large document would
+ * otherwise take a core from it for tens of milliseconds at a time, and every request would wait. On
+ * Linux a thread has a priority of its own (its id is the last part of /proc/thread-self); elsewhere the
+ * checks run at the process's priority.
+ */
+try {
+  setPriority(Number(readlinkSync('/proc/thread-self').split('/').at(-1)), 10);
+} catch {
+  // Not Linux, or not allowed: the same checks, at the process's priority.
+}
 
 /** Compiled schemas by service and version; a new version of a service replaces the old one. */
 const compiled = new Map<string, SchemaCheck>();
