@@ -106,7 +106,8 @@ let profileDir: string | undefined;
 
 /** Full garbage collections in the gateway (fanout-control.ts), then a quiet moment: between phases, never measured. */
 async function collectGarbage(gateway: ForkedChild): Promise<void> {
-  await control(gateway.process, { type: 'memory' }, 120_000);
+  const { memory } = await control(gateway.process, { type: 'memory' }, 120_000);
+  if (memory) console.log(`  (gateway after a full GC: heap ${mib(memory.heapUsed)}, RSS ${mib(memory.rss)})`);
   await setTimeout(SETTLE_MS);
 }
 

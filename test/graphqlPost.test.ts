@@ -8,7 +8,7 @@ import { createAuthenticator } from '../src/server/authentication.ts';
 import { schema } from '../src/graphql/index.ts';
 import { KeptAnswers } from '../src/server/graphql/answers.ts';
 import { createGraphQLServer } from '../src/server/graphql/yoga.ts';
-import { createGraphQLPost, knownDocuments, plainGraphQLPost, plainResultType } from '../src/server/graphql/post.ts';
+import { CACHED_DOCUMENT_TEXT, createGraphQLPost, knownDocuments, plainGraphQLPost, plainResultType } from '../src/server/graphql/post.ts';
 import { adminAuth, createTestApp, silentLogger, type TestApp } from './support/app.ts';
 
 const CONFIG_QUERY = `query Read($service: String!) {
@@ -196,12 +196,13 @@ describe('which requests the GraphQL POST path answers itself', () => {
     return { status: response.status, byYoga: handedOver - before };
   };
 
-  it('keeps at most 4 MiB of document text parsed: new large documents one after another do not fill the memory', async () => {
+  it('keeps at most 256 KiB of document text parsed: new large documents one after another do not fill the memory', async () => {
     for (let index = 0; index < 120; index++) {
-      const document = `{ viewer { name } } # ${index} ${'x'.repeat(64 * 1024)}`;
+      const document = `{ viewer { name } } # ${index} ${'x'.repeat(8 * 1024)}`;
       expect((await send({ ...json, ...adminAuth }, ask(document))).status).toBe(200);
     }
-    expect(documents.cache.calculatedSize).toBeLessThanOrEqual(4 * 1024 * 1024);
+    expect(documents.cache.calculatedSize).toBeLessThanOrEqual(CACHED_DOCUMENT_TEXT);
+    expect(CACHED_DOCUMENT_TEXT).toBe(256 * 1024);
     expect(documents.cache.size).toBeLessThan(120);
     expect(documents.cache.size).toBeGreaterThan(10);
   });

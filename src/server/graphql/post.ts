@@ -113,11 +113,13 @@ function plainParams(body: string): Params | null {
 
 /**
  * The parsed documents kept, by text (yoga's cache, shared with the fast path): at most this many, and
- * this much text in all. A document of 2,000 tokens parses into half a megabyte or so of nodes and tokens, so
- * a count alone let new documents sent one after another fill gigabytes.
+ * this much text in all. A document parses into some 50-110 bytes of nodes and tokens a character (2,000
+ * tokens: half a megabyte or more), so a count alone let new documents sent one after another fill
+ * gigabytes, and 256 KiB of text keeps some 30 MiB at most: a larger heap would make every garbage
+ * collection longer. Honest clients send a few documents of a few hundred characters each.
  */
 const CACHED_DOCUMENTS = 1_024;
-const CACHED_DOCUMENT_TEXT = 1024 * 1024;
+export const CACHED_DOCUMENT_TEXT = 256 * 1024;
 
 /**
  * The documents yoga has parsed and validated without fault, by text: the only ones the fast path
