@@ -119,7 +119,7 @@ async function measure(gateway: ForkedChild, prober: Prober, input: HostileInput
   await prober.start();
   const attack = await runAttack(gateway.url, input.attack, seconds);
   const probe = await prober.end(GOAL_MS);
-  const { loop } = await control(gateway.process, { type: 'loop-stop' });
+  const loop = (await control(gateway.process, { type: 'loop-stop' })).loop!;
   const cpuAfter = cpuMillisecondsOf(gateway.pid);
   if (gateway.process.exitCode !== null || gateway.process.signalCode !== null) {
     throw new Error(`the gateway exited during ${input.id} (code ${gateway.process.exitCode}, signal ${gateway.process.signalCode})`);
@@ -135,7 +135,7 @@ async function measure(gateway: ForkedChild, prober: Prober, input: HostileInput
     printProfile(`CPU profile of the gateway during ${input.id} (µs/unit = per request sent)`, summarizeProfile(file), attack.sent);
   }
   const cpuPerRequestMs = cpuBefore === undefined || cpuAfter === undefined || attack.sent === 0 ? undefined : (cpuAfter - cpuBefore) / attack.sent;
-  const result: PhaseResult = { input, baseline, attack, probe, cpuPerRequestMs, peakRss: memoryOf(gateway.pid)?.peak, loop: loop! };
+  const result: PhaseResult = { input, baseline, attack, probe, cpuPerRequestMs, peakRss: memoryOf(gateway.pid)?.peak, loop };
   if (!baseline && settings.soloSeconds > 0) {
     await collectGarbage(gateway);
     await prober.start();
@@ -147,7 +147,7 @@ async function measure(gateway: ForkedChild, prober: Prober, input: HostileInput
     `  ${input.label}: sent ${attack.sent} in ${attack.seconds.toFixed(1)} s (${answers(attack)}); ` +
       `/health max ${msOrNa(probe.maxMs)}, p99 ${msOrNa(probe.p99Ms)}, p50 ${msOrNa(probe.p50Ms)}, ${probe.over} of ${probe.count} over ${GOAL_MS} ms; ` +
       `gateway CPU ${msOrNa(cpuPerRequestMs)}/request, slowest answer ${ms(attack.slowestMs)}; ` +
-      `inside the gateway: event loop held up to ${ms(loop!.maxDelayMs)}, GC pauses up to ${ms(loop!.gcMaxPauseMs)} (${loop!.gcMaxPauseKind}; ${ms(loop!.gcPauseTotalMs)} in all)` +
+      `inside the gateway: event loop held up to ${ms(loop.maxDelayMs)}, GC pauses up to ${ms(loop.gcMaxPauseMs)} (${loop.gcMaxPauseKind}; ${ms(loop.gcPauseTotalMs)} in all)` +
       (result.solo ? `; one connection alone: /health max ${msOrNa(result.solo.probe.maxMs)} over ${result.solo.attack.sent} requests` : '') +
       (probe.failures > 0 ? `; ${probe.failures} probes failed` : '') +
       (probe.ownDelayMaxMs >= GOAL_MS / 2 ? `; the prober itself was delayed up to ${ms(probe.ownDelayMaxMs)} (machine noise)` : '') +

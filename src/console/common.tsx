@@ -62,7 +62,6 @@ export interface PatchOperation {
   value?: Json;
 }
 
-/** An RFC 6902 diff as people read it: each setting, old -> new. */
 /** A table with a caption and column headings, in a box that scrolls sideways (by keyboard too) when wide; `false` leaves a column out. */
 export function Table({ caption, columns, class: className, children }: { caption?: ComponentChildren; columns: (string | false)[]; class?: string; children: ComponentChildren }) {
   return (
@@ -80,6 +79,7 @@ export function Table({ caption, columns, class: className, children }: { captio
   );
 }
 
+/** An RFC 6902 diff as people read it: each setting, old -> new. */
 export function Diff({ operations, before }: { operations: PatchOperation[]; before: Json | undefined }) {
   if (operations.length === 0) return <p class="hint">No change.</p>;
   return (
