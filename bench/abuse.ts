@@ -23,7 +23,7 @@
 //                                 (BENCH_PROFILE_DIR keeps the .cpuprofile files)
 //   BENCH_PROBE_INTERVAL_MS (10)  how often /health is asked
 //   BENCH_HISTORY_VERSIONS (20)   versions of 256 KiB in the config the history inputs read (up to 500)
-//   BENCH_GATEWAY_NODE_FLAGS      Node/V8 flags for the gateway, space-separated (e.g. garbage-collector settings)
+//   BENCH_GATEWAY_NODE_FLAGS      Node/V8 flags for the gateway, space-separated, instead of those of package.json's start
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -32,7 +32,7 @@ import { type AttackResult, runAttack } from './support/abuseClients.ts';
 import { GROUPS, type HostileInput, INPUT_GROUPS, type PrepareContext, type PreparedGroup, baselineInput } from './support/abuseInputs.ts';
 import { type ProbeStats, type Prober, startProber } from './support/abuseProbe.ts';
 import { graphql } from './support/benchConfigs.ts';
-import { type ForkedChild, forkChild, serverScript } from './support/children.ts';
+import { type ForkedChild, forkChild, gatewayNodeFlags, serverScript } from './support/children.ts';
 import { onCleanup, runBenchmark } from './support/cleanup.ts';
 import { cpuMillisecondsOf } from './support/cpu.ts';
 import { createDatabase, startPostgres } from './support/postgres.ts';
@@ -174,8 +174,7 @@ function startGateway(url: string | undefined): Promise<ForkedChild> {
   writeFileSync(logFile, '');
   // Logs go to a file (as write.ts does): read through a pipe they would cost this process CPU it attacks with.
   const env: Record<string, string> = url ? { BENCH_DATABASE_URL: url } : {};
-  const flags = (process.env.BENCH_GATEWAY_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
-  return forkChild('gateway', serverScript('gateway.ts'), { env, logFile, execArgv: ['--expose-gc', ...flags] });
+  return forkChild('gateway', serverScript('gateway.ts'), { env, logFile, execArgv: ['--expose-gc', ...gatewayNodeFlags()] });
 }
 
 function report(results: PhaseResult[], skipped: string[]): void {

@@ -28,7 +28,7 @@ import { ensureNatsServer } from '../test/support/nats.ts';
 import { freePort } from '../test/support/waiting.ts';
 import type { ClientCommand, ClientMessage } from './fanout-clients.ts';
 import type { ControlReply } from './servers/fanout-control.ts';
-import { type ForkedChild, forkChild, serverScript } from './support/children.ts';
+import { type ForkedChild, forkChild, gatewayNodeFlags, serverScript } from './support/children.ts';
 import { onCleanup, runBenchmark } from './support/cleanup.ts';
 import { cpuMillisecondsOf } from './support/cpu.ts';
 import { type ProfileSummary, control, summarizeProfile } from './support/profile.ts';
@@ -150,7 +150,7 @@ function serverControls(child: ForkedChild): Pick<Target, 'memory' | 'profile' |
 }
 
 async function startGateway(): Promise<Target> {
-  const child = await forkChild('gateway', serverScript('fanout-gateway.ts'), { execArgv: ['--expose-gc'] });
+  const child = await forkChild('gateway', serverScript('fanout-gateway.ts'), { execArgv: ['--expose-gc', ...gatewayNodeFlags()] });
   const endpoint = `${child.url}/graphql`;
   let sequence = 0;
   return {

@@ -5,7 +5,7 @@
 // with a variable of its own per request (executed every time).
 // Settings (environment): BENCH_CONNECTIONS (32), BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (3),
 // BENCH_FIRST_WARMUP_SECONDS (10), BENCH_ROUNDS (3).
-import { type ChildServer, serverScript, startChildServer } from './support/children.ts';
+import { type ChildServer, gatewayNodeFlags, serverScript, startChildServer } from './support/children.ts';
 import { runBenchmark } from './support/cleanup.ts';
 import { withCpuOf } from './support/cpu.ts';
 import { type LoadResult, runLoad } from './support/load.ts';
@@ -73,7 +73,7 @@ async function referenceAnswer(gateway: Target): Promise<Answer> {
 }
 
 async function startTarget(name: TargetName, script: string, env: Record<string, string> = {}): Promise<Target> {
-  const server = await startChildServer(name, serverScript(script), env);
+  const server = await startChildServer(name, serverScript(script), env, name === 'gateway' ? gatewayNodeFlags() : []);
   return { name, server, endpoint: `${server.url}${GRAPHQL_PATH}` };
 }
 

@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { ConfigClient } from '../src/client/index.ts';
 import { installPythonClient } from '../test/support/python.ts';
 import { freePort } from '../test/support/waiting.ts';
+import { gatewayNodeFlags } from './support/children.ts';
 import { onCleanup, runBenchmark } from './support/cleanup.ts';
 import { describeMachine, intSetting, median, ms, table } from './support/stats.ts';
 
@@ -27,7 +28,7 @@ const now = () => performance.timeOrigin + performance.now();
 async function startGateway(): Promise<{ url: string; token: string }> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'confighub-reload-'));
   const port = await freePort();
-  const child = spawn(process.execPath, ['--no-warnings', 'dist/main.js'], {
+  const child = spawn(process.execPath, [...gatewayNodeFlags(), 'dist/main.js'], {
     cwd: ROOT,
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', CONFIGHUB_DATA_DIR: dataDir, LOG_LEVEL: 'warn', DATABASE_URL: '', NATS_URL: '' },
     stdio: ['ignore', 'ignore', 'inherit'],

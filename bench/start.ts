@@ -16,6 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
 import { installOffline, pack } from '../test/support/packages.ts';
+import { gatewayNodeFlags } from './support/children.ts';
 import { runBenchmark } from './support/cleanup.ts';
 import { describeMachine, intSetting, median, ratio, table } from './support/stats.ts';
 
@@ -33,8 +34,8 @@ interface Variant {
 
 const FLOOR_SERVER = `require('node:http').createServer((q, s) => s.end('ok')).listen(${PORT}, '127.0.0.1')`;
 const variants: Variant[] = [
-  { name: 'gateway, compiled (npm start)', args: ['--no-warnings', 'dist/main.js'], gateway: true },
-  { name: 'gateway, through tsx (npm run dev)', args: ['--no-warnings', '--import', 'tsx', 'src/main.ts'], gateway: true },
+  { name: 'gateway, compiled (npm start)', args: [...gatewayNodeFlags(), 'dist/main.js'], gateway: true },
+  { name: 'gateway, through tsx (npm run dev)', args: [...gatewayNodeFlags(), '--import', 'tsx', 'src/main.ts'], gateway: true },
   { name: 'bare Node.js HTTP server (floor)', args: ['-e', FLOOR_SERVER], gateway: false },
 ];
 

@@ -15,7 +15,7 @@ import path from 'node:path';
 import { setTimeout } from 'node:timers/promises';
 import { benchAuth } from './support/auth.ts';
 import { GRAPHQL_PATH, createBenchConfigs, isWrite, nextUpdateBody, writeCounters } from './support/benchConfigs.ts';
-import { type ForkedChild, forkChild } from './support/children.ts';
+import { type ForkedChild, forkChild, gatewayNodeFlags } from './support/children.ts';
 import { onCleanup, runBenchmark } from './support/cleanup.ts';
 import { cpuMillisecondsOf, treeCpuMillisecondsOf } from './support/cpu.ts';
 import { runClosedLoop } from './support/httpLoad.ts';
@@ -105,6 +105,7 @@ async function compare(): Promise<void> {
     const gateway = await forkChild(name, `${tree}/bench/servers/gateway.ts`, {
       env: { BENCH_DATABASE_URL: server.urlOf(`confighub_ab_${name.toLowerCase()}`), ...environmentOf(name) },
       logFile: path.join(logs, `${name}.log`),
+      execArgv: gatewayNodeFlags(),
     });
     await createBenchConfigs(gateway);
     await load(gateway, 3); // warm-up

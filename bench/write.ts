@@ -14,7 +14,7 @@ import type pg from 'pg';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { type ChildServer, type ForkedChild, forkChild, serverScript } from './support/children.ts';
+import { type ChildServer, type ForkedChild, forkChild, gatewayNodeFlags, serverScript } from './support/children.ts';
 import { onCleanup, runBenchmark } from './support/cleanup.ts';
 import { cpuMillisecondsOf, selfAndReapedCpuMilliseconds, treeCpuMillisecondsOf } from './support/cpu.ts';
 import { runClosedLoop } from './support/httpLoad.ts';
@@ -81,7 +81,7 @@ function startGateway(databaseUrl: string, tree?: string): Promise<ForkedChild> 
   }
   writeFileSync(gatewayLogs, '');
   const script = tree ? path.resolve(tree, 'bench/servers/gateway.ts') : serverScript('gateway.ts');
-  return forkChild(tree ? 'gateway (compare)' : 'gateway', script, { env, logFile: gatewayLogs });
+  return forkChild(tree ? 'gateway (compare)' : 'gateway', script, { env, logFile: gatewayLogs, execArgv: gatewayNodeFlags() });
 }
 
 /** One update before the load: a fresh gateway's first write is slow (connections, first plans), and a broken path fails here, clearly. */

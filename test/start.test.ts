@@ -95,7 +95,7 @@ describe('npm start', () => {
 describe('the container image', () => {
   it("runs its command here as the container would (its ENV, a data volume), and its HEALTHCHECK passes", async () => {
     const { env, cmd, healthcheck } = dockerfileRuntime();
-    expect(cmd).toEqual(['node', '--no-warnings', 'dist/main.js']);
+    expect(cmd).toEqual(startScript.split(' ')); // the same command, flags included, as npm start
     const port = await freePort();
     const runtimeEnv = { PATH: process.env.PATH ?? '', ...env, PORT: String(port), CONFIGHUB_DATA_DIR: imageDataDir.dir };
     const child = spawn(cmd[0]!, cmd.slice(1), { cwd: PROJECT_ROOT, env: runtimeEnv, stdio: ['ignore', 'pipe', 'pipe'] });

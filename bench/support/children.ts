@@ -29,9 +29,20 @@ const MAX_ECHOED_LOG_LINES = 20;
 /** Path of a script in bench/servers/. */
 export const serverScript = (file: string) => fileURLToPath(new URL(`../servers/${file}`, import.meta.url));
 
+/**
+ * The Node flags the gateway runs with as deployed: those of package.json's `start` (test/start.test.ts
+ * holds the Dockerfile's CMD to it). BENCH_GATEWAY_NODE_FLAGS replaces them, for an A/B.
+ */
+export function gatewayNodeFlags(): string[] {
+  const override = process.env.BENCH_GATEWAY_NODE_FLAGS;
+  if (override !== undefined) return override.split(/\s+/).filter(Boolean);
+  const packageJson = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { scripts: { start: string } };
+  return packageJson.scripts.start.split(/\s+/).filter((word) => word.startsWith('--'));
+}
+
 /** Forks `script` with tsx and resolves once it reports the URL it listens on. */
-export async function startChildServer(name: string, script: string, env: Record<string, string> = {}): Promise<ChildServer> {
-  return forkChild(name, script, { env });
+export async function startChildServer(name: string, script: string, env: Record<string, string> = {}, execArgv: string[] = []): Promise<ChildServer> {
+  return forkChild(name, script, { env, execArgv });
 }
 
 export interface ForkOptions {
