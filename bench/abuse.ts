@@ -23,9 +23,12 @@
 //                                 (BENCH_PROFILE_DIR keeps the .cpuprofile files)
 //   BENCH_PROBE_INTERVAL_MS (10)  how often /health is asked
 //   BENCH_HISTORY_VERSIONS (20)   versions of 256 KiB in the config the history inputs read (up to 500)
+//   BENCH_ATTACKER_NICE (10)      the attackers stand for other machines: once the gateway, the prober and PostgreSQL
+//                                 have started, this process runs at this nice value, so that the CPU it spends making
+//                                 and sending its inputs goes to the gateway first when both want it; 0: equal shares
 //   BENCH_GATEWAY_NODE_FLAGS      Node/V8 flags for the gateway, space-separated, instead of those of package.json's start
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { getPriority, setPriority, tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout } from 'node:timers/promises';
 import { type AttackResult, runAttack } from './support/abuseClients.ts';
@@ -51,6 +54,7 @@ const settings = {
   baselineSeconds: intSetting('BENCH_BASELINE_SECONDS', 1, 0, 60),
   soloSeconds: intSetting('BENCH_SOLO_SECONDS', 1, 0, 60),
   attackers: intSetting('BENCH_ATTACKERS', 4, 1, 64),
+  attackerNice: intSetting('BENCH_ATTACKER_NICE', 10, 0, 19),
   probeIntervalMs: intSetting('BENCH_PROBE_INTERVAL_MS', 10, 1, 1000),
   phases: (process.env.BENCH_PHASES || GROUPS.join(',')).split(',').map((entry) => entry.trim()).filter(Boolean),
   database: process.env.BENCH_DATABASE_URL ? 'url' : process.env.BENCH_DATABASE === 'pglite' ? 'pglite' : 'postgres',
@@ -242,7 +246,10 @@ async function benchmarkAbuse(): Promise<void> {
   console.log(`gateway: pid ${gateway.pid}, ${gateway.url}${memory ? `, RSS ${mib(memory.now)} at start` : ''}`);
   const prober = await startProber(gateway.url, settings.probeIntervalMs);
   console.log(`prober: pid ${prober.child.pid}, GET /health every ${settings.probeIntervalMs} ms over one keep-alive connection`);
-  console.log(`attackers: ${settings.attackers} connections in this process (pid ${process.pid}); ${settings.seconds} s per input, ${settings.baselineSeconds} s per baseline`);
+  setPriority(settings.attackerNice); // after the children started: they keep nice 0
+  console.log(
+    `attackers: ${settings.attackers} connections in this process (pid ${process.pid}, nice ${getPriority()}); ${settings.seconds} s per input, ${settings.baselineSeconds} s per baseline`,
+  );
   const context: PrepareContext = {
     baseUrl: gateway.url,
     attackers: settings.attackers,

@@ -3,7 +3,7 @@
 // whitespace and syntax minified (names kept, so stack traces still say which function). Node.js 20 has
 // no module compile cache: resolving, reading and compiling hundreds of separate files was much of a
 // start. Packages that find files of their own at run time (PGlite's WebAssembly, Prisma's query
-// compiler, pino's and piscina's workers, NATS) stay separate, as does what only PostgreSQL uses. The
+// compiler, pino's and piscina's workers, NATS, bufferutil's native code) stay separate, as does what only PostgreSQL uses. The
 // bundle lives in dist/gateway/, as deep as dist/db/ and dist/store/, so the paths the modules compute
 // from import.meta.url (migrations, the prepared image, the schema check worker, bundled beside it) stay
 // true; dist/main.js, what `npm start`, the Dockerfile and the tests run, becomes a one-line import of
@@ -30,7 +30,7 @@ await build({
   splitting: true,
   chunkNames: 'chunk-[hash]',
   sourcemap: 'linked',
-  external: ['piscina', '@electric-sql/pglite', '@electric-sql/pglite/*', '@prisma/client/runtime/query_compiler*', '@prisma/adapter-pg', 'pg', 'pg-native', 'pino', 'pino-*', 'thread-stream', '@nats-io/*'],
+  external: ['piscina', '@electric-sql/pglite', '@electric-sql/pglite/*', '@prisma/client/runtime/query_compiler*', '@prisma/adapter-pg', 'pg', 'pg-native', 'pino', 'pino-*', 'thread-stream', '@nats-io/*', 'bufferutil'],
   // CommonJS packages inside an ES module bundle still call require() for Node's own modules.
   banner: { js: "import { createRequire as createRequireOfBundle } from 'node:module'; const require = createRequireOfBundle(import.meta.url);" },
   minifyWhitespace: true,

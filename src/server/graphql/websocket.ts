@@ -177,9 +177,8 @@ export function attachGraphQLWebSocket(server: Server, options: WebSocketOptions
               socket.close(1008, `too many messages: at most ${MESSAGES_PER_SECOND} a second`);
               return;
             }
-            const text = String(data);
             if (state.idleTimer) keepAnonymousIdleTimer(socket, state);
-            const work = (problem = jsonTextProblem(text)) => {
+            const work = (text: string, problem = jsonTextProblem(text)) => {
               if (refused(socket, text, problem)) return;
               (handle(text) as Promise<void>).catch((error: unknown) => {
                 logger.error({ err: error }, 'graphql-ws message handling failed');
@@ -187,14 +186,24 @@ export function attachGraphQLWebSocket(server: Server, options: WebSocketOptions
               });
             };
             // A long message is worked on in a turn of its own (a large one waits for its turn among the
-            // large requests: heavyWork.ts), and the socket's messages after it wait for it, so graphql-ws
-            // sees them in the order they came.
-            const large = text.length >= HEAVY_BYTES;
-            const long = text.length >= LONG_TEXT_CHARS;
-            if (!long && state.waiting === 0) return work();
+            // large requests, even to be decoded: heavyWork.ts), and the socket's messages after it wait
+            // for it, so graphql-ws sees them in the order they came.
+            const bytes = data as Buffer;
+            const large = bytes.length >= HEAVY_BYTES;
+            const long = bytes.length >= LONG_TEXT_CHARS;
+            if (!long && state.waiting === 0) return work(String(bytes));
             state.waiting++;
             state.inOrder = state.inOrder
-              .then(() => (large ? options.heavy.run(async () => work(await jsonTextProblemInTurns(text))) : long ? nextTurn().then(() => work()) : work()))
+              .then(() =>
+                large
+                  ? options.heavy.run(async () => {
+                      const text = String(bytes);
+                      work(text, await jsonTextProblemInTurns(text));
+                    })
+                  : long
+                    ? nextTurn().then(() => work(String(bytes)))
+                    : work(String(bytes)),
+              )
               .finally(() => state.waiting--);
           }),
       },
