@@ -19,4 +19,4 @@ USER node
 VOLUME /data
 EXPOSE 4000
 HEALTHCHECK --interval=10s --timeout=3s CMD ["node", "-e", "fetch(`http://127.0.0.1:${process.env.PORT}/health`).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-CMD ["node", "--no-warnings", "--max-semi-space-size=4", "dist/main.js"]
+CMD ["node", "--no-warnings", "dist/main.js"]
