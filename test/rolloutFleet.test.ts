@@ -159,7 +159,7 @@ describe('a rollout to a fleet of 20 clients on two gateways', () => {
     const members = await startFleet(service);
     try {
       const id = await rollOut(service, { operational: { batch_size: 500 } }, '3s');
-      await until(() => members.filter((member) => member.step === 0).every((member) => member.client.status.version === 2), 5_000, 'the first step on the candidate');
+      await until(() => members.filter((member) => member.step === 0).every((member) => member.client.status.version === 2), 15_000, 'the first step on the candidate');
       await sleep(500);
       for (const member of members) expect(member.client.status.version, member.id).toBe(member.step === 0 ? 2 : 1);
 
@@ -201,8 +201,8 @@ describe('a rollout to a fleet of 20 clients on two gateways', () => {
     try {
       expect(members.map((member) => member.step).sort()).toEqual([0, 0, 2, 2]);
       const id = await rollOut(service, { operational: { batch_size: 700 } }, '1h');
-      await until(() => members.filter((member) => member.step === 0).every((member) => member.client.status.version === 2), 5_000, 'the first step on the candidate');
-      await until(() => updates.some((event) => event.version === 2), 5_000, 'the candidate on NATS');
+      await until(() => members.filter((member) => member.step === 0).every((member) => member.client.status.version === 2), 15_000, 'the first step on the candidate');
+      await until(() => updates.some((event) => event.version === 2), 15_000, 'the candidate on NATS');
       expect(updates.find((event) => event.version === 2)!.rollout).toEqual({ id, stableVersion: 1, percent: 10 });
       await sleep(700);
       for (const member of members) expect(member.client.status.version, member.id).toBe(member.step === 0 ? 2 : 1);
