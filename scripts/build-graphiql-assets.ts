@@ -6,7 +6,6 @@ import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
-  type ContentCoding,
   type PrebuiltManifest,
   codingSuffix,
   compress,
@@ -16,6 +15,7 @@ import {
   packagePieces,
   readPrebuiltManifest,
 } from '../src/server/graphiqlPage.ts';
+import type { ContentCoding } from '../src/server/staticFiles.ts';
 
 export interface BuildOptions {
   /** @default node_modules/.cache/confighub-graphiql */

@@ -209,16 +209,11 @@ export async function buildApp(options: AppOptions): Promise<App> {
   }
 
   function dispatch(req: IncomingMessage, res: ServerResponse) {
-    if (req.url?.startsWith(GRAPHIQL_ASSET_PATH)) {
-      writeGraphiQLAsset(req, res).catch((error: unknown) => {
-        logger.error({ err: error }, 'GraphiQL file could not be served');
-        if (!res.headersSent) res.writeHead(500).end();
-      });
-      return;
-    }
-    if (isConsolePath((req.url ?? '/').split('?', 1)[0]!)) {
-      webConsole.write(req, res).catch((error: unknown) => {
-        logger.error({ err: error }, 'console file could not be served');
+    const pathname = (req.url ?? '/').split('?', 1)[0]!;
+    const files = pathname.startsWith(GRAPHIQL_ASSET_PATH) ? writeGraphiQLAsset : isConsolePath(pathname) ? webConsole.write : null;
+    if (files) {
+      files(req, res).catch((error: unknown) => {
+        logger.error({ err: error, path: pathname }, 'file could not be served');
         if (!res.headersSent) res.writeHead(500).end();
       });
       return;

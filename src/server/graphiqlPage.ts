@@ -8,6 +8,7 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import zlib from 'node:zlib';
 import type { GraphiQLOptions, Plugin } from 'graphql-yoga';
+import { type ContentCoding, IMMUTABLE, type Representation, answerFile, errorAnswer, fileServer, kept, keptByKey } from './staticFiles.ts';
 
 /** Where GraphiQL's files are served: app.ts hands requests for paths under it to `serveGraphiQLAsset`. */
 export const GRAPHIQL_ASSET_PATH = '/graphiql/';
@@ -24,8 +25,6 @@ export const packagePieces = [
 ] as const;
 
 export type PackagePiece = (typeof packagePieces)[number]['piece'];
-export type ContentCoding = 'br' | 'gzip';
-export type Representation = ContentCoding | 'identity';
 
 /** A piece's bytes and the first 16 hex digits of their SHA-256, which name it in URLs and ETags. */
 export interface ExtractedPiece {
@@ -135,22 +134,8 @@ interface Asset {
 }
 
 function asset(file: string, contentType: string, hash: string, load: (coding: Representation) => Promise<Uint8Array>): Asset {
-  const loaded = new Map<Representation, Promise<Uint8Array>>();
-  return {
-    file,
-    contentType,
-    hash,
-    representation(coding) {
-      let bytes = loaded.get(coding);
-      if (!bytes) {
-        bytes = load(coding);
-        loaded.set(coding, bytes);
-        // A failed read is tried again by the next request rather than remembered.
-        bytes.catch(() => loaded.delete(coding));
-      }
-      return bytes;
-    },
-  };
+  // A failed read is tried again by the next request rather than remembered.
+  return { file, contentType, hash, representation: keptByKey(load) };
 }
 
 const sha256Prefix = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex').slice(0, 16);
@@ -257,31 +242,7 @@ function pageHtml({ urls }: AssetTable, options: GraphiQLOptions): string {
 `;
 }
 
-export const IMMUTABLE = 'public, max-age=31536000, immutable';
 const ASSET_FILE = /^[a-z-]+\.[0-9a-f]{16}\.(js|css|svg)$/;
-
-/** The coding to send: br when accepted, else gzip, else none. */
-export function chooseCoding(acceptEncoding: string | null): Representation {
-  const weights = new Map<string, number>();
-  for (const entry of (acceptEncoding ?? '').toLowerCase().split(',')) {
-    const [coding = '', ...parameters] = entry.split(';').map((part) => part.trim());
-    const q = parameters.find((parameter) => parameter.startsWith('q='));
-    weights.set(coding, q ? Number(q.slice(2)) || 0 : 1);
-  }
-  const accepts = (...codings: string[]) => (codings.map((coding) => weights.get(coding)).find((q) => q !== undefined) ?? weights.get('*') ?? 0) > 0;
-  if (accepts('br')) return 'br';
-  if (accepts('gzip', 'x-gzip')) return 'gzip';
-  return 'identity';
-}
-
-/** If-None-Match, compared weakly (RFC 9110 13.1.2). */
-export function matchesEtag(ifNoneMatch: string | null, etag: string): boolean {
-  if (ifNoneMatch === null) return false;
-  return ifNoneMatch.split(',').some((tag) => {
-    const trimmed = tag.trim();
-    return trimmed === '*' || trimmed.replace(/^W\//, '') === etag;
-  });
-}
 
 export interface GraphiQLAssetsOptions {
   /**
@@ -291,13 +252,6 @@ export interface GraphiQLAssetsOptions {
    * @default node_modules/.cache/confighub-graphiql
    */
   cacheDir?: string | null;
-}
-
-/** An answer to a request for one of the files, as plain parts. */
-export interface AssetAnswer {
-  status: number;
-  headers: Record<string, string>;
-  body: Uint8Array | null;
 }
 
 export interface GraphiQLAssets {
@@ -310,53 +264,23 @@ export interface GraphiQLAssets {
 }
 
 export function createGraphiQLAssets(options: GraphiQLAssetsOptions = {}): GraphiQLAssets {
-  let table: Promise<AssetTable> | undefined;
-  const assets = () =>
-    (table ??= loadAssetTable(options.cacheDir === undefined ? defaultGraphiQLCacheDir() : options.cacheDir).catch((error: unknown) => {
-      table = undefined;
-      throw error;
-    }));
-
-  async function answer(pathname: string, method: string, acceptEncoding: string | null, ifNoneMatch: string | null): Promise<AssetAnswer> {
-    const file = pathname.slice(GRAPHIQL_ASSET_PATH.length);
+  const assets = kept(() => loadAssetTable(options.cacheDir === undefined ? defaultGraphiQLCacheDir() : options.cacheDir));
+  const files = fileServer(async (request) => {
+    const file = request.pathname.slice(GRAPHIQL_ASSET_PATH.length);
     // Checked before anything is loaded, so guessing names costs nothing.
     const found = ASSET_FILE.test(file) ? (await assets()).byFile.get(file) : undefined;
-    if (!found) {
-      const body = Buffer.from(JSON.stringify({ error: { code: 'NO_ROUTE', message: `no route ${pathname}` } }));
-      return { status: 404, headers: { 'content-type': 'application/json; charset=utf-8' }, body };
-    }
-    if (method !== 'GET' && method !== 'HEAD') return { status: 405, headers: { allow: 'GET, HEAD' }, body: null };
-    const coding = chooseCoding(acceptEncoding);
-    // Each coding is another representation, with its own strong validator.
-    const etag = coding === 'identity' ? `"${found.hash}"` : `"${found.hash}.${coding}"`;
-    const headers: Record<string, string> = { 'cache-control': IMMUTABLE, etag, vary: 'Accept-Encoding' };
-    if (matchesEtag(ifNoneMatch, etag)) return { status: 304, headers, body: null };
-    const body = await found.representation(coding);
-    headers['content-type'] = found.contentType;
-    headers['content-length'] = String(body.byteLength);
-    headers['x-content-type-options'] = 'nosniff';
-    if (coding !== 'identity') headers['content-encoding'] = coding;
-    return { status: 200, headers, body: method === 'HEAD' ? null : body };
-  }
-
+    if (!found) return errorAnswer(404, 'NO_ROUTE', `no route ${request.pathname}`);
+    const { contentType, hash, representation } = found;
+    return answerFile({ etag: `"${hash}"`, contentType, cacheControl: IMMUTABLE, bytes: representation }, request);
+  });
   return {
     async renderPage(graphiqlOptions) {
       return pageHtml(await assets(), graphiqlOptions);
     },
-
     async serveAsset(request) {
-      const { pathname } = new URL(request.url);
-      if (!pathname.startsWith(GRAPHIQL_ASSET_PATH)) return null;
-      const { status, headers, body } = await answer(pathname, request.method, request.headers.get('accept-encoding'), request.headers.get('if-none-match'));
-      return new Response(body as Uint8Array<ArrayBuffer> | null, { status, headers });
+      return new URL(request.url).pathname.startsWith(GRAPHIQL_ASSET_PATH) ? files.serve(request) : null;
     },
-
-    async writeAsset(req, res) {
-      const pathname = (req.url ?? '/').split('?', 1)[0]!;
-      const { status, headers, body } = await answer(pathname, req.method ?? 'GET', req.headers['accept-encoding'] ?? null, req.headers['if-none-match'] ?? null);
-      res.writeHead(status, headers);
-      res.end(body ?? undefined);
-    },
+    writeAsset: files.write,
   };
 }
 
