@@ -55,32 +55,37 @@ const ConfigWriteRef = builder.objectRef<ConfigWrite>('ConfigWrite').implement({
 });
 
 
+type Types = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T> ? T : never;
+
+/** The fields every write names: which config, why, and whether to break glass. */
+const writeTarget = (t: PothosSchemaTypes.InputFieldBuilder<Types, 'InputObject'>, reason?: string) => ({
+  service: t.string({ required: true }),
+  environment: t.string({ defaultValue: 'production' }),
+  reason: t.string({ description: reason }),
+  breakGlass: t.boolean({ description: 'In a protected environment: write at once, without approvals (an admin, with a reason; audited as such).' }),
+});
+const WHY = 'Why; kept in the audit log.';
+
 const CreateConfigInput = builder.inputType('CreateConfigInput', {
   fields: (t) => ({
-    service: t.string({ required: true }),
-    environment: t.string({ defaultValue: 'production' }),
+    ...writeTarget(t, WHY),
     config: t.field({ type: 'JSON', required: true, description: 'The document: a JSON object.' }),
     description: t.string(),
-    reason: t.string({ description: 'Why; kept in the audit log.' }),
-    breakGlass: t.boolean({ description: 'In a protected environment: write at once, without approvals (an admin, with a reason; audited as such).' }),
   }),
 });
 
 const UpdateConfigInput = builder.inputType('UpdateConfigInput', {
   fields: (t) => ({
-    service: t.string({ required: true }),
-    environment: t.string({ defaultValue: 'production' }),
+    ...writeTarget(t, WHY),
     patch: t.field({ type: 'JSON', description: 'An RFC 7396 merge patch (null deletes a key). Give this or config.' }),
     config: t.field({ type: 'JSON', description: 'The whole new document. Give this or patch.' }),
     description: t.string(),
     expectedVersion: t.int({ description: 'Refuse the change unless the config is at this version.' }),
-    reason: t.string({ description: 'Why; kept in the audit log.' }),
     dryRun: t.boolean({ defaultValue: false, description: 'Validate and return the diff; write nothing.' }),
     expiresIn: t.string({
       description: 'Makes the change a temporary override, reverted by the hub this long after it is written: `90m`, `2h`, `3d` (1 second to 90 days).',
     }),
     expiresAt: t.field({ type: 'DateTime', description: 'Makes the change a temporary override, reverted by the hub at this time.' }),
-    breakGlass: t.boolean({ description: 'In a protected environment: write at once, without approvals (an admin, with a reason; audited as such).' }),
     requestExpiresIn: t.string({ description: 'In a protected environment: how long the change request stays open (`2h`, `3d`; 7 days when not given, at most 30).' }),
     rollout: t.field({
       type: RolloutInput,
@@ -91,25 +96,16 @@ const UpdateConfigInput = builder.inputType('UpdateConfigInput', {
 
 const RollbackConfigInput = builder.inputType('RollbackConfigInput', {
   fields: (t) => ({
-    service: t.string({ required: true }),
-    environment: t.string({ defaultValue: 'production' }),
+    ...writeTarget(t),
     toVersion: t.int({ required: true, description: 'The version whose content to restore, as a new version.' }),
     expectedVersion: t.int({ description: 'Refuse the rollback unless the config is at this version.' }),
-    reason: t.string(),
     dryRun: t.boolean({ defaultValue: false }),
-    breakGlass: t.boolean({ description: 'In a protected environment: write at once, without approvals (an admin, with a reason; audited as such).' }),
     requestExpiresIn: t.string({ description: 'In a protected environment: how long the change request stays open.' }),
   }),
 });
 
 const LifecycleInput = builder.inputType('ConfigLifecycleInput', {
-  fields: (t) => ({
-    service: t.string({ required: true }),
-    environment: t.string({ defaultValue: 'production' }),
-    expectedVersion: t.int(),
-    reason: t.string(),
-    breakGlass: t.boolean({ description: 'In a protected environment: write at once, without approvals (an admin, with a reason; audited as such).' }),
-  }),
+  fields: (t) => ({ ...writeTarget(t), expectedVersion: t.int() }),
 });
 
 /** The author of a write: the caller, with its reason, and whether it may break glass on this config. */
