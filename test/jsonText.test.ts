@@ -3,6 +3,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MAX_REQUEST_NESTING, MAX_REQUEST_STRUCTURE, jsonTextProblem, jsonTextProblemInTurns } from '../src/store/documents.ts';
+import { sameValue } from '../src/protocol/json.ts';
 
 /** Pieces of JSON text whose joins cross the 64 KiB parts of the pass in turns at every kind of token. */
 const piece = fc.oneof(
@@ -33,5 +34,25 @@ describe('the JSON text check', () => {
     expect(jsonTextProblem(spread)).toMatchObject({ kind: 'nesting' });
     expect(await jsonTextProblemInTurns(spread)).toMatchObject({ kind: 'nesting' });
     expect(await jsonTextProblemInTurns(long('"ok":[0.1,1.5e300,"12345678901234567890"]'))).toBeNull();
+  });
+});
+
+describe('JSON equality (sameValue)', () => {
+  it('is equality of the JSON texts once keys are sorted, whatever the prototype, 0 and -0 alike', () => {
+    const sortedText = (value: unknown): string =>
+      JSON.stringify(value, (_key, item: unknown) =>
+        item !== null && typeof item === 'object' && !Array.isArray(item) ? Object.fromEntries(Object.entries(item).sort(([a], [b]) => (a < b ? -1 : 1))) : item,
+      );
+    const json = fc.jsonValue({ maxDepth: 3 });
+    fc.assert(
+      fc.property(json, json, (a, b) => {
+        expect(sameValue(a, b)).toBe(sortedText(a) === sortedText(b));
+        expect(sameValue(a, structuredClone(a))).toBe(true);
+      }),
+    );
+    expect(sameValue(Object.assign(Object.create(null), { a: [1, { b: 0 }] }), { a: [1, { b: -0 }] })).toBe(true);
+    expect(sameValue({ toString: 1 }, { x: 1 })).toBe(false);
+    expect(sameValue({ a: 1 }, { a: 1, b: 2 })).toBe(false);
+    expect(sameValue([1, 2], { 0: 1, 1: 2 })).toBe(false);
   });
 });

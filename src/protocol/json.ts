@@ -21,15 +21,27 @@ export function pointerSegments(pointer: string): string[] {
     .map((segment) => segment.replaceAll('~1', '/').replaceAll('~0', '~'));
 }
 
-/** JSON equality: objects by their keys and values in any order, arrays item by item. */
+/**
+ * JSON equality: objects by their own keys and values in any order and whatever their prototype (JSONObject
+ * literals arrive with a null one), arrays item by item, numbers as JSON has them (0 equals -0).
+ */
 export function sameValue(a: unknown, b: unknown): boolean {
-  if (Object.is(a, b)) return true;
+  if (a === b) return true;
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((item, index) => sameValue(item, b[index]));
-  const aKeys = Object.keys(a);
-  const bObject = b as JsonObject;
-  return aKeys.length === Object.keys(b).length && aKeys.every((key) => key in bObject && sameValue((a as JsonObject)[key], bObject[key]));
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameValue(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  let count = 0;
+  for (const key in a) {
+    if (!Object.hasOwn(a, key)) continue;
+    count++;
+    if (!Object.hasOwn(b, key) || !sameValue((a as JsonObject)[key], (b as JsonObject)[key])) return false;
+  }
+  for (const key in b) if (Object.hasOwn(b, key)) count--;
+  return count === 0;
 }
 
 /** The value at a path of keys; undefined when a step is missing or not an object. */

@@ -14,7 +14,7 @@ import {
 } from './documents.ts';
 import { AlreadyExistsError, ChangeRequestError, NotFoundError, SecretRejectedError, ValidationError, VersionConflictError } from './errors.ts';
 import { type ChangeRequest, ChangeRequests, ProtectedEnvironments, type RequestWriter, approvalsOf, requestExpiry } from './approvals.ts';
-import { isJsonObject } from '../protocol/json.ts';
+import { isJsonObject, sameValue } from '../protocol/json.ts';
 import { type ConfigSchema, ConfigSchemas } from './configSchemas.ts';
 import { DocumentChecker, WORKER_THRESHOLD_CHARS } from './documentChecks.ts';
 import { BlameReader } from './blame.ts';
@@ -516,7 +516,7 @@ export class ConfigStore {
         if (next.checked) await this.checkDocument(key.service, next.config);
         const before = (current.deletedAt ? {} : current.config) as JsonObject;
         const changed =
-          Boolean(current.deletedAt) !== next.deleted || next.description !== current.description || !sameJson(current.config as JsonValue, next.config);
+          Boolean(current.deletedAt) !== next.deleted || next.description !== current.description || !sameValue(current.config, next.config);
         const after = next.deleted ? {} : next.config;
         if (dryRun || !changed) {
           const config = changed ? preview(current, next.config, next.description) : current;
@@ -636,7 +636,6 @@ export class ConfigStore {
     return { ...author, reason: reasonWithin('break glass: ', author.reason) };
   }
 
-  /** A create, delete or restore in a protected environment: only by breaking glass. */
   /** `write` with its diff from `from` to `to`, worked out once, when first asked; a large one on the worker thread. */
   private withDiff(write: Omit<ConfigWrite, 'diff'>, from: JsonObject, to: JsonObject): ConfigWrite {
     let diff: Promise<PatchOperation[]> | undefined;
@@ -705,29 +704,6 @@ function requireAuthorTexts(author: ChangeAuthor, description?: string | null): 
     { text: author.reason, pointer: '/reason', maxBytes: MAX_REASON_BYTES },
     { text: description, pointer: '/description', maxBytes: MAX_DESCRIPTION_BYTES },
   ]);
-}
-
-/**
- * Whether two JSON values are equal: objects regardless of key order and of prototype (JSONObject
- * literals arrive with a null prototype, which fast-deep-equal would tell apart from a stored document).
- */
-function sameJson(a: JsonValue, b: JsonValue): boolean {
-  if (a === b) return true;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  if (Array.isArray(a)) {
-    if (!Array.isArray(b) || a.length !== b.length) return false;
-    for (let i = 0; i < a.length; i++) if (!sameJson(a[i]!, b[i]!)) return false;
-    return true;
-  }
-  if (Array.isArray(b)) return false;
-  let count = 0;
-  for (const key in a) {
-    if (!Object.hasOwn(a, key)) continue;
-    count++;
-    if (!Object.hasOwn(b, key) || !sameJson(a[key]!, b[key]!)) return false;
-  }
-  for (const key in b) if (Object.hasOwn(b, key)) count--;
-  return count === 0;
 }
 
 /** The row a change would produce, for dry runs. */

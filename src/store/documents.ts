@@ -54,7 +54,7 @@ export function documentText(document: JsonObject): string {
   return text;
 }
 
-/** A key as a JSON pointer segment (RFC 6901). */
+/** Text jsonb can hold: well-formed UTF-16 (no lone surrogate), no NUL. */
 const storable = (text: string) => text.isWellFormed() && !text.includes('\u0000');
 
 /**
