@@ -1,10 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { type HubConnection, HubRequestError, type TypedDocument, hubRequest } from '@confighub/client';
+import { type HubConnection, HubRequestError, type TypedDocument, durationMs, hubRequest } from '@confighub/client';
 import { CliError, ExitCode, type ApiFailure, failureToError } from './errors.ts';
 import { ConfigAtVersion } from './operations.ts';
 import { activeContext } from './contexts.ts';
-import { durationMs } from '@confighub/client';
 
 /** The hub the CLI talks to when neither `--url` nor CONFIGHUB_URL names one. */
 export const DEFAULT_HUB_URL = 'http://127.0.0.1:4000';
