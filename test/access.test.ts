@@ -3,11 +3,14 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import fc from 'fast-check';
 import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createTestApp, type TestApp } from './support/app.ts';
 import { TokenStore } from '../src/access/tokens.ts';
+import { mayWrite } from '../src/access/principal.ts';
+import { mayWrite as consoleMayWrite } from '../src/console/api.ts';
 import { backends, openTestDatabase, tablesDigest } from './support/databases.ts';
 import { ConfigSubscriber } from './support/subscriber.ts';
 import { eventually } from './support/waiting.ts';
@@ -568,5 +571,20 @@ describe('CONFIGHUB_ADMIN_TOKEN', () => {
     } finally {
       await db.close();
     }
+  });
+});
+
+describe("the console's write check", () => {
+  it('matches service globs as the hub does (picomatch), `*` and `?` included', () => {
+    const segment = fc.stringMatching(/^[ab.\-_*?]{1,6}$/);
+    // Service names as the hub takes them (NAME_PATTERN): a letter or digit first.
+    const name = fc.stringMatching(/^[ab][ab.\-_]{0,7}$/);
+    fc.assert(
+      fc.property(fc.array(segment, { minLength: 1, maxLength: 3 }), name, (services, service) => {
+        const hub = mayWrite({ id: 't', name: 't', role: 'editor', services, environments: null, expiresAt: null }, { service, environment: 'production' });
+        expect(consoleMayWrite({ name: 't', role: 'EDITOR', services, environments: null }, service, 'production')).toBe(hub);
+      }),
+      { numRuns: 2000 },
+    );
   });
 });

@@ -2,21 +2,6 @@
 // graphql-ws for live changes, with the token the person signed in with (kept in sessionStorage only).
 import { type Client, createClient } from 'graphql-ws';
 
-export interface ApiFailure {
-  message: string;
-  extensions?: { code?: string };
-}
-
-/** A request the hub refused outright (a GraphQL error, not a member of a result union). */
-export class ApiError extends Error {
-  constructor(
-    message: string,
-    readonly code: string | undefined,
-  ) {
-    super(message);
-  }
-}
-
 const TOKEN_KEY = 'confighub.console.token';
 
 export const storedToken = (): string | null => sessionStorage.getItem(TOKEN_KEY);
@@ -33,9 +18,9 @@ export class Hub {
       headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json', authorization: `Bearer ${this.token}` },
       body: JSON.stringify({ query, variables }),
     });
-    const body = (await response.json()) as { data?: T; errors?: ApiFailure[] };
-    if (body.errors?.length) throw new ApiError(body.errors.map((error) => error.message).join('; '), body.errors[0]!.extensions?.code);
-    if (!body.data) throw new ApiError(`the hub answered ${response.status} without data`, undefined);
+    const body = (await response.json()) as { data?: T; errors?: { message: string }[] };
+    if (body.errors?.length) throw new Error(body.errors.map((error) => error.message).join('; '));
+    if (!body.data) throw new Error(`the hub answered ${response.status} without data`);
     return body.data;
   }
 
@@ -72,9 +57,10 @@ export interface Viewer {
   environments: string[] | null;
 }
 
-/** A service name against a grant's names and globs (`polygon-*`), as the hub reads them. */
+/** A service name against a grant's names and globs (`polygon-*`, `svc-?`), as the hub reads them (picomatch, on names without `/`). */
 function matches(patterns: string[], name: string): boolean {
-  return patterns.some((pattern) => new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`).test(name));
+  const regExp = (pattern: string) => new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+  return patterns.some((pattern) => regExp(pattern).test(name));
 }
 
 /** Whether the viewer may change a config: the same rule as the hub's (which refuses anyway). */

@@ -2,8 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { type Hub, type Viewer, mayWrite } from './api.ts';
 import { Compare, Diff, type PatchOperation, Problem, Table, Value, useLive, useQuery, when } from './common.tsx';
 import { Editor } from './editor.tsx';
-import type { JsonObject } from './json.ts';
-import { settingName } from './json.ts';
+import { type JsonObject, settingName } from './json.ts';
 import { type SchemaField, bounds, settingsOf } from './settings.ts';
 import { ChangeSafety, type ConfigRollout } from './safety.tsx';
 

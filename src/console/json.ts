@@ -1,21 +1,15 @@
-// JSON documents as the console shows and edits them: settings by JSON pointer.
+// JSON documents as the console shows and edits them: settings by JSON pointer, with the hub's own JSON
+// types and pointer rules (src/protocol/json.ts).
+import { type JsonObject, type JsonValue as Json, escapeKey, isJsonObject as isObject, pointerSegments } from '../protocol/json.ts';
 
-export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-export type JsonObject = { [key: string]: Json };
+export { type Json, type JsonObject, isObject };
 
-export const isObject = (value: unknown): value is JsonObject => typeof value === 'object' && value !== null && !Array.isArray(value);
-
-const unescape = (token: string) => token.replace(/~1/g, '/').replace(/~0/g, '~');
-const escape = (key: string) => key.replace(/~/g, '~0').replace(/\//g, '~1');
-
-export const pointerOf = (path: string[]) => path.map((key) => `/${escape(key)}`).join('');
-export const pathOf = (pointer: string) => (pointer === '' ? [] : pointer.slice(1).split('/').map(unescape));
 /** How a setting is named to people: `operational.batch_size`. */
-export const settingName = (pointer: string) => pathOf(pointer).join('.');
+export const settingName = (pointer: string) => pointerSegments(pointer).join('.');
 
 export function valueAt(document: Json | undefined, pointer: string): Json | undefined {
   let value = document;
-  for (const key of pathOf(pointer)) {
+  for (const key of pointerSegments(pointer)) {
     if (Array.isArray(value)) value = value[Number(key)];
     else if (isObject(value)) value = value[key];
     else return undefined;
@@ -26,7 +20,7 @@ export function valueAt(document: Json | undefined, pointer: string): Json | und
 /** A copy of `document` with `value` at `pointer` (objects made on the way). */
 export function withValue(document: JsonObject, pointer: string, value: Json): JsonObject {
   const copy = structuredClone(document);
-  const path = pathOf(pointer);
+  const path = pointerSegments(pointer);
   let parent: JsonObject = copy;
   for (const key of path.slice(0, -1)) {
     const next = parent[key];
@@ -40,7 +34,7 @@ export function withValue(document: JsonObject, pointer: string, value: Json): J
 export function leaves(document: Json, prefix = ''): { pointer: string; value: Json }[] {
   if (!isObject(document)) return prefix === '' ? [] : [{ pointer: prefix, value: document }];
   const found: { pointer: string; value: Json }[] = [];
-  for (const [key, value] of Object.entries(document)) found.push(...leaves(value, `${prefix}/${escape(key)}`));
+  for (const [key, value] of Object.entries(document)) found.push(...leaves(value, `${prefix}/${escapeKey(key)}`));
   return found;
 }
 
