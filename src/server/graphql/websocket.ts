@@ -62,7 +62,9 @@ interface SocketState {
  */
 export function attachGraphQLWebSocket(server: Server, options: WebSocketOptions) {
   const { yoga, logger } = options;
-  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_BODY_BYTES, handleProtocols });
+  // allowSynchronousEvents false: ws hands over one message of a socket per turn of the event loop, so a
+  // burst of small messages in one packet cannot hold the loop (each socket's messages stay in order).
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_BODY_BYTES, handleProtocols, allowSynchronousEvents: false });
   const broadcaster = options.broadcast ? new SubscriptionBroadcaster() : undefined;
   const states = new WeakMap<WebSocket, SocketState>();
   const openPerAddress = new Map<string, number>();
