@@ -29,6 +29,8 @@
 //   BENCH_DATABASE_NICE (10)      the embedded PostgreSQL stands for the database's own machine too: its postmaster and
 //                                 backends run at this nice value once the gateway has connected (new backends inherit
 //                                 it); the gateway only waits on it, and no /health answer does; 0: equal shares
+//   BENCH_PROBER_NICE (-5)        the /health prober is the instrument: it runs at this nice value (below 0 when this runs
+//                                 as root; otherwise it keeps 0), so that its own wait for a CPU is not read as the gateway's
 //   BENCH_GATEWAY_NODE_FLAGS      Node/V8 flags for the gateway, space-separated, instead of those of package.json's start
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { getPriority, setPriority, tmpdir } from 'node:os';
@@ -59,6 +61,7 @@ const settings = {
   attackers: intSetting('BENCH_ATTACKERS', 4, 1, 64),
   attackerNice: intSetting('BENCH_ATTACKER_NICE', 10, 0, 19),
   databaseNice: intSetting('BENCH_DATABASE_NICE', 10, 0, 19),
+  proberNice: intSetting('BENCH_PROBER_NICE', -5, -20, 0),
   probeIntervalMs: intSetting('BENCH_PROBE_INTERVAL_MS', 10, 1, 1000),
   phases: (process.env.BENCH_PHASES || GROUPS.join(',')).split(',').map((entry) => entry.trim()).filter(Boolean),
   database: process.env.BENCH_DATABASE_URL ? 'url' : process.env.BENCH_DATABASE === 'pglite' ? 'pglite' : 'postgres',
@@ -278,8 +281,8 @@ async function benchmarkAbuse(): Promise<void> {
   const gateway = await startGateway(url);
   const memory = memoryOf(gateway.pid);
   console.log(`gateway: pid ${gateway.pid}, ${gateway.url}${memory ? `, RSS ${mib(memory.now)} at start` : ''}`);
-  const prober = await startProber(gateway.url, settings.probeIntervalMs);
-  console.log(`prober: pid ${prober.child.pid}, GET /health every ${settings.probeIntervalMs} ms over one keep-alive connection`);
+  const prober = await startProber(gateway.url, settings.probeIntervalMs, settings.proberNice);
+  console.log(`prober: pid ${prober.child.pid} (nice ${prober.nice}), GET /health every ${settings.probeIntervalMs} ms over one keep-alive connection`);
   setPriority(settings.attackerNice); // after the children started: they keep nice 0
   const postmasterPid = postmaster?.();
   if (postmasterPid !== undefined && settings.databaseNice > 0) {

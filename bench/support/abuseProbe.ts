@@ -1,5 +1,6 @@
 // The parent's side of the /health prober (bench/servers/abuseProber.ts): starts it, marks phases,
 // and summarizes the latencies it measured.
+import { setPriority } from 'node:os';
 import { type ForkedChild, forkChild, serverScript } from './children.ts';
 
 export type ProbeRequest = { type: 'probe-start'; id: number } | { type: 'probe-end'; id: number };
@@ -56,13 +57,25 @@ function ask(child: ForkedChild, type: ProbeRequest['type']): Promise<ProbeReply
   });
 }
 
-/** Forks the prober against `gatewayUrl`; resolves once a first /health was answered. */
-export async function startProber(gatewayUrl: string, intervalMs: number): Promise<Prober> {
+/**
+ * Forks the prober against `gatewayUrl`; resolves once a first /health was answered. It is the instrument:
+ * given `nice` (below 0 needs root; where that is refused it keeps 0), so that its own turn on a busy CPU
+ * does not add to the latencies it reads. It asks for a few bytes every few milliseconds.
+ */
+export async function startProber(gatewayUrl: string, intervalMs: number, nice = 0): Promise<Prober & { nice: number }> {
   const child = await forkChild('prober', serverScript('abuseProber.ts'), {
     env: { BENCH_PROBE_TARGET: gatewayUrl, BENCH_PROBE_INTERVAL_MS: String(intervalMs) },
   });
+  let given = 0;
+  try {
+    setPriority(child.pid, nice);
+    given = nice;
+  } catch {
+    // Not permitted (not root): equal shares.
+  }
   return {
     child,
+    nice: given,
     start: async () => {
       await ask(child, 'probe-start');
     },
