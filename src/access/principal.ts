@@ -1,4 +1,4 @@
-import picomatch from 'picomatch';
+import { serviceMatches } from '../protocol/serviceGlobs.ts';
 import type { ConfigKey } from '../store/names.ts';
 
 /** What a token may do: readers read, editors also write configs, admins also manage tokens and schemas. */
@@ -19,20 +19,6 @@ export interface Principal {
   /** Environments it may touch; null is all. */
   environments: readonly string[] | null;
   expiresAt: Date | null;
-}
-
-const matchers = new Map<string, (name: string) => boolean>();
-
-/** Whether a service name matches one of the patterns (exact names or globs). */
-export function serviceMatches(patterns: readonly string[], service: string): boolean {
-  return patterns.some((pattern) => {
-    let matcher = matchers.get(pattern);
-    if (!matcher) {
-      matcher = picomatch(pattern, { dot: true, nobrace: true, noextglob: true });
-      matchers.set(pattern, matcher);
-    }
-    return matcher(service);
-  });
 }
 
 const hasRole = (principal: Principal, role: Role) => RANK[principal.role] >= RANK[role];

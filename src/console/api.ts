@@ -1,6 +1,7 @@
 // The console's one way to the hub: the public GraphQL API, over POST for queries and mutations and over
 // graphql-ws for live changes, with the token the person signed in with (kept in sessionStorage only).
 import { type Client, createClient } from 'graphql-ws';
+import { serviceMatches } from '../protocol/serviceGlobs.ts';
 
 const TOKEN_KEY = 'confighub.console.token';
 
@@ -57,15 +58,9 @@ export interface Viewer {
   environments: string[] | null;
 }
 
-/** A service name against a grant's names and globs (`polygon-*`, `svc-?`), as the hub reads them (picomatch, on names without `/`). */
-function matches(patterns: string[], name: string): boolean {
-  const regExp = (pattern: string) => new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
-  return patterns.some((pattern) => regExp(pattern).test(name));
-}
-
 /** Whether the viewer may change a config: the same rule as the hub's (which refuses anyway). */
 export function mayWrite(viewer: Viewer, service: string, environment: string): boolean {
   return (
-    viewer.role !== 'READER' && (viewer.services === null || matches(viewer.services, service)) && (viewer.environments === null || viewer.environments.includes(environment))
+    viewer.role !== 'READER' && (viewer.services === null || serviceMatches(viewer.services, service)) && (viewer.environments === null || viewer.environments.includes(environment))
   );
 }
