@@ -32,7 +32,7 @@
 //   BENCH_PROBER_NICE (-5)        the /health prober is the instrument: it runs at this nice value (below 0 when this runs
 //                                 as root; otherwise it keeps 0), so that its own wait for a CPU is not read as the gateway's
 //   BENCH_GATEWAY_NODE_FLAGS      Node/V8 flags for the gateway, space-separated, instead of those of package.json's start
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { getPriority, setPriority, tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout } from 'node:timers/promises';
@@ -42,7 +42,7 @@ import { type ProbeStats, type Prober, startProber } from './support/abuseProbe.
 import { graphql } from './support/benchConfigs.ts';
 import { type ForkedChild, forkChild, gatewayNodeFlags, serverScript } from './support/children.ts';
 import { onCleanup, runBenchmark } from './support/cleanup.ts';
-import { cpuMillisecondsOf } from './support/cpu.ts';
+import { cpuMillisecondsOf, processTree } from './support/cpu.ts';
 import { createDatabase, startPostgres } from './support/postgres.ts';
 import type { ControlReply } from './servers/fanout-control.ts';
 import { control, printProfile, summarizeProfile } from './support/profile.ts';
@@ -182,30 +182,16 @@ async function databaseUrl(): Promise<{ url: string | undefined; description: st
   };
 }
 
-/** Sets the nice value of a process and of its children (a postmaster's backends); the pids changed. */
+/** Sets the nice value of a process and of its descendants (a postmaster's backends); the pids changed. */
 function reniceTree(pid: number, nice: number): number[] {
-  const children = readdirSync('/proc')
-    .filter((entry) => /^\d+$/.test(entry))
-    .filter((entry) => {
-      try {
-        // /proc/<pid>/stat: "pid (comm) state ppid ..."; comm may hold spaces, so read after its last ')'.
-        const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid;
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
-  const changed: number[] = [];
-  for (const each of [pid, ...children]) {
+  return processTree(pid).filter((each) => {
     try {
       setPriority(each, nice);
-      changed.push(each);
+      return true;
     } catch {
-      // Gone meanwhile.
+      return false; // gone meanwhile
     }
-  }
-  return changed;
+  });
 }
 
 function startGateway(url: string | undefined): Promise<ForkedChild> {

@@ -7,7 +7,6 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
   type PrebuiltManifest,
-  codingSuffix,
   compress,
   defaultGraphiQLCacheDir,
   extractPackagePieces,
@@ -15,7 +14,7 @@ import {
   packagePieces,
   readPrebuiltManifest,
 } from '../src/server/graphiqlPage.ts';
-import type { ContentCoding } from '../src/server/staticFiles.ts';
+import { type ContentCoding, codingSuffix } from '../src/server/staticFiles.ts';
 
 export interface BuildOptions {
   /** @default node_modules/.cache/confighub-graphiql */

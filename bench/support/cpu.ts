@@ -62,6 +62,13 @@ function childrenOf(pid: number): number[] {
   }
 }
 
+/** `pid` and all its descendants alive now (a PostgreSQL postmaster and its backends). */
+export function processTree(pid: number): number[] {
+  const tree = [pid];
+  for (let at = 0; at < tree.length; at++) tree.push(...childrenOf(tree[at]!));
+  return tree;
+}
+
 /**
  * CPU milliseconds used so far by `pid` and all its descendants, those alive and those already reaped
  * (a PostgreSQL postmaster and its backends, which come and go with connections).
@@ -70,12 +77,7 @@ export function treeCpuMillisecondsOf(pid: number): number | undefined {
   const root = ticksOf(pid, true);
   if (root === undefined) return undefined;
   let ticks = root;
-  const pending = childrenOf(pid);
-  while (pending.length > 0) {
-    const child = pending.pop()!;
-    ticks += ticksOf(child, true) ?? 0;
-    pending.push(...childrenOf(child));
-  }
+  for (const child of processTree(pid).slice(1)) ticks += ticksOf(child, true) ?? 0;
   return (ticks * 1000) / clockTicksPerSecond();
 }
 

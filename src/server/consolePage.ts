@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { IMMUTABLE, answerFile, errorAnswer, fileServer, kept, keptByKey } from './staticFiles.ts';
+import { IMMUTABLE, answerFile, codingSuffix, errorAnswer, fileServer, kept, keptByKey } from './staticFiles.ts';
 
 // The web console's files (built by scripts/build-console.mjs into dist/console/), served at /console:
 // the page (revalidated on every visit) and its script and stylesheet (named by their content's hash,
@@ -65,7 +65,7 @@ export function createConsole(dir = defaultConsoleDir()) {
         contentType: CONTENT_TYPES[path.extname(file)]!,
         cacheControl: page ? 'no-cache' : IMMUTABLE,
         headers: page ? { 'content-security-policy': CONTENT_SECURITY_POLICY, 'referrer-policy': 'no-referrer' } : {},
-        bytes: (coding) => bytesOf(coding === 'identity' ? file : `${file}${coding === 'br' ? '.br' : '.gz'}`),
+        bytes: (coding) => bytesOf(coding === 'identity' ? file : file + codingSuffix[coding]),
       },
       request,
     );

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import zlib from 'node:zlib';
 import type { GraphiQLOptions, Plugin } from 'graphql-yoga';
-import { type ContentCoding, IMMUTABLE, type Representation, answerFile, errorAnswer, fileServer, kept, keptByKey } from './staticFiles.ts';
+import { type ContentCoding, IMMUTABLE, type Representation, answerFile, codingSuffix, errorAnswer, fileServer, kept, keptByKey } from './staticFiles.ts';
 
 /** Where GraphiQL's files are served: app.ts hands requests for paths under it to `serveGraphiQLAsset`. */
 export const GRAPHIQL_ASSET_PATH = '/graphiql/';
@@ -40,8 +40,6 @@ export interface PrebuiltManifest {
   /** Each piece's file as served; `<file>.br` and `<file>.gz` hold it compressed. */
   pieces: Record<PackagePiece, { file: string; hash: string }>;
 }
-
-export const codingSuffix: Record<ContentCoding, string> = { br: '.br', gzip: '.gz' };
 
 const require = createRequire(import.meta.url);
 const packageJsonPath = () => require.resolve('@graphql-yoga/render-graphiql/package.json');

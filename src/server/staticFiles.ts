@@ -5,6 +5,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 export type ContentCoding = 'br' | 'gzip';
 export type Representation = ContentCoding | 'identity';
 
+/** The suffix of a file's compressed copy beside it. */
+export const codingSuffix: Record<ContentCoding, string> = { br: '.br', gzip: '.gz' };
+
 export const IMMUTABLE = 'public, max-age=31536000, immutable';
 
 /** The coding to send: br when accepted, else gzip, else none. */
