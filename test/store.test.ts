@@ -2,7 +2,9 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { getPriority } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigStore } from '../src/store/configStore.ts';
-import { WORKER_THRESHOLD_CHARS } from '../src/store/documentChecks.ts';
+import { WORKER_THRESHOLD_CHARS, diffTexts } from '../src/store/documentChecks.ts';
+import { ConfigHistory } from '../src/store/history.ts';
+import { configKey } from '../src/store/names.ts';
 import { type JsonObject, diffDocuments } from '../src/store/documents.ts';
 import { NotFoundError, ValidationError, VersionConflictError } from '../src/store/errors.ts';
 import { backends, openTestDatabase, tablesDigest, type TestDatabase } from './support/databases.ts';
@@ -97,6 +99,32 @@ describe.each(backends)('config store on %s', (backend) => {
     expect(inPlace).toHaveLength(Math.ceil(3000 / 7) + 2);
     expect(await write.diff()).toEqual(inPlace);
     expect(await created.diff()).toEqual(diffDocuments({}, first));
+  });
+
+  it('diffs and parses a large change once for all the replays reading it at the same time', async () => {
+    const settings = (version: number) => Object.fromEntries(Array.from({ length: 3000 }, (_, index) => [`s_${index}`, `${index}-v${version}`]));
+    await store.createConfig({ service: 'replayed-together', config: settings(1) }, author);
+    await store.updateConfig({ service: 'replayed-together', config: settings(2) }, author);
+    let diffs = 0;
+    const history = new ConfigHistory(db, async (from, to) => {
+      diffs++;
+      return diffTexts(from, to);
+    });
+    const rows = await history.changesAfter(configKey('replayed-together'), 0);
+    expect(rows.map((row) => row.version)).toEqual([1, 2]);
+    // Four subscribers reconnecting together replay the same changes.
+    const replays = await Promise.all(Array.from({ length: 4 }, () => Promise.all(rows.map((row) => history.parseChange(row)))));
+    expect(diffs).toBe(2);
+    const [first] = replays;
+    expect(first!.map(({ change }) => change.newConfig)).toEqual([settings(1), settings(2)]);
+    expect(first!.map(({ patch }) => patch)).toEqual([diffDocuments(null, settings(1)), diffDocuments(settings(1), settings(2))]);
+    for (const replay of replays) {
+      replay.forEach(({ change, patch }, index) => {
+        expect(change.newConfig).toBe(first![index]!.change.newConfig);
+        expect(patch).toBe(first![index]!.patch);
+      });
+    }
+    expect(first![1]!.change.oldConfig).toEqual(settings(1));
   });
 
   // Only where this process may be given nice 10 (it runs at less), on Linux, where threads have priorities of their own.

@@ -1,4 +1,5 @@
 import { GraphQLError, type GraphQLResolveInfo, type GraphQLSchema, defaultFieldResolver, getNamedType, isObjectType } from 'graphql';
+import { nextTurn } from '../turns.ts';
 
 /**
  * The most JSON (config documents, schemas, patch values) one answer to a query or mutation may carry.
@@ -49,11 +50,18 @@ export function answerJsonBytes(context: object): number {
  */
 export const MAX_ANSWER_PATCH_OPERATIONS = 1_000;
 
+/**
+ * A list of patch operations this long is completed in a turn of the event loop of its own (turns.ts):
+ * completing it costs milliseconds, and answers whose data came in together would otherwise complete
+ * their lists one after another in one turn.
+ */
+const OPERATIONS_PER_TURN = 100;
+
 /** Patch operations each answer carries so far: by context, and for a subscription by event too. */
 const operationsCarried = new WeakMap<object, number>();
 const eventOperationsCarried = new WeakMap<object, WeakMap<object, number>>();
 
-function chargeOperations<T>(context: object, info: GraphQLResolveInfo, operations: T): T {
+function chargeOperations(context: object, info: GraphQLResolveInfo, operations: unknown): void {
   const count = Array.isArray(operations) ? operations.length : 0;
   const event = info.operation.operation === 'subscription' && typeof info.rootValue === 'object' && info.rootValue !== null ? info.rootValue : null;
   let answers = operationsCarried;
@@ -69,7 +77,6 @@ function chargeOperations<T>(context: object, info: GraphQLResolveInfo, operatio
     );
   }
   answers.set(context, total);
-  return operations;
 }
 
 /**
@@ -84,10 +91,12 @@ export function withAnswerBudget(schema: GraphQLSchema): GraphQLSchema {
       const resolve = field.resolve ?? defaultFieldResolver;
       if (named === 'JsonPatchOperation') {
         field.resolve = (source, args, context: object, info) => {
+          const take = (operations: unknown) => {
+            chargeOperations(context, info, operations);
+            return Array.isArray(operations) && operations.length >= OPERATIONS_PER_TURN ? nextTurn().then(() => operations) : operations;
+          };
           const operations: unknown = resolve(source, args, context, info);
-          return operations instanceof Promise
-            ? operations.then((resolved) => chargeOperations(context, info, resolved))
-            : chargeOperations(context, info, operations);
+          return operations instanceof Promise ? operations.then(take) : take(operations);
         };
         continue;
       }

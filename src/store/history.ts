@@ -63,12 +63,34 @@ function fitting(bytes: readonly number[]): number {
 /** How many patch operations of diffs between versions are kept, in all (some 100 bytes each). */
 const CACHED_DIFF_OPERATIONS = 100_000;
 
+/** How much JSON text the replayed documents kept parsed come from, in all, and how long one is kept. */
+const CACHED_REPLAY_CHARS = 4 * 1024 * 1024;
+const CACHED_REPLAY_MS = 5_000;
+
 /** Reads the audit log: what changed, when, by whom, and the content at any version. */
 export class ConfigHistory {
   private readonly prisma: PrismaClient;
   private readonly query: Database['query'];
-  /** Diffs by revision (a change's own) or `from>to` (between two), bounded by their operations in all. */
-  private readonly diffs = new LRUCache<string, PatchOperation[]>({ maxSize: CACHED_DIFF_OPERATIONS, sizeCalculation: (operations) => operations.length + 1 });
+  /**
+   * Diffs by revision (a change's own) or `from>to` (between two), bounded by their operations in all; a
+   * diff asked for while it is being worked out is waited for, not worked out again.
+   */
+  private readonly diffs = new LRUCache<string, PatchOperation[], () => Promise<[string | null, string | null]>>({
+    maxSize: CACHED_DIFF_OPERATIONS,
+    sizeCalculation: (operations) => operations.length + 1,
+    fetchMethod: async (_key, _stale, { context: texts }) => this.diff(...(await texts())),
+  });
+  /**
+   * Large documents of replayed changes by revision, parsed once for every subscriber replaying them at
+   * about the same time (clients reconnecting together after an outage); shared: read-only.
+   */
+  private readonly replayed = new LRUCache<string, { document: JsonValue; chars: number }, string>({
+    maxSize: CACHED_REPLAY_CHARS,
+    sizeCalculation: (parsed) => parsed.chars,
+    ttl: CACHED_REPLAY_MS,
+    ttlAutopurge: true,
+    fetchMethod: async (_revision, _stale, { context: text }) => ({ document: JSON.parse(text) as JsonValue, chars: text.length }),
+  });
 
   /**
    * `diff` works out the operations between two versions' JSON texts (null for a deletion): the store
@@ -164,7 +186,8 @@ export class ConfigHistory {
     // turn the worker's answer came in has to do.
     if (large) await nextTurn();
     let oldConfig: JsonValue | undefined;
-    const change = { ...row, newConfig: newText === null ? null : JSON.parse(newText) } as Omit<ConfigChange, 'oldConfig'> as ConfigChange;
+    const newConfig = newText === null ? null : large ? await this.parsedOnce(String(row.revision), newText) : (JSON.parse(newText) as JsonValue);
+    const change = { ...row, newConfig } as Omit<ConfigChange, 'oldConfig'> as ConfigChange;
     Object.defineProperty(change, 'oldConfig', {
       enumerable: true,
       get: () => (oldConfig ??= oldText === null ? null : (JSON.parse(oldText) as JsonValue)),
@@ -225,14 +248,14 @@ export class ConfigHistory {
     return row?.text ?? null;
   }
 
+  /** The document a large change wrote, parsed once for the replays that read it at about the same time. */
+  private async parsedOnce(revision: string, text: string): Promise<JsonValue> {
+    return (await this.replayed.fetch(revision, { context: text }))!.document;
+  }
+
   /** The operations between two documents, worked out once per `key` (audit rows never change); shared: read-only. */
   private async diffOnce(key: string, texts: () => Promise<[string | null, string | null]>): Promise<PatchOperation[]> {
-    let operations = this.diffs.get(key);
-    if (!operations) {
-      operations = await this.diff(...(await texts()));
-      this.diffs.set(key, operations);
-    }
-    return operations;
+    return (await this.diffs.fetch(key, { context: texts }))!;
   }
 
   /** The content of a config at `version`; `pointer` names the input that asked for it. */
