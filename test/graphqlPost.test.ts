@@ -207,6 +207,18 @@ describe('which requests the GraphQL POST path answers itself', () => {
     expect(documents.cache.size).toBeGreaterThan(10);
   });
 
+  it('keeps no document that failed validation: refused documents one after another push no honest one out', async () => {
+    const honest = `{ viewer { name } } # kept ${'x'.repeat(1024)}`;
+    expect((await send({ ...json, ...adminAuth }, ask(honest))).status).toBe(200);
+    const refused = Array.from({ length: 60 }, (_, index) => `{ viewer { name } notAField${index} } # ${'x'.repeat(8 * 1024)}`);
+    for (const document of refused) expect((await send({ ...json, ...adminAuth }, ask(document))).status).toBe(200);
+    expect(documents.cache.has(honest)).toBe(true);
+    expect(refused.filter((document) => documents.cache.has(document))).toEqual([]);
+    // A refused document is refused again the same way.
+    const again = await fetch(`${base}/graphql`, { method: 'POST', headers: { ...json, ...adminAuth }, body: ask(refused[0]!) });
+    expect(((await again.json()) as { errors: { message: string }[] }).errors[0]!.message).toMatch(/notAField0/);
+  });
+
   it('leaves a document\'s first request to yoga, then answers it itself (clean results, and results with errors through yoga\'s result processor)', async () => {
     expect(await send({ ...json, ...adminAuth }, ask(CONFIG_QUERY, { service: 'tick-aggregator' }))).toEqual({ status: 200, byYoga: 1 });
     expect(await send({ ...json, ...adminAuth }, ask('{ viewer { name } }'))).toEqual({ status: 200, byYoga: 1 });

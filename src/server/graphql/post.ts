@@ -125,8 +125,8 @@ export const CACHED_DOCUMENT_TEXT = 256 * 1024;
  * The documents yoga has parsed and validated without fault, by text: the only ones the fast path
  * runs. A document's first request, and every one that fails to parse or validate, is answered by
  * yoga, so every refusal of a document is yoga's own. `cache` is yoga's document cache and `plugin`
- * records which of its documents passed validation, from every transport (HTTP and WebSocket);
- * validation depends on the document alone (one schema, the same rules).
+ * records which of its documents passed validation, from every transport (HTTP and WebSocket), and takes
+ * out those that did not; validation depends on the document alone (one schema, the same rules).
  */
 export function knownDocuments() {
   const cache = new LRUCache<string, DocumentNode>({ max: CACHED_DOCUMENTS, maxSize: CACHED_DOCUMENT_TEXT, sizeCalculation: (_document, text) => text.length + 1 });
@@ -137,6 +137,9 @@ export function knownDocuments() {
     onParams: ({ params }) => (typeof params.query === 'string' && params.query.length >= LONG_TEXT_CHARS && !cache.has(params.query) ? nextTurn() : undefined),
     onValidate: ({ params }) => ({ valid: passed }) => {
       if (passed) valid.add(params.documentAST);
+      // A refused document is not kept: new ones sent one after another would push honest documents out,
+      // and each would stay in memory until then (yoga keys its cache by the document's text).
+      else if (params.documentAST.loc) cache.delete(params.documentAST.loc.source.body);
     },
   };
   return {
