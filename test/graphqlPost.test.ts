@@ -3,6 +3,8 @@
 // hands back to yoga; and a refused token costs its address one failed attempt, not two.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { contextCacheSymbol } from '@pothos/core';
+import type { Plugin } from 'graphql-yoga';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAuthenticator } from '../src/server/authentication.ts';
 import { schema } from '../src/graphql/index.ts';
@@ -262,5 +264,57 @@ describe('a refused token over the GraphQL POST path', () => {
     const limited = await attempt(t.adminToken);
     expect(limited.status).toBe(429);
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+  });
+});
+
+describe('what an operation holds once it is done', () => {
+  let t: TestApp;
+  let server: Server;
+  let base: string;
+  /** Every operation's context, as it was when the operation started and as the context is now. */
+  const operations: { atStart: string[]; context: Record<PropertyKey, unknown> }[] = [];
+  const held = (context: Record<PropertyKey, unknown>) =>
+    ['params', 'req', 'request', contextCacheSymbol].filter((key) => Object.hasOwn(context, key)).map(String);
+
+  beforeAll(async () => {
+    t = await createTestApp('pglite');
+    const authenticate = createAuthenticator({ tokens: t.app.tokens });
+    const documents = knownDocuments();
+    const recorded: Plugin = {
+      onExecute: ({ args }) => {
+        const context = args.contextValue as unknown as Record<PropertyKey, unknown>;
+        operations.push({ atStart: held(context), context });
+      },
+    };
+    const yoga = createGraphQLServer({ store: t.app.store, tokens: t.app.tokens, feed: t.app.feed, logger: silentLogger, authenticate, corsOrigins: [], plugins: [documents.plugin, recorded], documentCache: documents.cache });
+    const post = createGraphQLPost(yoga, documents, new KeptAnswers(schema, t.app.store.cache), authenticate, silentLogger);
+    server = createServer((req, res) => post(req, res, 'application/json'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await new Promise((resolve) => server?.close(resolve));
+    await t?.close();
+  });
+
+  // Pothos keys its per-request caches by the context, in WeakMaps whose values point back at it; V8's
+  // young-generation collector keeps such values alive whatever their keys. What a done operation still
+  // reaches from its context is copied and promoted with it: its variables, its request and body.
+  it('lets go of its parameters, its request and its per-request caches, over the fast path and yoga alike', async () => {
+    const body = ask(DRY_RUN, { input: { service: 'tick-aggregator', config: { operational: { window_seconds: 9, note: 'x'.repeat(40_000) } }, dryRun: true } });
+    const headers = { ...json, ...adminAuth };
+    // The first request of a document goes to yoga; the next ones take the fast path.
+    for (let i = 0; i < 3; i++) {
+      const response = await fetch(`${base}/graphql`, { method: 'POST', headers, body });
+      expect(((await response.json()) as { data: { updateConfig: { __typename: string } } }).data.updateConfig.__typename).toBe('ConfigWrite');
+    }
+    expect(operations).toHaveLength(3);
+    for (const { atStart, context } of operations) {
+      expect(atStart).toEqual(expect.arrayContaining(['params', 'req', String(contextCacheSymbol)]));
+      expect(held(context)).toEqual([]);
+      // What the resolvers and the fast path use after execution stays.
+      expect(context.store).toBe(t.app.store);
+      expect((context.viewer as { name: string }).name).toBe('admin');
+    }
   });
 });

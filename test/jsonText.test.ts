@@ -1,8 +1,9 @@
 // The check of a request's JSON text before it is parsed: the pass that takes turns of the event loop
-// on a long text finds what the one-piece pass finds, wherever its parts end.
+// on a long text finds what the one-piece pass finds, wherever its parts end. And a document's text, kept on it.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MAX_REQUEST_NESTING, MAX_REQUEST_STRUCTURE, jsonTextProblem, jsonTextProblemInTurns } from '../src/store/documents.ts';
+import { isDeepStrictEqual } from 'node:util';
+import { MAX_REQUEST_NESTING, MAX_REQUEST_STRUCTURE, documentText, jsonTextProblem, jsonTextProblemInTurns, keptOn } from '../src/store/documents.ts';
 import { sameValue } from '../src/protocol/json.ts';
 
 /** Pieces of JSON text whose joins cross the 64 KiB parts of the pass in turns at every kind of token. */
@@ -54,5 +55,27 @@ describe('JSON equality (sameValue)', () => {
     expect(sameValue({ toString: 1 }, { x: 1 })).toBe(false);
     expect(sameValue({ a: 1 }, { a: 1, b: 2 })).toBe(false);
     expect(sameValue([1, 2], { 0: 1, 1: 2 })).toBe(false);
+  });
+});
+
+describe('a document text kept on the document (documentText)', () => {
+  it('is worked out once, and neither JSON, keys, spreads nor equality see where it is kept', () => {
+    const document = { b: [1, { c: 'x' }], a: null };
+    const text = documentText(document);
+    expect(text).toBe(JSON.stringify({ b: [1, { c: 'x' }], a: null }));
+    (document as Record<string, unknown>).d = 1; // documents are never changed: a change is not seen
+    expect(documentText(document)).toBe(text);
+    expect(JSON.stringify(document)).toBe('{"b":[1,{"c":"x"}],"a":null,"d":1}');
+    expect(Object.keys(document)).toEqual(['b', 'a', 'd']);
+    expect({ ...document }).toStrictEqual({ b: [1, { c: 'x' }], a: null, d: 1 });
+    expect(isDeepStrictEqual(document, { b: [1, { c: 'x' }], a: null, d: 1 })).toBe(true);
+    expect(structuredClone(document)).toStrictEqual({ b: [1, { c: 'x' }], a: null, d: 1 });
+  });
+
+  it('is worked out each time for a document that cannot be extended', () => {
+    const document = Object.freeze({ a: 1 });
+    expect(documentText(document)).toBe('{"a":1}');
+    expect(keptOn(document, Symbol('x'), () => 2)).toBe(2);
+    expect(Object.getOwnPropertySymbols(document)).toEqual([]);
   });
 });

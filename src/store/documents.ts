@@ -41,17 +41,25 @@ function requireSize(value: JsonObject, pointer: string, what: string): void {
   }
 }
 
-/** Documents are never changed once made: the JSON text of each is worked out once (size check, write). */
-const texts = new WeakMap<object, string>();
+/**
+ * `compute(object)`, worked out once and kept on the object itself, under `key`: a symbol, in a property
+ * that is neither enumerable nor writable, so JSON, `Object.keys`, spreads and equality checks do not see
+ * it. Not in a WeakMap: V8's young-generation collector keeps a WeakMap's values alive whatever their keys,
+ * so a request's large value (a document's text, a change's patch) outlived its request by a collection
+ * and was copied, and the collector's pauses grew with them. An object that cannot be extended keeps nothing.
+ */
+export function keptOn<O extends object, V>(object: O, key: symbol, compute: (object: O) => V): V {
+  if (Object.hasOwn(object, key)) return (object as Record<symbol, V>)[key]!;
+  const value = compute(object);
+  if (Object.isExtensible(object)) Object.defineProperty(object, key, { value });
+  return value;
+}
 
-/** `JSON.stringify(document)`, remembered for the document. */
+const TEXT = Symbol('documentText');
+
+/** `JSON.stringify(document)`, worked out once per document: documents are never changed once made. */
 export function documentText(document: JsonObject): string {
-  let text = texts.get(document);
-  if (text === undefined) {
-    text = JSON.stringify(document);
-    texts.set(document, text);
-  }
-  return text;
+  return keptOn(document, TEXT, JSON.stringify);
 }
 
 /** Text jsonb can hold: well-formed UTF-16 (no lone surrogate), no NUL. */

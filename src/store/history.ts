@@ -2,24 +2,18 @@ import { LRUCache } from 'lru-cache';
 import { nextTurn } from '../turns.ts';
 import type { Database } from '../db/database.ts';
 import { type ConfigChange, Prisma, type PrismaClient } from '../generated/prisma/client.ts';
-import { type JsonValue, type PatchOperation, diffDocuments } from './documents.ts';
+import { type JsonValue, type PatchOperation, diffDocuments, keptOn } from './documents.ts';
 import { WORKER_THRESHOLD_CHARS } from './documentChecks.ts';
 import { NotFoundError, PageTooLargeError, ValidationError } from './errors.ts';
 import { type ConfigKey, keyString } from './names.ts';
 
 export type { ConfigChange };
 
-/** Each change's patch, worked out once however many fields (patch, its count, the event) ask. */
-const patches = new WeakMap<ConfigChange, PatchOperation[]>();
+const PATCH = Symbol('changePatch');
 
-/** The RFC 6902 operations a change made. */
+/** The RFC 6902 operations a change made, worked out once however many fields (patch, its count, the event) ask. */
 export function changePatch(change: ConfigChange): PatchOperation[] {
-  let patch = patches.get(change);
-  if (!patch) {
-    patch = diffDocuments(change.oldConfig as JsonValue, change.newConfig as JsonValue);
-    patches.set(change, patch);
-  }
-  return patch;
+  return keptOn(change, PATCH, () => diffDocuments(change.oldConfig as JsonValue, change.newConfig as JsonValue));
 }
 
 /**

@@ -4,6 +4,7 @@ import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
 import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
 import type { IncomingMessage } from 'node:http';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
+import { contextCacheSymbol, initContextCache } from '@pothos/core';
 import { type DocumentNode, type ExecutionResult, GraphQLError, visit } from 'graphql';
 import { type Plugin, type YogaServerInstance, createYoga, maskError as maskUnexpected } from 'graphql-yoga';
 import type { Principal } from '../../access/principal.ts';
@@ -236,6 +237,22 @@ export function corsFor(origins: readonly string[]) {
   };
 }
 
+/**
+ * Lets go of what an operation that is done held: its parameters (the variables' documents), its request
+ * (and body), and the key of Pothos' per-request caches. Those caches (scope-auth's, the dataloaders)
+ * are WeakMaps whose values point back at the context, and V8's young-generation collector keeps a
+ * WeakMap's values alive whatever their keys: through that cycle each request's context, and all it
+ * reaches, outlived the request until the next full collection and was copied twice on the way there.
+ * With the key out of the context, the entries go at the next collection; with the inputs out, little
+ * is copied then. `reads` stays: the fast path (post.ts) keeps answers by it after execution.
+ */
+function releaseContext(context: Record<PropertyKey, unknown>): void {
+  delete context[contextCacheSymbol];
+  delete context.params;
+  delete context.req;
+  delete context.request;
+}
+
 /** graphql-armor's refusals (too deep, too many aliases or tokens, too costly): simplify the document. */
 const tooComplex = (_context: unknown, error: GraphQLError) => withCode(error, 'QUERY_TOO_COMPLEX');
 
@@ -252,6 +269,13 @@ export function createGraphQLServer(options: GraphQLServerOptions): GraphQLServe
     if (result.errors.length > 1) setResult({ ...result, errors: [...result.errors].sort(byPlaceInDocument) });
   };
   const executionErrors: Plugin = { onExecute: () => ({ onExecuteDone }) };
+  const released: Plugin = {
+    onExecute: ({ args }) => ({
+      onExecuteDone: ({ result }) => {
+        if (!(Symbol.asyncIterator in result)) releaseContext(args.contextValue as unknown as Record<PropertyKey, unknown>);
+      },
+    }),
+  };
   return createYoga<ServerContext, Context>({
     schema,
     graphqlEndpoint: GRAPHQL_PATH,
@@ -296,6 +320,7 @@ export function createGraphQLServer(options: GraphQLServerOptions): GraphQLServe
       costLimitPlugin({ maxCost: 5_000, ignoreIntrospection: true, onReject: [tooComplex] }),
       checkedJsonText,
       executionErrors,
+      released,
       ...(options.plugins ?? []),
     ],
     context: async (initial) => {
@@ -304,7 +329,7 @@ export function createGraphQLServer(options: GraphQLServerOptions): GraphQLServe
         initial.viewer !== undefined
           ? initial.viewer
           : await options.authenticate(initial.request.headers.get('authorization'), initial.req);
-      return { store: options.store, tokens: options.tokens, feed: options.feed, viewer, actor: viewer?.name ?? 'anonymous' };
+      return { ...initContextCache(), store: options.store, tokens: options.tokens, feed: options.feed, viewer, actor: viewer?.name ?? 'anonymous' };
     },
   });
 }
