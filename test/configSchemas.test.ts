@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileNewSchema } from '../src/store/configSchemas.ts';
+import type { JsonObject } from '../src/protocol/json.ts';
 import { WORKER_THRESHOLD_CHARS } from '../src/store/documentChecks.ts';
 import { PATTERN_WORK_BUDGET, PatternCompiler, PatternMeter } from '../src/protocol/schemaPatterns.ts';
 import { adminAuth, useTestApp } from './support/app.ts';
@@ -384,6 +385,19 @@ describe('schema patterns on the linear-time engine', () => {
         { numRuns: 300 },
       );
     }
+  });
+
+  it('are compiled for each schema apart, versions sharing an $id alike, and every schema is checked against the meta-schema', () => {
+    const first = compileNewSchema({ $id: 'https://example.test/s', type: 'object', properties: { a: { type: 'string', pattern: '^x+$' } } });
+    const second = compileNewSchema({ $id: 'https://example.test/s', type: 'object', properties: { a: { type: 'integer' } } });
+    expect([first({ a: 'xx' }), first({ a: 1 }), second({ a: 1 }), second({ a: 'xx' })]).toEqual([true, false, true, false]);
+    const invalids: JsonObject[] = [{ type: 'no-such-type' }, { properties: { a: { minLength: -1 } } }, { $schema: 'https://example.test/no-such-draft', type: 'object' }];
+    for (const invalid of invalids) {
+      expect(() => compileNewSchema(invalid), JSON.stringify(invalid)).toThrow(/not a valid JSON Schema \(draft 2020-12\)/);
+    }
+    // The check holds after the refusals, and for a schema its patterns' limits apply to (not the meta-schema's).
+    expect(compileNewSchema({ type: 'object', properties: { a: { format: 'hostname' } } })({ a: 'example.test' })).toBe(true);
+    expect(() => compileNewSchema({ type: 'string', pattern: 'a{1000}' })).toThrow(/instructions; the limit is/);
   });
 
   it('stop a validation once its pattern work passes the budget', () => {

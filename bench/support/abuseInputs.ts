@@ -478,17 +478,34 @@ const schemaGroup: InputGroup = {
       });
     }
 
-    // Compiling a new schema: as many objects and patterns as a schema may hold, refused only after
-    // compiling (expectedVersion never matches), so nothing accumulates.
+    // Compiling new schemas: refused only after compiling, by the service's config, which breaks each of
+    // them (a schema its live configs break is refused), so nothing accumulates. Without an expectedVersion
+    // (a stale one is refused before compiling).
+    const smallVariants = 8;
+    const breaking: Record<string, unknown> = { p0: 1 };
+    for (let variant = 0; variant < smallVariants; variant++) breaking[`s${variant}_0`] = 1;
+    await ensureConfig(context, 'abuse-schema-compile', breaking);
+    const setSchema = (schema: Record<string, unknown>) => graphqlPost(JSON.stringify({ query: SET_SCHEMA, variables: { input: { service: 'abuse-schema-compile', schema } } }));
     const properties: Record<string, unknown> = {};
     for (let index = 0; index < MAX_SCHEMA_OBJECTS - 2; index++) properties[`p${index}`] = { type: 'string', pattern: patterns[index % patterns.length], maxLength: 64 };
-    const compileSchema = { type: 'object', properties };
-    const compileBody = JSON.stringify({ query: SET_SCHEMA, variables: { input: { service: 'abuse-schema-compile', schema: compileSchema, expectedVersion: 999_999 } } });
+    const compileBody = setSchema({ type: 'object', properties });
     inputs.push({
       id: 'schema-compile',
       label: `setConfigSchema: ${count(MAX_SCHEMA_OBJECTS - 2)} properties, ${patterns.length} patterns`,
-      detail: `setConfigSchema (admin) of a schema at the object and pattern limits (${kib(compileBody.length)}), compiled then refused for its expectedVersion`,
-      attack: http(context.attackers, inTurn([graphqlPost(compileBody)])),
+      detail: `setConfigSchema (admin) of a schema at the object and pattern limits (${kib(compileBody.body!.length)}, compiled on the worker thread), refused after compiling: the service's config breaks it`,
+      attack: http(context.attackers, inTurn([compileBody])),
+    });
+    // Small new schemas are compiled on the event loop (under WORKER_SCHEMA_CHARS): a different one each request.
+    const smallBodies = Array.from({ length: smallVariants }, (_, variant) => {
+      const small: Record<string, unknown> = {};
+      for (let index = 0; index < 20; index++) small[`s${variant}_${index}`] = { type: 'string', pattern: `^[a-z]{1,${index + 2}}-${variant}$`, format: index % 2 ? 'uri' : 'hostname' };
+      return setSchema({ type: 'object', properties: small });
+    });
+    inputs.push({
+      id: 'schema-compile-small',
+      label: 'setConfigSchema: small schemas, a new one each time',
+      detail: `setConfigSchema (admin) of ${smallBodies.length} different schemas of 20 properties with patterns and formats (${kib(smallBodies[0]!.body!.length)}, compiled on the event loop), refused after compiling: the service's config breaks each`,
+      attack: http(context.attackers, inTurn(smallBodies)),
     });
     return { inputs, notes };
   },

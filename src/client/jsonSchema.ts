@@ -1,5 +1,5 @@
 import { type JsonObject, pointerSegments } from '../protocol/json.ts';
-import { createAjv } from '../protocol/schemaDialect.ts';
+import { compileInDialect } from '../protocol/schemaDialect.ts';
 import { PatternBudgetError, PatternCompiler, PatternMeter } from '../protocol/schemaPatterns.ts';
 import type { SettingsSchema } from './configClient.ts';
 
@@ -14,7 +14,7 @@ import type { SettingsSchema } from './configClient.ts';
  */
 export function jsonSchemaSettings<T>(schema: JsonObject): SettingsSchema<T> {
   const meter = new PatternMeter();
-  const validate = createAjv(new PatternCompiler(meter)).compile(schema);
+  const validate = compileInDialect(schema, new PatternCompiler(meter));
   return {
     safeParse(value: unknown) {
       meter.reset();

@@ -84,7 +84,7 @@ export class PatternCompiler {
 
   constructor(private readonly meter: PatternMeter) {}
 
-  /** Holds every pattern compiled from now on to the limits (those compiled before, the meta-schema's, are trusted). */
+  /** Holds every pattern compiled from now on to the limits (a new schema's; a stored one is loaded as it was accepted). */
   applyLimits(): void {
     this.capped = true;
   }

@@ -7,7 +7,7 @@ import { type JsonObject, type JsonValue, documentText, escapeKey, isJsonObject,
 import { findSecrets } from './secretGuard.ts';
 import { ValidationError, type ValidationIssue } from './errors.ts';
 import { configKey } from './names.ts';
-import { NOT_SECRET_KEYWORD, createAjv } from '../protocol/schemaDialect.ts';
+import { NOT_SECRET_KEYWORD, compileInDialect } from '../protocol/schemaDialect.ts';
 import { PATTERN_WORK_BUDGET, PatternBudgetError, PatternCompiler, PatternMeter, UnsupportedPatternError } from '../protocol/schemaPatterns.ts';
 
 export type { ConfigSchema };
@@ -60,8 +60,10 @@ export interface StoredSchema {
 }
 
 /**
- * A schema whose JSON is at least this long is compiled on the worker thread only (documentChecks.ts),
- * new or stored: compiling one with a hundred patterns holds the event loop some 100 ms.
+ * A stored schema whose JSON is at least this long is compiled on the worker thread only
+ * (documentChecks.ts): compiling one with a hundred patterns holds the event loop some 100 ms. A smaller
+ * one is compiled here too, once per version, for the checks of small documents. New schemas are
+ * compiled on the worker whatever their size.
  */
 export const WORKER_SCHEMA_CHARS = 4 * 1024;
 
@@ -238,12 +240,11 @@ export function compileNewSchema(schema: JsonObject): SchemaValidator {
   }
   const meter = new PatternMeter();
   const patterns = new PatternCompiler(meter);
-  const ajv = createAjv(patterns);
   patterns.applyLimits();
   const issues = patternIssues(schema, patterns, '/schema');
   if (issues.length > 0) throw new ValidationError(issues);
   try {
-    return budgeted(ajv.compile(schema), meter);
+    return budgeted(compileInDialect(schema, patterns), meter);
   } catch (error) {
     if (error instanceof UnsupportedPatternError) throw ValidationError.at('/schema', error.message);
     throw ValidationError.at('/schema', `not a valid JSON Schema (draft 2020-12): ${briefly(error)}`);
@@ -260,8 +261,7 @@ export function compileStoredSchema(schema: JsonObject): SchemaCheck {
   const issues = patternIssues(schema, patterns, '');
   if (issues.length > 0) throw new ValidationError(issues);
   return {
-    // One Ajv per schema: versions of a schema may share an $id.
-    validate: budgeted(createAjv(patterns).compile(schema), meter),
+    validate: budgeted(compileInDialect(schema, patterns), meter),
     notSecret: new Set(schemaFields(schema).filter((field) => field.notSecret).map((field) => field.pointer)),
   };
 }

@@ -1,6 +1,6 @@
 import type { Piscina } from 'piscina';
 import type { ConfigSchemas, SchemaCheck, SchemaVetting } from './configSchemas.ts';
-import { WORKER_SCHEMA_CHARS, schemaViolations, vetNewSchema } from './configSchemas.ts';
+import { schemaViolations } from './configSchemas.ts';
 import { type JsonObject, type JsonValue, type PatchOperation, diffDocuments, documentText } from './documents.ts';
 import { type ValidationIssue, listed } from './errors.ts';
 import { PatternBudgetError } from '../protocol/schemaPatterns.ts';
@@ -88,9 +88,12 @@ export class DocumentChecker {
     return problems;
   }
 
-  /** The problems of a new schema for a service whose live configs are `configs` (compiling one costs up to a few hundred ms). */
+  /**
+   * The problems of a new schema for a service whose live configs are `configs`, worked out on the worker
+   * whatever its size: compiling even a small schema costs milliseconds (a large one, hundreds), new schemas
+   * are rare, and one sent again and again would otherwise take them from the event loop each time.
+   */
   async vetSchema(schema: JsonObject, configs: { environment: string; config: JsonValue }[]): Promise<SchemaVetting> {
-    if (documentText(schema).length < WORKER_SCHEMA_CHARS) return vetNewSchema(schema, configs);
     return (await this.worker()).run({ kind: 'schema', schema, configs } satisfies CheckTask) as Promise<SchemaVetting>;
   }
 
