@@ -252,8 +252,10 @@ export function compileNewSchema(schema: JsonObject): SchemaValidator {
 }
 
 /**
- * Compiles a stored schema as it was accepted (without the limits on new schemas), on the same engine;
- * throws the reason when it cannot (a pattern the linear-time engine cannot run).
+ * Compiles a stored schema as it was accepted (without the limits on new schemas, and without checking it
+ * against the meta-schema again: compiling that in the event loop's thread would hold it 60-100 ms at the
+ * first write to a service with a schema), on the same engine; throws the reason when it cannot (a pattern
+ * the linear-time engine cannot run, a schema inserted by hand that Ajv cannot compile).
  */
 export function compileStoredSchema(schema: JsonObject): SchemaCheck {
   const meter = new PatternMeter();
@@ -261,7 +263,7 @@ export function compileStoredSchema(schema: JsonObject): SchemaCheck {
   const issues = patternIssues(schema, patterns, '');
   if (issues.length > 0) throw new ValidationError(issues);
   return {
-    validate: budgeted(compileInDialect(schema, patterns), meter),
+    validate: budgeted(compileInDialect(schema, patterns, true), meter),
     notSecret: new Set(schemaFields(schema).filter((field) => field.notSecret).map((field) => field.pointer)),
   };
 }
