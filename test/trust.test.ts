@@ -250,6 +250,26 @@ describe('WebSocket limits', () => {
     await closed;
   });
 
+  it('goes on with a socket\'s messages, and with other large ones, while a large subscription stays open', async () => {
+    const first = await connect();
+    const padding = ' '.repeat(70 * 1024);
+    first.socket.send(JSON.stringify({ id: 'live', type: 'subscribe', payload: { query: `subscription { configChanged(service: "tick-aggregator") { version } }${padding}` } }));
+    first.socket.send(JSON.stringify({ id: 'after', type: 'subscribe', payload: { query: '{ __typename }' } }));
+    await expect.poll(() => first.messages.some((message) => message.id === 'after' && message.type === 'complete'), { timeout: 5_000 }).toBe(true);
+    // Large messages take turns one at a time: the open subscription holds the turn for a while at most.
+    const second = await connect();
+    second.socket.send(JSON.stringify({ id: 'large', type: 'subscribe', payload: { query: `{ __typename }${padding}` } }));
+    await expect.poll(() => second.messages.some((message) => message.id === 'large' && message.type === 'complete'), { timeout: 5_000 }).toBe(true);
+    first.socket.send(JSON.stringify({ id: 'live', type: 'complete' }));
+    first.socket.send(JSON.stringify({ id: 'last', type: 'subscribe', payload: { query: '{ __typename }' } }));
+    await expect.poll(() => first.messages.some((message) => message.id === 'last' && message.type === 'complete'), { timeout: 5_000 }).toBe(true);
+    expect(first.messages.filter((message) => message.type === 'error')).toEqual([]);
+    for (const { socket, closed } of [first, second]) {
+      socket.close();
+      await closed;
+    }
+  });
+
   it('closes a socket that sends more than 100 messages a second (past a burst of 200) with 1008', async () => {
     const { socket, messages, closed } = await connect();
     const sentAt = performance.now();

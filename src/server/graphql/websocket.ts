@@ -180,31 +180,40 @@ export function attachGraphQLWebSocket(server: Server, options: WebSocketOptions
               return;
             }
             if (state.idleTimer) keepAnonymousIdleTimer(socket, state);
-            const work = (text: string, problem = jsonTextProblem(text)) => {
+            const work = async (text: string, problem = jsonTextProblem(text)) => {
               if (refused(socket, text, problem)) return;
-              (handle(text) as Promise<void>).catch((error: unknown) => {
+              await (handle(text) as Promise<void>).catch((error: unknown) => {
                 logger.error({ err: error }, 'graphql-ws message handling failed');
                 socket.close(CloseCode.InternalServerError, 'Internal server error');
               });
             };
             // A long message is worked on in a turn of its own (a large one waits for its turn among the
-            // large requests, even to be decoded: heavyWork.ts), and the socket's messages after it wait
-            // for it, so graphql-ws sees them in the order they came.
+            // large requests, even to be decoded, and keeps it until graphql-ws has handled it, so that its
+            // operation does not run beside the next one's decoding: heavyWork.ts), and the socket's
+            // messages after it wait until it is handed to graphql-ws, which sees them in the order they came.
             const bytes = data as Buffer;
             const large = bytes.length >= HEAVY_BYTES;
             const long = bytes.length >= LONG_TEXT_CHARS;
-            if (!long && state.waiting === 0) return work(String(bytes));
+            if (!long && state.waiting === 0) return void work(String(bytes));
             state.waiting++;
             state.inOrder = state.inOrder
               .then(() =>
                 large
-                  ? options.heavy.run(async () => {
-                      const text = String(bytes);
-                      work(text, await jsonTextProblemInTurns(text));
+                  ? new Promise<void>((handedOver) => {
+                      void options.heavy.run(async () => {
+                        let handled: Promise<void> | undefined;
+                        try {
+                          const text = String(bytes);
+                          handled = work(text, await jsonTextProblemInTurns(text));
+                        } finally {
+                          handedOver();
+                        }
+                        await handled;
+                      });
                     })
                   : long
-                    ? nextTurn().then(() => work(String(bytes)))
-                    : work(String(bytes)),
+                    ? nextTurn().then(() => void work(String(bytes)))
+                    : void work(String(bytes)),
               )
               .finally(() => state.waiting--);
           }),
