@@ -204,7 +204,10 @@ export function attachGraphQLWebSocket(server: Server, options: WebSocketOptions
                         let handled: Promise<void> | undefined;
                         try {
                           const text = String(bytes);
-                          handled = work(text, await jsonTextProblemInTurns(text));
+                          const problem = await jsonTextProblemInTurns(text);
+                          // Parsed (by graphql-ws) in a turn of its own, not after the check's last part.
+                          await nextTurn();
+                          handled = work(text, problem);
                         } finally {
                           handedOver();
                         }
