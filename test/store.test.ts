@@ -90,13 +90,13 @@ describe.each(backends)('config store on %s', (backend) => {
 
   it("a large document's diff, worked out on the worker thread, is the one worked out in place", async () => {
     const settings = (version: number) => Object.fromEntries(Array.from({ length: 3000 }, (_, index) => [`setting_${index}`, index % 7 === 0 ? version : index]));
-    const first = { settings: settings(1), gone: true };
+    const first = { settings: settings(1), gone: true, kind: { a: 1 }, list: [{ a: 1 }] };
     const created = await store.createConfig({ service: 'large-diff', config: first }, author);
     expect(JSON.stringify(created.config.config).length).toBeGreaterThan(WORKER_THRESHOLD_CHARS);
-    const next = { settings: settings(2), added: [1, 2] };
+    const next: JsonObject = { settings: settings(2), added: [1, { deep: { x: 2 } }], kind: [1, { b: 2 }], list: [{ a: 1 }, { b: [2] }, 3] };
     const write = await store.updateConfig({ service: 'large-diff', config: next, dryRun: true }, author);
     const inPlace = diffDocuments(created.config.config as JsonObject, next);
-    expect(inPlace).toHaveLength(Math.ceil(3000 / 7) + 2);
+    expect(inPlace).toHaveLength(Math.ceil(3000 / 7) + 5);
     expect(await write.diff()).toEqual(inPlace);
     expect(await created.diff()).toEqual(diffDocuments({}, first));
   });

@@ -6,6 +6,11 @@ import type { ReadyMessage } from '../support/children.ts';
 
 const FORCED_EXIT_MS = 8_000;
 
+// As deployed: `npm start` runs the compiled gateway without source maps. tsx, which runs these servers
+// from their sources, turns them on, and every error's stack would then be mapped through them, a cost
+// production does not pay (and hostile inputs are refused with errors by the thousand).
+process.setSourceMapsEnabled(false);
+
 export function announceReady(url: string): void {
   const message: ReadyMessage = { type: 'ready', url };
   process.send?.(message);

@@ -14,7 +14,7 @@ export const MAX_PATTERN_LENGTH = 1_000;
  */
 export const MAX_PATTERN_SIZE = 600;
 
-/** The most instructions all of a new schema's patterns may compile to (compiling costs up to ~8 µs each). */
+/** The most instructions all of a new schema's patterns may compile to (compiling costs time per instruction). */
 export const MAX_TOTAL_PATTERN_SIZE = 10_000;
 
 /** The most different patterns a new schema may hold: Ajv's code generation grows with their square. */

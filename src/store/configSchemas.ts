@@ -61,7 +61,7 @@ export interface StoredSchema {
 
 /**
  * A stored schema whose JSON is at least this long is compiled on the worker thread only
- * (documentChecks.ts): compiling one with a hundred patterns holds the event loop some 100 ms. A smaller
+ * (documentChecks.ts): compiling one with many patterns would hold the event loop. A smaller
  * one is compiled here too, once per version, for the checks of small documents. New schemas are
  * compiled on the worker whatever their size.
  */
@@ -253,8 +253,8 @@ export function compileNewSchema(schema: JsonObject): SchemaValidator {
 
 /**
  * Compiles a stored schema as it was accepted (without the limits on new schemas, and without checking it
- * against the meta-schema again: compiling that in the event loop's thread would hold it 60-100 ms at the
- * first write to a service with a schema), on the same engine; throws the reason when it cannot (a pattern
+ * against the meta-schema again: compiling that in the event loop's thread would hold it at the first write
+ * to a service with a schema), on the same engine; throws the reason when it cannot (a pattern
  * the linear-time engine cannot run, a schema inserted by hand that Ajv cannot compile).
  */
 export function compileStoredSchema(schema: JsonObject): SchemaCheck {

@@ -200,13 +200,18 @@ export function createGraphQLPost(yoga: GraphQLServer, documents: KnownDocuments
     const contextValue = await contextFactory();
     if (answerKey !== null) contextValue.reads = [];
     const result = (await execute({ schema, document, operationName: params.operationName, variableValues: params.variables, contextValue })) as ExecutionResult;
-    if (large || answerJsonBytes(contextValue) >= HEAVY_BYTES) await nextTurn();
+    // A large answer is written out in a turn, and sent in the next one.
+    const heavy = large || answerJsonBytes(contextValue) >= HEAVY_BYTES;
+    if (heavy) await nextTurn();
     if (result.errors?.length || (result.extensions as { http?: unknown } | undefined)?.http) {
-      await sendNodeResponse(await processRegularResult(result, yoga.fetchAPI, resultType), res, req, false);
+      const response = await processRegularResult(result, yoga.fetchAPI, resultType);
+      if (heavy) await nextTurn();
+      await sendNodeResponse(response, res, req, false);
       return;
     }
     const text = JSON.stringify(result);
     if (answerKey !== null) answers.offer(answerKey, text, contextValue.reads!);
+    if (heavy) await nextTurn();
     sendJson(res, resultType, text);
   };
 
