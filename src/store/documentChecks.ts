@@ -90,8 +90,8 @@ export class DocumentChecker {
 
   /**
    * The problems of a new schema for a service whose live configs are `configs`, worked out on the worker
-   * whatever its size: compiling even a small schema costs milliseconds (a large one, hundreds), new schemas
-   * are rare, and one sent again and again would otherwise take them from the event loop each time.
+   * whatever its size: compiling even a small schema costs more than a request should hold the event loop,
+   * new schemas are rare, and one sent again and again would otherwise take that from it each time.
    */
   async vetSchema(schema: JsonObject, configs: { environment: string; config: JsonValue }[]): Promise<SchemaVetting> {
     return (await this.worker()).run({ kind: 'schema', schema, configs } satisfies CheckTask) as Promise<SchemaVetting>;
