@@ -1,5 +1,9 @@
+import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type TestApp } from './support/app.ts';
+import WebSocket from 'ws';
+import { diffDocuments } from '../src/store/documents.ts';
+import { WORKER_THRESHOLD_CHARS } from '../src/store/documentChecks.ts';
+import { adminAuth, createTestApp, type TestApp } from './support/app.ts';
 import { ConfigSubscriber } from './support/subscriber.ts';
 
 // Identical graphql-ws subscriptions share one execution per event; each socket still gets exactly
@@ -78,6 +82,57 @@ describe('subscription broadcast', () => {
       expect(events.map((event) => event.version)).toEqual(expected);
       expect(events.map((event) => (event.config as { notes: Record<string, string> }).notes.note_5999)).toEqual([1, 2, 3, 4, 5].map((value) => `value-${value}-5999`));
     }
+  });
+
+  it('pages the patch of a replayed large change, a dry run and a diff between versions as worked out in place', async () => {
+    const service = 'large-patch-pages';
+    const listening = hub.app.feed.openSubscriptions;
+    const document = (version: number) => ({ settings: Object.fromEntries(Array.from({ length: 4000 }, (_, index) => [`s_${index}`, index % 3 === 0 ? `v${version}, [${index}]` : index])) });
+    expect(JSON.stringify(document(1)).length).toBeGreaterThan(WORKER_THRESHOLD_CHARS);
+    const json = (value: unknown) => JSON.parse(JSON.stringify(value)) as unknown;
+    await hub.graphql(`mutation($config: JSON!) { createConfig(input: { service: "${service}", config: $config }) { __typename } }`, { config: document(1) });
+    const dry = await hub.graphql(
+      `mutation($config: JSON!) { updateConfig(input: { service: "${service}", config: $config, dryRun: true }) { ... on ConfigWrite { diffOperationCount diff(offset: 1300, limit: 9) { op path value } } } }`,
+      { config: document(2) },
+    );
+    await hub.graphql(`mutation($config: JSON!) { updateConfig(input: { service: "${service}", config: $config }) { __typename } }`, { config: document(2) });
+    const inPlace = [diffDocuments(null, document(1)), diffDocuments(document(1), document(2))];
+    expect(dry.data.updateConfig).toEqual({ diffOperationCount: inPlace[1]!.length, diff: json(inPlace[1]!.slice(1300, 1309)) });
+    const between = await hub.graphql(
+      `{ configDiff(service: "${service}", fromVersion: 1, toVersion: 2) { ... on ConfigDiff { operationCount operations(offset: 1330, limit: 50) { op path value } } } }`,
+    );
+    expect(between.data.configDiff).toEqual({ operationCount: inPlace[1]!.length, operations: json(inPlace[1]!.slice(1330, 1380)) });
+
+    const client = createClient({ url: `${baseUrl.replace(/^http/, 'ws')}/graphql`, webSocketImpl: WebSocket, connectionParams: { ...adminAuth }, retryAttempts: 0 });
+    const replayed: unknown[] = [];
+    await new Promise<void>((resolve, reject) => {
+      const stop = client.subscribe(
+        {
+          query: `subscription { configChanged(service: "${service}", afterVersion: 0) { version patchOperationCount patch(offset: 1330, limit: 7) { op path value } first: patch(limit: 2) { op path value } } }`,
+        },
+        {
+          next: (result) => {
+            replayed.push(result.errors ?? result.data!.configChanged);
+            if (replayed.length === 2) {
+              stop();
+              resolve();
+            }
+          },
+          error: reject,
+          complete: () => {},
+        },
+      );
+    });
+    await client.dispose();
+    await expect.poll(() => hub.app.feed.openSubscriptions, { timeout: 10_000 }).toBe(listening);
+    expect(replayed).toEqual(
+      inPlace.map((operations, index) => ({
+        version: index + 1,
+        patchOperationCount: operations.length,
+        patch: json(operations.slice(1330, 1337)),
+        first: json(operations.slice(0, 2)),
+      })),
+    );
   });
 
   it('a live-only joiner gets no earlier change, and the shared execution stops when the last socket leaves', async () => {

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigStore } from '../src/store/configStore.ts';
 import { WORKER_THRESHOLD_CHARS, diffTexts } from '../src/store/documentChecks.ts';
 import { ConfigHistory } from '../src/store/history.ts';
+import { readPatch, writePatch } from '../src/store/patchText.ts';
 import { configKey } from '../src/store/names.ts';
 import { type JsonObject, diffDocuments } from '../src/store/documents.ts';
 import { NotFoundError, ValidationError, VersionConflictError } from '../src/store/errors.ts';
@@ -42,7 +43,7 @@ describe.each(backends)('config store on %s', (backend) => {
     ]);
     const [latest] = await store.history.listChanges({ service: 'patch-target', environment: 'production' });
     expect(latest).toMatchObject({ version: 2, action: 'UPDATE', changedBy: 'store-test', reason: 'testing' });
-    expect(await store.history.diffVersions({ service: 'patch-target', environment: 'production' }, 1, 2)).toEqual(await write.diff());
+    expect(readPatch(await store.history.diffVersions({ service: 'patch-target', environment: 'production' }, 1, 2))).toEqual(readPatch(await write.diff()));
   });
 
   it('rolls back by writing a new version with the old content', async () => {
@@ -97,18 +98,19 @@ describe.each(backends)('config store on %s', (backend) => {
     const write = await store.updateConfig({ service: 'large-diff', config: next, dryRun: true }, author);
     const inPlace = diffDocuments(created.config.config as JsonObject, next);
     expect(inPlace).toHaveLength(Math.ceil(3000 / 7) + 5);
-    expect(await write.diff()).toEqual(inPlace);
-    expect(await created.diff()).toEqual(diffDocuments({}, first));
+    expect(readPatch(await write.diff())).toEqual(inPlace);
+    expect(readPatch(await created.diff())).toEqual(diffDocuments({}, first));
+    expect(readPatch(await write.diff(), 5, 9)).toEqual(inPlace.slice(5, 9));
   });
 
-  it('diffs and parses a large change once for all the replays reading it at the same time', async () => {
+  it('diffs a large change once for all the replays reading it at the same time, and keeps the patch written out', async () => {
     const settings = (version: number) => Object.fromEntries(Array.from({ length: 3000 }, (_, index) => [`s_${index}`, `${index}-v${version}`]));
     await store.createConfig({ service: 'replayed-together', config: settings(1) }, author);
     await store.updateConfig({ service: 'replayed-together', config: settings(2) }, author);
     let diffs = 0;
     const history = new ConfigHistory(db, async (from, to) => {
       diffs++;
-      return diffTexts(from, to);
+      return writePatch(diffTexts(from, to));
     });
     const rows = await history.changesAfter(configKey('replayed-together'), 0);
     expect(rows.map((row) => row.version)).toEqual([1, 2]);
@@ -117,10 +119,11 @@ describe.each(backends)('config store on %s', (backend) => {
     expect(diffs).toBe(2);
     const [first] = replays;
     expect(first!.map(({ change }) => change.newConfig)).toEqual([settings(1), settings(2)]);
-    expect(first!.map(({ patch }) => patch)).toEqual([diffDocuments(null, settings(1)), diffDocuments(settings(1), settings(2))]);
+    expect(first!.map(({ patch }) => readPatch(patch!))).toEqual([diffDocuments(null, settings(1)), diffDocuments(settings(1), settings(2))]);
+    expect(readPatch(first![1]!.patch!, 2990, 3005)).toEqual(diffDocuments(settings(1), settings(2)).slice(2990, 3005));
     for (const replay of replays) {
       replay.forEach(({ change, patch }, index) => {
-        expect(change.newConfig).toBe(first![index]!.change.newConfig);
+        expect(change.newConfig).toEqual(first![index]!.change.newConfig);
         expect(patch).toBe(first![index]!.patch);
       });
     }

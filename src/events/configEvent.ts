@@ -2,16 +2,20 @@ import type { ConfigChange } from '../generated/prisma/client.ts';
 import type { ConfigEvent, PatchOperation } from '../protocol/changes.ts';
 import type { JsonObject } from '../protocol/json.ts';
 import { changePatch } from '../store/history.ts';
+import { type PatchText, readPatch } from '../store/patchText.ts';
+
+const WRITTEN_OUT = Symbol('patchText');
 
 /**
  * The event of a change (its wire form: protocol/changes.ts). Its patch is worked out when first read (by
  * a subscriber that selects it, or when the event is written out for NATS), not for every change the
  * relay publishes: with nobody listening on this instance, only the read cache takes the event, and it
- * needs the version alone. A patch already worked out (a replayed change's, feed.ts) is given.
+ * needs the version alone. A patch already worked out (a replayed change's, feed.ts) is given written
+ * out, and kept so: `eventPatch` hands it to whoever reads a page of it.
  */
-export function configEventFrom(change: ConfigChange, knownPatch?: PatchOperation[]): ConfigEvent {
-  let patch = knownPatch;
-  return {
+export function configEventFrom(change: ConfigChange, writtenOut?: PatchText): ConfigEvent {
+  let patch: PatchOperation[] | undefined;
+  const event: ConfigEvent = {
     service: change.serviceName,
     environment: change.environment,
     version: change.version,
@@ -19,11 +23,18 @@ export function configEventFrom(change: ConfigChange, knownPatch?: PatchOperatio
     action: change.action,
     config: change.newConfig as JsonObject | null,
     get patch() {
-      patch ??= changePatch(change);
+      patch ??= writtenOut ? readPatch(writtenOut) : changePatch(change);
       return patch;
     },
     changedBy: change.changedBy,
     changedAt: change.changedAt.toISOString(),
     reason: change.reason,
   };
+  if (writtenOut) Object.defineProperty(event, WRITTEN_OUT, { value: writtenOut });
+  return event;
+}
+
+/** An event's patch as it is held: written out when it came so (read a page at a time), else the operations. */
+export function eventPatch(event: ConfigEvent): PatchOperation[] | PatchText {
+  return (event as ConfigEvent & { [WRITTEN_OUT]?: PatchText })[WRITTEN_OUT] ?? event.patch;
 }

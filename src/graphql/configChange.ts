@@ -1,5 +1,6 @@
 import { changePatch } from '../store/history.ts';
 import { configKey, keyString, parseKeyString } from '../store/names.ts';
+import { type PatchText, patchLength } from '../store/patchText.ts';
 import { builder } from './builder.ts';
 import { withCursorOf } from './cursors.ts';
 import { readErrors } from './errors.ts';
@@ -49,7 +50,7 @@ builder.prismaObject('ConfigChange', {
 });
 
 const ConfigDiffRef = builder
-  .objectRef<{ service: string; environment: string; fromVersion: number; toVersion: number; operations: object[] }>('ConfigDiff')
+  .objectRef<{ service: string; environment: string; fromVersion: number; toVersion: number; operations: PatchText }>('ConfigDiff')
   .implement({
     description: 'What turns the content at one version into the content at another.',
     fields: (t) => ({
@@ -61,9 +62,9 @@ const ConfigDiffRef = builder
         type: [JsonPatchOperationRef],
         description: 'RFC 6902 operations.',
         args: patchPageArgs,
-        resolve: (diff, args) => patchPage(diff.operations, args) as never,
+        resolve: (diff, args) => patchPage(diff.operations, args),
       }),
-      operationCount: t.int({ description: 'How many operations the whole diff has.', resolve: (diff) => diff.operations.length }),
+      operationCount: t.int({ description: 'How many operations the whole diff has.', resolve: (diff) => patchLength(diff.operations) }),
     }),
   });
 

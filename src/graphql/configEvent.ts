@@ -1,5 +1,7 @@
 import type { ConfigEvent } from '../protocol/changes.ts';
+import { eventPatch } from '../events/configEvent.ts';
 import { configKey } from '../store/names.ts';
+import { patchLength } from '../store/patchText.ts';
 import { mayRead } from '../access/principal.ts';
 import { untilTokenEnds } from '../access/sessions.ts';
 import { builder } from './builder.ts';
@@ -18,9 +20,9 @@ const ConfigEventRef = builder.objectRef<ConfigEvent>('ConfigChangeEvent').imple
       type: [JsonPatchOperationRef],
       description: 'RFC 6902 operations from the previous version.',
       args: patchPageArgs,
-      resolve: (event, args) => patchPage(event.patch, args),
+      resolve: (event, args) => patchPage(eventPatch(event), args),
     }),
-    patchOperationCount: t.int({ description: 'How many operations the whole patch has.', resolve: (event) => event.patch.length }),
+    patchOperationCount: t.int({ description: 'How many operations the whole patch has.', resolve: (event) => patchLength(eventPatch(event)) }),
     changedBy: t.exposeString('changedBy'),
     changedAt: t.field({ type: 'DateTime', resolve: (event) => new Date(event.changedAt) }),
     reason: t.exposeString('reason', { nullable: true }),

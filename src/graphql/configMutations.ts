@@ -1,5 +1,6 @@
 import type { ConfigWrite } from '../store/configStore.ts';
 import { AlreadyExistsError } from '../store/errors.ts';
+import { patchLength } from '../store/patchText.ts';
 import { builder } from './builder.ts';
 import { writeErrors } from './errors.ts';
 import { JsonPatchOperationRef, patchPage, patchPageArgs } from './scalars.ts';
@@ -21,7 +22,7 @@ const ConfigWriteRef = builder.objectRef<ConfigWrite>('ConfigWrite').implement({
       args: patchPageArgs,
       resolve: async (write, args) => patchPage(await write.diff(), args),
     }),
-    diffOperationCount: t.int({ description: 'How many operations the whole diff has.', resolve: async (write) => (await write.diff()).length }),
+    diffOperationCount: t.int({ description: 'How many operations the whole diff has.', resolve: async (write) => patchLength(await write.diff()) }),
     dryRun: t.exposeBoolean('dryRun', { description: 'True when nothing was written.' }),
     changed: t.exposeBoolean('changed', { description: 'False when the write would change nothing (then nothing is written).' }),
     request: t.field({

@@ -1,7 +1,8 @@
 import { GraphQLError, GraphQLScalarType, Kind, type ValueNode } from 'graphql';
 import { MAX_ANSWER_PATCH_OPERATIONS } from './answerBudget.ts';
 import { DateTimeResolver, JSONObjectResolver, JSONResolver, SafeIntResolver } from 'graphql-scalars';
-import { numberRoundTrips } from '../store/documents.ts';
+import { type PatchOperation, numberRoundTrips } from '../store/documents.ts';
+import { type PatchText, patchLength, readPatch } from '../store/patchText.ts';
 import { builder } from './builder.ts';
 
 /**
@@ -61,12 +62,13 @@ export const patchPageArgs = builder.args((t) => ({
 }));
 
 /** The page of `operations` the arguments ask for (a typed refusal for arguments out of range). */
-export function patchPage<T>(operations: readonly T[], args: { offset?: number | null; limit?: number | null }): readonly T[] {
+export function patchPage(operations: readonly PatchOperation[] | PatchText, args: { offset?: number | null; limit?: number | null }): readonly PatchOperation[] {
+  const length = patchLength(operations);
   const offset = args.offset ?? 0;
-  const limit = args.limit ?? operations.length;
+  const limit = args.limit ?? length;
   if (offset < 0) throw new GraphQLError(`offset must be 0 or more, not ${offset}`, { extensions: { code: 'BAD_USER_INPUT' } });
   if (args.limit !== undefined && args.limit !== null && (limit < 1 || limit > MAX_ANSWER_PATCH_OPERATIONS)) {
     throw new GraphQLError(`limit must be from 1 to ${MAX_ANSWER_PATCH_OPERATIONS}, not ${limit}`, { extensions: { code: 'BAD_USER_INPUT' } });
   }
-  return offset === 0 && limit >= operations.length ? operations : operations.slice(offset, offset + limit);
+  return Array.isArray(operations) && offset === 0 && limit >= length ? operations : readPatch(operations, offset, offset + limit);
 }

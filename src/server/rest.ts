@@ -7,6 +7,7 @@ import type { ConfigStore, ConfigWrite, ServiceConfig } from '../store/configSto
 import { NotFoundError } from '../store/errors.ts';
 import { changePatch } from '../store/history.ts';
 import { changePointer } from '../store/overrides.ts';
+import { readPatch } from '../store/patchText.ts';
 import { type Rollout, type RolloutEvent, rolloutPercent } from '../store/rollouts.ts';
 import { durationMs } from '../protocol/durations.ts';
 import * as z from 'zod/mini';
@@ -244,7 +245,7 @@ const writeView = async (write: ConfigWrite) => ({
   previousVersion: write.previousVersion,
   changed: write.changed,
   dryRun: write.dryRun,
-  diff: await write.diff(),
+  diff: readPatch(await write.diff()),
   ...(write.request
     ? { request: { id: write.request.id, state: write.request.state, requiredApprovals: write.request.requiredApprovals, expiresAt: write.request.expiresAt } }
     : {}),

@@ -4,6 +4,7 @@ import { setPriority } from 'node:os';
 import { compileStoredSchema, type SchemaCheck, vetNewSchema } from './configSchemas.ts';
 import { type CheckTask, type UnusableSchema, diffTexts, documentProblems } from './documentChecks.ts';
 import { requireObject } from './documents.ts';
+import { writePatch } from './patchText.ts';
 
 /**
  * This thread yields the CPU to the event loop's: on a busy machine a check of a large document would
@@ -22,7 +23,7 @@ const compiled = new Map<string, SchemaCheck>();
 
 export default function check(task: CheckTask) {
   if (task.kind === 'schema') return vetNewSchema(task.schema, task.configs);
-  if (task.kind === 'diff') return diffTexts(task.from, task.to);
+  if (task.kind === 'diff') return writePatch(diffTexts(task.from, task.to));
   let schemaCheck: SchemaCheck | null = null;
   if (task.schemaKey !== null && task.schema !== null) {
     schemaCheck = compiled.get(task.schemaKey) ?? null;

@@ -20,6 +20,7 @@ import { DocumentChecker, WORKER_THRESHOLD_CHARS } from './documentChecks.ts';
 import { BlameReader } from './blame.ts';
 import { type ConfigOverride, ConfigOverrides, OVERRIDE_ACTOR, overrideChanges, overrideExpiry } from './overrides.ts';
 import { ConfigHistory } from './history.ts';
+import type { PatchText } from './patchText.ts';
 import { ConfigInstances, instanceName } from './instances.ts';
 import { ConfigRollouts, type Rollout, type RolloutInput, type RolloutWriter, rolloutPlan } from './rollouts.ts';
 import { MAX_DESCRIPTION_BYTES, MAX_REASON_BYTES, reasonWithin, requireTexts } from './texts.ts';
@@ -103,8 +104,11 @@ export interface ConfigWrite {
   config: ServiceConfig;
   /** The version before the change. */
   previousVersion: number;
-  /** The RFC 6902 operations from the previous content, worked out once, when first asked (most writers read the new version only). */
-  diff(): Promise<PatchOperation[]>;
+  /**
+   * The RFC 6902 operations from the previous content, worked out once, when first asked (most writers read
+   * the new version only); a large diff comes written out (patchText.ts), to be read a page at a time.
+   */
+  diff(): Promise<PatchOperation[] | PatchText>;
   dryRun: boolean;
   /** False when the write would change nothing; then nothing was written. */
   changed: boolean;
@@ -184,7 +188,7 @@ export class ConfigStore {
     this.prisma = db.prisma;
     this.schemas = new ConfigSchemas(db, logger);
     this.checker = new DocumentChecker(this.schemas);
-    this.history = new ConfigHistory(db, (from, to) => this.checker.diff(from, to));
+    this.history = new ConfigHistory(db, (from, to) => this.checker.diffWrittenOut(from, to));
     this.blame = new BlameReader(db, (key) => this.load(key));
     this.overrides = new ConfigOverrides(db);
     this.instances = new ConfigInstances(db.prisma);
@@ -638,7 +642,7 @@ export class ConfigStore {
 
   /** `write` with its diff from `from` to `to`, worked out once, when first asked; a large one on the worker thread. */
   private withDiff(write: Omit<ConfigWrite, 'diff'>, from: JsonObject, to: JsonObject): ConfigWrite {
-    let diff: Promise<PatchOperation[]> | undefined;
+    let diff: Promise<PatchOperation[] | PatchText> | undefined;
     return { ...write, diff: () => (diff ??= this.checker.diffDocuments(from, to)) };
   }
 

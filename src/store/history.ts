@@ -6,6 +6,7 @@ import { type JsonValue, type PatchOperation, diffDocuments, keptOn } from './do
 import { WORKER_THRESHOLD_CHARS } from './documentChecks.ts';
 import { NotFoundError, PageTooLargeError, ValidationError } from './errors.ts';
 import { type ConfigKey, keyString } from './names.ts';
+import type { PatchText } from './patchText.ts';
 
 export type { ConfigChange };
 
@@ -57,10 +58,6 @@ function fitting(bytes: readonly number[]): number {
 /** How many patch operations of diffs between versions are kept, in all (some 100 bytes each). */
 const CACHED_DIFF_OPERATIONS = 100_000;
 
-/** How much JSON text the replayed documents kept parsed come from, in all, and how long one is kept. */
-const CACHED_REPLAY_CHARS = 4 * 1024 * 1024;
-const CACHED_REPLAY_MS = 5_000;
-
 /** Reads the audit log: what changed, when, by whom, and the content at any version. */
 export class ConfigHistory {
   private readonly prisma: PrismaClient;
@@ -69,30 +66,19 @@ export class ConfigHistory {
    * Diffs by revision (a change's own) or `from>to` (between two), bounded by their operations in all; a
    * diff asked for while it is being worked out is waited for, not worked out again.
    */
-  private readonly diffs = new LRUCache<string, PatchOperation[], () => Promise<[string | null, string | null]>>({
+  private readonly diffs = new LRUCache<string, PatchText, () => Promise<[string | null, string | null]>>({
     maxSize: CACHED_DIFF_OPERATIONS,
-    sizeCalculation: (operations) => operations.length + 1,
+    sizeCalculation: (patch) => patch.ends.length + 1,
     fetchMethod: async (_key, _stale, { context: texts }) => this.diff(...(await texts())),
-  });
-  /**
-   * Large documents of replayed changes by revision, parsed once for every subscriber replaying them at
-   * about the same time (clients reconnecting together after an outage); shared: read-only.
-   */
-  private readonly replayed = new LRUCache<string, { document: JsonValue; chars: number }, string>({
-    maxSize: CACHED_REPLAY_CHARS,
-    sizeCalculation: (parsed) => parsed.chars,
-    ttl: CACHED_REPLAY_MS,
-    ttlAutopurge: true,
-    fetchMethod: async (_revision, _stale, { context: text }) => ({ document: JSON.parse(text) as JsonValue, chars: text.length }),
   });
 
   /**
-   * `diff` works out the operations between two versions' JSON texts (null for a deletion): the store
-   * passes its DocumentChecker's, which does it on a worker thread when the documents are large.
+   * `diff` works out the operations between two versions' JSON texts (null for a deletion), written out:
+   * the store passes its DocumentChecker's, which does it on a worker thread when the documents are large.
    */
   constructor(
     db: Pick<Database, 'prisma' | 'query'>,
-    private readonly diff: (from: string | null, to: string | null) => Promise<PatchOperation[]>,
+    private readonly diff: (from: string | null, to: string | null) => Promise<PatchText>,
   ) {
     this.prisma = db.prisma;
     this.query = (sql, params, options) => db.query(sql, params, options);
@@ -169,10 +155,10 @@ export class ConfigHistory {
 
   /**
    * A change read as text, as a change, with its RFC 6902 operations when its documents are large (worked
-   * out on the worker thread from the text; a small change's `changePatch` works them out if asked).
-   * Its old document is parsed only if read: the patch is all a subscriber needs of it.
+   * out on the worker thread from the text, and kept written out; a small change's `changePatch` works
+   * them out if asked). Its old document is parsed only if read: the patch is all a subscriber needs of it.
    */
-  async parseChange({ oldText, newText, ...row }: ChangeText): Promise<{ change: ConfigChange; patch?: PatchOperation[] }> {
+  async parseChange({ oldText, newText, ...row }: ChangeText): Promise<{ change: ConfigChange; patch?: PatchText }> {
     const large = (oldText?.length ?? 0) + (newText?.length ?? 0) >= WORKER_THRESHOLD_CHARS;
     // Several subscribers replaying one config ask for the same changes: each is diffed once.
     const patch = large ? await this.diffOnce(String(row.revision), async () => [oldText, newText]) : undefined;
@@ -180,7 +166,7 @@ export class ConfigHistory {
     // turn the worker's answer came in has to do.
     if (large) await nextTurn();
     let oldConfig: JsonValue | undefined;
-    const newConfig = newText === null ? null : large ? await this.parsedOnce(String(row.revision), newText) : (JSON.parse(newText) as JsonValue);
+    const newConfig = newText === null ? null : (JSON.parse(newText) as JsonValue);
     const change = { ...row, newConfig } as Omit<ConfigChange, 'oldConfig'> as ConfigChange;
     Object.defineProperty(change, 'oldConfig', {
       enumerable: true,
@@ -242,13 +228,8 @@ export class ConfigHistory {
     return row?.text ?? null;
   }
 
-  /** The document a large change wrote, parsed once for the replays that read it at about the same time. */
-  private async parsedOnce(revision: string, text: string): Promise<JsonValue> {
-    return (await this.replayed.fetch(revision, { context: text }))!.document;
-  }
-
   /** The operations between two documents, worked out once per `key` (audit rows never change); shared: read-only. */
-  private async diffOnce(key: string, texts: () => Promise<[string | null, string | null]>): Promise<PatchOperation[]> {
+  private async diffOnce(key: string, texts: () => Promise<[string | null, string | null]>): Promise<PatchText> {
     return (await this.diffs.fetch(key, { context: texts }))!;
   }
 
@@ -262,7 +243,7 @@ export class ConfigHistory {
   }
 
   /** The RFC 6902 operations that turn the content at `fromVersion` into the content at `toVersion`. */
-  async diffVersions(key: ConfigKey, fromVersion: number, toVersion: number): Promise<PatchOperation[]> {
+  async diffVersions(key: ConfigKey, fromVersion: number, toVersion: number): Promise<PatchText> {
     // Both read at once; when both are missing, the refusal names `fromVersion` whichever answer came first.
     const [from, to] = await Promise.allSettled([this.atVersion(key, fromVersion, 'revision::text'), this.atVersion(key, toVersion, 'revision::text')]);
     if (from.status === 'rejected') throw from.reason;
