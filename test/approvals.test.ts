@@ -252,4 +252,24 @@ describe('approvals with two gateways on one PostgreSQL', () => {
       expect((await first.app.store.requests.find(id))?.state).toBe('applied');
     }
   });
+
+  it("bases a request on the database's current version, however far behind the gateway's cache is", async () => {
+    const [first, second] = gateways.map(({ test }) => test) as [TestApp, TestApp];
+    const as = await makeTokens(second, { dana: { role: 'EDITOR' } });
+    await first.graphql(`mutation { protectEnvironment(input: { environment: "production", requiredApprovals: 2 }) { __typename } }`);
+    await first.app.store.createConfig({ service: 'appr-behind', config: { n: 0, m: 0 }, breakGlass: true }, { actor: 'seed', reason: 'a config to ask for', mayBreakGlass: true });
+    await expect.poll(() => second.app.store.protection.approvalsFor('production'), { timeout: 10_000 }).toBe(2);
+    for (let round = 1; round <= 5; round++) {
+      await expect.poll(async () => (await second.app.store.getConfig('appr-behind')).version, { timeout: 10_000 }).toBe(round);
+      // Moved by psql: the second gateway hears of it only when PostgreSQL's notice comes.
+      const [moved] = await first.db.query<{ version: number }>(
+        `UPDATE service_configs SET config = jsonb_set(config, '{m}', to_jsonb($1::int)) WHERE service_name = 'appr-behind' AND environment = 'production' RETURNING version`,
+        [round],
+      );
+      const asked = await second.graphql(UPDATE, { input: { service: 'appr-behind', patch: { m: -round }, reason: `round ${round}` } }, as.dana);
+      expect(asked.data.updateConfig, JSON.stringify(asked)).toHaveProperty('request');
+      expect(asked.data.updateConfig.request).toMatchObject({ baseVersion: moved!.version, diff: [{ op: 'replace', path: '/m', value: -round }] });
+      await second.graphql(`mutation($id: String!) { withdrawChangeRequest(input: { id: $id }) { __typename } }`, { id: asked.data.updateConfig.request.id }, as.dana);
+    }
+  });
 });

@@ -330,6 +330,9 @@ export class ConfigStore {
       throw ValidationError.at(input.expiresAt != null ? '/expiresAt' : '/expiresIn', `an override in protected environment "${key.environment}" needs breakGlass`);
     }
     const expiresAt = requestExpiry(input.requestExpiresIn);
+    // The request's base is the database's current version, not one a write on another gateway has moved
+    // past before this gateway's cache heard of it: read, the cache is offered the row the preview then takes.
+    await this.load(key);
     const preview = await this.writeUpdate({ ...input, dryRun: true }, author);
     const asked = input.patch != null ? { patch: input.patch as JsonObject } : { config: input.config as JsonObject };
     return this.openRequest(key, preview, { ...asked, description: input.description ?? null }, approvals, author, expiresAt);
