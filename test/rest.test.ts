@@ -3,6 +3,8 @@
 import { Agent, request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_BODY_BYTES } from '../src/server/body.ts';
+import { WORKER_THRESHOLD_CHARS } from '../src/store/documentChecks.ts';
+import { diffDocuments } from '../src/store/documents.ts';
 import { instanceBucket } from '../src/store/rollouts.ts';
 import { adminAuth, createTestApp, type TestApp } from './support/app.ts';
 import { backends, tablesDigest } from './support/databases.ts';
@@ -146,6 +148,16 @@ describe.each(backends)('REST over HTTP on %s', (backend) => {
     });
     expect(await tablesDigest(t.db)).toBe(before);
     expect((await (await fetch(configUrl('rest-dry'))).json()).version).toBe(1);
+  });
+
+  it('?dryRun=true answers the whole diff of a large document, worked out on the worker thread', async () => {
+    const settings = (version: number) => Object.fromEntries(Array.from({ length: 4000 }, (_, index) => [`s_${index}`, index % 2 ? `v${version}-${index}` : index]));
+    await create('rest-dry-large', settings(1));
+    expect(JSON.stringify(settings(1)).length).toBeGreaterThan(WORKER_THRESHOLD_CHARS);
+    const response = await post('rest-dry-large', settings(2), '?dryRun=true');
+    expect(response.status).toBe(200);
+    const { diff } = (await response.json()) as { diff: unknown[] };
+    expect(diff).toEqual(diffDocuments(settings(1), settings(2)));
   });
 
   it('?expiresIn= makes the change a temporary override the hub reverts; an expiry it cannot keep is a 422', async () => {

@@ -10,6 +10,7 @@ import { changePointer } from '../store/overrides.ts';
 import { readPatch } from '../store/patchText.ts';
 import { type Rollout, type RolloutEvent, rolloutPercent } from '../store/rollouts.ts';
 import { durationMs } from '../protocol/durations.ts';
+import { nextTurn } from '../turns.ts';
 import * as z from 'zod/mini';
 import { type ConfigKey, NAME_PATTERN, configKey } from '../store/names.ts';
 import type { Authenticate } from './authentication.ts';
@@ -240,12 +241,21 @@ const configView = (row: ServiceConfig) => ({
   updatedBy: row.updatedBy,
 });
 
+/** A write's whole diff; a large one is parsed from its text in a turn of the event loop of its own, and the answer written out in the next. */
+async function wholeDiff(write: ConfigWrite) {
+  const diff = await write.diff();
+  if (Array.isArray(diff)) return diff;
+  const operations = readPatch(diff);
+  await nextTurn();
+  return operations;
+}
+
 const writeView = async (write: ConfigWrite) => ({
   ...configView(write.config),
   previousVersion: write.previousVersion,
   changed: write.changed,
   dryRun: write.dryRun,
-  diff: readPatch(await write.diff()),
+  diff: await wholeDiff(write),
   ...(write.request
     ? { request: { id: write.request.id, state: write.request.state, requiredApprovals: write.request.requiredApprovals, expiresAt: write.request.expiresAt } }
     : {}),
