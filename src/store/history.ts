@@ -55,7 +55,7 @@ function fitting(bytes: readonly number[]): number {
   return bytes.length;
 }
 
-/** How many patch operations of diffs between versions are kept, in all (some 100 bytes each). */
+/** How many patch operations of diffs are kept, in all (written out, some 60 bytes each). */
 const CACHED_DIFF_OPERATIONS = 100_000;
 
 /** Reads the audit log: what changed, when, by whom, and the content at any version. */
