@@ -10,11 +10,12 @@ const WRITTEN_OUT = Symbol('patchText');
  * The event of a change (its wire form: protocol/changes.ts). Its patch is worked out when first read (by
  * a subscriber that selects it, or when the event is written out for NATS), not for every change the
  * relay publishes: with nobody listening on this instance, only the read cache takes the event, and it
- * needs the version alone. A patch already worked out (a replayed change's, feed.ts) is given written
- * out, and kept so: `eventPatch` hands it to whoever reads a page of it.
+ * needs the version alone. A patch already worked out (a replayed change's, feed.ts) is given; a large
+ * one comes written out, and is kept so: `eventPatch` hands it to whoever reads a page of it.
  */
-export function configEventFrom(change: ConfigChange, writtenOut?: PatchText): ConfigEvent {
-  let patch: PatchOperation[] | undefined;
+export function configEventFrom(change: ConfigChange, known?: PatchOperation[] | PatchText): ConfigEvent {
+  const writtenOut = known && !Array.isArray(known) ? known : undefined;
+  let patch = Array.isArray(known) ? known : undefined;
   const event: ConfigEvent = {
     service: change.serviceName,
     environment: change.environment,

@@ -1,5 +1,6 @@
 import { changePatch } from '../store/history.ts';
 import { configKey, keyString, parseKeyString } from '../store/names.ts';
+import type { PatchOperation } from '../store/documents.ts';
 import { type PatchText, patchLength } from '../store/patchText.ts';
 import { builder } from './builder.ts';
 import { withCursorOf } from './cursors.ts';
@@ -50,7 +51,7 @@ builder.prismaObject('ConfigChange', {
 });
 
 const ConfigDiffRef = builder
-  .objectRef<{ service: string; environment: string; fromVersion: number; toVersion: number; operations: PatchText }>('ConfigDiff')
+  .objectRef<{ service: string; environment: string; fromVersion: number; toVersion: number; operations: PatchOperation[] | PatchText }>('ConfigDiff')
   .implement({
     description: 'What turns the content at one version into the content at another.',
     fields: (t) => ({

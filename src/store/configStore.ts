@@ -188,7 +188,7 @@ export class ConfigStore {
     this.prisma = db.prisma;
     this.schemas = new ConfigSchemas(db, logger);
     this.checker = new DocumentChecker(this.schemas);
-    this.history = new ConfigHistory(db, (from, to) => this.checker.diffWrittenOut(from, to));
+    this.history = new ConfigHistory(db, (from, to) => this.checker.diff(from, to));
     this.blame = new BlameReader(db, (key) => this.load(key));
     this.overrides = new ConfigOverrides(db);
     this.instances = new ConfigInstances(db.prisma);
@@ -606,7 +606,7 @@ export class ConfigStore {
   }
 
   /** What a change request would change: RFC 6902 operations from its base's content to its document. */
-  async requestDiff(request: ChangeRequest): Promise<PatchOperation[]> {
+  async requestDiff(request: ChangeRequest): Promise<PatchOperation[] | PatchText> {
     const base = await this.requestWriter.contentAt({ service: request.service, environment: request.environment }, request.baseVersion);
     return this.checker.diff(documentText(base ?? {}), documentText(request.proposed));
   }

@@ -4,7 +4,7 @@ import { schemaViolations } from './configSchemas.ts';
 import { type JsonObject, type JsonValue, type PatchOperation, diffDocuments, documentText } from './documents.ts';
 import { type ValidationIssue, listed } from './errors.ts';
 import { PatternBudgetError } from '../protocol/schemaPatterns.ts';
-import { type PatchText, readPatch, writePatch } from './patchText.ts';
+import type { PatchText } from './patchText.ts';
 import { findSecrets } from './secretGuard.ts';
 
 /** What a document breaks, pointers into `/config`: its schema's rules, then (only when it passes them) the secret guard's. */
@@ -98,22 +98,19 @@ export class DocumentChecker {
     return (await this.worker()).run({ kind: 'schema', schema, configs } satisfies CheckTask) as Promise<SchemaVetting>;
   }
 
-  /** The operations between two documents; large ones worked out on the worker, from their JSON texts, and kept written out. */
+  /** The operations between two documents; large ones as `diff` gives them. */
   diffDocuments(from: JsonObject, to: JsonObject): Promise<PatchOperation[] | PatchText> {
     const [fromText, toText] = [documentText(from), documentText(to)];
     if (fromText.length + toText.length < WORKER_THRESHOLD_CHARS) return Promise.resolve(diffDocuments(from, to));
-    return this.diffWrittenOut(fromText, toText);
+    return this.diff(fromText, toText);
   }
 
-  /** The operations between two versions' JSON texts (null for a deletion); large ones worked out on the worker. */
-  async diff(from: string | null, to: string | null): Promise<PatchOperation[]> {
+  /**
+   * The operations between two versions' JSON texts (null for a deletion); large ones worked out on the
+   * worker, and kept as it hands them over: written out (patchText.ts), to be read a page at a time.
+   */
+  async diff(from: string | null, to: string | null): Promise<PatchOperation[] | PatchText> {
     if ((from?.length ?? 0) + (to?.length ?? 0) < WORKER_THRESHOLD_CHARS) return diffTexts(from, to);
-    return readPatch(await this.diffWrittenOut(from, to));
-  }
-
-  /** Like `diff`, the operations written out (patchText.ts): large ones as the worker hands them over. */
-  async diffWrittenOut(from: string | null, to: string | null): Promise<PatchText> {
-    if ((from?.length ?? 0) + (to?.length ?? 0) < WORKER_THRESHOLD_CHARS) return writePatch(diffTexts(from, to));
     return (await this.worker()).run({ kind: 'diff', from, to } satisfies CheckTask) as Promise<PatchText>;
   }
 

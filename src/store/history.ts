@@ -6,7 +6,7 @@ import { type JsonValue, type PatchOperation, diffDocuments, keptOn } from './do
 import { WORKER_THRESHOLD_CHARS } from './documentChecks.ts';
 import { NotFoundError, PageTooLargeError, ValidationError } from './errors.ts';
 import { type ConfigKey, keyString } from './names.ts';
-import type { PatchText } from './patchText.ts';
+import { type PatchText, patchLength } from './patchText.ts';
 
 export type { ConfigChange };
 
@@ -55,7 +55,7 @@ function fitting(bytes: readonly number[]): number {
   return bytes.length;
 }
 
-/** How many patch operations of diffs are kept, in all (written out, some 60 bytes each). */
+/** How many patch operations of diffs are kept, in all (some 60 bytes each, written out). */
 const CACHED_DIFF_OPERATIONS = 100_000;
 
 /** Reads the audit log: what changed, when, by whom, and the content at any version. */
@@ -66,19 +66,20 @@ export class ConfigHistory {
    * Diffs by revision (a change's own) or `from>to` (between two), bounded by their operations in all; a
    * diff asked for while it is being worked out is waited for, not worked out again.
    */
-  private readonly diffs = new LRUCache<string, PatchText, () => Promise<[string | null, string | null]>>({
+  private readonly diffs = new LRUCache<string, PatchOperation[] | PatchText, () => Promise<[string | null, string | null]>>({
     maxSize: CACHED_DIFF_OPERATIONS,
-    sizeCalculation: (patch) => patch.ends.length + 1,
+    sizeCalculation: (patch) => patchLength(patch) + 1,
     fetchMethod: async (_key, _stale, { context: texts }) => this.diff(...(await texts())),
   });
 
   /**
-   * `diff` works out the operations between two versions' JSON texts (null for a deletion), written out:
-   * the store passes its DocumentChecker's, which does it on a worker thread when the documents are large.
+   * `diff` works out the operations between two versions' JSON texts (null for a deletion): the store
+   * passes its DocumentChecker's, which does it on a worker thread when the documents are large, and
+   * hands those over written out.
    */
   constructor(
     db: Pick<Database, 'prisma' | 'query'>,
-    private readonly diff: (from: string | null, to: string | null) => Promise<PatchText>,
+    private readonly diff: (from: string | null, to: string | null) => Promise<PatchOperation[] | PatchText>,
   ) {
     this.prisma = db.prisma;
     this.query = (sql, params, options) => db.query(sql, params, options);
@@ -158,7 +159,7 @@ export class ConfigHistory {
    * out on the worker thread from the text, and kept written out; a small change's `changePatch` works
    * them out if asked). Its old document is parsed only if read: the patch is all a subscriber needs of it.
    */
-  async parseChange({ oldText, newText, ...row }: ChangeText): Promise<{ change: ConfigChange; patch?: PatchText }> {
+  async parseChange({ oldText, newText, ...row }: ChangeText): Promise<{ change: ConfigChange; patch?: PatchOperation[] | PatchText }> {
     const large = (oldText?.length ?? 0) + (newText?.length ?? 0) >= WORKER_THRESHOLD_CHARS;
     // Several subscribers replaying one config ask for the same changes: each is diffed once.
     const patch = large ? await this.diffOnce(String(row.revision), async () => [oldText, newText]) : undefined;
@@ -229,7 +230,7 @@ export class ConfigHistory {
   }
 
   /** The operations between two documents, worked out once per `key` (audit rows never change); shared: read-only. */
-  private async diffOnce(key: string, texts: () => Promise<[string | null, string | null]>): Promise<PatchText> {
+  private async diffOnce(key: string, texts: () => Promise<[string | null, string | null]>): Promise<PatchOperation[] | PatchText> {
     return (await this.diffs.fetch(key, { context: texts }))!;
   }
 
@@ -243,7 +244,7 @@ export class ConfigHistory {
   }
 
   /** The RFC 6902 operations that turn the content at `fromVersion` into the content at `toVersion`. */
-  async diffVersions(key: ConfigKey, fromVersion: number, toVersion: number): Promise<PatchText> {
+  async diffVersions(key: ConfigKey, fromVersion: number, toVersion: number): Promise<PatchOperation[] | PatchText> {
     // Both read at once; when both are missing, the refusal names `fromVersion` whichever answer came first.
     const [from, to] = await Promise.allSettled([this.atVersion(key, fromVersion, 'revision::text'), this.atVersion(key, toVersion, 'revision::text')]);
     if (from.status === 'rejected') throw from.reason;
