@@ -32,6 +32,7 @@
 //   BENCH_PROBER_NICE (-5)        the /health prober is the instrument: it runs at this nice value (below 0 when this runs
 //                                 as root; otherwise it keeps 0), so that its own wait for a CPU is not read as the gateway's
 //   BENCH_GATEWAY_NODE_FLAGS      Node/V8 flags for the gateway, space-separated, instead of those of package.json's start
+//                                 (src/runtimeFlags.ts's are set after them, as the deployed gateway sets them)
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { getPriority, setPriority, tmpdir } from 'node:os';
 import path from 'node:path';

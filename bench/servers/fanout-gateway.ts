@@ -1,12 +1,14 @@
 // The real gateway (buildApp) for bench/fanout.ts: embedded PGlite in memory, in-process hub, logs at
 // warn. Besides "ready" it answers the parent's memory and profile requests (fanout-control.ts).
 import { createLogger } from '../../src/logger.ts';
+import { setRuntimeFlags } from '../../src/runtimeFlags.ts';
 import { buildApp } from '../../src/server/app.ts';
 import { BENCH_ADMIN_TOKEN } from '../support/auth.ts';
 import { announceReady, failStartup, stopWhenAsked } from './child.ts';
 import { answerControlRequests } from './fanout-control.ts';
 
 try {
+  setRuntimeFlags({ embeddedDatabase: true }); // as src/main.ts does
   const app = await buildApp({
     settings: {
       PORT: 0,

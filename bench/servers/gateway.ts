@@ -4,6 +4,7 @@
 // profile requests (fanout-control.ts).
 import { openDatabase } from '../../src/db/database.ts';
 import { createLogger } from '../../src/logger.ts';
+import { setRuntimeFlags } from '../../src/runtimeFlags.ts';
 import { buildApp } from '../../src/server/app.ts';
 import { announceReady, failStartup, stopWhenAsked } from './child.ts';
 import { answerControlRequests } from './fanout-control.ts';
@@ -13,6 +14,7 @@ try {
   // As deployed: info level, JSON lines on stdout (the parent reads them and shows warnings).
   const logger = createLogger(process.env.BENCH_LOG_LEVEL || 'info');
   const url = process.env.BENCH_DATABASE_URL || undefined;
+  setRuntimeFlags({ embeddedDatabase: !url }); // as src/main.ts does
   const poolSize = process.env.BENCH_GATEWAY_POOL ? Number.parseInt(process.env.BENCH_GATEWAY_POOL, 10) : undefined;
   const database = url && poolSize ? await openDatabase({ url, poolSize, logger }) : undefined;
   const app = await buildApp({

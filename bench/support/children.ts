@@ -31,7 +31,8 @@ export const serverScript = (file: string) => fileURLToPath(new URL(`../servers/
 
 /**
  * The Node flags the gateway runs with as deployed: those of package.json's `start` (test/start.test.ts
- * holds the Dockerfile's CMD to it). BENCH_GATEWAY_NODE_FLAGS replaces them, for an A/B.
+ * holds the Dockerfile's CMD to it). BENCH_GATEWAY_NODE_FLAGS replaces them, for an A/B. The gateway's entry
+ * sets src/runtimeFlags.ts's flags after them, as src/main.ts does.
  */
 export function gatewayNodeFlags(): string[] {
   const override = process.env.BENCH_GATEWAY_NODE_FLAGS;
