@@ -156,8 +156,10 @@ describe.each(backends)('REST over HTTP on %s', (backend) => {
     expect(JSON.stringify(settings(1)).length).toBeGreaterThan(WORKER_THRESHOLD_CHARS);
     const response = await post('rest-dry-large', settings(2), '?dryRun=true');
     expect(response.status).toBe(200);
-    const { diff } = (await response.json()) as { diff: unknown[] };
+    const { diff, ...rest } = (await response.json()) as { diff: unknown[] };
     expect(diff).toEqual(diffDocuments(settings(1), settings(2)));
+    // The written-out diff is put into the answer as it is: the rest of the answer is a small write's.
+    expect(rest).toEqual({ ...(await (await fetch(configUrl('rest-dry-large'))).json()), version: 2, config: settings(2), previousVersion: 1, changed: true, dryRun: true });
   });
 
   it('?expiresIn= makes the change a temporary override the hub reverts; an expiry it cannot keep is a 422', async () => {

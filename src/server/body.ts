@@ -1,4 +1,6 @@
 import { jsonTextProblemInTurns } from '../store/documents.ts';
+import { nextTurn } from '../turns.ts';
+import { HEAVY_BYTES } from './heavyWork.ts';
 import { RequestError } from './failures.ts';
 
 /** Requests larger than this are refused with 413 before they are parsed. */
@@ -43,9 +45,13 @@ export async function readJsonBody(request: Request): Promise<unknown> {
   }
   const problem = await jsonTextProblemInTurns(text);
   if (problem) throw new RequestError(400, 'BAD_USER_INPUT', problem.message);
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (error) {
     throw new RequestError(400, 'MALFORMED_JSON', `the body is not valid JSON: ${(error as Error).message}`);
   }
+  // What is done with a large one (its checks) takes a turn of its own.
+  if (bytes.length >= HEAVY_BYTES) await nextTurn();
+  return value;
 }

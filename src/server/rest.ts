@@ -7,7 +7,6 @@ import type { ConfigStore, ConfigWrite, ServiceConfig } from '../store/configSto
 import { NotFoundError } from '../store/errors.ts';
 import { changePatch } from '../store/history.ts';
 import { changePointer } from '../store/overrides.ts';
-import { readPatch } from '../store/patchText.ts';
 import { type Rollout, type RolloutEvent, rolloutPercent } from '../store/rollouts.ts';
 import { durationMs } from '../protocol/durations.ts';
 import { nextTurn } from '../turns.ts';
@@ -76,7 +75,7 @@ export function createRestHandler({ store, authenticate }: RestOptions) {
       { actor: viewer.name, reason: params.reason ?? request.headers.get('x-change-reason') },
     );
     // In a protected environment nothing was written: 202, and the change request that holds the change.
-    return json(write.request ? 202 : 200, await writeView(write), { etag: `"${write.config.version}"` });
+    return writeAnswer(write.request ? 202 : 200, write);
   }
 
   /**
@@ -225,7 +224,11 @@ function versionFromIfMatch(request: Request): number | undefined {
 }
 
 export function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify(body), {
+  return jsonText(status, JSON.stringify(body), headers);
+}
+
+function jsonText(status: number, text: string, headers: Record<string, string>): Response {
+  return new Response(text, {
     status,
     headers: { 'content-type': 'application/json; charset=utf-8', ...headers },
   });
@@ -241,21 +244,24 @@ const configView = (row: ServiceConfig) => ({
   updatedBy: row.updatedBy,
 });
 
-/** A write's whole diff; a large one is parsed from its text in a turn of the event loop of its own, and the answer written out in the next. */
-async function wholeDiff(write: ConfigWrite) {
+/**
+ * A write's answer, with its whole diff last. A large diff comes from the worker written out (store/patchText.ts):
+ * it goes into the answer as that text, in a turn of its own, neither parsed nor written out again.
+ */
+async function writeAnswer(status: number, write: ConfigWrite): Promise<Response> {
+  const headers = { etag: `"${write.config.version}"` };
+  const view = writeView(write);
   const diff = await write.diff();
-  if (Array.isArray(diff)) return diff;
-  const operations = readPatch(diff);
+  if (Array.isArray(diff)) return json(status, { ...view, diff }, headers);
   await nextTurn();
-  return operations;
+  return jsonText(status, `${JSON.stringify(view).slice(0, -1)},"diff":[${diff.text}]}`, headers);
 }
 
-const writeView = async (write: ConfigWrite) => ({
+const writeView = (write: ConfigWrite) => ({
   ...configView(write.config),
   previousVersion: write.previousVersion,
   changed: write.changed,
   dryRun: write.dryRun,
-  diff: await wholeDiff(write),
   ...(write.request
     ? { request: { id: write.request.id, state: write.request.state, requiredApprovals: write.request.requiredApprovals, expiresAt: write.request.expiresAt } }
     : {}),
