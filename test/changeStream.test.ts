@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UnauthenticatedError } from '../src/access/errors.ts';
+import { WORKER_THRESHOLD_CHARS } from '../src/store/documentChecks.ts';
 import { configKey } from '../src/store/names.ts';
 import { adminAuth, createTestApp, type TestApp } from './support/app.ts';
 
@@ -56,6 +57,42 @@ describe("a subscription's stream of changes", () => {
     expect((await stream.next()).value?.version).toBe(1);
     stream.end(new UnauthenticatedError('token "x" was revoked'));
     await expect(stream.next()).rejects.toThrow('was revoked');
+  });
+
+  it('replays large changes to several subscribers one at a time: the next is worked on once the one before is taken', async () => {
+    const service = 'large-replay';
+    const document = (version: number) => Object.fromEntries(Array.from({ length: 3000 }, (_, index) => [`s_${index}`, `v${version}-${index}`]));
+    expect(JSON.stringify(document(1)).length).toBeGreaterThan(WORKER_THRESHOLD_CHARS);
+    const write = (mutation: string, input: object) => t.graphql(`mutation($input: ${mutation}Input!) { ${mutation.replace(/^./, (c) => c.toLowerCase())}(input: $input) { __typename } }`, { input }, adminAuth);
+    expect((await write('CreateConfig', { service, config: document(1) })).data).toEqual({ createConfig: { __typename: 'ConfigWrite' } });
+    expect((await write('UpdateConfig', { service, config: document(2) })).data).toEqual({ updateConfig: { __typename: 'ConfigWrite' } });
+    const largeKey = configKey(service, 'production');
+    // Both changes diffed once already (the worker warm), so what is measured below is the turns alone.
+    const warm = t.app.feed.subscribe(largeKey, 0);
+    await warm.next();
+    await warm.next();
+    await warm.return();
+
+    const order: string[] = [];
+    const first = t.app.feed.subscribe(largeKey, 0);
+    const second = t.app.feed.subscribe(largeKey, 0);
+    expect((await first.next()).value?.config).toEqual(document(1));
+    const secondsFirst = second.next().then((result) => {
+      order.push(`second took ${result.value?.version}`);
+      return result;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    order.push('first asks for its next');
+    const firstsNext = first.next();
+    expect((await secondsFirst).value?.config).toEqual(document(1));
+    // The second subscriber's change was parsed only once the first had taken its own and asked for more.
+    expect(order).toEqual(['first asks for its next', 'second took 1']);
+    const secondsNext = second.next();
+    expect((await firstsNext).value?.version).toBe(2);
+    // Leaving ends a subscriber's turn as asking for more does.
+    await first.return();
+    expect((await secondsNext).value?.version).toBe(2);
+    await second.return();
   });
 
   it('of many configs takes only what it accepts', async () => {

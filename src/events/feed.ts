@@ -1,6 +1,7 @@
 import type { Logger } from '../logger.ts';
-import { nextTurn } from '../turns.ts';
+import { HeavyWork, nextTurn } from '../turns.ts';
 import type { ConfigStore } from '../store/configStore.ts';
+import { isLargeChange } from '../store/history.ts';
 import { type ConfigKey, keyString, parseKeyString } from '../store/names.ts';
 import { instanceName } from '../store/instances.ts';
 import type { ConfigRollouts, Rollout } from '../store/rollouts.ts';
@@ -43,6 +44,8 @@ export class ConfigFeed {
     private readonly bus: EventBus,
     private readonly store: ConfigStore,
     private readonly logger: Logger,
+    /** Where a large replayed change takes its turn with the process's other heavy work. */
+    private readonly heavy: HeavyWork = new HeavyWork(),
   ) {}
 
   start(): void {
@@ -164,10 +167,17 @@ export class ConfigFeed {
       if (changes.length === 0) return;
       for (const row of changes) {
         // Each replayed change may carry large documents: their patch is worked out off the event loop
-        // (the worker thread), and each change is sent in a turn of the event loop of its own.
-        const { change, patch } = await this.store.history.parseChange(row);
-        await nextTurn();
-        yield configEventFrom(change, patch);
+        // (the worker thread), and each change is sent in a turn of the event loop of its own. A large one
+        // is heavy work from its parse until the subscriber asks for the next change (it has been sent):
+        // however many replay at once, one large document is being worked on at a time.
+        const end = isLargeChange(row) ? await this.heavy.start() : undefined;
+        try {
+          const { change, patch } = await this.store.history.parseChange(row);
+          await nextTurn();
+          yield configEventFrom(change, patch);
+        } finally {
+          end?.();
+        }
       }
       cursor = changes.at(-1)!.version;
     }

@@ -21,7 +21,8 @@ import { KeptAnswers } from './graphql/answers.ts';
 import { createGraphQLPost, knownDocuments, plainGraphQLPost } from './graphql/post.ts';
 import { GRAPHIQL_ASSET_PATH, serveGraphiQLAsset, writeGraphiQLAsset } from './graphiqlPage.ts';
 import { createConsole, isConsolePath } from './consolePage.ts';
-import { HEAVY_BYTES, HeavyWork } from './heavyWork.ts';
+import { HeavyWork } from '../turns.ts';
+import { HEAVY_BYTES } from './heavyWork.ts';
 import { createMetrics } from './metrics.ts';
 import { createRestHandler, isRestPath, json } from './rest.ts';
 import { attachGraphQLWebSocket } from './graphql/websocket.ts';
@@ -101,7 +102,9 @@ export async function buildApp(options: AppOptions): Promise<App> {
   startup.lap('store');
   // NATS's packages load only when it is used: the embedded default starts without them.
   const bus = settings.NATS_URL ? (await import('../events/natsBus.ts')).createNatsBus(settings.NATS_URL, logger) : createInProcessBus();
-  const feed = new ConfigFeed(bus, store, logger);
+  // Heavy work takes turns, one piece at a time: large requests and messages, large replayed changes.
+  const heavy = new HeavyWork();
+  const feed = new ConfigFeed(bus, store, logger, heavy);
   feed.start();
   // A rollout's candidate goes out marked with who it is for; each move of a rollout made here is announced.
   const relay = new OutboxRelay({ db: database, publish: async (events) => bus.publish(await store.rollouts.marked(events)), publishMayFail: bus.kind === 'nats', logger });
@@ -128,7 +131,6 @@ export async function buildApp(options: AppOptions): Promise<App> {
     developmentErrors: settings.NODE_ENV === 'development',
   });
   const post = createGraphQLPost(yoga, documents, answers, authenticate, logger);
-  const heavy = new HeavyWork();
   const rest = createRestHandler({ store, authenticate });
   const webConsole = createConsole();
   startup.lap('graphql');
@@ -197,7 +199,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
       res.end(JSON.stringify({ error: { code: 'PAYLOAD_TOO_LARGE', message: `request body over ${MAX_BODY_BYTES} bytes (1 MiB)` } }));
       return;
     }
-    // A large body (or one of unknown length) waits for its turn among the large ones (heavyWork.ts).
+    // A large body (or one of unknown length) waits for its turn among the heavy work (turns.ts).
     if (declared >= HEAVY_BYTES || req.headers['transfer-encoding'] !== undefined) {
       void heavy.run(() => new Promise<void>((resolve) => {
         res.once('close', resolve);

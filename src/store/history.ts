@@ -58,6 +58,10 @@ function fitting(bytes: readonly number[]): number {
 /** How many patch operations of diffs are kept, in all (some 60 bytes each, written out). */
 const CACHED_DIFF_OPERATIONS = 100_000;
 
+/** Whether a change read as text carries large documents (worked on off the event loop, and as heavy work). */
+export const isLargeChange = ({ oldText, newText }: Pick<ChangeText, 'oldText' | 'newText'>) =>
+  (oldText?.length ?? 0) + (newText?.length ?? 0) >= WORKER_THRESHOLD_CHARS;
+
 /** Reads the audit log: what changed, when, by whom, and the content at any version. */
 export class ConfigHistory {
   private readonly prisma: PrismaClient;
@@ -160,7 +164,7 @@ export class ConfigHistory {
    * them out if asked). Its old document is parsed only if read: the patch is all a subscriber needs of it.
    */
   async parseChange({ oldText, newText, ...row }: ChangeText): Promise<{ change: ConfigChange; patch?: PatchOperation[] | PatchText }> {
-    const large = (oldText?.length ?? 0) + (newText?.length ?? 0) >= WORKER_THRESHOLD_CHARS;
+    const large = isLargeChange({ oldText, newText });
     // Several subscribers replaying one config ask for the same changes: each is diffed once.
     const patch = large ? await this.diffOnce(String(row.revision), async () => [oldText, newText]) : undefined;
     // Parsing a large document costs milliseconds: in a turn of its own, not on top of whatever else the

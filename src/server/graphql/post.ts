@@ -176,7 +176,7 @@ export function createGraphQLPost(yoga: GraphQLServer, documents: KnownDocuments
   const answer = async (req: IncomingMessage, res: ServerResponse, body: string, resultType: ResultType) => {
     // A large request's steps (checking its text, parsing it, running it, writing the answer) each take a
     // turn of the event loop of their own, so that what else waits (probes, small requests) goes between
-    // them; large requests take their turns one at a time (heavyWork.ts).
+    // them; large requests take their turns one at a time (HeavyWork, turns.ts).
     const large = body.length >= HEAVY_BYTES;
     // JSON text that is refused (too deep, too many members, an inexact number) is refused by yoga's parsing (yoga.ts).
     const problem = large ? await jsonTextProblemInTurns(body) : jsonTextProblem(body);

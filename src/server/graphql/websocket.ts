@@ -9,8 +9,8 @@ import type { Logger } from '../../logger.ts';
 import { type JsonTextProblem, jsonTextProblem, jsonTextProblemInTurns } from '../../store/documents.ts';
 import type { Authenticate, ClientAddress } from '../authentication.ts';
 import { MAX_BODY_BYTES } from '../body.ts';
-import { nextTurn } from '../../turns.ts';
-import { HEAVY_BYTES, type HeavyWork, LONG_TEXT_CHARS } from '../heavyWork.ts';
+import { type HeavyWork, nextTurn } from '../../turns.ts';
+import { HEAVY_BYTES, LONG_TEXT_CHARS } from '../heavyWork.ts';
 import { describeFailure } from '../failures.ts';
 import { SubscriptionBroadcaster } from './broadcast.ts';
 import { GRAPHQL_PATH, type GraphQLServer } from './yoga.ts';
@@ -37,7 +37,7 @@ export interface WebSocketOptions {
   broadcast: boolean;
   /** @default ANONYMOUS_IDLE_MS */
   anonymousIdleMs?: number;
-  /** Where large messages take turns with large HTTP requests (heavyWork.ts). */
+  /** Where large messages take turns with large HTTP requests and replayed changes (turns.ts). */
   heavy: HeavyWork;
 }
 
@@ -189,7 +189,7 @@ export function attachGraphQLWebSocket(server: Server, options: WebSocketOptions
             };
             // A long message is worked on in a turn of its own (a large one waits for its turn among the
             // large requests, even to be decoded, and keeps it until graphql-ws has handled it, so that its
-            // operation does not run beside the next one's decoding: heavyWork.ts), and the socket's
+            // operation does not run beside the next one's decoding: HeavyWork, turns.ts), and the socket's
             // messages after it wait until it is handed to graphql-ws, which sees them in the order they came.
             const bytes = data as Buffer;
             const large = bytes.length >= HEAVY_BYTES;
