@@ -1,5 +1,5 @@
 import type { Logger } from '../logger.ts';
-import { HeavyWork, nextTurn } from '../turns.ts';
+import { type HeavyWork, nextTurn } from '../turns.ts';
 import type { ConfigStore } from '../store/configStore.ts';
 import { isLargeChange } from '../store/history.ts';
 import { type ConfigKey, keyString, parseKeyString } from '../store/names.ts';
@@ -45,7 +45,7 @@ export class ConfigFeed {
     private readonly store: ConfigStore,
     private readonly logger: Logger,
     /** Where a large replayed change takes its turn with the process's other heavy work. */
-    private readonly heavy: HeavyWork = new HeavyWork(),
+    private readonly heavy: HeavyWork,
   ) {}
 
   start(): void {
