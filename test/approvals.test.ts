@@ -180,6 +180,19 @@ describe.each(backends)('approvals on %s', (backend) => {
     await t.db.query(`UPDATE change_requests SET state = 'withdrawn' WHERE reason = 'filler'`);
   });
 
+  it('refuses a page of diffs of a listing at its first request, however long each request takes to diff', async () => {
+    // The newest request, listed first, is of a large document (diffed on the worker thread); the one before is small.
+    const large = Object.fromEntries(Array.from({ length: 3000 }, (_, index) => [`s_${index}`, `v-${index}`]));
+    const seed = { actor: 'seed', reason: 'test setup', mayBreakGlass: true };
+    await t.app.store.createConfig({ service: 'appr-small', config: { batch_size: 1 }, breakGlass: true }, seed);
+    await t.app.store.createConfig({ service: 'appr-large', config: large, breakGlass: true }, seed);
+    expect(await update('alice', { service: 'appr-small', patch: { batch_size: 2 }, reason: 'order' })).toMatchObject({ request: { state: 'OPEN' } });
+    expect(await update('alice', { service: 'appr-large', config: { ...large, s_0: 'changed' }, reason: 'order' })).toMatchObject({ request: { state: 'OPEN' } });
+    const listing = await t.graphql(`{ changeRequests(states: [OPEN]) { service diff(limit: 0) { op } } }`, {}, as.ada);
+    expect(listing.data).toEqual({ changeRequests: null });
+    expect(listing.errors).toEqual([expect.objectContaining({ path: ['changeRequests', 0, 'diff'], extensions: expect.objectContaining({ code: 'BAD_USER_INPUT' }) })]);
+  });
+
   it('lifts the protection: changes are written again, while open requests stay', async () => {
     const open = (await update('alice', { service: 'appr-e', patch: { workers: 5 }, reason: 'p' })).request;
     // REST: the requests, one, and its reviews, with the same rules.

@@ -4,7 +4,7 @@ import { ChangeRequestError, ValidationError } from '../store/errors.ts';
 import { builder } from './builder.ts';
 import type { Context } from './context.ts';
 import { accessErrors, writeErrors } from './errors.ts';
-import { JsonPatchOperationRef, patchPage, patchPageArgs } from './scalars.ts';
+import { JsonPatchOperationRef, checkedPage, patchPage, patchPageArgs } from './scalars.ts';
 import { visibleTo } from './serviceConfig.ts';
 
 const StateRef = builder.enumType('ChangeRequestState', {
@@ -57,7 +57,10 @@ export const ChangeRequestRef = builder.objectRef<ChangeRequest>('ChangeRequest'
       type: [JsonPatchOperationRef],
       description: 'RFC 6902 operations from the content at baseVersion to the proposed document.',
       args: patchPageArgs,
-      resolve: async (request, args, ctx) => patchPage(await ctx.store.requestDiff(request), args),
+      resolve: (request, args, ctx) => {
+        checkedPage(args);
+        return ctx.store.requestDiff(request).then((diff) => patchPage(diff, args));
+      },
     }),
     description: t.exposeString('description', { nullable: true }),
     reason: t.exposeString('reason'),

@@ -61,14 +61,27 @@ export const patchPageArgs = builder.args((t) => ({
   limit: t.int({ description: `At most this many operations (1 to ${MAX_ANSWER_PATCH_OPERATIONS}); all when omitted. One answer carries at most ${MAX_ANSWER_PATCH_OPERATIONS} in all.` }),
 }));
 
-/** The page of `operations` the arguments ask for (a typed refusal for arguments out of range). */
-export function patchPage(operations: readonly PatchOperation[] | PatchText, args: { offset?: number | null; limit?: number | null }): readonly PatchOperation[] {
-  const length = patchLength(operations);
+type PageArgs = { offset?: number | null; limit?: number | null };
+
+/**
+ * The page the arguments ask for, or a typed refusal for arguments out of range. A resolver that reads
+ * its operations first checks them before the read: in a list, the refusal is then the first item's,
+ * not whichever item's read ended first.
+ */
+export function checkedPage(args: PageArgs): { offset: number; limit: number | null } {
   const offset = args.offset ?? 0;
-  const limit = args.limit ?? length;
+  const limit = args.limit ?? null;
   if (offset < 0) throw new GraphQLError(`offset must be 0 or more, not ${offset}`, { extensions: { code: 'BAD_USER_INPUT' } });
-  if (args.limit !== undefined && args.limit !== null && (limit < 1 || limit > MAX_ANSWER_PATCH_OPERATIONS)) {
+  if (limit !== null && (limit < 1 || limit > MAX_ANSWER_PATCH_OPERATIONS)) {
     throw new GraphQLError(`limit must be from 1 to ${MAX_ANSWER_PATCH_OPERATIONS}, not ${limit}`, { extensions: { code: 'BAD_USER_INPUT' } });
   }
-  return Array.isArray(operations) && offset === 0 && limit >= length ? operations : readPatch(operations, offset, offset + limit);
+  return { offset, limit };
+}
+
+/** The page of `operations` the arguments ask for (a typed refusal for arguments out of range). */
+export function patchPage(operations: readonly PatchOperation[] | PatchText, args: PageArgs): readonly PatchOperation[] {
+  const { offset, limit } = checkedPage(args);
+  const length = patchLength(operations);
+  const end = offset + (limit ?? length);
+  return Array.isArray(operations) && offset === 0 && end >= length ? operations : readPatch(operations, offset, end);
 }
