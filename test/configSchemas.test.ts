@@ -251,13 +251,13 @@ describe.each(backends)('config schemas on %s', (backend) => {
     const big = await hub.graphql(SET_SCHEMA, { input: { service: 'schema-big', schema: { type: 'object', description: 'x'.repeat(300_000) } } });
     expect(big.data.setConfigSchema).toEqual({
       __typename: 'ValidationError',
-      issues: [{ pointer: '/schema', message: expect.stringMatching(/^schema is 300\d\d\d characters as JSON; the limit is 262144 bytes \(256 KiB\)$/) }],
+      issues: [{ pointer: '/schema', message: expect.stringMatching(/^schema is 300\d\d\d characters as JSON; the limit is 262144 \(256 KiB\)$/) }],
     });
     // Fewer characters than the limit, more bytes (é is two in UTF-8).
     const wide = await hub.graphql(SET_SCHEMA, { input: { service: 'schema-big', schema: { type: 'object', description: 'é'.repeat(140_000) } } });
     expect(wide.data.setConfigSchema).toEqual({
       __typename: 'ValidationError',
-      issues: [{ pointer: '/schema', message: expect.stringMatching(/^schema is 280\d\d\d bytes as JSON; the limit is 262144 bytes \(256 KiB\)$/) }],
+      issues: [{ pointer: '/schema', message: expect.stringMatching(/^schema is 280\d\d\d bytes as JSON; the limit is 262144 \(256 KiB\)$/) }],
     });
     const properties = Object.fromEntries(Array.from({ length: 1_000 }, (_, index) => [`p${index}`, { type: 'string' }]));
     const many = await hub.graphql(SET_SCHEMA, { input: { service: 'schema-big', schema: { type: 'object', properties } } });

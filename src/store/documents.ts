@@ -36,7 +36,7 @@ export function requireObject(value: unknown, pointer: string, what: string): Js
 
 function requireSize(value: JsonObject, pointer: string, what: string): void {
   const text = documentText(value);
-  const refuse = (size: string) => ValidationError.at(pointer, `${what} is ${size} as JSON; the limit is ${MAX_DOCUMENT_BYTES} bytes (256 KiB)`);
+  const refuse = (size: string) => ValidationError.at(pointer, `${what} is ${size} as JSON; the limit is ${MAX_DOCUMENT_BYTES} (256 KiB)`);
   // A character is a byte or more: a text longer than the limit is over it without its bytes counted
   // (counting them costs milliseconds a MiB).
   if (text.length > MAX_DOCUMENT_BYTES) throw refuse(`${text.length} characters`);
