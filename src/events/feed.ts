@@ -1,7 +1,7 @@
 import type { Logger } from '../logger.ts';
 import { type HeavyWork, nextTurn } from '../turns.ts';
 import type { ConfigStore } from '../store/configStore.ts';
-import { isLargeChange } from '../store/history.ts';
+import { isLargeDiff } from '../store/documentChecks.ts';
 import { type ConfigKey, keyString, parseKeyString } from '../store/names.ts';
 import { instanceName } from '../store/instances.ts';
 import type { ConfigRollouts, Rollout } from '../store/rollouts.ts';
@@ -170,7 +170,7 @@ export class ConfigFeed {
         // (the worker thread), and each change is sent in a turn of the event loop of its own. A large one
         // is heavy work from its parse until the subscriber asks for the next change (it has been sent):
         // however many replay at once, one large document is being worked on at a time.
-        const end = isLargeChange(row) ? await this.heavy.start() : undefined;
+        const end = isLargeDiff(row.oldText, row.newText) ? await this.heavy.start() : undefined;
         try {
           const { change, patch } = await this.store.history.parseChange(row);
           await nextTurn();

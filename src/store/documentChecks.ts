@@ -33,6 +33,9 @@ export function documentProblems(check: SchemaCheck | null, document: JsonValue,
  */
 export const WORKER_THRESHOLD_CHARS = 32 * 1024;
 
+/** Whether the diff between two versions' JSON texts (null for none) is large: worked out on the worker thread. */
+export const isLargeDiff = (from: string | null, to: string | null) => (from?.length ?? 0) + (to?.length ?? 0) >= WORKER_THRESHOLD_CHARS;
+
 /**
  * The pattern work (schemaPatterns.ts) a check on the event loop may spend, some milliseconds: a small
  * document whose schema's patterns would need more is checked on the worker, with the whole budget.
@@ -101,7 +104,7 @@ export class DocumentChecker {
   /** The operations between two documents; large ones as `diff` gives them. */
   diffDocuments(from: JsonObject, to: JsonObject): Promise<PatchOperation[] | PatchText> {
     const [fromText, toText] = [documentText(from), documentText(to)];
-    if (fromText.length + toText.length < WORKER_THRESHOLD_CHARS) return Promise.resolve(diffDocuments(from, to));
+    if (!isLargeDiff(fromText, toText)) return Promise.resolve(diffDocuments(from, to));
     return this.diff(fromText, toText);
   }
 
@@ -110,7 +113,7 @@ export class DocumentChecker {
    * worker, and kept as it hands them over: written out (patchText.ts), to be read a page at a time.
    */
   async diff(from: string | null, to: string | null): Promise<PatchOperation[] | PatchText> {
-    if ((from?.length ?? 0) + (to?.length ?? 0) < WORKER_THRESHOLD_CHARS) return diffTexts(from, to);
+    if (!isLargeDiff(from, to)) return diffTexts(from, to);
     return (await this.worker()).run({ kind: 'diff', from, to } satisfies CheckTask) as Promise<PatchText>;
   }
 

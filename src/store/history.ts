@@ -3,7 +3,7 @@ import { nextTurn } from '../turns.ts';
 import type { Database } from '../db/database.ts';
 import { type ConfigChange, Prisma, type PrismaClient } from '../generated/prisma/client.ts';
 import { type JsonValue, type PatchOperation, diffDocuments, keptOn } from './documents.ts';
-import { WORKER_THRESHOLD_CHARS } from './documentChecks.ts';
+import { isLargeDiff } from './documentChecks.ts';
 import { NotFoundError, PageTooLargeError, ValidationError } from './errors.ts';
 import { type ConfigKey, keyString } from './names.ts';
 import { type PatchText, patchLength } from './patchText.ts';
@@ -57,10 +57,6 @@ function fitting(bytes: readonly number[]): number {
 
 /** How many patch operations of diffs are kept, in all (some 60 bytes each, written out). */
 const CACHED_DIFF_OPERATIONS = 100_000;
-
-/** Whether a change read as text carries large documents (worked on off the event loop, and as heavy work). */
-export const isLargeChange = ({ oldText, newText }: Pick<ChangeText, 'oldText' | 'newText'>) =>
-  (oldText?.length ?? 0) + (newText?.length ?? 0) >= WORKER_THRESHOLD_CHARS;
 
 /** Reads the audit log: what changed, when, by whom, and the content at any version. */
 export class ConfigHistory {
@@ -164,7 +160,7 @@ export class ConfigHistory {
    * them out if asked). Its old document is parsed only if read: the patch is all a subscriber needs of it.
    */
   async parseChange({ oldText, newText, ...row }: ChangeText): Promise<{ change: ConfigChange; patch?: PatchOperation[] | PatchText }> {
-    const large = isLargeChange({ oldText, newText });
+    const large = isLargeDiff(oldText, newText);
     // Several subscribers replaying one config ask for the same changes: each is diffed once.
     const patch = large ? await this.diffOnce(String(row.revision), async () => [oldText, newText]) : undefined;
     // Parsing a large document costs milliseconds: in a turn of its own, not on top of whatever else the
