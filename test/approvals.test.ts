@@ -180,7 +180,7 @@ describe.each(backends)('approvals on %s', (backend) => {
     await t.db.query(`UPDATE change_requests SET state = 'withdrawn' WHERE reason = 'filler'`);
   });
 
-  it('refuses a page of diffs of a listing at its first request, however long each request takes to diff', async () => {
+  it('refuses a page of diffs in each request of a listing, and answers the rest, however long each request takes to diff', async () => {
     // The newest request, listed first, is of a large document (diffed on the worker thread); the one before is small.
     const large = Object.fromEntries(Array.from({ length: 3000 }, (_, index) => [`s_${index}`, `v-${index}`]));
     const seed = { actor: 'seed', reason: 'test setup', mayBreakGlass: true };
@@ -188,9 +188,14 @@ describe.each(backends)('approvals on %s', (backend) => {
     await t.app.store.createConfig({ service: 'appr-large', config: large, breakGlass: true }, seed);
     expect(await update('alice', { service: 'appr-small', patch: { batch_size: 2 }, reason: 'order' })).toMatchObject({ request: { state: 'OPEN' } });
     expect(await update('alice', { service: 'appr-large', config: { ...large, s_0: 'changed' }, reason: 'order' })).toMatchObject({ request: { state: 'OPEN' } });
-    const listing = await t.graphql(`{ changeRequests(states: [OPEN]) { service diff(limit: 0) { op } } }`, {}, as.ada);
-    expect(listing.data).toEqual({ changeRequests: null });
-    expect(listing.errors).toEqual([expect.objectContaining({ path: ['changeRequests', 0, 'diff'], extensions: expect.objectContaining({ code: 'BAD_USER_INPUT' }) })]);
+    // A page that is read beside one that is refused, in the same request: the refusal stays in its item.
+    const listing = await t.graphql(`{ changeRequests(states: [OPEN]) { service changes: diff(limit: 5) { op path } diff(limit: 0) { op } } }`, {}, as.ada);
+    const requests = listing.data.changeRequests as { service: string; changes: unknown[]; diff: unknown }[];
+    expect(requests.find((request) => request.service === 'appr-large')).toEqual({ service: 'appr-large', changes: [{ op: 'replace', path: '/s_0' }], diff: null });
+    expect(requests.find((request) => request.service === 'appr-small')).toEqual({ service: 'appr-small', changes: [{ op: 'replace', path: '/batch_size' }], diff: null });
+    expect(requests.every((request) => request.diff === null)).toBe(true);
+    const refused = [...(listing.errors as unknown as { path: [string, number, string] }[])].sort((a, b) => a.path[1] - b.path[1]);
+    expect(refused).toEqual(requests.map((_, index) => expect.objectContaining({ path: ['changeRequests', index, 'diff'], extensions: expect.objectContaining({ code: 'BAD_USER_INPUT' }) })));
   });
 
   it('lifts the protection: changes are written again, while open requests stay', async () => {

@@ -80,10 +80,17 @@ const NEW_TOKEN = /^chub_([A-Za-z0-9_-]{43}|[A-Za-z0-9_-]{7})$/;
 /** Fields (or their aliases, `name_2`) whose value depends on the clock, not on the path that answered. */
 const VOLATILE_KEYS = new Set(['lastUsedAt']);
 
-/** An answer with what the clock and chance decide taken out. */
+/**
+ * An answer with what the clock and chance decide taken out. That includes the order of `errors`: the
+ * GraphQL spec gives it none, and the executor lists them as they happen (items of a list in the order
+ * their reads end).
+ */
 function normalize(value: unknown, key?: string): unknown {
   if (key !== undefined && VOLATILE_KEYS.has(key.replace(/_\d+$/, ''))) return '<volatile>';
   if (typeof value === 'string') return NEW_TOKEN.test(value) ? '<random>' : value.replace(ISO_TIME, '<time>');
+  if (key === 'errors' && Array.isArray(value)) {
+    return value.map((item) => normalize(item)).sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : JSON.stringify(a) > JSON.stringify(b) ? 1 : 0));
+  }
   if (Array.isArray(value)) return value.map((item) => normalize(item));
   if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, normalize(v, k)]));
   return value;

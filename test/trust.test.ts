@@ -486,6 +486,8 @@ describe('reads of the audit log carry at most 1 MiB of documents at a time', ()
   it('counts the patch operations of every field and alias of an answer together: a history page, a write, an event', async () => {
     const history = await t.graphql(`{ configHistory(service: "${service}", first: 2) { edges { node { version patchOperationCount patch(limit: 600) { op } } } } }`);
     expect(history.errors![0]).toMatchObject({ message: expect.stringMatching(/1200 patch operations, more than 1000/), extensions: { code: 'ANSWER_TOO_LARGE' } });
+    // The refusal stays in the change it came to: the page before it is answered.
+    expect(history.data.configHistory.edges.map((edge: any) => edge.node.patch?.length ?? null)).toEqual([600, null]);
     const fitting = await t.graphql(`{ configHistory(service: "${service}", first: 2) { edges { node { version patchOperationCount patch(limit: 500) { op } } } } }`);
     expect(fitting.errors).toBeUndefined();
     expect(fitting.data.configHistory.edges.map((edge: any) => [edge.node.version, edge.node.patchOperationCount, edge.node.patch.length])).toEqual([

@@ -55,7 +55,8 @@ export const ChangeRequestRef = builder.objectRef<ChangeRequest>('ChangeRequest'
     proposed: t.field({ type: 'JSONObject', description: 'The document it writes on its base version.', resolve: (request) => request.proposed }),
     diff: t.field({
       type: [JsonPatchOperationRef],
-      description: 'RFC 6902 operations from the content at baseVersion to the proposed document.',
+      nullable: true,
+      description: 'RFC 6902 operations from the content at baseVersion to the proposed document (null, with an error, when the page is refused).',
       args: patchPageArgs,
       resolve: (request, args, ctx) => {
         checkedPage(args);

@@ -30,7 +30,8 @@ builder.prismaObject('ConfigChange', {
     changedAt: t.expose('changedAt', { type: 'DateTime' }),
     patch: t.field({
       type: [JsonPatchOperationRef],
-      description: 'The RFC 6902 operations this change made (from oldConfig to newConfig).',
+      nullable: true,
+      description: 'The RFC 6902 operations this change made, from oldConfig to newConfig (null, with an error, when the page is refused).',
       args: patchPageArgs,
       select: { oldConfig: true, newConfig: true },
       resolve: (change, args) => patchPage(changePatch(change), args),

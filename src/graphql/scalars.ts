@@ -55,6 +55,9 @@ export const JsonPatchOperationRef = builder
 /**
  * The page arguments of every list of patch operations. An answer carries at most
  * MAX_ANSWER_PATCH_OPERATIONS of them in all (answerBudget.ts): a longer patch is read in pages.
+ * On a type that is itself listed (ChangeRequest, ConfigChange) the list is nullable: a refused page
+ * then stays in its item, and every item's refusal is reported. Were it non-null, the first refusal
+ * would end the whole list, and which item's came first is a matter of timing.
  */
 export const patchPageArgs = builder.args((t) => ({
   offset: t.int({ defaultValue: 0, description: 'Skip this many operations.' }),
@@ -65,8 +68,7 @@ type PageArgs = { offset?: number | null; limit?: number | null };
 
 /**
  * The page the arguments ask for, or a typed refusal for arguments out of range. A resolver that reads
- * its operations first checks them before the read: in a list, the refusal is then the first item's,
- * not whichever item's read ended first.
+ * its operations first checks them before the read, so a refused page reads nothing.
  */
 export function checkedPage(args: PageArgs): { offset: number; limit: number | null } {
   const offset = args.offset ?? 0;

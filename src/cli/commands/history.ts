@@ -34,7 +34,7 @@ export const historyCommand: Command = {
         .map((change) => {
           const reason = change.reason ? ` "${change.reason}"` : '';
           const headline = `${output.paint(`v${change.version}`, 'bold')}  ${change.action.padEnd(8)}  ${shortTime(change.changedAt)}  ${change.changedBy}${reason}`;
-          return change.action === 'CREATE' ? headline : `${headline}\n${output.patch(change.patch, '    ', change.patchOperationCount, change.oldConfig)}`;
+          return change.action === 'CREATE' ? headline : `${headline}\n${output.patch(change.patch ?? [], '    ', change.patchOperationCount, change.oldConfig)}`;
         })
         .join('\n'),
     );
