@@ -274,6 +274,30 @@ describe.each(backends)('GraphQL API on %s', (backend) => {
         none: null,
       });
     });
+
+    it('refuses a page of history or rollouts in each config of a listing, and answers the rest', async () => {
+      // Each config's atVersion is a read of its own: whichever ends first must not decide what is answered.
+      await createVersions('refused-page-a', [{ level: 'low' }, { level: 'mid' }]);
+      await createVersions('refused-page-b', [{ level: 'low' }]);
+      const listing = await t.graphql<any>(
+        /* GraphQL */ `{
+          configs(nameContains: "refused-page") {
+            edges { node { service first: atVersion(version: 1) { version } history(first: -1) { edges { cursor } } rollouts(first: 0) { id } } }
+          }
+        }`,
+      );
+      expect(listing.data.configs.edges.map(({ node }: any) => node)).toEqual([
+        { service: 'refused-page-a', first: { version: 1 }, history: null, rollouts: null },
+        { service: 'refused-page-b', first: { version: 1 }, history: null, rollouts: null },
+      ]);
+      const refused = listing.errors!.map((error: any) => [error.path.join('.'), error.extensions.code]).sort();
+      expect(refused).toEqual([
+        ['configs.edges.0.node.history', 'BAD_USER_INPUT'],
+        ['configs.edges.0.node.rollouts', 'BAD_USER_INPUT'],
+        ['configs.edges.1.node.history', 'BAD_USER_INPUT'],
+        ['configs.edges.1.node.rollouts', 'BAD_USER_INPUT'],
+      ]);
+    });
   });
 
   describe('updateConfig', () => {

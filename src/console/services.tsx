@@ -23,7 +23,7 @@ interface Row {
   updatedAt: string;
   updatedBy: string;
   deletedAt: string | null;
-  history: { edges: { node: { reason: string | null } }[] };
+  history: { edges: { node: { reason: string | null } }[] } | null;
   instances: { status: string; appliedVersion: number | null; rejectedVersion: number | null }[];
 }
 
@@ -133,7 +133,7 @@ function ServiceRows({ hub, variables, onPage }: { hub: Hub; variables: Record<s
     <tbody>
       {page.edges.map(({ node: row }) => {
         const { applied, refused, behind } = health(row);
-        const reason = row.history.edges[0]?.node.reason;
+        const reason = row.history?.edges[0]?.node.reason;
         return (
           <tr key={`${row.service}/${row.environment}`} class={row.deletedAt ? 'deleted' : undefined}>
             <td>

@@ -1,3 +1,4 @@
+import { GraphQLError } from 'graphql';
 import { ForbiddenError, configAction } from '../access/errors.ts';
 import { mayRead, mayWrite } from '../access/principal.ts';
 import { untilTokenEnds } from '../access/sessions.ts';
@@ -117,11 +118,12 @@ builder.objectField(ServiceConfigRef, 'rollout', (t) =>
 builder.objectField(ServiceConfigRef, 'rollouts', (t) =>
   t.field({
     type: [RolloutRef],
-    description: 'Its rollouts, newest first.',
+    nullable: true,
+    description: 'Its rollouts, newest first (null, with an error, when `first` is refused).',
     args: { first: t.arg.int({ defaultValue: 20, description: 'At most 100.' }) },
     resolve: (config, args, ctx) => {
       const first = args.first ?? 20;
-      if (first < 1 || first > 100) throw ValidationError.at('/first', 'from 1 to 100');
+      if (first < 1 || first > 100) throw new GraphQLError(`first must be from 1 to 100, not ${first}`, { extensions: { code: 'BAD_USER_INPUT' } });
       return ctx.store.rollouts.list(configKey(config.serviceName, config.environment), first);
     },
   }),

@@ -71,7 +71,8 @@ export const ServiceConfigRef = builder.prismaNode('ServiceConfig', {
     history: t.prismaConnection({
       type: 'ConfigChange',
       cursor: 'revision',
-      description: 'The changes of this config, newest first.',
+      nullable: true,
+      description: 'The changes of this config, newest first (null, with an error, when the page asked for is refused).',
       resolve: (query, row, _args, ctx) => {
         const key = { service: row.serviceName, environment: row.environment };
         // The first page (the common case, e.g. under a listing of configs) is loaded for all configs of

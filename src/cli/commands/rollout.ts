@@ -40,7 +40,7 @@ export const rolloutCommand: Command = {
 
 async function rollouts(context: CommandContext, service: string, first: number): Promise<CliRolloutFieldsFragment[]> {
   const config = expectType((await request(context.hub(), ConfigRollouts, { service, environment: context.environment, first })).config, 'ServiceConfig');
-  return config.rollouts;
+  return config.rollouts ?? [];
 }
 
 async function status(context: CommandContext, service: string): Promise<void> {
