@@ -198,6 +198,28 @@ describe.each(backends)('approvals on %s', (backend) => {
     expect(refused).toEqual(requests.map((_, index) => expect.objectContaining({ path: ['changeRequests', index, 'diff'], extensions: expect.objectContaining({ code: 'BAD_USER_INPUT' }) })));
   });
 
+  it('spends an answer\'s patch operations on a listing\'s diffs in list order, however long each request takes to diff', async () => {
+    const seed = { actor: 'seed', reason: 'test setup' };
+    const small = Object.fromEntries(Array.from({ length: 600 }, (_, index) => [`k_${index}`, 0]));
+    const large = Object.fromEntries(Array.from({ length: 3000 }, (_, index) => [`s_${index}`, `v-${index}`]));
+    await t.app.store.createConfig({ service: 'appr-budget-small', environment: 'budget', config: small }, seed);
+    await t.app.store.createConfig({ service: 'appr-budget-large', environment: 'budget', config: large }, seed);
+    const { data } = await t.graphql(`mutation { protectEnvironment(input: { environment: "budget", requiredApprovals: 2, reason: "budget" }) { __typename } }`);
+    expect(data.protectEnvironment.__typename).toBe('ProtectedEnvironment');
+    // 600 operations each; the newest request, listed first, is the large document's (diffed on the worker thread: the slower read).
+    const changed = (document: Record<string, unknown>, value: (index: number) => unknown) =>
+      Object.fromEntries(Object.entries(document).map(([key, old], index) => [key, index < 600 ? value(index) : old]));
+    expect(await update('alice', { service: 'appr-budget-small', environment: 'budget', config: changed(small, () => 1), reason: 'budget' })).toMatchObject({ request: { state: 'OPEN' } });
+    expect(await update('alice', { service: 'appr-budget-large', environment: 'budget', config: changed(large, (index) => `w-${index}`), reason: 'budget' })).toMatchObject({ request: { state: 'OPEN' } });
+
+    const listing = await t.graphql(`{ changeRequests(environment: "budget", states: [OPEN]) { service diff { op } } }`, {}, as.ada);
+    expect(listing.data.changeRequests.map((request: { service: string; diff: unknown[] | null }) => [request.service, request.diff?.length ?? null])).toEqual([
+      ['appr-budget-large', 600],
+      ['appr-budget-small', null],
+    ]);
+    expect(listing.errors).toEqual([expect.objectContaining({ path: ['changeRequests', 1, 'diff'], extensions: expect.objectContaining({ code: 'ANSWER_TOO_LARGE' }) })]);
+  });
+
   it('lifts the protection: changes are written again, while open requests stay', async () => {
     const open = (await update('alice', { service: 'appr-e', patch: { workers: 5 }, reason: 'p' })).request;
     // REST: the requests, one, and its reviews, with the same rules.

@@ -1,3 +1,5 @@
+import { createContextCache } from '@pothos/core';
+import DataLoader from 'dataloader';
 import { requireRequestAccess } from '../access/errors.ts';
 import { type ChangeRequest, type ChangeReview, type ProtectedEnvironment, approvalsOf, requestId } from '../store/approvals.ts';
 import { ChangeRequestError, ValidationError } from '../store/errors.ts';
@@ -6,6 +8,21 @@ import type { Context } from './context.ts';
 import { accessErrors, writeErrors } from './errors.ts';
 import { JsonPatchOperationRef, checkedPage, patchPage, patchPageArgs } from './scalars.ts';
 import { visibleTo } from './serviceConfig.ts';
+
+/**
+ * Per request: the diffs of the change requests it shows, read together and handed out in the order
+ * asked. Each is read on its own and takes its own time (a large one on a worker thread); handed out
+ * together, the answer's budget of patch operations (answerBudget.ts) is spent in list order, not in
+ * the order the reads happened to end.
+ */
+const requestDiffLoader = createContextCache(
+  (ctx: Context) =>
+    new DataLoader<ChangeRequest, Awaited<ReturnType<Context['store']['requestDiff']>>>(
+      (requests) => Promise.all(requests.map((request) => ctx.store.requestDiff(request).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error)))))),
+      // Batching only: a request reviewed (and rebased) by a mutation shows its diff as it is then.
+      { cache: false },
+    ),
+);
 
 const StateRef = builder.enumType('ChangeRequestState', {
   values: {
@@ -60,7 +77,7 @@ export const ChangeRequestRef = builder.objectRef<ChangeRequest>('ChangeRequest'
       args: patchPageArgs,
       resolve: (request, args, ctx) => {
         checkedPage(args);
-        return ctx.store.requestDiff(request).then((diff) => patchPage(diff, args));
+        return requestDiffLoader(ctx).load(request).then((diff) => patchPage(diff, args));
       },
     }),
     description: t.exposeString('description', { nullable: true }),
