@@ -89,7 +89,7 @@ function normalize(value: unknown, key?: string): unknown {
   if (key !== undefined && VOLATILE_KEYS.has(key.replace(/_\d+$/, ''))) return '<volatile>';
   if (typeof value === 'string') return NEW_TOKEN.test(value) ? '<random>' : value.replace(ISO_TIME, '<time>');
   if (key === 'errors' && Array.isArray(value)) {
-    return value.map((item) => normalize(item)).sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : JSON.stringify(a) > JSON.stringify(b) ? 1 : 0));
+    return value.map((item) => normalize(item)).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
   }
   if (Array.isArray(value)) return value.map((item) => normalize(item));
   if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, normalize(v, k)]));

@@ -6,7 +6,7 @@ import { ChangeRequestError, ValidationError } from '../store/errors.ts';
 import { builder } from './builder.ts';
 import type { Context } from './context.ts';
 import { accessErrors, writeErrors } from './errors.ts';
-import { JsonPatchOperationRef, checkedPage, patchPage, patchPageArgs } from './scalars.ts';
+import { JsonPatchOperationRef, patchPage, patchPageArgs } from './scalars.ts';
 import { visibleTo } from './serviceConfig.ts';
 
 /**
@@ -75,10 +75,7 @@ export const ChangeRequestRef = builder.objectRef<ChangeRequest>('ChangeRequest'
       nullable: true,
       description: 'RFC 6902 operations from the content at baseVersion to the proposed document (null, with an error, when the page is refused).',
       args: patchPageArgs,
-      resolve: (request, args, ctx) => {
-        checkedPage(args);
-        return requestDiffLoader(ctx).load(request).then((diff) => patchPage(diff, args));
-      },
+      resolve: async (request, args, ctx) => patchPage(await requestDiffLoader(ctx).load(request), args),
     }),
     description: t.exposeString('description', { nullable: true }),
     reason: t.exposeString('reason'),

@@ -3,7 +3,7 @@ import { AlreadyExistsError } from '../store/errors.ts';
 import { patchLength } from '../store/patchText.ts';
 import { builder } from './builder.ts';
 import { writeErrors } from './errors.ts';
-import { JsonPatchOperationRef, checkedPage, patchPage, patchPageArgs } from './scalars.ts';
+import { JsonPatchOperationRef, patchPage, patchPageArgs } from './scalars.ts';
 import { ConfigOverrideRef } from './configOverride.ts';
 import { ChangeRequestRef } from './changeRequest.ts';
 import { RolloutInput, RolloutRef } from './rollout.ts';
@@ -20,10 +20,7 @@ const ConfigWriteRef = builder.objectRef<ConfigWrite>('ConfigWrite').implement({
       type: [JsonPatchOperationRef],
       description: 'RFC 6902 operations from the previous content.',
       args: patchPageArgs,
-      resolve: (write, args) => {
-        checkedPage(args);
-        return write.diff().then((diff) => patchPage(diff, args));
-      },
+      resolve: async (write, args) => patchPage(await write.diff(), args),
     }),
     diffOperationCount: t.int({ description: 'How many operations the whole diff has.', resolve: async (write) => patchLength(await write.diff()) }),
     dryRun: t.exposeBoolean('dryRun', { description: 'True when nothing was written.' }),

@@ -64,26 +64,14 @@ export const patchPageArgs = builder.args((t) => ({
   limit: t.int({ description: `At most this many operations (1 to ${MAX_ANSWER_PATCH_OPERATIONS}); all when omitted. One answer carries at most ${MAX_ANSWER_PATCH_OPERATIONS} in all.` }),
 }));
 
-type PageArgs = { offset?: number | null; limit?: number | null };
-
-/**
- * The page the arguments ask for, or a typed refusal for arguments out of range. A resolver that reads
- * its operations first checks them before the read, so a refused page reads nothing.
- */
-export function checkedPage(args: PageArgs): { offset: number; limit: number | null } {
+/** The page of `operations` the arguments ask for (a typed refusal for arguments out of range). */
+export function patchPage(operations: readonly PatchOperation[] | PatchText, args: { offset?: number | null; limit?: number | null }): readonly PatchOperation[] {
+  const length = patchLength(operations);
   const offset = args.offset ?? 0;
-  const limit = args.limit ?? null;
+  const limit = args.limit ?? length;
   if (offset < 0) throw new GraphQLError(`offset must be 0 or more, not ${offset}`, { extensions: { code: 'BAD_USER_INPUT' } });
-  if (limit !== null && (limit < 1 || limit > MAX_ANSWER_PATCH_OPERATIONS)) {
+  if (args.limit !== undefined && args.limit !== null && (limit < 1 || limit > MAX_ANSWER_PATCH_OPERATIONS)) {
     throw new GraphQLError(`limit must be from 1 to ${MAX_ANSWER_PATCH_OPERATIONS}, not ${limit}`, { extensions: { code: 'BAD_USER_INPUT' } });
   }
-  return { offset, limit };
-}
-
-/** The page of `operations` the arguments ask for (a typed refusal for arguments out of range). */
-export function patchPage(operations: readonly PatchOperation[] | PatchText, args: PageArgs): readonly PatchOperation[] {
-  const { offset, limit } = checkedPage(args);
-  const length = patchLength(operations);
-  const end = offset + (limit ?? length);
-  return Array.isArray(operations) && offset === 0 && end >= length ? operations : readPatch(operations, offset, end);
+  return Array.isArray(operations) && offset === 0 && limit >= length ? operations : readPatch(operations, offset, offset + limit);
 }

@@ -86,7 +86,7 @@ function describe(context: CommandContext, one: CliChangeRequestFieldsFragment):
     ...(one.outcome ? [`  ${one.outcome}`] : []),
     ...(one.rebase ? [`  the config is at version ${one.rebase.currentVersion} now: ${one.rebase.clean ? '' : 'approving closes it as stale: '}${one.rebase.detail}`] : []),
     `  reason: ${one.reason}`,
-    context.output.patch(one.diff ?? [], '  ', one.diff?.length),
+    context.output.patch(one.diff ?? [], '  '),
     ...one.reviews.map((review) => `  ${shortTime(review.createdAt)} ${review.reviewer} ${review.verdict.toLowerCase()}${review.comment ? `: ${review.comment}` : ''}`),
   ].join('\n');
 }
