@@ -623,6 +623,29 @@ describe('connection failures', () => {
     expect((await liveConfig(service, environment)).version).toBe(2);
   });
 
+  it('requests list stays within the answer budget: eleven open requests of 101 operations each', async () => {
+    const environment = 'guarded-many';
+    await hub.graphql(`mutation { protectEnvironment(input: { environment: "${environment}", requiredApprovals: 1 }) { __typename } }`);
+    const patch = Object.fromEntries(Array.from({ length: 101 }, (_, index) => [`setting_${index}`, index]));
+    for (let index = 0; index < 11; index++) {
+      const service = `guarded-many-${index}`;
+      const created = await hub.graphql(
+        `mutation($input: CreateConfigInput!) { createConfig(input: $input) { __typename } }`,
+        { input: { service, environment, config: {}, breakGlass: true, reason: 'setup' } },
+      );
+      expect(created.data.createConfig.__typename, JSON.stringify(created)).toBe('ConfigWrite');
+      const asked = await hub.graphql(`mutation($input: UpdateConfigInput!) { updateConfig(input: $input) { ... on ConfigWrite { request { id } } } }`, {
+        input: { service, environment, patch, reason: 'many settings' },
+      });
+      expect(asked.data.updateConfig.request, JSON.stringify(asked)).not.toBeNull();
+    }
+    const listed = await cli(['requests', 'list', '-e', environment, '--json']);
+    expect(listed.code, listed.stderr).toBe(0);
+    const requests = listed.json<{ service: string; diff: unknown[] }[]>();
+    expect(requests).toHaveLength(11);
+    expect(requests.every((request) => request.diff.length === 10)).toBe(true);
+  });
+
   it('rollout: set --rollout serves the change in steps; status shows it, promote moves it, abort writes the stable version back', async () => {
     const service = 'rollout-demo';
     await hub.graphql(`mutation { createConfig(input: { service: "${service}", config: { limit: 1 } }) { __typename } }`);

@@ -299,24 +299,26 @@ export const Viewer = graphql(`
   }
 `);
 
+// A request's diff: its first $diffLimit operations. A listing (at most 100 requests) asks for 10 each, so
+// that it stays within the 1,000 operations one answer may carry.
 export const ChangeRequestFields = graphql(`
   fragment CliChangeRequestFields on ChangeRequest {
     id service environment baseVersion state author reason requiredApprovals approvals
     createdAt expiresAt closedAt appliedVersion outcome
-    diff(limit: 100) { op path from value }
+    diff(limit: $diffLimit) { op path from value }
     reviews { reviewer verdict comment createdAt }
     rebase { currentVersion clean detail }
   }
 `);
 
 export const ListChangeRequests = graphql(`
-  query CliChangeRequests($service: String, $environment: String, $states: [ChangeRequestState!]) {
+  query CliChangeRequests($service: String, $environment: String, $states: [ChangeRequestState!], $diffLimit: Int = 10) {
     changeRequests(service: $service, environment: $environment, states: $states) { ...CliChangeRequestFields }
   }
 `);
 
 export const GetChangeRequest = graphql(`
-  query CliChangeRequest($id: String!) {
+  query CliChangeRequest($id: String!, $diffLimit: Int = 100) {
     changeRequest(id: $id) {
       __typename
       ... on ChangeRequest { ...CliChangeRequestFields }
@@ -327,7 +329,7 @@ export const GetChangeRequest = graphql(`
 `);
 
 export const ReviewChangeRequest = graphql(`
-  mutation CliReviewChangeRequest($input: ReviewChangeRequestInput!) {
+  mutation CliReviewChangeRequest($input: ReviewChangeRequestInput!, $diffLimit: Int = 100) {
     reviewChangeRequest(input: $input) {
       __typename
       ... on ChangeRequest { ...CliChangeRequestFields }
@@ -339,7 +341,7 @@ export const ReviewChangeRequest = graphql(`
 `);
 
 export const WithdrawChangeRequest = graphql(`
-  mutation CliWithdrawChangeRequest($input: WithdrawChangeRequestInput!) {
+  mutation CliWithdrawChangeRequest($input: WithdrawChangeRequestInput!, $diffLimit: Int = 100) {
     withdrawChangeRequest(input: $input) {
       __typename
       ... on ChangeRequest { ...CliChangeRequestFields }
