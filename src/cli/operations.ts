@@ -16,12 +16,22 @@ export const ServiceConfigFields = graphql(`
   }
 `);
 
+/** What a result union's failure carries: failureToError (errors.ts) turns it into the CLI's exit code. */
+export const Failure = graphql(`
+  fragment CliFailure on Error {
+    message
+    ... on VersionConflictError { currentVersion expectedVersion }
+    ... on ValidationError { issues { pointer message } }
+    ... on SecretRejectedError { issues { pointer message } }
+  }
+`);
+
 export const GetConfig = graphql(`
   query GetConfig($service: String!, $environment: String) {
     config(service: $service, environment: $environment) {
       __typename
       ...ServiceConfigFields
-      ... on Error { message }
+      ...CliFailure
     }
   }
 `);
@@ -42,9 +52,7 @@ export const UpdateConfig = graphql(`
         request { id requiredApprovals expiresAt }
         rollout { id steps bakeSeconds stableVersion candidateVersion }
       }
-      ... on VersionConflictError { currentVersion expectedVersion }
-      ... on ValidationError { issues { pointer message } }
-      ... on Error { message }
+      ...CliFailure
     }
   }
 `);
@@ -61,8 +69,7 @@ export const RollbackConfig = graphql(`
         config { ...ServiceConfigFields }
         change { revision version action changedBy reason }
       }
-      ... on VersionConflictError { currentVersion expectedVersion }
-      ... on Error { message }
+      ...CliFailure
     }
   }
 `);
@@ -94,7 +101,7 @@ export const ConfigDiff = graphql(`
     configDiff(service: $service, environment: $environment, fromVersion: $fromVersion, toVersion: $toVersion) {
       __typename
       ... on ConfigDiff { operationCount operations(offset: $offset, limit: 1000) { op path from value } }
-      ... on Error { message }
+      ...CliFailure
     }
   }
 `);
@@ -113,10 +120,7 @@ export const CreateConfig = graphql(`
     createConfig(input: $input) {
       __typename
       ... on ConfigWrite { config { service environment version } }
-      ... on VersionConflictError { currentVersion expectedVersion }
-      ... on ValidationError { issues { pointer message } }
-      ... on SecretRejectedError { issues { pointer message } }
-      ... on Error { message }
+      ...CliFailure
     }
   }
 `);
@@ -126,9 +130,7 @@ export const DeleteConfig = graphql(`
     deleteConfig(input: $input) {
       __typename
       ... on ConfigWrite { previousVersion config { service environment version } }
-      ... on VersionConflictError { currentVersion expectedVersion }
-      ... on ValidationError { issues { pointer message } }
-      ... on Error { message }
+      ...CliFailure
     }
   }
 `);
@@ -138,10 +140,7 @@ export const RestoreConfig = graphql(`
     restoreConfig(input: $input) {
       __typename
       ... on ConfigWrite { previousVersion config { service environment version } }
-      ... on VersionConflictError { currentVersion expectedVersion }
-      ... on ValidationError { issues { pointer message } }
-      ... on SecretRejectedError { issues { pointer message } }
-      ... on Error { message }
+      ...CliFailure
     }
   }
 `);
@@ -154,7 +153,7 @@ export const ConfigInstances = graphql(`
         version
         instances { instance status appliedVersion rejectedVersion error reportedAt }
       }
-      ... on Error { message }
+      ...CliFailure
     }
   }
 `);
@@ -168,7 +167,7 @@ export const ConfigBlame = graphql(`
         complete
         settings { pointer value version action changedBy changedAt reason }
       }
-      ... on Error { message }
+      ...CliFailure
     }
   }
 `);
@@ -178,7 +177,7 @@ export const ConfigAtVersion = graphql(`
     configVersion(service: $service, environment: $environment, version: $version) {
       __typename
       ... on ConfigChange { version changedAt changedBy reason newConfig }
-      ... on Error { message }
+      ...CliFailure
     }
   }
 `);
@@ -212,10 +211,7 @@ export const SetConfigSchema = graphql(`
     setConfigSchema(input: $input) {
       __typename
       ... on ConfigSchema { service version createdAt }
-      ... on VersionConflictError { currentVersion expectedVersion }
-      ... on ValidationError { issues { pointer message } }
-      ... on SecretRejectedError { issues { pointer message } }
-      ... on Error { message }
+      ...CliFailure
     }
   }
 `);
@@ -265,8 +261,7 @@ export const CreateToken = graphql(`
     createToken(input: $input) {
       __typename
       ... on CreatedToken { token apiToken { ...CliApiTokenFields } }
-      ... on ValidationError { issues { pointer message } }
-      ... on Error { message }
+      ...CliFailure
     }
   }
 `);
@@ -276,8 +271,7 @@ export const RotateToken = graphql(`
     rotateToken(input: $input) {
       __typename
       ... on CreatedToken { token apiToken { ...CliApiTokenFields } }
-      ... on ValidationError { issues { pointer message } }
-      ... on Error { message }
+      ...CliFailure
     }
   }
 `);
@@ -287,8 +281,7 @@ export const RevokeToken = graphql(`
     revokeToken(input: $input) {
       __typename
       ...CliApiTokenFields
-      ... on ValidationError { issues { pointer message } }
-      ... on Error { message }
+      ...CliFailure
     }
   }
 `);
@@ -321,9 +314,8 @@ export const GetChangeRequest = graphql(`
   query CliChangeRequest($id: String!, $diffLimit: Int = 100) {
     changeRequest(id: $id) {
       __typename
-      ... on ChangeRequest { ...CliChangeRequestFields }
-      ... on ValidationError { issues { pointer message } }
-      ... on Error { message }
+      ...CliChangeRequestFields
+      ...CliFailure
     }
   }
 `);
@@ -332,10 +324,8 @@ export const ReviewChangeRequest = graphql(`
   mutation CliReviewChangeRequest($input: ReviewChangeRequestInput!, $diffLimit: Int = 100) {
     reviewChangeRequest(input: $input) {
       __typename
-      ... on ChangeRequest { ...CliChangeRequestFields }
-      ... on ValidationError { issues { pointer message } }
-      ... on SecretRejectedError { issues { pointer message } }
-      ... on Error { message }
+      ...CliChangeRequestFields
+      ...CliFailure
     }
   }
 `);
@@ -344,9 +334,8 @@ export const WithdrawChangeRequest = graphql(`
   mutation CliWithdrawChangeRequest($input: WithdrawChangeRequestInput!, $diffLimit: Int = 100) {
     withdrawChangeRequest(input: $input) {
       __typename
-      ... on ChangeRequest { ...CliChangeRequestFields }
-      ... on ValidationError { issues { pointer message } }
-      ... on Error { message }
+      ...CliChangeRequestFields
+      ...CliFailure
     }
   }
 `);
@@ -365,7 +354,7 @@ export const ConfigRollouts = graphql(`
     config(service: $service, environment: $environment) {
       __typename
       ... on ServiceConfig { rollouts(first: $first) { ...CliRolloutFields } }
-      ... on Error { message }
+      ...CliFailure
     }
   }
 `);
@@ -374,9 +363,8 @@ export const PromoteRollout = graphql(`
   mutation CliPromoteRollout($input: RolloutActionInput!) {
     promoteRollout(input: $input) {
       __typename
-      ... on Rollout { ...CliRolloutFields }
-      ... on ValidationError { issues { pointer message } }
-      ... on Error { message }
+      ...CliRolloutFields
+      ...CliFailure
     }
   }
 `);
@@ -385,9 +373,8 @@ export const AbortRollout = graphql(`
   mutation CliAbortRollout($input: RolloutActionInput!) {
     abortRollout(input: $input) {
       __typename
-      ... on Rollout { ...CliRolloutFields }
-      ... on ValidationError { issues { pointer message } }
-      ... on Error { message }
+      ...CliRolloutFields
+      ...CliFailure
     }
   }
 `);
