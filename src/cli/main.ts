@@ -126,9 +126,9 @@ function version(host: CliHost): string {
 export async function runCli(argv: string[], host: CliHost = {}): Promise<number> {
   let output = new Output(argv.includes('--json') ? 'json' : 'text');
   try {
-    output = new Output(outputFormat(argv));
+    const { name, rest, format } = commandLine(argv);
+    output = new Output(format);
     await output.prepare();
-    const { name, rest } = commandLine(argv);
     if (name === undefined && (rest.includes('--version') || rest.includes('-V'))) {
       process.stdout.write(`${version(host)}\n`);
       return ExitCode.OK;
@@ -146,12 +146,8 @@ export async function runCli(argv: string[], host: CliHost = {}): Promise<number
     }
     const command = commands.find((candidate) => candidate.name === name);
     if (!command) throw usageError(`unknown command "${name}" (confighub --help lists them)`);
-    if (command.rawArgs && (rest.includes('--help') || rest.includes('-h'))) {
-      process.stdout.write(commandHelp(command));
-      return ExitCode.OK;
-    }
     const context = { ...(command.rawArgs ? rawContext(rest, output) : parseContext(command, rest, output)), startGateway: host.startGateway };
-    if (context.options.help) {
+    if (command.rawArgs ? rest.includes('--help') || rest.includes('-h') : context.options.help) {
       process.stdout.write(commandHelp(command));
       return ExitCode.OK;
     }
@@ -164,36 +160,22 @@ export async function runCli(argv: string[], host: CliHost = {}): Promise<number
   }
 }
 
-/** The format `-o`/`--output` (or `--json`) asks for, wherever it stands on the line. */
-function outputFormat(argv: string[]): OutputFormat {
-  let asked: string | undefined;
-  for (let index = 0; index < argv.length; index++) {
-    const arg = argv[index]!;
-    if (arg === '--') break;
-    if (arg === '--json') asked = 'json';
-    else if (arg === '-o' || arg === '--output') asked = argv[++index] ?? '';
-    else if (arg.startsWith('--output=')) asked = arg.slice('--output='.length);
-    else if (/^-o./.test(arg)) asked = arg.slice(2);
-  }
-  if (asked === undefined) return 'text';
-  const format = OUTPUT_FORMATS[asked];
-  if (!format) throw usageError(`-o must be text, table, json or yaml, not "${asked}"`);
-  return format;
-}
-
 /**
- * The command's name and the rest of the line: common options may come before the command
- * (`confighub --json -e staging get svc`), as after it.
+ * The command's name, the rest of the line and the output format `-o`/`--output` (or `--json`) asks for:
+ * common options may come before the command (`confighub --json -e staging get svc`), as after it.
  */
-function commandLine(argv: string[]): { name: string | undefined; rest: string[] } {
-  for (let index = 0; index < argv.length; index++) {
-    const arg = argv[index]!;
-    if (!arg.startsWith('-')) return { name: arg, rest: [...argv.slice(0, index), ...argv.slice(index + 1)] };
-    const option = arg.startsWith('--') ? commonOptions[arg.slice(2)] : Object.values(commonOptions).find((spec) => spec.short === arg.slice(1));
-    // A string option's value is the next word (unless written --name=value).
-    if (option?.type === 'string' && !arg.includes('=')) index++;
+function commandLine(argv: string[]): { name: string | undefined; rest: string[]; format: OutputFormat } {
+  const { tokens } = parseArgs({ args: argv, options: commonOptions, strict: false, allowPositionals: true, tokens: true });
+  let asked: string | undefined;
+  for (const token of tokens) {
+    if (token.kind === 'option' && token.name === 'json') asked = 'json';
+    else if (token.kind === 'option' && token.name === 'output') asked = token.value ?? '';
   }
-  return { name: undefined, rest: argv };
+  const format = OUTPUT_FORMATS[asked ?? 'text'];
+  if (!format) throw usageError(`-o must be text, table, json or yaml, not "${asked}"`);
+  const command = tokens.find((token) => token.kind === 'positional');
+  if (!command) return { name: undefined, rest: argv, format };
+  return { name: command.value, rest: argv.toSpliced(command.index, 1), format };
 }
 
 function parseContext(command: Command, args: string[], output: Output): CommandContext {
