@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { text as streamText } from 'node:stream/consumers';
 import { type HubConnection, type JsonObject, answered, hubRequest, isJsonObject } from '@confighub/client';
 import { usageError } from './errors.ts';
 import { fittingPage } from './connection.ts';
@@ -18,7 +19,7 @@ export function formatOfPath(file: string | undefined): FileFormat | undefined {
 export async function readDocumentFile(file: string, stdin: NodeJS.ReadStream): Promise<unknown> {
   let text: string;
   try {
-    text = file === '-' ? await readStream(stdin) : await readFile(file, 'utf8');
+    text = file === '-' ? await streamText(stdin) : await readFile(file, 'utf8');
   } catch (error) {
     throw usageError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
@@ -28,12 +29,6 @@ export async function readDocumentFile(file: string, stdin: NodeJS.ReadStream): 
   } catch (error) {
     throw usageError(`${file} is not valid ${formatOfPath(file) === 'json' ? 'JSON' : 'JSON or YAML'}: ${(error as Error).message.split('\n')[0]}`);
   }
-}
-
-async function readStream(stream: NodeJS.ReadStream): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 export async function serialize(document: unknown, format: FileFormat): Promise<string> {

@@ -1,4 +1,3 @@
-import { UpdateConfig } from '../operations.ts';
 import type { HubConnection, JsonObject } from '@confighub/client';
 import { type Command, type CommandContext, confirmed, dryRunOption, reasonOption, stringOption, takeArgs } from '../command.ts';
 import {
@@ -14,7 +13,7 @@ import {
 import { CliError, usageError } from '../errors.ts';
 import { writeFileAtomically } from '../files.ts';
 import { expectType, request } from '../connection.ts';
-import { CreateConfig } from '../operations.ts';
+import { CreateConfig, UpdateConfig } from '../operations.ts';
 import type { PatchOperation } from '../output.ts';
 import { Progress } from '../terminal.ts';
 
@@ -105,12 +104,11 @@ async function planImport(context: CommandContext, hub: HubConnection, environme
     for (const [index, [service, entry]] of entries.entries()) {
       progress.update(index, service);
       const current = existing.get(service);
-      const description = entry.description === undefined ? undefined : entry.description;
       if (!current) {
-        plan.push({ service, action: 'create', fromVersion: 0, diff: [{ op: 'add', path: '', value: entry.config }], operationCount: 1, config: entry.config, description });
+        plan.push({ service, action: 'create', fromVersion: 0, diff: [{ op: 'add', path: '', value: entry.config }], operationCount: 1, config: entry.config, description: entry.description });
         continue;
       }
-      const input = { service, environment, config: entry.config, description: description ?? current.description, expectedVersion: current.version, dryRun: true };
+      const input = { service, environment, config: entry.config, description: entry.description ?? current.description, expectedVersion: current.version, dryRun: true };
       const write = expectType((await request(hub, UpdateConfig, { input })).updateConfig, 'ConfigWrite');
       plan.push({ service, action: write.changed ? 'update' : 'unchanged', fromVersion: current.version, diff: write.diff, operationCount: write.diffOperationCount, config: entry.config, before: current.config, description: input.description });
     }
@@ -131,15 +129,12 @@ async function applyImport(context: CommandContext, hub: HubConnection, environm
     for (const [index, change] of pending.entries()) {
       progress.update(index, change.service);
       try {
-        if (change.action === 'create') {
-          const input = { service: change.service, environment, config: change.config, description: change.description, reason };
-          const write = expectType((await request(hub, CreateConfig, { input })).createConfig, 'ConfigWrite');
-          change.toVersion = write.config.version;
-        } else {
-          const input = { service: change.service, environment, config: change.config, description: change.description, expectedVersion: change.fromVersion, reason };
-          const write = expectType((await request(hub, UpdateConfig, { input })).updateConfig, 'ConfigWrite');
-          change.toVersion = write.config.version;
-        }
+        const input = { service: change.service, environment, config: change.config, description: change.description, reason };
+        const write =
+          change.action === 'create'
+            ? expectType((await request(hub, CreateConfig, { input })).createConfig, 'ConfigWrite')
+            : expectType((await request(hub, UpdateConfig, { input: { ...input, expectedVersion: change.fromVersion } })).updateConfig, 'ConfigWrite');
+        change.toVersion = write.config.version;
       } catch (error) {
         if (error instanceof CliError) {
           const written = pending.slice(0, index).map((done) => done.service);

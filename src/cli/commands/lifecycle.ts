@@ -1,5 +1,5 @@
 import { isJsonObject } from '@confighub/client';
-import { type Command, confirmed, expectedVersionOption, intOption, reasonOption, stringOption } from '../command.ts';
+import { type Command, confirmed, expectedVersionOption, intOption, reasonOption, stringOption, takeArgs } from '../command.ts';
 import { readDocumentFile } from '../configFile.ts';
 import { usageError } from '../errors.ts';
 import { expectType, request } from '../connection.ts';
@@ -38,9 +38,7 @@ export const deleteCommand: Command = {
   summary: 'delete a config (audited; confighub restore brings it back); asks on a terminal, or --yes',
   options: { ...reasonOption, ...expectedVersionOption, yes: { type: 'boolean', short: 'y' } },
   async run(context) {
-    const [service, extra] = context.args;
-    if (!service) throw usageError('missing <service>');
-    if (extra !== undefined) throw usageError(`unexpected argument "${extra}"`);
+    const [service] = takeArgs(context, ['service']) as [string];
     const { environment, output } = context;
     await confirmed(context, `Delete ${service} (${environment})? Services reading it keep their last config.`, 'delete', 'delete');
     const input = { service, environment, expectedVersion: intOption(context, 'expected-version'), reason: stringOption(context, 'reason') };
@@ -55,9 +53,7 @@ export const restoreCommand: Command = {
   summary: 'bring back a deleted config, with the content it had',
   options: { ...reasonOption, ...expectedVersionOption },
   async run(context) {
-    const [service, extra] = context.args;
-    if (!service) throw usageError('missing <service>');
-    if (extra !== undefined) throw usageError(`unexpected argument "${extra}"`);
+    const [service] = takeArgs(context, ['service']) as [string];
     const { environment, output } = context;
     const input = { service, environment, expectedVersion: intOption(context, 'expected-version'), reason: stringOption(context, 'reason') };
     const write = expectType((await request(context.hub(), RestoreConfig, { input })).restoreConfig, 'ConfigWrite');

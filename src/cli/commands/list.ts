@@ -1,5 +1,4 @@
-import type { Command } from '../command.ts';
-import { takeArgs } from '../command.ts';
+import { type Command, takeArgs } from '../command.ts';
 import { listConfigs } from '../configFile.ts';
 import { shortTime, table } from '../output.ts';
 

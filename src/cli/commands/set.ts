@@ -1,11 +1,10 @@
 import { UpdateConfig } from '../operations.ts';
-import { type Command, dryRunOption, expectedVersionOption, expiresInOption, intOption, protectedOptions, reasonOption, rolloutOptions, stringOption, takeArgs } from '../command.ts';
+import { type Command, type CommandContext, dryRunOption, expectedVersionOption, expiresInOption, intOption, protectedOptions, reasonOption, rolloutOptions, stringOption, takeArgs } from '../command.ts';
 import { usageError } from '../errors.ts';
 import { contentAt, expectType, request } from '../connection.ts';
 import { shortTime } from '../output.ts';
 import { type JsonObject, isJsonObject } from '@confighub/client';
 import { mergePatchFromAssignments } from '../mergePatch.ts';
-import type { CommandContext } from '../command.ts';
 import { readDocumentFile } from '../configFile.ts';
 import { REFUSAL_WAIT_MS, checkInstancesTook } from './instances.ts';
 

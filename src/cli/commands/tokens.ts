@@ -2,10 +2,9 @@ import type { CliApiTokenFieldsFragment } from '../generated/graphql.ts';
 import { type Command, type CommandContext, listOption, stringOption } from '../command.ts';
 import { CliError, ExitCode, usageError } from '../errors.ts';
 import { expectType, request } from '../connection.ts';
-import { answered } from '@confighub/client';
 import { CreateToken, ListTokens, RevokeToken, RotateToken, Viewer } from '../operations.ts';
 import { shortTime, table } from '../output.ts';
-import { durationMs } from '@confighub/client';
+import { answered, durationMs } from '@confighub/client';
 
 const ROLES = ['READER', 'EDITOR', 'ADMIN'] as const;
 type Role = (typeof ROLES)[number];
