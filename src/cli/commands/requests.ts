@@ -22,14 +22,18 @@ export const requestsCommand: Command = {
       case 'list':
         return listRequests(context, argument);
       case 'show':
-        return showRequest(context, required(argument));
+        return show(context, expectType((await request(context.hub(), GetChangeRequest, { id: required(argument) })).changeRequest, 'ChangeRequest'));
       case 'approve':
       case 'reject':
-      case 'comment':
+      case 'comment': {
         if (action === 'comment' && !stringOption(context, 'comment')) throw usageError('comment needs --comment <text>');
-        return reviewRequest(context, required(argument), VERDICTS[action]!);
-      case 'withdraw':
-        return withdrawRequest(context, required(argument));
+        const input = { id: required(argument), verdict: VERDICTS[action]!, comment: stringOption(context, 'comment') ?? null };
+        return show(context, expectType((await request(context.hub(), ReviewChangeRequest, { input })).reviewChangeRequest, 'ChangeRequest'));
+      }
+      case 'withdraw': {
+        const input = { id: required(argument) };
+        return show(context, expectType((await request(context.hub(), WithdrawChangeRequest, { input })).withdrawChangeRequest, 'ChangeRequest'));
+      }
       default:
         throw usageError(`requests needs "list", "show", "approve", "reject", "comment" or "withdraw", not ${action ? `"${action}"` : 'nothing'}`);
     }
@@ -57,20 +61,8 @@ async function listRequests(context: CommandContext, service: string | undefined
   );
 }
 
-async function showRequest(context: CommandContext, id: string): Promise<void> {
-  const found = expectType((await request(context.hub(), GetChangeRequest, { id })).changeRequest, 'ChangeRequest');
-  context.output.result(found, () => describe(context, found));
-}
-
-async function reviewRequest(context: CommandContext, id: string, verdict: ReviewVerdict): Promise<void> {
-  const input = { id, verdict, comment: stringOption(context, 'comment') ?? null };
-  const reviewed = expectType((await request(context.hub(), ReviewChangeRequest, { input })).reviewChangeRequest, 'ChangeRequest');
-  context.output.result(reviewed, () => describe(context, reviewed));
-}
-
-async function withdrawRequest(context: CommandContext, id: string): Promise<void> {
-  const withdrawn = expectType((await request(context.hub(), WithdrawChangeRequest, { input: { id } })).withdrawChangeRequest, 'ChangeRequest');
-  context.output.result(withdrawn, () => describe(context, withdrawn));
+function show(context: CommandContext, one: CliChangeRequestFieldsFragment): void {
+  context.output.result(one, () => describe(context, one));
 }
 
 /** A request for a person: where it stands, what it changes, who said what. */
