@@ -119,11 +119,11 @@ function withoutTypename(value: unknown): unknown {
   return rest;
 }
 
-/** The value at a JSON pointer (RFC 6901), or undefined where there is none. */
 /** A setting's name as people write it (`/operational/batch_size` -> `operational.batch_size`). */
 export const settingName = (pointer: string) => pointerSegments(pointer).join('.');
 
-export function valueAtPointer(document: unknown, pointer: string): unknown {
+/** The value at a JSON pointer (RFC 6901), or undefined where there is none. */
+function valueAtPointer(document: unknown, pointer: string): unknown {
   let node: unknown = document;
   for (const key of pointerSegments(pointer)) {
     if (node === null || typeof node !== 'object' || !Object.hasOwn(node, key)) return undefined;
@@ -135,11 +135,6 @@ export function valueAtPointer(document: unknown, pointer: string): unknown {
 /** A value on one line, as JSON. */
 export function compact(value: unknown): string {
   return JSON.stringify(value) ?? 'undefined';
-}
-
-/** A JSON document for people: two-space indented. */
-export function pretty(value: unknown): string {
-  return JSON.stringify(value, null, 2);
 }
 
 /** Left-aligned columns with a header row. */

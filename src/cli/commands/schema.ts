@@ -4,7 +4,7 @@ import { CliError, ExitCode, usageError } from '../errors.ts';
 import { expectType, request } from '../connection.ts';
 import { isJsonObject } from '@confighub/client';
 import { GetConfigSchema, SetConfigSchema } from '../operations.ts';
-import { pretty, shortTime } from '../output.ts';
+import { shortTime } from '../output.ts';
 
 export const schemaCommand: Command = {
   name: 'schema',
@@ -26,7 +26,7 @@ export const schemaCommand: Command = {
       }
       // The document alone on stdout, so that `schema get s > s.json`, edit, `schema set s s.json` works.
       output.note(`${service} schema version ${configSchema.version}, written ${shortTime(configSchema.createdAt)} by ${configSchema.createdBy}`);
-      output.result(configSchema, () => pretty(configSchema.schema));
+      output.result(configSchema, () => JSON.stringify(configSchema.schema, null, 2));
       return;
     }
     if (!file) throw usageError('missing <file> (a JSON Schema document, or - for stdin)');

@@ -31,19 +31,15 @@ export const watchCommand: Command = {
     for (;;) {
       const outcome = await followOnce(context, { service, environment, afterVersion }, (event) => {
         afterVersion = event.version;
-        failures = 0;
         received++;
         printEvent(context, event);
         return count !== undefined && received >= count;
       });
       if (outcome.done) return;
       connectedOnce ||= outcome.everConnected;
+      if (!connectedOnce) throw new CliError(`cannot open a WebSocket to ${context.hub().url}: ${outcome.reason}`, ExitCode.UNREACHABLE, 'NETWORK');
       // Reconnect with the last version seen: the hub replays what happened meanwhile, once each.
-      if (outcome.everConnected) failures = 0;
-      failures++;
-      if (!outcome.everConnected && !connectedOnce) {
-        throw new CliError(`cannot open a WebSocket to ${context.hub().url}: ${outcome.reason}`, ExitCode.UNREACHABLE, 'NETWORK');
-      }
+      failures = outcome.everConnected ? 1 : failures + 1;
       const delay = backoffCeiling(failures, RECONNECT_BACKOFF);
       output.note(`connection lost (${outcome.reason}); reconnecting in ${Math.round(delay / 1000)} s`);
       await new Promise((resolve) => setTimeout(resolve, delay));
