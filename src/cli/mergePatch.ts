@@ -15,21 +15,7 @@ export function parseValue(text: string): JsonValue {
 
 /** Splits `a.b\.c.d` into `['a', 'b.c', 'd']` (a backslash keeps a dot in a key). */
 export function splitKeyPath(path: string): string[] {
-  const keys: string[] = [];
-  let current = '';
-  for (let i = 0; i < path.length; i++) {
-    const char = path[i]!;
-    if (char === '\\' && path[i + 1] === '.') {
-      current += '.';
-      i++;
-    } else if (char === '.') {
-      keys.push(current);
-      current = '';
-    } else {
-      current += char;
-    }
-  }
-  keys.push(current);
+  const keys = path.split(/(?<!\\)\./).map((key) => key.replaceAll('\\.', '.'));
   if (keys.some((key) => key === '')) throw usageError(`"${path}" is not a key path (write keys joined by dots: operational.batch_size)`);
   return keys;
 }
