@@ -4,6 +4,7 @@ import { text as streamText } from 'node:stream/consumers';
 import { type HubConnection, type JsonObject, answered, hubRequest, isJsonObject } from '@confighub/client';
 import { usageError } from './errors.ts';
 import { fittingPage } from './connection.ts';
+import type { CliListConfigsQuery } from './generated/graphql.ts';
 import { ListConfigs } from './operations.ts';
 
 export type FileFormat = 'json' | 'yaml';
@@ -36,15 +37,7 @@ export async function serialize(document: unknown, format: FileFormat): Promise<
 }
 
 /** One config as listed by the hub. */
-export interface ListedConfig {
-  service: string;
-  environment: string;
-  version: number;
-  description?: string | null;
-  updatedAt?: string;
-  updatedBy?: string;
-  config: JsonObject;
-}
+export type ListedConfig = NonNullable<CliListConfigsQuery['configs']>['edges'][number]['node'] & { config: JsonObject };
 
 /** Every live config of an environment, following the connection's pages (smaller ones for large configs). */
 export async function listConfigs(connection: HubConnection, environment: string): Promise<ListedConfig[]> {
