@@ -1,8 +1,8 @@
+import { createInterface } from 'node:readline/promises';
 import type { ParseArgsConfig } from 'node:util';
 import type { HubConnection } from '@confighub/client';
 import { CliError, ExitCode, usageError } from './errors.ts';
 import type { Output } from './output.ts';
-import { confirm } from './terminal.ts';
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>[string];
 export type OptionValues = Record<string, string | boolean | (string | boolean)[] | undefined>;
@@ -19,10 +19,6 @@ export interface CommandContext {
   output: Output;
   /** The hub connection (resolved on first use: `serve` never needs one). */
   hub(): HubConnection;
-  /** Standard input, for prompts and `-` files. */
-  stdin: NodeJS.ReadStream;
-  /** Standard error, for progress on a terminal. */
-  stderr: NodeJS.WriteStream;
   /** Starts a gateway in this process (`serve`), when the program that runs the CLI has one (bin/confighub.mjs). */
   startGateway?: () => Promise<unknown>;
 }
@@ -93,6 +89,8 @@ export function listOption(context: CommandContext, name: string): string[] | un
  */
 export async function confirmed(context: CommandContext, question: string, action: string, command: string, stdinTaken = false): Promise<void> {
   if (context.options.yes) return;
-  if (!context.stdin.isTTY || stdinTaken) throw usageError(`refusing to ${action} without confirmation: add --yes (stdin is not a terminal)`);
-  if (!(await confirm(question, context.stdin, context.stderr))) throw new CliError(`${command} cancelled; nothing written`, ExitCode.USAGE, 'CANCELLED');
+  if (!process.stdin.isTTY || stdinTaken) throw usageError(`refusing to ${action} without confirmation: add --yes (stdin is not a terminal)`);
+  const prompt = createInterface({ input: process.stdin, output: process.stderr });
+  const answer = await prompt.question(`${question} [y/N] `).finally(() => prompt.close());
+  if (!/^y(es)?$/i.test(answer.trim())) throw new CliError(`${command} cancelled; nothing written`, ExitCode.USAGE, 'CANCELLED');
 }

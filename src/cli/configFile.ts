@@ -17,10 +17,10 @@ export function formatOfPath(file: string | undefined): FileFormat | undefined {
 }
 
 /** A JSON or YAML document from a file, or from stdin for `-` (YAML 1.2 reads JSON too). */
-export async function readDocumentFile(file: string, stdin: NodeJS.ReadStream): Promise<unknown> {
+export async function readDocumentFile(file: string): Promise<unknown> {
   let text: string;
   try {
-    text = file === '-' ? await streamText(stdin) : await readFile(file, 'utf8');
+    text = file === '-' ? await streamText(process.stdin) : await readFile(file, 'utf8');
   } catch (error) {
     throw usageError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }

@@ -190,8 +190,6 @@ function parseContext(command: Command, args: string[], output: Output): Command
     environmentGiven: values.env !== undefined || Boolean(process.env.CONFIGHUB_ENVIRONMENT),
     output,
     hub: () => (connection ??= resolveConnection({ url: values.url as string | undefined, token: values.token as string | undefined, timeout: values.timeout as string | undefined })),
-    stdin: process.stdin,
-    stderr: process.stderr,
   };
 }
 
@@ -203,8 +201,6 @@ function rawContext(args: string[], output: Output): CommandContext {
     environmentGiven: false,
     output,
     hub: () => resolveConnection({}),
-    stdin: process.stdin,
-    stderr: process.stderr,
   };
 }
 

@@ -1,5 +1,3 @@
-import { createInterface } from 'node:readline/promises';
-
 /**
  * A one-line progress indicator on stderr, redrawn in place; only on a terminal (never in a pipe or a
  * log), so scripts and `--json` output stay clean.
@@ -31,16 +29,5 @@ export class Progress {
   done(): void {
     if (this.drawn) this.stream.write('\r\u001b[2K');
     this.drawn = false;
-  }
-}
-
-/** Asks a yes/no question on a terminal; false unless the answer starts with y. */
-export async function confirm(question: string, input: NodeJS.ReadStream, output: NodeJS.WriteStream): Promise<boolean> {
-  const prompt = createInterface({ input, output });
-  try {
-    const answer = await prompt.question(`${question} [y/N] `);
-    return /^y(es)?$/i.test(answer.trim());
-  } finally {
-    prompt.close();
   }
 }

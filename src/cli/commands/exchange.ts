@@ -72,7 +72,7 @@ export const importCommand: Command = {
   async run(context) {
     const [file] = takeArgs(context, ['file']) as [string];
     const { output } = context;
-    const document = parseExportDocument(await readDocumentFile(file, context.stdin), file);
+    const document = parseExportDocument(await readDocumentFile(file), file);
     // The file says which environment it holds; --env imports it into another one.
     const environment = context.environmentGiven ? context.environment : (document.environment ?? context.environment);
     const hub = context.hub();
@@ -98,7 +98,7 @@ export const importCommand: Command = {
 async function planImport(context: CommandContext, hub: HubConnection, environment: string, document: ExportDocument): Promise<PlannedChange[]> {
   const existing = new Map((await listConfigs(hub, environment)).map((config) => [config.service, config]));
   const entries = Object.entries(document.configs).sort(([a], [b]) => a.localeCompare(b));
-  const progress = new Progress(context.stderr, entries.length, 'checking');
+  const progress = new Progress(process.stderr, entries.length, 'checking');
   const plan: PlannedChange[] = [];
   try {
     for (const [index, [service, entry]] of entries.entries()) {
@@ -124,7 +124,7 @@ async function planImport(context: CommandContext, hub: HubConnection, environme
 /** Writes the planned changes one by one, each pinned to the version the plan saw. */
 async function applyImport(context: CommandContext, hub: HubConnection, environment: string, pending: PlannedChange[]): Promise<void> {
   const reason = stringOption(context, 'reason') ?? 'confighub import';
-  const progress = new Progress(context.stderr, pending.length, 'importing');
+  const progress = new Progress(process.stderr, pending.length, 'importing');
   try {
     for (const [index, change] of pending.entries()) {
       progress.update(index, change.service);

@@ -23,7 +23,7 @@ export const initCommand: Command = {
     const { environment, output } = context;
     const schemaFile = stringOption(context, 'schema');
     if (!schemaFile) throw usageError('missing --schema FILE (the JSON Schema of the service\'s settings, JSON or YAML)');
-    const schema = await readDocumentFile(schemaFile, context.stdin);
+    const schema = await readDocumentFile(schemaFile);
     if (!isJsonObject(schema)) throw usageError(`${schemaFile} must hold a JSON Schema object`);
     // Every setting needs a value before anything is written: the config starts as the schema's defaults.
     const defaults = schemaDefaults(schema);

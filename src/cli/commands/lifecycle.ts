@@ -20,7 +20,7 @@ export const createCommand: Command = {
     const { environment, output } = context;
     let config: Record<string, unknown> = {};
     if (rest.length === 1 && !rest[0]!.includes('=')) {
-      const document = await readDocumentFile(rest[0]!, context.stdin);
+      const document = await readDocumentFile(rest[0]!);
       if (!isJsonObject(document)) throw usageError(`${rest[0]} must hold a JSON object`);
       config = document;
     } else if (rest.length > 0) {

@@ -31,7 +31,7 @@ export const schemaCommand: Command = {
     }
     if (!file) throw usageError('missing <file> (a JSON Schema document, or - for stdin)');
     if (rest.length > 0) throw usageError(`unexpected argument "${rest[0]}"`);
-    const schema = await readDocumentFile(file, context.stdin);
+    const schema = await readDocumentFile(file);
     if (!isJsonObject(schema)) throw usageError(`${file} must hold a JSON Schema object`);
     const input = { service, schema, expectedVersion: intOption(context, 'expected-version'), reason: stringOption(context, 'reason') };
     const { setConfigSchema } = await request(context.hub(), SetConfigSchema, { input });

@@ -28,7 +28,7 @@ export const patchCommand: Command = {
   options: { ...reasonOption, ...expectedVersionOption, ...dryRunOption, ...expiresInOption, ...protectedOptions, ...rolloutOptions, replace: { type: 'boolean' }, 'no-wait': { type: 'boolean' } },
   async run(context) {
     const [service, file] = takeArgs(context, ['service', 'file']) as [string, string];
-    const document = await readDocumentFile(file, context.stdin);
+    const document = await readDocumentFile(file);
     if (!isJsonObject(document)) throw usageError(`${file} must hold a JSON object`);
     await writeConfig(context, service, context.options.replace ? { config: document } : { patch: document });
   },
