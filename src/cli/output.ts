@@ -1,3 +1,4 @@
+import { styleText } from 'node:util';
 import { pointerSegments } from '@confighub/client';
 import { CliError } from './errors.ts';
 
@@ -75,9 +76,7 @@ export class Output {
   }
 
   paint(text: string, color: 'red' | 'green' | 'yellow' | 'dim' | 'bold'): string {
-    if (!this.color) return text;
-    const codes = { red: 31, green: 32, yellow: 33, dim: 2, bold: 1 } as const;
-    return `\u001b[${codes[color]}m${text}\u001b[0m`;
+    return this.color ? styleText(color, text) : text;
   }
 
   /**
