@@ -22,12 +22,8 @@ export class Output {
   private readonly color: boolean;
   private yaml: typeof import('yaml') | undefined;
 
-  constructor(
-    readonly format: OutputFormat,
-    private readonly stdout: NodeJS.WriteStream = process.stdout,
-    private readonly stderr: NodeJS.WriteStream = process.stderr,
-  ) {
-    this.color = format === 'text' && Boolean(stdout.isTTY) && !process.env.NO_COLOR;
+  constructor(readonly format: OutputFormat) {
+    this.color = format === 'text' && Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
   }
 
   /** True for JSON and YAML: output for a program, not a person. */
@@ -47,32 +43,32 @@ export class Output {
 
   /** The result of a command: `machine` as JSON or YAML (without GraphQL's `__typename`), `human()` as text. */
   result(machine: unknown, human: () => string): void {
-    if (this.json) this.stdout.write(this.serialize(withoutTypename(machine), false));
+    if (this.json) process.stdout.write(this.serialize(withoutTypename(machine), false));
     else {
       const text = human();
-      if (text) this.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+      if (text) process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
     }
   }
 
   /** One value per line in JSON, one document each in YAML (streams such as `watch`), text otherwise. */
   line(machine: unknown, human: () => string): void {
-    if (this.format === 'yaml') this.stdout.write(`---\n${this.serialize(withoutTypename(machine), true)}`);
-    else if (this.json) this.stdout.write(this.serialize(withoutTypename(machine), true));
-    else this.stdout.write(`${human()}\n`);
+    if (this.format === 'yaml') process.stdout.write(`---\n${this.serialize(withoutTypename(machine), true)}`);
+    else if (this.json) process.stdout.write(this.serialize(withoutTypename(machine), true));
+    else process.stdout.write(`${human()}\n`);
   }
 
   /** A note for a person (progress, hints); never on stdout, silent in JSON or YAML. */
   note(text: string): void {
-    if (!this.json) this.stderr.write(`${text}\n`);
+    if (!this.json) process.stderr.write(`${text}\n`);
   }
 
   error(error: CliError): void {
     if (this.json) {
-      this.stderr.write(this.serialize({ error: { code: error.code, message: error.message, details: error.details } }, true));
+      process.stderr.write(this.serialize({ error: { code: error.code, message: error.message, details: error.details } }, true));
       return;
     }
-    this.stderr.write(`confighub: ${error.message}\n`);
-    for (const detail of error.details) this.stderr.write(`  ${detail}\n`);
+    process.stderr.write(`confighub: ${error.message}\n`);
+    for (const detail of error.details) process.stderr.write(`  ${detail}\n`);
   }
 
   paint(text: string, color: 'red' | 'green' | 'yellow' | 'dim' | 'bold'): string {
