@@ -1,7 +1,7 @@
 import type { ComponentChildren } from 'preact';
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import type { Hub } from './api.ts';
-import { type Json, type JsonObject, show, valueAt } from './json.ts';
+import { type Json, type JsonObject, settingName, show, valueAt } from './json.ts';
 
 /** A query's data, reloaded by `reload()` (and whenever its variables change); errors are shown, not thrown. */
 export function useQuery<T>(hub: Hub, query: string, variables: Record<string, unknown>): { data: T | null; error: string | null; reload: () => Promise<void> } {
@@ -23,7 +23,7 @@ export function useQuery<T>(hub: Hub, query: string, variables: Record<string, u
   return { ...state, reload };
 }
 
-/** Calls `onChange` (at most every 150 ms) while a subscription delivers. */
+/** Calls `onChange` once a subscription's results pause for 50 ms (a burst of changes is one reload). */
 export function useLive(hub: Hub, query: string, variables: Record<string, unknown>, onChange: () => void): void {
   const callback = useRef(onChange);
   callback.current = onChange;
@@ -87,7 +87,7 @@ export function Diff({ operations, before }: { operations: PatchOperation[]; bef
       <tbody>
         {operations.map((operation) => (
           <tr key={`${operation.op}${operation.path}`} class={`op-${operation.op}`}>
-            <td>{operation.path.slice(1).split('/').join('.')}</td>
+            <td>{settingName(operation.path)}</td>
             <td>{operation.op === 'add' ? <em>absent</em> : <Value value={valueAt(before, operation.path)} />}</td>
             <td>{operation.op === 'remove' ? <em>removed</em> : <Value value={operation.value} />}</td>
           </tr>

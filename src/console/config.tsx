@@ -4,7 +4,7 @@ import { Compare, Diff, type PatchOperation, Problem, Table, Value, useLive, use
 import { Editor } from './editor.tsx';
 import { type JsonObject, settingName } from './json.ts';
 import { type SchemaField, bounds, settingsOf } from './settings.ts';
-import { ChangeSafety, type ConfigRollout } from './safety.tsx';
+import { ChangeSafety, type ConfigRollout, type Override } from './safety.tsx';
 
 const CONFIG = `query ConsoleConfig($service: String!, $environment: String!) {
   config(service: $service, environment: $environment) {
@@ -34,7 +34,7 @@ const CHANGED = `subscription ConsoleConfigChanged($service: String!, $environme
   configChanged(service: $service, environment: $environment) { version }
 }`;
 
-export interface Instance {
+interface Instance {
   instance: string;
   status: string;
   appliedVersion: number | null;
@@ -53,7 +53,7 @@ interface ConfigData {
         updatedAt: string;
         updatedBy: string;
         instances: Instance[];
-        overrides: { id: string; version: number; settings: string[]; expiresAt: string; createdBy: string; reason: string | null }[];
+        overrides: Override[];
         rollout: ConfigRollout | null;
       }
     | { __typename: string; message: string };
@@ -125,7 +125,6 @@ export function ConfigPage({ hub, viewer, service, environment }: { hub: Hub; vi
               service={service}
               environment={environment}
               base={editing}
-              currentVersion={config.version}
               settings={settings}
               onDone={() => {
                 setEditing(null);
@@ -286,10 +285,7 @@ function History({
                 {row.reason && <span class="reason">: {row.reason}</span>}
               </td>
               <td>
-                {row.patch
-                  .map((operation) => operation.path.slice(1).split('/').join('.'))
-                  .sort()
-                  .join(', ')}
+                {row.patch.map((operation) => settingName(operation.path)).sort().join(', ')}
                 {row.patchOperationCount > row.patch.length && ` and ${row.patchOperationCount - row.patch.length} more`}
               </td>
               <td class="compare">

@@ -10,7 +10,7 @@ const WRITE = `mutation ConsoleWrite($input: UpdateConfigInput!) {
     ... on ConfigWrite { changed config { version } diff(limit: 500) { op path from value } request { id requiredApprovals } }
     ... on ValidationError { issues { pointer message } }
     ... on SecretRejectedError { issues { pointer message } advice }
-    ... on VersionConflictError { currentVersion expectedVersion }
+    ... on VersionConflictError { currentVersion }
     ... on Error { message }
   }
 }`;
@@ -24,11 +24,10 @@ interface WriteResult {
   issues?: { pointer: string; message: string }[];
   advice?: string;
   currentVersion?: number;
-  expectedVersion?: number;
   message?: string;
 }
 
-type Outcome = { kind: 'saved'; version: number } | { kind: 'request'; id: string; approvals: number } | { kind: 'conflict'; current: number } | { kind: 'failed'; message: string };
+type Outcome = { kind: 'saved'; version: number } | { kind: 'request'; id: string; approvals: number } | { kind: 'failed'; message: string };
 
 /** A setting's value as typed into its field: a number, a flag, text, or JSON for anything else. */
 function parseInput(kind: string, text: string): { value: Json } | { problem: string } {
@@ -64,7 +63,6 @@ export function Editor({
   service,
   environment,
   base,
-  currentVersion,
   settings,
   onDone,
 }: {
@@ -72,7 +70,6 @@ export function Editor({
   service: string;
   environment: string;
   base: { version: number; config: JsonObject };
-  currentVersion: number;
   settings: Setting[];
   onDone: () => void;
 }) {
@@ -110,7 +107,8 @@ export function Editor({
   const known = new Set(settings.map((setting) => setting.pointer));
   const elsewhere = issues.filter((issue) => issue.pointer !== '/reason' && ![...known].some((pointer) => issue.pointer === pointer || issue.pointer.startsWith(`${pointer}/`)));
   const reasonIssues = issues.filter((issue) => issue.pointer === '/reason');
-  const conflictNow = check?.__typename === 'VersionConflictError';
+  // A refused dry run or save: the version written since editing began.
+  const conflictWith = check?.__typename === 'VersionConflictError' ? check.currentVersion! : null;
   const clean = check?.__typename === 'ConfigWrite' && Object.keys(inputProblems).length === 0;
   const canSave = clean && check.changed === true && reason.trim() !== '' && !saving;
 
@@ -146,13 +144,9 @@ export function Editor({
     setSaving(true);
     try {
       const { updateConfig: result } = await hub.request<{ updateConfig: WriteResult }>(WRITE, { input: inputFor({}) });
-      if (result.__typename === 'ConfigWrite' && result.request) setOutcome({ kind: 'request', id: result.request.id, approvals: result.request.requiredApprovals });
-      else if (result.__typename === 'ConfigWrite') setOutcome({ kind: 'saved', version: result.config!.version });
-      else if (result.__typename === 'VersionConflictError') setOutcome({ kind: 'conflict', current: result.currentVersion! });
-      else {
-        setCheck(result);
-        setOutcome({ kind: 'failed', message: result.message ?? result.__typename });
-      }
+      if (result.__typename !== 'ConfigWrite') setCheck(result);
+      else if (result.request) setOutcome({ kind: 'request', id: result.request.id, approvals: result.request.requiredApprovals });
+      else setOutcome({ kind: 'saved', version: result.config!.version });
     } catch (error) {
       setOutcome({ kind: 'failed', message: (error as Error).message });
     } finally {
@@ -176,13 +170,13 @@ export function Editor({
   return (
     <section class="editor" aria-label="Edit settings">
       <h2>Editing version {base.version}</h2>
-      {(outcome?.kind === 'conflict' || conflictNow) && (
+      {conflictWith !== null && (
         <div class="conflict" role="alert">
           <p>
-            <strong>Conflict:</strong> version {outcome?.kind === 'conflict' ? outcome.current : check?.currentVersion} was written since you began editing version {base.version}. Nothing was
+            <strong>Conflict:</strong> version {conflictWith} was written since you began editing version {base.version}. Nothing was
             saved; your edits are still here. What changed meanwhile:
           </p>
-          <Compare hub={hub} service={service} environment={environment} from={base.version} to={outcome?.kind === 'conflict' ? outcome.current : (check?.currentVersion ?? currentVersion)} />
+          <Compare hub={hub} service={service} environment={environment} from={base.version} to={conflictWith} />
           <button type="button" onClick={onDone}>
             Discard my edits and reload
           </button>
@@ -258,7 +252,7 @@ export function Editor({
         </ul>
       )}
       {check?.advice && issues.length > 0 && <p class="hint">{check.advice}</p>}
-      {check?.__typename !== 'ConfigWrite' && check?.message && !conflictNow && <Problem text={check.message} />}
+      {check?.__typename !== 'ConfigWrite' && check?.message && conflictWith === null && <Problem text={check.message} />}
       <h3>Preview</h3>
       {check?.__typename === 'ConfigWrite' ? <Diff operations={check.diff ?? []} before={base.config} /> : <p class="hint">{check ? 'Fix the problems above to see the diff.' : 'Checking…'}</p>}
       <div class="field">

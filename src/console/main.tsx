@@ -4,6 +4,7 @@
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { Hub, type Viewer, storeToken, storedToken } from './api.ts';
+import { Problem } from './common.tsx';
 import { ConfigPage } from './config.tsx';
 import { RequestsPage, TokensPage } from './admin.tsx';
 import { ServicesPage } from './services.tsx';
@@ -51,11 +52,7 @@ function SignIn({ onSignedIn }: { onSignedIn: (hub: Hub, viewer: Viewer) => void
         <label for="token">API token</label>
         <input id="token" type="password" autocomplete="off" value={token} onInput={(event) => setToken(event.currentTarget.value)} required />
         <p class="hint">Kept in this tab only (session storage); closing the tab signs you out.</p>
-        {problem && (
-          <p class="error" role="alert">
-            {problem}
-          </p>
-        )}
+        <Problem text={problem} />
         <button type="submit" disabled={busy || token.trim() === ''}>
           Sign in
         </button>

@@ -18,7 +18,7 @@ export interface ConfigRollout {
   instances: { instance: string; inStep: boolean; servedVersion: number; status: string; appliedVersion: number | null; rejectedVersion: number | null; error: string | null }[];
 }
 
-interface Override {
+export interface Override {
   id: string;
   version: number;
   settings: string[];

@@ -28,7 +28,7 @@ interface Row {
 }
 
 /** How the instances of a config stand: on its version, refusing one, or behind. */
-export function health(row: Pick<Row, 'version' | 'instances'>): { applied: number; refused: number; behind: number } {
+function health(row: Pick<Row, 'version' | 'instances'>): { applied: number; refused: number; behind: number } {
   let applied = 0;
   let refused = 0;
   let behind = 0;
@@ -107,23 +107,12 @@ function ServiceRows({ hub, variables, onPage }: { hub: Hub; variables: Record<s
   useLive(hub, EVERY_CHANGE, {}, () => void reload());
   const page = data?.configs ?? null;
   useEffect(() => onPage?.(page), [page, onPage]);
-  if (error) {
+  if (error || !page) {
     return (
       <tbody>
         <tr>
-          <td colSpan={5}>
-            <Problem text={error} />
-          </td>
-        </tr>
-      </tbody>
-    );
-  }
-  if (!page) {
-    return (
-      <tbody>
-        <tr>
-          <td colSpan={5} class="loading">
-            Loading…
+          <td colSpan={5} class={error ? undefined : 'loading'}>
+            {error ? <Problem text={error} /> : 'Loading…'}
           </td>
         </tr>
       </tbody>
