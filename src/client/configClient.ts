@@ -382,8 +382,7 @@ export class ConfigClient<T extends object> {
 
   private check(config: JsonObject): { ok: true; value: T } | { ok: false; reason: string; issues: { path: string; message: string }[] } {
     const candidate = overlay(this.defaults, config);
-    if (!this.options.schema) return { ok: true, value: deepFreeze(structuredClone(candidate)) };
-    const parsed = this.options.schema.safeParse(candidate);
+    const parsed = this.options.schema?.safeParse(candidate) ?? { success: true, data: candidate };
     if (parsed.success) return { ok: true, value: deepFreeze(structuredClone(parsed.data)) };
     const issues = parsed.error.issues.map((issue) => ({ path: issue.path.map(String).join('.'), message: issue.message }));
     return { ok: false, reason: issues.map((issue) => `${issue.path || '(root)'}: ${issue.message}`).join('; '), issues };

@@ -15,9 +15,9 @@ export function overlay<T>(base: T, overlayValue: unknown): T {
  * The dotted paths whose values differ between two documents, leaves and every object above them
  * (`a.b.c` changed reports `a`, `a.b` and `a.b.c`), sorted. Arrays compare as whole values.
  */
-export function changedPaths(previous: unknown, next: unknown, prefix = ''): string[] {
+export function changedPaths(previous: unknown, next: unknown): string[] {
   const paths = new Set<string>();
-  collect(previous, next, prefix, paths);
+  collect(previous, next, '', paths);
   return [...paths].sort();
 }
 

@@ -149,8 +149,7 @@ export function followWebSocket(
   let endAttempt: (() => void) | undefined;
 
   const attemptOnce = async (createClient: typeof import('graphql-ws').createClient, WebSocketImpl: unknown) => {
-    let connected = false;
-    let connectedAt = 0;
+    let connectedAt: number | undefined;
     let received = false;
     let socket: WebSocket | undefined;
     let client: GraphQLWsClient | undefined;
@@ -181,7 +180,6 @@ export function followWebSocket(
             socket = opened as WebSocket;
           },
           connected: () => {
-            connected = true;
             connectedAt = Date.now();
             handlers.up();
           },
@@ -225,7 +223,7 @@ export function followWebSocket(
     if (socket) await closeSocket(socket);
     // A subscription the hub refuses right after connecting (no such config, a token without the right)
     // must not retry at the fastest pace forever: only a session that worked resets the backoff.
-    const worked = connected && (received || Date.now() - connectedAt >= STEADY_SESSION_MS);
+    const worked = connectedAt !== undefined && (received || Date.now() - connectedAt >= STEADY_SESSION_MS);
     return { worked, reason };
   };
 

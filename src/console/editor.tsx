@@ -104,8 +104,7 @@ export function Editor({
   // The hub names a setting of the document `/config/...` (the input's field), the reason `/reason`.
   const issues = (check?.issues ?? []).map((issue) => ({ ...issue, pointer: issue.pointer === '/config' ? '' : issue.pointer.startsWith('/config/') ? issue.pointer.slice('/config'.length) : issue.pointer }));
   const issuesAt = (pointer: string) => issues.filter((issue) => issue.pointer === pointer || issue.pointer.startsWith(`${pointer}/`));
-  const known = new Set(settings.map((setting) => setting.pointer));
-  const elsewhere = issues.filter((issue) => issue.pointer !== '/reason' && ![...known].some((pointer) => issue.pointer === pointer || issue.pointer.startsWith(`${pointer}/`)));
+  const elsewhere = issues.filter((issue) => issue.pointer !== '/reason' && !settings.some((setting) => issuesAt(setting.pointer).includes(issue)));
   const reasonIssues = issues.filter((issue) => issue.pointer === '/reason');
   // A refused dry run or save: the version written since editing began.
   const conflictWith = check?.__typename === 'VersionConflictError' ? check.currentVersion! : null;
