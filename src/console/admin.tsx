@@ -29,11 +29,9 @@ interface Token {
   expiresAt: string | null;
   lastUsedAt: string | null;
   revokedAt: string | null;
-  createdBy: string;
-  createdAt: string;
 }
 
-const TOKEN_FIELDS = 'id name prefix role services environments expiresAt lastUsedAt revokedAt createdBy createdAt';
+const TOKEN_FIELDS = 'id name prefix role services environments expiresAt lastUsedAt revokedAt';
 const list = (text: string) => (text.trim() === '' ? null : text.split(',').map((item) => item.trim()).filter(Boolean));
 
 export function TokensPage({ hub }: { hub: Hub }) {

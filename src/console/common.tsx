@@ -58,7 +58,6 @@ export function Problem({ text }: { text: string | null }) {
 export interface PatchOperation {
   op: string;
   path: string;
-  from?: string | null;
   value?: Json;
 }
 
@@ -105,7 +104,7 @@ export function Compare({ hub, service, environment, from, to }: { hub: Hub; ser
   }>(
     hub,
     `query ConsoleCompare($service: String!, $environment: String!, $from: Int!, $to: Int!) {
-      configDiff(service: $service, environment: $environment, fromVersion: $from, toVersion: $to) { __typename ... on ConfigDiff { operations(limit: 500) { op path from value } } ... on Error { message } }
+      configDiff(service: $service, environment: $environment, fromVersion: $from, toVersion: $to) { __typename ... on ConfigDiff { operations(limit: 500) { op path value } } ... on Error { message } }
       configVersion(service: $service, environment: $environment, version: $from) { __typename ... on ConfigChange { newConfig } }
     }`,
     { service, environment, from, to },

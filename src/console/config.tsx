@@ -13,7 +13,7 @@ const CONFIG = `query ConsoleConfig($service: String!, $environment: String!) {
       version config description updatedAt updatedBy
       instances { instance status appliedVersion rejectedVersion error reportedAt }
       overrides { id version settings expiresAt createdBy reason }
-      rollout { id state stableVersion candidateVersion steps stepIndex percent nextStepAt bakeSeconds maxErrors createdBy reason
+      rollout { id stableVersion candidateVersion steps stepIndex percent nextStepAt bakeSeconds maxErrors createdBy
                 instances { instance inStep servedVersion status appliedVersion rejectedVersion error } }
     }
     ... on Error { message }
@@ -61,13 +61,8 @@ interface ConfigData {
   configBlame: { __typename: string; settings?: { pointer: string; version: number; changedBy: string; changedAt: string; reason: string | null }[] } | null;
 }
 
-type Tab = 'settings' | 'history' | 'fleet' | 'safety';
-const TABS: [Tab, string][] = [
-  ['settings', 'Settings'],
-  ['history', 'History'],
-  ['fleet', 'Fleet'],
-  ['safety', 'Change safety'],
-];
+const TABS = { settings: 'Settings', history: 'History', fleet: 'Fleet', safety: 'Change safety' };
+type Tab = keyof typeof TABS;
 
 export function ConfigPage({ hub, viewer, service, environment }: { hub: Hub; viewer: Viewer; service: string; environment: string }) {
   const variables = { service, environment };
@@ -94,9 +89,8 @@ export function ConfigPage({ hub, viewer, service, environment }: { hub: Hub; vi
   if (!data) return <main>{error ? <Problem text={error} /> : <p class="loading">Loading…</p>}</main>;
   if (!config) return <Missing hub={hub} service={service} environment={environment} writable={writable} message={(data.config as { message: string }).message} onRestored={reload} />;
 
-  const fields = data.configSchema?.fields ?? [];
   const blame = new Map((data.configBlame?.settings ?? []).map((setting) => [setting.pointer, setting]));
-  const settings = settingsOf(config.config, fields);
+  const settings = settingsOf(config.config, data.configSchema?.fields ?? []);
   return (
     <main>
       <ConfigTitle service={service} environment={environment} />
@@ -111,7 +105,7 @@ export function ConfigPage({ hub, viewer, service, environment }: { hub: Hub; vi
         </p>
       )}
       <div role="tablist" aria-label="Config views" class="tabs">
-        {TABS.map(([name, label]) => (
+        {(Object.entries(TABS) as [Tab, string][]).map(([name, label]) => (
           <button key={name} type="button" role="tab" id={`tab-${name}`} aria-selected={tab === name} aria-controls={`panel-${name}`} onClick={() => setTab(name)}>
             {label}
           </button>
@@ -350,7 +344,7 @@ function Rollback({
   const preview = useQuery<{ rollbackConfig: { __typename: string; diff?: PatchOperation[]; message?: string } }>(
     hub,
     `mutation ConsoleRollbackPreview($input: RollbackConfigInput!) {
-      rollbackConfig(input: $input) { __typename ... on ConfigWrite { diff(limit: 500) { op path from value } } ... on Error { message } }
+      rollbackConfig(input: $input) { __typename ... on ConfigWrite { diff(limit: 500) { op path value } } ... on Error { message } }
     }`,
     { input: { service, environment, toVersion, expectedVersion: currentVersion, dryRun: true } },
   );

@@ -7,7 +7,7 @@ import { type Json, type JsonObject, isObject, settingName, valueAt, withValue }
 const WRITE = `mutation ConsoleWrite($input: UpdateConfigInput!) {
   updateConfig(input: $input) {
     __typename
-    ... on ConfigWrite { changed config { version } diff(limit: 500) { op path from value } request { id requiredApprovals } }
+    ... on ConfigWrite { changed config { version } diff(limit: 500) { op path value } request { id requiredApprovals } }
     ... on ValidationError { issues { pointer message } }
     ... on SecretRejectedError { issues { pointer message } advice }
     ... on VersionConflictError { currentVersion }

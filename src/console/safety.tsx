@@ -4,7 +4,6 @@ import { Diff, type PatchOperation, Problem, Table, useQuery, when } from './com
 
 export interface ConfigRollout {
   id: string;
-  state: string;
   stableVersion: number;
   candidateVersion: number;
   steps: number[];
@@ -14,7 +13,6 @@ export interface ConfigRollout {
   bakeSeconds: number;
   maxErrors: number;
   createdBy: string;
-  reason: string | null;
   instances: { instance: string; inStep: boolean; servedVersion: number; status: string; appliedVersion: number | null; rejectedVersion: number | null; error: string | null }[];
 }
 
@@ -31,7 +29,6 @@ export interface ChangeRequest {
   id: string;
   service: string;
   environment: string;
-  state: string;
   author: string;
   reason: string;
   requiredApprovals: number;
@@ -39,13 +36,12 @@ export interface ChangeRequest {
   baseVersion: number;
   createdAt: string;
   expiresAt: string;
-  proposed: Record<string, unknown>;
   diff: PatchOperation[];
   rebase: { currentVersion: number; clean: boolean; detail: string } | null;
 }
 
-export const REQUEST_FIELDS = `id service environment state author reason requiredApprovals approvals baseVersion createdAt expiresAt proposed
-  diff(limit: 200) { op path from value } rebase { currentVersion clean detail }`;
+export const REQUEST_FIELDS = `id service environment author reason requiredApprovals approvals baseVersion createdAt expiresAt
+  diff(limit: 200) { op path value } rebase { currentVersion clean detail }`;
 
 /** Change requests, each with its diff and, for those who may, approve, reject and comment. */
 export function RequestList({ hub, requests, onChanged, mayReview }: { hub: Hub; requests: ChangeRequest[]; onChanged: () => void; mayReview: (request: ChangeRequest) => boolean }) {
