@@ -423,7 +423,7 @@ export class ConfigClient<T extends object> {
         environment: this.environment,
         instance: this.instanceId,
         // Never STARTING: a start, once ended, does not come back (checked before this was queued).
-        status: status.state === 'STARTING' ? (this.source === 'defaults' ? 'ERROR' : 'STALE') : status.state,
+        status: status.state as Exclude<ClientState, 'STARTING'>,
         appliedVersion: this.version,
         rejectedVersion: this.rejection?.version ?? null,
         error: reportableError(this.rejection ? `refused version ${this.rejection.version}: ${this.rejection.reason}` : status.reason),
