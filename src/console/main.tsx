@@ -7,10 +7,9 @@ import { Hub, type Viewer, storeToken, storedToken } from './api.ts';
 import { Problem } from './common.tsx';
 import { ConfigPage } from './config.tsx';
 import { RequestsPage, TokensPage } from './admin.tsx';
+import { ViewerQuery } from './operations.ts';
 import { ServicesPage } from './services.tsx';
 import './style.css';
-
-const VIEWER = `{ viewer { name role services environments } }`;
 
 /** The page the location's hash names: `#/`, `#/config/<service>/<environment>`, `#/requests`, `#/tokens`. */
 function useRoute(): string[] {
@@ -34,7 +33,7 @@ function SignIn({ onSignedIn }: { onSignedIn: (hub: Hub, viewer: Viewer) => void
     setProblem(null);
     const hub = new Hub(token.trim());
     try {
-      const { viewer } = await hub.request<{ viewer: Viewer | null }>(VIEWER);
+      const { viewer } = await hub.request(ViewerQuery, {});
       if (!viewer) throw new Error('the hub did not accept this token');
       storeToken(hub.token);
       onSignedIn(hub, viewer);
@@ -71,7 +70,7 @@ function App() {
     if (!token) return;
     const hub = new Hub(token);
     hub
-      .request<{ viewer: Viewer | null }>(VIEWER)
+      .request(ViewerQuery, {})
       .then(({ viewer }) => (viewer ? setSession({ hub, viewer }) : storeToken(null)))
       .catch(() => storeToken(null))
       .finally(() => setChecking(false));
