@@ -2,7 +2,7 @@
 import type { ConsoleConfigQuery } from './generated/graphql.ts';
 import { type Json, type JsonObject, leaves, valueAt } from './json.ts';
 
-export type SchemaField = NonNullable<ConsoleConfigQuery['configSchema']>['fields'][number];
+type SchemaField = NonNullable<ConsoleConfigQuery['configSchema']>['fields'][number];
 
 export interface Setting {
   pointer: string;
