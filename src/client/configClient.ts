@@ -1,18 +1,11 @@
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { type BackoffOptions, backoffDelay } from './backoff.ts';
-import {
-  type ConfigPath,
-  type ConfigPathValue,
-  type JsonObject,
-  changedPaths,
-  deepFreeze,
-  overlay,
-  valueAt,
-} from './documents.ts';
+import { type ConfigPath, type ConfigPathValue, changedPaths, deepFreeze, overlay, valueAt } from './documents.ts';
 import { type LiveChange, type LiveFeed, type NatsOptions, followNats, followWebSocket } from './live.ts';
 import { FleetReporter, reportableError } from './fleetReport.ts';
 import { ClientConfig } from './operations.ts';
+import type { JsonObject } from '../protocol/json.ts';
 import { SnapshotWriter, readSnapshot } from './snapshot.ts';
 import { type HubConnection, answered, hubRequest } from './transport.ts';
 
@@ -167,9 +160,7 @@ export class ConfigClient<T extends object> {
     const live = this.options.live ?? { via: 'graphql-ws' };
     const backoff = this.options.backoff ?? {};
     const handlers = {
-      // Over NATS every instance hears every change, a rollout's candidate included: a change there is a
-      // cue to ask the hub what this instance is served. graphql-ws brings only what is meant for it.
-      change: (change: LiveChange) => (live.via === 'nats' ? this.onLiveChange({ ...change, config: null }) : this.onLiveChange(change)),
+      change: (change: LiveChange) => this.onLiveChange(change),
       up: () => {
         this.liveProblem = null;
         this.updateStatus();
@@ -391,8 +382,7 @@ export class ConfigClient<T extends object> {
 
   private check(config: JsonObject): { ok: true; value: T } | { ok: false; reason: string; issues: { path: string; message: string }[] } {
     const candidate = overlay(this.defaults, config);
-    if (!this.options.schema) return { ok: true, value: deepFreeze(structuredClone(candidate)) };
-    const parsed = this.options.schema.safeParse(candidate);
+    const parsed = this.options.schema?.safeParse(candidate) ?? { success: true, data: candidate };
     if (parsed.success) return { ok: true, value: deepFreeze(structuredClone(parsed.data)) };
     const issues = parsed.error.issues.map((issue) => ({ path: issue.path.map(String).join('.'), message: issue.message }));
     return { ok: false, reason: issues.map((issue) => `${issue.path || '(root)'}: ${issue.message}`).join('; '), issues };
@@ -433,7 +423,7 @@ export class ConfigClient<T extends object> {
         environment: this.environment,
         instance: this.instanceId,
         // Never STARTING: a start, once ended, does not come back (checked before this was queued).
-        status: status.state === 'STARTING' ? (this.source === 'defaults' ? 'ERROR' : 'STALE') : status.state,
+        status: status.state as Exclude<ClientState, 'STARTING'>,
         appliedVersion: this.version,
         rejectedVersion: this.rejection?.version ?? null,
         error: reportableError(this.rejection ? `refused version ${this.rejection.version}: ${this.rejection.reason}` : status.reason),

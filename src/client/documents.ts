@@ -1,14 +1,11 @@
 // Plain JSON documents: the overlay of defaults, snapshot and hub config, what changed between two
 // configs, and reading a dotted path.
 
-import { type JsonObject, type JsonValue, isJsonObject as isPlainObject, sameValue } from '../protocol/json.ts';
-
-export type { JsonObject };
-export { isPlainObject, sameValue };
+import { type JsonObject, type JsonValue, isJsonObject, sameValue } from '../protocol/json.ts';
 
 /** `overlay` on top of `base`: objects merge key by key, anything else (arrays included) replaces. */
 export function overlay<T>(base: T, overlayValue: unknown): T {
-  if (!isPlainObject(base) || !isPlainObject(overlayValue)) return (overlayValue === undefined ? base : overlayValue) as T;
+  if (!isJsonObject(base) || !isJsonObject(overlayValue)) return (overlayValue === undefined ? base : overlayValue) as T;
   const merged: JsonObject = { ...base };
   for (const [key, value] of Object.entries(overlayValue)) merged[key] = overlay<JsonValue | undefined>(merged[key], value)!;
   return merged as T;
@@ -18,14 +15,14 @@ export function overlay<T>(base: T, overlayValue: unknown): T {
  * The dotted paths whose values differ between two documents, leaves and every object above them
  * (`a.b.c` changed reports `a`, `a.b` and `a.b.c`), sorted. Arrays compare as whole values.
  */
-export function changedPaths(previous: unknown, next: unknown, prefix = ''): string[] {
+export function changedPaths(previous: unknown, next: unknown): string[] {
   const paths = new Set<string>();
-  collect(previous, next, prefix, paths);
+  collect(previous, next, '', paths);
   return [...paths].sort();
 }
 
 function collect(previous: unknown, next: unknown, prefix: string, paths: Set<string>): boolean {
-  if (isPlainObject(previous) && isPlainObject(next)) {
+  if (isJsonObject(previous) && isJsonObject(next)) {
     let changed = false;
     for (const key of new Set([...Object.keys(previous), ...Object.keys(next)])) {
       const path = prefix ? `${prefix}.${key}` : key;
@@ -44,7 +41,7 @@ export function valueAt(document: unknown, path: string): unknown {
   if (path === '') return document;
   let value = document;
   for (const key of path.split('.')) {
-    if (!isPlainObject(value) && !Array.isArray(value)) return undefined;
+    if (!isJsonObject(value) && !Array.isArray(value)) return undefined;
     value = (value as JsonObject)[key];
   }
   return value;

@@ -2,16 +2,16 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { Client as GraphQLWsClient } from 'graphql-ws';
 import type WebSocket from 'ws';
 import { type BackoffOptions, backoffDelay, pause } from './backoff.ts';
-import { type ConfigEvent, type RolloutNotice, parseConfigEvent, rolloutSubjectFor, subjectFor } from '../protocol/changes.ts';
+import { type ConfigEvent, type RolloutNotice, rolloutSubjectFor, subjectFor } from '../protocol/changes.ts';
 import { ClientConfigChanged } from './operations.ts';
-import { type HubConnection, graphqlEndpoint } from './transport.ts';
+import { DEFAULT_TIMEOUT_MS, type HubConnection, graphqlEndpoint } from './transport.ts';
 
 // The two ways a change reaches a ConfigClient: the hub's NATS subject or a graphql-ws subscription.
 // Each keeps itself connected (with the client's backoff) and says when it is up and when it is down.
 // Their libraries load only when chosen.
 
-/** One change as both channels carry it (what the client needs of a ConfigEvent: the whole new document, null after a deletion). */
-export type LiveChange = Pick<ConfigEvent, 'service' | 'environment' | 'version' | 'action' | 'config'>;
+/** A change as the client needs it: the whole new document, null after a deletion or when it is only a cue to read. */
+export type LiveChange = Pick<ConfigEvent, 'environment' | 'version' | 'config'>;
 
 export interface LiveHandlers {
   change(change: LiveChange): void;
@@ -48,7 +48,7 @@ const describe = (error: unknown): string => {
  */
 export type NatsOptions = Record<string, unknown>;
 
-/** Follows `config.update.<service>` on NATS, reconnecting forever. */
+/** Follows `config.update.<service>` and the service's rollouts on NATS, reconnecting forever. */
 export function followNats(
   target: FeedTarget & { servers: string[]; name: string; options?: NatsOptions },
   handlers: LiveHandlers,
@@ -88,32 +88,24 @@ export function followNats(
         break;
       }
       attempt = 0;
-      nc.subscribe(subjectFor(target.service), {
-        callback: (error, message) => {
-          if (error) return;
-          let change: LiveChange | null = null;
-          try {
-            change = parseConfigEvent(message.json());
-          } catch {
-            // Not JSON: nothing to apply.
-          }
-          if (change && change.service === target.service && change.environment === target.environment) handlers.change(change);
-        },
-      });
-      // A rollout moving a step (or ending) writes no version: its notice is the cue to ask the hub again.
-      nc.subscribe(rolloutSubjectFor(target.service), {
-        callback: (error, message) => {
-          if (error) return;
-          let notice: Partial<RolloutNotice> | null = null;
-          try {
-            notice = message.json<Partial<RolloutNotice>>();
-          } catch {
-            // Not JSON: nothing to do.
-          }
-          if (notice?.service !== target.service || notice.environment !== target.environment || !Number.isInteger(notice.candidateVersion)) return;
-          handlers.change({ service: target.service, environment: target.environment, version: notice.candidateVersion!, action: 'UPDATE', config: null });
-        },
-      });
+      // Every instance hears every change here, a rollout's candidate included, and a rollout moving a step
+      // (or ending) writes no version: either is only a cue to ask the hub what this instance is served.
+      const cue = (subject: string, versionOf: (data: Partial<ConfigEvent & RolloutNotice>) => unknown) =>
+        nc.subscribe(subject, {
+          callback: (error, message) => {
+            let data: Partial<ConfigEvent & RolloutNotice> | null = null;
+            try {
+              data = error ? null : message.json();
+            } catch {
+              // Not JSON: nothing to do.
+            }
+            const version = data && versionOf(data);
+            if (data?.service !== target.service || data.environment !== target.environment || !Number.isInteger(version)) return;
+            handlers.change({ environment: target.environment, version: version as number, config: null });
+          },
+        });
+      cue(subjectFor(target.service), (event) => event.version);
+      cue(rolloutSubjectFor(target.service), (notice) => notice.candidateVersion);
       const flushedUp = () =>
         nc.flush().then(
           () => {
@@ -157,8 +149,7 @@ export function followWebSocket(
   let endAttempt: (() => void) | undefined;
 
   const attemptOnce = async (createClient: typeof import('graphql-ws').createClient, WebSocketImpl: unknown) => {
-    let connected = false;
-    let connectedAt = 0;
+    let connectedAt: number | undefined;
     let received = false;
     let socket: WebSocket | undefined;
     let client: GraphQLWsClient | undefined;
@@ -173,7 +164,7 @@ export function followWebSocket(
         lazy: true,
         retryAttempts: 0,
         keepAlive: target.keepAliveMs,
-        connectionAckWaitTimeout: target.connection.timeoutMs ?? 10_000,
+        connectionAckWaitTimeout: target.connection.timeoutMs ?? DEFAULT_TIMEOUT_MS,
         on: {
           // A hub that vanished without closing the socket (host gone, network cut) answers no ping:
           // cut the socket, which ends this attempt, instead of waiting for TCP to notice.
@@ -189,7 +180,6 @@ export function followWebSocket(
             socket = opened as WebSocket;
           },
           connected: () => {
-            connected = true;
             connectedAt = Date.now();
             handlers.up();
           },
@@ -233,13 +223,13 @@ export function followWebSocket(
     if (socket) await closeSocket(socket);
     // A subscription the hub refuses right after connecting (no such config, a token without the right)
     // must not retry at the fastest pace forever: only a session that worked resets the backoff.
-    const worked = connected && (received || Date.now() - connectedAt >= STEADY_SESSION_MS);
+    const worked = connectedAt !== undefined && (received || Date.now() - connectedAt >= STEADY_SESSION_MS);
     return { worked, reason };
   };
 
   const run = async () => {
     const [{ createClient }, { default: WebSocketBase }] = await Promise.all([import('graphql-ws'), import('ws')]);
-    const handshakeTimeout = target.connection.timeoutMs ?? 10_000;
+    const handshakeTimeout = target.connection.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     // graphql-ws constructs sockets with (url, protocol) only: a hub that accepts the TCP connection and
     // never answers the upgrade would hold the attempt forever without a handshake timeout.
     class WebSocketImpl extends WebSocketBase {

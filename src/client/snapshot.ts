@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { isPlainObject, type JsonObject } from './documents.ts';
+import { type JsonObject, isJsonObject } from '../protocol/json.ts';
 
 // The last-known-good config on disk: what a service starts from when the hub is away.
 
@@ -30,7 +30,7 @@ export function readSnapshot(file: string, service: string, environment: string)
     if (parsed.service !== service || parsed.environment !== environment) {
       return { problem: `snapshot ${file} belongs to ${parsed.service}/${parsed.environment}` };
     }
-    if (!Number.isInteger(parsed.version) || (parsed.version as number) < 1 || !isPlainObject(parsed.config)) {
+    if (!Number.isInteger(parsed.version) || (parsed.version as number) < 1 || !isJsonObject(parsed.config)) {
       return { problem: `snapshot ${file} has no version or config` };
     }
     return { snapshot: parsed as Snapshot };

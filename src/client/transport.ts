@@ -106,8 +106,8 @@ export async function hubRequest<TResult, TVariables>(
 
   const body = parseBody(text);
   const errors = body?.errors ?? [];
-  if (response.status === 401) throw new HubRequestError(firstMessage(errors, 'the hub refused the credentials (401)'), 'UNAUTHENTICATED', { status: 401, errors });
-  if (response.status === 403) throw new HubRequestError(firstMessage(errors, 'the token may not do this (403)'), 'FORBIDDEN', { status: 403, errors });
+  if (response.status === 401) throw new HubRequestError(errors[0]?.message ?? 'the hub refused the credentials (401)', 'UNAUTHENTICATED', { status: 401, errors });
+  if (response.status === 403) throw new HubRequestError(errors[0]?.message ?? 'the token may not do this (403)', 'FORBIDDEN', { status: 403, errors });
   const authError = errors.find((error) => AUTH_CODES.has(error.extensions?.code as HubErrorCode));
   if (authError) {
     throw new HubRequestError(authError.message, authError.extensions!.code as HubErrorCode, { status: response.status, errors });
@@ -144,10 +144,6 @@ function parseBody(text: string): GraphQLResponseBody | undefined {
   } catch {
     return undefined;
   }
-}
-
-function firstMessage(errors: readonly HubGraphQLError[], fallback: string): string {
-  return errors[0]?.message ?? fallback;
 }
 
 function describeCause(error: unknown): string {

@@ -1,10 +1,12 @@
 import { useState } from 'preact/hooks';
 import { type Hub, type Viewer, mayWrite } from './api.ts';
-import { Problem, Table, useQuery, when } from './common.tsx';
-import { type ChangeRequest, REQUEST_FIELDS, RequestList } from './safety.tsx';
+import { Problem, Table, refusal, useQuery, when } from './common.tsx';
+import type { Role } from './generated/graphql.ts';
+import { ChangeRequestsQuery, CreateToken, RevokeToken, TokensQuery } from './operations.ts';
+import { RequestList } from './safety.tsx';
 
 export function RequestsPage({ hub, viewer }: { hub: Hub; viewer: Viewer }) {
-  const { data, error, reload } = useQuery<{ changeRequests: ChangeRequest[] | null }>(hub, `query ConsoleRequests { changeRequests { ${REQUEST_FIELDS} } }`, {});
+  const { data, error, reload } = useQuery(hub, ChangeRequestsQuery, {});
   return (
     <main>
       <h1>Change requests</h1>
@@ -19,55 +21,34 @@ export function RequestsPage({ hub, viewer }: { hub: Hub; viewer: Viewer }) {
   );
 }
 
-interface Token {
-  id: string;
-  name: string;
-  prefix: string;
-  role: string;
-  services: string[] | null;
-  environments: string[] | null;
-  expiresAt: string | null;
-  lastUsedAt: string | null;
-  revokedAt: string | null;
-  createdBy: string;
-  createdAt: string;
-}
-
-const TOKEN_FIELDS = 'id name prefix role services environments expiresAt lastUsedAt revokedAt createdBy createdAt';
 const list = (text: string) => (text.trim() === '' ? null : text.split(',').map((item) => item.trim()).filter(Boolean));
 
 export function TokensPage({ hub }: { hub: Hub }) {
-  const { data, error, reload } = useQuery<{ tokens: Token[] | null }>(hub, `query ConsoleTokens { tokens { ${TOKEN_FIELDS} } }`, {});
-  const [form, setForm] = useState({ name: '', role: 'READER', services: '', environments: '', expiresAt: '' });
+  const { data, error, reload } = useQuery(hub, TokensQuery, {});
+  const [form, setForm] = useState({ name: '', role: 'READER' as Role, services: '', environments: '', expiresAt: '' });
   const [created, setCreated] = useState<string | null>(null);
   const [problem, setProblem] = useState<string | null>(null);
   const create = async (event: Event) => {
     event.preventDefault();
-    const { createToken } = await hub.request<{ createToken: { __typename: string; token?: string; message?: string } }>(
-      `mutation ConsoleCreateToken($input: CreateTokenInput!) { createToken(input: $input) { __typename ... on CreatedToken { token } ... on Error { message } } }`,
-      {
-        input: {
-          name: form.name.trim(),
-          role: form.role,
-          services: list(form.services),
-          environments: list(form.environments),
-          expiresAt: form.expiresAt ? new Date(form.expiresAt).toISOString() : null,
-        },
+    const { createToken } = await hub.request(CreateToken, {
+      input: {
+        name: form.name.trim(),
+        role: form.role,
+        services: list(form.services),
+        environments: list(form.environments),
+        expiresAt: form.expiresAt ? new Date(form.expiresAt).toISOString() : null,
       },
-    );
+    });
     if (createToken.__typename === 'CreatedToken') {
-      setCreated(createToken.token!);
+      setCreated(createToken.token);
       setProblem(null);
       setForm({ ...form, name: '' });
-    } else setProblem(createToken.message ?? createToken.__typename);
+    } else setProblem(refusal(createToken));
     void reload();
   };
   const revoke = async (name: string) => {
-    const { revokeToken } = await hub.request<{ revokeToken: { __typename: string; message?: string } }>(
-      `mutation ConsoleRevoke($input: RevokeTokenInput!) { revokeToken(input: $input) { __typename ... on Error { message } } }`,
-      { input: { name } },
-    );
-    setProblem(revokeToken.__typename === 'ApiToken' ? null : (revokeToken.message ?? revokeToken.__typename));
+    const { revokeToken } = await hub.request(RevokeToken, { input: { name } });
+    setProblem(refusal(revokeToken));
     void reload();
   };
   return (
@@ -87,7 +68,7 @@ export function TokensPage({ hub }: { hub: Hub }) {
           </label>
           <label>
             Role{' '}
-            <select value={form.role} onChange={(event) => setForm({ ...form, role: event.currentTarget.value })}>
+            <select value={form.role} onChange={(event) => setForm({ ...form, role: event.currentTarget.value as Role })}>
               <option value="READER">reader</option>
               <option value="EDITOR">editor</option>
               <option value="ADMIN">admin</option>

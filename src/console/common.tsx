@@ -1,17 +1,23 @@
+import type { DocumentTypeDecoration } from '@graphql-typed-document-node/core';
 import type { ComponentChildren } from 'preact';
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import type { Hub } from './api.ts';
-import { type Json, type JsonObject, show, valueAt } from './json.ts';
+import { type Json, settingName, show, valueAt } from './json.ts';
+import { CompareQuery } from './operations.ts';
 
 /** A query's data, reloaded by `reload()` (and whenever its variables change); errors are shown, not thrown. */
-export function useQuery<T>(hub: Hub, query: string, variables: Record<string, unknown>): { data: T | null; error: string | null; reload: () => Promise<void> } {
-  const [state, setState] = useState<{ data: T | null; error: string | null }>({ data: null, error: null });
+export function useQuery<Result, Variables>(
+  hub: Hub,
+  query: DocumentTypeDecoration<Result, Variables>,
+  variables: Variables,
+): { data: Result | null; error: string | null; reload: () => Promise<void> } {
+  const [state, setState] = useState<{ data: Result | null; error: string | null }>({ data: null, error: null });
   const key = JSON.stringify(variables);
   const latest = useRef(0);
   const reload = useCallback(async () => {
     const ticket = ++latest.current;
     try {
-      const data = await hub.request<T>(query, variables);
+      const data = await hub.request(query, variables);
       if (ticket === latest.current) setState({ data, error: null });
     } catch (error) {
       if (ticket === latest.current) setState((before) => ({ data: before.data, error: (error as Error).message }));
@@ -23,8 +29,8 @@ export function useQuery<T>(hub: Hub, query: string, variables: Record<string, u
   return { ...state, reload };
 }
 
-/** Calls `onChange` (at most every 150 ms) while a subscription delivers. */
-export function useLive(hub: Hub, query: string, variables: Record<string, unknown>, onChange: () => void): void {
+/** Calls `onChange` once a subscription's results pause for 50 ms (a burst of changes is one reload). */
+export function useLive<Variables extends Record<string, unknown>>(hub: Hub, query: DocumentTypeDecoration<unknown, Variables>, variables: Variables, onChange: () => void): void {
   const callback = useRef(onChange);
   callback.current = onChange;
   const key = JSON.stringify(variables);
@@ -47,19 +53,15 @@ export function Value({ value }: { value: Json | undefined }) {
   return <code class="value">{show(value)}</code>;
 }
 
+/** The hub's message when a result is one of its errors (each has one), else null. */
+export const refusal = (result: object | null | undefined): string | null => (result && 'message' in result ? String(result.message) : null);
+
 export function Problem({ text }: { text: string | null }) {
   return text ? (
     <p class="error" role="alert">
       {text}
     </p>
   ) : null;
-}
-
-export interface PatchOperation {
-  op: string;
-  path: string;
-  from?: string | null;
-  value?: Json;
 }
 
 /** A table with a caption and column headings, in a box that scrolls sideways (by keyboard too) when wide; `false` leaves a column out. */
@@ -80,14 +82,14 @@ export function Table({ caption, columns, class: className, children }: { captio
 }
 
 /** An RFC 6902 diff as people read it: each setting, old -> new. */
-export function Diff({ operations, before }: { operations: PatchOperation[]; before: Json | undefined }) {
+export function Diff({ operations, before }: { operations: { op: string; path: string; value: Json }[]; before: Json | undefined }) {
   if (operations.length === 0) return <p class="hint">No change.</p>;
   return (
     <Table caption="Changes" columns={['Setting', 'Before', 'After']} class="diff">
       <tbody>
         {operations.map((operation) => (
           <tr key={`${operation.op}${operation.path}`} class={`op-${operation.op}`}>
-            <td>{operation.path.slice(1).split('/').join('.')}</td>
+            <td>{settingName(operation.path)}</td>
             <td>{operation.op === 'add' ? <em>absent</em> : <Value value={valueAt(before, operation.path)} />}</td>
             <td>{operation.op === 'remove' ? <em>removed</em> : <Value value={operation.value} />}</td>
           </tr>
@@ -99,24 +101,16 @@ export function Diff({ operations, before }: { operations: PatchOperation[]; bef
 
 /** What changed from one version to another, as a diff. */
 export function Compare({ hub, service, environment, from, to }: { hub: Hub; service: string; environment: string; from: number; to: number }) {
-  const { data, error } = useQuery<{
-    configDiff: { __typename: string; operations?: PatchOperation[]; message?: string };
-    configVersion: { __typename: string; newConfig?: JsonObject | null };
-  }>(
-    hub,
-    `query ConsoleCompare($service: String!, $environment: String!, $from: Int!, $to: Int!) {
-      configDiff(service: $service, environment: $environment, fromVersion: $from, toVersion: $to) { __typename ... on ConfigDiff { operations(limit: 500) { op path from value } } ... on Error { message } }
-      configVersion(service: $service, environment: $environment, version: $from) { __typename ... on ConfigChange { newConfig } }
-    }`,
-    { service, environment, from, to },
-  );
+  const { data, error } = useQuery(hub, CompareQuery, { service, environment, from, to });
+  const diff = data?.configDiff;
+  const version = data?.configVersion;
   return (
     <section aria-label={`Version ${from} compared with version ${to}`}>
       <h2>
         v{from} → v{to}
       </h2>
-      <Problem text={error ?? data?.configDiff.message ?? null} />
-      {data?.configDiff.operations && <Diff operations={data.configDiff.operations} before={data.configVersion.newConfig ?? undefined} />}
+      <Problem text={error ?? refusal(diff)} />
+      {diff?.__typename === 'ConfigDiff' && <Diff operations={diff.operations} before={version?.__typename === 'ConfigChange' ? (version.newConfig ?? undefined) : undefined} />}
     </section>
   );
 }

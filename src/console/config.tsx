@@ -1,87 +1,28 @@
 import { useEffect, useState } from 'preact/hooks';
 import { type Hub, type Viewer, mayWrite } from './api.ts';
-import { Compare, Diff, type PatchOperation, Problem, Table, Value, useLive, useQuery, when } from './common.tsx';
+import { Compare, Diff, Problem, Table, Value, refusal, useLive, useQuery, when } from './common.tsx';
 import { Editor } from './editor.tsx';
 import { type JsonObject, settingName } from './json.ts';
-import { type SchemaField, bounds, settingsOf } from './settings.ts';
-import { ChangeSafety, type ConfigRollout } from './safety.tsx';
+import { ConfigChanged, ConfigQuery, DeletedQuery, HistoryQuery, RestoreMutation, RollbackMutation, RollbackPreview, RolloutChanged } from './operations.ts';
+import { bounds, settingsOf } from './settings.ts';
+import { ChangeSafety, type ServiceConfig } from './safety.tsx';
 
-const CONFIG = `query ConsoleConfig($service: String!, $environment: String!) {
-  config(service: $service, environment: $environment) {
-    __typename
-    ... on ServiceConfig {
-      version config description updatedAt updatedBy
-      instances { instance status appliedVersion rejectedVersion error reportedAt }
-      overrides { id version settings expiresAt createdBy reason }
-      rollout { id state stableVersion candidateVersion steps stepIndex percent nextStepAt bakeSeconds maxErrors createdBy reason
-                instances { instance inStep servedVersion status appliedVersion rejectedVersion error } }
-    }
-    ... on Error { message }
-  }
-  configSchema(service: $service) { version fields { pointer type description default minimum maximum exclusiveMinimum exclusiveMaximum allowed required } }
-  configBlame(service: $service, environment: $environment) { __typename ... on ConfigBlame { settings { pointer version changedBy changedAt reason } } }
-}`;
-
-const DELETED = `query ConsoleDeleted($service: String!, $environment: String!) {
-  configs(first: 1, nameContains: $service, environment: $environment, includeDeleted: true) { edges { node { service version deletedAt updatedBy } } }
-}`;
-
-const ROLLOUT_CHANGED = `subscription ConsoleRolloutChanged($service: String!, $environment: String!) {
-  rolloutChanged(service: $service, environment: $environment) { id state stepIndex }
-}`;
-
-const CHANGED = `subscription ConsoleConfigChanged($service: String!, $environment: String!) {
-  configChanged(service: $service, environment: $environment) { version }
-}`;
-
-export interface Instance {
-  instance: string;
-  status: string;
-  appliedVersion: number | null;
-  rejectedVersion: number | null;
-  error: string | null;
-  reportedAt: string;
-}
-
-interface ConfigData {
-  config:
-    | {
-        __typename: 'ServiceConfig';
-        version: number;
-        config: JsonObject;
-        description: string | null;
-        updatedAt: string;
-        updatedBy: string;
-        instances: Instance[];
-        overrides: { id: string; version: number; settings: string[]; expiresAt: string; createdBy: string; reason: string | null }[];
-        rollout: ConfigRollout | null;
-      }
-    | { __typename: string; message: string };
-  configSchema: { version: number; fields: SchemaField[] } | null;
-  configBlame: { __typename: string; settings?: { pointer: string; version: number; changedBy: string; changedAt: string; reason: string | null }[] } | null;
-}
-
-type Tab = 'settings' | 'history' | 'fleet' | 'safety';
-const TABS: [Tab, string][] = [
-  ['settings', 'Settings'],
-  ['history', 'History'],
-  ['fleet', 'Fleet'],
-  ['safety', 'Change safety'],
-];
+const TABS = { settings: 'Settings', history: 'History', fleet: 'Fleet', safety: 'Change safety' };
+type Tab = keyof typeof TABS;
 
 export function ConfigPage({ hub, viewer, service, environment }: { hub: Hub; viewer: Viewer; service: string; environment: string }) {
   const variables = { service, environment };
-  const { data, error, reload } = useQuery<ConfigData>(hub, CONFIG, variables);
+  const { data, error, reload } = useQuery(hub, ConfigQuery, variables);
   const [tab, setTab] = useState<Tab>('settings');
   // The version being edited, fixed when editing starts: a change that lands meanwhile is a conflict at save.
   const [editing, setEditing] = useState<{ version: number; config: JsonObject } | null>(null);
   const [historyTick, setHistoryTick] = useState(0);
-  useLive(hub, CHANGED, variables, () => {
+  useLive(hub, ConfigChanged, variables, () => {
     void reload();
     setHistoryTick((tick) => tick + 1);
   });
   // A rollout moving a step changes no version: its own subscription says so.
-  useLive(hub, ROLLOUT_CHANGED, variables, () => void reload());
+  useLive(hub, RolloutChanged, variables, () => void reload());
   // Instances report without changing the config: while the fleet or a rollout is on screen, read them again every few seconds.
   useEffect(() => {
     if (tab !== 'fleet' && tab !== 'safety') return;
@@ -89,14 +30,13 @@ export function ConfigPage({ hub, viewer, service, environment }: { hub: Hub; vi
     return () => clearInterval(timer);
   }, [tab, reload]);
   const writable = mayWrite(viewer, service, environment);
-  const config = data?.config.__typename === 'ServiceConfig' ? (data.config as Extract<ConfigData['config'], { __typename: 'ServiceConfig' }>) : null;
+  const config = data?.config?.__typename === 'ServiceConfig' ? data.config : null;
 
   if (!data) return <main>{error ? <Problem text={error} /> : <p class="loading">Loading…</p>}</main>;
-  if (!config) return <Missing hub={hub} service={service} environment={environment} writable={writable} message={(data.config as { message: string }).message} onRestored={reload} />;
+  if (!config) return <Missing hub={hub} service={service} environment={environment} writable={writable} message={refusal(data.config)} onRestored={reload} />;
 
-  const fields = data.configSchema?.fields ?? [];
-  const blame = new Map((data.configBlame?.settings ?? []).map((setting) => [setting.pointer, setting]));
-  const settings = settingsOf(config.config, fields);
+  const blame = new Map((data.configBlame?.__typename === 'ConfigBlame' ? data.configBlame.settings : []).map((setting) => [setting.pointer, setting]));
+  const settings = settingsOf(config.config, data.configSchema?.fields ?? []);
   return (
     <main>
       <ConfigTitle service={service} environment={environment} />
@@ -111,7 +51,7 @@ export function ConfigPage({ hub, viewer, service, environment }: { hub: Hub; vi
         </p>
       )}
       <div role="tablist" aria-label="Config views" class="tabs">
-        {TABS.map(([name, label]) => (
+        {(Object.entries(TABS) as [Tab, string][]).map(([name, label]) => (
           <button key={name} type="button" role="tab" id={`tab-${name}`} aria-selected={tab === name} aria-controls={`panel-${name}`} onClick={() => setTab(name)}>
             {label}
           </button>
@@ -125,7 +65,6 @@ export function ConfigPage({ hub, viewer, service, environment }: { hub: Hub; vi
               service={service}
               environment={environment}
               base={editing}
-              currentVersion={config.version}
               settings={settings}
               onDone={() => {
                 setEditing(null);
@@ -194,18 +133,15 @@ function ConfigTitle({ service, environment }: { service: string; environment: s
   );
 }
 
-function Missing({ hub, service, environment, writable, message, onRestored }: { hub: Hub; service: string; environment: string; writable: boolean; message: string; onRestored: () => void }) {
-  const { data } = useQuery<{ configs: { edges: { node: { service: string; version: number; deletedAt: string | null; updatedBy: string } }[] } | null }>(hub, DELETED, { service, environment });
+function Missing({ hub, service, environment, writable, message, onRestored }: { hub: Hub; service: string; environment: string; writable: boolean; message: string | null; onRestored: () => void }) {
+  const { data } = useQuery(hub, DeletedQuery, { service, environment });
   const deleted = data?.configs?.edges.map((edge) => edge.node).find((node) => node.service === service && node.deletedAt);
   const [reason, setReason] = useState('');
   const [problem, setProblem] = useState<string | null>(null);
   const restore = async () => {
-    const { restoreConfig } = await hub.request<{ restoreConfig: { __typename: string; message?: string } }>(
-      `mutation ConsoleRestore($input: ConfigLifecycleInput!) { restoreConfig(input: $input) { __typename ... on Error { message } } }`,
-      { input: { service, environment, expectedVersion: deleted!.version, reason } },
-    );
+    const { restoreConfig } = await hub.request(RestoreMutation, { input: { service, environment, expectedVersion: deleted!.version, reason } });
     if (restoreConfig.__typename === 'ConfigWrite') onRestored();
-    else setProblem(restoreConfig.message ?? restoreConfig.__typename);
+    else setProblem(refusal(restoreConfig));
   };
   return (
     <main>
@@ -234,22 +170,6 @@ function Missing({ hub, service, environment, writable, message, onRestored }: {
   );
 }
 
-const HISTORY = `query ConsoleHistory($service: String!, $environment: String!) {
-  configHistory(service: $service, environment: $environment, first: 50) {
-    edges { node { version action changedBy changedAt reason patch(limit: 12) { op path } patchOperationCount } }
-  }
-}`;
-
-interface HistoryRow {
-  version: number;
-  action: string;
-  changedBy: string;
-  changedAt: string;
-  reason: string | null;
-  patch: { op: string; path: string }[];
-  patchOperationCount: number;
-}
-
 function History({
   hub,
   service,
@@ -267,7 +187,7 @@ function History({
   current: JsonObject;
   onChanged: () => void;
 }) {
-  const { data, error } = useQuery<{ configHistory: { edges: { node: HistoryRow }[] } | null }>(hub, HISTORY, { service, environment });
+  const { data, error } = useQuery(hub, HistoryQuery, { service, environment });
   const rows = data?.configHistory?.edges.map((edge) => edge.node) ?? [];
   const [from, setFrom] = useState<number | null>(null);
   const [to, setTo] = useState<number | null>(null);
@@ -286,11 +206,8 @@ function History({
                 {row.reason && <span class="reason">: {row.reason}</span>}
               </td>
               <td>
-                {row.patch
-                  .map((operation) => operation.path.slice(1).split('/').join('.'))
-                  .sort()
-                  .join(', ')}
-                {row.patchOperationCount > row.patch.length && ` and ${row.patchOperationCount - row.patch.length} more`}
+                {(row.patch ?? []).map((operation) => settingName(operation.path)).sort().join(', ')}
+                {row.patchOperationCount > (row.patch?.length ?? 0) && ` and ${row.patchOperationCount - (row.patch?.length ?? 0)} more`}
               </td>
               <td class="compare">
                 <label>
@@ -351,27 +268,19 @@ function Rollback({
 }) {
   const [reason, setReason] = useState('');
   const [problem, setProblem] = useState<string | null>(null);
-  const preview = useQuery<{ rollbackConfig: { __typename: string; diff?: PatchOperation[]; message?: string } }>(
-    hub,
-    `mutation ConsoleRollbackPreview($input: RollbackConfigInput!) {
-      rollbackConfig(input: $input) { __typename ... on ConfigWrite { diff(limit: 500) { op path from value } } ... on Error { message } }
-    }`,
-    { input: { service, environment, toVersion, expectedVersion: currentVersion, dryRun: true } },
-  );
+  const preview = useQuery(hub, RollbackPreview, { input: { service, environment, toVersion, expectedVersion: currentVersion, dryRun: true } });
   const confirm = async () => {
-    const { rollbackConfig } = await hub.request<{ rollbackConfig: { __typename: string; message?: string; config?: { version: number }; request?: { id: string } | null } }>(
-      `mutation ConsoleRollback($input: RollbackConfigInput!) { rollbackConfig(input: $input) { __typename ... on ConfigWrite { config { version } request { id } } ... on Error { message } } }`,
-      { input: { service, environment, toVersion, expectedVersion: currentVersion, reason } },
-    );
+    const { rollbackConfig } = await hub.request(RollbackMutation, { input: { service, environment, toVersion, expectedVersion: currentVersion, reason } });
     if (rollbackConfig.__typename === 'ConfigWrite') onDone();
-    else setProblem(rollbackConfig.message ?? rollbackConfig.__typename);
+    else setProblem(refusal(rollbackConfig));
   };
-  const diff = preview.data?.rollbackConfig.diff;
+  const result = preview.data?.rollbackConfig;
+  const diff = result?.__typename === 'ConfigWrite' ? result.diff : undefined;
   return (
     <section class="panel" aria-label={`Roll back to version ${toVersion}`}>
       <h2>Roll back to v{toVersion}</h2>
       <p>A new version with the content of v{toVersion}; history is never rewritten.</p>
-      <Problem text={preview.error ?? preview.data?.rollbackConfig.message ?? null} />
+      <Problem text={preview.error ?? refusal(result)} />
       {diff && <Diff operations={diff} before={current} />}
       <div class="form-row">
         <label>
@@ -389,7 +298,7 @@ function Rollback({
   );
 }
 
-function Fleet({ instances, version }: { instances: Instance[]; version: number }) {
+function Fleet({ instances, version }: { instances: ServiceConfig['instances']; version: number }) {
   if (instances.length === 0) return <p class="hint">No instance of this service has reported yet.</p>;
   return (
     <Table caption="Instances, most recently reported first" columns={['Instance', 'Status', 'Applied', 'Refused', 'Reported']} class="fleet">

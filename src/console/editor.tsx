@@ -1,34 +1,15 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { Hub } from './api.ts';
-import { Compare, Diff, type PatchOperation, Problem } from './common.tsx';
+import { Compare, Diff, Problem, refusal } from './common.tsx';
+import type { ConsoleWriteMutation } from './generated/graphql.ts';
+import { WriteMutation } from './operations.ts';
 import { type Setting, bounds } from './settings.ts';
 import { type Json, type JsonObject, isObject, settingName, valueAt, withValue } from './json.ts';
 
-const WRITE = `mutation ConsoleWrite($input: UpdateConfigInput!) {
-  updateConfig(input: $input) {
-    __typename
-    ... on ConfigWrite { changed config { version } diff(limit: 500) { op path from value } request { id requiredApprovals } }
-    ... on ValidationError { issues { pointer message } }
-    ... on SecretRejectedError { issues { pointer message } advice }
-    ... on VersionConflictError { currentVersion expectedVersion }
-    ... on Error { message }
-  }
-}`;
+// A write's answer, or why there is none.
+type WriteResult = ConsoleWriteMutation['updateConfig'] | { __typename: 'Failure'; message: string };
 
-interface WriteResult {
-  __typename: string;
-  changed?: boolean;
-  config?: { version: number };
-  diff?: PatchOperation[];
-  request?: { id: string; requiredApprovals: number } | null;
-  issues?: { pointer: string; message: string }[];
-  advice?: string;
-  currentVersion?: number;
-  expectedVersion?: number;
-  message?: string;
-}
-
-type Outcome = { kind: 'saved'; version: number } | { kind: 'request'; id: string; approvals: number } | { kind: 'conflict'; current: number } | { kind: 'failed'; message: string };
+type Outcome = { kind: 'saved'; version: number } | { kind: 'request'; id: string; approvals: number } | { kind: 'failed'; message: string };
 
 /** A setting's value as typed into its field: a number, a flag, text, or JSON for anything else. */
 function parseInput(kind: string, text: string): { value: Json } | { problem: string } {
@@ -64,7 +45,6 @@ export function Editor({
   service,
   environment,
   base,
-  currentVersion,
   settings,
   onDone,
 }: {
@@ -72,7 +52,6 @@ export function Editor({
   service: string;
   environment: string;
   base: { version: number; config: JsonObject };
-  currentVersion: number;
   settings: Setting[];
   onDone: () => void;
 }) {
@@ -93,7 +72,7 @@ export function Editor({
     const mine = ++ticket.current;
     const timer = setTimeout(() => {
       hub
-        .request<{ updateConfig: WriteResult }>(WRITE, { input: inputFor({ dryRun: true }) })
+        .request(WriteMutation, { input: inputFor({ dryRun: true }) })
         .then(({ updateConfig }) => {
           if (mine === ticket.current) setCheck(updateConfig);
         })
@@ -105,12 +84,12 @@ export function Editor({
   }, [JSON.stringify(draft), reason]);
 
   // The hub names a setting of the document `/config/...` (the input's field), the reason `/reason`.
-  const issues = (check?.issues ?? []).map((issue) => ({ ...issue, pointer: issue.pointer === '/config' ? '' : issue.pointer.startsWith('/config/') ? issue.pointer.slice('/config'.length) : issue.pointer }));
+  const issues = (check && 'issues' in check ? check.issues : []).map((issue) => ({ ...issue, pointer: issue.pointer === '/config' ? '' : issue.pointer.startsWith('/config/') ? issue.pointer.slice('/config'.length) : issue.pointer }));
   const issuesAt = (pointer: string) => issues.filter((issue) => issue.pointer === pointer || issue.pointer.startsWith(`${pointer}/`));
-  const known = new Set(settings.map((setting) => setting.pointer));
-  const elsewhere = issues.filter((issue) => issue.pointer !== '/reason' && ![...known].some((pointer) => issue.pointer === pointer || issue.pointer.startsWith(`${pointer}/`)));
+  const elsewhere = issues.filter((issue) => issue.pointer !== '/reason' && !settings.some((setting) => issuesAt(setting.pointer).includes(issue)));
   const reasonIssues = issues.filter((issue) => issue.pointer === '/reason');
-  const conflictNow = check?.__typename === 'VersionConflictError';
+  // A refused dry run or save: the version written since editing began.
+  const conflictWith = check?.__typename === 'VersionConflictError' ? check.currentVersion : null;
   const clean = check?.__typename === 'ConfigWrite' && Object.keys(inputProblems).length === 0;
   const canSave = clean && check.changed === true && reason.trim() !== '' && !saving;
 
@@ -145,14 +124,10 @@ export function Editor({
   const save = async () => {
     setSaving(true);
     try {
-      const { updateConfig: result } = await hub.request<{ updateConfig: WriteResult }>(WRITE, { input: inputFor({}) });
-      if (result.__typename === 'ConfigWrite' && result.request) setOutcome({ kind: 'request', id: result.request.id, approvals: result.request.requiredApprovals });
-      else if (result.__typename === 'ConfigWrite') setOutcome({ kind: 'saved', version: result.config!.version });
-      else if (result.__typename === 'VersionConflictError') setOutcome({ kind: 'conflict', current: result.currentVersion! });
-      else {
-        setCheck(result);
-        setOutcome({ kind: 'failed', message: result.message ?? result.__typename });
-      }
+      const { updateConfig: result } = await hub.request(WriteMutation, { input: inputFor({}) });
+      if (result.__typename !== 'ConfigWrite') setCheck(result);
+      else if (result.request) setOutcome({ kind: 'request', id: result.request.id, approvals: result.request.requiredApprovals });
+      else setOutcome({ kind: 'saved', version: result.config.version });
     } catch (error) {
       setOutcome({ kind: 'failed', message: (error as Error).message });
     } finally {
@@ -176,13 +151,13 @@ export function Editor({
   return (
     <section class="editor" aria-label="Edit settings">
       <h2>Editing version {base.version}</h2>
-      {(outcome?.kind === 'conflict' || conflictNow) && (
+      {conflictWith !== null && (
         <div class="conflict" role="alert">
           <p>
-            <strong>Conflict:</strong> version {outcome?.kind === 'conflict' ? outcome.current : check?.currentVersion} was written since you began editing version {base.version}. Nothing was
+            <strong>Conflict:</strong> version {conflictWith} was written since you began editing version {base.version}. Nothing was
             saved; your edits are still here. What changed meanwhile:
           </p>
-          <Compare hub={hub} service={service} environment={environment} from={base.version} to={outcome?.kind === 'conflict' ? outcome.current : (check?.currentVersion ?? currentVersion)} />
+          <Compare hub={hub} service={service} environment={environment} from={base.version} to={conflictWith} />
           <button type="button" onClick={onDone}>
             Discard my edits and reload
           </button>
@@ -257,10 +232,10 @@ export function Editor({
           ))}
         </ul>
       )}
-      {check?.advice && issues.length > 0 && <p class="hint">{check.advice}</p>}
-      {check?.__typename !== 'ConfigWrite' && check?.message && !conflictNow && <Problem text={check.message} />}
+      {check?.__typename === 'SecretRejectedError' && issues.length > 0 && <p class="hint">{check.advice}</p>}
+      {conflictWith === null && <Problem text={refusal(check)} />}
       <h3>Preview</h3>
-      {check?.__typename === 'ConfigWrite' ? <Diff operations={check.diff ?? []} before={base.config} /> : <p class="hint">{check ? 'Fix the problems above to see the diff.' : 'Checking…'}</p>}
+      {check?.__typename === 'ConfigWrite' ? <Diff operations={check.diff} before={base.config} /> : <p class="hint">{check ? 'Fix the problems above to see the diff.' : 'Checking…'}</p>}
       <div class="field">
         <label for="reason">Reason (kept in the audit log)</label>
         <input id="reason" value={reason} aria-describedby="reason-help" onInput={(event) => setReason(event.currentTarget.value)} required />

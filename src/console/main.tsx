@@ -4,12 +4,12 @@
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { Hub, type Viewer, storeToken, storedToken } from './api.ts';
+import { Problem } from './common.tsx';
 import { ConfigPage } from './config.tsx';
 import { RequestsPage, TokensPage } from './admin.tsx';
+import { ViewerQuery } from './operations.ts';
 import { ServicesPage } from './services.tsx';
 import './style.css';
-
-const VIEWER = `{ viewer { name role services environments } }`;
 
 /** The page the location's hash names: `#/`, `#/config/<service>/<environment>`, `#/requests`, `#/tokens`. */
 function useRoute(): string[] {
@@ -33,7 +33,7 @@ function SignIn({ onSignedIn }: { onSignedIn: (hub: Hub, viewer: Viewer) => void
     setProblem(null);
     const hub = new Hub(token.trim());
     try {
-      const { viewer } = await hub.request<{ viewer: Viewer | null }>(VIEWER);
+      const { viewer } = await hub.request(ViewerQuery, {});
       if (!viewer) throw new Error('the hub did not accept this token');
       storeToken(hub.token);
       onSignedIn(hub, viewer);
@@ -51,11 +51,7 @@ function SignIn({ onSignedIn }: { onSignedIn: (hub: Hub, viewer: Viewer) => void
         <label for="token">API token</label>
         <input id="token" type="password" autocomplete="off" value={token} onInput={(event) => setToken(event.currentTarget.value)} required />
         <p class="hint">Kept in this tab only (session storage); closing the tab signs you out.</p>
-        {problem && (
-          <p class="error" role="alert">
-            {problem}
-          </p>
-        )}
+        <Problem text={problem} />
         <button type="submit" disabled={busy || token.trim() === ''}>
           Sign in
         </button>
@@ -74,7 +70,7 @@ function App() {
     if (!token) return;
     const hub = new Hub(token);
     hub
-      .request<{ viewer: Viewer | null }>(VIEWER)
+      .request(ViewerQuery, {})
       .then(({ viewer }) => (viewer ? setSession({ hub, viewer }) : storeToken(null)))
       .catch(() => storeToken(null))
       .finally(() => setChecking(false));

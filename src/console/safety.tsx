@@ -1,62 +1,19 @@
 import { useState } from 'preact/hooks';
 import type { Hub } from './api.ts';
-import { Diff, type PatchOperation, Problem, Table, useQuery, when } from './common.tsx';
+import { Diff, Problem, Table, refusal, useQuery, when } from './common.tsx';
+import type { ConsoleChangeRequestsQuery, ConsoleConfigQuery } from './generated/graphql.ts';
+import { AbortRollout, ChangeRequestsQuery, PromoteRollout, ReviewMutation } from './operations.ts';
 
-export interface ConfigRollout {
-  id: string;
-  state: string;
-  stableVersion: number;
-  candidateVersion: number;
-  steps: number[];
-  stepIndex: number;
-  percent: number;
-  nextStepAt: string | null;
-  bakeSeconds: number;
-  maxErrors: number;
-  createdBy: string;
-  reason: string | null;
-  instances: { instance: string; inStep: boolean; servedVersion: number; status: string; appliedVersion: number | null; rejectedVersion: number | null; error: string | null }[];
-}
-
-interface Override {
-  id: string;
-  version: number;
-  settings: string[];
-  expiresAt: string;
-  createdBy: string;
-  reason: string | null;
-}
-
-export interface ChangeRequest {
-  id: string;
-  service: string;
-  environment: string;
-  state: string;
-  author: string;
-  reason: string;
-  requiredApprovals: number;
-  approvals: number;
-  baseVersion: number;
-  createdAt: string;
-  expiresAt: string;
-  proposed: Record<string, unknown>;
-  diff: PatchOperation[];
-  rebase: { currentVersion: number; clean: boolean; detail: string } | null;
-}
-
-export const REQUEST_FIELDS = `id service environment state author reason requiredApprovals approvals baseVersion createdAt expiresAt proposed
-  diff(limit: 200) { op path from value } rebase { currentVersion clean detail }`;
+export type ServiceConfig = Extract<NonNullable<ConsoleConfigQuery['config']>, { __typename: 'ServiceConfig' }>;
+type ChangeRequest = NonNullable<ConsoleChangeRequestsQuery['changeRequests']>[number];
 
 /** Change requests, each with its diff and, for those who may, approve, reject and comment. */
 export function RequestList({ hub, requests, onChanged, mayReview }: { hub: Hub; requests: ChangeRequest[]; onChanged: () => void; mayReview: (request: ChangeRequest) => boolean }) {
   const [comment, setComment] = useState<Record<string, string>>({});
   const [problem, setProblem] = useState<string | null>(null);
   const review = async (id: string, verdict: 'APPROVE' | 'REJECT' | 'COMMENT') => {
-    const { reviewChangeRequest } = await hub.request<{ reviewChangeRequest: { __typename: string; message?: string } }>(
-      `mutation ConsoleReview($input: ReviewChangeRequestInput!) { reviewChangeRequest(input: $input) { __typename ... on Error { message } } }`,
-      { input: { id, verdict, comment: comment[id]?.trim() || null } },
-    );
-    setProblem(reviewChangeRequest.__typename === 'ChangeRequest' ? null : (reviewChangeRequest.message ?? reviewChangeRequest.__typename));
+    const { reviewChangeRequest } = await hub.request(ReviewMutation, { input: { id, verdict, comment: comment[id]?.trim() || null } });
+    setProblem(refusal(reviewChangeRequest));
     onChanged();
   };
   if (requests.length === 0) return <p class="hint">No open change request.</p>;
@@ -76,7 +33,7 @@ export function RequestList({ hub, requests, onChanged, mayReview }: { hub: Hub;
               The config is at v{request.rebase.currentVersion} now: {request.rebase.detail}
             </p>
           )}
-          <Diff operations={request.diff} before={undefined} />
+          {request.diff && <Diff operations={request.diff} before={undefined} />}
           {mayReview(request) && (
             <div class="form-row">
               <label>
@@ -113,24 +70,17 @@ export function ChangeSafety({
   service: string;
   environment: string;
   writable: boolean;
-  rollout: ConfigRollout | null;
-  overrides: Override[];
+  rollout: ServiceConfig['rollout'];
+  overrides: ServiceConfig['overrides'];
   onChanged: () => void;
 }) {
-  const requests = useQuery<{ changeRequests: ChangeRequest[] | null }>(
-    hub,
-    `query ConsoleConfigRequests($service: String!, $environment: String!) { changeRequests(service: $service, environment: $environment) { ${REQUEST_FIELDS} } }`,
-    { service, environment },
-  );
+  const requests = useQuery(hub, ChangeRequestsQuery, { service, environment });
   const [reason, setReason] = useState('');
   const [problem, setProblem] = useState<string | null>(null);
-  const act = async (field: 'promoteRollout' | 'abortRollout') => {
-    const data = await hub.request<Record<string, { __typename: string; message?: string }>>(
-      `mutation ConsoleRollout($input: RolloutActionInput!) { ${field}(input: $input) { __typename ... on Error { message } } }`,
-      { input: { id: rollout!.id, reason: reason.trim() || null } },
-    );
-    const result = data[field]!;
-    setProblem(result.__typename === 'Rollout' ? null : (result.message ?? result.__typename));
+  const act = async (promote: boolean) => {
+    const input = { id: rollout!.id, reason: reason.trim() || null };
+    const result = promote ? (await hub.request(PromoteRollout, { input })).promoteRollout : (await hub.request(AbortRollout, { input })).abortRollout;
+    setProblem(refusal(result));
     onChanged();
   };
   return (
@@ -164,10 +114,10 @@ export function ChangeSafety({
               <label>
                 Reason <input value={reason} onInput={(event) => setReason(event.currentTarget.value)} />
               </label>
-              <button type="button" onClick={() => void act('promoteRollout')}>
+              <button type="button" onClick={() => void act(true)}>
                 Promote to the next step
               </button>
-              <button type="button" class="danger" disabled={reason.trim() === ''} onClick={() => void act('abortRollout')}>
+              <button type="button" class="danger" disabled={reason.trim() === ''} onClick={() => void act(false)}>
                 Abort (write v{rollout.stableVersion} back)
               </button>
             </div>

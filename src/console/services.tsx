@@ -1,34 +1,13 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import type { Hub } from './api.ts';
 import { Problem, Table, useLive, useQuery, when } from './common.tsx';
+import type { ConsoleServicesQuery, ConsoleServicesQueryVariables } from './generated/graphql.ts';
+import { EveryChange, ServicesQuery } from './operations.ts';
 
-// A page of 40 configs keeps the query well under the hub's cost limit; the filters are the API's own.
-const SERVICES = `query ConsoleServices($after: String, $nameContains: String, $environment: String) {
-  configs(first: 40, after: $after, nameContains: $nameContains, environment: $environment, includeDeleted: true) {
-    pageInfo { hasNextPage endCursor }
-    edges { node {
-      service environment version updatedAt updatedBy deletedAt
-      history(first: 1) { edges { node { reason } } }
-      instances { status appliedVersion rejectedVersion }
-    } }
-  }
-}`;
-
-const EVERY_CHANGE = `subscription ConsoleEveryChange { configsChanged { service environment version } }`;
-
-interface Row {
-  service: string;
-  environment: string;
-  version: number;
-  updatedAt: string;
-  updatedBy: string;
-  deletedAt: string | null;
-  history: { edges: { node: { reason: string | null } }[] } | null;
-  instances: { status: string; appliedVersion: number | null; rejectedVersion: number | null }[];
-}
+type Page = NonNullable<ConsoleServicesQuery['configs']>;
 
 /** How the instances of a config stand: on its version, refusing one, or behind. */
-export function health(row: Pick<Row, 'version' | 'instances'>): { applied: number; refused: number; behind: number } {
+function health(row: Page['edges'][number]['node']): { applied: number; refused: number; behind: number } {
   let applied = 0;
   let refused = 0;
   let behind = 0;
@@ -40,18 +19,14 @@ export function health(row: Pick<Row, 'version' | 'instances'>): { applied: numb
   return { applied, refused, behind };
 }
 
-interface Page {
-  configs: { pageInfo: { hasNextPage: boolean; endCursor: string | null }; edges: { node: Row }[] } | null;
-}
-
 export function ServicesPage({ hub }: { hub: Hub }) {
   const [search, setSearch] = useState('');
   const [environment, setEnvironment] = useState('');
   const filter = { nameContains: search.trim().toLowerCase() || null, environment: environment || null };
   // Cursors of the pages shown after the first ("Show more").
   const [cursors, setCursors] = useState<string[]>([]);
-  const [last, setLast] = useState<Page['configs'] | null>(null);
-  const environments = useQuery<Page>(hub, SERVICES, { after: null, nameContains: null, environment: null });
+  const [last, setLast] = useState<Page | null>(null);
+  const environments = useQuery(hub, ServicesQuery, { after: null, nameContains: null, environment: null });
   const known = useMemo(() => [...new Set((environments.data?.configs?.edges ?? []).map((edge) => edge.node.environment))].sort(), [environments.data]);
   const pages = [null, ...cursors];
   return (
@@ -102,28 +77,17 @@ export function ServicesPage({ hub }: { hub: Hub }) {
 }
 
 /** One page of the listing, kept live by the feed of every change. */
-function ServiceRows({ hub, variables, onPage }: { hub: Hub; variables: Record<string, unknown>; onPage?: (page: Page['configs']) => void }) {
-  const { data, error, reload } = useQuery<Page>(hub, SERVICES, variables);
-  useLive(hub, EVERY_CHANGE, {}, () => void reload());
+function ServiceRows({ hub, variables, onPage }: { hub: Hub; variables: ConsoleServicesQueryVariables; onPage?: (page: Page | null) => void }) {
+  const { data, error, reload } = useQuery(hub, ServicesQuery, variables);
+  useLive(hub, EveryChange, {}, () => void reload());
   const page = data?.configs ?? null;
   useEffect(() => onPage?.(page), [page, onPage]);
-  if (error) {
+  if (error || !page) {
     return (
       <tbody>
         <tr>
-          <td colSpan={5}>
-            <Problem text={error} />
-          </td>
-        </tr>
-      </tbody>
-    );
-  }
-  if (!page) {
-    return (
-      <tbody>
-        <tr>
-          <td colSpan={5} class="loading">
-            Loading…
+          <td colSpan={5} class={error ? undefined : 'loading'}>
+            {error ? <Problem text={error} /> : 'Loading…'}
           </td>
         </tr>
       </tbody>

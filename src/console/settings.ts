@@ -1,18 +1,8 @@
 // The settings of a config as the console shows and edits them: its schema's leaves and its document's.
+import type { ConsoleConfigQuery } from './generated/graphql.ts';
 import { type Json, type JsonObject, leaves, valueAt } from './json.ts';
 
-export interface SchemaField {
-  pointer: string;
-  type: string | null;
-  description: string | null;
-  default: Json | null;
-  minimum: number | null;
-  maximum: number | null;
-  exclusiveMinimum: number | null;
-  exclusiveMaximum: number | null;
-  allowed: Json[] | null;
-  required: boolean;
-}
+type SchemaField = NonNullable<ConsoleConfigQuery['configSchema']>['fields'][number];
 
 export interface Setting {
   pointer: string;
