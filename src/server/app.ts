@@ -1,5 +1,6 @@
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createServerAdapter, useCORS } from '@whatwg-node/server';
 import { TokenStore } from '../access/tokens.ts';
 import { type Database, openDatabase } from '../db/database.ts';
@@ -19,7 +20,7 @@ import { GRAPHQL_PATH, type ServerContext, corsFor, createGraphQLServer } from '
 import { schema } from '../graphql/index.ts';
 import { KeptAnswers } from './graphql/answers.ts';
 import { createGraphQLPost, knownDocuments, plainGraphQLPost } from './graphql/post.ts';
-import { GRAPHIQL_ASSET_PATH, serveGraphiQLAsset, writeGraphiQLAsset } from './graphiqlPage.ts';
+import { GRAPHIQL_ASSET_PATH, graphiqlAssets } from './graphiqlPage.ts';
 import { createConsole, isConsolePath } from './consolePage.ts';
 import { HeavyWork } from '../turns.ts';
 import { HEAVY_BYTES } from './heavyWork.ts';
@@ -28,19 +29,8 @@ import { createRestHandler, isRestPath, json } from './rest.ts';
 import { attachGraphQLWebSocket } from './graphql/websocket.ts';
 
 /** The settings a gateway runs with (env.ts); tests and embedders may leave out what has a default. */
-export type AppSettings = Pick<Settings, 'PORT' | 'HOST' | 'CONFIGHUB_DATA_DIR' | 'NODE_ENV'> &
-  Partial<
-    Pick<
-      Settings,
-      | 'DATABASE_URL'
-      | 'NATS_URL'
-      | 'CONFIGHUB_ADMIN_TOKEN'
-      | 'CONFIGHUB_TRUST_PROXY'
-      | 'CONFIGHUB_CORS_ORIGINS'
-      | 'CONFIGHUB_FAST_PATHS'
-      | 'CONFIGHUB_MAX_SOCKETS_PER_ADDRESS'
-    >
-  >;
+type RequiredSetting = 'PORT' | 'HOST' | 'CONFIGHUB_DATA_DIR' | 'NODE_ENV';
+export type AppSettings = Pick<Settings, RequiredSetting> & Partial<Omit<Settings, RequiredSetting>>;
 
 export interface AppOptions {
   settings: AppSettings;
@@ -81,13 +71,20 @@ export interface App {
 /** Opens (and migrates) the database and assembles the gateway; listens only on `start()`. */
 export async function buildApp(options: AppOptions): Promise<App> {
   const { settings, logger } = options;
-  const startup = new StartupClock();
+  // Where the start's time went, in whole milliseconds per phase, for the `confighub listening` log line
+  // (bench:start prints it). `process` is the process's age when the gateway began to be built.
+  const startMs: Record<string, number> = { process: Math.round(performance.now()) };
+  let lapStart = performance.now();
+  const lap = (phase: string) => {
+    startMs[phase] = Math.round(performance.now() - lapStart);
+    lapStart = performance.now();
+  };
   const database =
     options.database ??
     (await openDatabase({ url: settings.DATABASE_URL, dataDir: settings.CONFIGHUB_DATA_DIR, logger }));
-  startup.lap('database');
+  lap('database');
   await migrate(database, logger);
-  startup.lap('migrations');
+  lap('migrations');
   const tokens = new TokenStore(database, logger);
   await tokens.start();
   const bootstrap = await tokens.bootstrap({ adminToken: settings.CONFIGHUB_ADMIN_TOKEN, dataDir: settings.CONFIGHUB_DATA_DIR });
@@ -96,10 +93,10 @@ export async function buildApp(options: AppOptions): Promise<App> {
     (options.announce ?? ((text) => process.stderr.write(text)))(adminTokenNotice(bootstrap.generated, bootstrap.file));
   }
   const authenticate = createAuthenticator({ tokens, failureLimit: options.authFailureLimit, trustProxy: settings.CONFIGHUB_TRUST_PROXY });
-  startup.lap('tokens');
+  lap('tokens');
   const store = new ConfigStore(database, logger);
   await store.start();
-  startup.lap('store');
+  lap('store');
   // NATS's packages load only when it is used: the embedded default starts without them.
   const bus = settings.NATS_URL ? (await import('../events/natsBus.ts')).createNatsBus(settings.NATS_URL, logger) : createInProcessBus();
   // Heavy work takes turns, one piece at a time: large requests and messages, large replayed changes.
@@ -110,7 +107,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   const relay = new OutboxRelay({ db: database, publish: async (events) => bus.publish(await store.rollouts.marked(events)), publishMayFail: bus.kind === 'nats', logger });
   store.rollouts.onMoved = (rollout) => bus.announce(rolloutSubjectFor(rollout.service), rolloutNotice(rollout));
   await relay.start();
-  startup.lap('events');
+  lap('events');
 
   let webSockets: ReturnType<typeof attachGraphQLWebSocket> | undefined;
   const answers = new KeptAnswers(schema, store.cache);
@@ -127,24 +124,21 @@ export async function buildApp(options: AppOptions): Promise<App> {
     logger,
     authenticate,
     corsOrigins,
-    onErrors: () => metrics.countGraphQLError(),
+    onErrors: () => metrics.graphqlErrors.inc(),
     developmentErrors: settings.NODE_ENV === 'development',
   });
   const post = createGraphQLPost(yoga, documents, answers, authenticate, logger);
   const rest = createRestHandler({ store, authenticate });
   const webConsole = createConsole();
-  startup.lap('graphql');
+  lap('graphql');
 
   async function fetch(request: Request, serverContext: ServerContext = {}): Promise<Response> {
     try {
       const { pathname } = new URL(request.url);
       if (pathname === '/health') return json(200, { status: 'ok' });
       if (pathname === '/ready') return await readiness();
-      if (pathname === '/metrics') {
-        const { contentType, body } = await metrics.render();
-        return new Response(body, { status: 200, headers: { 'content-type': contentType } });
-      }
-      if (pathname.startsWith(GRAPHIQL_ASSET_PATH)) return (await serveGraphiQLAsset(request))!;
+      if (pathname === '/metrics') return await metrics.render();
+      if (pathname.startsWith(GRAPHIQL_ASSET_PATH)) return (await graphiqlAssets.serveAsset(request))!;
       if (isConsolePath(pathname)) return await webConsole.serve(request);
       // A body without a declared length is read here, within the limit, before anyone parses it.
       if (request.body && !request.headers.has('content-length')) {
@@ -172,7 +166,8 @@ export async function buildApp(options: AppOptions): Promise<App> {
     const events = { kind: bus.kind, connected: bus.isConnected() };
     const degraded = events.connected ? undefined : 'NATS is not connected: changes reach this instance through the database; NATS subscribers wait';
     try {
-      await withTimeout(database.ping(), READY_TIMEOUT_MS, 'the database did not answer within 2 s');
+      const late = sleep(READY_TIMEOUT_MS, undefined, { ref: false }).then(() => Promise.reject(new Error('the database did not answer within 2 s')));
+      await Promise.race([database.ping(), late]);
     } catch (error) {
       logger.warn({ err: error }, 'not ready: database unavailable');
       return json(503, { status: 'unavailable', reason: 'database unavailable', database: database.kind, events });
@@ -192,7 +187,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
    */
   function handle(req: IncomingMessage, res: ServerResponse) {
     for (const [name, value] of API_HEADERS) res.setHeader(name, value);
-    res.once('finish', () => metrics.countRequest(routeOf(req.url ?? '/'), req.method ?? 'GET', res.statusCode));
+    res.once('finish', () => metrics.requests.inc({ route: routeOf(req.url ?? '/'), method: req.method ?? 'GET', status: String(res.statusCode) }));
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > MAX_BODY_BYTES) {
       res.writeHead(413, { 'content-type': 'application/json', connection: 'close' });
@@ -212,7 +207,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
 
   function dispatch(req: IncomingMessage, res: ServerResponse) {
     const pathname = (req.url ?? '/').split('?', 1)[0]!;
-    const files = pathname.startsWith(GRAPHIQL_ASSET_PATH) ? writeGraphiQLAsset : isConsolePath(pathname) ? webConsole.write : null;
+    const files = pathname.startsWith(GRAPHIQL_ASSET_PATH) ? graphiqlAssets.writeAsset : isConsolePath(pathname) ? webConsole.write : null;
     if (files) {
       files(req, res).catch((error: unknown) => {
         logger.error({ err: error, path: pathname }, 'file could not be served');
@@ -265,8 +260,8 @@ export async function buildApp(options: AppOptions): Promise<App> {
       const address = server.address() as AddressInfo;
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
       const url = `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${address.port}`;
-      startup.lap('listen');
-      logger.info({ url, graphql: `${url}${GRAPHQL_PATH}`, database: database.kind, startMs: startup.laps }, 'confighub listening');
+      lap('listen');
+      logger.info({ url, graphql: `${url}${GRAPHQL_PATH}`, database: database.kind, startMs }, 'confighub listening');
       return url;
     },
     stop() {
@@ -289,15 +284,6 @@ export async function buildApp(options: AppOptions): Promise<App> {
 /** How long /ready waits for the database before it says it is unavailable. */
 const READY_TIMEOUT_MS = 2_000;
 
-async function withTimeout<T>(work: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([work, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /**
  * Every answer but GraphiQL's page: not to be sniffed as another type, framed by another site or kept by
  * caches (configs and tokens change).
@@ -309,19 +295,15 @@ const API_HEADERS: [string, string][] = [
   ['referrer-policy', 'no-referrer'],
 ];
 
-function adminTokenNotice(token: string, file: string | null): string {
-  return [
-    '',
-    '  confighub: no admin token existed, so one was generated. It is shown this once:',
-    '',
-    `      ${token}`,
-    '',
-    file ? `  It is also in ${file} (readable by its owner only). Send it as "Authorization: Bearer <token>";` : '  Send it as "Authorization: Bearer <token>";',
-    '  create narrower tokens with the createToken mutation or `confighub tokens create`.',
-    '',
-    '',
-  ].join('\n');
-}
+const adminTokenNotice = (token: string, file: string | null) => `
+  confighub: no admin token existed, so one was generated. It is shown this once:
+
+      ${token}
+
+  ${file ? `It is also in ${file} (readable by its owner only). ` : ''}Send it as "Authorization: Bearer <token>";
+  create narrower tokens with the createToken mutation or \`confighub tokens create\`.
+
+`;
 
 /** A low-cardinality label for a request path. */
 function routeOf(url: string): string {
@@ -346,24 +328,4 @@ function closeGracefully(server: Server, graceMs: number): Promise<void> {
     });
     server.closeIdleConnections();
   });
-}
-
-/**
- * Where a start's time went, in whole milliseconds per phase, for the `confighub listening` log line
- * (bench:start prints it). `process` is the process's age when the gateway began to be built: Node.js's
- * own start and the loading of the gateway's modules.
- */
-class StartupClock {
-  readonly laps: Record<string, number> = {};
-  private last = performance.now();
-
-  constructor() {
-    this.laps.process = Math.round(this.last);
-  }
-
-  lap(phase: string): void {
-    const now = performance.now();
-    this.laps[phase] = Math.round(now - this.last);
-    this.last = now;
-  }
 }

@@ -81,21 +81,14 @@ export function createMetrics(sources: MetricSources) {
   });
 
   return {
-    registry,
-    countRequest(route: string, method: string, status: number) {
-      requests.inc({ route, method, status: String(status) });
-    },
-    countGraphQLError() {
-      graphqlErrors.inc();
-    },
-    /** The exposition text; reads the outbox backlog from the database first. */
-    async render(): Promise<{ contentType: string; body: string }> {
+    requests,
+    graphqlErrors,
+    /** The exposition text (GET /metrics); reads the outbox backlog from the database first. */
+    async render(): Promise<Response> {
       const { count, oldestAgeSeconds } = await sources.relay.backlog().catch(() => ({ count: Number.NaN, oldestAgeSeconds: Number.NaN }));
       backlog.set(count);
       oldestAge.set(oldestAgeSeconds);
-      return { contentType: registry.contentType, body: await registry.metrics() };
+      return new Response(await registry.metrics(), { headers: { 'content-type': registry.contentType } });
     },
   };
 }
-
-export type Metrics = ReturnType<typeof createMetrics>;

@@ -18,7 +18,7 @@ import type { Authenticate } from '../authentication.ts';
 import { type JsonTextProblem, jsonTextProblem, jsonTextProblemInTurns } from '../../store/documents.ts';
 import { RequestError, describeFailure } from '../failures.ts';
 import { graphiqlOptions } from '../graphiql.ts';
-import { graphiqlPageHeadersPlugin, renderGraphiQLPage } from '../graphiqlPage.ts';
+import { graphiqlAssets, graphiqlPageHeadersPlugin } from '../graphiqlPage.ts';
 
 export const GRAPHQL_PATH = '/graphql';
 
@@ -293,7 +293,7 @@ export function createGraphQLServer(options: GraphQLServerOptions): GraphQLServe
     graphiql: graphiqlOptions,
     // GraphiQL from this package, not a CDN (it works offline and behind firewalls): a small page whose
     // large files are served apart, compressed and cached (graphiqlPage.ts).
-    renderGraphiQL: renderGraphiQLPage,
+    renderGraphiQL: graphiqlAssets.renderPage,
     logging: {
       debug: (...args) => logger.debug({ yoga: args.slice(1) }, String(args[0])),
       info: (...args) => logger.info({ yoga: args.slice(1) }, String(args[0])),
