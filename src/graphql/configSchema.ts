@@ -76,7 +76,7 @@ builder.queryField('configCatalog', (t) =>
     authScopes: { signedIn: true },
     resolve: async (_root, args, ctx) => {
       if (args.services && args.services.length > MAX_CATALOG_NAMES) {
-        throw new GraphQLError(`services: at most ${MAX_CATALOG_NAMES} names, not ${args.services.length}`, { extensions: { code: 'BAD_USER_INPUT' } });
+        throw new GraphQLError(`services: at most ${MAX_CATALOG_NAMES} names, not ${args.services.length}`);
       }
       const names = args.services?.map((service) => configKey(service).service);
       const rows = await ctx.store.schemas.newestOfEach(names);

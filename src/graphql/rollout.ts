@@ -123,7 +123,7 @@ builder.objectField(ServiceConfigRef, 'rollouts', (t) =>
     args: { first: t.arg.int({ defaultValue: 20, description: 'At most 100.' }) },
     resolve: (config, args, ctx) => {
       const first = args.first ?? 20;
-      if (first < 1 || first > 100) throw new GraphQLError(`first must be from 1 to 100, not ${first}`, { extensions: { code: 'BAD_USER_INPUT' } });
+      if (first < 1 || first > 100) throw new GraphQLError(`first must be from 1 to 100, not ${first}`);
       return ctx.store.rollouts.list(configKey(config.serviceName, config.environment), first);
     },
   }),

@@ -47,7 +47,7 @@ export const ServiceConfigRef = builder.prismaNode('ServiceConfig', {
   // A global id whose key is not a row id (base64 of `ServiceConfig:x`) is the caller's mistake, not a fault.
   findUnique: (id) => {
     if (!/^[1-9]\d{0,9}$/.test(String(id)) || Number(id) > 2_147_483_647) {
-      throw new GraphQLError(`Invalid global ID: no ServiceConfig has the id ${JSON.stringify(String(id).slice(0, 40))}`, { extensions: { code: 'BAD_USER_INPUT' } });
+      throw new GraphQLError(`Invalid global ID: no ServiceConfig has the id ${JSON.stringify(String(id).slice(0, 40))}`);
     }
     return { id: Number(id) };
   },

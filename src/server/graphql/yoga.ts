@@ -73,8 +73,8 @@ function maskError(error: unknown, message: string, isDev?: boolean): Error {
     });
   }
   if (error instanceof GraphQLError) {
-    // Thrown on purpose by a resolver or a plugin (Pothos refuses a negative `first`, a cursor or a global
-    // id that does not decode): a refusal of the caller's input, which graphql-js passes on without a code.
+    // Thrown on purpose by a resolver or a plugin (an argument out of range, a cursor or a global id that
+    // does not decode): a refusal of the caller's input, which graphql-js passes on without a code.
     if (error.originalError instanceof GraphQLError) return withCode(error, 'BAD_USER_INPUT');
     // graphql-js's own, about the result's shape (a null where the schema promises a value): a fault here.
     if (!error.originalError) return withCode(error, isVariableError(error) ? 'BAD_USER_INPUT' : 'INTERNAL_SERVER_ERROR');
