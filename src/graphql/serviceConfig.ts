@@ -55,8 +55,7 @@ export const ServiceConfigRef = builder.prismaNode('ServiceConfig', {
   nullable: true,
   // Checked however the config is reached (config, configs, a write's result), by each field's resolver
   // (once per config and request: Pothos caches the verdict); node and nodes check it before they answer
-  // (builder.ts), since __typename passes no resolver. Not in isTypeOf (Pothos' runScopesOnType), which
-  // the compiled execution calls without a context (compiledExecution.ts).
+  // (builder.ts), since __typename passes no resolver.
   authScopes: (row) => ({ read: { service: row.serviceName, environment: row.environment } }),
   fields: (t) => ({
     service: t.exposeString('serviceName'),
