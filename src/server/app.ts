@@ -150,8 +150,11 @@ export async function buildApp(options: AppOptions): Promise<App> {
       return json(404, { error: { code: 'NO_ROUTE', message: `no route ${pathname}` } });
     } catch (error) {
       const failure = describeFailure(error);
-      // A refused body may still be arriving: close the connection rather than leave it half-read.
-      if (failure) return json(failure.status, { error: { code: failure.code, message: failure.message } }, failure.status === 413 ? { connection: 'close' } : {});
+      if (failure) {
+        // A refused body may still be arriving: close the connection rather than leave it half-read.
+        const headers = failure.status === 413 ? { ...failure.headers, connection: 'close' } : failure.headers;
+        return json(failure.status, { error: { code: failure.code, message: failure.message, ...failure.details } }, headers);
+      }
       logger.error({ err: error }, 'request failed');
       return json(500, { error: { code: 'INTERNAL', message: 'internal error' } });
     }
