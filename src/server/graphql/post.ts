@@ -14,16 +14,11 @@ import type { KeptAnswers } from './answers.ts';
 import { GRAPHQL_PATH, type GraphQLServer, type ServerContext } from './yoga.ts';
 
 /**
- * The common GraphQL request — a POST of `{ query, variables, operationName }` as JSON, from a script or
- * a service, answered as JSON — run straight through yoga's envelop, without yoga's per-request
- * machinery (WHATWG Request and Response objects, its plugin hooks, promise helpers). At the write
- * benchmark's rate of requests that machinery was a quarter of the gateway's CPU per update. Everything
- * else goes to yoga, which stays the one place that decides what a request that is not of this kind
- * gets: GET, browsers (Origin: CORS, GraphiQL), SSE and multipart, malformed bodies or parameters,
- * documents that do not parse or validate, subscriptions, refused tokens. The operation itself runs
- * through the same envelop (parser and validation caches, graphql-armor, error masking, the execution
- * hooks) as over yoga and over WebSockets, and a result with errors is shaped by yoga's own result
- * processor; only a clean result is written here.
+ * The common GraphQL request — a POST of `{ query, variables, operationName }` as JSON, answered as JSON —
+ * run straight through yoga's envelop (the same plugins as over yoga and WebSockets), without yoga's
+ * per-request machinery (WHATWG Request and Response objects, its plugin hooks). Every other request
+ * (GET, browsers, SSE, malformed bodies, documents that do not parse or validate, subscriptions, refused
+ * tokens) goes to yoga, and a result with errors is shaped by yoga's own result processor.
  */
 export type GraphQLPost = (req: IncomingMessage, res: ServerResponse, resultType: ResultType) => void;
 
@@ -113,10 +108,7 @@ function plainParams(body: string): Params | null {
 
 /**
  * The parsed documents kept, by text (yoga's cache, shared with the fast path): at most this many, and
- * this much text in all. A document parses into some 50-110 bytes of nodes and tokens a character (2,000
- * tokens: half a megabyte or more), so a count alone let new documents sent one after another fill
- * gigabytes, and 256 KiB of text keeps some 30 MiB at most: a larger heap would make every garbage
- * collection longer. Honest clients send a few documents of a few hundred characters each.
+ * this much text in all, since a document parses into some 50-110 bytes of nodes a character of its text.
  */
 const CACHED_DOCUMENTS = 1_024;
 export const CACHED_DOCUMENT_TEXT = 256 * 1024;

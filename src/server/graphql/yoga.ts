@@ -238,13 +238,9 @@ export function corsFor(origins: readonly string[]) {
 }
 
 /**
- * Lets go of what an operation that is done held: its parameters (the variables' documents), its request
- * (and body), and the key of Pothos' per-request caches. Those caches (scope-auth's, the dataloaders)
- * are WeakMaps whose values point back at the context, and V8's young-generation collector keeps a
- * WeakMap's values alive whatever their keys: through that cycle each request's context, and all it
- * reaches, outlived the request until the next full collection and was copied twice on the way there.
- * With the key out of the context, the entries go at the next collection; with the inputs out, little
- * is copied then. `reads` stays: the fast path (post.ts) keeps answers by it after execution.
+ * Lets go of what an operation that is done held: its parameters, its request (and body), and the key of
+ * Pothos' per-request caches, WeakMaps whose values point back at the context (V8's young-generation
+ * collector keeps such a cycle until a full collection). `reads` stays: post.ts keeps answers by it.
  */
 function releaseContext(context: Record<PropertyKey, unknown>): void {
   delete context[contextCacheSymbol];
