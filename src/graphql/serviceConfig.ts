@@ -10,36 +10,22 @@ import { visibleScope } from '../access/principal.ts';
 import type { Context } from './context.ts';
 import { readErrors } from './errors.ts';
 
-interface LatestChangesRequest {
-  key: ConfigKey;
-  take: number;
-  selection: Parameters<ConfigStore['history']['latestChanges']>[2];
-}
+type HistorySelection = Parameters<ConfigStore['history']['latestChanges']>[2];
 
-/** Per request: the first page of history of every config the request shows, batched by page size and selection. */
-const latestChangesLoader = createContextCache(
-  (ctx: Context) =>
-    new DataLoader<LatestChangesRequest, ConfigChange[], string>(
-      async (requests) => {
-        const groups = new Map<string, LatestChangesRequest[]>();
-        for (const request of requests) {
-          const group = JSON.stringify([request.take, request.selection]);
-          const members = groups.get(group);
-          if (members) members.push(request);
-          else groups.set(group, [request]);
-        }
-        const pages = new Map<LatestChangesRequest, ConfigChange[]>();
-        for (const group of groups.values()) {
-          const { take, selection } = group[0]!;
-          const found = await ctx.store.history.latestChanges(group.map((request) => request.key), take, selection);
-          group.forEach((request, index) => pages.set(request, found[index]!));
-        }
-        return requests.map((request) => pages.get(request)!);
-      },
+/** Per request, one loader per page size and selection: the first page of history of every config the request shows. */
+const latestChangesLoader = createContextCache((ctx: Context) => {
+  const loaders = new Map<string, DataLoader<ConfigKey, ConfigChange[]>>();
+  return (take: number, selection: HistorySelection) => {
+    const shape = JSON.stringify([take, selection]);
+    let loader = loaders.get(shape);
+    if (!loader) {
       // Batching only: a mutation's result must show the history its own write made.
-      { cache: false },
-    ),
-);
+      loader = new DataLoader((keys) => ctx.store.history.latestChanges(keys, take, selection), { cache: false });
+      loaders.set(shape, loader);
+    }
+    return loader;
+  };
+});
 
 export const ServiceConfigRef = builder.prismaNode('ServiceConfig', {
   description: 'The configuration of one service in one environment.',
@@ -78,7 +64,7 @@ export const ServiceConfigRef = builder.prismaNode('ServiceConfig', {
         // the request at once; later pages (a cursor) are read one config at a time.
         const { take, skip, cursor, ...selection } = withCursorOf(query, 'revision', ['bigint', 'number']);
         if (cursor || skip || take === undefined || take <= 0) return ctx.store.history.listChanges(key, query);
-        return latestChangesLoader(ctx).load({ key, take, selection: selection as LatestChangesRequest['selection'] });
+        return latestChangesLoader(ctx)(take, selection as HistorySelection).load(key);
       },
     }, { name: 'ServiceConfigHistoryConnection' }, { name: 'ServiceConfigHistoryEdge' }),
     atVersion: t.prismaField({

@@ -10,9 +10,9 @@ export const tooLarge = () =>
   new RequestError(413, 'PAYLOAD_TOO_LARGE', `request body over ${MAX_BODY_BYTES} bytes (1 MiB)`);
 
 /** Reads a body, refusing it as soon as it passes the limit (declared or streamed). */
-export async function readBodyWithLimit(request: Request, limit: number = MAX_BODY_BYTES): Promise<Buffer> {
+export async function readBodyWithLimit(request: Request): Promise<Buffer> {
   const declared = Number(request.headers.get('content-length') ?? 0);
-  if (declared > limit) throw tooLarge();
+  if (declared > MAX_BODY_BYTES) throw tooLarge();
   if (!request.body) return Buffer.alloc(0);
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -21,7 +21,7 @@ export async function readBodyWithLimit(request: Request, limit: number = MAX_BO
     const { done, value } = await reader.read();
     if (done) break;
     size += value.byteLength;
-    if (size > limit) {
+    if (size > MAX_BODY_BYTES) {
       await reader.cancel();
       throw tooLarge();
     }
