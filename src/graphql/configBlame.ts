@@ -37,7 +37,7 @@ builder.queryField('configBlame', (t) =>
     description: 'For every setting of a config, the change that last set it: version, actor, time and reason.',
     args: keyArgs(t),
     authScopes: (_root, args) => ({ read: args }),
-    errors: { types: readErrors, directResult: true, union: { name: 'ConfigBlameResult' } },
+    errors: { types: readErrors },
     resolve: (_root, args, ctx) => ctx.store.blame.blame(configKey(args.service, args.environment)),
   }),
 );

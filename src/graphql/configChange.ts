@@ -91,7 +91,7 @@ builder.queryFields((t) => ({
     description: 'The change that produced a version: its newConfig is the content at that version.',
     args: { ...keyArgs(t), version: t.arg.int({ required: true }) },
     authScopes: (_root, args) => ({ read: args }),
-    errors: { types: readErrors, directResult: true, union: { name: 'ConfigVersionResult' } },
+    errors: { types: readErrors },
     resolve: (_query, _root, args, ctx) => ctx.store.history.getChange(configKey(args.service, args.environment), args.version),
   }),
   configDiff: t.field({
@@ -100,7 +100,7 @@ builder.queryFields((t) => ({
     description: 'The RFC 6902 operations from the content at fromVersion to the content at toVersion.',
     args: { ...keyArgs(t), fromVersion: t.arg.int({ required: true }), toVersion: t.arg.int({ required: true }) },
     authScopes: (_root, args) => ({ read: args }),
-    errors: { types: readErrors, directResult: true, union: { name: 'ConfigDiffResult' } },
+    errors: { types: readErrors },
     resolve: async (_root, args, ctx) => {
       const key = configKey(args.service, args.environment);
       const operations = await ctx.store.history.diffVersions(key, args.fromVersion, args.toVersion);

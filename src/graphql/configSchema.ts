@@ -103,7 +103,7 @@ builder.mutationField('setConfigSchema', (t) =>
     description: "Adds a version of a service's schema; refused with every violation if a live config breaks it.",
     args: { input: t.arg({ type: SetConfigSchemaInput, required: true }) },
     authScopes: (_root, { input }) => ({ manageSchema: input.service }),
-    errors: { types: writeErrors, directResult: true, union: { name: 'SetConfigSchemaResult' } },
+    errors: { types: writeErrors },
     resolve: (_root, { input }, ctx) => ctx.store.setConfigSchema(input, { actor: ctx.actor, reason: input.reason }),
   }),
 );

@@ -149,7 +149,7 @@ builder.queryFields((t) => ({
     nullable: true,
     args: { id: t.arg.string({ required: true }) },
     authScopes: { signedIn: true },
-    errors: { types: rolloutErrors, directResult: true, union: { name: 'RolloutResult' } },
+    errors: { types: rolloutErrors },
     resolve: (_root, args, ctx) => rolloutFor(ctx, args.id, 'read'),
   }),
 }));
@@ -173,7 +173,7 @@ builder.mutationFields((t) => ({
     description: 'Moves a rollout to its next step now (from the last one: completes it).',
     args: { input: t.arg({ type: RolloutActionInput, required: true }) },
     authScopes: { signedIn: true },
-    errors: { types: moveErrors, directResult: true, union: { name: 'PromoteRolloutResult' } },
+    errors: { types: moveErrors },
     resolve: async (_root, { input }, ctx) => {
       const rollout = await rolloutFor(ctx, input.id, 'write');
       return ctx.store.rollouts.promote(rollout.id, { actor: ctx.actor, reason: input.reason });
@@ -184,7 +184,7 @@ builder.mutationFields((t) => ({
     description: 'Ends a rollout now: the stable version is written back as a new version (a ROLLBACK by the caller).',
     args: { input: t.arg({ type: RolloutActionInput, required: true }) },
     authScopes: { signedIn: true },
-    errors: { types: moveErrors, directResult: true, union: { name: 'AbortRolloutResult' } },
+    errors: { types: moveErrors },
     resolve: async (_root, { input }, ctx) => {
       const rollout = await rolloutFor(ctx, input.id, 'write');
       return ctx.store.abortRollout(rollout.id, { actor: ctx.actor, reason: input.reason });

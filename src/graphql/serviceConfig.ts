@@ -91,7 +91,7 @@ builder.queryFields((t) => ({
       }),
     },
     authScopes: (_root, args) => ({ read: args }),
-    errors: { types: readErrors, directResult: true, union: { name: 'ConfigResult' } },
+    errors: { types: readErrors },
     resolve: (_root, args, ctx) => ctx.store.getConfig(args.service, args.environment, ctx.reads, args.instance),
   }),
   configs: t.prismaConnection({
