@@ -9,7 +9,7 @@ import type { ConfigInstance } from '../generated/prisma/client.ts';
 import { builder } from './builder.ts';
 import type { Context } from './context.ts';
 import { accessErrors } from './errors.ts';
-import { ServiceConfigRef } from './serviceConfig.ts';
+import { ServiceConfigRef, configKeyArgs } from './serviceConfig.ts';
 
 const RolloutStateRef = builder.enumType('RolloutState', {
   values: {
@@ -196,10 +196,7 @@ builder.subscriptionFields((t) => ({
   rolloutChanged: t.field({
     type: RolloutRef,
     description: 'The rollouts of one config as they begin, move a step and end.',
-    args: {
-      service: t.arg.string({ required: true }),
-      environment: t.arg.string({ defaultValue: 'production' }),
-    },
+    args: configKeyArgs,
     authScopes: (_root, args) => ({ read: args }),
     subscribe: (_root, args, ctx) => untilTokenEnds(ctx.tokens, ctx.viewer, ctx.feed.subscribeRollouts(configKey(args.service, args.environment))),
     resolve: (rollout) => rollout,

@@ -27,6 +27,12 @@ const latestChangesLoader = createContextCache((ctx: Context) => {
   };
 });
 
+/** The arguments that name a config (its environment defaults to production). */
+export const configKeyArgs = builder.args((t) => ({
+  service: t.string({ required: true }),
+  environment: t.string({ defaultValue: 'production' }),
+}));
+
 export const ServiceConfigRef = builder.prismaNode('ServiceConfig', {
   description: 'The configuration of one service in one environment.',
   id: { field: 'id' },
@@ -84,8 +90,7 @@ builder.queryFields((t) => ({
     nullable: true,
     description: 'The live config of a service; deleted configs are not found.',
     args: {
-      service: t.arg.string({ required: true }),
-      environment: t.arg.string({ defaultValue: 'production' }),
+      ...configKeyArgs,
       instance: t.arg.string({
         description: 'The id of the instance asking (as in its fleet reports): while a rollout is under way, it decides whether the candidate or the stable version is served.',
       }),
