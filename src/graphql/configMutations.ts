@@ -55,7 +55,6 @@ const ConfigWriteRef = builder.objectRef<ConfigWrite>('ConfigWrite').implement({
   }),
 });
 
-
 type Types = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T> ? T : never;
 
 /** The fields every write names: which config, why, and whether to break glass. */

@@ -89,7 +89,6 @@ interface Params {
   extensions?: Record<string, unknown> | null;
 }
 
-
 /** The body as GraphQL-over-HTTP parameters exactly as yoga accepts them without complaint, or null. */
 function plainParams(body: string): Params | null {
   let value: unknown;

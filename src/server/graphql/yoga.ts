@@ -91,7 +91,6 @@ export function withCode(error: GraphQLError, code: string): GraphQLError {
   return error;
 }
 
-
 const JSON_BODY = /^application\/(graphql\+)?json\s*(;|$)/i;
 const FORM_BODY = /^application\/x-www-form-urlencoded\s*(;|$)/i;
 
