@@ -5,7 +5,7 @@ import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
 import type { IncomingMessage } from 'node:http';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { contextCacheSymbol, initContextCache } from '@pothos/core';
-import { type DocumentNode, type ExecutionResult, GraphQLError, visit } from 'graphql';
+import { type DocumentNode, GraphQLError, visit } from 'graphql';
 import { type Plugin, type YogaServerInstance, createYoga, maskError as maskUnexpected } from 'graphql-yoga';
 import type { Principal } from '../../access/principal.ts';
 import type { TokenStore } from '../../access/tokens.ts';
@@ -253,21 +253,19 @@ const tooComplex = (_context: unknown, error: GraphQLError) => withCode(error, '
 
 export function createGraphQLServer(options: GraphQLServerOptions): GraphQLServer {
   const { logger } = options;
-  // An execution hook of envelop's, so WebSocket operations (enveloped in websocket.ts) pass it too.
-  const onExecuteDone = ({ result, setResult }: { result: ExecutionResult | AsyncIterable<unknown>; setResult: (result: ExecutionResult) => void }) => {
-    if (Symbol.asyncIterator in result || !result.errors?.length) return;
-    options.onErrors?.();
-    // graphql-js reports variables it cannot coerce without a code.
-    for (const error of result.errors) if (isVariableError(error)) withCode(error, 'BAD_USER_INPUT');
-    // graphql-js lists errors as they happen: fields that fail after reads of their own came in either
-    // order. They are listed in the order of the document (then of their paths), whichever read ended first.
-    if (result.errors.length > 1) setResult({ ...result, errors: [...result.errors].sort(byPlaceInDocument) });
-  };
-  const executionErrors: Plugin = { onExecute: () => ({ onExecuteDone }) };
-  const released: Plugin = {
+  // Execution hooks of envelop's, so WebSocket operations (enveloped in websocket.ts) pass them too.
+  const afterExecution: Plugin = {
     onExecute: ({ args }) => ({
-      onExecuteDone: ({ result }) => {
-        if (!(Symbol.asyncIterator in result)) releaseContext(args.contextValue as unknown as Record<PropertyKey, unknown>);
+      onExecuteDone: ({ result, setResult }) => {
+        if (Symbol.asyncIterator in result) return;
+        releaseContext(args.contextValue as unknown as Record<PropertyKey, unknown>);
+        if (!result.errors?.length) return;
+        options.onErrors?.();
+        // graphql-js reports variables it cannot coerce without a code.
+        for (const error of result.errors) if (isVariableError(error)) withCode(error, 'BAD_USER_INPUT');
+        // graphql-js lists errors as they happen: fields that fail after reads of their own came in either
+        // order. They are listed in the order of the document (then of their paths), whichever read ended first.
+        if (result.errors.length > 1) setResult({ ...result, errors: [...result.errors].sort(byPlaceInDocument) });
       },
     }),
   };
@@ -314,8 +312,7 @@ export function createGraphQLServer(options: GraphQLServerOptions): GraphQLServe
       maxAliasesPlugin({ n: 20, onReject: [tooComplex] }),
       costLimitPlugin({ maxCost: 5_000, ignoreIntrospection: true, onReject: [tooComplex] }),
       checkedJsonText,
-      executionErrors,
-      released,
+      afterExecution,
       ...(options.plugins ?? []),
     ],
     context: async (initial) => {
