@@ -47,29 +47,10 @@ export interface AppOptions {
   anonymousSocketIdleMs?: number;
 }
 
-export interface App {
-  /** Answers one request in-process (tests, embedding). */
-  fetch(request: Request, serverContext?: ServerContext): Promise<Response>;
-  /** Listens on HOST:PORT; resolves with the base URL. */
-  start(): Promise<string>;
-  /** Stops accepting, lets in-flight requests finish, then closes the database. Idempotent. */
-  stop(): Promise<void>;
-  readonly store: ConfigStore;
-  readonly tokens: TokenStore;
-  readonly database: Database;
-  readonly bus: EventBus;
-  readonly relay: OutboxRelay;
-  readonly feed: ConfigFeed;
-  /** Distinct subscriptions executed for graphql-ws sockets (identical ones share one). */
-  subscriptionGroupCount(): number;
-  /** graphql-ws subscriptions served by those. */
-  webSocketSubscriptionCount(): number;
-  /** Answers of the direct POST path served as kept (server/graphql/answers.ts). */
-  keptAnswerCount(): number;
-}
+export type App = Awaited<ReturnType<typeof buildApp>>;
 
 /** Opens (and migrates) the database and assembles the gateway; listens only on `start()`. */
-export async function buildApp(options: AppOptions): Promise<App> {
+export async function buildApp(options: AppOptions) {
   const { settings, logger } = options;
   // Where the start's time went, in whole milliseconds per phase, for the `confighub listening` log line
   // (bench:start prints it). `process` is the process's age when the gateway began to be built.
@@ -231,6 +212,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   let stopping: Promise<void> | undefined;
 
   return {
+    /** Answers one request in-process (tests, embedding). */
     fetch,
     store,
     tokens,
@@ -238,10 +220,14 @@ export async function buildApp(options: AppOptions): Promise<App> {
     bus,
     relay,
     feed,
-    subscriptionGroupCount: () => webSockets?.groupCount() ?? 0,
-    webSocketSubscriptionCount: () => webSockets?.memberCount() ?? 0,
-    keptAnswerCount: () => answers.hits,
-    async start() {
+    /** Distinct subscriptions executed for graphql-ws sockets (identical ones share one). */
+    subscriptionGroupCount: (): number => webSockets?.groupCount() ?? 0,
+    /** graphql-ws subscriptions served by those. */
+    webSocketSubscriptionCount: (): number => webSockets?.memberCount() ?? 0,
+    /** Answers of the direct POST path served as kept (server/graphql/answers.ts). */
+    keptAnswerCount: (): number => answers.hits,
+    /** Listens on HOST:PORT; resolves with the base URL. */
+    async start(): Promise<string> {
       // Idle keep-alive connections outlive a client's or load balancer's (60 s is common): with Node's
       // 5 s default, a request sent on a connection the server is just closing fails ("other side closed").
       server = createServer({ keepAliveTimeout: 65_000 }, handle);
@@ -267,7 +253,8 @@ export async function buildApp(options: AppOptions): Promise<App> {
       logger.info({ url, graphql: `${url}${GRAPHQL_PATH}`, database: database.kind, startMs }, 'confighub listening');
       return url;
     },
-    stop() {
+    /** Stops accepting, lets in-flight requests finish, then closes the database. Idempotent. */
+    stop(): Promise<void> {
       stopping ??= (async () => {
         await webSockets?.close();
         if (server) await closeGracefully(server, options.shutdownGraceMs ?? 10_000);
