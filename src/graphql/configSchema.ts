@@ -51,8 +51,8 @@ builder.objectField(ServiceConfigRef, 'schema', (t) =>
   }),
 );
 
-builder.queryField('configSchema', (t) =>
-  t.field({
+builder.queryFields((t) => ({
+  configSchema: t.field({
     type: ConfigSchemaRef,
     nullable: true,
     description: "A service's newest schema, or a given version of it.",
@@ -65,10 +65,7 @@ builder.queryField('configSchema', (t) =>
       return (await ctx.store.schemas.versions(service)).find((row) => row.version === args.version) ?? null;
     },
   }),
-);
-
-builder.queryField('configCatalog', (t) =>
-  t.field({
+  configCatalog: t.field({
     type: [ConfigSchemaRef],
     description:
       "The catalog of services: each service's newest schema with the settings it documents (descriptions, types, bounds, defaults), of the services the token may read (of `services` only, when given).",
@@ -83,7 +80,7 @@ builder.queryField('configCatalog', (t) =>
       return rows.filter((row) => ctx.viewer !== null && coversService(ctx.viewer, row.serviceName));
     },
   }),
-);
+}));
 
 /** The most services one catalog request may name. */
 const MAX_CATALOG_NAMES = 100;
