@@ -10,7 +10,7 @@ import { type Plugin, processRegularResult } from 'graphql-yoga';
 import type { Logger } from '../../logger.ts';
 import { jsonTextProblem, jsonTextProblemInTurns } from '../../store/documents.ts';
 import type { Authenticate } from '../authentication.ts';
-import type { KeptAnswers } from './answers.ts';
+import type { AnswerRequest, KeptAnswers } from './answers.ts';
 import { GRAPHQL_PATH, type GraphQLServer, type ServerContext } from './yoga.ts';
 
 /**
@@ -82,15 +82,8 @@ export function plainGraphQLPost(req: IncomingMessage): ResultType | null {
   return answered ? plainResultType(headers.accept) : null;
 }
 
-interface Params {
-  query: string;
-  variables?: Record<string, unknown> | null;
-  operationName?: string | null;
-  extensions?: Record<string, unknown> | null;
-}
-
 /** The body as GraphQL-over-HTTP parameters exactly as yoga accepts them without complaint, or null. */
-function plainParams(body: string): Params | null {
+function plainParams(body: string): AnswerRequest | null {
   let value: unknown;
   try {
     value = JSON.parse(body);
@@ -102,7 +95,7 @@ function plainParams(body: string): Params | null {
   if (value.variables != null && !isJsonObject(value.variables)) return null;
   if (value.operationName != null && typeof value.operationName !== 'string') return null;
   if (value.extensions != null && !isJsonObject(value.extensions)) return null;
-  return value as unknown as Params;
+  return value as unknown as AnswerRequest;
 }
 
 /**
