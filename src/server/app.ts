@@ -14,7 +14,7 @@ import { ConfigStore } from '../store/configStore.ts';
 import { rolloutNotice } from '../store/rollouts.ts';
 import { rolloutSubjectFor } from '../protocol/changes.ts';
 import { clientAddressOf, createAuthenticator } from './authentication.ts';
-import { MAX_BODY_BYTES, readBodyWithLimit } from './body.ts';
+import { HEAVY_BYTES, MAX_BODY_BYTES, readBodyWithLimit } from './body.ts';
 import { describeFailure } from './failures.ts';
 import { GRAPHQL_PATH, type ServerContext, corsFor, createGraphQLServer } from './graphql/yoga.ts';
 import { schema } from '../graphql/index.ts';
@@ -23,7 +23,6 @@ import { createGraphQLPost, knownDocuments, plainGraphQLPost } from './graphql/p
 import { GRAPHIQL_ASSET_PATH, graphiqlAssets } from './graphiqlPage.ts';
 import { createConsole, isConsolePath } from './consolePage.ts';
 import { HeavyWork } from '../turns.ts';
-import { HEAVY_BYTES } from './heavyWork.ts';
 import { createMetrics } from './metrics.ts';
 import { createRestHandler, isRestPath, json } from './rest.ts';
 import { attachGraphQLWebSocket } from './graphql/websocket.ts';

@@ -1,10 +1,16 @@
 import { jsonTextProblemInTurns } from '../store/documents.ts';
 import { nextTurn } from '../turns.ts';
-import { HEAVY_BYTES } from './heavyWork.ts';
 import { RequestError } from './failures.ts';
 
 /** Requests larger than this are refused with 413 before they are parsed. */
 export const MAX_BODY_BYTES = 1024 * 1024;
+
+/** Request bodies and WebSocket messages this large take turns, one at a time (HeavyWork, turns.ts). */
+export const HEAVY_BYTES = 64 * 1024;
+
+/** A GraphQL document (HTTP) or WebSocket message this long is worked on in a turn of its own (turns.ts):
+ * parsing and validating it costs milliseconds; shorter ones cost too little to matter. */
+export const LONG_TEXT_CHARS = 2 * 1024;
 
 export const tooLarge = () =>
   new RequestError(413, 'PAYLOAD_TOO_LARGE', `request body over ${MAX_BODY_BYTES} bytes (1 MiB)`);

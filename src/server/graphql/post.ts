@@ -2,7 +2,7 @@ import { LRUCache } from 'lru-cache';
 import { answerJsonBytes } from '../../graphql/answerBudget.ts';
 import { isJsonObject } from '../../protocol/json.ts';
 import { nextTurn } from '../../turns.ts';
-import { HEAVY_BYTES, LONG_TEXT_CHARS } from '../heavyWork.ts';
+import { HEAVY_BYTES, LONG_TEXT_CHARS } from '../body.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sendNodeResponse } from '@whatwg-node/server';
 import { type DocumentNode, type ExecutionResult, getOperationAST } from 'graphql';
