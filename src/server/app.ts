@@ -201,10 +201,7 @@ export async function buildApp(options: AppOptions) {
     const chunked = req.headers['transfer-encoding'] !== undefined;
     const plainType = fastPaths && !chunked ? plainGraphQLPost(req) : null;
     if (plainType) return post(req, res, plainType);
-    if (!chunked && req.url?.startsWith(GRAPHQL_PATH) && (req.url.length === GRAPHQL_PATH.length || req.url[GRAPHQL_PATH.length] === '?')) {
-      return yoga(req, res);
-    }
-    return adapter(req, res);
+    return !chunked && pathname === GRAPHQL_PATH ? yoga(req, res) : adapter(req, res);
   }
 
   let server: Server | undefined;
