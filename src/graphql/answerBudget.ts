@@ -2,11 +2,9 @@ import { GraphQLError, type GraphQLResolveInfo, type GraphQLSchema, defaultField
 import { nextTurn } from '../turns.ts';
 
 /**
- * The most JSON (config documents, schemas, patch values) one answer to a query or mutation may carry.
- * Writing an answer out costs the event loop in proportion to its size, in one piece: twenty aliases of
- * one 256 KiB config made 5 MiB and held every other request for a third of a second. The same as a
- * history page's documents (store/history.ts). A subscription's events are not counted (each carries one
- * document, and the socket's own limits apply).
+ * The most JSON (config documents, schemas, patch values) one answer to a query or mutation may carry:
+ * writing an answer out holds the event loop in proportion to its size. The same as a history page's
+ * documents (store/history.ts). A subscription's events are not counted (each carries one document).
  */
 export const MAX_ANSWER_JSON_BYTES = 1024 * 1024;
 
@@ -44,9 +42,8 @@ export function answerJsonBytes(context: object): number {
 }
 
 /**
- * The most RFC 6902 operations one answer may carry (a subscription's: each event). Every operation is an
- * object graphql-js completes field by field, on the event loop in one piece: a diff of ten thousand
- * held it tens of milliseconds. Longer patches are read in pages (`offset`, `limit`).
+ * The most RFC 6902 operations one answer may carry (a subscription's: each event); graphql-js completes
+ * each field by field, on the event loop in one piece. Longer patches are read in pages (`offset`, `limit`).
  */
 export const MAX_ANSWER_PATCH_OPERATIONS = 1_000;
 

@@ -87,7 +87,7 @@ builder.mutationFields((t) => ({
     description: 'Makes a token; the result holds the token itself, shown this once (admins).',
     args: { input: t.arg({ type: CreateTokenInput, required: true }) },
     authScopes: { manageTokens: true },
-    errors: { types: [...accessErrors, ValidationError], directResult: true, union: { name: 'CreateTokenResult' } },
+    errors: { types: [...accessErrors, ValidationError] },
     resolve: (_root, { input }, ctx) => ctx.tokens.create({ ...input, role: input.role as Role }, ctx.actor),
   }),
   rotateToken: t.field({
@@ -96,7 +96,7 @@ builder.mutationFields((t) => ({
       'Gives a token a new secret, with the same name, role and scope; the old secret is refused at once on every instance, and sessions opened with it end (admins). Shown this once.',
     args: { input: t.arg({ type: RotateTokenInput, required: true }) },
     authScopes: { manageTokens: true },
-    errors: { types: [...accessErrors, ValidationError], directResult: true, union: { name: 'RotateTokenResult' } },
+    errors: { types: [...accessErrors, ValidationError] },
     resolve: (_root, { input }, ctx) => ctx.tokens.rotate(input.name, ctx.actor, input.expiresAt ?? undefined),
   }),
   revokeToken: t.field({
@@ -104,7 +104,7 @@ builder.mutationFields((t) => ({
     description: 'Revokes a token for good, on every gateway instance at once (admins).',
     args: { input: t.arg({ type: RevokeTokenInput, required: true }) },
     authScopes: { manageTokens: true },
-    errors: { types: [...accessErrors, ValidationError], directResult: true, union: { name: 'RevokeTokenResult' } },
+    errors: { types: [...accessErrors, ValidationError] },
     resolve: (_root, { input }, ctx) => ctx.tokens.revoke(input.name, ctx.actor),
   }),
 }));

@@ -40,8 +40,7 @@ function scopesFor(viewer: Principal | null) {
   };
 }
 
-// The token cache hands out one Principal object per token, so its rules are built once, not per request
-// (six closures per request showed up in profiles of the read path).
+// The token cache hands out one Principal object per token, so its rules are built once, not per request.
 const rulesOf = new WeakMap<Principal, ScopeRules>();
 const anonymousRules = scopesFor(null);
 

@@ -31,7 +31,12 @@ export const builder = new SchemaBuilder<{
     unauthorizedError: (_parent, ctx, _info, result) => unauthorizedError(ctx, result.failure),
   },
   defaultFieldNullability: false,
-  errors: { defaultTypes: [] },
+  errors: {
+    defaultTypes: [],
+    // A field's expected failures and its result make one union named after the field: `config` answers a `ConfigResult`.
+    directResult: true,
+    defaultUnionOptions: { name: ({ fieldName }) => `${fieldName[0]!.toUpperCase()}${fieldName.slice(1)}Result` },
+  },
   prisma: {
     client: (ctx) => ctx.store.prisma,
     dmmf: getDatamodel(),

@@ -141,7 +141,7 @@ builder.queryFields((t) => ({
     nullable: true,
     args: { id: t.arg.string({ required: true }) },
     authScopes: { signedIn: true },
-    errors: { types: requestErrors, directResult: true, union: { name: 'ChangeRequestResult' } },
+    errors: { types: requestErrors },
     resolve: (_root, args, ctx) => requestFor(ctx, args.id, 'see'),
   }),
   protectedEnvironments: t.field({
@@ -178,7 +178,7 @@ builder.mutationFields((t) => ({
     description: 'Approves, rejects or comments on a change request; the approval that completes the count applies it.',
     args: { input: t.arg({ type: ReviewInput, required: true }) },
     authScopes: { signedIn: true },
-    errors: { types: [...writeErrors, ChangeRequestError], directResult: true, union: { name: 'ReviewChangeRequestResult' } },
+    errors: { types: [...writeErrors, ChangeRequestError] },
     resolve: async (_root, { input }, ctx) => {
       const request = await requestFor(ctx, input.id, input.verdict === 'comment' ? 'see' : 'review');
       return ctx.store.requests.review(request.id, ctx.actor, input.verdict, input.comment);
@@ -189,7 +189,7 @@ builder.mutationFields((t) => ({
     description: 'Withdraws an open change request: its author, or an admin without restrictions.',
     args: { input: t.arg({ type: WithdrawInput, required: true }) },
     authScopes: { signedIn: true },
-    errors: { types: requestErrors, directResult: true, union: { name: 'WithdrawChangeRequestResult' } },
+    errors: { types: requestErrors },
     resolve: async (_root, { input }, ctx) => {
       const request = await requestFor(ctx, input.id, 'withdraw');
       return ctx.store.requests.withdraw(request.id, ctx.actor);
@@ -200,7 +200,7 @@ builder.mutationFields((t) => ({
     description: 'Makes changes to an environment need approvals (or changes how many).',
     args: { input: t.arg({ type: ProtectInput, required: true }) },
     authScopes: { protectEnvironments: true },
-    errors: { types: [...accessErrors, ValidationError], directResult: true, union: { name: 'ProtectEnvironmentResult' } },
+    errors: { types: [...accessErrors, ValidationError] },
     resolve: (_root, { input }, ctx) => ctx.store.protection.protect(input.environment, input.requiredApprovals ?? 1, { actor: ctx.actor, reason: input.reason }),
   }),
   unprotectEnvironment: t.field({
@@ -208,7 +208,7 @@ builder.mutationFields((t) => ({
     description: 'Lifts the protection; open change requests stay, and may still be approved.',
     args: { input: t.arg({ type: UnprotectInput, required: true }) },
     authScopes: { protectEnvironments: true },
-    errors: { types: [...accessErrors, ValidationError], directResult: true, union: { name: 'UnprotectEnvironmentResult' } },
+    errors: { types: [...accessErrors, ValidationError] },
     resolve: async (_root, { input }, ctx) => ({ environment: input.environment, wasProtected: await ctx.store.protection.unprotect(input.environment) }),
   }),
 }));

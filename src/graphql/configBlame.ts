@@ -1,8 +1,9 @@
 import type { ConfigBlame, SettingBlame } from '../store/blame.ts';
 import { configKey } from '../store/names.ts';
 import { builder } from './builder.ts';
-import { ConfigActionRef, keyArgs } from './configChange.ts';
+import { ConfigActionRef } from './configChange.ts';
 import { readErrors } from './errors.ts';
+import { configKeyArgs } from './serviceConfig.ts';
 
 const SettingBlameRef = builder.objectRef<SettingBlame>('SettingBlame').implement({
   description: 'The change that last set one setting (a leaf of the config: a value that is not an object).',
@@ -35,9 +36,9 @@ builder.queryField('configBlame', (t) =>
     type: ConfigBlameRef,
     nullable: true,
     description: 'For every setting of a config, the change that last set it: version, actor, time and reason.',
-    args: keyArgs(t),
+    args: configKeyArgs,
     authScopes: (_root, args) => ({ read: args }),
-    errors: { types: readErrors, directResult: true, union: { name: 'ConfigBlameResult' } },
+    errors: { types: readErrors },
     resolve: (_root, args, ctx) => ctx.store.blame.blame(configKey(args.service, args.environment)),
   }),
 );

@@ -6,7 +6,7 @@ import { builder } from './builder.ts';
 import { withCursorOf } from './cursors.ts';
 import { readErrors } from './errors.ts';
 import { JsonPatchOperationRef, patchPage, patchPageArgs } from './scalars.ts';
-import { ServiceConfigRef } from './serviceConfig.ts';
+import { ServiceConfigRef, configKeyArgs } from './serviceConfig.ts';
 
 export const ConfigActionRef = builder.enumType('ConfigAction', {
   values: ['CREATE', 'UPDATE', 'ROLLBACK', 'DELETE', 'RESTORE'] as const,
@@ -70,18 +70,13 @@ const ConfigDiffRef = builder
     }),
   });
 
-export const keyArgs = (t: Parameters<Parameters<typeof builder.queryFields>[0]>[0]) => ({
-  service: t.arg.string({ required: true }),
-  environment: t.arg.string({ defaultValue: 'production' }),
-});
-
 builder.queryFields((t) => ({
   configHistory: t.prismaConnection({
     type: 'ConfigChange',
     cursor: 'revision',
     nullable: true,
     description: 'The changes of a config, newest first (deleted configs keep their history).',
-    args: keyArgs(t),
+    args: configKeyArgs,
     authScopes: (_root, args) => ({ read: args }),
     resolve: (query, _root, args, ctx) => ctx.store.history.listChanges(configKey(args.service, args.environment), withCursorOf(query, 'revision', ['bigint', 'number'])),
   }, { name: 'ConfigHistoryConnection' }, { name: 'ConfigHistoryEdge' }),
@@ -89,18 +84,18 @@ builder.queryFields((t) => ({
     type: 'ConfigChange',
     nullable: true,
     description: 'The change that produced a version: its newConfig is the content at that version.',
-    args: { ...keyArgs(t), version: t.arg.int({ required: true }) },
+    args: { ...configKeyArgs, version: t.arg.int({ required: true }) },
     authScopes: (_root, args) => ({ read: args }),
-    errors: { types: readErrors, directResult: true, union: { name: 'ConfigVersionResult' } },
+    errors: { types: readErrors },
     resolve: (_query, _root, args, ctx) => ctx.store.history.getChange(configKey(args.service, args.environment), args.version),
   }),
   configDiff: t.field({
     type: ConfigDiffRef,
     nullable: true,
     description: 'The RFC 6902 operations from the content at fromVersion to the content at toVersion.',
-    args: { ...keyArgs(t), fromVersion: t.arg.int({ required: true }), toVersion: t.arg.int({ required: true }) },
+    args: { ...configKeyArgs, fromVersion: t.arg.int({ required: true }), toVersion: t.arg.int({ required: true }) },
     authScopes: (_root, args) => ({ read: args }),
-    errors: { types: readErrors, directResult: true, union: { name: 'ConfigDiffResult' } },
+    errors: { types: readErrors },
     resolve: async (_root, args, ctx) => {
       const key = configKey(args.service, args.environment);
       const operations = await ctx.store.history.diffVersions(key, args.fromVersion, args.toVersion);

@@ -6,6 +6,7 @@ import { mayRead } from '../access/principal.ts';
 import { untilTokenEnds } from '../access/sessions.ts';
 import { builder } from './builder.ts';
 import { JsonPatchOperationRef, patchPage, patchPageArgs } from './scalars.ts';
+import { configKeyArgs } from './serviceConfig.ts';
 
 const ConfigEventRef = builder.objectRef<ConfigEvent>('ConfigChangeEvent').implement({
   description: 'A committed change, as it reaches subscribers (the same payload as on NATS config.update.<service>).',
@@ -35,8 +36,7 @@ builder.subscriptionFields((t) => ({
     description:
       'Changes of one config. With afterVersion, every later version is replayed from the audit log first, then live ones follow: each once, in order.',
     args: {
-      service: t.arg.string({ required: true }),
-      environment: t.arg.string({ defaultValue: 'production' }),
+      ...configKeyArgs,
       afterVersion: t.arg.int({ description: 'Resume after this version (the last one you applied).' }),
       instance: t.arg.string({
         description: 'The id of the instance subscribing: while a rollout is under way, its candidate comes only once the instance is in its step.',

@@ -59,7 +59,7 @@ builder.mutationField('reportInstance', (t) =>
     args: { input: t.arg({ type: ReportInstanceInput, required: true }) },
     // A service's own token (a reader scoped to it) reports what it applied.
     authScopes: (_root, { input }) => ({ read: input }),
-    errors: { types: [...readErrors, SecretRejectedError], directResult: true, union: { name: 'ReportInstanceResult' } },
+    errors: { types: [...readErrors, SecretRejectedError] },
     resolve: async (_query, _root, { input }, ctx) => {
       await ctx.store.getConfig(input.service, input.environment);
       return ctx.store.instances.report(input);

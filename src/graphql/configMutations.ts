@@ -55,7 +55,6 @@ const ConfigWriteRef = builder.objectRef<ConfigWrite>('ConfigWrite').implement({
   }),
 });
 
-
 type Types = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T> ? T : never;
 
 /** The fields every write names: which config, why, and whether to break glass. */
@@ -121,7 +120,7 @@ builder.mutationFields((t) => ({
     type: ConfigWriteRef,
     args: { input: t.arg({ type: CreateConfigInput, required: true }) },
     authScopes: (_root, { input }) => ({ write: input }),
-    errors: { types: [...writeErrors, AlreadyExistsError], directResult: true, union: { name: 'CreateConfigResult' } },
+    errors: { types: [...writeErrors, AlreadyExistsError] },
     resolve: (_root, { input }, ctx) => ctx.store.createConfig(input, authorOf(ctx, input)),
   }),
   updateConfig: t.field({
@@ -129,7 +128,7 @@ builder.mutationFields((t) => ({
     description: 'Merge-patches or replaces a config; a new version, audited.',
     args: { input: t.arg({ type: UpdateConfigInput, required: true }) },
     authScopes: (_root, { input }) => ({ write: input }),
-    errors: { types: writeErrors, directResult: true, union: { name: 'UpdateConfigResult' } },
+    errors: { types: writeErrors },
     resolve: (_root, { input }, ctx) => ctx.store.updateConfig(input, authorOf(ctx, input)),
   }),
   rollbackConfig: t.field({
@@ -137,7 +136,7 @@ builder.mutationFields((t) => ({
     description: 'Writes a new version whose content equals an earlier one (history is never rewritten).',
     args: { input: t.arg({ type: RollbackConfigInput, required: true }) },
     authScopes: (_root, { input }) => ({ write: input }),
-    errors: { types: writeErrors, directResult: true, union: { name: 'RollbackConfigResult' } },
+    errors: { types: writeErrors },
     resolve: (_root, { input }, ctx) => ctx.store.rollbackConfig(input, authorOf(ctx, input)),
   }),
   deleteConfig: t.field({
@@ -145,7 +144,7 @@ builder.mutationFields((t) => ({
     description: 'Soft-deletes a config: audited, restorable with restoreConfig or rollbackConfig.',
     args: { input: t.arg({ type: LifecycleInput, required: true }) },
     authScopes: (_root, { input }) => ({ write: input }),
-    errors: { types: writeErrors, directResult: true, union: { name: 'DeleteConfigResult' } },
+    errors: { types: writeErrors },
     resolve: (_root, { input }, ctx) => ctx.store.deleteConfig(input, authorOf(ctx, input)),
   }),
   restoreConfig: t.field({
@@ -153,7 +152,7 @@ builder.mutationFields((t) => ({
     description: 'Brings back a soft-deleted config with the content it had.',
     args: { input: t.arg({ type: LifecycleInput, required: true }) },
     authScopes: (_root, { input }) => ({ write: input }),
-    errors: { types: writeErrors, directResult: true, union: { name: 'RestoreConfigResult' } },
+    errors: { types: writeErrors },
     resolve: (_root, { input }, ctx) => ctx.store.restoreConfig(input, authorOf(ctx, input)),
   }),
 }));

@@ -51,8 +51,8 @@ builder.objectField(ServiceConfigRef, 'schema', (t) =>
   }),
 );
 
-builder.queryField('configSchema', (t) =>
-  t.field({
+builder.queryFields((t) => ({
+  configSchema: t.field({
     type: ConfigSchemaRef,
     nullable: true,
     description: "A service's newest schema, or a given version of it.",
@@ -65,10 +65,7 @@ builder.queryField('configSchema', (t) =>
       return (await ctx.store.schemas.versions(service)).find((row) => row.version === args.version) ?? null;
     },
   }),
-);
-
-builder.queryField('configCatalog', (t) =>
-  t.field({
+  configCatalog: t.field({
     type: [ConfigSchemaRef],
     description:
       "The catalog of services: each service's newest schema with the settings it documents (descriptions, types, bounds, defaults), of the services the token may read (of `services` only, when given).",
@@ -76,14 +73,14 @@ builder.queryField('configCatalog', (t) =>
     authScopes: { signedIn: true },
     resolve: async (_root, args, ctx) => {
       if (args.services && args.services.length > MAX_CATALOG_NAMES) {
-        throw new GraphQLError(`services: at most ${MAX_CATALOG_NAMES} names, not ${args.services.length}`, { extensions: { code: 'BAD_USER_INPUT' } });
+        throw new GraphQLError(`services: at most ${MAX_CATALOG_NAMES} names, not ${args.services.length}`);
       }
       const names = args.services?.map((service) => configKey(service).service);
       const rows = await ctx.store.schemas.newestOfEach(names);
       return rows.filter((row) => ctx.viewer !== null && coversService(ctx.viewer, row.serviceName));
     },
   }),
-);
+}));
 
 /** The most services one catalog request may name. */
 const MAX_CATALOG_NAMES = 100;
@@ -103,7 +100,7 @@ builder.mutationField('setConfigSchema', (t) =>
     description: "Adds a version of a service's schema; refused with every violation if a live config breaks it.",
     args: { input: t.arg({ type: SetConfigSchemaInput, required: true }) },
     authScopes: (_root, { input }) => ({ manageSchema: input.service }),
-    errors: { types: writeErrors, directResult: true, union: { name: 'SetConfigSchemaResult' } },
+    errors: { types: writeErrors },
     resolve: (_root, { input }, ctx) => ctx.store.setConfigSchema(input, { actor: ctx.actor, reason: input.reason }),
   }),
 );

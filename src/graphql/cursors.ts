@@ -10,5 +10,5 @@ export function withCursorOf<Query extends { cursor?: object }>(query: Query, co
   const value = (query.cursor as Record<string, unknown>)[column];
   const kind = typeof value;
   if ((kind === 'number' || kind === 'bigint') && kinds.includes(kind) && (kind === 'bigint' || Number.isSafeInteger(value))) return query;
-  throw new GraphQLError(`Invalid cursor: not a cursor of this connection`, { extensions: { code: 'BAD_USER_INPUT' } });
+  throw new GraphQLError(`Invalid cursor: not a cursor of this connection`);
 }

@@ -10,7 +10,7 @@ import {
 import { ForbiddenError, UnauthenticatedError } from '../access/errors.ts';
 import { builder } from './builder.ts';
 
-/** Expected failures are values of the schema: every one implements Error. */
+/** Expected failures are values of the schema: every one implements Error; the errors plugin tells them apart by class. */
 export const ErrorInterface = builder.interfaceRef<Error>('Error').implement({
   description: 'A refused request; nothing was written.',
   fields: (t) => ({ message: t.exposeString('message') }),
@@ -19,7 +19,6 @@ export const ErrorInterface = builder.interfaceRef<Error>('Error').implement({
 builder.objectType(NotFoundError, {
   name: 'NotFoundError',
   interfaces: [ErrorInterface],
-  isTypeOf: (value) => value instanceof NotFoundError,
   fields: (t) => ({
     service: t.exposeString('service'),
     environment: t.exposeString('environment'),
@@ -30,7 +29,6 @@ builder.objectType(NotFoundError, {
 builder.objectType(AlreadyExistsError, {
   name: 'AlreadyExistsError',
   interfaces: [ErrorInterface],
-  isTypeOf: (value) => value instanceof AlreadyExistsError,
   fields: (t) => ({
     service: t.exposeString('service'),
     environment: t.exposeString('environment'),
@@ -41,7 +39,6 @@ builder.objectType(AlreadyExistsError, {
 builder.objectType(VersionConflictError, {
   name: 'VersionConflictError',
   interfaces: [ErrorInterface],
-  isTypeOf: (value) => value instanceof VersionConflictError,
   fields: (t) => ({
     service: t.exposeString('service'),
     environment: t.exposeString('environment'),
@@ -60,7 +57,6 @@ const ValidationIssueRef = builder.objectRef<{ pointer: string; message: string 
 builder.objectType(ValidationError, {
   name: 'ValidationError',
   interfaces: [ErrorInterface],
-  isTypeOf: (value) => value instanceof ValidationError,
   fields: (t) => ({ issues: t.field({ type: [ValidationIssueRef], resolve: (error) => error.issues }) }),
 });
 
@@ -68,7 +64,6 @@ builder.objectType(SecretRejectedError, {
   name: 'SecretRejectedError',
   description: "The document holds what looks like a secret. Secrets belong in the service's environment.",
   interfaces: [ErrorInterface],
-  isTypeOf: (value) => value instanceof SecretRejectedError,
   fields: (t) => ({
     issues: t.field({ type: [ValidationIssueRef], description: 'Where each suspected secret is.', resolve: (error) => error.issues }),
     advice: t.exposeString('advice'),
@@ -79,7 +74,6 @@ builder.objectType(UnauthenticatedError, {
   name: 'UnauthenticatedError',
   description: 'The request carried no token, or one the hub does not accept (unknown, expired, revoked).',
   interfaces: [ErrorInterface],
-  isTypeOf: (value) => value instanceof UnauthenticatedError,
   fields: () => ({}),
 });
 
@@ -87,7 +81,6 @@ builder.objectType(ForbiddenError, {
   name: 'ForbiddenError',
   description: "The token's role or scope does not allow this; the message says what it may do.",
   interfaces: [ErrorInterface],
-  isTypeOf: (value) => value instanceof ForbiddenError,
   fields: () => ({}),
 });
 
@@ -95,7 +88,6 @@ builder.objectType(ChangeRequestError, {
   name: 'ChangeRequestError',
   description: 'A change request cannot be reviewed, withdrawn or applied as asked, or a change in a protected environment needs one (or an admin breaking glass).',
   interfaces: [ErrorInterface],
-  isTypeOf: (value) => value instanceof ChangeRequestError,
   fields: (t) => ({ requestId: t.exposeString('requestId', { nullable: true }) }),
 });
 
@@ -103,7 +95,6 @@ builder.objectType(RolloutError, {
   name: 'RolloutError',
   description: 'A rollout cannot be promoted or aborted as asked, or a change waits for the rollout under way to end.',
   interfaces: [ErrorInterface],
-  isTypeOf: (value) => value instanceof RolloutError,
   fields: (t) => ({ rolloutId: t.exposeString('rolloutId', { nullable: true }) }),
 });
 

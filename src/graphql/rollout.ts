@@ -9,7 +9,7 @@ import type { ConfigInstance } from '../generated/prisma/client.ts';
 import { builder } from './builder.ts';
 import type { Context } from './context.ts';
 import { accessErrors } from './errors.ts';
-import { ServiceConfigRef } from './serviceConfig.ts';
+import { ServiceConfigRef, configKeyArgs } from './serviceConfig.ts';
 
 const RolloutStateRef = builder.enumType('RolloutState', {
   values: {
@@ -123,7 +123,7 @@ builder.objectField(ServiceConfigRef, 'rollouts', (t) =>
     args: { first: t.arg.int({ defaultValue: 20, description: 'At most 100.' }) },
     resolve: (config, args, ctx) => {
       const first = args.first ?? 20;
-      if (first < 1 || first > 100) throw new GraphQLError(`first must be from 1 to 100, not ${first}`, { extensions: { code: 'BAD_USER_INPUT' } });
+      if (first < 1 || first > 100) throw new GraphQLError(`first must be from 1 to 100, not ${first}`);
       return ctx.store.rollouts.list(configKey(config.serviceName, config.environment), first);
     },
   }),
@@ -149,7 +149,7 @@ builder.queryFields((t) => ({
     nullable: true,
     args: { id: t.arg.string({ required: true }) },
     authScopes: { signedIn: true },
-    errors: { types: rolloutErrors, directResult: true, union: { name: 'RolloutResult' } },
+    errors: { types: rolloutErrors },
     resolve: (_root, args, ctx) => rolloutFor(ctx, args.id, 'read'),
   }),
 }));
@@ -173,7 +173,7 @@ builder.mutationFields((t) => ({
     description: 'Moves a rollout to its next step now (from the last one: completes it).',
     args: { input: t.arg({ type: RolloutActionInput, required: true }) },
     authScopes: { signedIn: true },
-    errors: { types: moveErrors, directResult: true, union: { name: 'PromoteRolloutResult' } },
+    errors: { types: moveErrors },
     resolve: async (_root, { input }, ctx) => {
       const rollout = await rolloutFor(ctx, input.id, 'write');
       return ctx.store.rollouts.promote(rollout.id, { actor: ctx.actor, reason: input.reason });
@@ -184,7 +184,7 @@ builder.mutationFields((t) => ({
     description: 'Ends a rollout now: the stable version is written back as a new version (a ROLLBACK by the caller).',
     args: { input: t.arg({ type: RolloutActionInput, required: true }) },
     authScopes: { signedIn: true },
-    errors: { types: moveErrors, directResult: true, union: { name: 'AbortRolloutResult' } },
+    errors: { types: moveErrors },
     resolve: async (_root, { input }, ctx) => {
       const rollout = await rolloutFor(ctx, input.id, 'write');
       return ctx.store.abortRollout(rollout.id, { actor: ctx.actor, reason: input.reason });
@@ -196,10 +196,7 @@ builder.subscriptionFields((t) => ({
   rolloutChanged: t.field({
     type: RolloutRef,
     description: 'The rollouts of one config as they begin, move a step and end.',
-    args: {
-      service: t.arg.string({ required: true }),
-      environment: t.arg.string({ defaultValue: 'production' }),
-    },
+    args: configKeyArgs,
     authScopes: (_root, args) => ({ read: args }),
     subscribe: (_root, args, ctx) => untilTokenEnds(ctx.tokens, ctx.viewer, ctx.feed.subscribeRollouts(configKey(args.service, args.environment))),
     resolve: (rollout) => rollout,

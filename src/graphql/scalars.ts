@@ -69,9 +69,9 @@ export function patchPage(operations: readonly PatchOperation[] | PatchText, arg
   const length = patchLength(operations);
   const offset = args.offset ?? 0;
   const limit = args.limit ?? length;
-  if (offset < 0) throw new GraphQLError(`offset must be 0 or more, not ${offset}`, { extensions: { code: 'BAD_USER_INPUT' } });
+  if (offset < 0) throw new GraphQLError(`offset must be 0 or more, not ${offset}`);
   if (args.limit !== undefined && args.limit !== null && (limit < 1 || limit > MAX_ANSWER_PATCH_OPERATIONS)) {
-    throw new GraphQLError(`limit must be from 1 to ${MAX_ANSWER_PATCH_OPERATIONS}, not ${limit}`, { extensions: { code: 'BAD_USER_INPUT' } });
+    throw new GraphQLError(`limit must be from 1 to ${MAX_ANSWER_PATCH_OPERATIONS}, not ${limit}`);
   }
   return Array.isArray(operations) && offset === 0 && limit >= length ? operations : readPatch(operations, offset, offset + limit);
 }

@@ -10,36 +10,28 @@ import { visibleScope } from '../access/principal.ts';
 import type { Context } from './context.ts';
 import { readErrors } from './errors.ts';
 
-interface LatestChangesRequest {
-  key: ConfigKey;
-  take: number;
-  selection: Parameters<ConfigStore['history']['latestChanges']>[2];
-}
+type HistorySelection = Parameters<ConfigStore['history']['latestChanges']>[2];
 
-/** Per request: the first page of history of every config the request shows, batched by page size and selection. */
-const latestChangesLoader = createContextCache(
-  (ctx: Context) =>
-    new DataLoader<LatestChangesRequest, ConfigChange[], string>(
-      async (requests) => {
-        const groups = new Map<string, LatestChangesRequest[]>();
-        for (const request of requests) {
-          const group = JSON.stringify([request.take, request.selection]);
-          const members = groups.get(group);
-          if (members) members.push(request);
-          else groups.set(group, [request]);
-        }
-        const pages = new Map<LatestChangesRequest, ConfigChange[]>();
-        for (const group of groups.values()) {
-          const { take, selection } = group[0]!;
-          const found = await ctx.store.history.latestChanges(group.map((request) => request.key), take, selection);
-          group.forEach((request, index) => pages.set(request, found[index]!));
-        }
-        return requests.map((request) => pages.get(request)!);
-      },
+/** Per request, one loader per page size and selection: the first page of history of every config the request shows. */
+const latestChangesLoader = createContextCache((ctx: Context) => {
+  const loaders = new Map<string, DataLoader<ConfigKey, ConfigChange[]>>();
+  return (take: number, selection: HistorySelection) => {
+    const shape = JSON.stringify([take, selection]);
+    let loader = loaders.get(shape);
+    if (!loader) {
       // Batching only: a mutation's result must show the history its own write made.
-      { cache: false },
-    ),
-);
+      loader = new DataLoader((keys) => ctx.store.history.latestChanges(keys, take, selection), { cache: false });
+      loaders.set(shape, loader);
+    }
+    return loader;
+  };
+});
+
+/** The arguments that name a config (its environment defaults to production). */
+export const configKeyArgs = builder.args((t) => ({
+  service: t.string({ required: true }),
+  environment: t.string({ defaultValue: 'production' }),
+}));
 
 export const ServiceConfigRef = builder.prismaNode('ServiceConfig', {
   description: 'The configuration of one service in one environment.',
@@ -47,7 +39,7 @@ export const ServiceConfigRef = builder.prismaNode('ServiceConfig', {
   // A global id whose key is not a row id (base64 of `ServiceConfig:x`) is the caller's mistake, not a fault.
   findUnique: (id) => {
     if (!/^[1-9]\d{0,9}$/.test(String(id)) || Number(id) > 2_147_483_647) {
-      throw new GraphQLError(`Invalid global ID: no ServiceConfig has the id ${JSON.stringify(String(id).slice(0, 40))}`, { extensions: { code: 'BAD_USER_INPUT' } });
+      throw new GraphQLError(`Invalid global ID: no ServiceConfig has the id ${JSON.stringify(String(id).slice(0, 40))}`);
     }
     return { id: Number(id) };
   },
@@ -55,8 +47,7 @@ export const ServiceConfigRef = builder.prismaNode('ServiceConfig', {
   nullable: true,
   // Checked however the config is reached (config, configs, a write's result), by each field's resolver
   // (once per config and request: Pothos caches the verdict); node and nodes check it before they answer
-  // (builder.ts), since __typename passes no resolver. Not in isTypeOf (Pothos' runScopesOnType), which
-  // the compiled execution calls without a context (compiledExecution.ts).
+  // (builder.ts), since __typename passes no resolver.
   authScopes: (row) => ({ read: { service: row.serviceName, environment: row.environment } }),
   fields: (t) => ({
     service: t.exposeString('serviceName'),
@@ -79,7 +70,7 @@ export const ServiceConfigRef = builder.prismaNode('ServiceConfig', {
         // the request at once; later pages (a cursor) are read one config at a time.
         const { take, skip, cursor, ...selection } = withCursorOf(query, 'revision', ['bigint', 'number']);
         if (cursor || skip || take === undefined || take <= 0) return ctx.store.history.listChanges(key, query);
-        return latestChangesLoader(ctx).load({ key, take, selection: selection as LatestChangesRequest['selection'] });
+        return latestChangesLoader(ctx)(take, selection as HistorySelection).load(key);
       },
     }, { name: 'ServiceConfigHistoryConnection' }, { name: 'ServiceConfigHistoryEdge' }),
     atVersion: t.prismaField({
@@ -99,14 +90,13 @@ builder.queryFields((t) => ({
     nullable: true,
     description: 'The live config of a service; deleted configs are not found.',
     args: {
-      service: t.arg.string({ required: true }),
-      environment: t.arg.string({ defaultValue: 'production' }),
+      ...configKeyArgs,
       instance: t.arg.string({
         description: 'The id of the instance asking (as in its fleet reports): while a rollout is under way, it decides whether the candidate or the stable version is served.',
       }),
     },
     authScopes: (_root, args) => ({ read: args }),
-    errors: { types: readErrors, directResult: true, union: { name: 'ConfigResult' } },
+    errors: { types: readErrors },
     resolve: (_root, args, ctx) => ctx.store.getConfig(args.service, args.environment, ctx.reads, args.instance),
   }),
   configs: t.prismaConnection({

@@ -1,5 +1,6 @@
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createServerAdapter, useCORS } from '@whatwg-node/server';
 import { TokenStore } from '../access/tokens.ts';
 import { type Database, openDatabase } from '../db/database.ts';
@@ -13,34 +14,22 @@ import { ConfigStore } from '../store/configStore.ts';
 import { rolloutNotice } from '../store/rollouts.ts';
 import { rolloutSubjectFor } from '../protocol/changes.ts';
 import { clientAddressOf, createAuthenticator } from './authentication.ts';
-import { MAX_BODY_BYTES, readBodyWithLimit } from './body.ts';
+import { HEAVY_BYTES, MAX_BODY_BYTES, readBodyWithLimit } from './body.ts';
 import { describeFailure } from './failures.ts';
 import { GRAPHQL_PATH, type ServerContext, corsFor, createGraphQLServer } from './graphql/yoga.ts';
 import { schema } from '../graphql/index.ts';
 import { KeptAnswers } from './graphql/answers.ts';
 import { createGraphQLPost, knownDocuments, plainGraphQLPost } from './graphql/post.ts';
-import { GRAPHIQL_ASSET_PATH, serveGraphiQLAsset, writeGraphiQLAsset } from './graphiqlPage.ts';
+import { GRAPHIQL_ASSET_PATH, graphiqlAssets } from './graphiqlPage.ts';
 import { createConsole, isConsolePath } from './consolePage.ts';
 import { HeavyWork } from '../turns.ts';
-import { HEAVY_BYTES } from './heavyWork.ts';
 import { createMetrics } from './metrics.ts';
 import { createRestHandler, isRestPath, json } from './rest.ts';
 import { attachGraphQLWebSocket } from './graphql/websocket.ts';
 
 /** The settings a gateway runs with (env.ts); tests and embedders may leave out what has a default. */
-export type AppSettings = Pick<Settings, 'PORT' | 'HOST' | 'CONFIGHUB_DATA_DIR' | 'NODE_ENV'> &
-  Partial<
-    Pick<
-      Settings,
-      | 'DATABASE_URL'
-      | 'NATS_URL'
-      | 'CONFIGHUB_ADMIN_TOKEN'
-      | 'CONFIGHUB_TRUST_PROXY'
-      | 'CONFIGHUB_CORS_ORIGINS'
-      | 'CONFIGHUB_FAST_PATHS'
-      | 'CONFIGHUB_MAX_SOCKETS_PER_ADDRESS'
-    >
-  >;
+type RequiredSetting = 'PORT' | 'HOST' | 'CONFIGHUB_DATA_DIR' | 'NODE_ENV';
+export type AppSettings = Pick<Settings, RequiredSetting> & Partial<Omit<Settings, RequiredSetting>>;
 
 export interface AppOptions {
   settings: AppSettings;
@@ -57,37 +46,25 @@ export interface AppOptions {
   anonymousSocketIdleMs?: number;
 }
 
-export interface App {
-  /** Answers one request in-process (tests, embedding). */
-  fetch(request: Request, serverContext?: ServerContext): Promise<Response>;
-  /** Listens on HOST:PORT; resolves with the base URL. */
-  start(): Promise<string>;
-  /** Stops accepting, lets in-flight requests finish, then closes the database. Idempotent. */
-  stop(): Promise<void>;
-  readonly store: ConfigStore;
-  readonly tokens: TokenStore;
-  readonly database: Database;
-  readonly bus: EventBus;
-  readonly relay: OutboxRelay;
-  readonly feed: ConfigFeed;
-  /** Distinct subscriptions executed for graphql-ws sockets (identical ones share one). */
-  subscriptionGroupCount(): number;
-  /** graphql-ws subscriptions served by those. */
-  webSocketSubscriptionCount(): number;
-  /** Answers of the direct POST path served as kept (server/graphql/answers.ts). */
-  keptAnswerCount(): number;
-}
+export type App = Awaited<ReturnType<typeof buildApp>>;
 
 /** Opens (and migrates) the database and assembles the gateway; listens only on `start()`. */
-export async function buildApp(options: AppOptions): Promise<App> {
+export async function buildApp(options: AppOptions) {
   const { settings, logger } = options;
-  const startup = new StartupClock();
+  // Where the start's time went, in whole milliseconds per phase, for the `confighub listening` log line
+  // (bench:start prints it). `process` is the process's age when the gateway began to be built.
+  const startMs: Record<string, number> = { process: Math.round(performance.now()) };
+  let lapStart = performance.now();
+  const lap = (phase: string) => {
+    startMs[phase] = Math.round(performance.now() - lapStart);
+    lapStart = performance.now();
+  };
   const database =
     options.database ??
     (await openDatabase({ url: settings.DATABASE_URL, dataDir: settings.CONFIGHUB_DATA_DIR, logger }));
-  startup.lap('database');
+  lap('database');
   await migrate(database, logger);
-  startup.lap('migrations');
+  lap('migrations');
   const tokens = new TokenStore(database, logger);
   await tokens.start();
   const bootstrap = await tokens.bootstrap({ adminToken: settings.CONFIGHUB_ADMIN_TOKEN, dataDir: settings.CONFIGHUB_DATA_DIR });
@@ -96,10 +73,10 @@ export async function buildApp(options: AppOptions): Promise<App> {
     (options.announce ?? ((text) => process.stderr.write(text)))(adminTokenNotice(bootstrap.generated, bootstrap.file));
   }
   const authenticate = createAuthenticator({ tokens, failureLimit: options.authFailureLimit, trustProxy: settings.CONFIGHUB_TRUST_PROXY });
-  startup.lap('tokens');
+  lap('tokens');
   const store = new ConfigStore(database, logger);
   await store.start();
-  startup.lap('store');
+  lap('store');
   // NATS's packages load only when it is used: the embedded default starts without them.
   const bus = settings.NATS_URL ? (await import('../events/natsBus.ts')).createNatsBus(settings.NATS_URL, logger) : createInProcessBus();
   // Heavy work takes turns, one piece at a time: large requests and messages, large replayed changes.
@@ -110,7 +87,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   const relay = new OutboxRelay({ db: database, publish: async (events) => bus.publish(await store.rollouts.marked(events)), publishMayFail: bus.kind === 'nats', logger });
   store.rollouts.onMoved = (rollout) => bus.announce(rolloutSubjectFor(rollout.service), rolloutNotice(rollout));
   await relay.start();
-  startup.lap('events');
+  lap('events');
 
   let webSockets: ReturnType<typeof attachGraphQLWebSocket> | undefined;
   const answers = new KeptAnswers(schema, store.cache);
@@ -127,24 +104,21 @@ export async function buildApp(options: AppOptions): Promise<App> {
     logger,
     authenticate,
     corsOrigins,
-    onErrors: () => metrics.countGraphQLError(),
+    onErrors: () => metrics.graphqlErrors.inc(),
     developmentErrors: settings.NODE_ENV === 'development',
   });
   const post = createGraphQLPost(yoga, documents, answers, authenticate, logger);
   const rest = createRestHandler({ store, authenticate });
   const webConsole = createConsole();
-  startup.lap('graphql');
+  lap('graphql');
 
   async function fetch(request: Request, serverContext: ServerContext = {}): Promise<Response> {
     try {
       const { pathname } = new URL(request.url);
       if (pathname === '/health') return json(200, { status: 'ok' });
       if (pathname === '/ready') return await readiness();
-      if (pathname === '/metrics') {
-        const { contentType, body } = await metrics.render();
-        return new Response(body, { status: 200, headers: { 'content-type': contentType } });
-      }
-      if (pathname.startsWith(GRAPHIQL_ASSET_PATH)) return (await serveGraphiQLAsset(request))!;
+      if (pathname === '/metrics') return await metrics.render();
+      if (pathname.startsWith(GRAPHIQL_ASSET_PATH)) return (await graphiqlAssets.serveAsset(request))!;
       if (isConsolePath(pathname)) return await webConsole.serve(request);
       // A body without a declared length is read here, within the limit, before anyone parses it.
       if (request.body && !request.headers.has('content-length')) {
@@ -156,8 +130,11 @@ export async function buildApp(options: AppOptions): Promise<App> {
       return json(404, { error: { code: 'NO_ROUTE', message: `no route ${pathname}` } });
     } catch (error) {
       const failure = describeFailure(error);
-      // A refused body may still be arriving: close the connection rather than leave it half-read.
-      if (failure) return json(failure.status, { error: { code: failure.code, message: failure.message } }, failure.status === 413 ? { connection: 'close' } : {});
+      if (failure) {
+        // A refused body may still be arriving: close the connection rather than leave it half-read.
+        const headers = failure.status === 413 ? { ...failure.headers, connection: 'close' } : failure.headers;
+        return json(failure.status, { error: { code: failure.code, message: failure.message, ...failure.details } }, headers);
+      }
       logger.error({ err: error }, 'request failed');
       return json(500, { error: { code: 'INTERNAL', message: 'internal error' } });
     }
@@ -172,7 +149,8 @@ export async function buildApp(options: AppOptions): Promise<App> {
     const events = { kind: bus.kind, connected: bus.isConnected() };
     const degraded = events.connected ? undefined : 'NATS is not connected: changes reach this instance through the database; NATS subscribers wait';
     try {
-      await withTimeout(database.ping(), READY_TIMEOUT_MS, 'the database did not answer within 2 s');
+      const late = sleep(READY_TIMEOUT_MS, undefined, { ref: false }).then(() => Promise.reject(new Error('the database did not answer within 2 s')));
+      await Promise.race([database.ping(), late]);
     } catch (error) {
       logger.warn({ err: error }, 'not ready: database unavailable');
       return json(503, { status: 'unavailable', reason: 'database unavailable', database: database.kind, events });
@@ -192,7 +170,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
    */
   function handle(req: IncomingMessage, res: ServerResponse) {
     for (const [name, value] of API_HEADERS) res.setHeader(name, value);
-    res.once('finish', () => metrics.countRequest(routeOf(req.url ?? '/'), req.method ?? 'GET', res.statusCode));
+    res.once('finish', () => metrics.requests.inc({ route: routeOf(req.url ?? '/'), method: req.method ?? 'GET', status: String(res.statusCode) }));
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > MAX_BODY_BYTES) {
       res.writeHead(413, { 'content-type': 'application/json', connection: 'close' });
@@ -212,7 +190,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
 
   function dispatch(req: IncomingMessage, res: ServerResponse) {
     const pathname = (req.url ?? '/').split('?', 1)[0]!;
-    const files = pathname.startsWith(GRAPHIQL_ASSET_PATH) ? writeGraphiQLAsset : isConsolePath(pathname) ? webConsole.write : null;
+    const files = pathname.startsWith(GRAPHIQL_ASSET_PATH) ? graphiqlAssets.writeAsset : isConsolePath(pathname) ? webConsole.write : null;
     if (files) {
       files(req, res).catch((error: unknown) => {
         logger.error({ err: error, path: pathname }, 'file could not be served');
@@ -223,16 +201,14 @@ export async function buildApp(options: AppOptions): Promise<App> {
     const chunked = req.headers['transfer-encoding'] !== undefined;
     const plainType = fastPaths && !chunked ? plainGraphQLPost(req) : null;
     if (plainType) return post(req, res, plainType);
-    if (!chunked && req.url?.startsWith(GRAPHQL_PATH) && (req.url.length === GRAPHQL_PATH.length || req.url[GRAPHQL_PATH.length] === '?')) {
-      return yoga(req, res);
-    }
-    return adapter(req, res);
+    return !chunked && pathname === GRAPHQL_PATH ? yoga(req, res) : adapter(req, res);
   }
 
   let server: Server | undefined;
   let stopping: Promise<void> | undefined;
 
   return {
+    /** Answers one request in-process (tests, embedding). */
     fetch,
     store,
     tokens,
@@ -240,10 +216,14 @@ export async function buildApp(options: AppOptions): Promise<App> {
     bus,
     relay,
     feed,
-    subscriptionGroupCount: () => webSockets?.groupCount() ?? 0,
-    webSocketSubscriptionCount: () => webSockets?.memberCount() ?? 0,
-    keptAnswerCount: () => answers.hits,
-    async start() {
+    /** Distinct subscriptions executed for graphql-ws sockets (identical ones share one). */
+    subscriptionGroupCount: (): number => webSockets?.groupCount() ?? 0,
+    /** graphql-ws subscriptions served by those. */
+    webSocketSubscriptionCount: (): number => webSockets?.memberCount() ?? 0,
+    /** Answers of the direct POST path served as kept (server/graphql/answers.ts). */
+    keptAnswerCount: (): number => answers.hits,
+    /** Listens on HOST:PORT; resolves with the base URL. */
+    async start(): Promise<string> {
       // Idle keep-alive connections outlive a client's or load balancer's (60 s is common): with Node's
       // 5 s default, a request sent on a connection the server is just closing fails ("other side closed").
       server = createServer({ keepAliveTimeout: 65_000 }, handle);
@@ -265,11 +245,12 @@ export async function buildApp(options: AppOptions): Promise<App> {
       const address = server.address() as AddressInfo;
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
       const url = `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${address.port}`;
-      startup.lap('listen');
-      logger.info({ url, graphql: `${url}${GRAPHQL_PATH}`, database: database.kind, startMs: startup.laps }, 'confighub listening');
+      lap('listen');
+      logger.info({ url, graphql: `${url}${GRAPHQL_PATH}`, database: database.kind, startMs }, 'confighub listening');
       return url;
     },
-    stop() {
+    /** Stops accepting, lets in-flight requests finish, then closes the database. Idempotent. */
+    stop(): Promise<void> {
       stopping ??= (async () => {
         await webSockets?.close();
         if (server) await closeGracefully(server, options.shutdownGraceMs ?? 10_000);
@@ -289,15 +270,6 @@ export async function buildApp(options: AppOptions): Promise<App> {
 /** How long /ready waits for the database before it says it is unavailable. */
 const READY_TIMEOUT_MS = 2_000;
 
-async function withTimeout<T>(work: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([work, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /**
  * Every answer but GraphiQL's page: not to be sniffed as another type, framed by another site or kept by
  * caches (configs and tokens change).
@@ -309,19 +281,15 @@ const API_HEADERS: [string, string][] = [
   ['referrer-policy', 'no-referrer'],
 ];
 
-function adminTokenNotice(token: string, file: string | null): string {
-  return [
-    '',
-    '  confighub: no admin token existed, so one was generated. It is shown this once:',
-    '',
-    `      ${token}`,
-    '',
-    file ? `  It is also in ${file} (readable by its owner only). Send it as "Authorization: Bearer <token>";` : '  Send it as "Authorization: Bearer <token>";',
-    '  create narrower tokens with the createToken mutation or `confighub tokens create`.',
-    '',
-    '',
-  ].join('\n');
-}
+const adminTokenNotice = (token: string, file: string | null) => `
+  confighub: no admin token existed, so one was generated. It is shown this once:
+
+      ${token}
+
+  ${file ? `It is also in ${file} (readable by its owner only). ` : ''}Send it as "Authorization: Bearer <token>";
+  create narrower tokens with the createToken mutation or \`confighub tokens create\`.
+
+`;
 
 /** A low-cardinality label for a request path. */
 function routeOf(url: string): string {
@@ -346,24 +314,4 @@ function closeGracefully(server: Server, graceMs: number): Promise<void> {
     });
     server.closeIdleConnections();
   });
-}
-
-/**
- * Where a start's time went, in whole milliseconds per phase, for the `confighub listening` log line
- * (bench:start prints it). `process` is the process's age when the gateway began to be built: Node.js's
- * own start and the loading of the gateway's modules.
- */
-class StartupClock {
-  readonly laps: Record<string, number> = {};
-  private last = performance.now();
-
-  constructor() {
-    this.laps.process = Math.round(this.last);
-  }
-
-  lap(phase: string): void {
-    const now = performance.now();
-    this.laps[phase] = Math.round(now - this.last);
-    this.last = now;
-  }
 }

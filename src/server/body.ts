@@ -1,18 +1,24 @@
 import { jsonTextProblemInTurns } from '../store/documents.ts';
 import { nextTurn } from '../turns.ts';
-import { HEAVY_BYTES } from './heavyWork.ts';
 import { RequestError } from './failures.ts';
 
 /** Requests larger than this are refused with 413 before they are parsed. */
 export const MAX_BODY_BYTES = 1024 * 1024;
 
+/** Request bodies and WebSocket messages this large take turns, one at a time (HeavyWork, turns.ts). */
+export const HEAVY_BYTES = 64 * 1024;
+
+/** A GraphQL document (HTTP) or WebSocket message this long is worked on in a turn of its own (turns.ts):
+ * parsing and validating it costs milliseconds; shorter ones cost too little to matter. */
+export const LONG_TEXT_CHARS = 2 * 1024;
+
 export const tooLarge = () =>
   new RequestError(413, 'PAYLOAD_TOO_LARGE', `request body over ${MAX_BODY_BYTES} bytes (1 MiB)`);
 
 /** Reads a body, refusing it as soon as it passes the limit (declared or streamed). */
-export async function readBodyWithLimit(request: Request, limit: number = MAX_BODY_BYTES): Promise<Buffer> {
+export async function readBodyWithLimit(request: Request): Promise<Buffer> {
   const declared = Number(request.headers.get('content-length') ?? 0);
-  if (declared > limit) throw tooLarge();
+  if (declared > MAX_BODY_BYTES) throw tooLarge();
   if (!request.body) return Buffer.alloc(0);
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -21,7 +27,7 @@ export async function readBodyWithLimit(request: Request, limit: number = MAX_BO
     const { done, value } = await reader.read();
     if (done) break;
     size += value.byteLength;
-    if (size > limit) {
+    if (size > MAX_BODY_BYTES) {
       await reader.cancel();
       throw tooLarge();
     }

@@ -5,12 +5,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readFile, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import zlib from 'node:zlib';
 import type { GraphiQLOptions, Plugin } from 'graphql-yoga';
 import { type ContentCoding, IMMUTABLE, type Representation, answerFile, codingSuffix, errorAnswer, fileServer, kept, keptByKey } from './staticFiles.ts';
 
-/** Where GraphiQL's files are served: app.ts hands requests for paths under it to `serveGraphiQLAsset`. */
+/** Where GraphiQL's files are served: app.ts hands requests for paths under it to `graphiqlAssets`. */
 export const GRAPHIQL_ASSET_PATH = '/graphiql/';
 
 const JAVASCRIPT = 'text/javascript; charset=utf-8';
@@ -50,15 +51,13 @@ export function defaultGraphiQLCacheDir(): string {
 }
 
 /** The installed @graphql-yoga/render-graphiql's version. */
-export async function installedGraphiQLVersion(): Promise<string> {
-  return (JSON.parse(await readFile(packageJsonPath(), 'utf8')) as { version: string }).version;
-}
+export const installedGraphiQLVersion = (): string => (require(packageJsonPath()) as { version: string }).version;
 
 /** The prebuilt files in `dir`, or null when there are none, they are incomplete or from another version. */
 export async function readPrebuiltManifest(dir: string): Promise<PrebuiltManifest | null> {
   try {
     const manifest = JSON.parse(await readFile(path.join(dir, 'manifest.json'), 'utf8')) as PrebuiltManifest;
-    if (manifest.format !== 1 || manifest.version !== (await installedGraphiQLVersion())) return null;
+    if (manifest.format !== 1 || manifest.version !== installedGraphiQLVersion()) return null;
     const files = packagePieces.flatMap(({ piece }) => {
       const { file } = manifest.pieces[piece];
       return [file, file + codingSuffix.br, file + codingSuffix.gzip];
@@ -103,22 +102,16 @@ export function extractPackagePieces(): Promise<Record<PackagePiece, ExtractedPi
  * for a process that found no prebuilt files. gzip -9 either way.
  */
 export function compress(bytes: Uint8Array, coding: ContentCoding, effort: 'build' | 'request'): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const done = (error: Error | null, result: Buffer) => (error ? reject(error) : resolve(result));
-    if (coding === 'gzip') {
-      zlib.gzip(bytes, { level: 9, memLevel: 9 }, done);
-      return;
-    }
-    const { constants } = zlib;
-    const params = {
-      [constants.BROTLI_PARAM_QUALITY]: effort === 'build' ? 11 : 6,
-      // A 16 MiB window: GraphiQL's script is 5 MB, more than the default 4 MiB.
-      [constants.BROTLI_PARAM_LGWIN]: 24,
-      [constants.BROTLI_PARAM_MODE]: constants.BROTLI_MODE_TEXT,
-      [constants.BROTLI_PARAM_SIZE_HINT]: bytes.byteLength,
-    };
-    zlib.brotliCompress(bytes, { params }, done);
-  });
+  if (coding === 'gzip') return promisify(zlib.gzip)(bytes, { level: 9, memLevel: 9 });
+  const { constants } = zlib;
+  const params = {
+    [constants.BROTLI_PARAM_QUALITY]: effort === 'build' ? 11 : 6,
+    // A 16 MiB window: GraphiQL's script is 5 MB, more than the default 4 MiB.
+    [constants.BROTLI_PARAM_LGWIN]: 24,
+    [constants.BROTLI_PARAM_MODE]: constants.BROTLI_MODE_TEXT,
+    [constants.BROTLI_PARAM_SIZE_HINT]: bytes.byteLength,
+  };
+  return promisify(zlib.brotliCompress)(bytes, { params });
 }
 
 /** One file under /graphiql/. */
@@ -174,39 +167,21 @@ const BOOT_SCRIPT = `'use strict';
 const FAVICON = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="7" fill="#e10098"/><path d="M13 7c-3 0-4 1-4 4v2c0 2-1 3-3 3 2 0 3 1 3 3v2c0 3 1 4 4 4M19 7c3 0 4 1 4 4v2c0 2 1 3 3 3-2 0-3 1-3 3v2c0 3-1 4-4 4" fill="none" stroke="#fff" stroke-width="2.4" stroke-linecap="round" stroke-linejoin="round"/></svg>
 `;
 
-interface AssetTable {
-  byFile: Map<string, Asset>;
-  /** Paths the page refers to. */
-  urls: { css: string; js: string; boot: string; favicon: string; workers: { editorWorkerService: string; json: string; graphql: string } };
-}
+type Assets = Record<PackagePiece | 'boot' | 'favicon', Asset>;
 
-async function loadAssetTable(cacheDir: string | null): Promise<AssetTable> {
+async function loadAssets(cacheDir: string | null): Promise<Assets> {
   const manifest = cacheDir === null ? null : await readPrebuiltManifest(cacheDir);
-  let pieces: Asset[];
-  if (manifest && cacheDir !== null) {
-    pieces = packagePieces.map(({ piece, contentType }) => {
-      const { file, hash } = manifest.pieces[piece];
-      return asset(file, contentType, hash, (coding) => readFile(path.join(cacheDir, coding === 'identity' ? file : file + codingSuffix[coding])));
-    });
-  } else {
-    const extracted = await extractPackagePieces();
-    pieces = packagePieces.map(({ piece, name, extension, contentType }) =>
-      assetOfBytes(name, extension, contentType, extracted[piece].bytes, extracted[piece].hash),
-    );
-  }
-  const [js, css, editorWorker, jsonWorker, graphqlWorker] = pieces as [Asset, Asset, Asset, Asset, Asset];
-  const boot = assetOfBytes('boot', 'js', JAVASCRIPT, Buffer.from(BOOT_SCRIPT));
-  const favicon = assetOfBytes('favicon', 'svg', 'image/svg+xml', Buffer.from(FAVICON));
-  const url = ({ file }: Asset) => GRAPHIQL_ASSET_PATH + file;
+  const extracted = manifest ? null : await extractPackagePieces();
+  const pieces = packagePieces.map(({ piece, name, extension, contentType }): [PackagePiece, Asset] => {
+    if (extracted) return [piece, assetOfBytes(name, extension, contentType, extracted[piece].bytes, extracted[piece].hash)];
+    const { file, hash } = manifest!.pieces[piece];
+    const read = (coding: Representation) => readFile(path.join(cacheDir!, coding === 'identity' ? file : file + codingSuffix[coding]));
+    return [piece, asset(file, contentType, hash, read)];
+  });
   return {
-    byFile: new Map([...pieces, boot, favicon].map((each) => [each.file, each])),
-    urls: {
-      css: url(css),
-      js: url(js),
-      boot: url(boot),
-      favicon: url(favicon),
-      workers: { editorWorkerService: url(editorWorker), json: url(jsonWorker), graphql: url(graphqlWorker) },
-    },
+    ...(Object.fromEntries(pieces) as Record<PackagePiece, Asset>),
+    boot: assetOfBytes('boot', 'js', JAVASCRIPT, Buffer.from(BOOT_SCRIPT)),
+    favicon: assetOfBytes('favicon', 'svg', 'image/svg+xml', Buffer.from(FAVICON)),
   };
 }
 
@@ -217,20 +192,22 @@ const escapeHtml = (text: string) =>
 const scriptSafeJson = (value: unknown) =>
   JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`);
 
-function pageHtml({ urls }: AssetTable, options: GraphiQLOptions): string {
+function pageHtml(assets: Assets, options: GraphiQLOptions): string {
+  const url = (name: keyof Assets) => GRAPHIQL_ASSET_PATH + assets[name].file;
+  const workers = { editorWorkerService: url('editorWorkerService'), json: url('jsonWorker'), graphql: url('graphqlWorker') };
   // Headers hold tokens: never kept in the browser's storage, whatever the options say.
-  const config = { workers: urls.workers, options: { ...options, shouldPersistHeaders: false } };
+  const config = { workers, options: { ...options, shouldPersistHeaders: false } };
   return `<!doctype html>
 <html lang="en">
   <head>
     <meta charset="utf-8">
     <meta name="viewport" content="width=device-width, initial-scale=1">
     <title>${escapeHtml(options.title ?? 'GraphiQL')}</title>
-    <link rel="icon" href="${escapeHtml(options.favicon ?? urls.favicon)}">
-    <link rel="stylesheet" href="${urls.css}">
+    <link rel="icon" href="${escapeHtml(options.favicon ?? url('favicon'))}">
+    <link rel="stylesheet" href="${url('css')}">
     <script type="application/json" id="graphiql-config">${scriptSafeJson(config)}</script>
-    <script defer src="${urls.boot}"></script>
-    <script defer src="${urls.js}"></script>
+    <script defer src="${url('boot')}"></script>
+    <script defer src="${url('js')}"></script>
   </head>
   <body class="no-focus-outline">
     <noscript>GraphiQL needs JavaScript.</noscript>
@@ -252,46 +229,32 @@ export interface GraphiQLAssetsOptions {
   cacheDir?: string | null;
 }
 
-export interface GraphiQLAssets {
-  /** The page, for yoga's `renderGraphiQL`: a few KB that load GraphiQL's files from /graphiql/. */
-  renderPage(options: GraphiQLOptions): Promise<string>;
-  /** Answers GET and HEAD of the files under /graphiql/; null for any other path. */
-  serveAsset(request: Request): Promise<Response | null>;
-  /** The same, written straight to a node response: the file's bytes are sent as they are, never copied. */
-  writeAsset(req: IncomingMessage, res: ServerResponse): Promise<void>;
-}
+export type GraphiQLAssets = ReturnType<typeof createGraphiQLAssets>;
 
-export function createGraphiQLAssets(options: GraphiQLAssetsOptions = {}): GraphiQLAssets {
-  const assets = kept(() => loadAssetTable(options.cacheDir === undefined ? defaultGraphiQLCacheDir() : options.cacheDir));
+export function createGraphiQLAssets(options: GraphiQLAssetsOptions = {}) {
+  const assets = kept(() => loadAssets(options.cacheDir === undefined ? defaultGraphiQLCacheDir() : options.cacheDir));
   const files = fileServer(async (request) => {
     const file = request.pathname.slice(GRAPHIQL_ASSET_PATH.length);
     // Checked before anything is loaded, so guessing names costs nothing.
-    const found = ASSET_FILE.test(file) ? (await assets()).byFile.get(file) : undefined;
+    const found = ASSET_FILE.test(file) ? Object.values(await assets()).find((each) => each.file === file) : undefined;
     if (!found) return errorAnswer(404, 'NO_ROUTE', `no route ${request.pathname}`);
     const { contentType, hash, representation } = found;
     return answerFile({ etag: `"${hash}"`, contentType, cacheControl: IMMUTABLE, bytes: representation }, request);
   });
   return {
-    async renderPage(graphiqlOptions) {
-      return pageHtml(await assets(), graphiqlOptions);
-    },
-    async serveAsset(request) {
-      return new URL(request.url).pathname.startsWith(GRAPHIQL_ASSET_PATH) ? files.serve(request) : null;
-    },
+    /** The page, for yoga's `renderGraphiQL`: a few KB that load GraphiQL's files from /graphiql/; yoga's
+     * GraphiQL options reach GraphiQL as they are (headers are never persisted). */
+    renderPage: async (graphiqlOptions: GraphiQLOptions): Promise<string> => pageHtml(await assets(), graphiqlOptions),
+    /** Answers GET and HEAD of the files under /graphiql/; null for any other path. */
+    serveAsset: async (request: Request): Promise<Response | null> =>
+      new URL(request.url).pathname.startsWith(GRAPHIQL_ASSET_PATH) ? files.serve(request) : null,
+    /** The same, written straight to a node response: the file's bytes are sent as they are, never copied. */
     writeAsset: files.write,
   };
 }
 
-const defaultAssets = createGraphiQLAssets();
-
-/** yoga's `renderGraphiQL`: the small page; yoga's GraphiQL options reach GraphiQL as they are (headers are never persisted). */
-export const renderGraphiQLPage: GraphiQLAssets['renderPage'] = defaultAssets.renderPage;
-
-/** The files the page loads, for paths under GRAPHIQL_ASSET_PATH; null for other paths. */
-export const serveGraphiQLAsset: GraphiQLAssets['serveAsset'] = defaultAssets.serveAsset;
-
-/** The same, for a node request under GRAPHIQL_ASSET_PATH (what the gateway's HTTP server uses). */
-export const writeGraphiQLAsset: GraphiQLAssets['writeAsset'] = defaultAssets.writeAsset;
+/** The gateway's GraphiQL page and files, from the default cache folder. */
+export const graphiqlAssets = createGraphiQLAssets();
 
 /**
  * Scripts, styles and workers from this origin only, and no inline script (the page's options are a
@@ -312,19 +275,13 @@ const CONTENT_SECURITY_POLICY = [
   "frame-ancestors 'self'",
 ].join('; ');
 
-/** Headers for the page (yoga's `renderGraphiQL` can set none itself): see `graphiqlPageHeadersPlugin`. */
-export function graphiqlPageHeaders(): Record<string, string> {
-  return {
-    'cache-control': 'no-cache',
-    'content-security-policy': CONTENT_SECURITY_POLICY,
-    'x-content-type-options': 'nosniff',
-  };
-}
-
-/** Sets `graphiqlPageHeaders()` on the GraphiQL page yoga answers with (its only text/html answer). */
+/** Sets the page's headers on the GraphiQL page yoga answers with (its only text/html answer; yoga's
+ * `renderGraphiQL` can set none itself). */
 export const graphiqlPageHeadersPlugin: Plugin = {
   onResponse({ response }) {
     if (!response.headers.get('content-type')?.startsWith('text/html')) return;
-    for (const [name, value] of Object.entries(graphiqlPageHeaders())) response.headers.set(name, value);
+    response.headers.set('cache-control', 'no-cache');
+    response.headers.set('content-security-policy', CONTENT_SECURITY_POLICY);
+    response.headers.set('x-content-type-options', 'nosniff');
   },
 };

@@ -59,16 +59,10 @@ export function createMetrics(sources: MetricSources) {
     'Config writes committed through those statements (rows per statement = writes / statements).',
     () => sources.batcher.stats.rows,
   );
-  const backlog = new Gauge({
-    name: 'confighub_outbox_backlog',
-    help: 'Committed changes not yet published.',
-    registers: [registry],
-  });
-  const oldestAge = new Gauge({
-    name: 'confighub_outbox_oldest_age_seconds',
-    help: 'Age of the oldest unpublished change (0 when none waits).',
-    registers: [registry],
-  });
+  // Read from the database by render(), before the registry collects.
+  let outbox = { count: Number.NaN, oldestAgeSeconds: Number.NaN };
+  gaugeOf('confighub_outbox_backlog', 'Committed changes not yet published.', () => outbox.count);
+  gaugeOf('confighub_outbox_oldest_age_seconds', 'Age of the oldest unpublished change (0 when none waits).', () => outbox.oldestAgeSeconds);
   new Gauge({
     name: 'confighub_events_connected',
     help: '1 while events can travel (NATS connected, or in-process), else 0.',
@@ -81,21 +75,12 @@ export function createMetrics(sources: MetricSources) {
   });
 
   return {
-    registry,
-    countRequest(route: string, method: string, status: number) {
-      requests.inc({ route, method, status: String(status) });
-    },
-    countGraphQLError() {
-      graphqlErrors.inc();
-    },
-    /** The exposition text; reads the outbox backlog from the database first. */
-    async render(): Promise<{ contentType: string; body: string }> {
-      const { count, oldestAgeSeconds } = await sources.relay.backlog().catch(() => ({ count: Number.NaN, oldestAgeSeconds: Number.NaN }));
-      backlog.set(count);
-      oldestAge.set(oldestAgeSeconds);
-      return { contentType: registry.contentType, body: await registry.metrics() };
+    requests,
+    graphqlErrors,
+    /** The exposition text (GET /metrics); reads the outbox backlog from the database first. */
+    async render(): Promise<Response> {
+      outbox = await sources.relay.backlog().catch(() => ({ count: Number.NaN, oldestAgeSeconds: Number.NaN }));
+      return new Response(await registry.metrics(), { headers: { 'content-type': registry.contentType } });
     },
   };
 }
-
-export type Metrics = ReturnType<typeof createMetrics>;

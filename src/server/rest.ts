@@ -14,7 +14,7 @@ import * as z from 'zod/mini';
 import { type ConfigKey, NAME_PATTERN, configKey } from '../store/names.ts';
 import type { Authenticate } from './authentication.ts';
 import { readJsonBody } from './body.ts';
-import { RequestError, describeFailure } from './failures.ts';
+import { RequestError } from './failures.ts';
 
 /** The small REST face for existing scripts: the same store calls as the GraphQL API. */
 export interface RestOptions {
@@ -127,15 +127,8 @@ export function createRestHandler({ store, authenticate }: RestOptions) {
     return json(200, rolloutView(moved, await store.rollouts.events(moved.id)));
   }
 
-  return async function handleRest(request: Request, client?: IncomingMessage): Promise<Response> {
-    try {
-      return await route(request, new URL(request.url), client);
-    } catch (error) {
-      const failure = describeFailure(error);
-      if (!failure) throw error;
-      return json(failure.status, { error: { code: failure.code, message: failure.message, ...failure.details } }, failure.headers);
-    }
-  };
+  // A refusal is thrown, and answered by app.ts as every refusal is: `{ error: { code, message, ...details } }`.
+  return (request: Request, client?: IncomingMessage): Promise<Response> => route(request, new URL(request.url), client);
 }
 
 /** A name from the path. Bad percent-encoding stays as sent, which no name matches: a 422, not a 500. */

@@ -33,17 +33,7 @@ export function matchesEtag(ifNoneMatch: string | null, etag: string): boolean {
   });
 }
 
-/** A promise made once and kept; a rejected one is forgotten, so the next call tries again. */
-export function kept<T>(make: () => Promise<T>): () => Promise<T> {
-  let promise: Promise<T> | undefined;
-  return () =>
-    (promise ??= make().catch((error: unknown) => {
-      promise = undefined;
-      throw error;
-    }));
-}
-
-/** The same, one promise per key. */
+/** A promise made once per key and kept; a rejected one is forgotten, so the next call tries again. */
 export function keptByKey<K, T>(make: (key: K) => Promise<T>): (key: K) => Promise<T> {
   const promises = new Map<K, Promise<T>>();
   return (key) => {
@@ -55,6 +45,12 @@ export function keptByKey<K, T>(make: (key: K) => Promise<T>): (key: K) => Promi
     }
     return promise;
   };
+}
+
+/** The same, for one promise. */
+export function kept<T>(make: () => Promise<T>): () => Promise<T> {
+  const once = keptByKey(make);
+  return () => once(undefined);
 }
 
 /** What a file request asks, from a fetch Request or a node request alike. */

@@ -37,6 +37,7 @@ interface KeptAnswer {
   reads: { key: string; row: NonNullable<ConfigReads[number]['row']> }[];
 }
 
+/** A request's GraphQL parameters, as sent in a JSON POST. */
 export interface AnswerRequest {
   query: string;
   operationName?: string | null;

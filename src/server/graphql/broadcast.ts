@@ -69,13 +69,11 @@ class SubscriptionGroup {
       // The source failed (its token was revoked, say): the members are ended below, and a socket whose
       // token ended is closed by its own watch (websocket.ts), which tells the client why.
     } finally {
-      this.joinable = false;
-      for (const member of this.members) member.end();
-      this.members.clear();
+      this.fail();
     }
   }
 
-  /** The subscription did not start: nobody may join, whoever joined meanwhile is ended. */
+  /** The subscription did not start, or its source ended: nobody may join, whoever joined is ended. */
   fail(): void {
     this.joinable = false;
     for (const member of this.members) member.end();

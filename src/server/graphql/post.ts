@@ -2,7 +2,7 @@ import { LRUCache } from 'lru-cache';
 import { answerJsonBytes } from '../../graphql/answerBudget.ts';
 import { isJsonObject } from '../../protocol/json.ts';
 import { nextTurn } from '../../turns.ts';
-import { HEAVY_BYTES, LONG_TEXT_CHARS } from '../heavyWork.ts';
+import { HEAVY_BYTES, LONG_TEXT_CHARS } from '../body.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sendNodeResponse } from '@whatwg-node/server';
 import { type DocumentNode, type ExecutionResult, getOperationAST } from 'graphql';
@@ -10,20 +10,15 @@ import { type Plugin, processRegularResult } from 'graphql-yoga';
 import type { Logger } from '../../logger.ts';
 import { jsonTextProblem, jsonTextProblemInTurns } from '../../store/documents.ts';
 import type { Authenticate } from '../authentication.ts';
-import type { KeptAnswers } from './answers.ts';
+import type { AnswerRequest, KeptAnswers } from './answers.ts';
 import { GRAPHQL_PATH, type GraphQLServer, type ServerContext } from './yoga.ts';
 
 /**
- * The common GraphQL request — a POST of `{ query, variables, operationName }` as JSON, from a script or
- * a service, answered as JSON — run straight through yoga's envelop, without yoga's per-request
- * machinery (WHATWG Request and Response objects, its plugin hooks, promise helpers). At the write
- * benchmark's rate of requests that machinery was a quarter of the gateway's CPU per update. Everything
- * else goes to yoga, which stays the one place that decides what a request that is not of this kind
- * gets: GET, browsers (Origin: CORS, GraphiQL), SSE and multipart, malformed bodies or parameters,
- * documents that do not parse or validate, subscriptions, refused tokens. The operation itself runs
- * through the same envelop (parser and validation caches, graphql-armor, error masking, the execution
- * hooks) as over yoga and over WebSockets, and a result with errors is shaped by yoga's own result
- * processor; only a clean result is written here.
+ * The common GraphQL request — a POST of `{ query, variables, operationName }` as JSON, answered as JSON —
+ * run straight through yoga's envelop (the same plugins as over yoga and WebSockets), without yoga's
+ * per-request machinery (WHATWG Request and Response objects, its plugin hooks). Every other request
+ * (GET, browsers, SSE, malformed bodies, documents that do not parse or validate, subscriptions, refused
+ * tokens) goes to yoga, and a result with errors is shaped by yoga's own result processor.
  */
 export type GraphQLPost = (req: IncomingMessage, res: ServerResponse, resultType: ResultType) => void;
 
@@ -87,16 +82,8 @@ export function plainGraphQLPost(req: IncomingMessage): ResultType | null {
   return answered ? plainResultType(headers.accept) : null;
 }
 
-interface Params {
-  query: string;
-  variables?: Record<string, unknown> | null;
-  operationName?: string | null;
-  extensions?: Record<string, unknown> | null;
-}
-
-
 /** The body as GraphQL-over-HTTP parameters exactly as yoga accepts them without complaint, or null. */
-function plainParams(body: string): Params | null {
+function plainParams(body: string): AnswerRequest | null {
   let value: unknown;
   try {
     value = JSON.parse(body);
@@ -108,15 +95,12 @@ function plainParams(body: string): Params | null {
   if (value.variables != null && !isJsonObject(value.variables)) return null;
   if (value.operationName != null && typeof value.operationName !== 'string') return null;
   if (value.extensions != null && !isJsonObject(value.extensions)) return null;
-  return value as unknown as Params;
+  return value as unknown as AnswerRequest;
 }
 
 /**
  * The parsed documents kept, by text (yoga's cache, shared with the fast path): at most this many, and
- * this much text in all. A document parses into some 50-110 bytes of nodes and tokens a character (2,000
- * tokens: half a megabyte or more), so a count alone let new documents sent one after another fill
- * gigabytes, and 256 KiB of text keeps some 30 MiB at most: a larger heap would make every garbage
- * collection longer. Honest clients send a few documents of a few hundred characters each.
+ * this much text in all, since a document parses into some 50-110 bytes of nodes a character of its text.
  */
 const CACHED_DOCUMENTS = 1_024;
 export const CACHED_DOCUMENT_TEXT = 256 * 1024;

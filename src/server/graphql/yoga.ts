@@ -5,7 +5,7 @@ import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
 import type { IncomingMessage } from 'node:http';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { contextCacheSymbol, initContextCache } from '@pothos/core';
-import { type DocumentNode, type ExecutionResult, GraphQLError, visit } from 'graphql';
+import { type DocumentNode, GraphQLError, visit } from 'graphql';
 import { type Plugin, type YogaServerInstance, createYoga, maskError as maskUnexpected } from 'graphql-yoga';
 import type { Principal } from '../../access/principal.ts';
 import type { TokenStore } from '../../access/tokens.ts';
@@ -18,7 +18,7 @@ import type { Authenticate } from '../authentication.ts';
 import { type JsonTextProblem, jsonTextProblem, jsonTextProblemInTurns } from '../../store/documents.ts';
 import { RequestError, describeFailure } from '../failures.ts';
 import { graphiqlOptions } from '../graphiql.ts';
-import { graphiqlPageHeadersPlugin, renderGraphiQLPage } from '../graphiqlPage.ts';
+import { graphiqlAssets, graphiqlPageHeadersPlugin } from '../graphiqlPage.ts';
 
 export const GRAPHQL_PATH = '/graphql';
 
@@ -73,8 +73,8 @@ function maskError(error: unknown, message: string, isDev?: boolean): Error {
     });
   }
   if (error instanceof GraphQLError) {
-    // Thrown on purpose by a resolver or a plugin (Pothos refuses a negative `first`, a cursor or a global
-    // id that does not decode): a refusal of the caller's input, which graphql-js passes on without a code.
+    // Thrown on purpose by a resolver or a plugin (an argument out of range, a cursor or a global id that
+    // does not decode): a refusal of the caller's input, which graphql-js passes on without a code.
     if (error.originalError instanceof GraphQLError) return withCode(error, 'BAD_USER_INPUT');
     // graphql-js's own, about the result's shape (a null where the schema promises a value): a fault here.
     if (!error.originalError) return withCode(error, isVariableError(error) ? 'BAD_USER_INPUT' : 'INTERNAL_SERVER_ERROR');
@@ -90,7 +90,6 @@ export function withCode(error: GraphQLError, code: string): GraphQLError {
   if (error.extensions.code === undefined) (error.extensions as Record<string, unknown>).code = code;
   return error;
 }
-
 
 const JSON_BODY = /^application\/(graphql\+)?json\s*(;|$)/i;
 const FORM_BODY = /^application\/x-www-form-urlencoded\s*(;|$)/i;
@@ -238,13 +237,9 @@ export function corsFor(origins: readonly string[]) {
 }
 
 /**
- * Lets go of what an operation that is done held: its parameters (the variables' documents), its request
- * (and body), and the key of Pothos' per-request caches. Those caches (scope-auth's, the dataloaders)
- * are WeakMaps whose values point back at the context, and V8's young-generation collector keeps a
- * WeakMap's values alive whatever their keys: through that cycle each request's context, and all it
- * reaches, outlived the request until the next full collection and was copied twice on the way there.
- * With the key out of the context, the entries go at the next collection; with the inputs out, little
- * is copied then. `reads` stays: the fast path (post.ts) keeps answers by it after execution.
+ * Lets go of what an operation that is done held: its parameters, its request (and body), and the key of
+ * Pothos' per-request caches, WeakMaps whose values point back at the context (V8's young-generation
+ * collector keeps such a cycle until a full collection). `reads` stays: post.ts keeps answers by it.
  */
 function releaseContext(context: Record<PropertyKey, unknown>): void {
   delete context[contextCacheSymbol];
@@ -258,21 +253,19 @@ const tooComplex = (_context: unknown, error: GraphQLError) => withCode(error, '
 
 export function createGraphQLServer(options: GraphQLServerOptions): GraphQLServer {
   const { logger } = options;
-  // An execution hook of envelop's, so WebSocket operations (enveloped in websocket.ts) pass it too.
-  const onExecuteDone = ({ result, setResult }: { result: ExecutionResult | AsyncIterable<unknown>; setResult: (result: ExecutionResult) => void }) => {
-    if (Symbol.asyncIterator in result || !result.errors?.length) return;
-    options.onErrors?.();
-    // graphql-js reports variables it cannot coerce without a code.
-    for (const error of result.errors) if (isVariableError(error)) withCode(error, 'BAD_USER_INPUT');
-    // graphql-js lists errors as they happen: fields that fail after reads of their own came in either
-    // order. They are listed in the order of the document (then of their paths), whichever read ended first.
-    if (result.errors.length > 1) setResult({ ...result, errors: [...result.errors].sort(byPlaceInDocument) });
-  };
-  const executionErrors: Plugin = { onExecute: () => ({ onExecuteDone }) };
-  const released: Plugin = {
+  // Execution hooks of envelop's, so WebSocket operations (enveloped in websocket.ts) pass them too.
+  const afterExecution: Plugin = {
     onExecute: ({ args }) => ({
-      onExecuteDone: ({ result }) => {
-        if (!(Symbol.asyncIterator in result)) releaseContext(args.contextValue as unknown as Record<PropertyKey, unknown>);
+      onExecuteDone: ({ result, setResult }) => {
+        if (Symbol.asyncIterator in result) return;
+        releaseContext(args.contextValue as unknown as Record<PropertyKey, unknown>);
+        if (!result.errors?.length) return;
+        options.onErrors?.();
+        // graphql-js reports variables it cannot coerce without a code.
+        for (const error of result.errors) if (isVariableError(error)) withCode(error, 'BAD_USER_INPUT');
+        // graphql-js lists errors as they happen: fields that fail after reads of their own came in either
+        // order. They are listed in the order of the document (then of their paths), whichever read ended first.
+        if (result.errors.length > 1) setResult({ ...result, errors: [...result.errors].sort(byPlaceInDocument) });
       },
     }),
   };
@@ -293,7 +286,7 @@ export function createGraphQLServer(options: GraphQLServerOptions): GraphQLServe
     graphiql: graphiqlOptions,
     // GraphiQL from this package, not a CDN (it works offline and behind firewalls): a small page whose
     // large files are served apart, compressed and cached (graphiqlPage.ts).
-    renderGraphiQL: renderGraphiQLPage,
+    renderGraphiQL: graphiqlAssets.renderPage,
     logging: {
       debug: (...args) => logger.debug({ yoga: args.slice(1) }, String(args[0])),
       info: (...args) => logger.info({ yoga: args.slice(1) }, String(args[0])),
@@ -319,8 +312,7 @@ export function createGraphQLServer(options: GraphQLServerOptions): GraphQLServe
       maxAliasesPlugin({ n: 20, onReject: [tooComplex] }),
       costLimitPlugin({ maxCost: 5_000, ignoreIntrospection: true, onReject: [tooComplex] }),
       checkedJsonText,
-      executionErrors,
-      released,
+      afterExecution,
       ...(options.plugins ?? []),
     ],
     context: async (initial) => {
