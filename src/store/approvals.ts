@@ -261,12 +261,7 @@ export class ChangeRequests {
     if (!added) {
       throw new ChangeRequestError(id, `change request ${id} is no longer open, "${reviewer}" has already approved it, or it has ${MAX_REVIEWS} reviews already`);
     }
-    if (verdict === 'reject') {
-      await this.db.query(`UPDATE change_requests SET state = 'rejected', closed_at = now(), outcome = $2 WHERE id = $1::bigint AND state = 'open'`, [
-        id,
-        `rejected by ${reviewer}`,
-      ]);
-    }
+    if (verdict === 'reject') return this.close(id, 'rejected', `rejected by ${reviewer}`);
     const reviewed = (await this.find(id))!;
     if (verdict === 'approve' && approvalsOf(reviewed).length >= reviewed.requiredApprovals) return this.apply(reviewed);
     return reviewed;
@@ -276,11 +271,7 @@ export class ChangeRequests {
   async withdraw(id: string, actor: string): Promise<ChangeRequest> {
     const request = await this.required(id);
     this.requireOpen(request);
-    await this.db.query(`UPDATE change_requests SET state = 'withdrawn', closed_at = now(), outcome = $2 WHERE id = $1::bigint AND state = 'open'`, [
-      id,
-      `withdrawn by ${actor}`,
-    ]);
-    return (await this.find(id))!;
+    return this.close(id, 'withdrawn', `withdrawn by ${actor}`);
   }
 
   /**
@@ -376,8 +367,13 @@ export class ChangeRequests {
     }
   }
 
-  private async close(id: string, state: 'stale', outcome: string): Promise<ChangeRequest> {
-    await this.db.query(`UPDATE change_requests SET state = $2, closed_at = now(), outcome = $3 WHERE id = $1::bigint`, [id, state, outcome]);
+  /** Closes a request with its outcome: rejected or withdrawn only while open; stale (its apply failed) whatever its state. */
+  private async close(id: string, state: 'stale' | 'rejected' | 'withdrawn', outcome: string): Promise<ChangeRequest> {
+    await this.db.query(`UPDATE change_requests SET state = $2, closed_at = now(), outcome = $3 WHERE id = $1::bigint AND ($2 = 'stale' OR state = 'open')`, [
+      id,
+      state,
+      outcome,
+    ]);
     return (await this.find(id))!;
   }
 

@@ -205,10 +205,7 @@ export class ConfigStore {
     this.rollouts.tick(this.rolloutWriter);
     this.overrides.start(
       {
-        current: async (key) => {
-          const row = await this.load(key);
-          return row && { version: row.version, config: row.config as JsonObject, deleted: row.deletedAt !== null };
-        },
+        current: this.current,
         replace: async (key, config, expectedVersion, reason) => {
           const write = await this.writeUpdate({ service: key.service, environment: key.environment, config, expectedVersion }, { actor: OVERRIDE_ACTOR, reason });
           return write.changed ? write.config.version : null;
@@ -405,11 +402,8 @@ export class ConfigStore {
 
   /** What the rollouts need of the store: the config now, the audited rollback of a candidate, the fleet report. */
   private readonly rolloutWriter: RolloutWriter = {
-    current: async (key) => {
-      const row = await this.load(key);
-      return row && { version: row.version, deleted: row.deletedAt !== null };
-    },
-    rollBack: async (key, config, _toVersion, expectedVersion, author) => {
+    current: (key) => this.current(key),
+    rollBack: async (key, config, expectedVersion, author) => {
       const write = await this.write(key, expectedVersion, author, false, 'rolled back', (current) => ({
         config,
         description: current.description,
@@ -613,10 +607,7 @@ export class ConfigStore {
 
   /** What applying a change request needs: the config now, its content at a version, and the write. */
   private readonly requestWriter: RequestWriter = {
-    current: async (key) => {
-      const row = await this.load(key);
-      return row && { version: row.version, config: row.config as JsonObject, deleted: row.deletedAt !== null };
-    },
+    current: (key) => this.current(key),
     contentAt: async (key, version) => {
       const content: JsonValue = await this.history.contentAt(key, version).catch(() => null);
       return isJsonObject(content) ? content : null;
@@ -672,6 +663,12 @@ export class ConfigStore {
     this.logger?.info({ service: key.service, environment: key.environment, actor: author.actor, request: request.id }, 'change request opened');
     return { ...unchanged, request };
   }
+
+  /** A config's version and document as the database has them now, for overrides, rollouts and change requests. */
+  private readonly current = async (key: ConfigKey) => {
+    const row = await this.load(key);
+    return row && { version: row.version, config: row.config as JsonObject, deleted: row.deletedAt !== null };
+  };
 
   /** Reads one config from the database (deleted ones too) and offers it to the cache. */
   private async load(key: ConfigKey): Promise<ServiceConfig | null> {

@@ -153,8 +153,8 @@ export function rollbackCause(rollout: Rollout, instances: readonly ConfigInstan
 /** What the rollouts need of the store: the config now, the audited rollback, and the fleet report. */
 export interface RolloutWriter {
   current(key: ConfigKey): Promise<{ version: number; deleted: boolean } | null>;
-  /** Writes `config` back as a rollback to `toVersion`, pinned to `expectedVersion`; the version written. */
-  rollBack(key: ConfigKey, config: JsonObject, toVersion: number, expectedVersion: number, author: { actor: string; reason: string }): Promise<number>;
+  /** Writes `config` (the stable version's) back as a rollback, pinned to `expectedVersion`; the version written. */
+  rollBack(key: ConfigKey, config: JsonObject, expectedVersion: number, author: { actor: string; reason: string }): Promise<number>;
   instances(key: ConfigKey): Promise<ConfigInstance[]>;
 }
 
@@ -407,37 +407,41 @@ export class ConfigRollouts {
   /** The next step (or the end) of a rollout still at `rollout.stepIndex`; null if it moved meanwhile. */
   private async advance(rollout: Rollout, actor: string, kind: 'advanced' | 'promoted', detail: string | null): Promise<Rollout | null> {
     const last = rollout.stepIndex >= rollout.steps.length - 1;
-    const [moved] = await this.db.query<Rollout>(
-      `WITH moved AS (
-         UPDATE config_rollouts
-            SET step_index = CASE WHEN $3 THEN step_index ELSE step_index + 1 END, step_started_at = now(),
-                state = CASE WHEN $3 THEN 'completed' ELSE state END,
-                ended_at = CASE WHEN $3 THEN now() END, ended_by = CASE WHEN $3 THEN $4 END,
-                outcome = CASE WHEN $3 THEN $6 END
-          WHERE id = $1::bigint AND state = 'active' AND step_index = $2 RETURNING *)
-       , noted AS (INSERT INTO config_rollout_events (rollout_id, actor, kind, percent, detail)
-                   SELECT id, $4, CASE WHEN $3 AND $5 = 'advanced' THEN 'completed' ELSE $5 END, CASE WHEN $3 THEN 100 ELSE steps[step_index + 1] END, $7 FROM moved)
-       SELECT ${COLUMNS} FROM moved`,
+    return this.move(
+      `UPDATE config_rollouts
+          SET step_index = CASE WHEN $3 THEN step_index ELSE step_index + 1 END, step_started_at = now(),
+              state = CASE WHEN $3 THEN 'completed' ELSE state END,
+              ended_at = CASE WHEN $3 THEN now() END, ended_by = CASE WHEN $3 THEN $4 END,
+              outcome = CASE WHEN $3 THEN $6 END
+        WHERE id = $1::bigint AND state = 'active' AND step_index = $2`,
+      `$4, CASE WHEN $3 AND $5 = 'advanced' THEN 'completed' ELSE $5 END, CASE WHEN $3 THEN 100 ELSE steps[step_index + 1] END, $7`,
       [rollout.id, rollout.stepIndex, last, actor, kind, last ? `served to every instance${kind === 'promoted' ? ` (promoted by ${actor})` : ''}` : null, detail],
     );
-    if (moved) await this.reload();
-    this.moved(moved);
-    return moved ?? null;
   }
 
   /** Ends a rollout without writing anything; null if it moved meanwhile. */
   private async end(rollout: Rollout, state: 'superseded' | 'aborted', actor: string, outcome: string): Promise<Rollout | null> {
-    const [ended] = await this.db.query<Rollout>(
-      `WITH ended AS (
-         UPDATE config_rollouts SET state = $2, ended_at = now(), ended_by = $3, outcome = $4
-          WHERE id = $1::bigint AND state = 'active' AND step_index = $5 RETURNING *)
-       , noted AS (INSERT INTO config_rollout_events (rollout_id, actor, kind, percent, detail) SELECT id, $3, $2, $6, $4 FROM ended)
-       SELECT ${COLUMNS} FROM ended`,
+    return this.move(
+      `UPDATE config_rollouts SET state = $2, ended_at = now(), ended_by = $3, outcome = $4 WHERE id = $1::bigint AND state = 'active' AND step_index = $5`,
+      `$3, $2, $6, $4`,
       [rollout.id, state, actor, outcome, rollout.stepIndex, state === 'superseded' ? 100 : 0],
     );
-    if (ended) await this.reload();
-    this.moved(ended);
-    return ended ?? null;
+  }
+
+  /**
+   * Runs `update` (of one rollout's row) and notes the move in its events (`event`: the actor, kind, percent
+   * and detail, selected from the row updated); then reloads and tells `onMoved`. Null if the row was not updated.
+   */
+  private async move(update: string, event: string, params: unknown[]): Promise<Rollout | null> {
+    const [moved] = await this.db.query<Rollout>(
+      `WITH moved AS (${update} RETURNING *)
+       , noted AS (INSERT INTO config_rollout_events (rollout_id, actor, kind, percent, detail) SELECT id, ${event} FROM moved)
+       SELECT ${COLUMNS} FROM moved`,
+      params,
+    );
+    if (moved) await this.reload();
+    this.moved(moved);
+    return moved ?? null;
   }
 
   /**
@@ -472,21 +476,17 @@ export class ConfigRollouts {
     let detail = rollout.outcome ?? '';
     try {
       const reason = reasonWithin(`rollout ${rollout.id} of version ${rollout.candidateVersion} ${kind === 'aborted' ? 'aborted' : 'rolled back'}: `, rollout.outcome ?? '');
-      version = await writer.rollBack(rollout, rollout.stableConfig, rollout.stableVersion, rollout.candidateVersion, { actor, reason });
+      version = await writer.rollBack(rollout, rollout.stableConfig, rollout.candidateVersion, { actor, reason });
     } catch (error) {
       // Written already (by a gateway that died before it noted so), or changed since: nothing to write back.
       if (!(error instanceof VersionConflictError)) throw error;
       detail = `${detail} (the config had moved on to version ${error.currentVersion}: nothing written back)`;
     }
-    const [ended] = await this.db.query<Rollout>(
-      `WITH ended AS (
-         UPDATE config_rollouts SET state = $2, ended_at = now(), rollback_version = $3 WHERE id = $1::bigint AND state = 'rolling_back' RETURNING *)
-       , noted AS (INSERT INTO config_rollout_events (rollout_id, actor, kind, percent, detail) SELECT id, $4, $2, 0, $5 FROM ended)
-       SELECT ${COLUMNS} FROM ended`,
+    const ended = await this.move(
+      `UPDATE config_rollouts SET state = $2, ended_at = now(), rollback_version = $3 WHERE id = $1::bigint AND state = 'rolling_back'`,
+      `$4, $2, 0, $5`,
       [rollout.id, kind, version, actor, detail],
     );
-    await this.reload();
-    this.moved(ended);
     return ended ?? (await this.find(rollout.id))!;
   }
 
