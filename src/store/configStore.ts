@@ -189,7 +189,7 @@ export class ConfigStore {
     this.schemas = new ConfigSchemas(db, logger);
     this.checker = new DocumentChecker(this.schemas);
     this.history = new ConfigHistory(db, (from, to) => this.checker.diff(from, to));
-    this.blame = new BlameReader(db, (key) => this.load(key));
+    this.blame = new BlameReader((key, before) => this.history.changesBefore(key, before), (key) => this.load(key));
     this.overrides = new ConfigOverrides(db);
     this.instances = new ConfigInstances(db.prisma);
     this.protection = new ProtectedEnvironments(db, (error) => logger?.error({ err: error }, 'the protected environments could not be read again; the last ones read still apply'));
