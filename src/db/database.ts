@@ -303,8 +303,7 @@ class PostgresListener {
         this.logger?.warn({ err: error }, 'LISTEN reconnect failed; retrying');
         this.reconnectSoon();
       });
-    }, 1000);
-    this.retryTimer.unref();
+    }, 1000).unref();
   }
 
   async stop(): Promise<void> {

@@ -84,10 +84,7 @@ export class ConfigFeed {
     }
     const waiting = this.awaited.get(k);
     this.awaited.set(k, { version: Math.max(version, waiting?.version ?? 0), since: waiting?.since ?? Date.now() });
-    if (!this.graceTimer) {
-      this.graceTimer = setTimeout(() => this.readOverdue(), BUS_GRACE_MS);
-      this.graceTimer.unref();
-    }
+    this.graceTimer ??= setTimeout(() => this.readOverdue(), BUS_GRACE_MS).unref();
   }
 
   /** Reads from the audit log the announced changes the bus has not brought within the grace time. */
@@ -101,10 +98,7 @@ export class ConfigFeed {
         this.readChange(parseKeyString(k), version);
       }
     }
-    if (this.awaited.size > 0) {
-      this.graceTimer = setTimeout(() => this.readOverdue(), BUS_GRACE_MS);
-      this.graceTimer.unref();
-    }
+    if (this.awaited.size > 0) this.graceTimer = setTimeout(() => this.readOverdue(), BUS_GRACE_MS).unref();
   }
 
   /** Takes a change from the audit log as if the bus had brought it (what lies before it is filled in, what is known dropped). */

@@ -19,8 +19,6 @@ export interface OutboxRelayOptions {
   logger: Logger;
   /** Rows claimed per transaction. @default 500 */
   batchSize?: number;
-  /** A sweep for rows nobody announced (another instance died mid-batch). @default 1_000 */
-  sweepIntervalMs?: number;
   /** Longest wait between retries while publishing fails. @default 5_000 */
   maxRetryDelayMs?: number;
   /**
@@ -63,8 +61,8 @@ export class OutboxRelay {
 
   async start(): Promise<void> {
     this.stopListening = await this.options.db.listen(CHANGE_CHANNEL, () => this.wake(), () => this.wake());
-    this.sweepTimer = setInterval(() => void this.sweep(), this.options.sweepIntervalMs ?? 1000);
-    this.sweepTimer.unref();
+    // Every second, a look for rows nobody announced (another instance died mid-batch).
+    this.sweepTimer = setInterval(() => void this.sweep(), 1000).unref();
     // What waits from before the start goes out now; an empty outbox costs one cheap look, not a claim.
     void this.sweep();
   }
@@ -72,9 +70,7 @@ export class OutboxRelay {
   /** Wakes the relay if anything waits; one cheap indexed look, no transaction. */
   private async sweep(): Promise<void> {
     if (this.running || this.stopped) return;
-    const waiting = await this.options.db
-      .query(`SELECT 1 FROM config_outbox LIMIT 1`)
-      .catch(() => [{}]);
+    const waiting = await this.options.db.query(`SELECT 1 FROM config_outbox LIMIT 1`).catch(() => [{}]);
     if (waiting.length > 0) this.wake();
   }
 
@@ -132,8 +128,7 @@ export class OutboxRelay {
       this.retryTimer = setTimeout(() => {
         this.retryTimer = undefined;
         this.wake();
-      }, delay);
-      this.retryTimer.unref();
+      }, delay).unref();
     }
   }
 

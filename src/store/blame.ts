@@ -45,17 +45,8 @@ export function leavesOf(document: JsonValue, path: string[] = [], pointer = '')
   return Object.entries(document).flatMap(([key, value]) => leavesOf(value, [...path, key], `${pointer}/${escapeKey(key)}`));
 }
 
-
 /** One change as the scan needs it. */
-export interface BlameChange {
-  version: number;
-  action: ConfigAction;
-  changedBy: string;
-  changedAt: Date;
-  reason: string | null;
-  oldConfig: JsonValue | null;
-  newConfig: JsonValue | null;
-}
+export type BlameChange = Omit<SettingBlame, 'pointer' | 'value'> & { oldConfig: JsonValue | null; newConfig: JsonValue | null };
 
 /**
  * Attributes the leaves of `current` to changes offered newest first; `offer` answers true once every

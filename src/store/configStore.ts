@@ -38,28 +38,30 @@ export interface ChangeAuthor {
   mayBreakGlass?: boolean;
 }
 
-/** Written at once in a protected environment, by an admin with a reason (recorded as such). */
-interface BreakGlass {
+/** Which config a write is for. */
+interface ConfigInput {
+  service: string;
+  environment?: string | null;
+  /** Written at once in a protected environment, by an admin with a reason (recorded as such). */
   breakGlass?: boolean | null;
 }
 
-export interface CreateConfigInput extends BreakGlass {
-  service: string;
-  environment?: string | null;
+export interface CreateConfigInput extends ConfigInput {
   config?: unknown;
   description?: string | null;
 }
 
-export interface UpdateConfigInput extends BreakGlass {
-  service: string;
-  environment?: string | null;
+export interface LifecycleInput extends ConfigInput {
+  /** Refuse the change unless the config is at this version. */
+  expectedVersion?: number | null;
+}
+
+export interface UpdateConfigInput extends LifecycleInput {
   /** An RFC 7396 merge patch; give this or `config`. */
   patch?: unknown;
   /** The whole new document; give this or `patch`. */
   config?: unknown;
   description?: string | null;
-  /** Refuse the change unless the config is at this version. */
-  expectedVersion?: number | null;
   /** Validate and compute the diff, write nothing. */
   dryRun?: boolean | null;
   /** A temporary override: reverted by the hub at this time (see overrides.ts). */
@@ -72,19 +74,10 @@ export interface UpdateConfigInput extends BreakGlass {
   rollout?: RolloutInput | null;
 }
 
-export interface RollbackConfigInput extends BreakGlass {
-  service: string;
-  environment?: string | null;
+export interface RollbackConfigInput extends LifecycleInput {
   toVersion: number;
-  expectedVersion?: number | null;
   dryRun?: boolean | null;
   requestExpiresIn?: string | null;
-}
-
-export interface LifecycleInput extends BreakGlass {
-  service: string;
-  environment?: string | null;
-  expectedVersion?: number | null;
 }
 
 /** What a write makes of a config's row (see ConfigStore.write). */
@@ -440,25 +433,24 @@ export class ConfigStore {
   }
 
   /** Soft delete: the row and its history stay; `restoreConfig` or a rollback brings it back. */
-  async deleteConfig(input: LifecycleInput, author: ChangeAuthor): Promise<ConfigWrite> {
-    const key = configKey(input.service, input.environment);
-    requireAuthorTexts(author);
-    await this.unlessRollingOut(key);
-    author = this.unlessProtected(key, input, author, 'delete');
-    return this.write(key, input.expectedVersion, author, false, 'deleted', (current) => {
-      if (current.deletedAt) throw new NotFoundError(key.service, key.environment);
-      return { config: current.config as JsonObject, description: current.description, deleted: true, checked: false };
-    });
+  deleteConfig(input: LifecycleInput, author: ChangeAuthor): Promise<ConfigWrite> {
+    return this.setDeleted(input, author, true);
   }
 
-  async restoreConfig(input: LifecycleInput, author: ChangeAuthor): Promise<ConfigWrite> {
+  restoreConfig(input: LifecycleInput, author: ChangeAuthor): Promise<ConfigWrite> {
+    return this.setDeleted(input, author, false);
+  }
+
+  private async setDeleted(input: LifecycleInput, author: ChangeAuthor, deleted: boolean): Promise<ConfigWrite> {
     const key = configKey(input.service, input.environment);
     requireAuthorTexts(author);
     await this.unlessRollingOut(key);
-    author = this.unlessProtected(key, input, author, 'restore');
-    return this.write(key, input.expectedVersion, author, false, 'restored', (current) => {
-      if (!current.deletedAt) throw new NotFoundError(key.service, key.environment, null, `config "${key.service}" in "${key.environment}" is not deleted`);
-      return { config: current.config as JsonObject, description: current.description, deleted: false, checked: false };
+    author = this.unlessProtected(key, input, author, deleted ? 'delete' : 'restore');
+    return this.write(key, input.expectedVersion, author, false, deleted ? 'deleted' : 'restored', (current) => {
+      if (Boolean(current.deletedAt) === deleted) {
+        throw new NotFoundError(key.service, key.environment, null, deleted ? undefined : `config "${key.service}" in "${key.environment}" is not deleted`);
+      }
+      return { config: current.config as JsonObject, description: current.description, deleted, checked: false };
     });
   }
 
@@ -591,10 +583,7 @@ export class ConfigStore {
     if (vetting.validation.length > 0) throw new ValidationError(vetting.validation);
     if (vetting.secrets.length > 0) throw new SecretRejectedError(vetting.secrets, SECRET_ADVICE);
     const inserted = await this.schemas.insert(service, schema, author.actor, author.reason ?? null, expected);
-    if (!inserted) {
-      const now = (await this.schemas.versions(service))[0]?.version ?? 0;
-      throw new VersionConflictError(service, '*', expected, now);
-    }
+    if (!inserted) throw new VersionConflictError(service, '*', expected, await this.schemas.newestVersion(service));
     this.logger?.info({ service, version: inserted.version, actor: author.actor }, 'config schema set');
     return inserted;
   }
@@ -622,12 +611,12 @@ export class ConfigStore {
   };
 
   /** How many approvals a change needs now: 0 when the environment is not protected or the author breaks glass. */
-  private approvalsNeeded(key: ConfigKey, input: BreakGlass): number {
+  private approvalsNeeded(key: ConfigKey, input: ConfigInput): number {
     return input.breakGlass ? 0 : this.protection.approvalsFor(key.environment);
   }
 
   /** The author of a write that breaks glass (in a protected environment), its reason marked so; refused unless allowed and explained. */
-  private breakingGlass(key: ConfigKey, input: BreakGlass, author: ChangeAuthor): ChangeAuthor {
+  private breakingGlass(key: ConfigKey, input: ConfigInput, author: ChangeAuthor): ChangeAuthor {
     if (!input.breakGlass || this.protection.approvalsFor(key.environment) === 0) return author;
     if (!author.mayBreakGlass) throw new ChangeRequestError(null, `only an admin may break glass (in "${key.environment}")`);
     if (!author.reason) throw ValidationError.at('/reason', 'breaking glass needs a reason');
@@ -640,7 +629,7 @@ export class ConfigStore {
     return { ...write, diff: () => (diff ??= this.checker.diffDocuments(from, to)) };
   }
 
-  private unlessProtected(key: ConfigKey, input: BreakGlass, author: ChangeAuthor, action: string): ChangeAuthor {
+  private unlessProtected(key: ConfigKey, input: ConfigInput, author: ChangeAuthor, action: string): ChangeAuthor {
     if (this.protection.approvalsFor(key.environment) > 0 && !input.breakGlass) {
       throw new ChangeRequestError(null, `"${key.environment}" is protected: to ${action} a config there, an admin breaks glass (breakGlass, with a reason)`);
     }

@@ -5,7 +5,7 @@ import { type ConfigChange, Prisma, type PrismaClient } from '../generated/prism
 import { type JsonValue, type PatchOperation, diffDocuments, keptOn } from './documents.ts';
 import { isLargeDiff } from './documentChecks.ts';
 import { NotFoundError, PageTooLargeError, ValidationError } from './errors.ts';
-import { type ConfigKey, keyString } from './names.ts';
+import { type ConfigKey, groupByConfig, keyString } from './names.ts';
 import { type PatchText, patchLength } from './patchText.ts';
 
 export type { ConfigChange };
@@ -123,14 +123,7 @@ export class ConfigHistory {
       picked.length === 0
         ? []
         : await this.prisma.configChange.findMany({ ...query, where: { revision: { in: picked.map((row) => row.revision) } }, orderBy: { revision: 'desc' } });
-    const byKey = new Map<string, ConfigChange[]>();
-    for (const row of rows) {
-      const key = keyOfRevision.get(String(row.revision))!;
-      const page = byKey.get(key);
-      if (page) page.push(row);
-      else byKey.set(key, [row]);
-    }
-    return keys.map((key) => byKey.get(keyString(key)) ?? []);
+    return groupByConfig(keys, rows, (row) => keyOfRevision.get(String(row.revision))!);
   }
 
   /**

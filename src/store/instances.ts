@@ -1,6 +1,6 @@
 import type { ConfigInstance, ConfigInstanceStatus, PrismaClient } from '../generated/prisma/client.ts';
 import { ValidationError, type ValidationIssue } from './errors.ts';
-import { type ConfigKey, configKey, keyString } from './names.ts';
+import { type ConfigKey, configKey, groupByConfig, keyString } from './names.ts';
 import { MAX_INSTANCE_ERROR_BYTES, requireTexts } from './texts.ts';
 
 export type { ConfigInstance, ConfigInstanceStatus };
@@ -82,14 +82,7 @@ export class ConfigInstances {
       where: { OR: keys.map((key) => ({ serviceName: key.service, environment: key.environment })) },
       orderBy: [{ reportedAt: 'desc' }, { instanceId: 'asc' }],
     });
-    const byKey = new Map<string, ConfigInstance[]>();
-    for (const row of rows) {
-      const id = keyString({ service: row.serviceName, environment: row.environment });
-      const list = byKey.get(id);
-      if (list) list.push(row);
-      else byKey.set(id, [row]);
-    }
-    return keys.map((key) => byKey.get(keyString(key)) ?? []);
+    return groupByConfig(keys, rows, (row) => keyString({ service: row.serviceName, environment: row.environment }));
   }
 }
 

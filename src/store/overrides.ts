@@ -166,8 +166,7 @@ export class ConfigOverrides {
         .finally(() => (this.sweeping = undefined));
     };
     tick();
-    this.timer = setInterval(tick, intervalMs);
-    this.timer.unref();
+    this.timer = setInterval(tick, intervalMs).unref();
   }
 
   async stop(): Promise<void> {

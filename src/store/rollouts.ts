@@ -129,19 +129,14 @@ export function inStep(rollout: Rollout, instance: string | null | undefined): b
  */
 export type Delivery = 'send' | 'hold' | 'drop';
 
-/** The instances of the candidate that refused it, and those that report an error since the rollout began. */
-export function failuresOf(rollout: Rollout, instances: readonly ConfigInstance[]): { refused: ConfigInstance[]; errored: ConfigInstance[] } {
-  const since = rollout.createdAt.getTime();
-  const recent = instances.filter((instance) => instance.reportedAt.getTime() >= since);
-  return {
-    refused: recent.filter((instance) => instance.rejectedVersion === rollout.candidateVersion),
-    errored: recent.filter((instance) => instance.status === 'ERROR' && instance.rejectedVersion !== rollout.candidateVersion && inStep(rollout, instance.instanceId)),
-  };
-}
-
-/** Why the rollout must roll back now, or null. */
+/**
+ * Why the rollout must roll back now, or null: an instance refused the candidate, or more instances in its
+ * step than tolerated report an error, since the rollout began.
+ */
 export function rollbackCause(rollout: Rollout, instances: readonly ConfigInstance[]): string | null {
-  const { refused, errored } = failuresOf(rollout, instances);
+  const recent = instances.filter((instance) => instance.reportedAt.getTime() >= rollout.createdAt.getTime());
+  const refused = recent.filter((instance) => instance.rejectedVersion === rollout.candidateVersion);
+  const errored = recent.filter((instance) => instance.status === 'ERROR' && instance.rejectedVersion !== rollout.candidateVersion && inStep(rollout, instance.instanceId));
   const first = refused[0];
   if (first) return `instance ${first.instanceId} refused version ${rollout.candidateVersion}${first.error ? `: ${first.error}` : ''}`;
   if (errored.length > rollout.maxErrors) {
@@ -196,8 +191,7 @@ export class ConfigRollouts {
         .catch(this.onError)
         .finally(() => (this.sweeping = undefined));
     };
-    this.timer = setInterval(tick, intervalMs);
-    this.timer.unref();
+    this.timer = setInterval(tick, intervalMs).unref();
     tick();
   }
 
