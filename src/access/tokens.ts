@@ -48,7 +48,7 @@ type TokenRow = ApiToken & { tokenHash: Uint8Array };
 const COLUMNS = `id::text AS id, name, prefix, token_hash AS "tokenHash", role, services, environments, expires_at AS "expiresAt",
   revoked_at AS "revokedAt", created_at AS "createdAt", created_by AS "createdBy", last_used_at AS "lastUsedAt"`;
 
-/** SHA-256 of a token (the one-shot `hash`: a sixth of what a Hash object costs, on every request). */
+/** SHA-256 of a token (the one-shot `hash`: cheaper than a Hash object, on every request). */
 const digest = (token: string) => hash('sha256', token, 'buffer');
 
 const toApiToken = ({ tokenHash: _digest, ...token }: TokenRow): ApiToken => token;

@@ -10,10 +10,9 @@ export interface OutboxRelayOptions {
   /** Publishes in order and resolves once the events are safely out; throws when they cannot be. */
   publish: (events: ConfigEvent[]) => Promise<void>;
   /**
-   * Whether `publish` can fail (NATS can be away): then each batch is claimed, published and committed
-   * in one transaction, and a failed publish leaves it in the outbox. An in-process hub delivers to
-   * subscribers that live and die with this process and cannot fail: its batches are claimed and taken
-   * out of the outbox in one statement, one round trip instead of two. @default true
+   * Whether `publish` can fail (NATS can be away): then each batch is claimed, published and committed in
+   * one transaction, and a failed publish leaves it in the outbox. Otherwise (in-process) a batch is
+   * claimed and taken out of the outbox in one statement. @default true
    */
   publishMayFail?: boolean;
   logger: Logger;
@@ -22,10 +21,8 @@ export interface OutboxRelayOptions {
   /** Longest wait between retries while publishing fails. @default 5_000 */
   maxRetryDelayMs?: number;
   /**
-   * While changes keep coming, runs start at most this often, so that each publishes the changes of
-   * that time together (a run costs a round trip or two and a durable commit however few it carries).
-   * Under a steady stream of writes a change is published at most this much later; the first
-   * change after a quiet spell goes at once, and a backlog is drained without pause. @default 25
+   * While changes keep coming, runs start at most this often, each publishing the changes of that time
+   * together; the first change after a quiet spell goes at once, a backlog is drained without pause. @default 25
    */
   minRunIntervalMs?: number;
 }
@@ -37,11 +34,9 @@ const RUN_INTERVAL_MS = 25;
 /**
  * Publishes every committed change once, after commit. Each change enters the outbox (`config_outbox`)
  * in the transaction that makes it; the relay takes the oldest waiting ones out in revision order inside
- * a transaction (SQL function `confighub_claim_outbox`, under a lock that lets one instance relay at a
- * time), publishes them and commits: a crash or a failed publish rolls back, and they wait for the next
- * attempt (with an in-process bus, whose publish cannot fail, the claim commits at once: see
- * `publishMayFail`). Changes committed out of revision order are never skipped, since the claim is
- * "still in the outbox", not "after the last".
+ * a transaction (SQL function `confighub_claim_outbox`, one instance at a time), publishes them and
+ * commits: a crash or a failed publish rolls back, and they wait for the next attempt. Changes committed
+ * out of revision order are never skipped: the claim is "still in the outbox", not "after the last".
  */
 export class OutboxRelay {
   private running: Promise<void> | undefined;
