@@ -276,7 +276,11 @@ export function schemaViolations(validate: SchemaValidator, document: JsonValue,
     if (error instanceof ValidationError) return error.issues.map((issue) => ({ ...issue, pointer: `${prefix}${issue.pointer}` }));
     throw error;
   }
-  return issuesOf(validate.errors, prefix);
+  return (validate.errors ?? []).map((error) => {
+    // A missing required property is reported on its parent; point at the property itself.
+    const missing = error.keyword === 'required' ? `/${escapeKey(String(error.params.missingProperty))}` : '';
+    return { pointer: `${prefix}${error.instancePath}${missing}`, message: error.message ?? 'is invalid' };
+  });
 }
 
 /** What is wrong with a new schema: why it cannot be compiled or breaks a live config (`validation`), or what looks like a secret among its values. */
@@ -304,14 +308,6 @@ export function vetNewSchema(schema: JsonObject, configs: readonly { environment
     schemaViolations(validate, config).map((issue) => ({ pointer: issue.pointer, message: `the config of environment "${environment}" breaks it: ${issue.message}` })),
   );
   return { validation, secrets: [] };
-}
-
-function issuesOf(errors: ErrorObject[] | null | undefined, prefix: string): ValidationIssue[] {
-  return (errors ?? []).map((error) => {
-    // A missing required property is reported on its parent; point at the property itself.
-    const missing = error.keyword === 'required' ? `/${escapeKey(String(error.params.missingProperty))}` : '';
-    return { pointer: `${prefix}${error.instancePath}${missing}`, message: error.message ?? 'is invalid' };
-  });
 }
 
 /**

@@ -287,7 +287,7 @@ export class ConfigStore {
     const config = requireObject(input.config, '/config', 'config');
     await aTurnForOthersIfLarge(config);
     await this.checkDocument(key.service, config);
-    const rows = await this.db.query<ServiceConfig>(CREATE_SQL, [
+    const [created] = await this.db.query<ServiceConfig>(CREATE_SQL, [
       author.actor,
       author.reason ?? null,
       key.service,
@@ -295,7 +295,6 @@ export class ConfigStore {
       documentText(config),
       input.description ?? null,
     ]);
-    const created = rows[0];
     if (!created) {
       const existing = await this.load(key);
       throw new AlreadyExistsError(key.service, key.environment, Boolean(existing?.deletedAt));
@@ -474,11 +473,6 @@ export class ConfigStore {
     return result;
   }
 
-  /** Whether a write of the config waits behind the one under way (see `serially`). */
-  private followed(current: ServiceConfig): boolean {
-    return (this.writing.get(keyString({ service: current.serviceName, environment: current.environment }))?.unsettled ?? 0) > 1;
-  }
-
   /**
    * The one write path of an existing config (update, rollback, delete, restore): read, compute the next
    * row with `change` (which refuses a config in the wrong state), check it, and compare-and-swap it
@@ -515,7 +509,20 @@ export class ConfigStore {
           const config = changed ? preview(current, next.config, next.description) : current;
           return this.withDiff({ config, previousVersion: current.version, dryRun: Boolean(dryRun), changed }, before, after);
         }
-        const written = await this.compareAndSwap(current, next, author);
+        // One audited UPDATE, applied only if the row is still at `current.version` (null if it moved), sent
+        // with the other writes under way (group commit), each keeping its own author, check and outcome.
+        const written = await this.batcher.write({
+          id: current.id,
+          version: current.version,
+          config: next.config,
+          description: next.description ?? null,
+          deleted: next.deleted,
+          actor: author.actor,
+          reason: author.reason ?? null,
+          rollback: next.rollback,
+          // Whether a write of the config waits behind this one (see `serially`).
+          followed: () => (this.writing.get(keyString(key))?.unsettled ?? 0) > 1,
+        });
         if (written) {
           this.cache.written(written);
           this.logger?.info({ ...key, version: written.version, actor: author.actor }, `config ${done}`);
@@ -532,24 +539,6 @@ export class ConfigStore {
       }
     };
     return dryRun ? attempt() : this.serially(key, attempt);
-  }
-
-  /**
-   * One audited UPDATE, applied only if the row is still at `current.version`; null if it moved. Sent
-   * with the other writes under way (group commit), each keeping its own author, check and outcome.
-   */
-  private compareAndSwap(current: ServiceConfig, next: NextRow, author: ChangeAuthor): Promise<ServiceConfig | null> {
-    return this.batcher.write({
-      id: current.id,
-      version: current.version,
-      config: next.config,
-      description: next.description ?? null,
-      deleted: next.deleted,
-      actor: author.actor,
-      reason: author.reason ?? null,
-      rollback: next.rollback,
-      followed: () => this.followed(current),
-    });
   }
 
   /**

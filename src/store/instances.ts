@@ -60,19 +60,14 @@ export class ConfigInstances {
       create: { serviceName: key.service, environment: key.environment, instanceId, ...values },
       update: values,
     });
-    await this.sweepNowAndThen();
-    return row;
-  }
-
-  /**
-   * Drops instances that have not reported for INSTANCE_RETENTION_MS (at most once an hour per gateway).
-   * A failed sweep does not fail the report, which is saved: the next hour's sweep tries again.
-   */
-  private async sweepNowAndThen(): Promise<void> {
+    // At most once an hour per gateway, instances silent for INSTANCE_RETENTION_MS are dropped; a failed
+    // sweep does not fail the report, which is saved: the next hour's sweep tries again.
     const now = Date.now();
-    if (now - this.lastSweep < SWEEP_INTERVAL_MS) return;
-    this.lastSweep = now;
-    await this.prisma.configInstance.deleteMany({ where: { reportedAt: { lt: new Date(now - INSTANCE_RETENTION_MS) } } }).catch(() => {});
+    if (now - this.lastSweep >= SWEEP_INTERVAL_MS) {
+      this.lastSweep = now;
+      await this.prisma.configInstance.deleteMany({ where: { reportedAt: { lt: new Date(now - INSTANCE_RETENTION_MS) } } }).catch(() => {});
+    }
+    return row;
   }
 
   /** The instances of each config, in the order asked, most recently reported first; one query in all. */

@@ -243,9 +243,8 @@ export class ConfigRollouts {
     return { ...row, version: rollout.stableVersion, config: rollout.stableConfig, updatedAt: rollout.stableUpdatedAt, updatedBy: rollout.stableUpdatedBy };
   }
 
-  /** Records a rollout of the change about to be written on `stable` (its candidate is `stable.version + 1`). */
+  /** Records a rollout of the change about to be written on `stable` (candidate `stable.version + 1`; the reason checked already). */
   async begin(key: ConfigKey, stable: ServiceConfig, plan: RolloutPlan, author: { actor: string; reason?: string | null }): Promise<Rollout> {
-    requireTexts([{ text: author.reason, pointer: '/reason', maxBytes: MAX_REASON_BYTES }]);
     const rows = await this.db
       .query<Rollout>(
         `WITH began AS (
@@ -271,7 +270,8 @@ export class ConfigRollouts {
         ],
       )
       .catch((error: unknown) => {
-        if (isUniqueViolation(error)) throw this.busy(key);
+        // A unique violation: another rollout of the config is under way.
+        if ((error as { code?: string } | null)?.code === '23505') throw this.busy(key);
         throw error;
       });
     await this.reload();
@@ -380,7 +380,14 @@ export class ConfigRollouts {
     );
     for (const rollout of rows) {
       if (rollout.state === 'rolling_back') {
-        if ((rollout.claimAge ?? Infinity) >= STALE_CLAIM_SECONDS) await this.takeOverRollback(rollout, writer);
+        if ((rollout.claimAge ?? Infinity) < STALE_CLAIM_SECONDS) continue;
+        // Its gateway died mid-rollback: claim it again and finish it.
+        const [claimed] = await this.db.query<Rollout>(
+          `UPDATE config_rollouts SET claimed_at = now() WHERE id = $1::bigint AND state = 'rolling_back'
+              AND claimed_at < now() - interval '${STALE_CLAIM_SECONDS} seconds' RETURNING ${COLUMNS}`,
+          [rollout.id],
+        );
+        if (claimed) await this.finishRollback(claimed, writer);
         continue;
       }
       const current = await writer.current(rollout);
@@ -454,15 +461,6 @@ export class ConfigRollouts {
     return this.finishRollback(claimed, writer);
   }
 
-  private async takeOverRollback(rollout: Rollout, writer: RolloutWriter): Promise<void> {
-    const [claimed] = await this.db.query<Rollout>(
-      `UPDATE config_rollouts SET claimed_at = now() WHERE id = $1::bigint AND state = 'rolling_back'
-          AND claimed_at < now() - interval '${STALE_CLAIM_SECONDS} seconds' RETURNING ${COLUMNS}`,
-      [rollout.id],
-    );
-    if (claimed) await this.finishRollback(claimed, writer);
-  }
-
   private async finishRollback(rollout: Rollout, writer: RolloutWriter): Promise<Rollout> {
     const actor = rollout.endedBy ?? ROLLOUT_ACTOR;
     const kind = actor === ROLLOUT_ACTOR ? 'rolled_back' : 'aborted';
@@ -519,5 +517,3 @@ export class ConfigRollouts {
     return this.reloading;
   }
 }
-
-const isUniqueViolation = (error: unknown) => (error as { code?: string } | null)?.code === '23505';
