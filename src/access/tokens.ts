@@ -186,15 +186,14 @@ export class TokenStore {
   async create(input: CreateTokenInput, actor: string): Promise<{ token: string; apiToken: ApiToken }> {
     checkTokenInput(input);
     const token = newToken();
-    const rows = await this.db.query<TokenRow>(
+    const [row] = await this.db.query<TokenRow>(
       `INSERT INTO api_tokens (name, prefix, token_hash, role, services, environments, expires_at, created_by)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
        ON CONFLICT (name) DO NOTHING
        RETURNING ${COLUMNS}`,
       [input.name, visiblePrefix(token), digest(token), input.role, input.services ?? null, input.environments ?? null, input.expiresAt ?? null, actor],
     );
-    const row = rows[0];
-    if (!row) throw new ValidationError([{ pointer: '/name', message: `a token named "${input.name}" exists (names stay taken after revocation)` }]);
+    if (!row) throw ValidationError.at('/name', `a token named "${input.name}" exists (names stay taken after revocation)`);
     this.logger?.info({ token: row.name, role: row.role, actor }, 'token created');
     return { token, apiToken: toApiToken(row) };
   }
@@ -205,15 +204,14 @@ export class TokenStore {
    * it end. The returned `token` is shown this once.
    */
   async rotate(name: string, actor: string, expiresAt?: Date): Promise<{ token: string; apiToken: ApiToken }> {
-    if (expiresAt && expiresAt.getTime() <= Date.now()) throw new ValidationError([{ pointer: '/expiresAt', message: 'must be in the future' }]);
+    if (expiresAt && expiresAt.getTime() <= Date.now()) throw ValidationError.at('/expiresAt', 'must be in the future');
     const token = newToken();
-    const rows = await this.db.query<TokenRow>(
+    const [row] = await this.db.query<TokenRow>(
       `UPDATE api_tokens SET prefix = $2, token_hash = $3, expires_at = coalesce($4, expires_at)
        WHERE name = $1 AND revoked_at IS NULL AND (coalesce($4, expires_at) IS NULL OR coalesce($4, expires_at) > now())
        RETURNING ${COLUMNS}`,
       [name, visiblePrefix(token), digest(token), expiresAt ?? null],
     );
-    const row = rows[0];
     if (!row) {
       throw new ValidationError([{ pointer: '/name', message: `no live token named "${name}" (a revoked one stays revoked; an expired one needs a new expiry)` }]);
     }
@@ -231,12 +229,11 @@ export class TokenStore {
 
   /** Revokes a token for good: every instance refuses it from the next request on. */
   async revoke(name: string, actor: string): Promise<ApiToken> {
-    const rows = await this.db.query<TokenRow>(
+    const [row] = await this.db.query<TokenRow>(
       `UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE name = $1 RETURNING ${COLUMNS}`,
       [name],
     );
-    const row = rows[0];
-    if (!row) throw new ValidationError([{ pointer: '/name', message: `no token named "${name}"` }]);
+    if (!row) throw ValidationError.at('/name', `no token named "${name}"`);
     this.forgetAccepted();
     await this.recheckWatched();
     this.logger?.info({ token: name, actor }, 'token revoked');
@@ -278,7 +275,7 @@ export class TokenStore {
   async bootstrap(options: { adminToken?: string; dataDir: string }): Promise<{ generated: string; file: string | null } | null> {
     if (options.adminToken !== undefined) {
       if (options.adminToken.length < MIN_TOKEN_LENGTH) {
-        throw new ValidationError([{ pointer: '/CONFIGHUB_ADMIN_TOKEN', message: `must be at least ${MIN_TOKEN_LENGTH} characters` }]);
+        throw ValidationError.at('/CONFIGHUB_ADMIN_TOKEN', `must be at least ${MIN_TOKEN_LENGTH} characters`);
       }
       const values = [BOOTSTRAP_TOKEN_NAME, visiblePrefix(options.adminToken), digest(options.adminToken)];
       // Two statements, not one upsert: ON CONFLICT (name) arbitrates the name only, so instances starting

@@ -29,9 +29,8 @@ export class ConfigFeed {
   /** The last version delivered here, per config. */
   private readonly delivered = new Map<string, number>();
   private queue: Promise<void> = Promise.resolve();
-  private stopListening: (() => void) | undefined;
-  private stopCatchingUp: (() => void) | undefined;
-  private stopNotices: (() => void) | undefined;
+  /** What stops following the bus and the database's notices. */
+  private readonly stops: (() => void)[] = [];
   /** Changes the database announced that the bus has not brought yet: the newest version per config, and since when. */
   private readonly awaited = new Map<string, { version: number; since: number }>();
   private graceTimer: NodeJS.Timeout | undefined;
@@ -49,11 +48,11 @@ export class ConfigFeed {
   ) {}
 
   start(): void {
-    this.stopCatchingUp = this.bus.onResumed(() => this.catchUp());
+    this.stops.push(this.bus.onResumed(() => this.catchUp()));
     // NATS is not this instance's lifeline: the database announces every commit to every instance, so a
     // change the bus does not bring (NATS away) is read from the audit log and delivered all the same.
-    this.stopNotices = this.store.onCommitted((notice) => this.noticed(notice, notice.version));
-    this.stopListening = this.bus.listen((raw) => {
+    this.stops.push(this.store.onCommitted((notice) => this.noticed(notice, notice.version)));
+    this.stops.push(this.bus.listen((raw) => {
       const event = parseConfigEvent(raw);
       if (!event) {
         this.logger.warn({ event: raw }, 'malformed change event dropped');
@@ -63,13 +62,11 @@ export class ConfigFeed {
       this.queue = this.queue.then(() => this.accept(event)).catch((error: unknown) => {
         this.logger.error({ err: error, service: event.service }, 'change event could not be delivered');
       });
-    });
+    }));
   }
 
   async stop(): Promise<void> {
-    this.stopCatchingUp?.();
-    this.stopListening?.();
-    this.stopNotices?.();
+    for (const stop of this.stops.splice(0)) stop();
     clearTimeout(this.graceTimer);
     await this.queue;
   }
