@@ -26,7 +26,7 @@ import { ConfigRollouts, type Rollout, type RolloutInput, type RolloutWriter, ro
 import { MAX_DESCRIPTION_BYTES, MAX_REASON_BYTES, reasonWithin, requireTexts } from './texts.ts';
 import { SECRET_ADVICE } from './secretGuard.ts';
 import { type ConfigKey, configKey, keyString } from './names.ts';
-import { CREATE_SQL, RETURNING_COLUMNS, WriteBatcher } from './writeBatch.ts';
+import { CREATE_SQL, RETURNING_COLUMNS, type RowWrite, WriteBatcher } from './writeBatch.ts';
 
 export type { ServiceConfig };
 
@@ -80,17 +80,11 @@ export interface RollbackConfigInput extends LifecycleInput {
   requestExpiresIn?: string | null;
 }
 
-/** What a write makes of a config's row (see ConfigStore.write). */
-interface NextRow {
-  config: JsonObject;
-  description: string | null;
-  /** Soft-deleted after the write. */
-  deleted: boolean;
-  /** Whether the document is checked (schema and secret guard): it is new, not one the config had. */
-  checked: boolean;
-  /** Recorded as a rollback. */
-  rollback?: boolean;
-}
+/**
+ * What a write makes of a config's row (see ConfigStore.write); `checked`: its document is checked (schema
+ * and secret guard), being new, not one the config had.
+ */
+type NextRow = Pick<RowWrite, 'config' | 'description' | 'deleted' | 'rollback'> & { checked: boolean };
 
 /** The outcome of a write: the config as it is now (or would be, on a dry run) and what changed. */
 export interface ConfigWrite {
@@ -254,15 +248,13 @@ export class ConfigStore {
   /** Configs by key in the order asked (null where there is none), one query for the cache misses. */
   async findConfigs(keys: readonly ConfigKey[]): Promise<(ServiceConfig | null)[]> {
     const missing = keys.filter((key) => !this.cache.get(key));
-    if (missing.length > 0) {
-      const rows = await this.prisma.serviceConfig.findMany({
-        where: { OR: missing.map((key) => ({ serviceName: key.service, environment: key.environment })) },
-      });
-      rows.forEach((row) => this.cache.offer(row));
-      const loaded = new Map(rows.map((row) => [keyString({ service: row.serviceName, environment: row.environment }), row]));
-      return keys.map((key) => this.cache.get(key) ?? loaded.get(keyString(key)) ?? null);
-    }
-    return keys.map((key) => this.cache.get(key) ?? null);
+    const rows =
+      missing.length === 0
+        ? []
+        : await this.prisma.serviceConfig.findMany({ where: { OR: missing.map((key) => ({ serviceName: key.service, environment: key.environment })) } });
+    rows.forEach((row) => this.cache.offer(row));
+    const loaded = new Map(rows.map((row) => [keyString({ service: row.serviceName, environment: row.environment }), row]));
+    return keys.map((key) => this.cache.get(key) ?? loaded.get(keyString(key)) ?? null);
   }
 
   /** Configs for a listing, oldest first; `query` carries paging and selection (Pothos' `...query`). */
@@ -312,8 +304,9 @@ export class ConfigStore {
     const key = configKey(input.service, input.environment);
     requireAuthorTexts(author, input.description);
     if (input.rollout != null) return this.rollOut(key, input, author);
-    await this.unlessRollingOut(key, input.dryRun);
-    const approvals = input.dryRun ? 0 : this.approvalsNeeded(key, input);
+    // A change by hand while a rollout is under way is refused (promote or abort it first); a dry run is not.
+    if (!input.dryRun) await this.rollouts.requireNoneUnderWay(key);
+    const approvals = input.dryRun || input.breakGlass ? 0 : this.protection.approvalsFor(key.environment);
     if (approvals === 0) return this.writeUpdate(input, this.breakingGlass(key, input, author));
     if (input.expiresAt != null || input.expiresIn != null) {
       throw ValidationError.at(input.expiresAt != null ? '/expiresAt' : '/expiresIn', `an override in protected environment "${key.environment}" needs breakGlass`);
@@ -362,7 +355,7 @@ export class ConfigStore {
   private async rollOut(key: ConfigKey, input: UpdateConfigInput, author: ChangeAuthor): Promise<ConfigWrite> {
     const plan = rolloutPlan(input.rollout!);
     if (input.expiresAt != null || input.expiresIn != null) throw ValidationError.at('/rollout', 'a rollout cannot also be a temporary override');
-    if (this.approvalsNeeded(key, input) > 0) {
+    if (!input.breakGlass && this.protection.approvalsFor(key.environment) > 0) {
       throw new ChangeRequestError(null, `"${key.environment}" is protected: a rollout there needs an admin breaking glass (change requests carry no rollout)`);
     }
     if (!input.dryRun) await this.rollouts.requireNoneUnderWay(key);
@@ -385,11 +378,6 @@ export class ConfigStore {
       await this.rollouts.cancel(rollout.id);
       throw error;
     }
-  }
-
-  /** A change by hand while a rollout is under way is refused (promote or abort it first); a dry run is not. */
-  private async unlessRollingOut(key: ConfigKey, dryRun?: boolean | null): Promise<void> {
-    if (!dryRun) await this.rollouts.requireNoneUnderWay(key);
   }
 
   /** What the rollouts need of the store: the config now, the audited rollback of a candidate, the fleet report. */
@@ -417,12 +405,12 @@ export class ConfigStore {
   async rollbackConfig(input: RollbackConfigInput, author: ChangeAuthor): Promise<ConfigWrite> {
     const key = configKey(input.service, input.environment);
     requireAuthorTexts(author);
-    await this.unlessRollingOut(key, input.dryRun);
+    if (!input.dryRun) await this.rollouts.requireNoneUnderWay(key);
     if (!(await this.load(key))) throw new NotFoundError(key.service, key.environment);
     const target = requireObject(await this.history.contentAt(key, input.toVersion, '/toVersion'), '/toVersion', 'that version');
     const reason = author.reason ?? `rollback to version ${input.toVersion}`;
     const next = (current: ServiceConfig): NextRow => ({ config: target, description: current.description, deleted: false, checked: true, rollback: true });
-    const approvals = input.dryRun ? 0 : this.approvalsNeeded(key, input);
+    const approvals = input.dryRun || input.breakGlass ? 0 : this.protection.approvalsFor(key.environment);
     if (approvals > 0) {
       const expiresAt = requestExpiry(input.requestExpiresIn);
       const preview = await this.write(key, input.expectedVersion, { ...author, reason }, true, 'rolled back', next);
@@ -443,7 +431,7 @@ export class ConfigStore {
   private async setDeleted(input: LifecycleInput, author: ChangeAuthor, deleted: boolean): Promise<ConfigWrite> {
     const key = configKey(input.service, input.environment);
     requireAuthorTexts(author);
-    await this.unlessRollingOut(key);
+    await this.rollouts.requireNoneUnderWay(key);
     author = this.unlessProtected(key, input, author, deleted ? 'delete' : 'restore');
     return this.write(key, input.expectedVersion, author, false, deleted ? 'deleted' : 'restored', (current) => {
       if (Boolean(current.deletedAt) === deleted) {
@@ -506,7 +494,9 @@ export class ConfigStore {
           Boolean(current.deletedAt) !== next.deleted || next.description !== current.description || !sameValue(current.config, next.config);
         const after = next.deleted ? {} : next.config;
         if (dryRun || !changed) {
-          const config = changed ? preview(current, next.config, next.description) : current;
+          const config = changed
+            ? { ...current, config: next.config, description: next.description, version: current.version + 1, deletedAt: null }
+            : current;
           return this.withDiff({ config, previousVersion: current.version, dryRun: Boolean(dryRun), changed }, before, after);
         }
         // One audited UPDATE, applied only if the row is still at `current.version` (null if it moved), sent
@@ -599,11 +589,6 @@ export class ConfigStore {
     },
   };
 
-  /** How many approvals a change needs now: 0 when the environment is not protected or the author breaks glass. */
-  private approvalsNeeded(key: ConfigKey, input: ConfigInput): number {
-    return input.breakGlass ? 0 : this.protection.approvalsFor(key.environment);
-  }
-
   /** The author of a write that breaks glass (in a protected environment), its reason marked so; refused unless allowed and explained. */
   private breakingGlass(key: ConfigKey, input: ConfigInput, author: ChangeAuthor): ChangeAuthor {
     if (!input.breakGlass || this.protection.approvalsFor(key.environment) === 0) return author;
@@ -686,9 +671,4 @@ function requireAuthorTexts(author: ChangeAuthor, description?: string | null): 
     { text: author.reason, pointer: '/reason', maxBytes: MAX_REASON_BYTES },
     { text: description, pointer: '/description', maxBytes: MAX_DESCRIPTION_BYTES },
   ]);
-}
-
-/** The row a change would produce, for dry runs. */
-function preview(current: ServiceConfig, config: JsonObject, description: string | null): ServiceConfig {
-  return { ...current, config, description, version: current.version + 1, deletedAt: null };
 }
