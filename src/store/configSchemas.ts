@@ -156,12 +156,11 @@ const briefly = (error: unknown) => {
 /** Every setting a schema describes, depth first. */
 export function schemaFields(schema: JsonObject, pointer = ''): ConfigField[] {
   const fields: ConfigField[] = [];
-  const properties = schema.properties;
   const required = new Set(Array.isArray(schema.required) ? schema.required : []);
   const numberOrNull = (value: JsonValue | undefined) => (typeof value === 'number' ? value : null);
-  if (properties && typeof properties === 'object' && !Array.isArray(properties)) {
-    for (const [name, child] of Object.entries(properties)) {
-      if (!child || typeof child !== 'object' || Array.isArray(child)) continue;
+  if (isJsonObject(schema.properties)) {
+    for (const [name, child] of Object.entries(schema.properties)) {
+      if (!isJsonObject(child)) continue;
       const childPointer = `${pointer}/${escapeKey(name)}`;
       fields.push({
         pointer: childPointer,
@@ -179,8 +178,7 @@ export function schemaFields(schema: JsonObject, pointer = ''): ConfigField[] {
       fields.push(...schemaFields(child, childPointer));
     }
   }
-  const items = schema.items;
-  if (items && typeof items === 'object' && !Array.isArray(items)) fields.push(...schemaFields(items, `${pointer}/*`));
+  if (isJsonObject(schema.items)) fields.push(...schemaFields(schema.items, `${pointer}/*`));
   return fields;
 }
 
