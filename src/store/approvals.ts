@@ -7,13 +7,9 @@ import { type ConfigKey, environmentName } from './names.ts';
 import { changePointer, overrideChanges } from './overrides.ts';
 import { MAX_REASON_BYTES, requireTexts } from './texts.ts';
 
-// Approvals for protected environments. A change to a config in a protected environment is not written:
-// it becomes a change request holding what was asked (a merge patch or a whole document), the document it
-// would write on its base version and its reason. Principals other than its author review it (approve,
-// reject, comment: rows never changed, the request's audit); the approval that completes the count
-// applies it, as an ordinary audited write by its author. A request whose base moved is rebased when its
-// patch touches no setting that moved meanwhile, and refused (stale) otherwise. Requests expire. An admin
-// may break glass: the change is written at once, its reason marked as such in the audit log.
+// Approvals for protected environments (README, "Approvals for protected environments"): a change there
+// becomes a change request, reviewed by principals other than its author (each review a row, never changed);
+// the approval that completes the count applies it as its author's audited write, rebased if its base moved.
 
 /** How long a request stays open unless asked otherwise, and the longest it may. */
 export const DEFAULT_REQUEST_MS = 7 * 86_400_000;

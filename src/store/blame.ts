@@ -5,12 +5,9 @@ import { NotFoundError } from './errors.ts';
 import type { ChangeText } from './history.ts';
 import { type ConfigKey, keyString } from './names.ts';
 
-// Blame per setting: for every leaf of a config (a value that is not an object, or an empty object),
-// the change that last set it — the newest audited change whose old and new documents differ there.
-// Worked out in one pass over the audit log, newest first, that stops once every leaf has its change,
-// reading the log a page at a time (the event loop is free between pages), at most
-// MAX_SCAN_BYTES in all. The last answer of each config is kept: the audit log never changes, so the
-// next version's blame reads only the changes made since.
+// Blame per setting (README, "Blame per setting"): for every leaf of a config, the newest audited change whose
+// old and new documents differ there, in one pass over the audit log, newest first, a page at a time, at most
+// MAX_SCAN_BYTES in all. Each config's last answer is kept: the next version's blame reads only the changes since.
 
 /** What set one leaf. */
 export interface SettingBlame {

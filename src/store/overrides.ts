@@ -6,12 +6,9 @@ import { NotFoundError, ValidationError, VersionConflictError } from './errors.t
 import type { ConfigKey } from './names.ts';
 import { reasonWithin } from './texts.ts';
 
-// Temporary overrides: a change with an expiry. The change is written as any other; beside it the hub
-// keeps which settings it changed, from what to what. At expiry a gateway writes the revert as a new
-// audited version (actor `override`): each setting the override changed goes back to what it was,
-// unless a later change touched it since (then it stays, and the outcome says so). A due override is
-// claimed in the database before it is reverted: with several gateways exactly one reverts it, and one
-// that expired while every gateway was down is reverted by the first to start.
+// Temporary overrides (README, "Temporary overrides"): a change with an expiry, written as any other, beside
+// which the hub keeps the settings it changed; at expiry one gateway (by a claim in the database) writes the
+// revert as a new audited version, leaving any setting a later change touched.
 
 /** The longest an override may last. */
 export const MAX_OVERRIDE_MS = 90 * 86_400_000;

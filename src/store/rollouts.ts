@@ -8,19 +8,10 @@ import { RolloutError, ValidationError, VersionConflictError } from './errors.ts
 import { type ConfigKey, keyString } from './names.ts';
 import { MAX_REASON_BYTES, reasonWithin, requireTexts } from './texts.ts';
 
-// Progressive rollouts. An update may carry a rollout: its new version (the candidate) is written as any
-// other change, and beside it the hub keeps the version that was stable before and the steps the candidate
-// goes through (shares of the service's instances, each held for a bake time). While the rollout is under
-// way, only the instances in its current step are served the candidate, on every read and live path; the
-// others (and callers that give no instance id) keep the stable version. Which instances are in a step is
-// a stable choice: a hash of the config and the instance id, so an instance never flips back and forth,
-// and the same instances of a config go first in every rollout (known canaries).
-//
-// Every gateway ticks: a step whose bake time passed with no refusal and no error report past the
-// threshold advances; a refusal of the candidate (or errors past the threshold) rolls it back, as an
-// audited ROLLBACK by actor `rollout`. Steps and ends are compare-and-set updates of the rollout's row, so
-// with several gateways exactly one acts on each step, and a restart of all of them continues where the
-// database says the rollout is.
+// Progressive rollouts (README, "Progressive rollouts"): the candidate version is written as any change, and
+// while the rollout is under way only the instances of its current step (by a stable hash of the config and
+// the instance id) are served it, on every read and live path. Every gateway ticks; steps and ends are
+// compare-and-set updates of the rollout's row, so with several gateways exactly one acts on each step.
 
 /** The actor of the rollbacks the hub makes on its own. */
 export const ROLLOUT_ACTOR = 'rollout';
