@@ -242,12 +242,8 @@ class PostgresListener {
 
   /** Resolves once the server delivers `channel` to `onNotify`; returns what stops it. */
   async listen(channel: string, onNotify: (payload: string) => void, onGap?: () => void): Promise<() => Promise<void>> {
-    let callbacks = this.channels.get(channel);
-    const first = !callbacks;
-    if (!callbacks) {
-      callbacks = new Set();
-      this.channels.set(channel, callbacks);
-    }
+    const first = !this.channels.has(channel);
+    const callbacks = this.channels.get(channel) ?? this.channels.set(channel, new Set()).get(channel)!;
     const listener: Listener = { onNotify, onGap };
     callbacks.add(listener);
     const client = await this.connection();
