@@ -18,7 +18,7 @@ import { isJsonObject, sameValue } from '../protocol/json.ts';
 import { type ConfigSchema, ConfigSchemas } from './configSchemas.ts';
 import { DocumentChecker, WORKER_THRESHOLD_CHARS } from './documentChecks.ts';
 import { BlameReader } from './blame.ts';
-import { type ConfigOverride, ConfigOverrides, OVERRIDE_ACTOR, overrideChanges, overrideExpiry } from './overrides.ts';
+import { type ConfigOverride, ConfigOverrides, OVERRIDE_ACTOR, type OverrideWriter, overrideChanges, overrideExpiry } from './overrides.ts';
 import { ConfigHistory } from './history.ts';
 import type { PatchText } from './patchText.ts';
 import { ConfigInstances, instanceName } from './instances.ts';
@@ -162,6 +162,8 @@ export class ConfigStore {
    * not settled yet (the one under way and those waiting behind it).
    */
   private readonly writing = new Map<string, { last: Promise<unknown>; unsettled: number }>();
+  /** What stops the sweeps that run every second (rollouts due to move, overrides due to revert). */
+  private readonly sweeps: (() => Promise<void>)[] = [];
   /** Who else follows the database's notices of committed changes (the change feed). */
   private readonly noticeListeners = new Set<(notice: ChangeNotice) => void>();
 
@@ -189,15 +191,16 @@ export class ConfigStore {
     await this.schemas.start();
     await this.protection.start();
     await this.rollouts.start();
-    this.rollouts.tick(this.rolloutWriter);
-    this.overrides.start(
-      {
-        current: this.current,
-        replace: async (key, config, expectedVersion, reason) => {
-          const write = await this.writeUpdate({ service: key.service, environment: key.environment, config, expectedVersion }, { actor: OVERRIDE_ACTOR, reason });
-          return write.changed ? write.config.version : null;
-        },
+    this.everySecond(() => this.rollouts.sweep(this.rolloutWriter), this.rollouts.onError);
+    const overrideWriter: OverrideWriter = {
+      current: this.current,
+      replace: async (key, config, expectedVersion, reason) => {
+        const write = await this.writeUpdate({ service: key.service, environment: key.environment, config, expectedVersion }, { actor: OVERRIDE_ACTOR, reason });
+        return write.changed ? write.config.version : null;
       },
+    };
+    this.everySecond(
+      () => this.overrides.sweep(overrideWriter),
       (error) => this.logger?.error({ err: error }, 'an expired override could not be reverted; retrying'),
     );
     this.stopListening = await this.db.listen(CHANGE_CHANNEL, (payload) => {
@@ -217,8 +220,24 @@ export class ConfigStore {
     return () => this.noticeListeners.delete(listener);
   }
 
+  /** Runs `sweep` now and every second, one run at a time (the timer does not hold the process). */
+  private everySecond(sweep: () => Promise<void>, onError: (error: unknown) => void): void {
+    let running: Promise<void> | undefined;
+    const tick = () => {
+      running ??= sweep()
+        .catch(onError)
+        .finally(() => (running = undefined));
+    };
+    tick();
+    const timer = setInterval(tick, 1_000).unref();
+    this.sweeps.push(async () => {
+      clearInterval(timer);
+      await running;
+    });
+  }
+
   async stop(): Promise<void> {
-    await this.overrides.stop();
+    for (const stop of this.sweeps.splice(0)) await stop();
     await this.rollouts.stop();
     await this.protection.stop();
     await this.schemas.stop();

@@ -127,8 +127,6 @@ export interface OverrideWriter {
 }
 
 export class ConfigOverrides {
-  private timer: NodeJS.Timeout | undefined;
-  private sweeping: Promise<void> | undefined;
 
   constructor(private readonly db: Pick<Database, 'query'>) {}
 
@@ -153,22 +151,6 @@ export class ConfigOverrides {
   async find(id: string): Promise<ConfigOverride | null> {
     const [row] = await this.db.query<ConfigOverride>(`SELECT ${COLUMNS} FROM config_overrides WHERE id = $1::bigint`, [id]);
     return row ?? null;
-  }
-
-  /** Reverts what is due now and every `intervalMs` after (the timer does not hold the process). */
-  start(writer: OverrideWriter, onError: (error: unknown) => void, intervalMs = 1_000): void {
-    const tick = () => {
-      this.sweeping ??= this.sweep(writer)
-        .catch(onError)
-        .finally(() => (this.sweeping = undefined));
-    };
-    tick();
-    this.timer = setInterval(tick, intervalMs).unref();
-  }
-
-  async stop(): Promise<void> {
-    clearInterval(this.timer);
-    await this.sweeping;
   }
 
   /** Reverts every due override, claiming each first; returns when none is left. */

@@ -150,7 +150,7 @@ const COLUMNS = `id::text AS id, service_name AS service, environment, stable_ve
   created_by AS "createdBy", reason, created_at AS "createdAt", ended_at AS "endedAt", ended_by AS "endedBy",
   rollback_version AS "rollbackVersion", outcome`;
 
-/** The rollouts of the configs: those under way kept in memory (reloaded on every gateway's notice), and their ticks. */
+/** The rollouts of the configs: those under way kept in memory (reloaded on every gateway's notice), and their moves. */
 export class ConfigRollouts {
   private underWay = new Map<string, Rollout>();
   /** Per config, the candidates of rollouts that were rolled back or aborted: never delivered. */
@@ -159,14 +159,13 @@ export class ConfigRollouts {
   private reloadAgain = false;
   private readonly listeners = new Set<(rollout: Rollout) => void>();
   private stopListening: (() => Promise<void>) | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private sweeping: Promise<void> | undefined;
   /** Told of every move this gateway makes (a rollout begun, a step, an end), once: for services on NATS. */
   onMoved: ((rollout: Rollout) => void) | undefined;
 
   constructor(
     private readonly db: Pick<Database, 'query' | 'listen'>,
-    private readonly onError: (error: unknown) => void,
+    /** Where a failed reload, move or sweep is told (each is tried again). */
+    readonly onError: (error: unknown) => void,
   ) {}
 
   async start(): Promise<void> {
@@ -175,20 +174,7 @@ export class ConfigRollouts {
     await this.reload();
   }
 
-  /** Ticks every `intervalMs`: advances, completes and rolls back what is due (the timer does not hold the process). */
-  tick(writer: RolloutWriter, intervalMs = 1_000): void {
-    const tick = () => {
-      this.sweeping ??= this.sweep(writer)
-        .catch(this.onError)
-        .finally(() => (this.sweeping = undefined));
-    };
-    this.timer = setInterval(tick, intervalMs).unref();
-    tick();
-  }
-
   async stop(): Promise<void> {
-    clearInterval(this.timer);
-    await this.sweeping;
     await this.stopListening?.();
     await this.reloading?.catch(() => {});
   }
