@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Database } from '../db/database.ts';
 import type { ConfigChange } from '../generated/prisma/client.ts';
 import type { Logger } from '../logger.ts';
@@ -81,12 +82,9 @@ export class OutboxRelay {
       this.run();
       return;
     }
-    this.scheduled = new Promise((resolve) => {
-      setTimeout(() => {
-        this.scheduled = undefined;
-        if (!this.stopped) this.run();
-        resolve();
-      }, wait).unref();
+    this.scheduled = sleep(wait, undefined, { ref: false }).then(() => {
+      this.scheduled = undefined;
+      if (!this.stopped) this.run();
     });
   }
 
