@@ -275,7 +275,6 @@ export class ChangeRequests {
    * still applies cleanly, written as its author's change, then closed with the version it wrote.
    */
   async apply(request: ChangeRequest): Promise<ChangeRequest> {
-    const { writer } = this;
     const [claimed] = await this.db.query(
       `UPDATE change_requests SET state = 'applying', claimed_at = now() WHERE id = $1::bigint AND state = 'open' AND expires_at > now() RETURNING id`,
       [request.id],
@@ -295,7 +294,7 @@ export class ChangeRequests {
           outcome,
         ]);
       }
-      const version = await writer.write(request, document, currentVersion);
+      const version = await this.writer.write(request, document, currentVersion);
       await this.db.query(`UPDATE change_requests SET state = 'applied', closed_at = now(), applied_version = $2 WHERE id = $1::bigint`, [request.id, version]);
       return (await this.find(request.id))!;
     } catch (error) {
@@ -338,14 +337,13 @@ export class ChangeRequests {
    * (its author, its document), it is applied; otherwise it is stale. Run before each listing and review.
    */
   async settleAbandonedApplies(): Promise<void> {
-    const { writer } = this;
     const abandoned = await this.db.query<{ id: string }>(
       `SELECT id::text AS id FROM change_requests WHERE state = 'applying' AND claimed_at < now() - interval '${STALE_CLAIM_SECONDS} seconds'`,
     );
     for (const { id } of abandoned) {
       const request = (await this.find(id))!;
       const key = { service: request.service, environment: request.environment };
-      const current = await writer.current(key);
+      const current = await this.writer.current(key);
       const [next] = await this.db.query<{ changedBy: string; config: JsonObject }>(
         `SELECT changed_by AS "changedBy", new_config AS config FROM config_audit_log WHERE service_name = $1 AND environment = $2 AND version = $3`,
         [key.service, key.environment, request.baseVersion + 1],
