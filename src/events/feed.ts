@@ -58,11 +58,13 @@ export class ConfigFeed {
         this.logger.warn({ event: raw }, 'malformed change event dropped');
         return;
       }
-      // One at a time, so gap fills and deliveries keep version order.
-      this.queue = this.queue.then(() => this.accept(event)).catch((error: unknown) => {
-        this.logger.error({ err: error, service: event.service }, 'change event could not be delivered');
-      });
+      this.enqueue(() => this.accept(event), { service: event.service }, 'change event could not be delivered');
     }));
+  }
+
+  /** Runs `work` after what is queued, one at a time, so gap fills and deliveries keep version order; a failure is logged. */
+  private enqueue(work: () => Promise<void>, context: object, failure: string): void {
+    this.queue = this.queue.then(work).catch((error: unknown) => this.logger.error({ err: error, ...context }, failure));
   }
 
   async stop(): Promise<void> {
@@ -100,17 +102,14 @@ export class ConfigFeed {
 
   /** Takes a change from the audit log as if the bus had brought it (what lies before it is filled in, what is known dropped). */
   private readChange(key: ConfigKey, version: number): void {
-    this.queue = this.queue
-      .then(async () => {
-        if ((this.delivered.get(keyString(key)) ?? 0) >= version) return;
-        const [row] = await this.store.history.changesAfter(key, version - 1, version + 1);
-        if (!row) return;
-        const { change, patch } = await this.store.history.parseChange(row);
-        await this.accept(configEventFrom(change, patch));
-      })
-      .catch((error: unknown) => {
-        this.logger.error({ err: error, config: key, version }, 'announced change could not be read');
-      });
+    const read = async () => {
+      if ((this.delivered.get(keyString(key)) ?? 0) >= version) return;
+      const [row] = await this.store.history.changesAfter(key, version - 1, version + 1);
+      if (!row) return;
+      const { change, patch } = await this.store.history.parseChange(row);
+      await this.accept(configEventFrom(change, patch));
+    };
+    this.enqueue(read, { config: key, version }, 'announced change could not be read');
   }
 
   private async accept(event: ConfigEvent): Promise<void> {
@@ -131,14 +130,11 @@ export class ConfigFeed {
    */
   private catchUp(): void {
     for (const key of new Set([...this.delivered.keys(), ...this.followers.keys()])) {
-      this.queue = this.queue
-        .then(async () => {
-          const [latest] = await this.store.history.listChanges(parseKeyString(key), { take: 1 });
-          if (latest) await this.accept(configEventFrom(latest));
-        })
-        .catch((error: unknown) => {
-          this.logger.error({ err: error, config: parseKeyString(key) }, 'missed changes could not be read');
-        });
+      const read = async () => {
+        const [latest] = await this.store.history.listChanges(parseKeyString(key), { take: 1 });
+        if (latest) await this.accept(configEventFrom(latest));
+      };
+      this.enqueue(read, { config: parseKeyString(key) }, 'missed changes could not be read');
     }
   }
 
