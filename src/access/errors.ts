@@ -15,18 +15,14 @@ export class ForbiddenError extends ConfigError {
   override name = 'ForbiddenError';
   /** `what` completes "token "x" (its grant) may not …". */
   constructor(principal: Principal, what: string) {
-    super(`token "${principal.name}" (${describeGrant(principal)}) may not ${what}`);
+    const services = principal.services ? `services ${principal.services.join(', ')}` : 'all services';
+    const environments = principal.environments ? `environments ${principal.environments.join(', ')}` : 'all environments';
+    super(`token "${principal.name}" (${principal.role}; ${services}; ${environments}) may not ${what}`);
   }
 }
 
 /** What a refused read or write of a config was, as ForbiddenError's `what`: `read config "x" in "y"`. */
 export const configAction = (action: 'read' | 'write', key: ConfigKey) => `${action} config "${key.service}" in "${key.environment}"`;
-
-function describeGrant(principal: Principal): string {
-  const services = principal.services ? `services ${principal.services.join(', ')}` : 'all services';
-  const environments = principal.environments ? `environments ${principal.environments.join(', ')}` : 'all environments';
-  return `${principal.role}; ${services}; ${environments}`;
-}
 
 /** Refuses an action on a change request the principal may not take (see mayActOnRequest). */
 export function requireRequestAccess(principal: Principal, request: ConfigKey & { id: string; author: string }, action: 'see' | 'review' | 'withdraw'): void {

@@ -67,13 +67,8 @@ export function mayActOnRequest(principal: Principal, request: ConfigKey & { aut
   return true;
 }
 
-/** What the principal may see of a list of services: null when it sees them all. */
-export function visibleServices(principal: Principal, services: readonly string[]): string[] | null {
-  return principal.services === null ? null : services.filter((service) => coversService(principal, service));
-}
-
 /** The services and environments a principal may see, as a listing filter (null: all); reads the names only when it must. */
 export async function visibleScope(principal: Principal, serviceNames: () => Promise<readonly string[]>) {
-  const services = principal.services === null ? null : visibleServices(principal, await serviceNames());
+  const services = principal.services === null ? null : (await serviceNames()).filter((service) => coversService(principal, service));
   return { services, environments: principal.environments };
 }

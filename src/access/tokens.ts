@@ -34,10 +34,6 @@ export interface CreateTokenInput {
 export const BOOTSTRAP_TOKEN_NAME = 'admin';
 /** Where the generated admin token is written, under the data directory (mode 0600). */
 export const ADMIN_TOKEN_FILE = 'admin-token';
-/** Tokens the hub makes: `chub_` and 43 characters of base64url (256 random bits). */
-const TOKEN_PREFIX = 'chub_';
-/** How many leading characters of a token are kept in clear to tell tokens apart. */
-const VISIBLE_PREFIX_LENGTH = 12;
 /** The shortest CONFIGHUB_ADMIN_TOKEN accepted. */
 export const MIN_TOKEN_LENGTH = 24;
 /** `last_used_at` is written at most this often per token. @default 60_000 */
@@ -46,39 +42,22 @@ const LAST_USED_INTERVAL_MS = 60_000;
 const TOKEN_NAME_PATTERN = /^[a-z0-9][a-z0-9._@-]{0,127}$/;
 const SERVICE_GLOB_PATTERN = /^[a-z0-9*?][a-z0-9._*?-]{0,127}$/;
 
-interface TokenRow {
-  id: string;
-  name: string;
-  prefix: string;
-  token_hash: Uint8Array;
-  role: Role;
-  services: string[] | null;
-  environments: string[] | null;
-  expires_at: Date | null;
-  revoked_at: Date | null;
-  created_at: Date;
-  created_by: string;
-  last_used_at: Date | null;
-}
+/** A token's row: the token as the hub shows it, and the digest it is checked against. */
+type TokenRow = ApiToken & { tokenHash: Uint8Array };
 
-const COLUMNS = 'id::text AS id, name, prefix, token_hash, role, services, environments, expires_at, revoked_at, created_at, created_by, last_used_at';
+const COLUMNS = `id::text AS id, name, prefix, token_hash AS "tokenHash", role, services, environments, expires_at AS "expiresAt",
+  revoked_at AS "revokedAt", created_at AS "createdAt", created_by AS "createdBy", last_used_at AS "lastUsedAt"`;
 
-/** SHA-256 of a token (the one-shot `hash`: a sixth of what a Hash object costs, on every request). */
+/** SHA-256 of a token (the one-shot `hash`: cheaper than a Hash object, on every request). */
 const digest = (token: string) => hash('sha256', token, 'buffer');
 
-const toApiToken = (row: TokenRow): ApiToken => ({
-  id: row.id,
-  name: row.name,
-  prefix: row.prefix,
-  role: row.role,
-  services: row.services,
-  environments: row.environments,
-  expiresAt: row.expires_at,
-  revokedAt: row.revoked_at,
-  createdAt: row.created_at,
-  createdBy: row.created_by,
-  lastUsedAt: row.last_used_at,
-});
+const toApiToken = ({ tokenHash: _digest, ...token }: TokenRow): ApiToken => token;
+
+/** A new token: `chub_` and 43 characters of base64url (256 random bits). */
+const newToken = () => `chub_${randomBytes(32).toString('base64url')}`;
+
+/** The first characters of a token, kept in clear to tell tokens apart. */
+const visiblePrefix = (token: string) => token.slice(0, 12);
 
 interface Watcher {
   principal: Principal;
@@ -89,15 +68,14 @@ interface Watcher {
 /** Why a session opened with `principal` must end, given the token's row now; null if it may go on. */
 function endOfSession(principal: Principal, row: TokenRow | undefined, acceptedDigest: Buffer | undefined): string | null {
   if (!row) return 'token no longer exists';
-  if (row.revoked_at) return `token "${row.name}" was revoked`;
-  if (acceptedDigest && !timingSafeEqual(Buffer.from(row.token_hash), acceptedDigest)) return `token "${row.name}" was replaced`;
-  const now = toApiToken(row);
+  if (row.revokedAt) return `token "${row.name}" was revoked`;
+  if (acceptedDigest && !timingSafeEqual(Buffer.from(row.tokenHash), acceptedDigest)) return `token "${row.name}" was replaced`;
   const sameList = (a: readonly string[] | null, b: readonly string[] | null) => (a === null ? b === null : b !== null && a.join() === b.join());
   const sameGrants =
-    now.role === principal.role &&
-    sameList(now.services, principal.services) &&
-    sameList(now.environments, principal.environments) &&
-    (now.expiresAt?.getTime() ?? null) === (principal.expiresAt?.getTime() ?? null);
+    row.role === principal.role &&
+    sameList(row.services, principal.services) &&
+    sameList(row.environments, principal.environments) &&
+    (row.expiresAt?.getTime() ?? null) === (principal.expiresAt?.getTime() ?? null);
   return sameGrants ? null : `token "${row.name}" was changed: connect again`;
 }
 
@@ -207,16 +185,15 @@ export class TokenStore {
   /** Makes a token; the returned `token` is shown this once and never again. */
   async create(input: CreateTokenInput, actor: string): Promise<{ token: string; apiToken: ApiToken }> {
     checkTokenInput(input);
-    const token = `${TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
-    const rows = await this.db.query<TokenRow>(
+    const token = newToken();
+    const [row] = await this.db.query<TokenRow>(
       `INSERT INTO api_tokens (name, prefix, token_hash, role, services, environments, expires_at, created_by)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
        ON CONFLICT (name) DO NOTHING
        RETURNING ${COLUMNS}`,
-      [input.name, token.slice(0, VISIBLE_PREFIX_LENGTH), digest(token), input.role, input.services ?? null, input.environments ?? null, input.expiresAt ?? null, actor],
+      [input.name, visiblePrefix(token), digest(token), input.role, input.services ?? null, input.environments ?? null, input.expiresAt ?? null, actor],
     );
-    const row = rows[0];
-    if (!row) throw new ValidationError([{ pointer: '/name', message: `a token named "${input.name}" exists (names stay taken after revocation)` }]);
+    if (!row) throw ValidationError.at('/name', `a token named "${input.name}" exists (names stay taken after revocation)`);
     this.logger?.info({ token: row.name, role: row.role, actor }, 'token created');
     return { token, apiToken: toApiToken(row) };
   }
@@ -227,15 +204,14 @@ export class TokenStore {
    * it end. The returned `token` is shown this once.
    */
   async rotate(name: string, actor: string, expiresAt?: Date): Promise<{ token: string; apiToken: ApiToken }> {
-    if (expiresAt && expiresAt.getTime() <= Date.now()) throw new ValidationError([{ pointer: '/expiresAt', message: 'must be in the future' }]);
-    const token = `${TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
-    const rows = await this.db.query<TokenRow>(
+    if (expiresAt && expiresAt.getTime() <= Date.now()) throw ValidationError.at('/expiresAt', 'must be in the future');
+    const token = newToken();
+    const [row] = await this.db.query<TokenRow>(
       `UPDATE api_tokens SET prefix = $2, token_hash = $3, expires_at = coalesce($4, expires_at)
        WHERE name = $1 AND revoked_at IS NULL AND (coalesce($4, expires_at) IS NULL OR coalesce($4, expires_at) > now())
        RETURNING ${COLUMNS}`,
-      [name, token.slice(0, VISIBLE_PREFIX_LENGTH), digest(token), expiresAt ?? null],
+      [name, visiblePrefix(token), digest(token), expiresAt ?? null],
     );
-    const row = rows[0];
     if (!row) {
       throw new ValidationError([{ pointer: '/name', message: `no live token named "${name}" (a revoked one stays revoked; an expired one needs a new expiry)` }]);
     }
@@ -253,12 +229,11 @@ export class TokenStore {
 
   /** Revokes a token for good: every instance refuses it from the next request on. */
   async revoke(name: string, actor: string): Promise<ApiToken> {
-    const rows = await this.db.query<TokenRow>(
+    const [row] = await this.db.query<TokenRow>(
       `UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE name = $1 RETURNING ${COLUMNS}`,
       [name],
     );
-    const row = rows[0];
-    if (!row) throw new ValidationError([{ pointer: '/name', message: `no token named "${name}"` }]);
+    if (!row) throw ValidationError.at('/name', `no token named "${name}"`);
     this.forgetAccepted();
     await this.recheckWatched();
     this.logger?.info({ token: name, actor }, 'token revoked');
@@ -277,9 +252,9 @@ export class TokenStore {
       // A token not accepted before: the caller may count the lookup first (the failed-authentication limit).
       await beforeLookup?.();
       const generation = this.generation;
-      const rows = await this.db.query<TokenRow>(`SELECT ${COLUMNS} FROM api_tokens WHERE prefix = $1`, [token.slice(0, VISIBLE_PREFIX_LENGTH)]);
+      const rows = await this.db.query<TokenRow>(`SELECT ${COLUMNS} FROM api_tokens WHERE prefix = $1`, [visiblePrefix(token)]);
       // Compared in constant time, whatever the lookup found.
-      const row = rows.find((candidate) => timingSafeEqual(Buffer.from(candidate.token_hash), tokenDigest));
+      const row = rows.find((candidate) => timingSafeEqual(Buffer.from(candidate.tokenHash), tokenDigest));
       if (!row) throw new UnauthenticatedError('unknown token');
       found = toApiToken(row);
       this.provenance.set(found, { generation, digest: tokenDigest });
@@ -300,9 +275,9 @@ export class TokenStore {
   async bootstrap(options: { adminToken?: string; dataDir: string }): Promise<{ generated: string; file: string | null } | null> {
     if (options.adminToken !== undefined) {
       if (options.adminToken.length < MIN_TOKEN_LENGTH) {
-        throw new ValidationError([{ pointer: '/CONFIGHUB_ADMIN_TOKEN', message: `must be at least ${MIN_TOKEN_LENGTH} characters` }]);
+        throw ValidationError.at('/CONFIGHUB_ADMIN_TOKEN', `must be at least ${MIN_TOKEN_LENGTH} characters`);
       }
-      const values = [BOOTSTRAP_TOKEN_NAME, options.adminToken.slice(0, VISIBLE_PREFIX_LENGTH), digest(options.adminToken)];
+      const values = [BOOTSTRAP_TOKEN_NAME, visiblePrefix(options.adminToken), digest(options.adminToken)];
       // Two statements, not one upsert: ON CONFLICT (name) arbitrates the name only, so instances starting
       // at once with the same token collided on its unique digest instead. An unrevoked "admin" takes the
       // variable's token; a missing one is created, once, whoever gets there first.
@@ -330,7 +305,7 @@ export class TokenStore {
         LIMIT 1`,
     );
     if (usable) return null;
-    const token = `${TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
+    const token = newToken();
     // A revoked "admin" keeps its name: the new one gets the time in its name.
     const [taken] = await this.db.query('SELECT 1 FROM api_tokens WHERE name = $1', [BOOTSTRAP_TOKEN_NAME]);
     const name = taken ? `${BOOTSTRAP_TOKEN_NAME}-${Date.now()}` : BOOTSTRAP_TOKEN_NAME;
@@ -338,7 +313,7 @@ export class TokenStore {
     const inserted = await this.db.query(
       `INSERT INTO api_tokens (name, prefix, token_hash, role, created_by) VALUES ($1, $2, $3, 'admin', 'bootstrap')
        ON CONFLICT (name) DO NOTHING RETURNING id`,
-      [name, token.slice(0, VISIBLE_PREFIX_LENGTH), digest(token)],
+      [name, visiblePrefix(token), digest(token)],
     );
     if (inserted.length === 0) return null;
     if (options.dataDir === '') return { generated: token, file: null };

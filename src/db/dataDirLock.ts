@@ -78,7 +78,8 @@ export class DataDirLock {
     // Ours from the moment it may be linked: another acquisition in this process must see it live.
     held.add(owner.instance);
     try {
-      return await DataDirLock.acquireAs(directory, file, owner, options.logger);
+      await takeLock(directory, file, owner, options.logger);
+      return new DataDirLock(directory, file, owner);
     } catch (error) {
       held.delete(owner.instance);
       throw error;
@@ -97,52 +98,52 @@ export class DataDirLock {
       // Gone already, or unreachable: a lock left behind is taken over at the next start.
     }
   }
+}
 
-  private static async acquireAs(directory: string, file: string, owner: LockOwner, logger: Logger | undefined): Promise<DataDirLock> {
-    let contended = false;
-    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      if (await createLock(file, owner)) {
-        if (contended) {
-          await sleep(RECHECK_MS);
-          if ((await readOwner(file))?.owner?.instance !== owner.instance) continue;
-        }
-        return new DataDirLock(directory, file, owner);
+/** Takes the lock of `directory` for `owner`, taking over one whose owner is gone, or throws `DataDirLockError`. */
+async function takeLock(directory: string, file: string, owner: LockOwner, logger: Logger | undefined): Promise<void> {
+  let contended = false;
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    if (await createLock(file, owner)) {
+      if (contended) {
+        await sleep(RECHECK_MS);
+        if ((await readOwner(file))?.instance !== owner.instance) continue;
       }
-      contended = true;
-      const found = await readOwner(file);
-      if (!found) continue;
-      const present = found.owner;
-      // Our own lock, put back by a process that had moved it away by mistake (see `takeOver`).
-      if (present?.instance === owner.instance) return new DataDirLock(directory, file, owner);
-      if (!present) {
-        throw new DataDirLockError(
-          `the data directory ${directory} holds a lock file that cannot be read (${file}); if you are sure no gateway uses the directory, remove that file`,
-          directory,
-          null,
-        );
-      }
-      if (present.hostname !== owner.hostname) {
-        throw new DataDirLockError(
-          `the data directory ${directory} is in use by process ${present.pid} on host ${present.hostname} (started ${present.startedAt}), ` +
-            `which cannot be checked from ${owner.hostname}; stop it or use another CONFIGHUB_DATA_DIR. ` +
-            `If you are sure no gateway uses the directory, remove ${file}`,
-          directory,
-          present,
-        );
-      }
-      if (isAlive(present)) {
-        throw new DataDirLockError(
-          `the data directory ${directory} is in use by process ${present.pid} (started ${present.startedAt}); stop it or use another CONFIGHUB_DATA_DIR`,
-          directory,
-          present,
-        );
-      }
-      if (await takeOver(file, present, owner)) {
-        logger?.warn({ lock: file, pid: present.pid, startedAt: present.startedAt }, 'took over the data directory lock of a process that is gone');
-      }
+      return;
     }
-    throw new DataDirLockError(`could not take the lock of the data directory ${directory} (${file}) after ${MAX_ATTEMPTS} tries`, directory, null);
+    contended = true;
+    const present = await readOwner(file);
+    if (present === undefined) continue;
+    // Our own lock, put back by a process that had moved it away by mistake (see `takeOver`).
+    if (present?.instance === owner.instance) return;
+    if (!present) {
+      throw new DataDirLockError(
+        `the data directory ${directory} holds a lock file that cannot be read (${file}); if you are sure no gateway uses the directory, remove that file`,
+        directory,
+        null,
+      );
+    }
+    if (present.hostname !== owner.hostname) {
+      throw new DataDirLockError(
+        `the data directory ${directory} is in use by process ${present.pid} on host ${present.hostname} (started ${present.startedAt}), ` +
+          `which cannot be checked from ${owner.hostname}; stop it or use another CONFIGHUB_DATA_DIR. ` +
+          `If you are sure no gateway uses the directory, remove ${file}`,
+        directory,
+        present,
+      );
+    }
+    if (isAlive(present)) {
+      throw new DataDirLockError(
+        `the data directory ${directory} is in use by process ${present.pid} (started ${present.startedAt}); stop it or use another CONFIGHUB_DATA_DIR`,
+        directory,
+        present,
+      );
+    }
+    if (await takeOver(file, present, owner)) {
+      logger?.warn({ lock: file, pid: present.pid, startedAt: present.startedAt }, 'took over the data directory lock of a process that is gone');
+    }
   }
+  throw new DataDirLockError(`could not take the lock of the data directory ${directory} (${file}) after ${MAX_ATTEMPTS} tries`, directory, null);
 }
 
 /** Writes `owner` to a file of its own and links it to the lock's name; false if a lock is there. */
@@ -173,7 +174,7 @@ async function takeOver(file: string, stale: LockOwner, owner: LockOwner): Promi
     throw error;
   }
   try {
-    if ((await readOwner(moved))?.owner?.instance === stale.instance) return true;
+    if ((await readOwner(moved))?.instance === stale.instance) return true;
     await link(moved, file).catch((error: unknown) => {
       // Someone linked a new lock meanwhile; the owner of the moved one finds out when it checks again.
       if (!isCode(error, 'EEXIST')) throw error;
@@ -185,9 +186,9 @@ async function takeOver(file: string, stale: LockOwner, owner: LockOwner): Promi
 }
 
 /** The lock's owner (null if the file cannot be parsed), or undefined if there is no lock. */
-async function readOwner(file: string): Promise<{ owner: LockOwner | null } | undefined> {
+async function readOwner(file: string): Promise<LockOwner | null | undefined> {
   try {
-    return { owner: parseOwner(await readFile(file, 'utf8')) };
+    return parseOwner(await readFile(file, 'utf8'));
   } catch (error) {
     if (isCode(error, 'ENOENT')) return undefined;
     throw error;
@@ -226,12 +227,9 @@ function isAlive(owner: LockOwner): boolean {
 }
 
 function currentOwner(): LockOwner {
-  const owner: LockOwner = { pid: process.pid, hostname: hostname(), instance: randomUUID(), startedAt: new Date().toISOString() };
-  const bootId = readBootId();
-  const start = processStart(process.pid);
-  if (bootId) owner.bootId = bootId;
-  if (start) owner.processStart = start;
-  return owner;
+  const [bootId, start] = [readBootId(), processStart(process.pid)];
+  const owner = { pid: process.pid, hostname: hostname(), instance: randomUUID(), startedAt: new Date().toISOString() };
+  return { ...owner, ...(bootId && { bootId }), ...(start && { processStart: start }) };
 }
 
 function readBootId(): string | undefined {

@@ -6,24 +6,19 @@ import type { Logger } from '../logger.ts';
 import type { Database } from './database.ts';
 
 /** prisma/migrations, in Prisma's folder layout: <timestamp>_<name>/migration.sql. */
-export const migrationsDir = fileURLToPath(new URL('../../prisma/migrations/', import.meta.url));
+const MIGRATIONS_DIR = fileURLToPath(new URL('../../prisma/migrations/', import.meta.url));
 
 /** The same key Prisma's migrate uses, so the CLI and the gateway never migrate at once. */
 const MIGRATION_LOCK_KEY = 72_707_369;
 
-export interface Migration {
-  name: string;
-  sql: string;
-  checksum: string;
-}
-
-export function readMigrations(dir: string = migrationsDir): Migration[] {
-  return readdirSync(dir, { withFileTypes: true })
+/** The migrations in name order, each with its SQL and that SQL's checksum. */
+export function readMigrations(): { name: string; sql: string; checksum: string }[] {
+  return readdirSync(MIGRATIONS_DIR, { withFileTypes: true })
     .filter((entry) => entry.isDirectory())
     .map((entry) => entry.name)
     .sort()
     .map((name) => {
-      const sql = readFileSync(path.join(dir, name, 'migration.sql'), 'utf8');
+      const sql = readFileSync(path.join(MIGRATIONS_DIR, name, 'migration.sql'), 'utf8');
       return { name, sql, checksum: createHash('sha256').update(sql).digest('hex') };
     });
 }

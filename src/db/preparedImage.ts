@@ -10,14 +10,11 @@ import type { Logger } from '../logger.ts';
 
 const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-function pgliteVersion(): string {
-  const manifest = path.join(PROJECT_ROOT, 'node_modules', '@electric-sql', 'pglite', 'package.json');
-  return (JSON.parse(readFileSync(manifest, 'utf8')) as { version: string }).version;
-}
-
-/** Where the prepared data directory is kept. */
+/** Where the prepared data directory is kept, named by the version of PGlite installed. */
 export function preparedImageDir(): string {
-  return path.join(PROJECT_ROOT, 'node_modules', '.cache', 'confighub', `pgdata-pglite-${pgliteVersion()}`);
+  const manifest = path.join(PROJECT_ROOT, 'node_modules', '@electric-sql', 'pglite', 'package.json');
+  const { version } = JSON.parse(readFileSync(manifest, 'utf8')) as { version: string };
+  return path.join(PROJECT_ROOT, 'node_modules', '.cache', 'confighub', `pgdata-pglite-${version}`);
 }
 
 /**

@@ -7,11 +7,9 @@ import { type PatchText, readPatch } from '../store/patchText.ts';
 const WRITTEN_OUT = Symbol('patchText');
 
 /**
- * The event of a change (its wire form: protocol/changes.ts). Its patch is worked out when first read (by
- * a subscriber that selects it, or when the event is written out for NATS), not for every change the
- * relay publishes: with nobody listening on this instance, only the read cache takes the event, and it
- * needs the version alone. A patch already worked out (a replayed change's, feed.ts) is given; a large
- * one comes written out, and is kept so: `eventPatch` hands it to whoever reads a page of it.
+ * The event of a change (its wire form: protocol/changes.ts). Its patch is worked out when first read, not
+ * for every change the relay publishes; one already worked out (a replayed change's, feed.ts) is given, and
+ * a large one is kept written out: `eventPatch` hands it to whoever reads a page of it.
  */
 export function configEventFrom(change: ConfigChange, known?: PatchOperation[] | PatchText): ConfigEvent {
   const writtenOut = known && !Array.isArray(known) ? known : undefined;

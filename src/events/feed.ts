@@ -29,9 +29,8 @@ export class ConfigFeed {
   /** The last version delivered here, per config. */
   private readonly delivered = new Map<string, number>();
   private queue: Promise<void> = Promise.resolve();
-  private stopListening: (() => void) | undefined;
-  private stopCatchingUp: (() => void) | undefined;
-  private stopNotices: (() => void) | undefined;
+  /** What stops following the bus and the database's notices. */
+  private readonly stops: (() => void)[] = [];
   /** Changes the database announced that the bus has not brought yet: the newest version per config, and since when. */
   private readonly awaited = new Map<string, { version: number; since: number }>();
   private graceTimer: NodeJS.Timeout | undefined;
@@ -49,27 +48,27 @@ export class ConfigFeed {
   ) {}
 
   start(): void {
-    this.stopCatchingUp = this.bus.onResumed(() => this.catchUp());
+    this.stops.push(this.bus.onResumed(() => this.catchUp()));
     // NATS is not this instance's lifeline: the database announces every commit to every instance, so a
     // change the bus does not bring (NATS away) is read from the audit log and delivered all the same.
-    this.stopNotices = this.store.onCommitted((notice) => this.noticed(notice, notice.version));
-    this.stopListening = this.bus.listen((raw) => {
+    this.stops.push(this.store.onCommitted((notice) => this.noticed(notice, notice.version)));
+    this.stops.push(this.bus.listen((raw) => {
       const event = parseConfigEvent(raw);
       if (!event) {
         this.logger.warn({ event: raw }, 'malformed change event dropped');
         return;
       }
-      // One at a time, so gap fills and deliveries keep version order.
-      this.queue = this.queue.then(() => this.accept(event)).catch((error: unknown) => {
-        this.logger.error({ err: error, service: event.service }, 'change event could not be delivered');
-      });
-    });
+      this.enqueue(() => this.accept(event), { service: event.service }, 'change event could not be delivered');
+    }));
+  }
+
+  /** Runs `work` after what is queued, one at a time, so gap fills and deliveries keep version order; a failure is logged. */
+  private enqueue(work: () => Promise<void>, context: object, failure: string): void {
+    this.queue = this.queue.then(work).catch((error: unknown) => this.logger.error({ err: error, ...context }, failure));
   }
 
   async stop(): Promise<void> {
-    this.stopCatchingUp?.();
-    this.stopListening?.();
-    this.stopNotices?.();
+    for (const stop of this.stops.splice(0)) stop();
     clearTimeout(this.graceTimer);
     await this.queue;
   }
@@ -84,10 +83,7 @@ export class ConfigFeed {
     }
     const waiting = this.awaited.get(k);
     this.awaited.set(k, { version: Math.max(version, waiting?.version ?? 0), since: waiting?.since ?? Date.now() });
-    if (!this.graceTimer) {
-      this.graceTimer = setTimeout(() => this.readOverdue(), BUS_GRACE_MS);
-      this.graceTimer.unref();
-    }
+    this.graceTimer ??= setTimeout(() => this.readOverdue(), BUS_GRACE_MS).unref();
   }
 
   /** Reads from the audit log the announced changes the bus has not brought within the grace time. */
@@ -101,25 +97,19 @@ export class ConfigFeed {
         this.readChange(parseKeyString(k), version);
       }
     }
-    if (this.awaited.size > 0) {
-      this.graceTimer = setTimeout(() => this.readOverdue(), BUS_GRACE_MS);
-      this.graceTimer.unref();
-    }
+    if (this.awaited.size > 0) this.graceTimer = setTimeout(() => this.readOverdue(), BUS_GRACE_MS).unref();
   }
 
   /** Takes a change from the audit log as if the bus had brought it (what lies before it is filled in, what is known dropped). */
   private readChange(key: ConfigKey, version: number): void {
-    this.queue = this.queue
-      .then(async () => {
-        if ((this.delivered.get(keyString(key)) ?? 0) >= version) return;
-        const [row] = await this.store.history.changesAfter(key, version - 1, version + 1);
-        if (!row) return;
-        const { change, patch } = await this.store.history.parseChange(row);
-        await this.accept(configEventFrom(change, patch));
-      })
-      .catch((error: unknown) => {
-        this.logger.error({ err: error, config: key, version }, 'announced change could not be read');
-      });
+    const read = async () => {
+      if ((this.delivered.get(keyString(key)) ?? 0) >= version) return;
+      const [row] = await this.store.history.changesAfter(key, version - 1, version + 1);
+      if (!row) return;
+      const { change, patch } = await this.store.history.parseChange(row);
+      await this.accept(configEventFrom(change, patch));
+    };
+    this.enqueue(read, { config: key, version }, 'announced change could not be read');
   }
 
   private async accept(event: ConfigEvent): Promise<void> {
@@ -140,14 +130,11 @@ export class ConfigFeed {
    */
   private catchUp(): void {
     for (const key of new Set([...this.delivered.keys(), ...this.followers.keys()])) {
-      this.queue = this.queue
-        .then(async () => {
-          const [latest] = await this.store.history.listChanges(parseKeyString(key), { take: 1 });
-          if (latest) await this.accept(configEventFrom(latest));
-        })
-        .catch((error: unknown) => {
-          this.logger.error({ err: error, config: parseKeyString(key) }, 'missed changes could not be read');
-        });
+      const read = async () => {
+        const [latest] = await this.store.history.listChanges(parseKeyString(key), { take: 1 });
+        if (latest) await this.accept(configEventFrom(latest));
+      };
+      this.enqueue(read, { config: parseKeyString(key) }, 'missed changes could not be read');
     }
   }
 

@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type NatsConnection, connect } from '@nats-io/transport-node';
 import type { Logger } from '../logger.ts';
 
@@ -79,17 +80,11 @@ export class NatsLink {
   async flush(timeoutMs = 2000): Promise<void> {
     const connection = this.current();
     if (!connection) throw new Error('NATS is not connected');
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      await Promise.race([
-        connection.flush(),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`NATS flush timed out after ${timeoutMs} ms`)), timeoutMs);
-        }),
-      ]);
-    } finally {
-      clearTimeout(timer);
-    }
+    const flushed = new AbortController();
+    const timedOut = sleep(timeoutMs, undefined, { signal: flushed.signal }).then(() => {
+      throw new Error(`NATS flush timed out after ${timeoutMs} ms`);
+    });
+    await Promise.race([connection.flush(), timedOut]).finally(() => flushed.abort());
   }
 
   private async watch(connection: NatsConnection): Promise<void> {

@@ -1,9 +1,9 @@
-import { headers } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { headers, nanos } from '@nats-io/transport-node';
 import type { Logger } from '../logger.ts';
 import { ALL_CHANGES_SUBJECT, subjectFor } from '../protocol/changes.ts';
 import type { BusListener, EventBus } from './bus.ts';
-import { NatsLink } from './nats.ts';
-import { ensureChangeStream } from './jetstream.ts';
+import { NatsLink, type NatsConnection } from './nats.ts';
 
 /**
  * The bus on NATS: each event is published on its service's subject, with its revision as JetStream's
@@ -55,4 +55,33 @@ export function createNatsBus(servers: string, logger: Logger): EventBus {
     onResumed: (callback) => link.whenResumed(callback),
     close: () => link.close(),
   };
+}
+
+/** The JetStream stream that keeps `config.update.>` for services that want durable replay. */
+const STREAM_NAME = 'CONFIG_UPDATES';
+
+/**
+ * Where the NATS server runs JetStream, makes sure the stream exists: it stores every change for a week
+ * and drops a change published twice (the relay sets `Nats-Msg-Id` to the change's revision). Without
+ * JetStream nothing is needed: core subscribers get every change live.
+ */
+async function ensureChangeStream(connection: NatsConnection, logger: Logger): Promise<void> {
+  let manager: Awaited<ReturnType<typeof jetstreamManager>>;
+  try {
+    manager = await jetstreamManager(connection, { timeout: 2000 });
+  } catch {
+    logger.info('NATS has no JetStream: changes are published to core subscribers only');
+    return;
+  }
+  try {
+    await manager.streams.info(STREAM_NAME);
+  } catch {
+    await manager.streams.add({
+      name: STREAM_NAME,
+      subjects: [ALL_CHANGES_SUBJECT],
+      max_age: nanos(7 * 24 * 60 * 60 * 1000),
+      duplicate_window: nanos(10 * 60 * 1000),
+    });
+    logger.info({ stream: STREAM_NAME }, 'JetStream stream created for config changes');
+  }
 }

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Database } from '../db/database.ts';
 import type { ConfigChange } from '../generated/prisma/client.ts';
 import type { Logger } from '../logger.ts';
@@ -10,24 +11,19 @@ export interface OutboxRelayOptions {
   /** Publishes in order and resolves once the events are safely out; throws when they cannot be. */
   publish: (events: ConfigEvent[]) => Promise<void>;
   /**
-   * Whether `publish` can fail (NATS can be away): then each batch is claimed, published and committed
-   * in one transaction, and a failed publish leaves it in the outbox. An in-process hub delivers to
-   * subscribers that live and die with this process and cannot fail: its batches are claimed and taken
-   * out of the outbox in one statement, one round trip instead of two. @default true
+   * Whether `publish` can fail (NATS can be away): then each batch is claimed, published and committed in
+   * one transaction, and a failed publish leaves it in the outbox. Otherwise (in-process) a batch is
+   * claimed and taken out of the outbox in one statement. @default true
    */
   publishMayFail?: boolean;
   logger: Logger;
   /** Rows claimed per transaction. @default 500 */
   batchSize?: number;
-  /** A sweep for rows nobody announced (another instance died mid-batch). @default 1_000 */
-  sweepIntervalMs?: number;
   /** Longest wait between retries while publishing fails. @default 5_000 */
   maxRetryDelayMs?: number;
   /**
-   * While changes keep coming, runs start at most this often, so that each publishes the changes of
-   * that time together (a run costs a round trip or two and a durable commit however few it carries).
-   * Under a steady stream of writes a change is published at most this much later; the first
-   * change after a quiet spell goes at once, and a backlog is drained without pause. @default 25
+   * While changes keep coming, runs start at most this often, each publishing the changes of that time
+   * together; the first change after a quiet spell goes at once, a backlog is drained without pause. @default 25
    */
   minRunIntervalMs?: number;
 }
@@ -39,11 +35,9 @@ const RUN_INTERVAL_MS = 25;
 /**
  * Publishes every committed change once, after commit. Each change enters the outbox (`config_outbox`)
  * in the transaction that makes it; the relay takes the oldest waiting ones out in revision order inside
- * a transaction (SQL function `confighub_claim_outbox`, under a lock that lets one instance relay at a
- * time), publishes them and commits: a crash or a failed publish rolls back, and they wait for the next
- * attempt (with an in-process bus, whose publish cannot fail, the claim commits at once: see
- * `publishMayFail`). Changes committed out of revision order are never skipped, since the claim is
- * "still in the outbox", not "after the last".
+ * a transaction (SQL function `confighub_claim_outbox`, one instance at a time), publishes them and
+ * commits: a crash or a failed publish rolls back, and they wait for the next attempt. Changes committed
+ * out of revision order are never skipped: the claim is "still in the outbox", not "after the last".
  */
 export class OutboxRelay {
   private running: Promise<void> | undefined;
@@ -63,8 +57,8 @@ export class OutboxRelay {
 
   async start(): Promise<void> {
     this.stopListening = await this.options.db.listen(CHANGE_CHANNEL, () => this.wake(), () => this.wake());
-    this.sweepTimer = setInterval(() => void this.sweep(), this.options.sweepIntervalMs ?? 1000);
-    this.sweepTimer.unref();
+    // Every second, a look for rows nobody announced (another instance died mid-batch).
+    this.sweepTimer = setInterval(() => void this.sweep(), 1000).unref();
     // What waits from before the start goes out now; an empty outbox costs one cheap look, not a claim.
     void this.sweep();
   }
@@ -72,9 +66,7 @@ export class OutboxRelay {
   /** Wakes the relay if anything waits; one cheap indexed look, no transaction. */
   private async sweep(): Promise<void> {
     if (this.running || this.stopped) return;
-    const waiting = await this.options.db
-      .query(`SELECT 1 FROM config_outbox LIMIT 1`)
-      .catch(() => [{}]);
+    const waiting = await this.options.db.query(`SELECT 1 FROM config_outbox LIMIT 1`).catch(() => [{}]);
     if (waiting.length > 0) this.wake();
   }
 
@@ -90,12 +82,9 @@ export class OutboxRelay {
       this.run();
       return;
     }
-    this.scheduled = new Promise((resolve) => {
-      setTimeout(() => {
-        this.scheduled = undefined;
-        if (!this.stopped) this.run();
-        resolve();
-      }, wait).unref();
+    this.scheduled = sleep(wait, undefined, { ref: false }).then(() => {
+      this.scheduled = undefined;
+      if (!this.stopped) this.run();
     });
   }
 
@@ -132,8 +121,7 @@ export class OutboxRelay {
       this.retryTimer = setTimeout(() => {
         this.retryTimer = undefined;
         this.wake();
-      }, delay);
-      this.retryTimer.unref();
+      }, delay).unref();
     }
   }
 

@@ -55,18 +55,14 @@ export interface RolloutNotice extends RolloutMark {
   candidateVersion: number;
 }
 
-export const ROLLOUT_SUBJECT_PREFIX = 'config.rollout';
-
 /** The NATS subject of a service's rollout notices. */
-export const rolloutSubjectFor = (service: string) => `${ROLLOUT_SUBJECT_PREFIX}.${service}`;
-
-export const SUBJECT_PREFIX = 'config.update';
+export const rolloutSubjectFor = (service: string) => `config.rollout.${service}`;
 
 /** The NATS subject of a service's changes. */
-export const subjectFor = (service: string) => `${SUBJECT_PREFIX}.${service}`;
+export const subjectFor = (service: string) => `config.update.${service}`;
 
 /** The NATS subject that takes every service's changes. */
-export const ALL_CHANGES_SUBJECT = `${SUBJECT_PREFIX}.>`;
+export const ALL_CHANGES_SUBJECT = 'config.update.>';
 
 /** Reads an event off the wire; anything that is not one is refused. */
 export function parseConfigEvent(value: unknown): ConfigEvent | null {

@@ -14,9 +14,8 @@ export const NOT_SECRET_KEYWORD = 'x-confighub-not-secret';
 /**
  * Compiles `schema` in the dialect, its patterns through `patterns`; unless `checked` already, throws Ajv's
  * own error ("schema is invalid: ...") when it does not follow the JSON Schema meta-schema. Each schema gets
- * an Ajv of its own (versions of a schema may share an `$id`), and an Ajv compiles the meta-schema before
- * it checks a schema against it, which costs many times a small schema's own compile. So the check is made
- * by one Ajv kept for that (its meta-schema compiled once), and the schema compiled by one that does not check.
+ * an Ajv of its own (versions of a schema may share an `$id`); the check is made by one Ajv kept for it,
+ * whose meta-schema is compiled once (that costs many times a small schema's own compile).
  */
 export function compileInDialect(schema: JsonObject, patterns: PatternCompiler, checked = false): ValidateFunction {
   if (!checked) {

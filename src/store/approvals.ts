@@ -7,13 +7,9 @@ import { type ConfigKey, environmentName } from './names.ts';
 import { changePointer, overrideChanges } from './overrides.ts';
 import { MAX_REASON_BYTES, requireTexts } from './texts.ts';
 
-// Approvals for protected environments. A change to a config in a protected environment is not written:
-// it becomes a change request holding what was asked (a merge patch or a whole document), the document it
-// would write on its base version and its reason. Principals other than its author review it (approve,
-// reject, comment: rows never changed, the request's audit); the approval that completes the count
-// applies it, as an ordinary audited write by its author. A request whose base moved is rebased when its
-// patch touches no setting that moved meanwhile, and refused (stale) otherwise. Requests expire. An admin
-// may break glass: the change is written at once, its reason marked as such in the audit log.
+// Approvals for protected environments (README, "Approvals for protected environments"): a change there
+// becomes a change request, reviewed by principals other than its author (each review a row, never changed);
+// the approval that completes the count applies it as its author's audited write, rebased if its base moved.
 
 /** How long a request stays open unless asked otherwise, and the longest it may. */
 export const DEFAULT_REQUEST_MS = 7 * 86_400_000;
@@ -261,12 +257,7 @@ export class ChangeRequests {
     if (!added) {
       throw new ChangeRequestError(id, `change request ${id} is no longer open, "${reviewer}" has already approved it, or it has ${MAX_REVIEWS} reviews already`);
     }
-    if (verdict === 'reject') {
-      await this.db.query(`UPDATE change_requests SET state = 'rejected', closed_at = now(), outcome = $2 WHERE id = $1::bigint AND state = 'open'`, [
-        id,
-        `rejected by ${reviewer}`,
-      ]);
-    }
+    if (verdict === 'reject') return this.close(id, 'rejected', `rejected by ${reviewer}`);
     const reviewed = (await this.find(id))!;
     if (verdict === 'approve' && approvalsOf(reviewed).length >= reviewed.requiredApprovals) return this.apply(reviewed);
     return reviewed;
@@ -276,11 +267,7 @@ export class ChangeRequests {
   async withdraw(id: string, actor: string): Promise<ChangeRequest> {
     const request = await this.required(id);
     this.requireOpen(request);
-    await this.db.query(`UPDATE change_requests SET state = 'withdrawn', closed_at = now(), outcome = $2 WHERE id = $1::bigint AND state = 'open'`, [
-      id,
-      `withdrawn by ${actor}`,
-    ]);
-    return (await this.find(id))!;
+    return this.close(id, 'withdrawn', `withdrawn by ${actor}`);
   }
 
   /**
@@ -288,7 +275,6 @@ export class ChangeRequests {
    * still applies cleanly, written as its author's change, then closed with the version it wrote.
    */
   async apply(request: ChangeRequest): Promise<ChangeRequest> {
-    const { writer } = this;
     const [claimed] = await this.db.query(
       `UPDATE change_requests SET state = 'applying', claimed_at = now() WHERE id = $1::bigint AND state = 'open' AND expires_at > now() RETURNING id`,
       [request.id],
@@ -308,7 +294,7 @@ export class ChangeRequests {
           outcome,
         ]);
       }
-      const version = await writer.write(request, document, currentVersion);
+      const version = await this.writer.write(request, document, currentVersion);
       await this.db.query(`UPDATE change_requests SET state = 'applied', closed_at = now(), applied_version = $2 WHERE id = $1::bigint`, [request.id, version]);
       return (await this.find(request.id))!;
     } catch (error) {
@@ -351,14 +337,13 @@ export class ChangeRequests {
    * (its author, its document), it is applied; otherwise it is stale. Run before each listing and review.
    */
   async settleAbandonedApplies(): Promise<void> {
-    const { writer } = this;
     const abandoned = await this.db.query<{ id: string }>(
       `SELECT id::text AS id FROM change_requests WHERE state = 'applying' AND claimed_at < now() - interval '${STALE_CLAIM_SECONDS} seconds'`,
     );
     for (const { id } of abandoned) {
       const request = (await this.find(id))!;
       const key = { service: request.service, environment: request.environment };
-      const current = await writer.current(key);
+      const current = await this.writer.current(key);
       const [next] = await this.db.query<{ changedBy: string; config: JsonObject }>(
         `SELECT changed_by AS "changedBy", new_config AS config FROM config_audit_log WHERE service_name = $1 AND environment = $2 AND version = $3`,
         [key.service, key.environment, request.baseVersion + 1],
@@ -376,8 +361,13 @@ export class ChangeRequests {
     }
   }
 
-  private async close(id: string, state: 'stale', outcome: string): Promise<ChangeRequest> {
-    await this.db.query(`UPDATE change_requests SET state = $2, closed_at = now(), outcome = $3 WHERE id = $1::bigint`, [id, state, outcome]);
+  /** Closes a request with its outcome: rejected or withdrawn only while open; stale (its apply failed) whatever its state. */
+  private async close(id: string, state: 'stale' | 'rejected' | 'withdrawn', outcome: string): Promise<ChangeRequest> {
+    await this.db.query(`UPDATE change_requests SET state = $2, closed_at = now(), outcome = $3 WHERE id = $1::bigint AND ($2 = 'stale' OR state = 'open')`, [
+      id,
+      state,
+      outcome,
+    ]);
     return (await this.find(id))!;
   }
 

@@ -1,16 +1,13 @@
 import { LRUCache } from 'lru-cache';
-import type { Database } from '../db/database.ts';
 import type { ConfigAction } from '../generated/prisma/enums.ts';
 import { type JsonValue, escapeKey, isJsonObject, sameValue, valueAtPath } from '../protocol/json.ts';
 import { NotFoundError } from './errors.ts';
+import type { ChangeText } from './history.ts';
 import { type ConfigKey, keyString } from './names.ts';
 
-// Blame per setting: for every leaf of a config (a value that is not an object, or an empty object),
-// the change that last set it — the newest audited change whose old and new documents differ there.
-// Worked out in one pass over the audit log, newest first, that stops once every leaf has its change,
-// reading the log in pages of at most PAGE_BYTES of JSON (the event loop is free between pages), at most
-// MAX_SCAN_BYTES in all. The last answer of each config is kept: the audit log never changes, so the
-// next version's blame reads only the changes made since.
+// Blame per setting (README, "Blame per setting"): for every leaf of a config, the newest audited change whose
+// old and new documents differ there, in one pass over the audit log, newest first, a page at a time, at most
+// MAX_SCAN_BYTES in all. Each config's last answer is kept: the next version's blame reads only the changes since.
 
 /** What set one leaf. */
 export interface SettingBlame {
@@ -45,17 +42,8 @@ export function leavesOf(document: JsonValue, path: string[] = [], pointer = '')
   return Object.entries(document).flatMap(([key, value]) => leavesOf(value, [...path, key], `${pointer}/${escapeKey(key)}`));
 }
 
-
 /** One change as the scan needs it. */
-export interface BlameChange {
-  version: number;
-  action: ConfigAction;
-  changedBy: string;
-  changedAt: Date;
-  reason: string | null;
-  oldConfig: JsonValue | null;
-  newConfig: JsonValue | null;
-}
+export type BlameChange = Omit<SettingBlame, 'pointer' | 'value'> & { oldConfig: JsonValue | null; newConfig: JsonValue | null };
 
 /**
  * Attributes the leaves of `current` to changes offered newest first; `offer` answers true once every
@@ -103,29 +91,19 @@ export class BlameScan {
   }
 }
 
-/** The most JSON text one page of the scan reads (old and new documents of its changes). */
-const PAGE_BYTES = 1024 * 1024;
 /** The most JSON text one blame reads in all. */
 export const MAX_SCAN_BYTES = 64 * 1024 * 1024;
-
-interface BlameRow {
-  revision: string;
-  version: number;
-  action: ConfigAction;
-  changedBy: string;
-  reason: string | null;
-  changedAt: Date;
-  oldText: string | null;
-  newText: string | null;
-}
 
 export class BlameReader {
   /** The last answer per config: the next version's blame reads only the changes since. */
   private readonly answers = new LRUCache<string, ConfigBlame>({ max: 500 });
 
-  /** `current` reads a config's row now (uncached: the scan starts at the audit log's newest change). */
+  /**
+   * `changesBefore` reads the audit log a page at a time, newest first (ConfigHistory's); `current` reads a
+   * config's row now (uncached: the scan starts at the audit log's newest change).
+   */
   constructor(
-    private readonly db: Pick<Database, 'query'>,
+    private readonly changesBefore: (key: ConfigKey, before: string | null) => Promise<ChangeText[]>,
     private readonly current: (key: ConfigKey) => Promise<{ version: number; config: unknown; deletedAt: Date | null } | null>,
   ) {}
 
@@ -144,11 +122,11 @@ export class BlameReader {
     let before: string | null = null;
     let scanned = 0;
     reading: while (!scan.done && scanned < MAX_SCAN_BYTES) {
-      const page = await this.page(key, before);
+      const page = await this.changesBefore(key, before);
       if (page.length === 0) break;
       for (const row of page) {
         if (known && row.version <= known.version) break reading;
-        scanned += row.bytes;
+        scanned += Buffer.byteLength(row.oldText ?? '') + Buffer.byteLength(row.newText ?? '');
         const change = {
           ...row,
           oldConfig: row.oldText === null ? null : (JSON.parse(row.oldText) as JsonValue),
@@ -156,36 +134,11 @@ export class BlameReader {
         };
         if (scan.offer(change)) break reading;
       }
-      before = page.at(-1)!.revision;
+      before = String(page.at(-1)!.revision);
     }
     if (known) scan.inherit(known.settings);
     const answer: ConfigBlame = { ...key, version: head.version, settings: scan.settings(), complete: scan.done };
     this.answers.set(cacheKey, answer);
     return answer;
-  }
-
-  // The revision is read as text (a bigint does not fit a JS number): order by the column (c.revision),
-  // not the text alias, or "100" sorts before "95".
-  /** The next changes, newest first, older than revision `before`: as many as fit PAGE_BYTES (at least one). */
-  private async page(key: ConfigKey, before: string | null): Promise<(BlameRow & { bytes: number })[]> {
-    const sizes = await this.db.query<{ revision: string; bytes: number }>(
-      `SELECT revision::text AS revision,
-              (coalesce(octet_length(old_config::text), 0) + coalesce(octet_length(new_config::text), 0))::int AS bytes
-         FROM config_audit_log c
-        WHERE c.service_name = $1 AND c.environment = $2 AND ($3::bigint IS NULL OR c.revision < $3::bigint)
-        ORDER BY c.revision DESC LIMIT 500`,
-      [key.service, key.environment, before],
-    );
-    let count = 0;
-    for (let total = 0; count < sizes.length && (count === 0 || total + sizes[count]!.bytes <= PAGE_BYTES); count++) total += sizes[count]!.bytes;
-    if (count === 0) return [];
-    const rows = await this.db.query<BlameRow>(
-      `SELECT revision::text AS revision, version, action::text AS action, changed_by AS "changedBy", reason, changed_at AS "changedAt",
-              old_config::text AS "oldText", new_config::text AS "newText"
-         FROM config_audit_log c WHERE c.revision = ANY($1::bigint[]) ORDER BY c.revision DESC`,
-      [sizes.slice(0, count).map((row) => row.revision)],
-    );
-    const bytes = new Map(sizes.map((row) => [row.revision, row.bytes]));
-    return rows.map((row) => ({ ...row, bytes: bytes.get(row.revision)! }));
   }
 }

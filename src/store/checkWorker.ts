@@ -7,10 +7,8 @@ import { requireObject } from './documents.ts';
 import { writePatch } from './patchText.ts';
 
 /**
- * This thread yields the CPU to the event loop's: on a busy machine a check of a large document would
- * otherwise take a core from it for tens of milliseconds at a time, and every request would wait. On
- * Linux a thread has a priority of its own (its id is the last part of /proc/thread-self); elsewhere the
- * checks run at the process's priority.
+ * This thread yields the CPU to the event loop's, so that a long check does not take a core from it. On
+ * Linux a thread has a priority of its own (its id is the last part of /proc/thread-self).
  */
 try {
   setPriority(Number(readlinkSync('/proc/thread-self').split('/').at(-1)), 10);

@@ -156,12 +156,11 @@ const briefly = (error: unknown) => {
 /** Every setting a schema describes, depth first. */
 export function schemaFields(schema: JsonObject, pointer = ''): ConfigField[] {
   const fields: ConfigField[] = [];
-  const properties = schema.properties;
   const required = new Set(Array.isArray(schema.required) ? schema.required : []);
   const numberOrNull = (value: JsonValue | undefined) => (typeof value === 'number' ? value : null);
-  if (properties && typeof properties === 'object' && !Array.isArray(properties)) {
-    for (const [name, child] of Object.entries(properties)) {
-      if (!child || typeof child !== 'object' || Array.isArray(child)) continue;
+  if (isJsonObject(schema.properties)) {
+    for (const [name, child] of Object.entries(schema.properties)) {
+      if (!isJsonObject(child)) continue;
       const childPointer = `${pointer}/${escapeKey(name)}`;
       fields.push({
         pointer: childPointer,
@@ -179,8 +178,7 @@ export function schemaFields(schema: JsonObject, pointer = ''): ConfigField[] {
       fields.push(...schemaFields(child, childPointer));
     }
   }
-  const items = schema.items;
-  if (items && typeof items === 'object' && !Array.isArray(items)) fields.push(...schemaFields(items, `${pointer}/*`));
+  if (isJsonObject(schema.items)) fields.push(...schemaFields(schema.items, `${pointer}/*`));
   return fields;
 }
 
@@ -276,7 +274,11 @@ export function schemaViolations(validate: SchemaValidator, document: JsonValue,
     if (error instanceof ValidationError) return error.issues.map((issue) => ({ ...issue, pointer: `${prefix}${issue.pointer}` }));
     throw error;
   }
-  return issuesOf(validate.errors, prefix);
+  return (validate.errors ?? []).map((error) => {
+    // A missing required property is reported on its parent; point at the property itself.
+    const missing = error.keyword === 'required' ? `/${escapeKey(String(error.params.missingProperty))}` : '';
+    return { pointer: `${prefix}${error.instancePath}${missing}`, message: error.message ?? 'is invalid' };
+  });
 }
 
 /** What is wrong with a new schema: why it cannot be compiled or breaks a live config (`validation`), or what looks like a secret among its values. */
@@ -304,14 +306,6 @@ export function vetNewSchema(schema: JsonObject, configs: readonly { environment
     schemaViolations(validate, config).map((issue) => ({ pointer: issue.pointer, message: `the config of environment "${environment}" breaks it: ${issue.message}` })),
   );
   return { validation, secrets: [] };
-}
-
-function issuesOf(errors: ErrorObject[] | null | undefined, prefix: string): ValidationIssue[] {
-  return (errors ?? []).map((error) => {
-    // A missing required property is reported on its parent; point at the property itself.
-    const missing = error.keyword === 'required' ? `/${escapeKey(String(error.params.missingProperty))}` : '';
-    return { pointer: `${prefix}${error.instancePath}${missing}`, message: error.message ?? 'is invalid' };
-  });
 }
 
 /**

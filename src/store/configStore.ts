@@ -18,7 +18,7 @@ import { isJsonObject, sameValue } from '../protocol/json.ts';
 import { type ConfigSchema, ConfigSchemas } from './configSchemas.ts';
 import { DocumentChecker, WORKER_THRESHOLD_CHARS } from './documentChecks.ts';
 import { BlameReader } from './blame.ts';
-import { type ConfigOverride, ConfigOverrides, OVERRIDE_ACTOR, overrideChanges, overrideExpiry } from './overrides.ts';
+import { type ConfigOverride, ConfigOverrides, OVERRIDE_ACTOR, type OverrideWriter, overrideChanges, overrideExpiry } from './overrides.ts';
 import { ConfigHistory } from './history.ts';
 import type { PatchText } from './patchText.ts';
 import { ConfigInstances, instanceName } from './instances.ts';
@@ -26,7 +26,7 @@ import { ConfigRollouts, type Rollout, type RolloutInput, type RolloutWriter, ro
 import { MAX_DESCRIPTION_BYTES, MAX_REASON_BYTES, reasonWithin, requireTexts } from './texts.ts';
 import { SECRET_ADVICE } from './secretGuard.ts';
 import { type ConfigKey, configKey, keyString } from './names.ts';
-import { CREATE_SQL, RETURNING_COLUMNS, WriteBatcher } from './writeBatch.ts';
+import { CREATE_SQL, RETURNING_COLUMNS, type RowWrite, WriteBatcher } from './writeBatch.ts';
 
 export type { ServiceConfig };
 
@@ -38,28 +38,30 @@ export interface ChangeAuthor {
   mayBreakGlass?: boolean;
 }
 
-/** Written at once in a protected environment, by an admin with a reason (recorded as such). */
-interface BreakGlass {
+/** Which config a write is for. */
+interface ConfigInput {
+  service: string;
+  environment?: string | null;
+  /** Written at once in a protected environment, by an admin with a reason (recorded as such). */
   breakGlass?: boolean | null;
 }
 
-export interface CreateConfigInput extends BreakGlass {
-  service: string;
-  environment?: string | null;
+export interface CreateConfigInput extends ConfigInput {
   config?: unknown;
   description?: string | null;
 }
 
-export interface UpdateConfigInput extends BreakGlass {
-  service: string;
-  environment?: string | null;
+export interface LifecycleInput extends ConfigInput {
+  /** Refuse the change unless the config is at this version. */
+  expectedVersion?: number | null;
+}
+
+export interface UpdateConfigInput extends LifecycleInput {
   /** An RFC 7396 merge patch; give this or `config`. */
   patch?: unknown;
   /** The whole new document; give this or `patch`. */
   config?: unknown;
   description?: string | null;
-  /** Refuse the change unless the config is at this version. */
-  expectedVersion?: number | null;
   /** Validate and compute the diff, write nothing. */
   dryRun?: boolean | null;
   /** A temporary override: reverted by the hub at this time (see overrides.ts). */
@@ -72,32 +74,17 @@ export interface UpdateConfigInput extends BreakGlass {
   rollout?: RolloutInput | null;
 }
 
-export interface RollbackConfigInput extends BreakGlass {
-  service: string;
-  environment?: string | null;
+export interface RollbackConfigInput extends LifecycleInput {
   toVersion: number;
-  expectedVersion?: number | null;
   dryRun?: boolean | null;
   requestExpiresIn?: string | null;
 }
 
-export interface LifecycleInput extends BreakGlass {
-  service: string;
-  environment?: string | null;
-  expectedVersion?: number | null;
-}
-
-/** What a write makes of a config's row (see ConfigStore.write). */
-interface NextRow {
-  config: JsonObject;
-  description: string | null;
-  /** Soft-deleted after the write. */
-  deleted: boolean;
-  /** Whether the document is checked (schema and secret guard): it is new, not one the config had. */
-  checked: boolean;
-  /** Recorded as a rollback. */
-  rollback?: boolean;
-}
+/**
+ * What a write makes of a config's row (see ConfigStore.write); `checked`: its document is checked (schema
+ * and secret guard), being new, not one the config had.
+ */
+type NextRow = Pick<RowWrite, 'config' | 'description' | 'deleted' | 'rollback'> & { checked: boolean };
 
 /** The outcome of a write: the config as it is now (or would be, on a dry run) and what changed. */
 export interface ConfigWrite {
@@ -175,6 +162,8 @@ export class ConfigStore {
    * not settled yet (the one under way and those waiting behind it).
    */
   private readonly writing = new Map<string, { last: Promise<unknown>; unsettled: number }>();
+  /** What stops the sweeps that run every second (rollouts due to move, overrides due to revert). */
+  private readonly sweeps: (() => Promise<void>)[] = [];
   /** Who else follows the database's notices of committed changes (the change feed). */
   private readonly noticeListeners = new Set<(notice: ChangeNotice) => void>();
 
@@ -189,7 +178,7 @@ export class ConfigStore {
     this.schemas = new ConfigSchemas(db, logger);
     this.checker = new DocumentChecker(this.schemas);
     this.history = new ConfigHistory(db, (from, to) => this.checker.diff(from, to));
-    this.blame = new BlameReader(db, (key) => this.load(key));
+    this.blame = new BlameReader((key, before) => this.history.changesBefore(key, before), (key) => this.load(key));
     this.overrides = new ConfigOverrides(db);
     this.instances = new ConfigInstances(db.prisma);
     this.protection = new ProtectedEnvironments(db, (error) => logger?.error({ err: error }, 'the protected environments could not be read again; the last ones read still apply'));
@@ -202,18 +191,16 @@ export class ConfigStore {
     await this.schemas.start();
     await this.protection.start();
     await this.rollouts.start();
-    this.rollouts.tick(this.rolloutWriter);
-    this.overrides.start(
-      {
-        current: async (key) => {
-          const row = await this.load(key);
-          return row && { version: row.version, config: row.config as JsonObject, deleted: row.deletedAt !== null };
-        },
-        replace: async (key, config, expectedVersion, reason) => {
-          const write = await this.writeUpdate({ service: key.service, environment: key.environment, config, expectedVersion }, { actor: OVERRIDE_ACTOR, reason });
-          return write.changed ? write.config.version : null;
-        },
+    this.everySecond(() => this.rollouts.sweep(this.rolloutWriter), this.rollouts.onError);
+    const overrideWriter: OverrideWriter = {
+      current: this.current,
+      replace: async (key, config, expectedVersion, reason) => {
+        const write = await this.writeUpdate({ service: key.service, environment: key.environment, config, expectedVersion }, { actor: OVERRIDE_ACTOR, reason });
+        return write.changed ? write.config.version : null;
       },
+    };
+    this.everySecond(
+      () => this.overrides.sweep(overrideWriter),
       (error) => this.logger?.error({ err: error }, 'an expired override could not be reverted; retrying'),
     );
     this.stopListening = await this.db.listen(CHANGE_CHANNEL, (payload) => {
@@ -233,8 +220,24 @@ export class ConfigStore {
     return () => this.noticeListeners.delete(listener);
   }
 
+  /** Runs `sweep` now and every second, one run at a time (the timer does not hold the process). */
+  private everySecond(sweep: () => Promise<void>, onError: (error: unknown) => void): void {
+    let running: Promise<void> | undefined;
+    const tick = () => {
+      running ??= sweep()
+        .catch(onError)
+        .finally(() => (running = undefined));
+    };
+    tick();
+    const timer = setInterval(tick, 1_000).unref();
+    this.sweeps.push(async () => {
+      clearInterval(timer);
+      await running;
+    });
+  }
+
   async stop(): Promise<void> {
-    await this.overrides.stop();
+    for (const stop of this.sweeps.splice(0)) await stop();
     await this.rollouts.stop();
     await this.protection.stop();
     await this.schemas.stop();
@@ -264,15 +267,13 @@ export class ConfigStore {
   /** Configs by key in the order asked (null where there is none), one query for the cache misses. */
   async findConfigs(keys: readonly ConfigKey[]): Promise<(ServiceConfig | null)[]> {
     const missing = keys.filter((key) => !this.cache.get(key));
-    if (missing.length > 0) {
-      const rows = await this.prisma.serviceConfig.findMany({
-        where: { OR: missing.map((key) => ({ serviceName: key.service, environment: key.environment })) },
-      });
-      rows.forEach((row) => this.cache.offer(row));
-      const loaded = new Map(rows.map((row) => [keyString({ service: row.serviceName, environment: row.environment }), row]));
-      return keys.map((key) => this.cache.get(key) ?? loaded.get(keyString(key)) ?? null);
-    }
-    return keys.map((key) => this.cache.get(key) ?? null);
+    const rows =
+      missing.length === 0
+        ? []
+        : await this.prisma.serviceConfig.findMany({ where: { OR: missing.map((key) => ({ serviceName: key.service, environment: key.environment })) } });
+    rows.forEach((row) => this.cache.offer(row));
+    const loaded = new Map(rows.map((row) => [keyString({ service: row.serviceName, environment: row.environment }), row]));
+    return keys.map((key) => this.cache.get(key) ?? loaded.get(keyString(key)) ?? null);
   }
 
   /** Configs for a listing, oldest first; `query` carries paging and selection (Pothos' `...query`). */
@@ -297,7 +298,7 @@ export class ConfigStore {
     const config = requireObject(input.config, '/config', 'config');
     await aTurnForOthersIfLarge(config);
     await this.checkDocument(key.service, config);
-    const rows = await this.db.query<ServiceConfig>(CREATE_SQL, [
+    const [created] = await this.db.query<ServiceConfig>(CREATE_SQL, [
       author.actor,
       author.reason ?? null,
       key.service,
@@ -305,7 +306,6 @@ export class ConfigStore {
       documentText(config),
       input.description ?? null,
     ]);
-    const created = rows[0];
     if (!created) {
       const existing = await this.load(key);
       throw new AlreadyExistsError(key.service, key.environment, Boolean(existing?.deletedAt));
@@ -323,8 +323,9 @@ export class ConfigStore {
     const key = configKey(input.service, input.environment);
     requireAuthorTexts(author, input.description);
     if (input.rollout != null) return this.rollOut(key, input, author);
-    await this.unlessRollingOut(key, input.dryRun);
-    const approvals = input.dryRun ? 0 : this.approvalsNeeded(key, input);
+    // A change by hand while a rollout is under way is refused (promote or abort it first); a dry run is not.
+    if (!input.dryRun) await this.rollouts.requireNoneUnderWay(key);
+    const approvals = input.dryRun || input.breakGlass ? 0 : this.protection.approvalsFor(key.environment);
     if (approvals === 0) return this.writeUpdate(input, this.breakingGlass(key, input, author));
     if (input.expiresAt != null || input.expiresIn != null) {
       throw ValidationError.at(input.expiresAt != null ? '/expiresAt' : '/expiresIn', `an override in protected environment "${key.environment}" needs breakGlass`);
@@ -373,7 +374,7 @@ export class ConfigStore {
   private async rollOut(key: ConfigKey, input: UpdateConfigInput, author: ChangeAuthor): Promise<ConfigWrite> {
     const plan = rolloutPlan(input.rollout!);
     if (input.expiresAt != null || input.expiresIn != null) throw ValidationError.at('/rollout', 'a rollout cannot also be a temporary override');
-    if (this.approvalsNeeded(key, input) > 0) {
+    if (!input.breakGlass && this.protection.approvalsFor(key.environment) > 0) {
       throw new ChangeRequestError(null, `"${key.environment}" is protected: a rollout there needs an admin breaking glass (change requests carry no rollout)`);
     }
     if (!input.dryRun) await this.rollouts.requireNoneUnderWay(key);
@@ -398,18 +399,10 @@ export class ConfigStore {
     }
   }
 
-  /** A change by hand while a rollout is under way is refused (promote or abort it first); a dry run is not. */
-  private async unlessRollingOut(key: ConfigKey, dryRun?: boolean | null): Promise<void> {
-    if (!dryRun) await this.rollouts.requireNoneUnderWay(key);
-  }
-
   /** What the rollouts need of the store: the config now, the audited rollback of a candidate, the fleet report. */
   private readonly rolloutWriter: RolloutWriter = {
-    current: async (key) => {
-      const row = await this.load(key);
-      return row && { version: row.version, deleted: row.deletedAt !== null };
-    },
-    rollBack: async (key, config, _toVersion, expectedVersion, author) => {
+    current: (key) => this.current(key),
+    rollBack: async (key, config, expectedVersion, author) => {
       const write = await this.write(key, expectedVersion, author, false, 'rolled back', (current) => ({
         config,
         description: current.description,
@@ -431,12 +424,12 @@ export class ConfigStore {
   async rollbackConfig(input: RollbackConfigInput, author: ChangeAuthor): Promise<ConfigWrite> {
     const key = configKey(input.service, input.environment);
     requireAuthorTexts(author);
-    await this.unlessRollingOut(key, input.dryRun);
+    if (!input.dryRun) await this.rollouts.requireNoneUnderWay(key);
     if (!(await this.load(key))) throw new NotFoundError(key.service, key.environment);
     const target = requireObject(await this.history.contentAt(key, input.toVersion, '/toVersion'), '/toVersion', 'that version');
     const reason = author.reason ?? `rollback to version ${input.toVersion}`;
     const next = (current: ServiceConfig): NextRow => ({ config: target, description: current.description, deleted: false, checked: true, rollback: true });
-    const approvals = input.dryRun ? 0 : this.approvalsNeeded(key, input);
+    const approvals = input.dryRun || input.breakGlass ? 0 : this.protection.approvalsFor(key.environment);
     if (approvals > 0) {
       const expiresAt = requestExpiry(input.requestExpiresIn);
       const preview = await this.write(key, input.expectedVersion, { ...author, reason }, true, 'rolled back', next);
@@ -446,25 +439,24 @@ export class ConfigStore {
   }
 
   /** Soft delete: the row and its history stay; `restoreConfig` or a rollback brings it back. */
-  async deleteConfig(input: LifecycleInput, author: ChangeAuthor): Promise<ConfigWrite> {
-    const key = configKey(input.service, input.environment);
-    requireAuthorTexts(author);
-    await this.unlessRollingOut(key);
-    author = this.unlessProtected(key, input, author, 'delete');
-    return this.write(key, input.expectedVersion, author, false, 'deleted', (current) => {
-      if (current.deletedAt) throw new NotFoundError(key.service, key.environment);
-      return { config: current.config as JsonObject, description: current.description, deleted: true, checked: false };
-    });
+  deleteConfig(input: LifecycleInput, author: ChangeAuthor): Promise<ConfigWrite> {
+    return this.setDeleted(input, author, true);
   }
 
-  async restoreConfig(input: LifecycleInput, author: ChangeAuthor): Promise<ConfigWrite> {
+  restoreConfig(input: LifecycleInput, author: ChangeAuthor): Promise<ConfigWrite> {
+    return this.setDeleted(input, author, false);
+  }
+
+  private async setDeleted(input: LifecycleInput, author: ChangeAuthor, deleted: boolean): Promise<ConfigWrite> {
     const key = configKey(input.service, input.environment);
     requireAuthorTexts(author);
-    await this.unlessRollingOut(key);
-    author = this.unlessProtected(key, input, author, 'restore');
-    return this.write(key, input.expectedVersion, author, false, 'restored', (current) => {
-      if (!current.deletedAt) throw new NotFoundError(key.service, key.environment, null, `config "${key.service}" in "${key.environment}" is not deleted`);
-      return { config: current.config as JsonObject, description: current.description, deleted: false, checked: false };
+    await this.rollouts.requireNoneUnderWay(key);
+    author = this.unlessProtected(key, input, author, deleted ? 'delete' : 'restore');
+    return this.write(key, input.expectedVersion, author, false, deleted ? 'deleted' : 'restored', (current) => {
+      if (Boolean(current.deletedAt) === deleted) {
+        throw new NotFoundError(key.service, key.environment, null, deleted ? undefined : `config "${key.service}" in "${key.environment}" is not deleted`);
+      }
+      return { config: current.config as JsonObject, description: current.description, deleted, checked: false };
     });
   }
 
@@ -486,11 +478,6 @@ export class ConfigStore {
       if (--entry.unsettled === 0) this.writing.delete(k);
     });
     return result;
-  }
-
-  /** Whether a write of the config waits behind the one under way (see `serially`). */
-  private followed(current: ServiceConfig): boolean {
-    return (this.writing.get(keyString({ service: current.serviceName, environment: current.environment }))?.unsettled ?? 0) > 1;
   }
 
   /**
@@ -526,10 +513,25 @@ export class ConfigStore {
           Boolean(current.deletedAt) !== next.deleted || next.description !== current.description || !sameValue(current.config, next.config);
         const after = next.deleted ? {} : next.config;
         if (dryRun || !changed) {
-          const config = changed ? preview(current, next.config, next.description) : current;
+          const config = changed
+            ? { ...current, config: next.config, description: next.description, version: current.version + 1, deletedAt: null }
+            : current;
           return this.withDiff({ config, previousVersion: current.version, dryRun: Boolean(dryRun), changed }, before, after);
         }
-        const written = await this.compareAndSwap(current, next, author);
+        // One audited UPDATE, applied only if the row is still at `current.version` (null if it moved), sent
+        // with the other writes under way (group commit), each keeping its own author, check and outcome.
+        const written = await this.batcher.write({
+          id: current.id,
+          version: current.version,
+          config: next.config,
+          description: next.description ?? null,
+          deleted: next.deleted,
+          actor: author.actor,
+          reason: author.reason ?? null,
+          rollback: next.rollback,
+          // Whether a write of the config waits behind this one (see `serially`).
+          followed: () => (this.writing.get(keyString(key))?.unsettled ?? 0) > 1,
+        });
         if (written) {
           this.cache.written(written);
           this.logger?.info({ ...key, version: written.version, actor: author.actor }, `config ${done}`);
@@ -546,24 +548,6 @@ export class ConfigStore {
       }
     };
     return dryRun ? attempt() : this.serially(key, attempt);
-  }
-
-  /**
-   * One audited UPDATE, applied only if the row is still at `current.version`; null if it moved. Sent
-   * with the other writes under way (group commit), each keeping its own author, check and outcome.
-   */
-  private compareAndSwap(current: ServiceConfig, next: NextRow, author: ChangeAuthor): Promise<ServiceConfig | null> {
-    return this.batcher.write({
-      id: current.id,
-      version: current.version,
-      config: next.config,
-      description: next.description ?? null,
-      deleted: next.deleted,
-      actor: author.actor,
-      reason: author.reason ?? null,
-      rollback: next.rollback,
-      followed: () => this.followed(current),
-    });
   }
 
   /**
@@ -597,10 +581,7 @@ export class ConfigStore {
     if (vetting.validation.length > 0) throw new ValidationError(vetting.validation);
     if (vetting.secrets.length > 0) throw new SecretRejectedError(vetting.secrets, SECRET_ADVICE);
     const inserted = await this.schemas.insert(service, schema, author.actor, author.reason ?? null, expected);
-    if (!inserted) {
-      const now = (await this.schemas.versions(service))[0]?.version ?? 0;
-      throw new VersionConflictError(service, '*', expected, now);
-    }
+    if (!inserted) throw new VersionConflictError(service, '*', expected, await this.schemas.newestVersion(service));
     this.logger?.info({ service, version: inserted.version, actor: author.actor }, 'config schema set');
     return inserted;
   }
@@ -613,10 +594,7 @@ export class ConfigStore {
 
   /** What applying a change request needs: the config now, its content at a version, and the write. */
   private readonly requestWriter: RequestWriter = {
-    current: async (key) => {
-      const row = await this.load(key);
-      return row && { version: row.version, config: row.config as JsonObject, deleted: row.deletedAt !== null };
-    },
+    current: (key) => this.current(key),
     contentAt: async (key, version) => {
       const content: JsonValue = await this.history.contentAt(key, version).catch(() => null);
       return isJsonObject(content) ? content : null;
@@ -630,13 +608,8 @@ export class ConfigStore {
     },
   };
 
-  /** How many approvals a change needs now: 0 when the environment is not protected or the author breaks glass. */
-  private approvalsNeeded(key: ConfigKey, input: BreakGlass): number {
-    return input.breakGlass ? 0 : this.protection.approvalsFor(key.environment);
-  }
-
   /** The author of a write that breaks glass (in a protected environment), its reason marked so; refused unless allowed and explained. */
-  private breakingGlass(key: ConfigKey, input: BreakGlass, author: ChangeAuthor): ChangeAuthor {
+  private breakingGlass(key: ConfigKey, input: ConfigInput, author: ChangeAuthor): ChangeAuthor {
     if (!input.breakGlass || this.protection.approvalsFor(key.environment) === 0) return author;
     if (!author.mayBreakGlass) throw new ChangeRequestError(null, `only an admin may break glass (in "${key.environment}")`);
     if (!author.reason) throw ValidationError.at('/reason', 'breaking glass needs a reason');
@@ -649,7 +622,7 @@ export class ConfigStore {
     return { ...write, diff: () => (diff ??= this.checker.diffDocuments(from, to)) };
   }
 
-  private unlessProtected(key: ConfigKey, input: BreakGlass, author: ChangeAuthor, action: string): ChangeAuthor {
+  private unlessProtected(key: ConfigKey, input: ConfigInput, author: ChangeAuthor, action: string): ChangeAuthor {
     if (this.protection.approvalsFor(key.environment) > 0 && !input.breakGlass) {
       throw new ChangeRequestError(null, `"${key.environment}" is protected: to ${action} a config there, an admin breaks glass (breakGlass, with a reason)`);
     }
@@ -672,6 +645,12 @@ export class ConfigStore {
     this.logger?.info({ service: key.service, environment: key.environment, actor: author.actor, request: request.id }, 'change request opened');
     return { ...unchanged, request };
   }
+
+  /** A config's version and document as the database has them now, for overrides, rollouts and change requests. */
+  private readonly current = async (key: ConfigKey) => {
+    const row = await this.load(key);
+    return row && { version: row.version, config: row.config as JsonObject, deleted: row.deletedAt !== null };
+  };
 
   /** Reads one config from the database (deleted ones too) and offers it to the cache. */
   private async load(key: ConfigKey): Promise<ServiceConfig | null> {
@@ -711,9 +690,4 @@ function requireAuthorTexts(author: ChangeAuthor, description?: string | null): 
     { text: author.reason, pointer: '/reason', maxBytes: MAX_REASON_BYTES },
     { text: description, pointer: '/description', maxBytes: MAX_DESCRIPTION_BYTES },
   ]);
-}
-
-/** The row a change would produce, for dry runs. */
-function preview(current: ServiceConfig, config: JsonObject, description: string | null): ServiceConfig {
-  return { ...current, config, description, version: current.version + 1, deletedAt: null };
 }

@@ -25,11 +25,9 @@ export function documentProblems(check: SchemaCheck | null, document: JsonValue,
 }
 
 /**
- * Documents whose JSON is at least this long are checked on a worker thread. Checking costs time in
- * proportion to a document (the secret guard looks at every key and value; a schema's patterns and enums
- * at what they cover), up to some tens of milliseconds for a 256 KiB one built to be slow: on the event
- * loop that would hold every other request, `/health` included. Smaller documents, nearly all of them,
- * are checked where they are, which costs less than a trip to the worker.
+ * Documents whose JSON is at least this long are checked on a worker thread: checking costs time in
+ * proportion to a document, which on the event loop would hold every other request. Smaller ones (nearly
+ * all) are checked where they are, which costs less than a trip to the worker.
  */
 export const WORKER_THRESHOLD_CHARS = 32 * 1024;
 

@@ -45,11 +45,9 @@ function requireSize(value: JsonObject, pointer: string, what: string): void {
 }
 
 /**
- * `compute(object)`, worked out once and kept on the object itself, under `key`: a symbol, in a property
- * that is neither enumerable nor writable, so JSON, `Object.keys`, spreads and equality checks do not see
- * it. Not in a WeakMap: V8's young-generation collector keeps a WeakMap's values alive whatever their keys,
- * so a request's large value (a document's text, a change's patch) outlived its request by a collection
- * and was copied, and the collector's pauses grew with them. An object that cannot be extended keeps nothing.
+ * `compute(object)`, worked out once and kept on the object itself under the symbol `key`, not enumerable
+ * (JSON, spreads and equality checks do not see it); not in a WeakMap, whose values V8's young-generation
+ * collector keeps alive whatever their keys. An object that cannot be extended keeps nothing.
  */
 export function keptOn<O extends object, V>(object: O, key: symbol, compute: (object: O) => V): V {
   if (Object.hasOwn(object, key)) return (object as Record<symbol, V>)[key]!;
@@ -188,10 +186,8 @@ function decimalOf(written: string): { negative: boolean; digits: string; magnit
 export const MAX_REQUEST_NESTING = 64;
 /**
  * How many members, elements and containers a request's JSON may hold (its commas, colons and opening
- * brackets). Parsing costs little per byte but much per object or key (a body of nothing but `{},`
- * holds the event loop for a third of a second per MiB), and so do the walks, checks and garbage after
- * it. So this limit is set by how long the worst request may hold the event loop (`npm run bench:abuse`),
- * not by what documents need: a 256 KiB document of ordinary settings (20 bytes or more a member) has fewer.
+ * brackets): parsing and checking cost much per object or key, so this bounds how long the worst request
+ * holds the event loop (`npm run bench:abuse`). A 256 KiB document of ordinary settings has fewer.
  */
 export const MAX_REQUEST_STRUCTURE = 32_000;
 

@@ -5,7 +5,7 @@ import { type ConfigChange, Prisma, type PrismaClient } from '../generated/prism
 import { type JsonValue, type PatchOperation, diffDocuments, keptOn } from './documents.ts';
 import { isLargeDiff } from './documentChecks.ts';
 import { NotFoundError, PageTooLargeError, ValidationError } from './errors.ts';
-import { type ConfigKey, keyString } from './names.ts';
+import { type ConfigKey, groupByConfig, keyString } from './names.ts';
 import { type PatchText, patchLength } from './patchText.ts';
 
 export type { ConfigChange };
@@ -123,14 +123,7 @@ export class ConfigHistory {
       picked.length === 0
         ? []
         : await this.prisma.configChange.findMany({ ...query, where: { revision: { in: picked.map((row) => row.revision) } }, orderBy: { revision: 'desc' } });
-    const byKey = new Map<string, ConfigChange[]>();
-    for (const row of rows) {
-      const key = keyOfRevision.get(String(row.revision))!;
-      const page = byKey.get(key);
-      if (page) page.push(row);
-      else byKey.set(key, [row]);
-    }
-    return keys.map((key) => byKey.get(keyString(key)) ?? []);
+    return groupByConfig(keys, rows, (row) => keyOfRevision.get(String(row.revision))!);
   }
 
   /**
@@ -139,17 +132,26 @@ export class ConfigHistory {
    * documents come as JSON text, for `parseChange` to make into a change one at a time.
    */
   async changesAfter(key: ConfigKey, afterVersion: number, beforeVersion?: number): Promise<ChangeText[]> {
+    return this.changeTexts(key, 'c.version > $3 AND ($4::int IS NULL OR c.version < $4)', [afterVersion, beforeVersion ?? null], 'ASC');
+  }
+
+  /** Changes of one config older than revision `before` (null: from the newest), newest first, as many as one read may carry. */
+  async changesBefore(key: ConfigKey, before: string | null): Promise<ChangeText[]> {
+    return this.changeTexts(key, '($3::bigint IS NULL OR c.revision < $3::bigint)', [before], 'DESC');
+  }
+
+  private async changeTexts(key: ConfigKey, condition: string, params: unknown[], order: 'ASC' | 'DESC'): Promise<ChangeText[]> {
     // Straight through the driver: a replay of large documents costs Prisma several times as much.
     const next = await this.query<{ revision: string; bytes: number }>(
       `SELECT c.revision::text AS revision, ${DOCUMENT_BYTES} AS bytes
          FROM config_audit_log c
-        WHERE c.service_name = $1 AND c.environment = $2 AND c.version > $3 AND ($4::int IS NULL OR c.version < $4)
-        ORDER BY c.revision LIMIT 500`,
-      [key.service, key.environment, afterVersion, beforeVersion ?? null],
+        WHERE c.service_name = $1 AND c.environment = $2 AND ${condition}
+        ORDER BY c.revision ${order} LIMIT 500`,
+      [key.service, key.environment, ...params],
     );
     if (next.length === 0) return [];
     const count = Math.max(1, fitting(next.map((change) => change.bytes)));
-    return this.query<ChangeText>(`SELECT ${CHANGE_TEXT_COLUMNS} FROM config_audit_log c WHERE c.revision = ANY($1::bigint[]) ORDER BY c.revision`, [
+    return this.query<ChangeText>(`SELECT ${CHANGE_TEXT_COLUMNS} FROM config_audit_log c WHERE c.revision = ANY($1::bigint[]) ORDER BY c.revision ${order}`, [
       next.slice(0, count).map((change) => change.revision),
     ]);
   }

@@ -1,6 +1,6 @@
 import type { ConfigInstance, ConfigInstanceStatus, PrismaClient } from '../generated/prisma/client.ts';
 import { ValidationError, type ValidationIssue } from './errors.ts';
-import { type ConfigKey, configKey, keyString } from './names.ts';
+import { type ConfigKey, configKey, groupByConfig, keyString } from './names.ts';
 import { MAX_INSTANCE_ERROR_BYTES, requireTexts } from './texts.ts';
 
 export type { ConfigInstance, ConfigInstanceStatus };
@@ -60,19 +60,14 @@ export class ConfigInstances {
       create: { serviceName: key.service, environment: key.environment, instanceId, ...values },
       update: values,
     });
-    await this.sweepNowAndThen();
-    return row;
-  }
-
-  /**
-   * Drops instances that have not reported for INSTANCE_RETENTION_MS (at most once an hour per gateway).
-   * A failed sweep does not fail the report, which is saved: the next hour's sweep tries again.
-   */
-  private async sweepNowAndThen(): Promise<void> {
+    // At most once an hour per gateway, instances silent for INSTANCE_RETENTION_MS are dropped; a failed
+    // sweep does not fail the report, which is saved: the next hour's sweep tries again.
     const now = Date.now();
-    if (now - this.lastSweep < SWEEP_INTERVAL_MS) return;
-    this.lastSweep = now;
-    await this.prisma.configInstance.deleteMany({ where: { reportedAt: { lt: new Date(now - INSTANCE_RETENTION_MS) } } }).catch(() => {});
+    if (now - this.lastSweep >= SWEEP_INTERVAL_MS) {
+      this.lastSweep = now;
+      await this.prisma.configInstance.deleteMany({ where: { reportedAt: { lt: new Date(now - INSTANCE_RETENTION_MS) } } }).catch(() => {});
+    }
+    return row;
   }
 
   /** The instances of each config, in the order asked, most recently reported first; one query in all. */
@@ -82,14 +77,7 @@ export class ConfigInstances {
       where: { OR: keys.map((key) => ({ serviceName: key.service, environment: key.environment })) },
       orderBy: [{ reportedAt: 'desc' }, { instanceId: 'asc' }],
     });
-    const byKey = new Map<string, ConfigInstance[]>();
-    for (const row of rows) {
-      const id = keyString({ service: row.serviceName, environment: row.environment });
-      const list = byKey.get(id);
-      if (list) list.push(row);
-      else byKey.set(id, [row]);
-    }
-    return keys.map((key) => byKey.get(keyString(key)) ?? []);
+    return groupByConfig(keys, rows, (row) => keyString({ service: row.serviceName, environment: row.environment }));
   }
 }
 

@@ -36,6 +36,16 @@ export function environmentName(environment: unknown): string {
 
 export const keyString = (key: ConfigKey) => `${key.service}\u0000${key.environment}`;
 
+/** `rows` grouped by config (`keyOf` gives a row's key string), in the order of `keys`; an empty list where none. */
+export function groupByConfig<T>(keys: readonly ConfigKey[], rows: readonly T[], keyOf: (row: T) => string): T[][] {
+  const groups = new Map<string, T[]>();
+  for (const row of rows) {
+    const key = keyOf(row);
+    (groups.get(key) ?? groups.set(key, []).get(key)!).push(row);
+  }
+  return keys.map((key) => groups.get(keyString(key)) ?? []);
+}
+
 export const parseKeyString = (key: string): ConfigKey => {
   const [service, environment] = key.split('\u0000') as [string, string];
   return { service, environment };

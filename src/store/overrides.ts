@@ -6,12 +6,9 @@ import { NotFoundError, ValidationError, VersionConflictError } from './errors.t
 import type { ConfigKey } from './names.ts';
 import { reasonWithin } from './texts.ts';
 
-// Temporary overrides: a change with an expiry. The change is written as any other; beside it the hub
-// keeps which settings it changed, from what to what. At expiry a gateway writes the revert as a new
-// audited version (actor `override`): each setting the override changed goes back to what it was,
-// unless a later change touched it since (then it stays, and the outcome says so). A due override is
-// claimed in the database before it is reverted: with several gateways exactly one reverts it, and one
-// that expired while every gateway was down is reverted by the first to start.
+// Temporary overrides (README, "Temporary overrides"): a change with an expiry, written as any other, beside
+// which the hub keeps the settings it changed; at expiry one gateway (by a claim in the database) writes the
+// revert as a new audited version, leaving any setting a later change touched.
 
 /** The longest an override may last. */
 export const MAX_OVERRIDE_MS = 90 * 86_400_000;
@@ -130,8 +127,6 @@ export interface OverrideWriter {
 }
 
 export class ConfigOverrides {
-  private timer: NodeJS.Timeout | undefined;
-  private sweeping: Promise<void> | undefined;
 
   constructor(private readonly db: Pick<Database, 'query'>) {}
 
@@ -156,23 +151,6 @@ export class ConfigOverrides {
   async find(id: string): Promise<ConfigOverride | null> {
     const [row] = await this.db.query<ConfigOverride>(`SELECT ${COLUMNS} FROM config_overrides WHERE id = $1::bigint`, [id]);
     return row ?? null;
-  }
-
-  /** Reverts what is due now and every `intervalMs` after (the timer does not hold the process). */
-  start(writer: OverrideWriter, onError: (error: unknown) => void, intervalMs = 1_000): void {
-    const tick = () => {
-      this.sweeping ??= this.sweep(writer)
-        .catch(onError)
-        .finally(() => (this.sweeping = undefined));
-    };
-    tick();
-    this.timer = setInterval(tick, intervalMs);
-    this.timer.unref();
-  }
-
-  async stop(): Promise<void> {
-    clearInterval(this.timer);
-    await this.sweeping;
   }
 
   /** Reverts every due override, claiming each first; returns when none is left. */

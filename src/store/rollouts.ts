@@ -8,19 +8,10 @@ import { RolloutError, ValidationError, VersionConflictError } from './errors.ts
 import { type ConfigKey, keyString } from './names.ts';
 import { MAX_REASON_BYTES, reasonWithin, requireTexts } from './texts.ts';
 
-// Progressive rollouts. An update may carry a rollout: its new version (the candidate) is written as any
-// other change, and beside it the hub keeps the version that was stable before and the steps the candidate
-// goes through (shares of the service's instances, each held for a bake time). While the rollout is under
-// way, only the instances in its current step are served the candidate, on every read and live path; the
-// others (and callers that give no instance id) keep the stable version. Which instances are in a step is
-// a stable choice: a hash of the config and the instance id, so an instance never flips back and forth,
-// and the same instances of a config go first in every rollout (known canaries).
-//
-// Every gateway ticks: a step whose bake time passed with no refusal and no error report past the
-// threshold advances; a refusal of the candidate (or errors past the threshold) rolls it back, as an
-// audited ROLLBACK by actor `rollout`. Steps and ends are compare-and-set updates of the rollout's row, so
-// with several gateways exactly one acts on each step, and a restart of all of them continues where the
-// database says the rollout is.
+// Progressive rollouts (README, "Progressive rollouts"): the candidate version is written as any change, and
+// while the rollout is under way only the instances of its current step (by a stable hash of the config and
+// the instance id) are served it, on every read and live path. Every gateway ticks; steps and ends are
+// compare-and-set updates of the rollout's row, so with several gateways exactly one acts on each step.
 
 /** The actor of the rollbacks the hub makes on its own. */
 export const ROLLOUT_ACTOR = 'rollout';
@@ -129,19 +120,14 @@ export function inStep(rollout: Rollout, instance: string | null | undefined): b
  */
 export type Delivery = 'send' | 'hold' | 'drop';
 
-/** The instances of the candidate that refused it, and those that report an error since the rollout began. */
-export function failuresOf(rollout: Rollout, instances: readonly ConfigInstance[]): { refused: ConfigInstance[]; errored: ConfigInstance[] } {
-  const since = rollout.createdAt.getTime();
-  const recent = instances.filter((instance) => instance.reportedAt.getTime() >= since);
-  return {
-    refused: recent.filter((instance) => instance.rejectedVersion === rollout.candidateVersion),
-    errored: recent.filter((instance) => instance.status === 'ERROR' && instance.rejectedVersion !== rollout.candidateVersion && inStep(rollout, instance.instanceId)),
-  };
-}
-
-/** Why the rollout must roll back now, or null. */
+/**
+ * Why the rollout must roll back now, or null: an instance refused the candidate, or more instances in its
+ * step than tolerated report an error, since the rollout began.
+ */
 export function rollbackCause(rollout: Rollout, instances: readonly ConfigInstance[]): string | null {
-  const { refused, errored } = failuresOf(rollout, instances);
+  const recent = instances.filter((instance) => instance.reportedAt.getTime() >= rollout.createdAt.getTime());
+  const refused = recent.filter((instance) => instance.rejectedVersion === rollout.candidateVersion);
+  const errored = recent.filter((instance) => instance.status === 'ERROR' && instance.rejectedVersion !== rollout.candidateVersion && inStep(rollout, instance.instanceId));
   const first = refused[0];
   if (first) return `instance ${first.instanceId} refused version ${rollout.candidateVersion}${first.error ? `: ${first.error}` : ''}`;
   if (errored.length > rollout.maxErrors) {
@@ -153,8 +139,8 @@ export function rollbackCause(rollout: Rollout, instances: readonly ConfigInstan
 /** What the rollouts need of the store: the config now, the audited rollback, and the fleet report. */
 export interface RolloutWriter {
   current(key: ConfigKey): Promise<{ version: number; deleted: boolean } | null>;
-  /** Writes `config` back as a rollback to `toVersion`, pinned to `expectedVersion`; the version written. */
-  rollBack(key: ConfigKey, config: JsonObject, toVersion: number, expectedVersion: number, author: { actor: string; reason: string }): Promise<number>;
+  /** Writes `config` (the stable version's) back as a rollback, pinned to `expectedVersion`; the version written. */
+  rollBack(key: ConfigKey, config: JsonObject, expectedVersion: number, author: { actor: string; reason: string }): Promise<number>;
   instances(key: ConfigKey): Promise<ConfigInstance[]>;
 }
 
@@ -164,7 +150,7 @@ const COLUMNS = `id::text AS id, service_name AS service, environment, stable_ve
   created_by AS "createdBy", reason, created_at AS "createdAt", ended_at AS "endedAt", ended_by AS "endedBy",
   rollback_version AS "rollbackVersion", outcome`;
 
-/** The rollouts of the configs: those under way kept in memory (reloaded on every gateway's notice), and their ticks. */
+/** The rollouts of the configs: those under way kept in memory (reloaded on every gateway's notice), and their moves. */
 export class ConfigRollouts {
   private underWay = new Map<string, Rollout>();
   /** Per config, the candidates of rollouts that were rolled back or aborted: never delivered. */
@@ -173,14 +159,13 @@ export class ConfigRollouts {
   private reloadAgain = false;
   private readonly listeners = new Set<(rollout: Rollout) => void>();
   private stopListening: (() => Promise<void>) | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private sweeping: Promise<void> | undefined;
   /** Told of every move this gateway makes (a rollout begun, a step, an end), once: for services on NATS. */
   onMoved: ((rollout: Rollout) => void) | undefined;
 
   constructor(
     private readonly db: Pick<Database, 'query' | 'listen'>,
-    private readonly onError: (error: unknown) => void,
+    /** Where a failed reload, move or sweep is told (each is tried again). */
+    readonly onError: (error: unknown) => void,
   ) {}
 
   async start(): Promise<void> {
@@ -189,21 +174,7 @@ export class ConfigRollouts {
     await this.reload();
   }
 
-  /** Ticks every `intervalMs`: advances, completes and rolls back what is due (the timer does not hold the process). */
-  tick(writer: RolloutWriter, intervalMs = 1_000): void {
-    const tick = () => {
-      this.sweeping ??= this.sweep(writer)
-        .catch(this.onError)
-        .finally(() => (this.sweeping = undefined));
-    };
-    this.timer = setInterval(tick, intervalMs);
-    this.timer.unref();
-    tick();
-  }
-
   async stop(): Promise<void> {
-    clearInterval(this.timer);
-    await this.sweeping;
     await this.stopListening?.();
     await this.reloading?.catch(() => {});
   }
@@ -249,9 +220,8 @@ export class ConfigRollouts {
     return { ...row, version: rollout.stableVersion, config: rollout.stableConfig, updatedAt: rollout.stableUpdatedAt, updatedBy: rollout.stableUpdatedBy };
   }
 
-  /** Records a rollout of the change about to be written on `stable` (its candidate is `stable.version + 1`). */
+  /** Records a rollout of the change about to be written on `stable` (candidate `stable.version + 1`; the reason checked already). */
   async begin(key: ConfigKey, stable: ServiceConfig, plan: RolloutPlan, author: { actor: string; reason?: string | null }): Promise<Rollout> {
-    requireTexts([{ text: author.reason, pointer: '/reason', maxBytes: MAX_REASON_BYTES }]);
     const rows = await this.db
       .query<Rollout>(
         `WITH began AS (
@@ -277,7 +247,8 @@ export class ConfigRollouts {
         ],
       )
       .catch((error: unknown) => {
-        if (isUniqueViolation(error)) throw this.busy(key);
+        // A unique violation: another rollout of the config is under way.
+        if ((error as { code?: string } | null)?.code === '23505') throw this.busy(key);
         throw error;
       });
     await this.reload();
@@ -386,7 +357,14 @@ export class ConfigRollouts {
     );
     for (const rollout of rows) {
       if (rollout.state === 'rolling_back') {
-        if ((rollout.claimAge ?? Infinity) >= STALE_CLAIM_SECONDS) await this.takeOverRollback(rollout, writer);
+        if ((rollout.claimAge ?? Infinity) < STALE_CLAIM_SECONDS) continue;
+        // Its gateway died mid-rollback: claim it again and finish it.
+        const [claimed] = await this.db.query<Rollout>(
+          `UPDATE config_rollouts SET claimed_at = now() WHERE id = $1::bigint AND state = 'rolling_back'
+              AND claimed_at < now() - interval '${STALE_CLAIM_SECONDS} seconds' RETURNING ${COLUMNS}`,
+          [rollout.id],
+        );
+        if (claimed) await this.finishRollback(claimed, writer);
         continue;
       }
       const current = await writer.current(rollout);
@@ -407,37 +385,41 @@ export class ConfigRollouts {
   /** The next step (or the end) of a rollout still at `rollout.stepIndex`; null if it moved meanwhile. */
   private async advance(rollout: Rollout, actor: string, kind: 'advanced' | 'promoted', detail: string | null): Promise<Rollout | null> {
     const last = rollout.stepIndex >= rollout.steps.length - 1;
-    const [moved] = await this.db.query<Rollout>(
-      `WITH moved AS (
-         UPDATE config_rollouts
-            SET step_index = CASE WHEN $3 THEN step_index ELSE step_index + 1 END, step_started_at = now(),
-                state = CASE WHEN $3 THEN 'completed' ELSE state END,
-                ended_at = CASE WHEN $3 THEN now() END, ended_by = CASE WHEN $3 THEN $4 END,
-                outcome = CASE WHEN $3 THEN $6 END
-          WHERE id = $1::bigint AND state = 'active' AND step_index = $2 RETURNING *)
-       , noted AS (INSERT INTO config_rollout_events (rollout_id, actor, kind, percent, detail)
-                   SELECT id, $4, CASE WHEN $3 AND $5 = 'advanced' THEN 'completed' ELSE $5 END, CASE WHEN $3 THEN 100 ELSE steps[step_index + 1] END, $7 FROM moved)
-       SELECT ${COLUMNS} FROM moved`,
+    return this.move(
+      `UPDATE config_rollouts
+          SET step_index = CASE WHEN $3 THEN step_index ELSE step_index + 1 END, step_started_at = now(),
+              state = CASE WHEN $3 THEN 'completed' ELSE state END,
+              ended_at = CASE WHEN $3 THEN now() END, ended_by = CASE WHEN $3 THEN $4 END,
+              outcome = CASE WHEN $3 THEN $6 END
+        WHERE id = $1::bigint AND state = 'active' AND step_index = $2`,
+      `$4, CASE WHEN $3 AND $5 = 'advanced' THEN 'completed' ELSE $5 END, CASE WHEN $3 THEN 100 ELSE steps[step_index + 1] END, $7`,
       [rollout.id, rollout.stepIndex, last, actor, kind, last ? `served to every instance${kind === 'promoted' ? ` (promoted by ${actor})` : ''}` : null, detail],
     );
-    if (moved) await this.reload();
-    this.moved(moved);
-    return moved ?? null;
   }
 
   /** Ends a rollout without writing anything; null if it moved meanwhile. */
   private async end(rollout: Rollout, state: 'superseded' | 'aborted', actor: string, outcome: string): Promise<Rollout | null> {
-    const [ended] = await this.db.query<Rollout>(
-      `WITH ended AS (
-         UPDATE config_rollouts SET state = $2, ended_at = now(), ended_by = $3, outcome = $4
-          WHERE id = $1::bigint AND state = 'active' AND step_index = $5 RETURNING *)
-       , noted AS (INSERT INTO config_rollout_events (rollout_id, actor, kind, percent, detail) SELECT id, $3, $2, $6, $4 FROM ended)
-       SELECT ${COLUMNS} FROM ended`,
+    return this.move(
+      `UPDATE config_rollouts SET state = $2, ended_at = now(), ended_by = $3, outcome = $4 WHERE id = $1::bigint AND state = 'active' AND step_index = $5`,
+      `$3, $2, $6, $4`,
       [rollout.id, state, actor, outcome, rollout.stepIndex, state === 'superseded' ? 100 : 0],
     );
-    if (ended) await this.reload();
-    this.moved(ended);
-    return ended ?? null;
+  }
+
+  /**
+   * Runs `update` (of one rollout's row) and notes the move in its events (`event`: the actor, kind, percent
+   * and detail, selected from the row updated); then reloads and tells `onMoved`. Null if the row was not updated.
+   */
+  private async move(update: string, event: string, params: unknown[]): Promise<Rollout | null> {
+    const [moved] = await this.db.query<Rollout>(
+      `WITH moved AS (${update} RETURNING *)
+       , noted AS (INSERT INTO config_rollout_events (rollout_id, actor, kind, percent, detail) SELECT id, ${event} FROM moved)
+       SELECT ${COLUMNS} FROM moved`,
+      params,
+    );
+    if (moved) await this.reload();
+    this.moved(moved);
+    return moved ?? null;
   }
 
   /**
@@ -456,15 +438,6 @@ export class ConfigRollouts {
     return this.finishRollback(claimed, writer);
   }
 
-  private async takeOverRollback(rollout: Rollout, writer: RolloutWriter): Promise<void> {
-    const [claimed] = await this.db.query<Rollout>(
-      `UPDATE config_rollouts SET claimed_at = now() WHERE id = $1::bigint AND state = 'rolling_back'
-          AND claimed_at < now() - interval '${STALE_CLAIM_SECONDS} seconds' RETURNING ${COLUMNS}`,
-      [rollout.id],
-    );
-    if (claimed) await this.finishRollback(claimed, writer);
-  }
-
   private async finishRollback(rollout: Rollout, writer: RolloutWriter): Promise<Rollout> {
     const actor = rollout.endedBy ?? ROLLOUT_ACTOR;
     const kind = actor === ROLLOUT_ACTOR ? 'rolled_back' : 'aborted';
@@ -472,21 +445,17 @@ export class ConfigRollouts {
     let detail = rollout.outcome ?? '';
     try {
       const reason = reasonWithin(`rollout ${rollout.id} of version ${rollout.candidateVersion} ${kind === 'aborted' ? 'aborted' : 'rolled back'}: `, rollout.outcome ?? '');
-      version = await writer.rollBack(rollout, rollout.stableConfig, rollout.stableVersion, rollout.candidateVersion, { actor, reason });
+      version = await writer.rollBack(rollout, rollout.stableConfig, rollout.candidateVersion, { actor, reason });
     } catch (error) {
       // Written already (by a gateway that died before it noted so), or changed since: nothing to write back.
       if (!(error instanceof VersionConflictError)) throw error;
       detail = `${detail} (the config had moved on to version ${error.currentVersion}: nothing written back)`;
     }
-    const [ended] = await this.db.query<Rollout>(
-      `WITH ended AS (
-         UPDATE config_rollouts SET state = $2, ended_at = now(), rollback_version = $3 WHERE id = $1::bigint AND state = 'rolling_back' RETURNING *)
-       , noted AS (INSERT INTO config_rollout_events (rollout_id, actor, kind, percent, detail) SELECT id, $4, $2, 0, $5 FROM ended)
-       SELECT ${COLUMNS} FROM ended`,
+    const ended = await this.move(
+      `UPDATE config_rollouts SET state = $2, ended_at = now(), rollback_version = $3 WHERE id = $1::bigint AND state = 'rolling_back'`,
+      `$4, $2, 0, $5`,
       [rollout.id, kind, version, actor, detail],
     );
-    await this.reload();
-    this.moved(ended);
     return ended ?? (await this.find(rollout.id))!;
   }
 
@@ -525,5 +494,3 @@ export class ConfigRollouts {
     return this.reloading;
   }
 }
-
-const isUniqueViolation = (error: unknown) => (error as { code?: string } | null)?.code === '23505';
