@@ -285,6 +285,11 @@ describe('hostile input of 256 KiB', () => {
     ['a://b:c# repeated', hostile('a://b:c#')],
     ['PaSsWoRd repeated', hostile('PaSsWoRd')],
     ['NAME== repeated', hostile('NAME==')],
+    // Near misses of the token formats: each word start reads a format almost to its end.
+    ['a Firebase key one short', hostile(`AAAA${'a'.repeat(7)}:APA91b${'a'.repeat(99)} `)],
+    ['a Doppler token one short', hostile(`-dp.st.${'a'.repeat(32)}.${'a'.repeat(39)}`)],
+    ['a Terraform token one short', hostile(`${'a'.repeat(14)}.atlasv1.${'a'.repeat(59)} `)],
+    ['hex words of 32', hostile('0123456789abcdef0123456789abcdef- ')],
   ];
   it.each(clean)('finds nothing in %s, as a value, a key or a text', (_name, text) => {
     expect(findSecrets({ value: text })).toEqual([]);

@@ -97,7 +97,8 @@ export const SECRET_ADVICE =
 
 const UPPER = 1, LOWER = 2, DIGIT = 4, UNDERSCORE = 8, DASH = 16, PLUS = 32, SLASH = 64, DOT = 128;
 const HEX = 256, HEX_LOWER = 512, EQUALS = 1024, TILDE = 2048;
-const ALNUM = UPPER | LOWER | DIGIT;
+const LETTERS = UPPER | LOWER;
+const ALNUM = LETTERS | DIGIT;
 const WORD = ALNUM | UNDERSCORE;
 const B64URL = WORD | DASH;
 const B64 = ALNUM | PLUS | SLASH;
@@ -693,199 +694,74 @@ function isReference(value: string): boolean {
 // ---------------------------------------------------------------------------------------------------
 // Texts: the credential shapes
 
-type Step = string | { mask: number; min: number; max?: number };
-
-/** A token format: a literal prefix, then steps (a literal, or a run of a class: at least `min`, and at most `max` when given). */
-interface TokenFormat {
-  rule: SecretRuleId;
-  prefixes: readonly string[];
-  steps: readonly Step[];
-}
-
-const runOf = (mask: number, min: number, max?: number): Step => ({ mask, min, max });
-const UPPER_DIGIT = UPPER | DIGIT;
-const LETTERS = UPPER | LOWER;
-
-const TOKEN_FORMATS: TokenFormat[] = [
-  { rule: 'github-token', prefixes: ['ghp_', 'gho_', 'ghu_', 'ghs_', 'ghr_'], steps: [runOf(ALNUM, 36)] },
-  { rule: 'github-token', prefixes: ['github_pat_'], steps: [runOf(WORD, 40)] },
-  {
-    rule: 'gitlab-token',
-    prefixes: ['glpat-', 'gldt-', 'glrt-', 'glptt-', 'glcbt-', 'glimt-', 'glft-', 'glsoat-', 'GR1348941'],
-    steps: [runOf(B64URL, 20)],
-  },
-  {
-    rule: 'slack-token',
-    prefixes: ['xoxb-', 'xoxp-', 'xoxa-', 'xoxo-', 'xoxr-', 'xoxs-', 'xoxe-', 'xapp-'],
-    steps: [runOf(ALNUM | DASH, 10)],
-  },
-  { rule: 'stripe-key', prefixes: ['sk_live_', 'sk_test_', 'rk_live_', 'rk_test_', 'whsec_'], steps: [runOf(ALNUM, 16)] },
-  { rule: 'google-api-key', prefixes: ['AIza'], steps: [runOf(B64URL, 35)] },
-  { rule: 'google-oauth', prefixes: ['GOCSPX-'], steps: [runOf(B64URL, 24)] },
-  { rule: 'google-oauth', prefixes: ['ya29.'], steps: [runOf(B64URL, 30)] },
-  { rule: 'google-oauth', prefixes: ['1//0'], steps: [runOf(B64URL, 30)] },
-  { rule: 'aws-access-key-id', prefixes: ['AKIA', 'ASIA', 'ABIA', 'ACCA'], steps: [runOf(UPPER_DIGIT, 16, 16)] },
-  { rule: 'ai-api-key', prefixes: ['sk-ant-', 'sk-proj-', 'sk-svcacct-', 'sk-admin-'], steps: [runOf(B64URL, 32)] },
-  { rule: 'ai-api-key', prefixes: ['sk-'], steps: [runOf(ALNUM, 32)] },
-  { rule: 'npm-token', prefixes: ['npm_'], steps: [runOf(ALNUM, 36)] },
-  { rule: 'pypi-token', prefixes: ['pypi-AgEIcHlwaS5vcmc', 'pypi-AgENdGVzdC5weXBpLm9yZw'], steps: [runOf(B64URL, 50)] },
-  { rule: 'sendgrid-key', prefixes: ['SG.'], steps: [runOf(B64URL, 16, 32), '.', runOf(B64URL, 16)] },
-  { rule: 'twilio-key', prefixes: ['SK'], steps: [runOf(HEX, 32, 32)] },
-  { rule: 'huggingface-token', prefixes: ['hf_'], steps: [runOf(ALNUM, 30)] },
-  { rule: 'docker-hub-token', prefixes: ['dckr_pat_', 'dckr_oat_'], steps: [runOf(B64URL, 20)] },
-  { rule: 'pulumi-token', prefixes: ['pul-'], steps: [runOf(HEX_LOWER, 40, 40)] },
-  { rule: 'mapbox-token', prefixes: ['sk.eyJ'], steps: [runOf(B64URL, 16, 160), '.', runOf(B64URL, 16)] },
-  { rule: 'mailgun-key', prefixes: ['key-'], steps: [runOf(HEX_LOWER, 32, 32)] },
-  { rule: 'shopify-token', prefixes: ['shpat_', 'shpss_', 'shpca_', 'shppa_'], steps: [runOf(HEX, 32)] },
-  { rule: 'digitalocean-token', prefixes: ['dop_v1_', 'doo_v1_', 'dor_v1_'], steps: [runOf(HEX, 64)] },
-  { rule: 'databricks-token', prefixes: ['dapi'], steps: [runOf(HEX, 32, 32)] },
-  { rule: 'vault-token', prefixes: ['hvs.', 'hvb.', 'hvr.'], steps: [runOf(B64URL, 24)] },
-  { rule: 'doppler-token', prefixes: ['dp.st.'], steps: [runOf(B64URL, 1, 32), '.', runOf(ALNUM, 40)] },
-  { rule: 'doppler-token', prefixes: ['dp.pt.', 'dp.ct.', 'dp.sa.', 'dp.scim.', 'dp.audit.'], steps: [runOf(ALNUM, 40)] },
-  { rule: 'grafana-token', prefixes: ['glc_'], steps: [runOf(B64, 32)] },
-  { rule: 'grafana-token', prefixes: ['glsa_'], steps: [runOf(ALNUM, 32, 32), '_', runOf(HEX, 8)] },
-  { rule: 'linear-key', prefixes: ['lin_api_'], steps: [runOf(ALNUM, 32)] },
-  { rule: 'postman-key', prefixes: ['PMAK-'], steps: [runOf(HEX, 24, 24), '-', runOf(ALNUM, 34)] },
-  { rule: 'atlassian-token', prefixes: ['ATATT3'], steps: [runOf(B64URL | EQUALS, 50)] },
-  { rule: 'newrelic-key', prefixes: ['NRAK-', 'NRII-', 'NRJS-'], steps: [runOf(UPPER_DIGIT, 27)] },
-  { rule: 'sentry-token', prefixes: ['sntrys_'], steps: [runOf(B64 | EQUALS | UNDERSCORE, 50)] },
-  { rule: 'sentry-token', prefixes: ['sntryu_'], steps: [runOf(HEX, 64)] },
-  { rule: 'square-token', prefixes: ['sq0atp-', 'sq0csp-'], steps: [runOf(B64URL, 22)] },
-  { rule: 'square-token', prefixes: ['EAAA'], steps: [runOf(B64URL, 60, 60)] },
-  { rule: 'age-secret-key', prefixes: ['AGE-SECRET-KEY-1'], steps: [runOf(UPPER_DIGIT, 50)] },
-  { rule: 'firebase-key', prefixes: ['AAAA'], steps: [runOf(B64URL, 7, 7), ':APA91b', runOf(B64URL, 100)] },
-  { rule: 'facebook-token', prefixes: ['EAA'], steps: [runOf(ALNUM, 90)] },
-  { rule: 'heroku-key', prefixes: ['HRKU-'], steps: [runOf(B64URL, 58)] },
-  { rule: 'supabase-token', prefixes: ['sbp_'], steps: [runOf(HEX, 40)] },
-  { rule: 'dropbox-token', prefixes: ['sl.'], steps: [runOf(B64URL, 130)] },
-  { rule: 'airtable-token', prefixes: ['pat'], steps: [runOf(ALNUM, 14, 14), '.', runOf(HEX, 64)] },
-  { rule: 'notion-token', prefixes: ['ntn_'], steps: [runOf(ALNUM, 40)] },
-  { rule: 'notion-token', prefixes: ['secret_'], steps: [runOf(ALNUM, 43, 43)] },
-];
-
 /**
- * A token format without a literal prefix: its first character is of class `first`, and `literal` is
- * found at one of `offsets` (checked first, so a word start costs a comparison or two).
+ * Token formats: the vendor's documented prefix (or, for a few, a literal at a fixed offset) and length.
+ * Every repeat is bounded and none nests; a run that must be exactly so long is not followed by another
+ * character of its class. Within a word start, the first format listed that matches wins.
  */
-interface AnchoredFormat {
-  rule: SecretRuleId;
-  first: number;
-  firsts?: string;
-  offsets: readonly number[];
-  literal: string;
-  steps: readonly Step[];
-}
-
-const ANCHORED_FORMATS: AnchoredFormat[] = [
-  {
-    rule: 'mailgun-key',
-    first: HEX_LOWER,
-    offsets: [32],
-    literal: '-',
-    steps: [runOf(HEX_LOWER, 32, 32), '-', runOf(HEX_LOWER, 8, 8), '-', runOf(HEX_LOWER, 8, 8)],
-  },
-  { rule: 'mailchimp-key', first: HEX_LOWER, offsets: [32], literal: '-us', steps: [runOf(HEX_LOWER, 32, 32), '-us', runOf(DIGIT, 1, 2)] },
-  {
-    rule: 'telegram-bot-token',
-    first: DIGIT,
-    offsets: [8, 9, 10],
-    literal: ':AA',
-    steps: [runOf(DIGIT, 8, 10), ':AA', runOf(B64URL, 33)],
-  },
-  {
-    rule: 'discord-bot-token',
-    first: UPPER,
-    firsts: 'MNO',
-    offsets: [23, 24, 25, 26, 27, 28],
-    literal: '.',
-    steps: [runOf(ALNUM, 23, 28), '.', runOf(B64URL, 6, 7), '.', runOf(B64URL, 27)],
-  },
-  {
-    rule: 'terraform-token',
-    first: ALNUM,
-    offsets: [14],
-    literal: '.atlasv1.',
-    steps: [runOf(ALNUM, 14, 14), '.atlasv1.', runOf(B64URL, 60)],
-  },
+const TOKEN_FORMATS: [SecretRuleId, RegExp][] = [
+  ['github-token', /gh[pousr]_[A-Za-z0-9]{36}|github_pat_\w{40}/],
+  ['gitlab-token', /(?:glpat-|gldt-|glrt-|glptt-|glcbt-|glimt-|glft-|glsoat-|GR1348941)[\w-]{20}/],
+  ['slack-token', /(?:xox[bpaorse]|xapp)-[A-Za-z0-9-]{10}/],
+  ['stripe-key', /(?:[sr]k_(?:live|test)_|whsec_)[A-Za-z0-9]{16}/],
+  ['google-api-key', /AIza[\w-]{35}/],
+  ['google-oauth', /GOCSPX-[\w-]{24}|ya29\.[\w-]{30}|1\/\/0[\w-]{30}/],
+  ['aws-access-key-id', /A(?:KIA|SIA|BIA|CCA)[A-Z0-9]{16}(?![A-Z0-9])/],
+  ['ai-api-key', /sk-(?:ant|proj|svcacct|admin)-[\w-]{32}|sk-[A-Za-z0-9]{32}/],
+  ['npm-token', /npm_[A-Za-z0-9]{36}/],
+  ['pypi-token', /pypi-(?:AgEIcHlwaS5vcmc|AgENdGVzdC5weXBpLm9yZw)[\w-]{50}/],
+  ['sendgrid-key', /SG\.[\w-]{16,32}\.[\w-]{16}/],
+  ['twilio-key', /SK[0-9A-Fa-f]{32}(?![0-9A-Fa-f])/],
+  ['huggingface-token', /hf_[A-Za-z0-9]{30}/],
+  ['docker-hub-token', /dckr_[po]at_[\w-]{20}/],
+  ['pulumi-token', /pul-[0-9a-f]{40}(?![0-9a-f])/],
+  ['mapbox-token', /sk\.eyJ[\w-]{16,160}\.[\w-]{16}/],
+  ['mailgun-key', /key-[0-9a-f]{32}(?![0-9a-f])/],
+  ['shopify-token', /shp(?:at|ss|ca|pa)_[0-9A-Fa-f]{32}/],
+  ['digitalocean-token', /do[opr]_v1_[0-9A-Fa-f]{64}/],
+  ['databricks-token', /dapi[0-9A-Fa-f]{32}(?![0-9A-Fa-f])/],
+  ['vault-token', /hv[sbr]\.[\w-]{24}/],
+  ['doppler-token', /dp\.st\.[\w-]{1,32}\.[A-Za-z0-9]{40}|dp\.(?:pt|ct|sa|scim|audit)\.[A-Za-z0-9]{40}/],
+  ['grafana-token', /glc_[A-Za-z0-9+/]{32}|glsa_[A-Za-z0-9]{32}_[0-9A-Fa-f]{8}/],
+  ['linear-key', /lin_api_[A-Za-z0-9]{32}/],
+  ['postman-key', /PMAK-[0-9A-Fa-f]{24}-[A-Za-z0-9]{34}/],
+  ['atlassian-token', /ATATT3[\w=-]{50}/],
+  ['newrelic-key', /NR(?:AK|II|JS)-[A-Z0-9]{27}/],
+  ['sentry-token', /sntrys_[\w+/=]{50}|sntryu_[0-9A-Fa-f]{64}/],
+  ['square-token', /sq0(?:atp|csp)-[\w-]{22}|EAAA[\w-]{60}(?![\w-])/],
+  ['age-secret-key', /AGE-SECRET-KEY-1[A-Z0-9]{50}/],
+  ['firebase-key', /AAAA[\w-]{7}:APA91b[\w-]{100}/],
+  ['facebook-token', /EAA[A-Za-z0-9]{90}/],
+  ['heroku-key', /HRKU-[\w-]{58}/],
+  ['supabase-token', /sbp_[0-9A-Fa-f]{40}/],
+  ['dropbox-token', /sl\.[\w-]{130}/],
+  ['airtable-token', /pat[A-Za-z0-9]{14}\.[0-9A-Fa-f]{64}/],
+  ['notion-token', /ntn_[A-Za-z0-9]{40}|secret_[A-Za-z0-9]{43}(?![A-Za-z0-9])/],
+  // Without a literal prefix: a literal at a fixed offset.
+  ['mailgun-key', /[0-9a-f]{32}-[0-9a-f]{8}-[0-9a-f]{8}(?![0-9a-f])/],
+  ['mailchimp-key', /[0-9a-f]{32}-us\d{1,2}(?!\d)/],
+  ['telegram-bot-token', /\d{8,10}:AA[\w-]{33}/],
+  ['discord-bot-token', /[MNO][A-Za-z0-9]{22,27}\.[\w-]{6,7}\.[\w-]{27}/],
+  // Azure AD client secrets: three characters, a digit, `Q~`, then 31 to 34 more.
+  ['azure-client-secret', /[A-Za-z0-9][\w~.]{2}\dQ~[\w~.-]{31}/],
+  // Last: tried only in texts that hold `.atlasv1.` (at every word start it would cost as much as all the others).
+  ['terraform-token', /[A-Za-z0-9]{14}\.atlasv1\.[\w-]{60}/],
 ];
-
 /**
- * The literal prefixes as a trie over ASCII: node `n`'s child for character `c` is `PREFIX_TRIE[n * 128 + c]`
- * (0 for none: the root, node 0, is nobody's child); `PREFIX_ENDS[n]` lists the formats whose prefix ends
- * at node `n`. A word start walks it once, as deep as the longest prefix.
+ * The first token format at a word start (after the text's start or a character that is no letter or digit):
+ * group `i + 1` holds a match of format `i`.
  */
-const PREFIX_ENDS: ({ rule: SecretRuleId; steps: readonly Step[] }[] | undefined)[] = [undefined];
-// At most one node per character of every prefix (plus the root); trimmed below.
-let prefixTrie = new Int32Array(128 * (1 + TOKEN_FORMATS.reduce((sum, format) => sum + format.prefixes.join('').length, 0)));
-for (const { rule, prefixes, steps } of TOKEN_FORMATS) {
-  for (const prefix of prefixes) {
-    let node = 0;
-    for (let i = 0; i < prefix.length; i++) {
-      const slot = node * 128 + prefix.charCodeAt(i);
-      if (prefixTrie[slot] === 0) {
-        prefixTrie[slot] = PREFIX_ENDS.length;
-        PREFIX_ENDS.push(undefined);
-      }
-      node = prefixTrie[slot]!;
-    }
-    (PREFIX_ENDS[node] ??= []).push({ rule, steps });
-  }
-}
-const PREFIX_TRIE = prefixTrie.slice(0, PREFIX_ENDS.length * 128);
-prefixTrie = new Int32Array(0);
-/** Formats without a literal prefix, by the first character they may start with. */
-const ANCHORED_BY_FIRST: (AnchoredFormat[] | undefined)[] = new Array(128);
-for (let code = 0; code < 128; code++) {
-  const formats = ANCHORED_FORMATS.filter(
-    (format) => is(code, format.first) && (format.firsts === undefined || format.firsts.includes(String.fromCharCode(code))),
-  );
-  if (formats.length > 0) ANCHORED_BY_FIRST[code] = formats;
-}
-
-/** Whether `steps` match from `at`; reads at most the sum of their lengths (plus one each). */
-function matchesSteps(text: string, at: number, steps: readonly Step[]): boolean {
-  let position = at;
-  for (let i = 0; i < steps.length; i++) {
-    const step = steps[i]!;
-    if (typeof step === 'string') {
-      if (!text.startsWith(step, position)) return false;
-      position += step.length;
-    } else {
-      const count = run(text, position, step.mask, (step.max ?? step.min) + 1);
-      if (count < step.min || (step.max !== undefined && count > step.max)) return false;
-      position += count;
-    }
-  }
-  return true;
-}
-
-/** The format that matches at the word start `at`, if any (a start costs a short trie walk and a few comparisons). */
-function formatAt(text: string, at: number, code: number): SecretRuleId | null {
-  let node = PREFIX_TRIE[code]!;
-  for (let next = at + 1; node !== 0; next++) {
-    const ends = PREFIX_ENDS[node];
-    if (ends !== undefined) for (let i = 0; i < ends.length; i++) if (matchesSteps(text, next, ends[i]!.steps)) return ends[i]!.rule;
-    const following = text.charCodeAt(next);
-    node = following < 128 ? PREFIX_TRIE[node * 128 + following]! : 0;
-  }
-  const anchoredFormats = ANCHORED_BY_FIRST[code];
-  if (anchoredFormats !== undefined) {
-    for (let i = 0; i < anchoredFormats.length; i++) {
-      const format = anchoredFormats[i]!;
-      // The last character the first run needs, then the anchor: most starts end at the probe.
-      const first = format.steps[0] as { mask: number; min: number };
-      if (!is(text.charCodeAt(at + first.min - 1), first.mask)) continue;
-      const anchor = format.literal.charCodeAt(0);
-      let anchored = false;
-      for (let j = 0; j < format.offsets.length && !anchored; j++) {
-        const offset = at + format.offsets[j]!;
-        anchored = text.charCodeAt(offset) === anchor && text.startsWith(format.literal, offset);
-      }
-      if (anchored && matchesSteps(text, at, format.steps)) return format.rule;
-    }
-  }
-  return null;
-}
+const firstFormat = (formats: typeof TOKEN_FORMATS) =>
+  new RegExp(`(?:^|[^A-Za-z0-9])(?:${formats.map(([, format]) => `(${format.source})`).join('|')})`);
+const TOKEN_FORMAT = firstFormat(TOKEN_FORMATS.slice(0, -1));
+const TOKEN_FORMAT_TERRAFORM = firstFormat(TOKEN_FORMATS);
+/**
+ * Word starts `scanWords` reads further: a Twilio account SID, a lone 32- or 40-digit hex word, a JWT's start,
+ * a word `Bearer` or `Basic` may start. No word starts inside any of them.
+ */
+const WORD_CANDIDATES = /(?:^|[^A-Za-z0-9])(?:(AC[0-9A-Fa-f]{32}(?![0-9A-Fa-f]))|([0-9a-f]{32}(?:[0-9a-f]{8})?(?![A-Za-z0-9]))|(eyJ)|([Bb][A-Za-z]{4}))/g;
+/** Where a word matched by one of the patterns above starts. */
+const wordAt = (text: string, match: RegExpExecArray) => (is(text.charCodeAt(match.index), ALNUM) ? match.index : match.index + 1);
 
 /** Whether `text` has `lowerWord` at `at`, in any case. */
 function hasWordAt(text: string, at: number, lowerWord: string): boolean {
@@ -894,25 +770,28 @@ function hasWordAt(text: string, at: number, lowerWord: string): boolean {
 }
 
 /**
- * Token formats, JWTs and HTTP authorization credentials, tried where words start. A JWT is a base64url
- * run starting `eyJ`, a dot, another starting `eyJ`, a dot and a signature; a start inside a run already
- * read is skipped (it would reach the same dot), so each run is read at most twice.
+ * Token formats, JWTs and HTTP authorization credentials, tried where words start; the first in the text
+ * wins, and a format before anything else at the same word. A JWT is a base64url run starting `eyJ`, a dot,
+ * another starting `eyJ`, a dot and a signature; a start inside a run already read is skipped (it would reach
+ * the same dot), so each run is read at most twice.
  */
 function scanWords(text: string): SecretRuleId | null {
+  const format = (text.includes('.atlasv1.') ? TOKEN_FORMAT_TERRAFORM : TOKEN_FORMAT).exec(text);
+  const formatAt = format === null ? text.length : wordAt(text, format);
   let jwtReadUpTo = 0;
   let twilioSidEnd = -1;
-  for (let at = 0; at < text.length; at++) {
-    const code = text.charCodeAt(at);
-    if (!is(code, ALNUM) || (at > 0 && is(text.charCodeAt(at - 1), ALNUM))) continue;
-    const format = formatAt(text, at, code);
-    if (format) return format;
-    if (code === 0x41 /* A */ && text.charCodeAt(at + 1) === 0x43 /* C */ && run(text, at + 2, HEX, 33) === 32) {
-      twilioSidEnd = at + 34;
-    } else if (is(code, HEX_LOWER)) {
-      const rule = contextualHexAt(text, at, twilioSidEnd);
+  WORD_CANDIDATES.lastIndex = 0;
+  for (let match = WORD_CANDIDATES.exec(text); match !== null; match = WORD_CANDIDATES.exec(text)) {
+    const at = wordAt(text, match);
+    if (at >= formatAt) break;
+    const [, sid, hex, jwt] = match;
+    if (sid !== undefined) {
+      twilioSidEnd = at + sid.length;
+    } else if (hex !== undefined) {
+      const rule = contextualHex(text, at, hex, twilioSidEnd);
       if (rule) return rule;
-    }
-    if (code === 0x65 /* e */ && at >= jwtReadUpTo && text.startsWith('eyJ', at)) {
+    } else if (jwt !== undefined) {
+      if (at < jwtReadUpTo) continue;
       const header = run(text, at, B64URL);
       jwtReadUpTo = at + header;
       const claims = jwtReadUpTo + 1;
@@ -921,33 +800,26 @@ function scanWords(text: string): SecretRuleId | null {
         const signature = claims + claimsLength + 1;
         if (claimsLength >= 8 && text.charCodeAt(signature - 1) === PERIOD && run(text, signature, B64URL, 8) >= 8) return 'jwt';
       }
-    }
-    // Azure AD client secrets: three characters, a digit, `Q~`, then 31 to 34 more.
-    if (text.charCodeAt(at + 4) === 0x51 /* Q */ && text.charCodeAt(at + 5) === 0x7e /* ~ */ && is(text.charCodeAt(at + 3), DIGIT)) {
-      if (run(text, at, WORD | TILDE | DOT, 3) === 3 && run(text, at + 6, B64URL | TILDE | DOT, 31) === 31) return 'azure-client-secret';
-    }
-    if (code === 0x42 /* B */ || code === 0x62 /* b */) {
+    } else {
       if (hasWordAt(text, at, 'bearer') && isBearerCredential(text, at + 6)) return 'http-authorization';
       if (hasWordAt(text, at, 'basic') && isBasicCredential(text, at + 5)) return 'http-authorization';
     }
   }
-  return null;
+  return format === null ? null : TOKEN_FORMATS[format.findIndex((group, index) => index > 0 && group !== undefined) - 1]![0];
 }
 
 /**
  * Hex credentials known only by what is near them: a Twilio auth token (32 hex digits within 80 characters
  * after an account SID, `AC` and 32 hex), a Datadog API key (32) or application key (40) with `datadog` or
- * `dd_api_key` at most 64 characters before it. Reads at most 41 characters, and 64 back for a word.
+ * `dd_api_key` at most 64 characters before it. Reads 64 characters back for a word.
  */
-function contextualHexAt(text: string, at: number, twilioSidEnd: number): SecretRuleId | null {
-  const length = run(text, at, HEX_LOWER, 41);
-  if ((length !== 32 && length !== 40) || is(text.charCodeAt(at + length), ALNUM)) return null;
-  const kinds = letterKinds(text.slice(at, at + length));
+function contextualHex(text: string, at: number, hex: string, twilioSidEnd: number): SecretRuleId | null {
+  const kinds = letterKinds(hex);
   if (!kinds.digit || !kinds.lower) return null;
   const before = text.slice(Math.max(0, at - 64), at);
   // `trace 7cad…`, `run id: 7cad…`: an identifier, whatever is near it.
   if (IDENTIFIER_BEFORE.test(before)) return null;
-  if (length === 32 && twilioSidEnd !== -1 && at - twilioSidEnd <= 80) return 'twilio-key';
+  if (hex.length === 32 && twilioSidEnd !== -1 && at - twilioSidEnd <= 80) return 'twilio-key';
   return DATADOG_HINT.test(before) ? 'datadog-api-key' : null;
 }
 const DATADOG_HINT = /datadog|\bdd[_-]?(?:api|app(?:lication)?)[_-]?key/i;
