@@ -96,7 +96,7 @@ export const SECRET_ADVICE =
 // Characters
 
 const UPPER = 1, LOWER = 2, DIGIT = 4, UNDERSCORE = 8, DASH = 16, PLUS = 32, SLASH = 64, DOT = 128;
-const HEX = 256, HEX_LOWER = 512, EQUALS = 1024, TILDE = 2048;
+const HEX = 256, EQUALS = 512, TILDE = 1024;
 const LETTERS = UPPER | LOWER;
 const ALNUM = LETTERS | DIGIT;
 const WORD = ALNUM | UNDERSCORE;
@@ -115,9 +115,8 @@ for (let c = 0; c < 128; c++) {
   let bits = 0;
   if (ch >= 'A' && ch <= 'Z') bits |= UPPER;
   if (ch >= 'a' && ch <= 'z') bits |= LOWER;
-  if (ch >= '0' && ch <= '9') bits |= DIGIT | HEX | HEX_LOWER;
-  if (ch >= 'a' && ch <= 'f') bits |= HEX | HEX_LOWER;
-  if (ch >= 'A' && ch <= 'F') bits |= HEX;
+  if (ch >= '0' && ch <= '9') bits |= DIGIT | HEX;
+  if ((ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F')) bits |= HEX;
   if (ch === '_') bits |= UNDERSCORE;
   if (ch === '-') bits |= DASH;
   if (ch === '+') bits |= PLUS;
@@ -274,33 +273,12 @@ const UTF16 = new TextDecoder('utf-16le');
 // Keys: which name a secret
 
 /**
- * Splits `dbPassword`, `DB_PASSWORD`, `db-password`, `db.password`, `HTTPServer` into lower-case words,
- * in one scan (digits stay with the letters before them: `s3`, `sha256`).
+ * The lower-case words of a key: `dbPassword`, `DB_PASSWORD`, `db-password`, `db.password`, `HTTPServer` split
+ * alike, digits with the letters before them (`s3`, `sha256`). Upper case starts a word after lower case or a
+ * digit, and the last of a run of capitals starts one before lower case.
  */
-function wordsOf(key: string): string[] {
-  const words: string[] = [];
-  let start = -1;
-  const kind = (at: number) => {
-    const code = key.charCodeAt(at);
-    return is(code, UPPER) ? UPPER : is(code, LOWER) ? LOWER : is(code, DIGIT) ? DIGIT : 0;
-  };
-  for (let at = 0; at <= key.length; at++) {
-    const here = at < key.length ? kind(at) : 0;
-    if (here === 0) {
-      if (start >= 0) words.push(key.slice(start, at).toLowerCase());
-      start = -1;
-    } else if (start < 0) {
-      start = at;
-    } else if (here === UPPER && kind(at - 1) !== UPPER) {
-      words.push(key.slice(start, at).toLowerCase());
-      start = at;
-    } else if (here === LOWER && at - 1 > start && kind(at - 1) === UPPER && kind(at - 2) === UPPER) {
-      words.push(key.slice(start, at - 1).toLowerCase());
-      start = at - 1;
-    }
-  }
-  return words;
-}
+const KEY_WORD = /[A-Z]+(?=[A-Z][a-z])|[A-Z]*[a-z0-9]+|[A-Z]+/g;
+const wordsOf = (key: string) => (key.match(KEY_WORD) ?? []).map((word) => word.toLowerCase());
 
 const set = (words: string) => new Set(words.split(/\s+/).filter(Boolean));
 
@@ -556,10 +534,18 @@ function lastPart(name: string): string {
   return part.slice(run(part, 0, ALNUM));
 }
 
-/** Names recur from write to write and text to text: verdicts on them are kept (bounded; names are not secrets). */
+/**
+ * Keeps `value` under `key`, when the key is at most 256 characters, in a cache of at most 10,000 (emptied
+ * when full): names, keys and strings recur from write to write and text to text.
+ */
+function remember<V>(cache: Map<string, V>, key: string, value: V): void {
+  if (key.length > 256) return;
+  if (cache.size >= 10_000) cache.clear();
+  cache.set(key, value);
+}
+
+/** Verdicts on names (names are not secrets). */
 const nameVerdicts = new Map<string, KeyVerdict>();
-const NAME_VERDICTS_KEPT = 10_000;
-const NAME_KEPT_UP_TO = 256;
 
 /** `<word>_key` holds a PagerDuty-style integration key after these words. */
 const ROUTING_KEY_QUALIFIERS = set('routing integration');
@@ -572,10 +558,7 @@ function keyVerdict(name: string): KeyVerdict {
     const words = wordsOf(folded);
     verdict = judgeWords(words);
     if (!verdict.named) verdict = judgeDisguised(name, folded, words) ?? verdict;
-    if (name.length <= NAME_KEPT_UP_TO) {
-      if (nameVerdicts.size >= NAME_VERDICTS_KEPT) nameVerdicts.clear();
-      nameVerdicts.set(name, verdict);
-    }
+    remember(nameVerdicts, name, verdict);
   }
   return verdict;
 }
@@ -609,12 +592,7 @@ function judgeDisguised(name: string, folded: string, words: readonly string[]):
  */
 function isOddlyCased(folded: string, words: readonly string[]): boolean {
   for (let at = 0; at + 1 < words.length; at++) if (words[at]!.length <= 2 && words[at + 1]!.length <= 2) return true;
-  for (let start = 0; start < folded.length; ) {
-    const length = run(folded, start, LETTERS);
-    if (length >= 2 && length <= 16 && SECRET_NOUNS.has(folded.slice(start, start + length).toLowerCase())) return true;
-    start += Math.max(length, 1);
-  }
-  return false;
+  return (folded.match(/[A-Za-z]+/g) ?? []).some((letters) => letters.length <= 16 && SECRET_NOUNS.has(letters.toLowerCase()));
 }
 const MIXED_CASE = /[a-z][A-Z]|[A-Z]{2}[a-z]/;
 /** Leetspeak: digits, `@` or `$` between letters (`passw0rd`, `p@ss`; not `s3_bucket`, `sha256`). */
@@ -800,9 +778,13 @@ function scanWords(text: string): SecretRuleId | null {
         const signature = claims + claimsLength + 1;
         if (claimsLength >= 8 && text.charCodeAt(signature - 1) === PERIOD && run(text, signature, B64URL, 8) >= 8) return 'jwt';
       }
-    } else {
-      if (hasWordAt(text, at, 'bearer') && isBearerCredential(text, at + 6)) return 'http-authorization';
-      if (hasWordAt(text, at, 'basic') && isBasicCredential(text, at + 5)) return 'http-authorization';
+    } else if (hasWordAt(text, at, 'bearer')) {
+      BEARER_CREDENTIAL.lastIndex = at + 6;
+      if (BEARER_CREDENTIAL.test(text)) return 'http-authorization';
+    } else if (hasWordAt(text, at, 'basic')) {
+      BASIC_CREDENTIAL.lastIndex = at + 5;
+      const encoded = BASIC_CREDENTIAL.exec(text)?.[1];
+      if (encoded !== undefined && isEncodedUserPassword(encoded)) return 'http-authorization';
     }
   }
   return format === null ? null : TOKEN_FORMATS[format.findIndex((group, index) => index > 0 && group !== undefined) - 1]![0];
@@ -826,25 +808,10 @@ const DATADOG_HINT = /datadog|\bdd[_-]?(?:api|app(?:lication)?)[_-]?key/i;
 const IDENTIFIER_BEFORE =
   /\b(?:trace|span|request|run|job|commit|build|order|event|session|correlation|id|ids|hash|sha\d*|md5|digest|checksum|uuid|etag)[\s:=#-]*$/i;
 
-/** After `Bearer`: blanks, then a token of 16 or more characters with letters and digits. */
-function isBearerCredential(text: string, from: number): boolean {
-  const blanks = countBlanks(text, from);
-  if (blanks === 0) return false;
-  const start = from + blanks;
-  const length = run(text, start, B64TOKEN, 64);
-  if (length < 16) return false;
-  const kinds = letterKinds(text.slice(start, start + length));
-  return kinds.digit && (kinds.lower || kinds.upper);
-}
-
-/** After `Basic`: blanks, then base64 of `user:password`. */
-function isBasicCredential(text: string, from: number): boolean {
-  const blanks = countBlanks(text, from);
-  if (blanks === 0) return false;
-  const start = from + blanks;
-  const length = run(text, start, B64 | EQUALS, 256);
-  return length >= 8 && isEncodedUserPassword(text.slice(start, start + length));
-}
+/** After `Bearer`: blanks, then a token of 16 or more characters with a letter and a digit among its first 64. */
+const BEARER_CREDENTIAL = /[ \t]{1,3}(?=[\w.~+/=-]{16})(?=[\w.~+/=-]{0,63}\d)(?=[\w.~+/=-]{0,63}[A-Za-z])/y;
+/** After `Basic`: blanks, then (its group) what may be base64 of `user:password`. */
+const BASIC_CREDENTIAL = /[ \t]{1,3}([A-Za-z0-9+/=]{8,256})/y;
 
 /** Spaces and tabs at `from` (at most 3). */
 function countBlanks(text: string, from: number): number {
@@ -919,12 +886,7 @@ function scanEncoded(run64: string): SecretRuleId | null {
     ? Buffer.from(run64.slice(0, run64.length - (run64.length % 2)), 'hex').toString('latin1')
     : decodeBase64(run64.slice(0, run64.length - (run64.length % 4)));
   if (decoded.length < 12 || !PRINTABLE.test(decoded)) return null;
-  const rule =
-    (decoded.length >= SHORTEST_TOKEN ? scanWords(decoded) : null) ??
-    (decoded.includes('://') ? scanUrls(decoded) : null) ??
-    (decoded.includes('=') || decoded.includes(':') ? scanAssignments(decoded) : null) ??
-    (decoded.includes('</') ? scanElements(decoded) : null);
-  return rule === null ? null : 'encoded-secret';
+  return scanWordPasses(decoded) === null ? null : 'encoded-secret';
 }
 const PRINTABLE = /^[\t\n\r\x20-\x7e]+$/;
 
@@ -1558,12 +1520,19 @@ function scanText(raw: string): SecretRuleId | null {
   return (
     (PEM_HINT.test(text) ? scanPem(text.toLowerCase()) : null) ??
     (text.length >= 40 ? scanBlobs(text) : null) ??
+    scanWordPasses(text) ??
+    (COMMAND_HINT.test(text) ? scanCommandLine(text) : null) ??
+    (text.length >= 10 && PROSE_HINT.test(text) && /\s/.test(text) ? scanProse(text) : null)
+  );
+}
+
+/** The passes that find credentials in words (token formats, URLs, assignments, elements): decoded text gets them too. */
+function scanWordPasses(text: string): SecretRuleId | null {
+  return (
     (text.length >= SHORTEST_TOKEN ? scanWords(text) : null) ??
     (text.includes('://') ? scanUrls(text) : null) ??
     (text.includes('=') || text.includes(':') ? scanAssignments(text) : null) ??
-    (text.includes('</') ? scanElements(text) : null) ??
-    (COMMAND_HINT.test(text) ? scanCommandLine(text) : null) ??
-    (text.length >= 10 && PROSE_HINT.test(text) && /\s/.test(text) ? scanProse(text) : null)
+    (text.includes('</') ? scanElements(text) : null)
   );
 }
 const COMMAND_HINT = /mysql|mariadb|sshpass/i;
@@ -1635,27 +1604,23 @@ function isMixedRandom(value: string): boolean {
 }
 
 /**
- * Strings recur from write to write (a merge patch changes a field or two; the rest of the document is
- * checked again): strings up to this long found clean are remembered, a bounded number. What looks like a
- * secret is judged afresh each time and forgotten, so that no refused secret stays in memory.
+ * Strings found clean (a merge patch changes a field or two; the rest of the document is checked again).
+ * What looks like a secret is judged afresh each time and forgotten, so that no refused secret stays in memory.
  */
-const cleanValues = new Set<string>();
-const CLEAN_VALUES_KEPT = 10_000;
-const VALUE_KEPT_UP_TO = 256;
+const cleanValues = new Map<string, true>();
 
 function valueRule(value: string, context: ValueContext): SecretRuleId | null {
   const known = cleanValues.has(value);
   const rule = (known ? null : scanText(value)) ?? contextRule(value, context);
   if (rule !== null) {
     if (known) cleanValues.delete(value);
-  } else if (!known && value.length <= VALUE_KEPT_UP_TO) {
-    if (cleanValues.size >= CLEAN_VALUES_KEPT) cleanValues.clear();
-    cleanValues.add(value);
+  } else if (!known) {
+    remember(cleanValues, value, true);
   }
   return rule;
 }
 
-/** Keys of documents found clean of credential shapes, with what their words say (bounded; same terms as values). */
+/** Keys of documents found clean of credential shapes, with what their words say. */
 const cleanKeys = new Map<string, KeyVerdict>();
 
 /** The credential shape a document's key has (a rule id), or what its words say about its value. */
@@ -1665,10 +1630,7 @@ function judgeKey(key: string): SecretRuleId | KeyVerdict {
     const shape = scanText(key);
     if (shape !== null) return shape;
     verdict = keyVerdict(key);
-    if (key.length <= VALUE_KEPT_UP_TO) {
-      if (cleanKeys.size >= CLEAN_VALUES_KEPT) cleanKeys.clear();
-      cleanKeys.set(key, verdict);
-    }
+    remember(cleanKeys, key, verdict);
   }
   return verdict;
 }
