@@ -282,23 +282,19 @@ const wordsOf = (key: string) => (key.match(KEY_WORD) ?? []).map((word) => word.
 
 const set = (words: string) => new Set(words.split(/\s+/).filter(Boolean));
 
+/** `[word, label]` for each of `words`, labelled `label` or itself. */
+const labelled = (words: string, label?: string) => [...set(words)].map((word): [string, string] => [word, label ?? word]);
 /** Words, or two adjacent words joined, that name a secret (spelling → the name used in messages). */
 const SECRET_NOUNS = new Map<string, string>([
-  ['password', 'password'], ['passwords', 'password'], ['passwd', 'passwd'], ['pwd', 'pwd'], ['passphrase', 'passphrase'],
-  ['passcode', 'passcode'], ['pincode', 'pincode'], ['secret', 'secret'], ['secrets', 'secrets'], ['credential', 'credential'],
-  ['credentials', 'credentials'], ['creds', 'creds'], ['cred', 'creds'], ['connectionstring', 'connectionstring'],
-  ['connstr', 'connectionstring'], ['connstring', 'connectionstring'], ['dsn', 'dsn'], ['basicauth', 'basicauth'],
-  ['salt', 'salt'], ['pepper', 'pepper'], ['mnemonic', 'mnemonic'], ['seedphrase', 'seedphrase'], ['htpasswd', 'passwd'],
-  ['pw', 'pw'], ['idrsa', 'idrsa'], ['ided25519', 'ided25519'], ['idecdsa', 'idecdsa'], ['iddsa', 'iddsa'],
-  ['recoverycodes', 'recoverycodes'], ['backupcodes', 'backupcodes'], ['psk', 'psk'],
+  ...labelled(`password passwd pwd passphrase passcode pincode secret secrets credential credentials creds connectionstring
+    dsn basicauth salt pepper mnemonic seedphrase pw idrsa ided25519 idecdsa iddsa recoverycodes backupcodes psk`),
+  ['passwords', 'password'], ['cred', 'creds'], ['connstr', 'connectionstring'], ['connstring', 'connectionstring'],
+  ['htpasswd', 'passwd'],
   // The same in a few other languages (accents are folded away: contraseña, hasło, şifre, jelszó; mot_de_passe
   // is three words joined). Other scripts are matched apart, by NON_LATIN_NOUNS.
-  ['passwort', 'password'], ['kennwort', 'password'], ['contrasena', 'password'], ['senha', 'password'],
-  ['wachtwoord', 'password'], ['losenord', 'password'], ['haslo', 'password'], ['motdepasse', 'password'],
-  ['passord', 'password'], ['adgangskode', 'password'], ['salasana', 'password'], ['jelszo', 'password'],
-  ['heslo', 'password'], ['lozinka', 'password'], ['sifre', 'password'], ['katasandi', 'password'],
-  ['matkhau', 'password'], ['contrasenya', 'password'], ['secreto', 'secret'], ['segredo', 'secret'],
-  ['segreto', 'secret'], ['geheimnis', 'secret'],
+  ...labelled(`passwort kennwort contrasena senha wachtwoord losenord haslo motdepasse passord adgangskode salasana jelszo
+    heslo lozinka sifre katasandi matkhau contrasenya`, 'password'),
+  ...labelled('secreto segredo segreto geheimnis', 'secret'),
 ]);
 /**
  * The word for password (or secret key) in scripts that do not fold to Latin letters: Russian/Ukrainian,
@@ -1250,21 +1246,12 @@ function scanElements(text: string): SecretRuleId | null {
  * most 256 characters) is read once; the search resumes after it. psql's `-p` is a port and is not read.
  */
 function scanCommandLine(text: string): SecretRuleId | null {
-  const lower = text.toLowerCase();
-  // The next place of each client's name, searched again only once passed (each search goes forward).
-  const next = COMMAND_CLIENTS.map((client) => lower.indexOf(client));
-  for (let from = 0; from < lower.length; ) {
-    let client = -1, glued = true;
-    for (let i = 0; i < next.length; i++) {
-      if (next[i] !== -1 && next[i]! < from) next[i] = lower.indexOf(COMMAND_CLIENTS[i]!, from);
-      if (next[i] !== -1 && (client === -1 || next[i]! < client)) {
-        client = next[i]!;
-        glued = COMMAND_CLIENTS[i] !== 'sshpass';
-      }
-    }
-    if (client === -1) return null;
+  COMMAND_CLIENT.lastIndex = 0;
+  for (let found = COMMAND_CLIENT.exec(text); found !== null; found = COMMAND_CLIENT.exec(text)) {
+    const client = found.index;
+    const glued = found[0].toLowerCase() !== 'sshpass';
     let end = client;
-    while (end < lower.length && end - client < 256 && !LINE_ENDS.includes(lower.charCodeAt(end))) end++;
+    while (end < text.length && end - client < 256 && !LINE_ENDS.includes(text.charCodeAt(end))) end++;
     const line = text.slice(client, end);
     for (let flag = line.indexOf(' -p'); flag !== -1; flag = line.indexOf(' -p', flag + 3)) {
       const start = flag + 3 + (glued ? 0 : countBlanks(line, flag + 3));
@@ -1274,12 +1261,12 @@ function scanCommandLine(text: string): SecretRuleId | null {
       const password = line.slice(start, stop).replace(/^(["'])(.*)\1$/, '$2');
       if (password.length >= 4 && !/^[$%{<]/.test(password) && !isStandIn(password)) return 'command-line-password';
     }
-    from = Math.max(end, client + 5);
+    COMMAND_CLIENT.lastIndex = Math.max(end, client + 5);
   }
   return null;
 }
 const LINE_ENDS = [10, 13, SEMICOLON, VERTICAL_BAR, AMPERSAND];
-const COMMAND_CLIENTS = ['mysql', 'mariadb', 'sshpass'];
+const COMMAND_CLIENT = /mysql|mariadb|sshpass/gi;
 
 /** Words in prose that, followed by a credential, name it (besides every key name that names a secret). */
 const PROSE_NAMES = set('key keys pk privkey seed apikey');
@@ -1320,16 +1307,11 @@ interface ProseWord {
 function proseWordAt(text: string, at: number): ProseWord {
   const end = wordEnd(text, at);
   let start = at;
-  while (start < end && isPunctuation(text.charCodeAt(start), OPENING)) start++;
+  while (start < end && OPENING.includes(text[start]!)) start++;
   let stop = end;
-  while (stop > start && isPunctuation(text.charCodeAt(stop - 1), CLOSING)) stop--;
-  let clauseEnd = false, colon = false;
-  for (let i = Math.max(stop, end - 2); i < end; i++) {
-    const code = text.charCodeAt(i);
-    clauseEnd ||= isPunctuation(code, CLAUSE);
-    colon ||= code === COLON;
-  }
-  return { word: text.slice(start, stop), end, clauseEnd, colon };
+  while (stop > start && CLOSING.includes(text[stop - 1]!)) stop--;
+  const after = text.slice(Math.max(stop, end - 2), end);
+  return { word: text.slice(start, stop), end, clauseEnd: /[.,;)!?]/.test(after), colon: after.includes(':') };
 }
 
 /** Where the word at `at` ends (at a blank, or 300 characters on). */
@@ -1339,13 +1321,8 @@ function wordEnd(text: string, at: number): number {
   return end;
 }
 
-/** Punctuation around words in prose, by character code: opening, closing, ending a clause. */
-const OPENING = 1, CLOSING = 2, CLAUSE = 4;
-const PUNCTUATION = new Uint8Array(128);
-for (const ch of '("\'`<[') PUNCTUATION[ch.charCodeAt(0)]! |= OPENING;
-for (const ch of ')"\'`>].,;:!?') PUNCTUATION[ch.charCodeAt(0)]! |= CLOSING;
-for (const ch of '.,;)!?') PUNCTUATION[ch.charCodeAt(0)]! |= CLAUSE;
-const isPunctuation = (code: number, kind: number) => code < 128 && (PUNCTUATION[code]! & kind) !== 0;
+/** Punctuation before words in prose, and after them. */
+const OPENING = '("\'`<[', CLOSING = ')"\'`>].,;:!?';
 
 /** The start of the next word after `from` (at most 8 blanks skipped), or -1. */
 function nextWord(text: string, from: number): number {
@@ -1389,17 +1366,10 @@ function mayBeCredential(word: string): boolean {
 const PROSE_MEMORY = 8;
 
 /**
- * Prose (a change reason, a description, an error message): a word that names a secret (`password`,
- * `db_password`, `token`, `api key`, `secret`, `pk`, `seed`) followed by a credential — a random-looking
- * word (`rotate polygon key to <32 random>`, `token <32 hex>`, `pk 0x<64 hex>`), or after `is`, `to`, `now`
- * or a colon a password-shaped one (`new password is Xy7%…`), with at most three such connecting words
- * (and `the`, `new`…) between; `login <user> / <password>`; a 12- to 24-word seed phrase after `seed` or
- * `mnemonic`. `public` before the name, an identifier's name (`cache key`, `page token`), any other word
- * between (`update secret handling per <commit>`) or the end of a clause breaks the link.
- *
- * It is read from the values back: one scan finds the words that may be credentials (two kinds of
- * characters, 8 or more), and only from those are at most four words before looked at. A seed phrase is
- * read forward from its name, at most 26 words, and no name inside words already read starts another.
+ * Prose (a change reason, a description, an error message): a secret's name followed closely by a credential,
+ * `login <user> / <password>`, a seed phrase after `seed` or `mnemonic`. It is read from the values back: one
+ * scan finds the words that may be credentials, and only from those are at most four words before looked at.
+ * A seed phrase is read forward from its name, at most 26 words, and no name inside words already read starts another.
  */
 function scanProse(text: string): SecretRuleId | null {
   const starts = new Int32Array(PROSE_MEMORY);
@@ -1521,7 +1491,7 @@ function scanText(raw: string): SecretRuleId | null {
     (PEM_HINT.test(text) ? scanPem(text.toLowerCase()) : null) ??
     (text.length >= 40 ? scanBlobs(text) : null) ??
     scanWordPasses(text) ??
-    (COMMAND_HINT.test(text) ? scanCommandLine(text) : null) ??
+    scanCommandLine(text) ??
     (text.length >= 10 && PROSE_HINT.test(text) && /\s/.test(text) ? scanProse(text) : null)
   );
 }
@@ -1535,7 +1505,6 @@ function scanWordPasses(text: string): SecretRuleId | null {
     (text.includes('</') ? scanElements(text) : null)
   );
 }
-const COMMAND_HINT = /mysql|mariadb|sshpass/i;
 const PEM_HINT = /begin|putty-user-key-file-/i;
 /** No token format, JWT or Authorization credential is shorter than this (`Basic ` and 8 characters of base64). */
 const SHORTEST_TOKEN = 14;
