@@ -109,22 +109,13 @@ const NAME = B64URL | DOT;
 /** Characters of a bearer token (RFC 6750 b64token). */
 const B64TOKEN = B64URL | DOT | TILDE | PLUS | SLASH | EQUALS;
 
+/** The classes of each ASCII character, by character code. */
 const CLASSES = new Uint16Array(128);
-for (let c = 0; c < 128; c++) {
-  const ch = String.fromCharCode(c);
-  let bits = 0;
-  if (ch >= 'A' && ch <= 'Z') bits |= UPPER;
-  if (ch >= 'a' && ch <= 'z') bits |= LOWER;
-  if (ch >= '0' && ch <= '9') bits |= DIGIT | HEX;
-  if ((ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F')) bits |= HEX;
-  if (ch === '_') bits |= UNDERSCORE;
-  if (ch === '-') bits |= DASH;
-  if (ch === '+') bits |= PLUS;
-  if (ch === '/') bits |= SLASH;
-  if (ch === '.') bits |= DOT;
-  if (ch === '=') bits |= EQUALS;
-  if (ch === '~') bits |= TILDE;
-  CLASSES[c] = bits;
+for (const [members, bits] of [
+  ['ABCDEFGHIJKLMNOPQRSTUVWXYZ', UPPER], ['abcdefghijklmnopqrstuvwxyz', LOWER], ['0123456789', DIGIT | HEX], ['abcdefABCDEF', HEX],
+  ['_', UNDERSCORE], ['-', DASH], ['+', PLUS], ['/', SLASH], ['.', DOT], ['=', EQUALS], ['~', TILDE],
+] as const) {
+  for (const ch of members) CLASSES[ch.charCodeAt(0)]! |= bits;
 }
 
 const is = (code: number, mask: number) => code < 128 && (CLASSES[code]! & mask) !== 0;
