@@ -713,18 +713,23 @@ const TOKEN_FORMATS: [SecretRuleId, RegExp][] = [
   ['terraform-token', /[A-Za-z0-9]{14}\.atlasv1\.[\w-]{60}/],
 ];
 /**
- * The first token format at a word start (after the text's start or a character that is no letter or digit):
- * group `i + 1` holds a match of format `i`.
+ * A search for the first of `patterns` at a word start (after the text's start or a character that is no
+ * letter or digit): group `i + 1` holds a match of pattern `i`.
  */
-const firstFormat = (formats: typeof TOKEN_FORMATS) =>
-  new RegExp(`(?:^|[^A-Za-z0-9])(?:${formats.map(([, format]) => `(${format.source})`).join('|')})`);
-const TOKEN_FORMAT = firstFormat(TOKEN_FORMATS.slice(0, -1));
-const TOKEN_FORMAT_TERRAFORM = firstFormat(TOKEN_FORMATS);
-/**
- * Word starts `scanWords` reads further: a Twilio account SID, a lone 32- or 40-digit hex word, a JWT's start,
- * a word `Bearer` or `Basic` may start. No word starts inside any of them.
- */
-const WORD_CANDIDATES = /(?:^|[^A-Za-z0-9])(?:(AC[0-9A-Fa-f]{32}(?![0-9A-Fa-f]))|([0-9a-f]{32}(?:[0-9a-f]{8})?(?![A-Za-z0-9]))|(eyJ)|([Bb][A-Za-z]{4}))/g;
+const atWordStarts = (patterns: readonly RegExp[], flags = '') =>
+  new RegExp(`(?:^|[^A-Za-z0-9])(?=[A-Za-z0-9])(?:${patterns.map((pattern) => `(${pattern.source})`).join('|')})`, flags);
+const TOKEN_FORMAT = atWordStarts(TOKEN_FORMATS.slice(0, -1).map(([, format]) => format));
+const TOKEN_FORMAT_TERRAFORM = atWordStarts(TOKEN_FORMATS.map(([, format]) => format));
+/** Word starts `scanWords` reads further (no word starts inside any of them). */
+const WORD_CANDIDATES = atWordStarts(
+  [
+    /AC[0-9A-Fa-f]{32}(?![0-9A-Fa-f])/, // a Twilio account SID
+    /[0-9a-f]{32}(?:[0-9a-f]{8})?(?![A-Za-z0-9])/, // a lone 32- or 40-digit hex word
+    /eyJ/, // a JWT's start
+    /[Bb][A-Za-z]{4}/, // a word `Bearer` or `Basic` may start
+  ],
+  'g',
+);
 /** Where a word matched by one of the patterns above starts. */
 const wordAt = (text: string, match: RegExpExecArray) => (is(text.charCodeAt(match.index), ALNUM) ? match.index : match.index + 1);
 
@@ -1202,30 +1207,17 @@ function looksLikeCredential(value: string, long: boolean): boolean {
 }
 
 /**
- * `<password>…</password>`: an element named like a secret (attributes allowed) holding a value of at most
- * 256 characters before its closing tag. Each `<` reads at most 64 characters of name and, only under a
- * secret's name, 256 of value.
+ * `<name attributes>value</name>`: a name of 2 to 64 characters, attributes up to the first `>` at most 127
+ * characters on, a value of at most 256 characters before its closing tag.
  */
+const ELEMENT = /<([A-Za-z][\w.-]{1,63})(?![\w.-])(?: [^>]{0,126})?(?<!\/)>([^<]{0,256})<\/\1>/g;
+
+/** `<password>…</password>`: an element named like a secret (attributes allowed) holding a value. */
 function scanElements(text: string): SecretRuleId | null {
-  for (let open = text.indexOf('<'); open !== -1; open = text.indexOf('<', open + 1)) {
-    const nameLength = run(text, open + 1, NAME, 65);
-    if (nameLength < 2 || nameLength > 64 || !is(text.charCodeAt(open + 1), LETTERS)) continue;
-    let tagEnd = open + 1 + nameLength;
-    if (text.charCodeAt(tagEnd) === 32) {
-      const close = text.slice(tagEnd, tagEnd + 128).indexOf('>');
-      if (close === -1) continue;
-      tagEnd += close;
-    }
-    if (text.charCodeAt(tagEnd) !== GREATER_THAN || text.charCodeAt(tagEnd - 1) === SOLIDUS) continue;
-    const name = text.slice(open + 1, open + 1 + nameLength);
-    const verdict = keyVerdict(name);
-    if (verdict.secret === null) continue;
-    const valueStart = tagEnd + 1;
-    let end = valueStart;
-    while (end < text.length && end - valueStart < 256 && text.charCodeAt(end) !== LESS_THAN) end++;
-    if (!text.startsWith(`</${name}>`, end)) continue;
-    const value = text.slice(valueStart, end).trim();
-    if (!value || isReference(value) || (verdict.ambiguous && !isCredentialToken(value))) continue;
+  for (const [, name, raw] of text.matchAll(ELEMENT)) {
+    const verdict = keyVerdict(name!);
+    const value = raw!.trim();
+    if (verdict.secret === null || !value || isReference(value) || (verdict.ambiguous && !isCredentialToken(value))) continue;
     return 'secret-element';
   }
   return null;
