@@ -568,7 +568,7 @@ function judgeDisguised(name: string, folded: string, words: readonly string[]):
   const leet = LEET_SIGN.test(folded);
   if (!leet && !(MIXED_CASE.test(folded) && isOddlyCased(folded, words))) return null;
   let plain = folded.toLowerCase();
-  if (leet) plain = plain.replace(LEET_RUN, unleet);
+  if (leet) plain = plain.replace(LEET_RUN, (signs) => [...signs].map((sign) => LEET[sign] ?? sign).join(''));
   const verdict = judgeWords(wordsOf(plain));
   return verdict.secret !== null ? verdict : null;
 }
@@ -585,11 +585,6 @@ const MIXED_CASE = /[a-z][A-Z]|[A-Z]{2}[a-z]/;
 /** Leetspeak: digits, `@` or `$` between letters (`passw0rd`, `p@ss`; not `s3_bucket`, `sha256`). */
 const LEET_SIGN = /[a-zA-Z][0-9@$]{1,3}[a-zA-Z]/;
 const LEET_RUN = /[@$]|(?<=[a-z])\d+(?=[a-z])/g;
-function unleet(digits: string): string {
-  let letters = '';
-  for (let i = 0; i < digits.length; i++) letters += LEET[digits[i]!] ?? digits[i];
-  return letters;
-}
 /** What may follow a secret's word at the end of a non-Latin key (`пароль_2`, `密码 1`). */
 const TRAILING_IN_NAMES = ' \t_.:-0123456789';
 const LEET: Record<string, string> = { '0': 'o', '1': 'i', '3': 'e', '4': 'a', '5': 's', '7': 't', '@': 'a', $: 's' };
@@ -1593,11 +1588,6 @@ function judgeKey(key: string): SecretRuleId | KeyVerdict {
 /** JSON Web Key members that hold private key material. */
 const JWK_PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k'];
 
-function isPrivateJwk(object: { [key: string]: JsonValue }): boolean {
-  if (typeof object.kty !== 'string') return false;
-  return JWK_PRIVATE_MEMBERS.some((member) => typeof object[member] === 'string' && object[member] !== '');
-}
-
 /** A key as it can be shown in a message: short and plain, or not at all. */
 const shown = (key: string) => (key.length <= 64 && /^[\w .:@/-]+$/.test(key) ? ` "${key}"` : '');
 
@@ -1677,7 +1667,7 @@ export function findSecrets(document: JsonValue, allowed: ReadonlySet<string> = 
         path.pop();
       }
     } else if (value !== null && typeof value === 'object') {
-      const jwk = isPrivateJwk(value);
+      const jwk = typeof value.kty === 'string'; // a JSON Web Key
       const pair = namedValue(value);
       for (const key in value) {
         if (!Object.hasOwn(value, key)) continue;
