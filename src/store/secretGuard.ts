@@ -1028,9 +1028,9 @@ function scanQuery(text: string, start: number): { rule: SecretRuleId | null; en
       // No secret's name is shorter than `pw` or longer than 64 characters; a value is read only under a secret's name.
       const nameLength = nameEnd - nameStart;
       if (at > valueStart && nameLength >= 2 && nameLength <= 64) {
-        const name = text.slice(nameStart, nameEnd);
-        const secret = isSecretParameterName(name) && isSecretParameter(name, text.slice(valueStart, at));
-        if (secret) return { rule: 'url-secret-parameter', end: at };
+        if (isSecretParameter(text.slice(nameStart, nameEnd), text.slice(valueStart, at))) {
+          return { rule: 'url-secret-parameter', end: at };
+        }
       }
     }
     const code = text.charCodeAt(at);
@@ -1043,17 +1043,14 @@ function scanQuery(text: string, start: number): { rule: SecretRuleId | null; en
 const endsParameter = (code: number) =>
   code === AMPERSAND || code === SEMICOLON || code === NUMBER_SIGN || endsUrl(code) || Number.isNaN(code);
 
-function isSecretParameterName(name: string): boolean {
-  const lowerName = name.toLowerCase();
-  return SIGNATURE_PARAMETERS.has(lowerName) || lowerName === 'key' || keyVerdict(name).secret !== null;
-}
-
-/** Whether the value of a parameter with a secret's name (`isSecretParameterName`) is a real one. */
+/** Whether a query parameter is named like a secret (or a signature, or `key`) and holds a real value. */
 function isSecretParameter(name: string, encoded: string): boolean {
   const lowerName = name.toLowerCase();
+  const signature = SIGNATURE_PARAMETERS.has(lowerName);
+  if (!signature && lowerName !== 'key' && keyVerdict(name).secret === null) return false;
   const value = safeDecode(encoded);
   if (isStandIn(value)) return false;
-  if (SIGNATURE_PARAMETERS.has(lowerName)) return value.length >= 16;
+  if (signature) return value.length >= 16;
   if (lowerName === 'key') return value.length >= 16 && letterKinds(value).digit;
   return true;
 }
