@@ -868,7 +868,7 @@ function scanBlobs(text: string): SecretRuleId | null {
  */
 function scanEncoded(run64: string): SecretRuleId | null {
   const hex = run64.length >= 32 && run(run64, 0, HEX) === run64.length;
-  if (!mayEncodeText(run64, hex)) return null;
+  if (!(hex ? HEX_OF_TEXT : BASE64_OF_TEXT).test(run64)) return null;
   const decoded = hex
     ? Buffer.from(run64.slice(0, run64.length - (run64.length % 2)), 'hex').toString('latin1')
     : decodeBase64(run64.slice(0, run64.length - (run64.length % 4)));
@@ -878,19 +878,12 @@ function scanEncoded(run64: string): SecretRuleId | null {
 const PRINTABLE = /^[\t\n\r\x20-\x7e]+$/;
 
 /**
- * Whether the first three bytes a run encodes may be ASCII, by its characters alone: in base64 a byte below
- * 0x80 starts each 4-character group with `A`–`Z` or `a`–`f`; in hex it starts each pair with `0` or `2`–`7`.
+ * Runs whose first three bytes may be ASCII (a run is at least 24 characters): in base64 a byte below 0x80
+ * starts each 4-character group with `A`–`Z` or `a`–`f`; in hex it starts each pair with `0` or `2`–`7`.
  * Most runs (identifiers, host names, ids) fail at once and are never decoded.
  */
-function mayEncodeText(encoded: string, hex: boolean): boolean {
-  const step = hex ? 2 : 4;
-  for (let at = 0; at < Math.min(encoded.length, 3 * step); at += step) {
-    const code = encoded.charCodeAt(at);
-    const ascii = hex ? code === 48 || (code >= 50 && code <= 55) : is(code, UPPER) || (code >= 97 && code <= 102);
-    if (!ascii) return false;
-  }
-  return true;
-}
+const BASE64_OF_TEXT = /^(?:[A-Za-f][^]{3}){3}/;
+const HEX_OF_TEXT = /^(?:[02-7][^]){3}/;
 
 /** A text that speaks of AWS or secrets: a 40-character base64 token in it is an AWS secret access key. */
 const AWS_HINT = /aws|secret/i;
