@@ -1085,7 +1085,7 @@ function scanAssignments(text: string): SecretRuleId | null {
     // `arn:aws:secretsmanager:…:secret:prod/db`, `urn:…`: a colon chain, not an assignment.
     if (code === COLON && nameStart > 0 && text.charCodeAt(nameStart - 1) === COLON) continue;
     // `curl -u user:password`, `--user=user:password`.
-    if (code === COLON && isUserFlagBefore(text, nameStart)) {
+    if (code === COLON && USER_FLAG_BEFORE.test(text.slice(Math.max(0, nameStart - 8), nameStart))) {
       const password = assignedValue(text, at + 1);
       if (password.text && !isStandIn(password.text) && !/^\d+$/.test(password.text)) return 'basic-auth-credentials';
     }
@@ -1127,11 +1127,8 @@ function scanAssignments(text: string): SecretRuleId | null {
   return null;
 }
 
-/** Whether a command-line user flag (`-u `, `--user `, `--user=`) ends at `at`. */
-function isUserFlagBefore(text: string, at: number): boolean {
-  const before = text.slice(Math.max(0, at - 8), at);
-  return before.endsWith(' -u ') || before.endsWith('--user ') || before.endsWith('--user=') || before === '-u ';
-}
+/** A command-line user flag (`-u `, `--user `, `--user=`) at the end of the 8 characters before a name. */
+const USER_FLAG_BEFORE = /(?:^-u| -u|--user) $|--user=$/;
 
 /**
  * The value after `name=` (blanks skipped; quoted or up to a separator; at most 256 characters), and where
