@@ -96,8 +96,9 @@ export const SECRET_ADVICE =
 // Characters
 
 const UPPER = 1, LOWER = 2, DIGIT = 4, UNDERSCORE = 8, DASH = 16, PLUS = 32, SLASH = 64, DOT = 128;
-const HEX = 256, HEX_LOWER = 512, EQUALS = 1024, TILDE = 2048;
-const ALNUM = UPPER | LOWER | DIGIT;
+const HEX = 256, EQUALS = 512, TILDE = 1024;
+const LETTERS = UPPER | LOWER;
+const ALNUM = LETTERS | DIGIT;
 const WORD = ALNUM | UNDERSCORE;
 const B64URL = WORD | DASH;
 const B64 = ALNUM | PLUS | SLASH;
@@ -108,23 +109,13 @@ const NAME = B64URL | DOT;
 /** Characters of a bearer token (RFC 6750 b64token). */
 const B64TOKEN = B64URL | DOT | TILDE | PLUS | SLASH | EQUALS;
 
+/** The classes of each ASCII character, by character code. */
 const CLASSES = new Uint16Array(128);
-for (let c = 0; c < 128; c++) {
-  const ch = String.fromCharCode(c);
-  let bits = 0;
-  if (ch >= 'A' && ch <= 'Z') bits |= UPPER;
-  if (ch >= 'a' && ch <= 'z') bits |= LOWER;
-  if (ch >= '0' && ch <= '9') bits |= DIGIT | HEX | HEX_LOWER;
-  if (ch >= 'a' && ch <= 'f') bits |= HEX | HEX_LOWER;
-  if (ch >= 'A' && ch <= 'F') bits |= HEX;
-  if (ch === '_') bits |= UNDERSCORE;
-  if (ch === '-') bits |= DASH;
-  if (ch === '+') bits |= PLUS;
-  if (ch === '/') bits |= SLASH;
-  if (ch === '.') bits |= DOT;
-  if (ch === '=') bits |= EQUALS;
-  if (ch === '~') bits |= TILDE;
-  CLASSES[c] = bits;
+for (const [members, bits] of [
+  ['ABCDEFGHIJKLMNOPQRSTUVWXYZ', UPPER], ['abcdefghijklmnopqrstuvwxyz', LOWER], ['0123456789', DIGIT | HEX], ['abcdefABCDEF', HEX],
+  ['_', UNDERSCORE], ['-', DASH], ['+', PLUS], ['/', SLASH], ['.', DOT], ['=', EQUALS], ['~', TILDE],
+] as const) {
+  for (const ch of members) CLASSES[ch.charCodeAt(0)]! |= bits;
 }
 
 const is = (code: number, mask: number) => code < 128 && (CLASSES[code]! & mask) !== 0;
@@ -273,53 +264,28 @@ const UTF16 = new TextDecoder('utf-16le');
 // Keys: which name a secret
 
 /**
- * Splits `dbPassword`, `DB_PASSWORD`, `db-password`, `db.password`, `HTTPServer` into lower-case words,
- * in one scan (digits stay with the letters before them: `s3`, `sha256`).
+ * The lower-case words of a key: `dbPassword`, `DB_PASSWORD`, `db-password`, `db.password`, `HTTPServer` split
+ * alike, digits with the letters before them (`s3`, `sha256`). Upper case starts a word after lower case or a
+ * digit, and the last of a run of capitals starts one before lower case.
  */
-function wordsOf(key: string): string[] {
-  const words: string[] = [];
-  let start = -1;
-  const kind = (at: number) => {
-    const code = key.charCodeAt(at);
-    return is(code, UPPER) ? UPPER : is(code, LOWER) ? LOWER : is(code, DIGIT) ? DIGIT : 0;
-  };
-  for (let at = 0; at <= key.length; at++) {
-    const here = at < key.length ? kind(at) : 0;
-    if (here === 0) {
-      if (start >= 0) words.push(key.slice(start, at).toLowerCase());
-      start = -1;
-    } else if (start < 0) {
-      start = at;
-    } else if (here === UPPER && kind(at - 1) !== UPPER) {
-      words.push(key.slice(start, at).toLowerCase());
-      start = at;
-    } else if (here === LOWER && at - 1 > start && kind(at - 1) === UPPER && kind(at - 2) === UPPER) {
-      words.push(key.slice(start, at - 1).toLowerCase());
-      start = at - 1;
-    }
-  }
-  return words;
-}
+const KEY_WORD = /[A-Z]+(?=[A-Z][a-z])|[A-Z]*[a-z0-9]+|[A-Z]+/g;
+const wordsOf = (key: string) => (key.match(KEY_WORD) ?? []).map((word) => word.toLowerCase());
 
 const set = (words: string) => new Set(words.split(/\s+/).filter(Boolean));
 
+/** `[word, label]` for each of `words`, labelled `label` or itself. */
+const labelled = (words: string, label?: string) => [...set(words)].map((word): [string, string] => [word, label ?? word]);
 /** Words, or two adjacent words joined, that name a secret (spelling → the name used in messages). */
 const SECRET_NOUNS = new Map<string, string>([
-  ['password', 'password'], ['passwords', 'password'], ['passwd', 'passwd'], ['pwd', 'pwd'], ['passphrase', 'passphrase'],
-  ['passcode', 'passcode'], ['pincode', 'pincode'], ['secret', 'secret'], ['secrets', 'secrets'], ['credential', 'credential'],
-  ['credentials', 'credentials'], ['creds', 'creds'], ['cred', 'creds'], ['connectionstring', 'connectionstring'],
-  ['connstr', 'connectionstring'], ['connstring', 'connectionstring'], ['dsn', 'dsn'], ['basicauth', 'basicauth'],
-  ['salt', 'salt'], ['pepper', 'pepper'], ['mnemonic', 'mnemonic'], ['seedphrase', 'seedphrase'], ['htpasswd', 'passwd'],
-  ['pw', 'pw'], ['idrsa', 'idrsa'], ['ided25519', 'ided25519'], ['idecdsa', 'idecdsa'], ['iddsa', 'iddsa'],
-  ['recoverycodes', 'recoverycodes'], ['backupcodes', 'backupcodes'], ['psk', 'psk'],
+  ...labelled(`password passwd pwd passphrase passcode pincode secret secrets credential credentials creds connectionstring
+    dsn basicauth salt pepper mnemonic seedphrase pw idrsa ided25519 idecdsa iddsa recoverycodes backupcodes psk`),
+  ['passwords', 'password'], ['cred', 'creds'], ['connstr', 'connectionstring'], ['connstring', 'connectionstring'],
+  ['htpasswd', 'passwd'],
   // The same in a few other languages (accents are folded away: contraseña, hasło, şifre, jelszó; mot_de_passe
   // is three words joined). Other scripts are matched apart, by NON_LATIN_NOUNS.
-  ['passwort', 'password'], ['kennwort', 'password'], ['contrasena', 'password'], ['senha', 'password'],
-  ['wachtwoord', 'password'], ['losenord', 'password'], ['haslo', 'password'], ['motdepasse', 'password'],
-  ['passord', 'password'], ['adgangskode', 'password'], ['salasana', 'password'], ['jelszo', 'password'],
-  ['heslo', 'password'], ['lozinka', 'password'], ['sifre', 'password'], ['katasandi', 'password'],
-  ['matkhau', 'password'], ['contrasenya', 'password'], ['secreto', 'secret'], ['segredo', 'secret'],
-  ['segreto', 'secret'], ['geheimnis', 'secret'],
+  ...labelled(`passwort kennwort contrasena senha wachtwoord losenord haslo motdepasse passord adgangskode salasana jelszo
+    heslo lozinka sifre katasandi matkhau contrasenya`, 'password'),
+  ...labelled('secreto segredo segreto geheimnis', 'secret'),
 ]);
 /**
  * The word for password (or secret key) in scripts that do not fold to Latin letters: Russian/Ukrainian,
@@ -555,10 +521,18 @@ function lastPart(name: string): string {
   return part.slice(run(part, 0, ALNUM));
 }
 
-/** Names recur from write to write and text to text: verdicts on them are kept (bounded; names are not secrets). */
+/**
+ * Keeps `value` under `key`, when the key is at most 256 characters, in a cache of at most 10,000 (emptied
+ * when full): names, keys and strings recur from write to write and text to text.
+ */
+function remember<V>(cache: Map<string, V>, key: string, value: V): void {
+  if (key.length > 256) return;
+  if (cache.size >= 10_000) cache.clear();
+  cache.set(key, value);
+}
+
+/** Verdicts on names (names are not secrets). */
 const nameVerdicts = new Map<string, KeyVerdict>();
-const NAME_VERDICTS_KEPT = 10_000;
-const NAME_KEPT_UP_TO = 256;
 
 /** `<word>_key` holds a PagerDuty-style integration key after these words. */
 const ROUTING_KEY_QUALIFIERS = set('routing integration');
@@ -571,10 +545,7 @@ function keyVerdict(name: string): KeyVerdict {
     const words = wordsOf(folded);
     verdict = judgeWords(words);
     if (!verdict.named) verdict = judgeDisguised(name, folded, words) ?? verdict;
-    if (name.length <= NAME_KEPT_UP_TO) {
-      if (nameVerdicts.size >= NAME_VERDICTS_KEPT) nameVerdicts.clear();
-      nameVerdicts.set(name, verdict);
-    }
+    remember(nameVerdicts, name, verdict);
   }
   return verdict;
 }
@@ -597,7 +568,7 @@ function judgeDisguised(name: string, folded: string, words: readonly string[]):
   const leet = LEET_SIGN.test(folded);
   if (!leet && !(MIXED_CASE.test(folded) && isOddlyCased(folded, words))) return null;
   let plain = folded.toLowerCase();
-  if (leet) plain = plain.replace(LEET_RUN, unleet);
+  if (leet) plain = plain.replace(LEET_RUN, (signs) => [...signs].map((sign) => LEET[sign] ?? sign).join(''));
   const verdict = judgeWords(wordsOf(plain));
   return verdict.secret !== null ? verdict : null;
 }
@@ -608,22 +579,12 @@ function judgeDisguised(name: string, folded: string, words: readonly string[]):
  */
 function isOddlyCased(folded: string, words: readonly string[]): boolean {
   for (let at = 0; at + 1 < words.length; at++) if (words[at]!.length <= 2 && words[at + 1]!.length <= 2) return true;
-  for (let start = 0; start < folded.length; ) {
-    const length = run(folded, start, LETTERS);
-    if (length >= 2 && length <= 16 && SECRET_NOUNS.has(folded.slice(start, start + length).toLowerCase())) return true;
-    start += Math.max(length, 1);
-  }
-  return false;
+  return (folded.match(/[A-Za-z]+/g) ?? []).some((letters) => letters.length <= 16 && SECRET_NOUNS.has(letters.toLowerCase()));
 }
 const MIXED_CASE = /[a-z][A-Z]|[A-Z]{2}[a-z]/;
 /** Leetspeak: digits, `@` or `$` between letters (`passw0rd`, `p@ss`; not `s3_bucket`, `sha256`). */
 const LEET_SIGN = /[a-zA-Z][0-9@$]{1,3}[a-zA-Z]/;
 const LEET_RUN = /[@$]|(?<=[a-z])\d+(?=[a-z])/g;
-function unleet(digits: string): string {
-  let letters = '';
-  for (let i = 0; i < digits.length; i++) letters += LEET[digits[i]!] ?? digits[i];
-  return letters;
-}
 /** What may follow a secret's word at the end of a non-Latin key (`пароль_2`, `密码 1`). */
 const TRAILING_IN_NAMES = ' \t_.:-0123456789';
 const LEET: Record<string, string> = { '0': 'o', '1': 'i', '3': 'e', '4': 'a', '5': 's', '7': 't', '@': 'a', $: 's' };
@@ -693,199 +654,79 @@ function isReference(value: string): boolean {
 // ---------------------------------------------------------------------------------------------------
 // Texts: the credential shapes
 
-type Step = string | { mask: number; min: number; max?: number };
-
-/** A token format: a literal prefix, then steps (a literal, or a run of a class: at least `min`, and at most `max` when given). */
-interface TokenFormat {
-  rule: SecretRuleId;
-  prefixes: readonly string[];
-  steps: readonly Step[];
-}
-
-const runOf = (mask: number, min: number, max?: number): Step => ({ mask, min, max });
-const UPPER_DIGIT = UPPER | DIGIT;
-const LETTERS = UPPER | LOWER;
-
-const TOKEN_FORMATS: TokenFormat[] = [
-  { rule: 'github-token', prefixes: ['ghp_', 'gho_', 'ghu_', 'ghs_', 'ghr_'], steps: [runOf(ALNUM, 36)] },
-  { rule: 'github-token', prefixes: ['github_pat_'], steps: [runOf(WORD, 40)] },
-  {
-    rule: 'gitlab-token',
-    prefixes: ['glpat-', 'gldt-', 'glrt-', 'glptt-', 'glcbt-', 'glimt-', 'glft-', 'glsoat-', 'GR1348941'],
-    steps: [runOf(B64URL, 20)],
-  },
-  {
-    rule: 'slack-token',
-    prefixes: ['xoxb-', 'xoxp-', 'xoxa-', 'xoxo-', 'xoxr-', 'xoxs-', 'xoxe-', 'xapp-'],
-    steps: [runOf(ALNUM | DASH, 10)],
-  },
-  { rule: 'stripe-key', prefixes: ['sk_live_', 'sk_test_', 'rk_live_', 'rk_test_', 'whsec_'], steps: [runOf(ALNUM, 16)] },
-  { rule: 'google-api-key', prefixes: ['AIza'], steps: [runOf(B64URL, 35)] },
-  { rule: 'google-oauth', prefixes: ['GOCSPX-'], steps: [runOf(B64URL, 24)] },
-  { rule: 'google-oauth', prefixes: ['ya29.'], steps: [runOf(B64URL, 30)] },
-  { rule: 'google-oauth', prefixes: ['1//0'], steps: [runOf(B64URL, 30)] },
-  { rule: 'aws-access-key-id', prefixes: ['AKIA', 'ASIA', 'ABIA', 'ACCA'], steps: [runOf(UPPER_DIGIT, 16, 16)] },
-  { rule: 'ai-api-key', prefixes: ['sk-ant-', 'sk-proj-', 'sk-svcacct-', 'sk-admin-'], steps: [runOf(B64URL, 32)] },
-  { rule: 'ai-api-key', prefixes: ['sk-'], steps: [runOf(ALNUM, 32)] },
-  { rule: 'npm-token', prefixes: ['npm_'], steps: [runOf(ALNUM, 36)] },
-  { rule: 'pypi-token', prefixes: ['pypi-AgEIcHlwaS5vcmc', 'pypi-AgENdGVzdC5weXBpLm9yZw'], steps: [runOf(B64URL, 50)] },
-  { rule: 'sendgrid-key', prefixes: ['SG.'], steps: [runOf(B64URL, 16, 32), '.', runOf(B64URL, 16)] },
-  { rule: 'twilio-key', prefixes: ['SK'], steps: [runOf(HEX, 32, 32)] },
-  { rule: 'huggingface-token', prefixes: ['hf_'], steps: [runOf(ALNUM, 30)] },
-  { rule: 'docker-hub-token', prefixes: ['dckr_pat_', 'dckr_oat_'], steps: [runOf(B64URL, 20)] },
-  { rule: 'pulumi-token', prefixes: ['pul-'], steps: [runOf(HEX_LOWER, 40, 40)] },
-  { rule: 'mapbox-token', prefixes: ['sk.eyJ'], steps: [runOf(B64URL, 16, 160), '.', runOf(B64URL, 16)] },
-  { rule: 'mailgun-key', prefixes: ['key-'], steps: [runOf(HEX_LOWER, 32, 32)] },
-  { rule: 'shopify-token', prefixes: ['shpat_', 'shpss_', 'shpca_', 'shppa_'], steps: [runOf(HEX, 32)] },
-  { rule: 'digitalocean-token', prefixes: ['dop_v1_', 'doo_v1_', 'dor_v1_'], steps: [runOf(HEX, 64)] },
-  { rule: 'databricks-token', prefixes: ['dapi'], steps: [runOf(HEX, 32, 32)] },
-  { rule: 'vault-token', prefixes: ['hvs.', 'hvb.', 'hvr.'], steps: [runOf(B64URL, 24)] },
-  { rule: 'doppler-token', prefixes: ['dp.st.'], steps: [runOf(B64URL, 1, 32), '.', runOf(ALNUM, 40)] },
-  { rule: 'doppler-token', prefixes: ['dp.pt.', 'dp.ct.', 'dp.sa.', 'dp.scim.', 'dp.audit.'], steps: [runOf(ALNUM, 40)] },
-  { rule: 'grafana-token', prefixes: ['glc_'], steps: [runOf(B64, 32)] },
-  { rule: 'grafana-token', prefixes: ['glsa_'], steps: [runOf(ALNUM, 32, 32), '_', runOf(HEX, 8)] },
-  { rule: 'linear-key', prefixes: ['lin_api_'], steps: [runOf(ALNUM, 32)] },
-  { rule: 'postman-key', prefixes: ['PMAK-'], steps: [runOf(HEX, 24, 24), '-', runOf(ALNUM, 34)] },
-  { rule: 'atlassian-token', prefixes: ['ATATT3'], steps: [runOf(B64URL | EQUALS, 50)] },
-  { rule: 'newrelic-key', prefixes: ['NRAK-', 'NRII-', 'NRJS-'], steps: [runOf(UPPER_DIGIT, 27)] },
-  { rule: 'sentry-token', prefixes: ['sntrys_'], steps: [runOf(B64 | EQUALS | UNDERSCORE, 50)] },
-  { rule: 'sentry-token', prefixes: ['sntryu_'], steps: [runOf(HEX, 64)] },
-  { rule: 'square-token', prefixes: ['sq0atp-', 'sq0csp-'], steps: [runOf(B64URL, 22)] },
-  { rule: 'square-token', prefixes: ['EAAA'], steps: [runOf(B64URL, 60, 60)] },
-  { rule: 'age-secret-key', prefixes: ['AGE-SECRET-KEY-1'], steps: [runOf(UPPER_DIGIT, 50)] },
-  { rule: 'firebase-key', prefixes: ['AAAA'], steps: [runOf(B64URL, 7, 7), ':APA91b', runOf(B64URL, 100)] },
-  { rule: 'facebook-token', prefixes: ['EAA'], steps: [runOf(ALNUM, 90)] },
-  { rule: 'heroku-key', prefixes: ['HRKU-'], steps: [runOf(B64URL, 58)] },
-  { rule: 'supabase-token', prefixes: ['sbp_'], steps: [runOf(HEX, 40)] },
-  { rule: 'dropbox-token', prefixes: ['sl.'], steps: [runOf(B64URL, 130)] },
-  { rule: 'airtable-token', prefixes: ['pat'], steps: [runOf(ALNUM, 14, 14), '.', runOf(HEX, 64)] },
-  { rule: 'notion-token', prefixes: ['ntn_'], steps: [runOf(ALNUM, 40)] },
-  { rule: 'notion-token', prefixes: ['secret_'], steps: [runOf(ALNUM, 43, 43)] },
-];
-
 /**
- * A token format without a literal prefix: its first character is of class `first`, and `literal` is
- * found at one of `offsets` (checked first, so a word start costs a comparison or two).
+ * Token formats: the vendor's documented prefix (or, for a few, a literal at a fixed offset) and length.
+ * Every repeat is bounded and none nests; a run that must be exactly so long is not followed by another
+ * character of its class. Within a word start, the first format listed that matches wins.
  */
-interface AnchoredFormat {
-  rule: SecretRuleId;
-  first: number;
-  firsts?: string;
-  offsets: readonly number[];
-  literal: string;
-  steps: readonly Step[];
-}
-
-const ANCHORED_FORMATS: AnchoredFormat[] = [
-  {
-    rule: 'mailgun-key',
-    first: HEX_LOWER,
-    offsets: [32],
-    literal: '-',
-    steps: [runOf(HEX_LOWER, 32, 32), '-', runOf(HEX_LOWER, 8, 8), '-', runOf(HEX_LOWER, 8, 8)],
-  },
-  { rule: 'mailchimp-key', first: HEX_LOWER, offsets: [32], literal: '-us', steps: [runOf(HEX_LOWER, 32, 32), '-us', runOf(DIGIT, 1, 2)] },
-  {
-    rule: 'telegram-bot-token',
-    first: DIGIT,
-    offsets: [8, 9, 10],
-    literal: ':AA',
-    steps: [runOf(DIGIT, 8, 10), ':AA', runOf(B64URL, 33)],
-  },
-  {
-    rule: 'discord-bot-token',
-    first: UPPER,
-    firsts: 'MNO',
-    offsets: [23, 24, 25, 26, 27, 28],
-    literal: '.',
-    steps: [runOf(ALNUM, 23, 28), '.', runOf(B64URL, 6, 7), '.', runOf(B64URL, 27)],
-  },
-  {
-    rule: 'terraform-token',
-    first: ALNUM,
-    offsets: [14],
-    literal: '.atlasv1.',
-    steps: [runOf(ALNUM, 14, 14), '.atlasv1.', runOf(B64URL, 60)],
-  },
+const TOKEN_FORMATS: [SecretRuleId, RegExp][] = [
+  ['github-token', /gh[pousr]_[A-Za-z0-9]{36}|github_pat_\w{40}/],
+  ['gitlab-token', /(?:glpat-|gldt-|glrt-|glptt-|glcbt-|glimt-|glft-|glsoat-|GR1348941)[\w-]{20}/],
+  ['slack-token', /(?:xox[bpaorse]|xapp)-[A-Za-z0-9-]{10}/],
+  ['stripe-key', /(?:[sr]k_(?:live|test)_|whsec_)[A-Za-z0-9]{16}/],
+  ['google-api-key', /AIza[\w-]{35}/],
+  ['google-oauth', /GOCSPX-[\w-]{24}|ya29\.[\w-]{30}|1\/\/0[\w-]{30}/],
+  ['aws-access-key-id', /A(?:KIA|SIA|BIA|CCA)[A-Z0-9]{16}(?![A-Z0-9])/],
+  ['ai-api-key', /sk-(?:ant|proj|svcacct|admin)-[\w-]{32}|sk-[A-Za-z0-9]{32}/],
+  ['npm-token', /npm_[A-Za-z0-9]{36}/],
+  ['pypi-token', /pypi-(?:AgEIcHlwaS5vcmc|AgENdGVzdC5weXBpLm9yZw)[\w-]{50}/],
+  ['sendgrid-key', /SG\.[\w-]{16,32}\.[\w-]{16}/],
+  ['twilio-key', /SK[0-9A-Fa-f]{32}(?![0-9A-Fa-f])/],
+  ['huggingface-token', /hf_[A-Za-z0-9]{30}/],
+  ['docker-hub-token', /dckr_[po]at_[\w-]{20}/],
+  ['pulumi-token', /pul-[0-9a-f]{40}(?![0-9a-f])/],
+  ['mapbox-token', /sk\.eyJ[\w-]{16,160}\.[\w-]{16}/],
+  ['mailgun-key', /key-[0-9a-f]{32}(?![0-9a-f])/],
+  ['shopify-token', /shp(?:at|ss|ca|pa)_[0-9A-Fa-f]{32}/],
+  ['digitalocean-token', /do[opr]_v1_[0-9A-Fa-f]{64}/],
+  ['databricks-token', /dapi[0-9A-Fa-f]{32}(?![0-9A-Fa-f])/],
+  ['vault-token', /hv[sbr]\.[\w-]{24}/],
+  ['doppler-token', /dp\.st\.[\w-]{1,32}\.[A-Za-z0-9]{40}|dp\.(?:pt|ct|sa|scim|audit)\.[A-Za-z0-9]{40}/],
+  ['grafana-token', /glc_[A-Za-z0-9+/]{32}|glsa_[A-Za-z0-9]{32}_[0-9A-Fa-f]{8}/],
+  ['linear-key', /lin_api_[A-Za-z0-9]{32}/],
+  ['postman-key', /PMAK-[0-9A-Fa-f]{24}-[A-Za-z0-9]{34}/],
+  ['atlassian-token', /ATATT3[\w=-]{50}/],
+  ['newrelic-key', /NR(?:AK|II|JS)-[A-Z0-9]{27}/],
+  ['sentry-token', /sntrys_[\w+/=]{50}|sntryu_[0-9A-Fa-f]{64}/],
+  ['square-token', /sq0(?:atp|csp)-[\w-]{22}|EAAA[\w-]{60}(?![\w-])/],
+  ['age-secret-key', /AGE-SECRET-KEY-1[A-Z0-9]{50}/],
+  ['firebase-key', /AAAA[\w-]{7}:APA91b[\w-]{100}/],
+  ['facebook-token', /EAA[A-Za-z0-9]{90}/],
+  ['heroku-key', /HRKU-[\w-]{58}/],
+  ['supabase-token', /sbp_[0-9A-Fa-f]{40}/],
+  ['dropbox-token', /sl\.[\w-]{130}/],
+  ['airtable-token', /pat[A-Za-z0-9]{14}\.[0-9A-Fa-f]{64}/],
+  ['notion-token', /ntn_[A-Za-z0-9]{40}|secret_[A-Za-z0-9]{43}(?![A-Za-z0-9])/],
+  // Without a literal prefix: a literal at a fixed offset.
+  ['mailgun-key', /[0-9a-f]{32}-[0-9a-f]{8}-[0-9a-f]{8}(?![0-9a-f])/],
+  ['mailchimp-key', /[0-9a-f]{32}-us\d{1,2}(?!\d)/],
+  ['telegram-bot-token', /\d{8,10}:AA[\w-]{33}/],
+  ['discord-bot-token', /[MNO][A-Za-z0-9]{22,27}\.[\w-]{6,7}\.[\w-]{27}/],
+  // Azure AD client secrets: three characters, a digit, `Q~`, then 31 to 34 more.
+  ['azure-client-secret', /[A-Za-z0-9][\w~.]{2}\dQ~[\w~.-]{31}/],
+  // Last: tried only in texts that hold `.atlasv1.` (at every word start it would cost as much as all the others).
+  ['terraform-token', /[A-Za-z0-9]{14}\.atlasv1\.[\w-]{60}/],
 ];
-
 /**
- * The literal prefixes as a trie over ASCII: node `n`'s child for character `c` is `PREFIX_TRIE[n * 128 + c]`
- * (0 for none: the root, node 0, is nobody's child); `PREFIX_ENDS[n]` lists the formats whose prefix ends
- * at node `n`. A word start walks it once, as deep as the longest prefix.
+ * A search for the first of `patterns` at a word start (after the text's start or a character that is no
+ * letter or digit): group `i + 1` holds a match of pattern `i`.
  */
-const PREFIX_ENDS: ({ rule: SecretRuleId; steps: readonly Step[] }[] | undefined)[] = [undefined];
-// At most one node per character of every prefix (plus the root); trimmed below.
-let prefixTrie = new Int32Array(128 * (1 + TOKEN_FORMATS.reduce((sum, format) => sum + format.prefixes.join('').length, 0)));
-for (const { rule, prefixes, steps } of TOKEN_FORMATS) {
-  for (const prefix of prefixes) {
-    let node = 0;
-    for (let i = 0; i < prefix.length; i++) {
-      const slot = node * 128 + prefix.charCodeAt(i);
-      if (prefixTrie[slot] === 0) {
-        prefixTrie[slot] = PREFIX_ENDS.length;
-        PREFIX_ENDS.push(undefined);
-      }
-      node = prefixTrie[slot]!;
-    }
-    (PREFIX_ENDS[node] ??= []).push({ rule, steps });
-  }
-}
-const PREFIX_TRIE = prefixTrie.slice(0, PREFIX_ENDS.length * 128);
-prefixTrie = new Int32Array(0);
-/** Formats without a literal prefix, by the first character they may start with. */
-const ANCHORED_BY_FIRST: (AnchoredFormat[] | undefined)[] = new Array(128);
-for (let code = 0; code < 128; code++) {
-  const formats = ANCHORED_FORMATS.filter(
-    (format) => is(code, format.first) && (format.firsts === undefined || format.firsts.includes(String.fromCharCode(code))),
-  );
-  if (formats.length > 0) ANCHORED_BY_FIRST[code] = formats;
-}
-
-/** Whether `steps` match from `at`; reads at most the sum of their lengths (plus one each). */
-function matchesSteps(text: string, at: number, steps: readonly Step[]): boolean {
-  let position = at;
-  for (let i = 0; i < steps.length; i++) {
-    const step = steps[i]!;
-    if (typeof step === 'string') {
-      if (!text.startsWith(step, position)) return false;
-      position += step.length;
-    } else {
-      const count = run(text, position, step.mask, (step.max ?? step.min) + 1);
-      if (count < step.min || (step.max !== undefined && count > step.max)) return false;
-      position += count;
-    }
-  }
-  return true;
-}
-
-/** The format that matches at the word start `at`, if any (a start costs a short trie walk and a few comparisons). */
-function formatAt(text: string, at: number, code: number): SecretRuleId | null {
-  let node = PREFIX_TRIE[code]!;
-  for (let next = at + 1; node !== 0; next++) {
-    const ends = PREFIX_ENDS[node];
-    if (ends !== undefined) for (let i = 0; i < ends.length; i++) if (matchesSteps(text, next, ends[i]!.steps)) return ends[i]!.rule;
-    const following = text.charCodeAt(next);
-    node = following < 128 ? PREFIX_TRIE[node * 128 + following]! : 0;
-  }
-  const anchoredFormats = ANCHORED_BY_FIRST[code];
-  if (anchoredFormats !== undefined) {
-    for (let i = 0; i < anchoredFormats.length; i++) {
-      const format = anchoredFormats[i]!;
-      // The last character the first run needs, then the anchor: most starts end at the probe.
-      const first = format.steps[0] as { mask: number; min: number };
-      if (!is(text.charCodeAt(at + first.min - 1), first.mask)) continue;
-      const anchor = format.literal.charCodeAt(0);
-      let anchored = false;
-      for (let j = 0; j < format.offsets.length && !anchored; j++) {
-        const offset = at + format.offsets[j]!;
-        anchored = text.charCodeAt(offset) === anchor && text.startsWith(format.literal, offset);
-      }
-      if (anchored && matchesSteps(text, at, format.steps)) return format.rule;
-    }
-  }
-  return null;
-}
+const atWordStarts = (patterns: readonly RegExp[], flags = '') =>
+  new RegExp(`(?:^|[^A-Za-z0-9])(?=[A-Za-z0-9])(?:${patterns.map((pattern) => `(${pattern.source})`).join('|')})`, flags);
+const TOKEN_FORMAT = atWordStarts(TOKEN_FORMATS.slice(0, -1).map(([, format]) => format));
+const TOKEN_FORMAT_TERRAFORM = atWordStarts(TOKEN_FORMATS.map(([, format]) => format));
+/** Word starts `scanWords` reads further (no word starts inside any of them). */
+const WORD_CANDIDATES = atWordStarts(
+  [
+    /AC[0-9A-Fa-f]{32}(?![0-9A-Fa-f])/, // a Twilio account SID
+    /[0-9a-f]{32}(?:[0-9a-f]{8})?(?![A-Za-z0-9])/, // a lone 32- or 40-digit hex word
+    /eyJ/, // a JWT's start
+    /[Bb][A-Za-z]{4}/, // a word `Bearer` or `Basic` may start
+  ],
+  'g',
+);
+/** Where a word matched by one of the patterns above starts. */
+const wordAt = (text: string, match: RegExpExecArray) => (is(text.charCodeAt(match.index), ALNUM) ? match.index : match.index + 1);
 
 /** Whether `text` has `lowerWord` at `at`, in any case. */
 function hasWordAt(text: string, at: number, lowerWord: string): boolean {
@@ -894,25 +735,28 @@ function hasWordAt(text: string, at: number, lowerWord: string): boolean {
 }
 
 /**
- * Token formats, JWTs and HTTP authorization credentials, tried where words start. A JWT is a base64url
- * run starting `eyJ`, a dot, another starting `eyJ`, a dot and a signature; a start inside a run already
- * read is skipped (it would reach the same dot), so each run is read at most twice.
+ * Token formats, JWTs and HTTP authorization credentials, tried where words start; the first in the text
+ * wins, and a format before anything else at the same word. A JWT is a base64url run starting `eyJ`, a dot,
+ * another starting `eyJ`, a dot and a signature; a start inside a run already read is skipped (it would reach
+ * the same dot), so each run is read at most twice.
  */
 function scanWords(text: string): SecretRuleId | null {
+  const format = (text.includes('.atlasv1.') ? TOKEN_FORMAT_TERRAFORM : TOKEN_FORMAT).exec(text);
+  const formatAt = format === null ? text.length : wordAt(text, format);
   let jwtReadUpTo = 0;
   let twilioSidEnd = -1;
-  for (let at = 0; at < text.length; at++) {
-    const code = text.charCodeAt(at);
-    if (!is(code, ALNUM) || (at > 0 && is(text.charCodeAt(at - 1), ALNUM))) continue;
-    const format = formatAt(text, at, code);
-    if (format) return format;
-    if (code === 0x41 /* A */ && text.charCodeAt(at + 1) === 0x43 /* C */ && run(text, at + 2, HEX, 33) === 32) {
-      twilioSidEnd = at + 34;
-    } else if (is(code, HEX_LOWER)) {
-      const rule = contextualHexAt(text, at, twilioSidEnd);
+  WORD_CANDIDATES.lastIndex = 0;
+  for (let match = WORD_CANDIDATES.exec(text); match !== null; match = WORD_CANDIDATES.exec(text)) {
+    const at = wordAt(text, match);
+    if (at >= formatAt) break;
+    const [, sid, hex, jwt] = match;
+    if (sid !== undefined) {
+      twilioSidEnd = at + sid.length;
+    } else if (hex !== undefined) {
+      const rule = contextualHex(text, at, hex, twilioSidEnd);
       if (rule) return rule;
-    }
-    if (code === 0x65 /* e */ && at >= jwtReadUpTo && text.startsWith('eyJ', at)) {
+    } else if (jwt !== undefined) {
+      if (at < jwtReadUpTo) continue;
       const header = run(text, at, B64URL);
       jwtReadUpTo = at + header;
       const claims = jwtReadUpTo + 1;
@@ -921,58 +765,40 @@ function scanWords(text: string): SecretRuleId | null {
         const signature = claims + claimsLength + 1;
         if (claimsLength >= 8 && text.charCodeAt(signature - 1) === PERIOD && run(text, signature, B64URL, 8) >= 8) return 'jwt';
       }
-    }
-    // Azure AD client secrets: three characters, a digit, `Q~`, then 31 to 34 more.
-    if (text.charCodeAt(at + 4) === 0x51 /* Q */ && text.charCodeAt(at + 5) === 0x7e /* ~ */ && is(text.charCodeAt(at + 3), DIGIT)) {
-      if (run(text, at, WORD | TILDE | DOT, 3) === 3 && run(text, at + 6, B64URL | TILDE | DOT, 31) === 31) return 'azure-client-secret';
-    }
-    if (code === 0x42 /* B */ || code === 0x62 /* b */) {
-      if (hasWordAt(text, at, 'bearer') && isBearerCredential(text, at + 6)) return 'http-authorization';
-      if (hasWordAt(text, at, 'basic') && isBasicCredential(text, at + 5)) return 'http-authorization';
+    } else if (hasWordAt(text, at, 'bearer')) {
+      BEARER_CREDENTIAL.lastIndex = at + 6;
+      if (BEARER_CREDENTIAL.test(text)) return 'http-authorization';
+    } else if (hasWordAt(text, at, 'basic')) {
+      BASIC_CREDENTIAL.lastIndex = at + 5;
+      const encoded = BASIC_CREDENTIAL.exec(text)?.[1];
+      if (encoded !== undefined && isEncodedUserPassword(encoded)) return 'http-authorization';
     }
   }
-  return null;
+  return format === null ? null : TOKEN_FORMATS[format.findIndex((group, index) => index > 0 && group !== undefined) - 1]![0];
 }
 
 /**
  * Hex credentials known only by what is near them: a Twilio auth token (32 hex digits within 80 characters
  * after an account SID, `AC` and 32 hex), a Datadog API key (32) or application key (40) with `datadog` or
- * `dd_api_key` at most 64 characters before it. Reads at most 41 characters, and 64 back for a word.
+ * `dd_api_key` at most 64 characters before it. Reads 64 characters back for a word.
  */
-function contextualHexAt(text: string, at: number, twilioSidEnd: number): SecretRuleId | null {
-  const length = run(text, at, HEX_LOWER, 41);
-  if ((length !== 32 && length !== 40) || is(text.charCodeAt(at + length), ALNUM)) return null;
-  const kinds = letterKinds(text.slice(at, at + length));
+function contextualHex(text: string, at: number, hex: string, twilioSidEnd: number): SecretRuleId | null {
+  const kinds = letterKinds(hex);
   if (!kinds.digit || !kinds.lower) return null;
   const before = text.slice(Math.max(0, at - 64), at);
   // `trace 7cad…`, `run id: 7cad…`: an identifier, whatever is near it.
   if (IDENTIFIER_BEFORE.test(before)) return null;
-  if (length === 32 && twilioSidEnd !== -1 && at - twilioSidEnd <= 80) return 'twilio-key';
+  if (hex.length === 32 && twilioSidEnd !== -1 && at - twilioSidEnd <= 80) return 'twilio-key';
   return DATADOG_HINT.test(before) ? 'datadog-api-key' : null;
 }
 const DATADOG_HINT = /datadog|\bdd[_-]?(?:api|app(?:lication)?)[_-]?key/i;
 const IDENTIFIER_BEFORE =
   /\b(?:trace|span|request|run|job|commit|build|order|event|session|correlation|id|ids|hash|sha\d*|md5|digest|checksum|uuid|etag)[\s:=#-]*$/i;
 
-/** After `Bearer`: blanks, then a token of 16 or more characters with letters and digits. */
-function isBearerCredential(text: string, from: number): boolean {
-  const blanks = countBlanks(text, from);
-  if (blanks === 0) return false;
-  const start = from + blanks;
-  const length = run(text, start, B64TOKEN, 64);
-  if (length < 16) return false;
-  const kinds = letterKinds(text.slice(start, start + length));
-  return kinds.digit && (kinds.lower || kinds.upper);
-}
-
-/** After `Basic`: blanks, then base64 of `user:password`. */
-function isBasicCredential(text: string, from: number): boolean {
-  const blanks = countBlanks(text, from);
-  if (blanks === 0) return false;
-  const start = from + blanks;
-  const length = run(text, start, B64 | EQUALS, 256);
-  return length >= 8 && isEncodedUserPassword(text.slice(start, start + length));
-}
+/** After `Bearer`: blanks, then a token of 16 or more characters with a letter and a digit among its first 64. */
+const BEARER_CREDENTIAL = /[ \t]{1,3}(?=[\w.~+/=-]{16})(?=[\w.~+/=-]{0,63}\d)(?=[\w.~+/=-]{0,63}[A-Za-z])/y;
+/** After `Basic`: blanks, then (its group) what may be base64 of `user:password`. */
+const BASIC_CREDENTIAL = /[ \t]{1,3}([A-Za-z0-9+/=]{8,256})/y;
 
 /** Spaces and tabs at `from` (at most 3). */
 function countBlanks(text: string, from: number): number {
@@ -1042,34 +868,22 @@ function scanBlobs(text: string): SecretRuleId | null {
  */
 function scanEncoded(run64: string): SecretRuleId | null {
   const hex = run64.length >= 32 && run(run64, 0, HEX) === run64.length;
-  if (!mayEncodeText(run64, hex)) return null;
+  if (!(hex ? HEX_OF_TEXT : BASE64_OF_TEXT).test(run64)) return null;
   const decoded = hex
     ? Buffer.from(run64.slice(0, run64.length - (run64.length % 2)), 'hex').toString('latin1')
     : decodeBase64(run64.slice(0, run64.length - (run64.length % 4)));
   if (decoded.length < 12 || !PRINTABLE.test(decoded)) return null;
-  const rule =
-    (decoded.length >= SHORTEST_TOKEN ? scanWords(decoded) : null) ??
-    (decoded.includes('://') ? scanUrls(decoded) : null) ??
-    (decoded.includes('=') || decoded.includes(':') ? scanAssignments(decoded) : null) ??
-    (decoded.includes('</') ? scanElements(decoded) : null);
-  return rule === null ? null : 'encoded-secret';
+  return scanWordPasses(decoded) === null ? null : 'encoded-secret';
 }
 const PRINTABLE = /^[\t\n\r\x20-\x7e]+$/;
 
 /**
- * Whether the first three bytes a run encodes may be ASCII, by its characters alone: in base64 a byte below
- * 0x80 starts each 4-character group with `A`–`Z` or `a`–`f`; in hex it starts each pair with `0` or `2`–`7`.
+ * Runs whose first three bytes may be ASCII (a run is at least 24 characters): in base64 a byte below 0x80
+ * starts each 4-character group with `A`–`Z` or `a`–`f`; in hex it starts each pair with `0` or `2`–`7`.
  * Most runs (identifiers, host names, ids) fail at once and are never decoded.
  */
-function mayEncodeText(encoded: string, hex: boolean): boolean {
-  const step = hex ? 2 : 4;
-  for (let at = 0; at < Math.min(encoded.length, 3 * step); at += step) {
-    const code = encoded.charCodeAt(at);
-    const ascii = hex ? code === 48 || (code >= 50 && code <= 55) : is(code, UPPER) || (code >= 97 && code <= 102);
-    if (!ascii) return false;
-  }
-  return true;
-}
+const BASE64_OF_TEXT = /^(?:[A-Za-f][^]{3}){3}/;
+const HEX_OF_TEXT = /^(?:[02-7][^]){3}/;
 
 /** A text that speaks of AWS or secrets: a 40-character base64 token in it is an AWS secret access key. */
 const AWS_HINT = /aws|secret/i;
@@ -1207,9 +1021,9 @@ function scanQuery(text: string, start: number): { rule: SecretRuleId | null; en
       // No secret's name is shorter than `pw` or longer than 64 characters; a value is read only under a secret's name.
       const nameLength = nameEnd - nameStart;
       if (at > valueStart && nameLength >= 2 && nameLength <= 64) {
-        const name = text.slice(nameStart, nameEnd);
-        const secret = isSecretParameterName(name) && isSecretParameter(name, text.slice(valueStart, at));
-        if (secret) return { rule: 'url-secret-parameter', end: at };
+        if (isSecretParameter(text.slice(nameStart, nameEnd), text.slice(valueStart, at))) {
+          return { rule: 'url-secret-parameter', end: at };
+        }
       }
     }
     const code = text.charCodeAt(at);
@@ -1222,17 +1036,14 @@ function scanQuery(text: string, start: number): { rule: SecretRuleId | null; en
 const endsParameter = (code: number) =>
   code === AMPERSAND || code === SEMICOLON || code === NUMBER_SIGN || endsUrl(code) || Number.isNaN(code);
 
-function isSecretParameterName(name: string): boolean {
-  const lowerName = name.toLowerCase();
-  return SIGNATURE_PARAMETERS.has(lowerName) || lowerName === 'key' || keyVerdict(name).secret !== null;
-}
-
-/** Whether the value of a parameter with a secret's name (`isSecretParameterName`) is a real one. */
+/** Whether a query parameter is named like a secret (or a signature, or `key`) and holds a real value. */
 function isSecretParameter(name: string, encoded: string): boolean {
   const lowerName = name.toLowerCase();
+  const signature = SIGNATURE_PARAMETERS.has(lowerName);
+  if (!signature && lowerName !== 'key' && keyVerdict(name).secret === null) return false;
   const value = safeDecode(encoded);
   if (isStandIn(value)) return false;
-  if (SIGNATURE_PARAMETERS.has(lowerName)) return value.length >= 16;
+  if (signature) return value.length >= 16;
   if (lowerName === 'key') return value.length >= 16 && letterKinds(value).digit;
   return true;
 }
@@ -1274,7 +1085,7 @@ function scanAssignments(text: string): SecretRuleId | null {
     // `arn:aws:secretsmanager:…:secret:prod/db`, `urn:…`: a colon chain, not an assignment.
     if (code === COLON && nameStart > 0 && text.charCodeAt(nameStart - 1) === COLON) continue;
     // `curl -u user:password`, `--user=user:password`.
-    if (code === COLON && isUserFlagBefore(text, nameStart)) {
+    if (code === COLON && USER_FLAG_BEFORE.test(text.slice(Math.max(0, nameStart - 8), nameStart))) {
       const password = assignedValue(text, at + 1);
       if (password.text && !isStandIn(password.text) && !/^\d+$/.test(password.text)) return 'basic-auth-credentials';
     }
@@ -1316,11 +1127,8 @@ function scanAssignments(text: string): SecretRuleId | null {
   return null;
 }
 
-/** Whether a command-line user flag (`-u `, `--user `, `--user=`) ends at `at`. */
-function isUserFlagBefore(text: string, at: number): boolean {
-  const before = text.slice(Math.max(0, at - 8), at);
-  return before.endsWith(' -u ') || before.endsWith('--user ') || before.endsWith('--user=') || before === '-u ';
-}
+/** A command-line user flag (`-u `, `--user `, `--user=`) at the end of the 8 characters before a name. */
+const USER_FLAG_BEFORE = /(?:^-u| -u|--user) $|--user=$/;
 
 /**
  * The value after `name=` (blanks skipped; quoted or up to a separator; at most 256 characters), and where
@@ -1381,30 +1189,17 @@ function looksLikeCredential(value: string, long: boolean): boolean {
 }
 
 /**
- * `<password>…</password>`: an element named like a secret (attributes allowed) holding a value of at most
- * 256 characters before its closing tag. Each `<` reads at most 64 characters of name and, only under a
- * secret's name, 256 of value.
+ * `<name attributes>value</name>`: a name of 2 to 64 characters, attributes up to the first `>` at most 127
+ * characters on, a value of at most 256 characters before its closing tag.
  */
+const ELEMENT = /<([A-Za-z][\w.-]{1,63})(?![\w.-])(?: [^>]{0,126})?(?<!\/)>([^<]{0,256})<\/\1>/g;
+
+/** `<password>…</password>`: an element named like a secret (attributes allowed) holding a value. */
 function scanElements(text: string): SecretRuleId | null {
-  for (let open = text.indexOf('<'); open !== -1; open = text.indexOf('<', open + 1)) {
-    const nameLength = run(text, open + 1, NAME, 65);
-    if (nameLength < 2 || nameLength > 64 || !is(text.charCodeAt(open + 1), LETTERS)) continue;
-    let tagEnd = open + 1 + nameLength;
-    if (text.charCodeAt(tagEnd) === 32) {
-      const close = text.slice(tagEnd, tagEnd + 128).indexOf('>');
-      if (close === -1) continue;
-      tagEnd += close;
-    }
-    if (text.charCodeAt(tagEnd) !== GREATER_THAN || text.charCodeAt(tagEnd - 1) === SOLIDUS) continue;
-    const name = text.slice(open + 1, open + 1 + nameLength);
-    const verdict = keyVerdict(name);
-    if (verdict.secret === null) continue;
-    const valueStart = tagEnd + 1;
-    let end = valueStart;
-    while (end < text.length && end - valueStart < 256 && text.charCodeAt(end) !== LESS_THAN) end++;
-    if (!text.startsWith(`</${name}>`, end)) continue;
-    const value = text.slice(valueStart, end).trim();
-    if (!value || isReference(value) || (verdict.ambiguous && !isCredentialToken(value))) continue;
+  for (const [, name, raw] of text.matchAll(ELEMENT)) {
+    const verdict = keyVerdict(name!);
+    const value = raw!.trim();
+    if (verdict.secret === null || !value || isReference(value) || (verdict.ambiguous && !isCredentialToken(value))) continue;
     return 'secret-element';
   }
   return null;
@@ -1416,21 +1211,12 @@ function scanElements(text: string): SecretRuleId | null {
  * most 256 characters) is read once; the search resumes after it. psql's `-p` is a port and is not read.
  */
 function scanCommandLine(text: string): SecretRuleId | null {
-  const lower = text.toLowerCase();
-  // The next place of each client's name, searched again only once passed (each search goes forward).
-  const next = COMMAND_CLIENTS.map((client) => lower.indexOf(client));
-  for (let from = 0; from < lower.length; ) {
-    let client = -1, glued = true;
-    for (let i = 0; i < next.length; i++) {
-      if (next[i] !== -1 && next[i]! < from) next[i] = lower.indexOf(COMMAND_CLIENTS[i]!, from);
-      if (next[i] !== -1 && (client === -1 || next[i]! < client)) {
-        client = next[i]!;
-        glued = COMMAND_CLIENTS[i] !== 'sshpass';
-      }
-    }
-    if (client === -1) return null;
+  COMMAND_CLIENT.lastIndex = 0;
+  for (let found = COMMAND_CLIENT.exec(text); found !== null; found = COMMAND_CLIENT.exec(text)) {
+    const client = found.index;
+    const glued = found[0].toLowerCase() !== 'sshpass';
     let end = client;
-    while (end < lower.length && end - client < 256 && !LINE_ENDS.includes(lower.charCodeAt(end))) end++;
+    while (end < text.length && end - client < 256 && !LINE_ENDS.includes(text.charCodeAt(end))) end++;
     const line = text.slice(client, end);
     for (let flag = line.indexOf(' -p'); flag !== -1; flag = line.indexOf(' -p', flag + 3)) {
       const start = flag + 3 + (glued ? 0 : countBlanks(line, flag + 3));
@@ -1440,12 +1226,12 @@ function scanCommandLine(text: string): SecretRuleId | null {
       const password = line.slice(start, stop).replace(/^(["'])(.*)\1$/, '$2');
       if (password.length >= 4 && !/^[$%{<]/.test(password) && !isStandIn(password)) return 'command-line-password';
     }
-    from = Math.max(end, client + 5);
+    COMMAND_CLIENT.lastIndex = Math.max(end, client + 5);
   }
   return null;
 }
 const LINE_ENDS = [10, 13, SEMICOLON, VERTICAL_BAR, AMPERSAND];
-const COMMAND_CLIENTS = ['mysql', 'mariadb', 'sshpass'];
+const COMMAND_CLIENT = /mysql|mariadb|sshpass/gi;
 
 /** Words in prose that, followed by a credential, name it (besides every key name that names a secret). */
 const PROSE_NAMES = set('key keys pk privkey seed apikey');
@@ -1486,16 +1272,11 @@ interface ProseWord {
 function proseWordAt(text: string, at: number): ProseWord {
   const end = wordEnd(text, at);
   let start = at;
-  while (start < end && isPunctuation(text.charCodeAt(start), OPENING)) start++;
+  while (start < end && OPENING.includes(text[start]!)) start++;
   let stop = end;
-  while (stop > start && isPunctuation(text.charCodeAt(stop - 1), CLOSING)) stop--;
-  let clauseEnd = false, colon = false;
-  for (let i = Math.max(stop, end - 2); i < end; i++) {
-    const code = text.charCodeAt(i);
-    clauseEnd ||= isPunctuation(code, CLAUSE);
-    colon ||= code === COLON;
-  }
-  return { word: text.slice(start, stop), end, clauseEnd, colon };
+  while (stop > start && CLOSING.includes(text[stop - 1]!)) stop--;
+  const after = text.slice(Math.max(stop, end - 2), end);
+  return { word: text.slice(start, stop), end, clauseEnd: /[.,;)!?]/.test(after), colon: after.includes(':') };
 }
 
 /** Where the word at `at` ends (at a blank, or 300 characters on). */
@@ -1505,13 +1286,8 @@ function wordEnd(text: string, at: number): number {
   return end;
 }
 
-/** Punctuation around words in prose, by character code: opening, closing, ending a clause. */
-const OPENING = 1, CLOSING = 2, CLAUSE = 4;
-const PUNCTUATION = new Uint8Array(128);
-for (const ch of '("\'`<[') PUNCTUATION[ch.charCodeAt(0)]! |= OPENING;
-for (const ch of ')"\'`>].,;:!?') PUNCTUATION[ch.charCodeAt(0)]! |= CLOSING;
-for (const ch of '.,;)!?') PUNCTUATION[ch.charCodeAt(0)]! |= CLAUSE;
-const isPunctuation = (code: number, kind: number) => code < 128 && (PUNCTUATION[code]! & kind) !== 0;
+/** Punctuation before words in prose, and after them. */
+const OPENING = '("\'`<[', CLOSING = ')"\'`>].,;:!?';
 
 /** The start of the next word after `from` (at most 8 blanks skipped), or -1. */
 function nextWord(text: string, from: number): number {
@@ -1555,17 +1331,10 @@ function mayBeCredential(word: string): boolean {
 const PROSE_MEMORY = 8;
 
 /**
- * Prose (a change reason, a description, an error message): a word that names a secret (`password`,
- * `db_password`, `token`, `api key`, `secret`, `pk`, `seed`) followed by a credential — a random-looking
- * word (`rotate polygon key to <32 random>`, `token <32 hex>`, `pk 0x<64 hex>`), or after `is`, `to`, `now`
- * or a colon a password-shaped one (`new password is Xy7%…`), with at most three such connecting words
- * (and `the`, `new`…) between; `login <user> / <password>`; a 12- to 24-word seed phrase after `seed` or
- * `mnemonic`. `public` before the name, an identifier's name (`cache key`, `page token`), any other word
- * between (`update secret handling per <commit>`) or the end of a clause breaks the link.
- *
- * It is read from the values back: one scan finds the words that may be credentials (two kinds of
- * characters, 8 or more), and only from those are at most four words before looked at. A seed phrase is
- * read forward from its name, at most 26 words, and no name inside words already read starts another.
+ * Prose (a change reason, a description, an error message): a secret's name followed closely by a credential,
+ * `login <user> / <password>`, a seed phrase after `seed` or `mnemonic`. It is read from the values back: one
+ * scan finds the words that may be credentials, and only from those are at most four words before looked at.
+ * A seed phrase is read forward from its name, at most 26 words, and no name inside words already read starts another.
  */
 function scanProse(text: string): SecretRuleId | null {
   const starts = new Int32Array(PROSE_MEMORY);
@@ -1686,15 +1455,21 @@ function scanText(raw: string): SecretRuleId | null {
   return (
     (PEM_HINT.test(text) ? scanPem(text.toLowerCase()) : null) ??
     (text.length >= 40 ? scanBlobs(text) : null) ??
-    (text.length >= SHORTEST_TOKEN ? scanWords(text) : null) ??
-    (text.includes('://') ? scanUrls(text) : null) ??
-    (text.includes('=') || text.includes(':') ? scanAssignments(text) : null) ??
-    (text.includes('</') ? scanElements(text) : null) ??
-    (COMMAND_HINT.test(text) ? scanCommandLine(text) : null) ??
+    scanWordPasses(text) ??
+    scanCommandLine(text) ??
     (text.length >= 10 && PROSE_HINT.test(text) && /\s/.test(text) ? scanProse(text) : null)
   );
 }
-const COMMAND_HINT = /mysql|mariadb|sshpass/i;
+
+/** The passes that find credentials in words (token formats, URLs, assignments, elements): decoded text gets them too. */
+function scanWordPasses(text: string): SecretRuleId | null {
+  return (
+    (text.length >= SHORTEST_TOKEN ? scanWords(text) : null) ??
+    (text.includes('://') ? scanUrls(text) : null) ??
+    (text.includes('=') || text.includes(':') ? scanAssignments(text) : null) ??
+    (text.includes('</') ? scanElements(text) : null)
+  );
+}
 const PEM_HINT = /begin|putty-user-key-file-/i;
 /** No token format, JWT or Authorization credential is shorter than this (`Basic ` and 8 characters of base64). */
 const SHORTEST_TOKEN = 14;
@@ -1763,27 +1538,23 @@ function isMixedRandom(value: string): boolean {
 }
 
 /**
- * Strings recur from write to write (a merge patch changes a field or two; the rest of the document is
- * checked again): strings up to this long found clean are remembered, a bounded number. What looks like a
- * secret is judged afresh each time and forgotten, so that no refused secret stays in memory.
+ * Strings found clean (a merge patch changes a field or two; the rest of the document is checked again).
+ * What looks like a secret is judged afresh each time and forgotten, so that no refused secret stays in memory.
  */
-const cleanValues = new Set<string>();
-const CLEAN_VALUES_KEPT = 10_000;
-const VALUE_KEPT_UP_TO = 256;
+const cleanValues = new Map<string, true>();
 
 function valueRule(value: string, context: ValueContext): SecretRuleId | null {
   const known = cleanValues.has(value);
   const rule = (known ? null : scanText(value)) ?? contextRule(value, context);
   if (rule !== null) {
     if (known) cleanValues.delete(value);
-  } else if (!known && value.length <= VALUE_KEPT_UP_TO) {
-    if (cleanValues.size >= CLEAN_VALUES_KEPT) cleanValues.clear();
-    cleanValues.add(value);
+  } else if (!known) {
+    remember(cleanValues, value, true);
   }
   return rule;
 }
 
-/** Keys of documents found clean of credential shapes, with what their words say (bounded; same terms as values). */
+/** Keys of documents found clean of credential shapes, with what their words say. */
 const cleanKeys = new Map<string, KeyVerdict>();
 
 /** The credential shape a document's key has (a rule id), or what its words say about its value. */
@@ -1793,10 +1564,7 @@ function judgeKey(key: string): SecretRuleId | KeyVerdict {
     const shape = scanText(key);
     if (shape !== null) return shape;
     verdict = keyVerdict(key);
-    if (key.length <= VALUE_KEPT_UP_TO) {
-      if (cleanKeys.size >= CLEAN_VALUES_KEPT) cleanKeys.clear();
-      cleanKeys.set(key, verdict);
-    }
+    remember(cleanKeys, key, verdict);
   }
   return verdict;
 }
@@ -1806,11 +1574,6 @@ function judgeKey(key: string): SecretRuleId | KeyVerdict {
 
 /** JSON Web Key members that hold private key material. */
 const JWK_PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k'];
-
-function isPrivateJwk(object: { [key: string]: JsonValue }): boolean {
-  if (typeof object.kty !== 'string') return false;
-  return JWK_PRIVATE_MEMBERS.some((member) => typeof object[member] === 'string' && object[member] !== '');
-}
 
 /** A key as it can be shown in a message: short and plain, or not at all. */
 const shown = (key: string) => (key.length <= 64 && /^[\w .:@/-]+$/.test(key) ? ` "${key}"` : '');
@@ -1891,7 +1654,7 @@ export function findSecrets(document: JsonValue, allowed: ReadonlySet<string> = 
         path.pop();
       }
     } else if (value !== null && typeof value === 'object') {
-      const jwk = isPrivateJwk(value);
+      const jwk = typeof value.kty === 'string'; // a JSON Web Key
       const pair = namedValue(value);
       for (const key in value) {
         if (!Object.hasOwn(value, key)) continue;
