@@ -325,7 +325,7 @@ export class ConfigStore {
     if (input.rollout != null) return this.rollOut(key, input, author);
     // A change by hand while a rollout is under way is refused (promote or abort it first); a dry run is not.
     if (!input.dryRun) await this.rollouts.requireNoneUnderWay(key);
-    const approvals = input.dryRun || input.breakGlass ? 0 : this.protection.approvalsFor(key.environment);
+    const approvals = input.dryRun ? 0 : this.approvalsNeeded(key, input);
     if (approvals === 0) return this.writeUpdate(input, this.breakingGlass(key, input, author));
     if (input.expiresAt != null || input.expiresIn != null) {
       throw ValidationError.at(input.expiresAt != null ? '/expiresAt' : '/expiresIn', `an override in protected environment "${key.environment}" needs breakGlass`);
@@ -374,7 +374,7 @@ export class ConfigStore {
   private async rollOut(key: ConfigKey, input: UpdateConfigInput, author: ChangeAuthor): Promise<ConfigWrite> {
     const plan = rolloutPlan(input.rollout!);
     if (input.expiresAt != null || input.expiresIn != null) throw ValidationError.at('/rollout', 'a rollout cannot also be a temporary override');
-    if (!input.breakGlass && this.protection.approvalsFor(key.environment) > 0) {
+    if (this.approvalsNeeded(key, input) > 0) {
       throw new ChangeRequestError(null, `"${key.environment}" is protected: a rollout there needs an admin breaking glass (change requests carry no rollout)`);
     }
     if (!input.dryRun) await this.rollouts.requireNoneUnderWay(key);
@@ -429,7 +429,7 @@ export class ConfigStore {
     const target = requireObject(await this.history.contentAt(key, input.toVersion, '/toVersion'), '/toVersion', 'that version');
     const reason = author.reason ?? `rollback to version ${input.toVersion}`;
     const next = (current: ServiceConfig): NextRow => ({ config: target, description: current.description, deleted: false, checked: true, rollback: true });
-    const approvals = input.dryRun || input.breakGlass ? 0 : this.protection.approvalsFor(key.environment);
+    const approvals = input.dryRun ? 0 : this.approvalsNeeded(key, input);
     if (approvals > 0) {
       const expiresAt = requestExpiry(input.requestExpiresIn);
       const preview = await this.write(key, input.expectedVersion, { ...author, reason }, true, 'rolled back', next);
@@ -607,6 +607,11 @@ export class ConfigStore {
       return write.config.version;
     },
   };
+
+  /** The approvals a change needs: those of a protected environment, none when an admin breaks glass. */
+  private approvalsNeeded(key: ConfigKey, input: ConfigInput): number {
+    return input.breakGlass ? 0 : this.protection.approvalsFor(key.environment);
+  }
 
   /** The author of a write that breaks glass (in a protected environment), its reason marked so; refused unless allowed and explained. */
   private breakingGlass(key: ConfigKey, input: ConfigInput, author: ChangeAuthor): ChangeAuthor {

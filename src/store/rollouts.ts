@@ -385,38 +385,37 @@ export class ConfigRollouts {
   /** The next step (or the end) of a rollout still at `rollout.stepIndex`; null if it moved meanwhile. */
   private async advance(rollout: Rollout, actor: string, kind: 'advanced' | 'promoted', detail: string | null): Promise<Rollout | null> {
     const last = rollout.stepIndex >= rollout.steps.length - 1;
-    return this.move(
-      `UPDATE config_rollouts
-          SET step_index = CASE WHEN $3 THEN step_index ELSE step_index + 1 END, step_started_at = now(),
-              state = CASE WHEN $3 THEN 'completed' ELSE state END,
-              ended_at = CASE WHEN $3 THEN now() END, ended_by = CASE WHEN $3 THEN $4 END,
-              outcome = CASE WHEN $3 THEN $6 END
-        WHERE id = $1::bigint AND state = 'active' AND step_index = $2`,
-      `$4, CASE WHEN $3 AND $5 = 'advanced' THEN 'completed' ELSE $5 END, CASE WHEN $3 THEN 100 ELSE steps[step_index + 1] END, $7`,
+    const [moved] = await this.db.query<Rollout>(
+      `WITH moved AS (
+         UPDATE config_rollouts
+            SET step_index = CASE WHEN $3 THEN step_index ELSE step_index + 1 END, step_started_at = now(),
+                state = CASE WHEN $3 THEN 'completed' ELSE state END,
+                ended_at = CASE WHEN $3 THEN now() END, ended_by = CASE WHEN $3 THEN $4 END,
+                outcome = CASE WHEN $3 THEN $6 END
+          WHERE id = $1::bigint AND state = 'active' AND step_index = $2 RETURNING *)
+       , noted AS (INSERT INTO config_rollout_events (rollout_id, actor, kind, percent, detail)
+                   SELECT id, $4, CASE WHEN $3 AND $5 = 'advanced' THEN 'completed' ELSE $5 END, CASE WHEN $3 THEN 100 ELSE steps[step_index + 1] END, $7 FROM moved)
+       SELECT ${COLUMNS} FROM moved`,
       [rollout.id, rollout.stepIndex, last, actor, kind, last ? `served to every instance${kind === 'promoted' ? ` (promoted by ${actor})` : ''}` : null, detail],
     );
+    return this.afterMove(moved);
   }
 
   /** Ends a rollout without writing anything; null if it moved meanwhile. */
   private async end(rollout: Rollout, state: 'superseded' | 'aborted', actor: string, outcome: string): Promise<Rollout | null> {
-    return this.move(
-      `UPDATE config_rollouts SET state = $2, ended_at = now(), ended_by = $3, outcome = $4 WHERE id = $1::bigint AND state = 'active' AND step_index = $5`,
-      `$3, $2, $6, $4`,
+    const [ended] = await this.db.query<Rollout>(
+      `WITH ended AS (
+         UPDATE config_rollouts SET state = $2, ended_at = now(), ended_by = $3, outcome = $4
+          WHERE id = $1::bigint AND state = 'active' AND step_index = $5 RETURNING *)
+       , noted AS (INSERT INTO config_rollout_events (rollout_id, actor, kind, percent, detail) SELECT id, $3, $2, $6, $4 FROM ended)
+       SELECT ${COLUMNS} FROM ended`,
       [rollout.id, state, actor, outcome, rollout.stepIndex, state === 'superseded' ? 100 : 0],
     );
+    return this.afterMove(ended);
   }
 
-  /**
-   * Runs `update` (of one rollout's row) and notes the move in its events (`event`: the actor, kind, percent
-   * and detail, selected from the row updated); then reloads and tells `onMoved`. Null if the row was not updated.
-   */
-  private async move(update: string, event: string, params: unknown[]): Promise<Rollout | null> {
-    const [moved] = await this.db.query<Rollout>(
-      `WITH moved AS (${update} RETURNING *)
-       , noted AS (INSERT INTO config_rollout_events (rollout_id, actor, kind, percent, detail) SELECT id, ${event} FROM moved)
-       SELECT ${COLUMNS} FROM moved`,
-      params,
-    );
+  /** After a move of this gateway's: reads what is under way again and tells `onMoved`; null if the row had moved meanwhile. */
+  private async afterMove(moved: Rollout | undefined): Promise<Rollout | null> {
     if (moved) await this.reload();
     this.moved(moved);
     return moved ?? null;
@@ -451,11 +450,16 @@ export class ConfigRollouts {
       if (!(error instanceof VersionConflictError)) throw error;
       detail = `${detail} (the config had moved on to version ${error.currentVersion}: nothing written back)`;
     }
-    const ended = await this.move(
-      `UPDATE config_rollouts SET state = $2, ended_at = now(), rollback_version = $3 WHERE id = $1::bigint AND state = 'rolling_back'`,
-      `$4, $2, 0, $5`,
+    const [ended] = await this.db.query<Rollout>(
+      `WITH ended AS (
+         UPDATE config_rollouts SET state = $2, ended_at = now(), rollback_version = $3 WHERE id = $1::bigint AND state = 'rolling_back' RETURNING *)
+       , noted AS (INSERT INTO config_rollout_events (rollout_id, actor, kind, percent, detail) SELECT id, $4, $2, 0, $5 FROM ended)
+       SELECT ${COLUMNS} FROM ended`,
       [rollout.id, kind, version, actor, detail],
     );
+    // Ended here or by another gateway: either way, read what is under way now.
+    await this.reload();
+    this.moved(ended);
     return ended ?? (await this.find(rollout.id))!;
   }
 
