@@ -148,12 +148,16 @@ export async function buildApp(options: AppOptions) {
   async function readiness(): Promise<Response> {
     const events = { kind: bus.kind, connected: bus.isConnected() };
     const degraded = events.connected ? undefined : 'NATS is not connected: changes reach this instance through the database; NATS subscribers wait';
+    const answered = new AbortController();
     try {
-      const late = sleep(READY_TIMEOUT_MS, undefined, { ref: false }).then(() => Promise.reject(new Error('the database did not answer within 2 s')));
+      const late = sleep(READY_TIMEOUT_MS, undefined, { ref: false, signal: answered.signal }).then(() => Promise.reject(new Error('the database did not answer within 2 s')));
       await Promise.race([database.ping(), late]);
     } catch (error) {
       logger.warn({ err: error }, 'not ready: database unavailable');
       return json(503, { status: 'unavailable', reason: 'database unavailable', database: database.kind, events });
+    } finally {
+      // The timer goes with the probe.
+      answered.abort();
     }
     return json(200, { status: 'ready', database: database.kind, events, ...(degraded ? { degraded } : {}) });
   }
